@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: { conditions: ["@torpor/source"] },
+  ssr: { resolve: { conditions: ["@torpor/source"] } },
+  test: {
+    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    pool: "forks",
+    poolOptions: { forks: { execArgv: ["--expose-gc"] } },
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    setupFiles: ["./vitest.setup.ts"],
+  },
+});

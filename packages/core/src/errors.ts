@@ -43,7 +43,10 @@ export type TorporErrorCode =
   | "ERR_SQL"
   | "ERR_SQL_NOT_ONE_ROW"
   | "ERR_RUNTIME_CLOSED"
-  | "ERR_SERVER_LISTENING";
+  | "ERR_SERVER_LISTENING"
+  | "ERR_STORAGE_INVALID_LIST_OPTIONS"
+  | "ERR_SQL_RESERVED_NAME"
+  | "ERR_SQL_INVALID_BINDING";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

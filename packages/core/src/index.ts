@@ -1,0 +1,31 @@
+export { Runtime, jsonError } from "./runtime.ts";
+export type { ObjectInfo, ObjectTarget, WorkerFetch } from "./runtime.ts";
+export type { RuntimeOptions, ResolvedOptions, Limits, AlarmRetryOptions } from "./options.ts";
+export type { ListenOptions } from "./server.ts";
+
+export { DurableObject } from "./durable-object.ts";
+export { DurableObjectState } from "./state.ts";
+export { DurableObjectId } from "./id.ts";
+export { DurableObjectNamespace } from "./namespace.ts";
+export type { DurableObjectStub } from "./stub.ts";
+export { ExecutionContext } from "./execution-context.ts";
+export type { ObjectLifecycle, DurableObjectClass } from "./object-host.ts";
+export type { ObjectCounters } from "./metrics.ts";
+export { Metrics } from "./metrics.ts";
+
+export { WebSocket, WebSocketPair } from "./web-socket.ts";
+export type { WebSocketMessageEvent, WebSocketCloseEvent, WebSocketErrorEvent } from "./web-socket.ts";
+export { WebSocketRequestResponsePair } from "./auto-response.ts";
+export { Response } from "./response.ts";
+export type { TorporResponseInit } from "./response.ts";
+export { installGlobals } from "./globals.ts";
+
+export { systemClock } from "./clock.ts";
+export type { Clock, TimerHandle } from "./clock.ts";
+export { consoleLogger, jsonLogger, silentLogger } from "./logger.ts";
+export type { Logger, LogLevel } from "./logger.ts";
+export { TorporError } from "./errors.ts";
+export type { TorporErrorCode } from "./errors.ts";
+
+export { memoryStorage } from "./memory-storage.ts";
+export type * from "./storage.ts";

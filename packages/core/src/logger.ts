@@ -1,0 +1,54 @@
+/** Where the runtime reports what it cannot throw to a caller: handler errors, failed commits, lifecycle. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const levels = ["debug", "info", "warn", "error"] as const;
+/** A log level name. */
+export type LogLevel = (typeof levels)[number];
+
+/** A human-readable logger on stderr, dropping messages below `level`. */
+export function consoleLogger(level: LogLevel = "info"): Logger {
+  const min = levels.indexOf(level);
+  const make = (l: LogLevel) =>
+    levels.indexOf(l) < min
+      ? () => {}
+      : (message: string, fields?: Record<string, unknown>) => {
+          const extra = fields && Object.keys(fields).length > 0 ? ` ${formatFields(fields)}` : "";
+          process.stderr.write(`[torpor] ${l}: ${message}${extra}\n`);
+        };
+  return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
+}
+
+/** One JSON object per line on stdout, for production log collectors. */
+export function jsonLogger(level: LogLevel = "info"): Logger {
+  const min = levels.indexOf(level);
+  const make = (l: LogLevel) =>
+    levels.indexOf(l) < min
+      ? () => {}
+      : (message: string, fields?: Record<string, unknown>) => {
+          process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: l, message, ...serializable(fields) })}\n`);
+        };
+  return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function serializable(fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!fields) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    out[k] = v instanceof Error ? { name: v.name, message: v.message, stack: v.stack, code: (v as { code?: unknown }).code } : v;
+  }
+  return out;
+}
+
+function formatFields(fields: Record<string, unknown>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => (v instanceof Error ? `${k}=${v.stack ?? v.message}` : `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`))
+    .join(" ");
+}

@@ -1,0 +1,78 @@
+import { TorporError } from "./errors.ts";
+import { DurableObjectId, hexFromName, parseHex, uniqueHex } from "./id.ts";
+import type { ObjectHost } from "./object-host.ts";
+import { createStub, type DurableObjectStub } from "./stub.ts";
+
+/** What a namespace needs from its runtime. */
+export interface NamespaceRuntime {
+  host(namespace: DurableObjectNamespace, id: DurableObjectId): ObjectHost;
+}
+
+/**
+ * A binding to one Durable Object class (Cloudflare's
+ * `DurableObjectNamespace`): makes ids and stubs.
+ *
+ * @example
+ * const stub = env.ROOMS.getByName("lobby");
+ * const response = await stub.fetch("http://do/join");
+ */
+export class DurableObjectNamespace<T = Record<string, unknown>> {
+  readonly #runtime: NamespaceRuntime;
+  /** The binding name (`env.<name>`). */
+  readonly binding: string;
+  /** The storage name: objects' data lives under it. */
+  readonly storageName: string;
+
+  /** @internal created by the runtime. */
+  constructor(runtime: NamespaceRuntime, binding: string, storageName: string) {
+    this.#runtime = runtime;
+    this.binding = binding;
+    this.storageName = storageName;
+  }
+
+  /** The id of the object called `name` (deterministic: same name, same id). */
+  idFromName(name: string): DurableObjectId {
+    if (typeof name !== "string") {
+      throw new TorporError("ERR_INVALID_NAME", `idFromName() takes a string; got ${typeof name}.`);
+    }
+    return new DurableObjectId(hexFromName(this.storageName, name), this.storageName, name);
+  }
+
+  /** A new random id. `options.jurisdiction` is accepted and ignored (one location). */
+  newUniqueId(_options?: { jurisdiction?: string }): DurableObjectId {
+    return new DurableObjectId(uniqueHex(), this.storageName);
+  }
+
+  /** Parses an id from `id.toString()`; bad input throws ERR_INVALID_ID. */
+  idFromString(value: string): DurableObjectId {
+    return new DurableObjectId(parseHex(value), this.storageName);
+  }
+
+  /** A stub for the object with this id. `options` (location hints) are accepted and ignored. */
+  get(id: DurableObjectId, _options?: { locationHint?: string }): DurableObjectStub<T> {
+    if (!(id instanceof DurableObjectId)) {
+      throw new TorporError("ERR_INVALID_ID", `get() takes a DurableObjectId (from idFromName, newUniqueId or idFromString); got ${describe(id)}.`);
+    }
+    if (id.namespaceKey !== this.storageName) {
+      throw new TorporError(
+        "ERR_ID_WRONG_NAMESPACE",
+        `This id belongs to namespace "${id.namespaceKey}", not "${this.storageName}". Make the id with env.${this.binding}.idFromName() or idFromString().`,
+      );
+    }
+    return createStub<T>(this.#runtime.host(this, id), id);
+  }
+
+  /** Shorthand for `get(idFromName(name))`. */
+  getByName(name: string, options?: { locationHint?: string }): DurableObjectStub<T> {
+    return this.get(this.idFromName(name), options);
+  }
+
+  /** Jurisdictions are a placement concept; a single-node runtime returns the same namespace. */
+  jurisdiction(_name: string): DurableObjectNamespace<T> {
+    return this;
+  }
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "object") : typeof value;
+}

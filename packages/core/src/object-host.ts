@@ -1,0 +1,673 @@
+import type { TimerHandle } from "./clock.ts";
+import { TorporError } from "./errors.ts";
+import type { DurableObjectId } from "./id.ts";
+import type { Metrics, ObjectCounters } from "./metrics.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "./socket-end.ts";
+import { SocketRegistry } from "./socket-registry.ts";
+import { DurableObjectState } from "./state.ts";
+import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "./storage.ts";
+import type { WebSocketRequestResponsePair } from "./auto-response.ts";
+import { facadeOf, type WebSocket } from "./web-socket.ts";
+
+/** What a host needs from its runtime. */
+export interface HostRuntime {
+  readonly options: ResolvedOptions;
+  readonly provider: StorageProvider;
+  readonly env: Record<string, unknown>;
+  readonly metrics: Metrics;
+  /** The instance was constructed or handled an event (LRU bookkeeping). */
+  touched(host: ObjectHost): void;
+  /** The instance was dropped. */
+  released(host: ObjectHost): void;
+}
+
+/** A Durable Object class as the runtime sees it. */
+export type DurableObjectClass = new (ctx: DurableObjectState, env: never) => object;
+
+type Handler = (...args: unknown[]) => unknown;
+
+/** One unit of work for the instance, started in arrival order. */
+interface HostEvent {
+  readonly kind: "webSocketMessage" | "webSocketClose" | "webSocketError" | "listener" | "call" | "alarm";
+  readonly end?: SocketEnd;
+  readonly args?: unknown[];
+  /** For "call": runs against the instance; its result settles `resolve`/`reject` after the output gate. */
+  readonly call?: (instance: Record<string, unknown>) => unknown;
+  resolve?: (value: unknown) => void;
+  reject?: (error: unknown) => void;
+  /** Set when the event timeout gave up on this event. */
+  timedOut?: boolean;
+  timer?: TimerHandle;
+}
+
+/** Lifecycle state of an object. */
+export type ObjectLifecycle = "live" | "hibernated";
+
+/**
+ * Keeps one object alive across hibernation. The host is cheap and outlives
+ * its instance: it holds the socket registry, the auto-response pair, the
+ * event queue, the alarm timer and the counters; the instance (and its
+ * storage handle) is created on the first event and dropped when idle.
+ *
+ * The gate follows Cloudflare's input-gate model: an event starts when no
+ * storage operation or `blockConcurrencyWhile` is pending. A handler awaiting
+ * other I/O (a timer, a fetch) lets the next event in; one awaiting only
+ * storage does not, because storage here resolves within the same turn and
+ * the next event is only started at a turn boundary.
+ */
+export class ObjectHost implements SocketOwner, StorageHooks {
+  readonly sockets = new SocketRegistry();
+  readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
+  autoResponse: WebSocketRequestResponsePair | null = null;
+  eventTimeoutMs: number | null;
+
+  instance: Record<string, unknown> | null = null;
+  #ctx: DurableObjectState | null = null;
+  #storage: ObjectStorage | null = null;
+
+  #queue: HostEvent[] = [];
+  #holds = 0;
+  #running = 0;
+  #waitUntil = 0;
+  #standardSockets = 0;
+  #pumpScheduled = false;
+
+  /** Output gate: a batch of writes is open; sends and results wait for its commit. */
+  #dirty = false;
+  #commitScheduled = false;
+  #alarmDirty = false;
+  #outbox: Array<SocketEnd | Message | PendingClose> = [];
+  #commitWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+
+  #idleTimer: TimerHandle | null = null;
+  #lastActive = 0;
+  #alarmTimer: TimerHandle | null = null;
+  #alarmRetryCount = 0;
+  #drainWaiters: Array<() => void> = [];
+  #closing = false;
+  #stopped = false;
+
+  constructor(
+    readonly runtime: HostRuntime,
+    readonly cls: DurableObjectClass,
+    readonly id: DurableObjectId,
+    readonly key: ObjectKey,
+  ) {
+    this.eventTimeoutMs = runtime.options.eventTimeoutMs;
+  }
+
+  get maxAttachmentBytes(): number {
+    return this.runtime.options.limits.maxAttachmentBytes;
+  }
+
+  get lifecycle(): ObjectLifecycle {
+    return this.instance === null ? "hibernated" : "live";
+  }
+
+  /** Why the instance cannot be dropped now; empty when it can. */
+  blockers(): string[] {
+    const out: string[] = [];
+    if (this.#running > 0) out.push(`${this.#running} event(s) in flight`);
+    if (this.#queue.length > 0) out.push(`${this.#queue.length} event(s) queued`);
+    if (this.#holds > 0) out.push("blockConcurrencyWhile() or a storage transaction is pending");
+    if (this.#waitUntil > 0) out.push(`${this.#waitUntil} waitUntil() promise(s) pending`);
+    if (this.#standardSockets > 0) {
+      out.push(`${this.#standardSockets} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
+    }
+    if (this.#dirty) out.push("storage writes not yet committed");
+    return out;
+  }
+
+  // ---- event delivery -------------------------------------------------------
+
+  /** Queues an event; constructs the instance first if it is hibernated. */
+  deliver(event: HostEvent): void {
+    if (this.#stopped) {
+      // After shutdown only stragglers arrive (close events of the sockets we closed).
+      event.reject?.(new TorporError("ERR_RUNTIME_CLOSED", "The runtime has shut down."));
+      event.resolve?.(false);
+      return;
+    }
+    if (this.#closing && event.kind === "call") {
+      event.reject!(new TorporError("ERR_RUNTIME_CLOSED", "The runtime is shutting down; no new requests are accepted."));
+      return;
+    }
+    if (this.instance !== null && this.#running === 0 && this.#holds === 0 && this.#queue.length === 0) {
+      this.#start(event);
+      return;
+    }
+    this.#queue.push(event);
+    if (this.instance === null && !this.#construct()) return;
+    if (this.#running === 0) this.#pump();
+    else this.#schedulePump();
+  }
+
+  /** Runs `call` inside the object through the gate; the result waits for the output gate. */
+  call<T>(call: (instance: Record<string, unknown>) => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.deliver({ kind: "call", call, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(this.#pumpFromTurn);
+  }
+
+  readonly #pumpFromTurn = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
+
+  /**
+   * Starts queued events. We are at a turn boundary (all microtasks of
+   * earlier handlers ran), so one event may start even while others await
+   * I/O; after an event that is still running, the next waits for the next
+   * turn, so a handler's storage continuations always run before it.
+   */
+  #pump(): void {
+    while (this.#queue.length > 0 && this.#holds === 0) {
+      if (this.instance === null && !this.#construct()) return;
+      if (this.#holds > 0) return;
+      const before = this.#running;
+      this.#start(this.#queue.shift()!);
+      if (this.#running > before) {
+        if (this.#queue.length > 0) this.#schedulePump();
+        return;
+      }
+    }
+  }
+
+  #start(event: HostEvent): void {
+    const instance = this.instance!;
+    this.#running++;
+    this.counters.events++;
+    this.runtime.touched(this);
+    let result: unknown;
+    try {
+      result = this.#invoke(instance, event);
+    } catch (error) {
+      this.#finish(event, undefined, error);
+      return;
+    }
+    if (isThenable(result)) {
+      if (this.eventTimeoutMs !== null && event.kind.startsWith("webSocket")) this.#armEventTimeout(event);
+      result.then(
+        (value) => this.#finish(event, value, undefined, false),
+        (error: unknown) => this.#finish(event, undefined, error, true),
+      );
+    } else {
+      this.#finish(event, result, undefined, false);
+    }
+  }
+
+  #invoke(instance: Record<string, unknown>, event: HostEvent): unknown {
+    const metrics = this.runtime.metrics.events;
+    switch (event.kind) {
+      case "webSocketMessage":
+      case "webSocketClose":
+      case "webSocketError": {
+        metrics[event.kind]++;
+        const handler = instance[event.kind] as Handler | undefined;
+        if (typeof handler !== "function") {
+          if (event.kind === "webSocketMessage") {
+            this.runtime.options.logger.warn("A hibernatable WebSocket received a message but the class has no webSocketMessage() handler", {
+              object: this.key.id,
+            });
+          }
+          return undefined;
+        }
+        return handler.call(instance, facadeOf(event.end!), ...event.args!);
+      }
+      case "listener": {
+        const ws = facadeOf(event.end!);
+        ws.dispatch(event.args![0] as Parameters<WebSocket["dispatch"]>[0]);
+        return undefined;
+      }
+      case "call":
+        return event.call!(instance);
+      case "alarm":
+        metrics.alarm++;
+        return this.#runAlarm(instance, event);
+    }
+  }
+
+  #finish(event: HostEvent, value: unknown, error: unknown, failed = error !== undefined): void {
+    if (event.timedOut === true) return;
+    event.timer?.cancel();
+    this.#running--;
+    if (event.kind === "call") {
+      if (failed) event.reject!(error);
+      else if (this.#dirty) this.#afterCommit().then(() => event.resolve!(value), event.reject!);
+      else event.resolve!(value);
+    } else if (event.kind === "alarm") {
+      this.#alarmFinished(event, failed, error);
+    } else if (failed) {
+      this.#reportHandlerError(event, error);
+    }
+    if (this.#running === 0 && this.#queue.length === 0) this.#becameIdle();
+  }
+
+  #reportHandlerError(event: HostEvent, error: unknown): void {
+    this.counters.errors++;
+    this.runtime.metrics.handlerErrors++;
+    this.runtime.options.logger.error(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, {
+      object: this.key.id,
+      name: this.key.name,
+      error,
+    });
+  }
+
+  #armEventTimeout(event: HostEvent): void {
+    const ms = this.eventTimeoutMs!;
+    event.timer = this.runtime.options.clock.setTimeout(() => {
+      if (event.timedOut === true) return;
+      event.timedOut = true;
+      this.#running--;
+      this.#reportHandlerError(
+        event,
+        new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
+      );
+      if (this.#running === 0 && this.#queue.length === 0) this.#becameIdle();
+      else this.#schedulePump();
+    }, ms);
+  }
+
+  // ---- construction and hibernation ---------------------------------------
+
+  /** Creates a fresh instance (first start or wake). Returns false if the constructor threw. */
+  #construct(): boolean {
+    const runtime = this.runtime;
+    const storage = runtime.provider.open(this.key, this);
+    const ctx = new DurableObjectState(this, storage.api);
+    this.#storage = storage;
+    this.#ctx = ctx;
+    const wasConstructed = this.counters.constructed > 0;
+    this.counters.constructed++;
+    runtime.metrics.constructions++;
+    if (wasConstructed) {
+      this.counters.woken++;
+      runtime.metrics.wakes++;
+    }
+    try {
+      this.instance = new this.cls(ctx, runtime.env as never) as Record<string, unknown>;
+    } catch (error) {
+      this.#storage = null;
+      this.#ctx = null;
+      storage.close();
+      this.counters.errors++;
+      runtime.metrics.handlerErrors++;
+      runtime.options.logger.error("Durable Object constructor threw", { object: this.key.id, name: this.key.name, error });
+      const failed = this.#queue.splice(0);
+      for (const event of failed) event.reject?.(error);
+      return false;
+    }
+    runtime.touched(this);
+    if (this.#alarmTimer === null) this.#scheduleAlarm(storage.alarmTime());
+    return true;
+  }
+
+  /** The storage of the live instance. */
+  get storage(): ObjectStorage | null {
+    return this.#storage;
+  }
+
+  /** Drops the instance if nothing pins it. Returns the blockers when it cannot. */
+  hibernate(): string[] {
+    if (this.instance === null) return [];
+    const blockers = this.blockers();
+    if (blockers.length > 0) return blockers;
+    this.#release();
+    this.counters.evicted++;
+    this.runtime.metrics.evictions++;
+    return [];
+  }
+
+  /** Resolves once no event is running or queued. */
+  drained(): Promise<void> {
+    if (this.#running === 0 && this.#queue.length === 0 && this.#holds === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #release(): void {
+    this.#idleTimer?.cancel();
+    this.#idleTimer = null;
+    const storage = this.#storage;
+    this.instance = null;
+    this.#ctx = null;
+    this.#storage = null;
+    // The handlers' WebSocket objects die with the instance; the connections live on.
+    for (const end of this.sockets) end.facade = null;
+    storage?.close();
+    this.runtime.released(this);
+  }
+
+  #becameIdle(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length > 0 && this.#holds === 0) {
+      this.#drainWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (this.instance === null || this.#closing) return;
+    const { clock, hibernateAfterMs } = this.runtime.options;
+    this.#lastActive = clock.now();
+    if (this.#idleTimer === null) this.#idleTimer = clock.setTimeout(this.#idleCheck, hibernateAfterMs);
+  }
+
+  readonly #idleCheck = (): void => {
+    this.#idleTimer = null;
+    if (this.instance === null || this.#running > 0 || this.#queue.length > 0) return;
+    const { clock, hibernateAfterMs } = this.runtime.options;
+    const idleFor = clock.now() - this.#lastActive;
+    if (idleFor < hibernateAfterMs) {
+      this.#idleTimer = clock.setTimeout(this.#idleCheck, hibernateAfterMs - idleFor);
+      return;
+    }
+    // Pinned objects are re-checked when the pin goes (socket closed, waitUntil settled).
+    this.hibernate();
+  };
+
+  /** Re-arms the idle timer after a pin went away. */
+  #unpinned(): void {
+    if (this.#running === 0 && this.#queue.length === 0) this.#becameIdle();
+  }
+
+  // ---- gate holds -------------------------------------------------------------
+
+  /** `blockConcurrencyWhile`: no other event starts until `fn` settles. */
+  blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.#holds++;
+    let result: Promise<T>;
+    try {
+      result = Promise.resolve(fn());
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.finally(() => this.#releaseHold());
+  }
+
+  holdInput<T>(promise: Promise<T>): Promise<T> {
+    this.#holds++;
+    return promise.finally(() => this.#releaseHold());
+  }
+
+  #releaseHold(): void {
+    this.#holds--;
+    if (this.#holds > 0) return;
+    if (this.#queue.length > 0) this.#schedulePump();
+    else if (this.#running === 0) this.#becameIdle();
+  }
+
+  waitUntil(promise: Promise<unknown>): void {
+    this.#waitUntil++;
+    Promise.resolve(promise)
+      .catch((error: unknown) => this.runtime.options.logger.error("A waitUntil() promise rejected", { object: this.key.id, error }))
+      .finally(() => {
+        this.#waitUntil--;
+        if (this.#waitUntil === 0) this.#unpinned();
+      });
+  }
+
+  // ---- output gate and commits --------------------------------------------
+
+  writeStarted(): void {
+    this.#dirty = true;
+    if (this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(this.#commitFromTurn);
+  }
+
+  alarmChanged(): void {
+    this.#alarmDirty = true;
+  }
+
+  flush(): Promise<void> {
+    try {
+      this.#commit();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  readonly #commitFromTurn = (): void => {
+    this.#commitScheduled = false;
+    try {
+      this.#commit();
+    } catch {
+      // #commit reported it and reset the object.
+    }
+  };
+
+  /** Makes the open batch durable, then releases what the output gate held. */
+  #commit(): void {
+    const storage = this.#storage;
+    if (storage !== null && storage.hasPendingWrites) {
+      try {
+        storage.commit();
+        this.runtime.metrics.commits++;
+      } catch (cause) {
+        const error = new TorporError("ERR_STORAGE_COMMIT_FAILED", `A storage commit failed, so the object was reset: ${(cause as Error).message}`, { cause });
+        this.#commitFailed(error);
+        throw error;
+      }
+    }
+    this.#dirty = false;
+    const outbox = this.#outbox;
+    if (outbox.length > 0) {
+      this.#outbox = [];
+      for (let i = 0; i < outbox.length; i += 2) (outbox[i] as SocketEnd).transmit(outbox[i + 1] as Message | PendingClose);
+    }
+    const waiters = this.#commitWaiters;
+    if (waiters.length > 0) {
+      this.#commitWaiters = [];
+      for (const w of waiters) w.resolve();
+    }
+    if (this.#alarmDirty && storage !== null) {
+      this.#alarmDirty = false;
+      this.#alarmRetryCount = 0;
+      this.#scheduleAlarm(storage.alarmTime());
+    }
+  }
+
+  #commitFailed(error: TorporError): void {
+    this.runtime.metrics.commitFailures++;
+    this.runtime.options.logger.error("Storage commit failed; resetting the object", { object: this.key.id, error });
+    this.#dirty = false;
+    this.#outbox = [];
+    const waiters = this.#commitWaiters;
+    this.#commitWaiters = [];
+    for (const w of waiters) w.reject(error);
+    this.reset(1011, "Durable Object reset after a failed storage write");
+  }
+
+  holdOutput(end: SocketEnd, item: Message | PendingClose): boolean {
+    if (!this.#dirty) return false;
+    this.#outbox.push(end, item);
+    return true;
+  }
+
+  #afterCommit(): Promise<void> {
+    return new Promise((resolve, reject) => this.#commitWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Discards the instance and its uncommitted writes, closing the object's
+   * sockets (clients must resync: messages they were sent may be lost).
+   */
+  reset(code: number, reason: string): void {
+    this.#storage?.rollback();
+    this.#dirty = false;
+    this.#outbox = [];
+    for (const end of this.sockets.list()) end.close(code, reason);
+    if (this.instance !== null) this.#release();
+  }
+
+  // ---- sockets ----------------------------------------------------------------
+
+  /** `ctx.acceptWebSocket`: registers an end as hibernatable. */
+  acceptHibernatable(end: SocketEnd, tags: string[] | null): void {
+    end.owner = this;
+    end.tags = tags;
+    end.markAccepted(HIBERNATABLE);
+    this.sockets.add(end);
+  }
+
+  /** A standard-accepted socket returned by this object's fetch: its events go through the gate and it pins the object. */
+  adoptStandard(end: SocketEnd): void {
+    if (end.owner !== null || end.mode !== STANDARD) return;
+    end.owner = this;
+    this.#standardSockets++;
+  }
+
+  socketMessage(end: SocketEnd, data: Message): void {
+    if (end.mode === HIBERNATABLE) {
+      const pair = this.autoResponse;
+      if (pair !== null && data === pair.request) {
+        // Answered here so the object is never woken for a heartbeat.
+        end.autoResponseAt = this.runtime.options.clock.now();
+        this.runtime.metrics.autoResponses++;
+        end.transmit(pair.response);
+        return;
+      }
+      this.deliver({ kind: "webSocketMessage", end, args: [data] });
+    } else {
+      this.deliver({ kind: "listener", end, args: [{ type: "message", data }] });
+    }
+  }
+
+  socketClose(end: SocketEnd, code: number, reason: string, wasClean: boolean): void {
+    if (end.mode === HIBERNATABLE) {
+      this.sockets.delete(end);
+      this.deliver({ kind: "webSocketClose", end, args: [code, reason, wasClean] });
+    } else {
+      this.deliver({ kind: "listener", end, args: [{ type: "close", code, reason, wasClean }] });
+      if (end.state === CLOSED) {
+        this.#standardSockets--;
+        end.owner = null;
+        if (this.#standardSockets === 0) this.#unpinned();
+      }
+    }
+  }
+
+  socketError(end: SocketEnd, error: unknown): void {
+    if (end.mode === HIBERNATABLE) this.deliver({ kind: "webSocketError", end, args: [error] });
+    else this.deliver({ kind: "listener", end, args: [{ type: "error", error, message: error instanceof Error ? error.message : String(error) }] });
+  }
+
+  // ---- alarms -----------------------------------------------------------------
+
+  /** Schedules (or cancels, with null) the alarm timer. Called at start-up from the alarm index, and after commits. */
+  scheduleAlarm(time: number | null): void {
+    this.#scheduleAlarm(time);
+  }
+
+  #scheduleAlarm(time: number | null, delay?: number): void {
+    this.#alarmTimer?.cancel();
+    this.#alarmTimer = null;
+    if (time === null) return;
+    const clock = this.runtime.options.clock;
+    this.#alarmTimer = clock.setTimeout(() => {
+      this.#alarmTimer = null;
+      this.deliver({ kind: "alarm" });
+    }, delay ?? Math.max(0, time - clock.now()));
+  }
+
+  /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
+  runAlarmNow(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      this.deliver({ kind: "alarm", args: [true], resolve: resolve as (v: unknown) => void });
+    });
+  }
+
+  #runAlarm(instance: Record<string, unknown>, event: HostEvent): unknown {
+    const storage = this.#storage!;
+    const time = storage.alarmTime();
+    const forced = event.args?.[0] === true;
+    if (time === null || (!forced && time > this.runtime.options.clock.now())) {
+      // A stale timer (the alarm moved or was deleted): schedule the real one.
+      if (time !== null) this.#scheduleAlarm(time);
+      event.resolve?.(false);
+      event.resolve = undefined;
+      return undefined;
+    }
+    this.#alarmTimer?.cancel();
+    this.#alarmTimer = null;
+    (event as { args?: unknown[] }).args = [time];
+    const handler = instance.alarm as Handler | undefined;
+    if (typeof handler !== "function") {
+      this.runtime.options.logger.warn("An alarm fired but the class has no alarm() handler; the alarm is deleted", { object: this.key.id });
+      return undefined;
+    }
+    this.runtime.metrics.alarmRuns++;
+    const retryCount = this.#alarmRetryCount;
+    return handler.call(instance, { retryCount, isRetry: retryCount > 0 });
+  }
+
+  #alarmFinished(event: HostEvent, failed: boolean, error: unknown): void {
+    const time = event.args?.[0];
+    const ran = typeof time === "number";
+    if (ran) {
+      const storage = this.#storage;
+      if (!failed) {
+        this.#alarmRetryCount = 0;
+        storage?.clearAlarmIfUnchanged(time);
+      } else {
+        this.#reportHandlerError(event, error);
+        const { maxRetries, initialBackoffMs, jitter } = this.runtime.options.alarmRetry;
+        if (this.#alarmRetryCount < maxRetries) {
+          this.#alarmRetryCount++;
+          this.runtime.metrics.alarmRetries++;
+          const base = initialBackoffMs * 2 ** (this.#alarmRetryCount - 1);
+          this.#scheduleAlarm(time, Math.round(base * (1 + jitter * Math.random())));
+        } else {
+          this.runtime.options.logger.error(`alarm() failed ${maxRetries + 1} times; giving up on this alarm`, { object: this.key.id });
+          this.#alarmRetryCount = 0;
+          storage?.clearAlarmIfUnchanged(time);
+        }
+      }
+      if (storage !== null && this.#alarmTimer === null && this.#alarmRetryCount === 0) this.#scheduleAlarm(storage.alarmTime());
+    }
+    event.resolve?.(ran);
+  }
+
+  // ---- shutdown ---------------------------------------------------------------
+
+  /**
+   * Graceful stop: refuse new calls, let running events finish, commit,
+   * then close every socket with `code` so clients reconnect elsewhere.
+   */
+  async shutdown(code: number, reason: string): Promise<void> {
+    this.#closing = true;
+    await this.drained();
+    if (this.#dirty) {
+      try {
+        this.#commit();
+      } catch {
+        // Reported by #commit.
+      }
+    }
+    this.#idleTimer?.cancel();
+    this.#alarmTimer?.cancel();
+    this.#alarmTimer = null;
+    for (const end of this.sockets.list()) {
+      if (end.state === OPEN) end.close(code, reason);
+    }
+    this.#stopped = true;
+    const storage = this.#storage;
+    this.#storage = null;
+    this.instance = null;
+    this.#ctx = null;
+    storage?.close();
+  }
+
+  get ctx(): DurableObjectState | null {
+    return this.#ctx;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
+}

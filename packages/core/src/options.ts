@@ -1,0 +1,101 @@
+import { z } from "zod";
+import { systemClock, type Clock } from "./clock.ts";
+import { TorporError } from "./errors.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import type { StorageProvider } from "./storage.ts";
+
+/** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
+export interface Limits {
+  /** Tags per hibernatable WebSocket (Cloudflare: 10). */
+  maxTags: number;
+  /** Characters per tag (Cloudflare: 256). */
+  maxTagLength: number;
+  /** Hibernatable WebSockets per object (Cloudflare: 32,768). */
+  maxWebSocketsPerObject: number;
+  /** Serialized attachment bytes (Cloudflare: 2,048; up to 16,384 allowed). */
+  maxAttachmentBytes: number;
+  /** Characters of an auto-response request or response (Cloudflare: 2,048). */
+  maxAutoResponseLength: number;
+  /** Largest incoming WebSocket message; larger ones close the socket with 1009 (Cloudflare: 32 MiB). */
+  maxMessageBytes: number;
+}
+
+/** How a failing `alarm()` is retried (Cloudflare: 6 retries, first after 2 s, doubling). */
+export interface AlarmRetryOptions {
+  maxRetries: number;
+  initialBackoffMs: number;
+  /** Fraction of random spread added to each delay (0 = none). */
+  jitter: number;
+}
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: `must be ${what}` });
+
+const limitsSchema = z
+  .object({
+    maxTags: nonNegativeInt.default(10),
+    maxTagLength: positiveInt.default(256),
+    maxWebSocketsPerObject: positiveInt.default(32_768),
+    maxAttachmentBytes: positiveInt.max(16_384, "must be at most 16384 (Cloudflare's ceiling)").default(2_048),
+    maxAutoResponseLength: positiveInt.default(2_048),
+    maxMessageBytes: positiveInt.default(32 * 1024 * 1024),
+  })
+  .strict()
+  .default({} as never);
+
+const runtimeOptionsSchema = z
+  .object({
+    objects: z.record(z.string().regex(/^[A-Za-z_$][\w$]*$/, "binding names must be JavaScript identifiers"), fn("a Durable Object class")),
+    fetch: fn("a function (request, env, ctx) => Response").optional(),
+    env: z.record(z.string(), z.unknown()).default({}),
+    storage: z
+      .custom<StorageProvider>((v) => typeof v === "object" && v !== null && typeof (v as StorageProvider).open === "function", {
+        message: "must be a StorageProvider (for example sqliteStorage() from @torpor/storage-sqlite)",
+      })
+      .optional(),
+    hibernateAfterMs: nonNegativeInt.default(10_000),
+    maxLiveObjects: positiveInt.default(100_000),
+    eventTimeoutMs: positiveInt.nullable().default(null),
+    alarmRetry: z
+      .object({
+        maxRetries: nonNegativeInt.default(6),
+        initialBackoffMs: positiveInt.default(2_000),
+        jitter: z.number().min(0).max(1).default(0.25),
+      })
+      .strict()
+      .default({} as never),
+    limits: limitsSchema,
+    clock: z
+      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function" && typeof (v as Clock).setTimeout === "function", {
+        message: "must be a Clock ({ now(), setTimeout(fn, ms) })",
+      })
+      .default(systemClock),
+    logger: z
+      .custom<Logger>((v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"), {
+        message: "must be a Logger with debug/info/warn/error methods",
+      })
+      .optional(),
+    installGlobals: z.boolean().default(true),
+  })
+  .strict();
+
+/** Options of `new Runtime(options)`. */
+export type RuntimeOptions = z.input<typeof runtimeOptionsSchema>;
+/** Options after defaults are applied. */
+export type ResolvedOptions = Omit<z.output<typeof runtimeOptionsSchema>, "logger"> & { logger: Logger };
+
+/** Validates options, applying defaults; a bad option throws one precise ERR_INVALID_OPTIONS. */
+export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
+  const result = runtimeOptionsSchema.safeParse(options);
+  if (!result.success) throw optionsError(result.error, "Runtime");
+  return { ...result.data, logger: result.data.logger ?? consoleLogger() };
+}
+
+/** Turns a zod error into one TorporError naming the first offending option. */
+export function optionsError(error: z.ZodError, what: string): TorporError {
+  const issue = error.issues[0]!;
+  const path = issue.path.length > 0 ? issue.path.join(".") : "(options)";
+  const extra = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem${error.issues.length > 2 ? "s" : ""})` : "";
+  return new TorporError("ERR_INVALID_OPTIONS", `Invalid ${what} option "${path}": ${issue.message}${extra}.`);
+}

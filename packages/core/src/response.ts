@@ -1,0 +1,53 @@
+import type { WebSocket } from "./web-socket.ts";
+
+/** `ResponseInit` plus Cloudflare's `webSocket` for 101 responses. */
+export interface TorporResponseInit extends ResponseInit {
+  webSocket?: WebSocket | null;
+}
+
+const NativeResponse = globalThis.Response;
+
+/**
+ * The Fetch API `Response`, extended as on Cloudflare: a `101` status with a
+ * `webSocket` (the client end of a `WebSocketPair`) completes an upgrade.
+ * Node's own `Response` rejects status 101, so the status is kept here.
+ *
+ * @example
+ * return new Response(null, { status: 101, webSocket: client });
+ */
+export class Response extends NativeResponse {
+  readonly #status: number | undefined;
+  readonly #webSocket: WebSocket | null;
+
+  constructor(body?: BodyInit | null, init?: TorporResponseInit) {
+    if (init?.status === 101) {
+      const { webSocket: _ws, ...rest } = init;
+      super(body, { ...rest, status: 200 });
+      this.#status = 101;
+    } else if (init !== undefined && "webSocket" in init) {
+      const { webSocket: _ws, ...rest } = init;
+      super(body, rest);
+    } else {
+      super(body, init);
+    }
+    this.#webSocket = init?.webSocket ?? null;
+  }
+
+  override get status(): number {
+    return this.#status ?? super.status;
+  }
+
+  override get ok(): boolean {
+    return this.#status === undefined && super.ok;
+  }
+
+  /** The client end of the WebSocket this response upgrades to (101 only), else null. */
+  get webSocket(): WebSocket | null {
+    return this.#webSocket;
+  }
+}
+
+/** The WebSocket carried by any response: ours, or one made by a Response subclass elsewhere. */
+export function webSocketOf(response: globalThis.Response): WebSocket | null {
+  return (response as { webSocket?: WebSocket | null }).webSocket ?? null;
+}

@@ -1,0 +1,250 @@
+import { TorporError } from "./errors.ts";
+import { ExecutionContext } from "./execution-context.ts";
+import { installGlobals } from "./globals.ts";
+import type { DurableObjectId } from "./id.ts";
+import { memoryStorage } from "./memory-storage.ts";
+import { Metrics, type ObjectCounters } from "./metrics.ts";
+import { DurableObjectNamespace } from "./namespace.ts";
+import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "./object-host.ts";
+import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./options.ts";
+import { Response } from "./response.ts";
+import { startServer, type ListenOptions, type RunningServer } from "./server.ts";
+import type { StorageProvider } from "./storage.ts";
+import { hostOf } from "./stub.ts";
+
+/** The Worker entry: `export default { fetch }`. */
+export type WorkerFetch = (request: Request, env: Record<string, unknown>, ctx: ExecutionContext) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
+
+/** An object, named by stub or id. */
+export type ObjectTarget = { readonly id: DurableObjectId } | DurableObjectId;
+
+/** What `runtime.inspect()` tells about one object. */
+export interface ObjectInfo {
+  binding: string;
+  id: string;
+  name: string | undefined;
+  state: ObjectLifecycle;
+  /** Open hibernatable WebSockets. */
+  sockets: number;
+  counters: ObjectCounters;
+  /** Why it cannot hibernate right now (empty when it can). */
+  blockers: string[];
+}
+
+/**
+ * Runs Durable Object classes and a Worker entry: namespaces, stubs, the
+ * per-object gate, hibernation, alarms, and (with `listen`) the HTTP and
+ * WebSocket server.
+ *
+ * @example
+ * const runtime = new Runtime({ objects: { ROOMS: Room }, fetch: worker.fetch });
+ * const { url } = await runtime.listen({ port: 8787 });
+ * // … later
+ * await runtime.close();
+ */
+export class Runtime implements HostRuntime {
+  readonly options: ResolvedOptions;
+  readonly provider: StorageProvider;
+  readonly metrics = new Metrics();
+  /** The Worker's `env`: namespaces by binding name, plus `options.env`. */
+  readonly env: Record<string, unknown>;
+  readonly #namespaces = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
+  readonly #hosts = new Map<string, ObjectHost>();
+  /** Live instances, least recently used first. */
+  readonly #live = new Map<ObjectHost, true>();
+  readonly #waitUntil = new Set<Promise<unknown>>();
+  #server: RunningServer | null = null;
+  #closed = false;
+
+  constructor(options: RuntimeOptions) {
+    this.options = resolveOptions(options);
+    if (this.options.installGlobals) installGlobals();
+    this.provider = this.options.storage ?? memoryStorage();
+    const env: Record<string, unknown> = { ...this.options.env };
+    const self = { host: (ns: DurableObjectNamespace, id: DurableObjectId) => this.#host(ns, id) };
+    for (const [binding, cls] of Object.entries(this.options.objects)) {
+      const namespace = new DurableObjectNamespace(self, binding, binding);
+      this.#namespaces.set(binding, { namespace, cls: cls as unknown as DurableObjectClass });
+      env[binding] = namespace;
+    }
+    this.env = env;
+    this.#restoreAlarms();
+  }
+
+  /** The namespace bound as `binding`. */
+  namespace<T = Record<string, unknown>>(binding: string): DurableObjectNamespace<T> {
+    const entry = this.#namespaces.get(binding);
+    if (entry === undefined) {
+      throw new TorporError("ERR_UNKNOWN_BINDING", `No Durable Object binding "${binding}"; the bindings are: ${[...this.#namespaces.keys()].join(", ") || "(none)"}.`);
+    }
+    return entry.namespace as DurableObjectNamespace<T>;
+  }
+
+  /** Dispatches a request to the Worker entry (in process, no network). */
+  async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response | globalThis.Response> {
+    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+    const ctx = new ExecutionContext(this.#waitUntil, (error) => this.options.logger.error("A waitUntil() promise rejected", { error }));
+    const handler = this.options.fetch as WorkerFetch | undefined;
+    if (handler !== undefined) return handler(request, this.env, ctx);
+    return this.#route(request);
+  }
+
+  /**
+   * Without a Worker entry, `/<BINDING>/<name>/…` goes to the object named
+   * `name`, so objects are reachable with no routing code.
+   */
+  #route(request: Request): Promise<Response | globalThis.Response> | Response {
+    const [, binding = "", name = ""] = new URL(request.url).pathname.split("/");
+    const entry = this.#namespaces.get(decodeURIComponent(binding));
+    if (entry === undefined || name === "") {
+      return jsonError(404, "ERR_UNKNOWN_OBJECT", `No object route for ${new URL(request.url).pathname}. Use /<binding>/<name>/…; bindings: ${[...this.#namespaces.keys()].join(", ")}.`);
+    }
+    return entry.namespace.getByName(decodeURIComponent(name)).fetch(request);
+  }
+
+  /** Starts the HTTP/WebSocket server (127.0.0.1 and port 8787 by default; port 0 picks a free port). */
+  async listen(options: ListenOptions = {}): Promise<{ port: number; host: string; url: string }> {
+    if (this.#closed) throw new TorporError("ERR_RUNTIME_CLOSED", "This runtime was closed; create a new one.");
+    if (this.#server !== null) throw new TorporError("ERR_SERVER_LISTENING", `Already listening on ${this.#server.url}.`);
+    this.#server = await startServer(this, options);
+    return { port: this.#server.port, host: this.#server.host, url: this.#server.url };
+  }
+
+  /** Forces an object to hibernate now (after in-flight events finish). Throws ERR_NOT_HIBERNATABLE with the reasons when something pins it. */
+  async hibernate(target: ObjectTarget): Promise<void> {
+    const host = this.#hostOf(target);
+    await host.drained();
+    const blockers = host.hibernate();
+    if (blockers.length > 0) {
+      throw new TorporError("ERR_NOT_HIBERNATABLE", `Object ${host.key.name ?? host.key.id} cannot hibernate: ${blockers.join("; ")}.`);
+    }
+  }
+
+  /** Hibernates every live object that can; returns how many did. */
+  async hibernateAll(): Promise<number> {
+    let count = 0;
+    for (const host of [...this.#live.keys()]) {
+      await host.drained();
+      if (host.instance !== null && host.hibernate().length === 0) count++;
+    }
+    return count;
+  }
+
+  /** Lifecycle state, sockets and counters of one object. */
+  inspect(target: ObjectTarget): ObjectInfo {
+    return this.#info(this.#hostOf(target));
+  }
+
+  /** Every object this runtime has hosted since it started. */
+  objects(): ObjectInfo[] {
+    return [...this.#hosts.values()].map((h) => this.#info(h));
+  }
+
+  /** Fires the object's pending alarm now; resolves with whether `alarm()` ran. */
+  runAlarm(target: ObjectTarget): Promise<boolean> {
+    return this.#hostOf(target).runAlarmNow();
+  }
+
+  /** @internal the host behind a stub or id (for @torpor/testing). */
+  hostFor(target: ObjectTarget): ObjectHost {
+    return this.#hostOf(target);
+  }
+
+  /**
+   * Graceful shutdown: stop accepting connections, let in-flight events
+   * finish, commit storage, close sockets with 1012 ("service restart") so
+   * clients reconnect, then release storage.
+   */
+  async close(options: { code?: number; reason?: string } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const server = this.#server;
+    this.#server = null;
+    server?.stopAccepting();
+    await Promise.all([...this.#hosts.values()].map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
+    await Promise.allSettled([...this.#waitUntil]);
+    await server?.close();
+    this.#live.clear();
+    this.provider.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  touched(host: ObjectHost): void {
+    const live = this.#live;
+    if (live.has(host)) {
+      // Re-insert to keep least-recently-used order; skipped while far below the cap, where order does not matter.
+      if (live.size * 2 >= this.options.maxLiveObjects) {
+        live.delete(host);
+        live.set(host, true);
+      }
+      return;
+    }
+    live.set(host, true);
+    if (live.size > this.options.maxLiveObjects) this.#evictLeastRecentlyUsed(host);
+  }
+
+  released(host: ObjectHost): void {
+    this.#live.delete(host);
+  }
+
+  #evictLeastRecentlyUsed(keep: ObjectHost): void {
+    // Objects that cannot hibernate now (events in flight, standard sockets) are skipped.
+    for (const host of this.#live.keys()) {
+      if (this.#live.size <= this.options.maxLiveObjects) return;
+      if (host !== keep) host.hibernate();
+    }
+  }
+
+  #host(namespace: DurableObjectNamespace, id: DurableObjectId): ObjectHost {
+    if (this.#closed) throw new TorporError("ERR_RUNTIME_CLOSED", "This runtime was closed.");
+    const key = `${namespace.storageName}/${id.toString()}`;
+    let host = this.#hosts.get(key);
+    if (host === undefined) {
+      const cls = this.#namespaces.get(namespace.binding)!.cls;
+      host = new ObjectHost(this, cls, id, { namespace: namespace.storageName, id: id.toString(), name: id.name });
+      this.#hosts.set(key, host);
+    }
+    return host;
+  }
+
+  #hostOf(target: ObjectTarget): ObjectHost {
+    const fromStub = hostOf(target as object);
+    if (fromStub !== undefined) return fromStub;
+    const id = ("id" in target ? target.id : target) as DurableObjectId;
+    for (const { namespace } of this.#namespaces.values()) {
+      if (namespace.storageName === id.namespaceKey) return this.#host(namespace, id);
+    }
+    throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace of this runtime made the id ${String(id)}.`);
+  }
+
+  #info(host: ObjectHost): ObjectInfo {
+    return {
+      binding: [...this.#namespaces.values()].find((e) => e.namespace.storageName === host.key.namespace)?.namespace.binding ?? host.key.namespace,
+      id: host.key.id,
+      name: host.key.name,
+      state: host.lifecycle,
+      sockets: host.sockets.size,
+      counters: { ...host.counters },
+      blockers: host.instance === null ? [] : host.blockers(),
+    };
+  }
+
+  /** Schedules every persisted alarm, without opening the objects. */
+  #restoreAlarms(): void {
+    for (const { key, scheduledTime } of this.provider.listAlarms()) {
+      const entry = [...this.#namespaces.values()].find((e) => e.namespace.storageName === key.namespace);
+      if (entry === undefined) continue;
+      const ns = entry.namespace;
+      const id = key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id);
+      this.#host(ns, id).scheduleAlarm(scheduledTime);
+    }
+  }
+}
+
+/** A JSON error response with a stable code. */
+export function jsonError(status: number, code: string, message: string): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { "content-type": "application/json" } });
+}

@@ -1,0 +1,240 @@
+import type { WebSocket as WsConnection } from "ws";
+import { TorporError } from "./errors.ts";
+
+/** `readyState` values, as in the WHATWG WebSocket API. */
+export const CONNECTING = 0;
+export const OPEN = 1;
+export const CLOSING = 2;
+export const CLOSED = 3;
+
+/** A WebSocket message as handlers see it. */
+export type Message = string | ArrayBuffer;
+
+/** A close waiting in an inbox or outbox, in order with the messages around it. */
+export class PendingClose {
+  constructor(
+    readonly code: number | undefined,
+    readonly reason: string,
+  ) {}
+}
+
+/** Where a socket accepted inside an object reports its events: the object's host. */
+export interface SocketOwner {
+  socketMessage(end: SocketEnd, data: Message): void;
+  socketClose(end: SocketEnd, code: number, reason: string, wasClean: boolean): void;
+  socketError(end: SocketEnd, error: unknown): void;
+  /** Output gate: queues the send or close and returns true while writes are not yet durable. */
+  holdOutput(end: SocketEnd, item: Message | PendingClose): boolean;
+  /** The configured attachment limit in bytes. */
+  readonly maxAttachmentBytes: number;
+}
+
+/** Receives events of a socket that no object owns (a client end, or a Worker-level socket). */
+export interface SocketListener {
+  onMessage(data: Message): void;
+  onClose(code: number, reason: string, wasClean: boolean): void;
+  onError(error: unknown): void;
+}
+
+const NOT_ACCEPTED = 0;
+/** Accepted with `ws.accept()`: events go to listeners; pins its object in memory. */
+export const STANDARD = 1;
+/** Accepted with `ctx.acceptWebSocket()`: events go to handlers; survives hibernation. */
+export const HIBERNATABLE = 2;
+
+const kEnd = Symbol("torpor.end");
+type BoundConnection = WsConnection & { [kEnd]?: SocketEnd };
+
+/**
+ * One end of a WebSocket: the record the runtime keeps per connection. It
+ * outlives the user-facing `WebSocket` object (which is dropped when the
+ * object hibernates), so it holds everything that must survive hibernation
+ * (tags, attachment, auto-response time) and nothing else: idle hibernated
+ * connections cost this record plus the `ws` connection.
+ */
+export class SocketEnd {
+  state = OPEN;
+  mode = NOT_ACCEPTED;
+  /** The other end while the pair is in-process (before or instead of a network connection). */
+  peer: SocketEnd | null = null;
+  /** The network connection, once the runtime completed the upgrade. */
+  conn: BoundConnection | null = null;
+  owner: SocketOwner | null = null;
+  listener: SocketListener | null = null;
+  tags: string[] | null = null;
+  attachment: Buffer | null = null;
+  /** When the auto-response last answered on this socket (ms since epoch), 0 if never. */
+  autoResponseAt = 0;
+  /** The user-facing object for the current live period (see web-socket.ts). */
+  facade: object | null = null;
+  /** Events that arrived before the end was accepted, delivered in order at accept. */
+  inbox: Array<Message | PendingClose> | null = null;
+  allowHalfOpen = false;
+  /** True once a Close frame came from the other side. */
+  closeReceived = false;
+  /** The subprotocol agreed at upgrade (the 101 response's Sec-WebSocket-Protocol). */
+  protocol = "";
+
+  /** Sends a message from this end (after the output gate). */
+  send(data: Message | ArrayBufferView): void {
+    if (this.mode === NOT_ACCEPTED) {
+      throw new TorporError(
+        "ERR_WEBSOCKET_NOT_ACCEPTED",
+        "This WebSocket was not accepted yet: call ws.accept() or ctx.acceptWebSocket(ws) before send().",
+      );
+    }
+    if (this.state !== OPEN) {
+      throw new TorporError("ERR_WEBSOCKET_CLOSED", "Can't call WebSocket send() after close(): the socket is closing or closed.");
+    }
+    const message = typeof data === "string" || data instanceof ArrayBuffer ? data : copyView(data);
+    if (this.owner !== null && this.owner.holdOutput(this, message)) return;
+    this.transmit(message);
+  }
+
+  /** Starts (or, half-open, completes) the closing handshake from this end. */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined) checkCloseCode(code);
+    const text = reason ?? "";
+    if (Buffer.byteLength(text) > 123) {
+      throw new TorporError(
+        "ERR_CLOSE_REASON_TOO_LONG",
+        `Close reason is ${Buffer.byteLength(text)} bytes; a Close frame holds at most 123. Shorten the reason.`,
+      );
+    }
+    if (this.state === CLOSED || this.state === CLOSING) return;
+    this.state = this.closeReceived ? CLOSED : CLOSING;
+    const item = new PendingClose(code, text);
+    if (this.owner !== null && this.owner.holdOutput(this, item)) return;
+    this.transmit(item);
+  }
+
+  /** Puts a message or close on the wire (or hands it to the in-process peer). */
+  transmit(item: Message | PendingClose): void {
+    if (this.conn !== null) {
+      if (item instanceof PendingClose) this.conn.close(item.code, item.reason);
+      else if (this.conn.readyState === OPEN) this.conn.send(item);
+    } else if (this.peer !== null) {
+      const peer = this.peer;
+      // Asynchronous like a network: the sender's handler finishes first.
+      if (item instanceof PendingClose) queueMicrotask(() => peer.receiveClose(item.code ?? 1005, item.reason, true));
+      else queueMicrotask(() => peer.receive(item));
+    }
+  }
+
+  /** A message arrived for this end. */
+  receive(data: Message): void {
+    if (this.state === CLOSED || this.closeReceived) return;
+    if (this.mode === NOT_ACCEPTED) (this.inbox ??= []).push(data);
+    else if (this.owner !== null) this.owner.socketMessage(this, data);
+    else this.listener?.onMessage(data);
+  }
+
+  /** A Close frame (or a dropped connection: 1006, wasClean false) arrived for this end. */
+  receiveClose(code: number, reason: string, wasClean: boolean): void {
+    if (this.closeReceived || (this.state === CLOSED && this.conn === null)) return;
+    if (this.mode === NOT_ACCEPTED) {
+      (this.inbox ??= []).push(new PendingClose(code, reason));
+      return;
+    }
+    this.closeReceived = true;
+    const initiatedHere = this.state === CLOSING;
+    if (initiatedHere || !this.allowHalfOpen || this.conn !== null) {
+      // Cloudflare's auto-reply: the runtime answers a Close frame with one,
+      // so readyState is CLOSED in the handler (ws already replied on the wire).
+      if (!initiatedHere && this.conn === null && this.peer !== null) this.transmit(new PendingClose(code === 1005 ? undefined : code, reason));
+      this.state = CLOSED;
+    } else {
+      this.state = CLOSING;
+    }
+    if (this.owner !== null) this.owner.socketClose(this, code, reason, wasClean);
+    else this.listener?.onClose(code, reason, wasClean);
+  }
+
+  receiveError(error: unknown): void {
+    if (this.owner !== null) this.owner.socketError(this, error);
+    else this.listener?.onError(error);
+  }
+
+  /** Marks the end accepted and replays what arrived before, after the caller's synchronous code. */
+  markAccepted(mode: typeof STANDARD | typeof HIBERNATABLE): void {
+    if (this.mode !== NOT_ACCEPTED) {
+      throw new TorporError(
+        "ERR_WEBSOCKET_ALREADY_ACCEPTED",
+        "This WebSocket was already accepted. Call either ws.accept() or ctx.acceptWebSocket(ws), once.",
+      );
+    }
+    this.mode = mode;
+    const inbox = this.inbox;
+    if (inbox === null) return;
+    this.inbox = null;
+    queueMicrotask(() => {
+      for (const item of inbox) {
+        if (item instanceof PendingClose) this.receiveClose(item.code ?? 1005, item.reason, true);
+        else this.receive(item);
+      }
+    });
+  }
+
+  /**
+   * Wires a network connection to this end (the server completed the
+   * upgrade). What this end sent before, waiting in the client end's inbox,
+   * goes out first, in order.
+   */
+  bind(conn: WsConnection): void {
+    const bound = conn as BoundConnection;
+    bound[kEnd] = this;
+    bound.on("message", onConnectionMessage);
+    bound.on("close", onConnectionClose);
+    bound.on("error", onConnectionError);
+    const pending = this.peer?.inbox ?? null;
+    this.peer = null;
+    this.conn = bound;
+    if (pending !== null) for (const item of pending) this.transmit(item);
+  }
+
+  /** The client end never connected (the request was not an upgrade): report a dropped connection. */
+  abandon(): void {
+    this.peer = null;
+    if (this.state !== CLOSED) this.receiveClose(1006, "", false);
+  }
+
+  /** Closes the network connection at once, without a handshake. */
+  terminate(): void {
+    this.conn?.terminate();
+  }
+}
+
+/** Valid close codes an application may send (RFC 6455 §7.4; 1000 and 3000–4999). */
+function checkCloseCode(code: number): void {
+  if (!Number.isInteger(code) || !(code === 1000 || (code >= 3000 && code <= 4999) || code === 1001 || code === 1011 || code === 1012)) {
+    throw new TorporError(
+      "ERR_INVALID_CLOSE_CODE",
+      `Invalid WebSocket close code ${String(code)}: use 1000 (normal), 1001, 1011, 1012, or an application code from 3000 to 4999.`,
+    );
+  }
+}
+
+function copyView(view: ArrayBufferView): ArrayBuffer {
+  return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
+}
+
+function toArrayBuffer(data: Buffer): ArrayBuffer {
+  // ws may hand out a slice of a larger pooled buffer: copy unless it is exact.
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return data.buffer as ArrayBuffer;
+  return copyView(data);
+}
+
+// Shared listeners (`this` is the connection) so a connection costs no closures.
+function onConnectionMessage(this: BoundConnection, data: Buffer, isBinary: boolean): void {
+  this[kEnd]!.receive(isBinary ? toArrayBuffer(data) : data.toString());
+}
+
+function onConnectionClose(this: BoundConnection, code: number, reason: Buffer): void {
+  const end = this[kEnd]!;
+  end.receiveClose(code, reason.toString(), code !== 1006);
+  end.state = CLOSED;
+}
+
+function onConnectionError(this: BoundConnection, error: Error): void {
+  this[kEnd]!.receiveError(error);
+}

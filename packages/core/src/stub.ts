@@ -1,0 +1,102 @@
+import { TorporError } from "./errors.ts";
+import type { DurableObjectId } from "./id.ts";
+import type { ObjectHost } from "./object-host.ts";
+import { webSocketOf } from "./response.ts";
+import { endOf } from "./web-socket.ts";
+
+/** Methods of `T` that can be called over RPC, returning promises. */
+type RpcMethods<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? (K extends "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" ? never : K) : never]: T[K] extends (
+    ...args: infer A
+  ) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+/** A client-side handle to one object: `fetch` and RPC calls to its public methods. */
+export type DurableObjectStub<T = Record<string, unknown>> = RpcMethods<T> & {
+  readonly id: DurableObjectId;
+  readonly name: string | undefined;
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+};
+
+/** Handlers and built-ins that are not RPC methods (Cloudflare refuses them too). */
+const NOT_RPC = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError", "constructor", "then", "ctx", "env"]);
+
+const hostOfStub = new WeakMap<object, ObjectHost>();
+
+/** The host behind a stub (for the testing package and runtime.hibernate). */
+export function hostOf(stub: object): ObjectHost | undefined {
+  return hostOfStub.get(stub);
+}
+
+/** @internal */
+export function createStub<T>(host: ObjectHost, id: DurableObjectId): DurableObjectStub<T> {
+  const base = {
+    id,
+    name: id.name,
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => stubFetch(host, input, init),
+  };
+  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  const stub = new Proxy(base, {
+    get(target, prop, receiver) {
+      if (typeof prop !== "string" || prop in target) return Reflect.get(target, prop, receiver);
+      // A stub is not a thenable: `await stub` must give the stub.
+      if (prop === "then" || prop === "toJSON") return undefined;
+      let method = methods.get(prop);
+      if (method === undefined) {
+        method = (...args: unknown[]) => rpc(host, prop, args);
+        methods.set(prop, method);
+      }
+      return method;
+    },
+  });
+  hostOfStub.set(stub, host);
+  return stub as unknown as DurableObjectStub<T>;
+}
+
+async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  const response = await host.call((instance) => {
+    const handler = instance.fetch;
+    if (typeof handler !== "function") {
+      throw new TorporError("ERR_NO_SUCH_METHOD", `The Durable Object class ${host.cls.name} has no fetch() handler.`);
+    }
+    return handler.call(instance, request) as Response | Promise<Response>;
+  });
+  if (!(response instanceof globalThis.Response)) {
+    throw new TypeError(`${host.cls.name}.fetch() must return a Response; it returned ${response === null ? "null" : typeof response}.`);
+  }
+  // A standard-accepted server end handed out by this object belongs to it.
+  const client = webSocketOf(response);
+  const server = client === null ? null : endOf(client).peer;
+  if (server !== null) host.adoptStandard(server);
+  return response;
+}
+
+async function rpc(host: ObjectHost, method: string, args: unknown[]): Promise<unknown> {
+  const cloned = clone(args, `the arguments of ${method}()`);
+  const result = await host.call((instance) => {
+    const fn = NOT_RPC.has(method) ? undefined : instance[method];
+    if (typeof fn !== "function") {
+      throw new TorporError(
+        "ERR_NO_SUCH_METHOD",
+        `The Durable Object class ${host.cls.name} has no public method "${method}" to call over RPC. Check the spelling, and that it is a method, not a field.`,
+      );
+    }
+    return fn.apply(instance, cloned);
+  });
+  return clone(result, `the result of ${method}()`);
+}
+
+function clone<T>(value: T, what: string): T {
+  try {
+    return structuredClone(value);
+  } catch (cause) {
+    throw new TorporError(
+      "ERR_RPC_CLONE",
+      `RPC values are structured-cloned, and ${what} cannot be: ${(cause as Error).message}. Pass plain data (no functions, class instances with behaviour, or sockets).`,
+      { cause },
+    );
+  }
+}

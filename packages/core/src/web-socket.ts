@@ -1,0 +1,180 @@
+import { deserializeAttachment, serializeAttachment } from "./attachment.ts";
+import { TorporError } from "./errors.ts";
+import { CLOSED, CLOSING, CONNECTING, HIBERNATABLE, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
+
+/** The event objects passed to `addEventListener` listeners. */
+export interface WebSocketMessageEvent {
+  readonly type: "message";
+  readonly data: Message;
+}
+export interface WebSocketCloseEvent {
+  readonly type: "close";
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+export interface WebSocketErrorEvent {
+  readonly type: "error";
+  readonly error: unknown;
+  readonly message: string;
+}
+type EventMap = { message: WebSocketMessageEvent; close: WebSocketCloseEvent; error: WebSocketErrorEvent };
+type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
+type AnyListener = Listener<EventMap[keyof EventMap]>;
+
+/** Cloudflare's attachment limit, used for sockets not (yet) accepted into an object. */
+const DEFAULT_ATTACHMENT_LIMIT = 2_048;
+
+let getEnd: (ws: WebSocket) => SocketEnd | undefined;
+
+/**
+ * A WebSocket as Durable Object code sees it (Cloudflare's Workers
+ * `WebSocket`): `accept`, `send`, `close`, `readyState`, event listeners,
+ * and the hibernation attachment. After an object wakes from hibernation,
+ * handlers receive new `WebSocket` objects over the same connections.
+ */
+export class WebSocket {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  static readonly READY_STATE_CONNECTING = CONNECTING;
+  static readonly READY_STATE_OPEN = OPEN;
+  static readonly READY_STATE_CLOSING = CLOSING;
+  static readonly READY_STATE_CLOSED = CLOSED;
+
+  readonly #end: SocketEnd;
+  #listeners: Map<string, Set<AnyListener>> | null = null;
+
+  static {
+    getEnd = (ws) => (#end in ws ? ws.#end : undefined);
+  }
+
+  /** @internal use `new WebSocketPair()`. */
+  constructor(end: SocketEnd) {
+    this.#end = end;
+  }
+
+  get readyState(): number {
+    return this.#end.state;
+  }
+
+  get url(): string | null {
+    return null;
+  }
+
+  get protocol(): string {
+    return this.#end.protocol;
+  }
+
+  get extensions(): string {
+    return "";
+  }
+
+  /**
+   * Accepts the socket the standard way: events go to `addEventListener`
+   * listeners, and the object stays in memory while the socket is open.
+   * Use `ctx.acceptWebSocket(ws)` instead to let the object hibernate.
+   */
+  accept(options?: { allowHalfOpen?: boolean }): void {
+    const end = this.#end;
+    end.allowHalfOpen = options?.allowHalfOpen === true;
+    if (end.owner === null) end.listener = listenerFor(this);
+    end.markAccepted(STANDARD);
+  }
+
+  /** Sends a text or binary message. Held back until earlier storage writes are durable. */
+  send(message: string | ArrayBuffer | ArrayBufferView): void {
+    this.#end.send(message);
+  }
+
+  /** Closes the connection. After the peer closed, this is a no-op (the runtime already replied). */
+  close(code?: number, reason?: string): void {
+    this.#end.close(code, reason);
+  }
+
+  /**
+   * Stores a structured-cloneable value with the socket (at most 2,048 bytes
+   * serialized by default). It survives hibernation; it is not persisted.
+   */
+  serializeAttachment(value: unknown): void {
+    const end = this.#end;
+    end.attachment = serializeAttachment(value, end.owner?.maxAttachmentBytes ?? DEFAULT_ATTACHMENT_LIMIT);
+  }
+
+  /** A fresh copy of the attachment, or null when none was set. */
+  deserializeAttachment<T = unknown>(): T | null {
+    return deserializeAttachment(this.#end.attachment) as T | null;
+  }
+
+  addEventListener<K extends keyof EventMap>(type: K, listener: Listener<EventMap[K]>): void {
+    const all = (this.#listeners ??= new Map());
+    let set = all.get(type);
+    if (set === undefined) all.set(type, (set = new Set()));
+    set.add(listener as AnyListener);
+  }
+
+  removeEventListener<K extends keyof EventMap>(type: K, listener: Listener<EventMap[K]>): void {
+    this.#listeners?.get(type)?.delete(listener as AnyListener);
+  }
+
+  /** @internal delivers an event to the listeners (errors propagate to the runtime, which reports them). */
+  dispatch(event: EventMap[keyof EventMap]): void {
+    const set = this.#listeners?.get(event.type);
+    if (set === undefined) return;
+    for (const listener of [...set]) {
+      if (typeof listener === "function") listener.call(this, event);
+      else listener.handleEvent(event);
+    }
+  }
+}
+
+/** The internal record behind a `WebSocket`. */
+export function endOf(ws: WebSocket): SocketEnd {
+  const end = typeof ws === "object" && ws !== null ? getEnd(ws) : undefined;
+  if (end === undefined) {
+    throw new TorporError("ERR_WEBSOCKET_NOT_HIBERNATABLE", "Expected a WebSocket created by new WebSocketPair() in this runtime.");
+  }
+  return end;
+}
+
+/** The `WebSocket` for an end in the current live period, created on first use (e.g. after a wake). */
+export function facadeOf(end: SocketEnd): WebSocket {
+  return (end.facade ??= new WebSocket(end)) as WebSocket;
+}
+
+/** True for ends accepted with `ctx.acceptWebSocket`. */
+export function isHibernatable(end: SocketEnd): boolean {
+  return end.mode === HIBERNATABLE;
+}
+
+function listenerFor(ws: WebSocket): SocketListener {
+  return {
+    onMessage: (data) => ws.dispatch({ type: "message", data }),
+    onClose: (code, reason, wasClean) => ws.dispatch({ type: "close", code, reason, wasClean }),
+    onError: (error) => ws.dispatch({ type: "error", error, message: error instanceof Error ? error.message : String(error) }),
+  };
+}
+
+/**
+ * Two connected WebSockets (Cloudflare's `WebSocketPair`): keep `server`
+ * (accept it), return `client` in a 101 response.
+ *
+ * @example
+ * const [client, server] = Object.values(new WebSocketPair());
+ * this.ctx.acceptWebSocket(server);
+ * return new Response(null, { status: 101, webSocket: client });
+ */
+export class WebSocketPair {
+  readonly 0: WebSocket;
+  readonly 1: WebSocket;
+
+  constructor() {
+    const client = new SocketEnd();
+    const server = new SocketEnd();
+    client.peer = server;
+    server.peer = client;
+    this[0] = facadeOf(client);
+    this[1] = facadeOf(server);
+  }
+}

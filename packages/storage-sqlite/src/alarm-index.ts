@@ -1,0 +1,71 @@
+/**
+ * A small database listing which objects may have an alarm, so start-up does
+ * not open every object's database. Invariant: index ⊇ real alarms. A set
+ * alarm is written here before its object's commit and a deleted one removed
+ * after, so a crash in between leaves only a stale extra entry; the runtime
+ * re-reads the object's own alarm before firing.
+ */
+import Database from "better-sqlite3";
+import type { ObjectKey, PendingAlarm } from "@torpor/core";
+import type { SynchronousMode } from "./options.ts";
+
+/** The alarm and object-name index of one data directory. */
+export class AlarmIndex {
+  readonly #db: Database.Database;
+  readonly #upsertAlarm: Database.Statement;
+  readonly #deleteAlarm: Database.Statement;
+  readonly #listAlarms: Database.Statement;
+  readonly #upsertName: Database.Statement;
+  readonly #names: Database.Statement;
+
+  /** Opens (or creates) the index at `path` (`":memory:"` allowed). */
+  constructor(path: string, synchronous: SynchronousMode) {
+    this.#db = new Database(path);
+    if (path !== ":memory:") this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma(`synchronous = ${synchronous}`);
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS alarms (namespace TEXT NOT NULL, id TEXT NOT NULL, time REAL NOT NULL, PRIMARY KEY (namespace, id)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS objects (namespace TEXT NOT NULL, id TEXT NOT NULL, name TEXT, PRIMARY KEY (namespace, id)) WITHOUT ROWID;
+    `);
+    this.#upsertAlarm = this.#db.prepare("INSERT OR REPLACE INTO alarms (namespace, id, time) VALUES (?, ?, ?)");
+    this.#deleteAlarm = this.#db.prepare("DELETE FROM alarms WHERE namespace = ? AND id = ?");
+    this.#listAlarms = this.#db.prepare(
+      "SELECT a.namespace, a.id, a.time, o.name FROM alarms a LEFT JOIN objects o ON o.namespace = a.namespace AND o.id = a.id",
+    );
+    this.#upsertName = this.#db.prepare("INSERT OR REPLACE INTO objects (namespace, id, name) VALUES (?, ?, ?)");
+    this.#names = this.#db.prepare("SELECT id, name FROM objects WHERE namespace = ?");
+  }
+
+  /** Records that `key` has an alarm at `time` (call before the object's commit). */
+  setAlarm(key: ObjectKey, time: number): void {
+    this.#upsertAlarm.run(key.namespace, key.id, time);
+  }
+
+  /** Forgets `key`'s alarm (call after the object's commit). */
+  deleteAlarm(key: ObjectKey): void {
+    this.#deleteAlarm.run(key.namespace, key.id);
+  }
+
+  /** Every indexed alarm, possibly with stale extra entries. */
+  listAlarms(): PendingAlarm[] {
+    return (this.#listAlarms.all() as { namespace: string; id: string; time: number; name: string | null }[]).map((r) => ({
+      key: { namespace: r.namespace, id: r.id, ...(r.name === null ? {} : { name: r.name }) },
+      scheduledTime: r.time,
+    }));
+  }
+
+  /** Remembers the name an object's id was derived from. */
+  setName(key: ObjectKey, name: string): void {
+    this.#upsertName.run(key.namespace, key.id, name);
+  }
+
+  /** Names known for ids of `namespace`. */
+  names(namespace: string): Map<string, string> {
+    const rows = this.#names.all(namespace) as { id: string; name: string | null }[];
+    return new Map(rows.filter((r) => r.name !== null).map((r) => [r.id, r.name!]));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

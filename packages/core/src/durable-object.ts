@@ -1,4 +1,5 @@
 import type { DurableObjectState } from "./state.ts";
+import type { WebSocket } from "./web-socket.ts";
 
 /**
  * The base class of a Durable Object, as in `cloudflare:workers`. Extending
@@ -22,4 +23,11 @@ export class DurableObject<Env = unknown> {
     this.ctx = ctx;
     this.env = env;
   }
+
+  // Optional handlers, declared (not defined) as in Cloudflare's types, so subclasses may mark them `override`.
+  fetch?(request: Request): Response | Promise<Response>;
+  alarm?(alarmInfo?: { retryCount: number; isRetry: boolean }): void | Promise<void>;
+  webSocketMessage?(ws: WebSocket, message: string | ArrayBuffer): void | Promise<void>;
+  webSocketClose?(ws: WebSocket, code: number, reason: string, wasClean: boolean): void | Promise<void>;
+  webSocketError?(ws: WebSocket, error: unknown): void | Promise<void>;
 }

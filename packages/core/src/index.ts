@@ -21,6 +21,7 @@ export type { TorporResponseInit } from "./response.ts";
 export { installGlobals } from "./globals.ts";
 
 export { systemClock } from "./clock.ts";
+export { VirtualClock } from "./virtual-clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
 export { consoleLogger, jsonLogger, silentLogger } from "./logger.ts";
 export type { Logger, LogLevel } from "./logger.ts";

@@ -42,11 +42,15 @@ const limitsSchema = z
     maxMessageBytes: positiveInt.default(32 * 1024 * 1024),
   })
   .strict()
-  .default({} as never);
+  .prefault({});
 
 const runtimeOptionsSchema = z
   .object({
-    objects: z.record(z.string().regex(/^[A-Za-z_$][\w$]*$/, "binding names must be JavaScript identifiers"), fn("a Durable Object class")),
+    objects: z.record(z.string(), z.custom<new (ctx: never, env: never) => object>((v) => typeof v === "function", { message: "must be a Durable Object class" })).superRefine((objects, ctx) => {
+      for (const key of Object.keys(objects)) {
+        if (!/^[A-Za-z_$][\w$]*$/.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "binding names must be JavaScript identifiers" });
+      }
+    }),
     fetch: fn("a function (request, env, ctx) => Response").optional(),
     env: z.record(z.string(), z.unknown()).default({}),
     storage: z
@@ -64,7 +68,7 @@ const runtimeOptionsSchema = z
         jitter: z.number().min(0).max(1).default(0.25),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     limits: limitsSchema,
     clock: z
       .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function" && typeof (v as Clock).setTimeout === "function", {

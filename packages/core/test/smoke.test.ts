@@ -8,7 +8,7 @@ class Echo extends DurableObject {
     this.ctx.acceptWebSocket(server, ["echo"]);
     return new Response(null, { status: 101, webSocket: client });
   }
-  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
     ws.send(typeof message === "string" ? `echo:${message}` : message);
   }
 }

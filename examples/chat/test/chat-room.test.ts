@@ -13,8 +13,9 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.stop();
+  await server?.stop();
   removeDir(dir);
+  if (!server) return;
   const errors = server.logger.entries.filter((e) => e.level === "error");
   expect(errors, "the runtime logged errors").toEqual([]);
 });

@@ -634,6 +634,7 @@ els.me.addEventListener("click", async () => {
 
 async function start() {
   if (!savedName()) {
+    setConn("idle", "Not connected");
     const name = await askName({ cancellable: false });
     localStorage.setItem(NAME_KEY, name);
   }

@@ -33,17 +33,18 @@ export class Response extends NativeResponse {
     this.#webSocket = init?.webSocket ?? null;
   }
 
+  // Undici's constructor reads `status` before our fields exist, hence the `in` checks.
   override get status(): number {
-    return this.#status ?? super.status;
+    return #status in this && this.#status !== undefined ? this.#status : super.status;
   }
 
   override get ok(): boolean {
-    return this.#status === undefined && super.ok;
+    return !(#status in this && this.#status !== undefined) && super.ok;
   }
 
   /** The client end of the WebSocket this response upgrades to (101 only), else null. */
   get webSocket(): WebSocket | null {
-    return this.#webSocket;
+    return #webSocket in this ? this.#webSocket : null;
   }
 }
 

@@ -1,0 +1,154 @@
+import { Socket } from "node:net";
+import { describe, expect, test, vi } from "vitest";
+import { DurableObject, Response, WebSocketPair, type WebSocket } from "../src/index.ts";
+import { Room, closeLog } from "./fixtures.ts";
+import { connect, startRuntime } from "./helpers.ts";
+
+describe("event dispatch", () => {
+  test("peer Close: the runtime replies, readyState is CLOSED in webSocketClose, a late close() is a no-op", async () => {
+    const { runtime, wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const a = await connect(`${wsUrl}/ROOM/close`);
+    const b = await connect(`${wsUrl}/ROOM/close`);
+    closeLog.length = 0;
+    a.close(4001, "see you");
+    expect(await a.closed).toEqual({ code: 4001, reason: "see you" });
+    await vi.waitFor(() => expect(closeLog).toHaveLength(1));
+    // The closing socket is no longer listed; the other one is.
+    expect(closeLog[0]).toEqual({ code: 4001, reason: "see you", wasClean: true, readyState: 3, remaining: 1 });
+    expect(runtime.inspect(runtime.namespace("ROOM").getByName("close")).sockets).toBe(1);
+    b.send("still here");
+    expect(await b.next()).toBe("echo:still here");
+  });
+
+  test("a dropped TCP connection gives webSocketClose(1006, wasClean false)", async () => {
+    const { wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const a = await connect(`${wsUrl}/ROOM/drop`);
+    closeLog.length = 0;
+    a.ws.terminate();
+    await vi.waitFor(() => expect(closeLog).toHaveLength(1));
+    expect(closeLog[0]).toMatchObject({ code: 1006, wasClean: false, readyState: 3 });
+  });
+
+  test("the object closing a socket sends the code and reason", async () => {
+    const { wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const a = await connect(`${wsUrl}/ROOM/server-close`);
+    a.send("close");
+    expect(await a.closed).toEqual({ code: 4000, reason: "bye" });
+  });
+
+  test("a throwing handler is logged and counted; the socket, other sockets and the server go on", async () => {
+    const { runtime, wsUrl, logger } = await startRuntime({ objects: { ROOM: Room } });
+    const a = await connect(`${wsUrl}/ROOM/throws`);
+    const b = await connect(`${wsUrl}/ROOM/throws`);
+    a.send("throw on purpose");
+    a.send("after");
+    expect(await a.next()).toBe("echo:after");
+    b.send("other");
+    expect(await b.next()).toBe("echo:other");
+    const entry = logger.entries.find((e) => e.level === "error")!;
+    expect(entry.message).toBe("Uncaught error in webSocketMessage()");
+    expect((entry.fields!.error as Error).message).toBe("boom: on purpose");
+    expect(runtime.inspect(runtime.namespace("ROOM").getByName("throws")).counters.errors).toBe(1);
+    expect(runtime.metrics.handlerErrors).toBe(1);
+  });
+
+  test("a handler awaiting a timer lets the next events in (5 in flight at once, as on workerd)", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    class Concurrent extends DurableObject {
+      override fetch() {
+        const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+        this.ctx.acceptWebSocket(server);
+        return new Response(null, { status: 101, webSocket: client });
+      }
+      override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight--;
+        ws.send(`done ${String(message)}`);
+      }
+    }
+    const { wsUrl } = await startRuntime({ objects: { C: Concurrent } });
+    const a = await connect(`${wsUrl}/C/x`);
+    for (let i = 0; i < 5; i++) a.send(String(i));
+    const replies = [];
+    for (let i = 0; i < 5; i++) replies.push(await a.next());
+    expect(replies).toEqual(["done 0", "done 1", "done 2", "done 3", "done 4"]);
+    expect(maxInFlight).toBe(5);
+  });
+
+  test("a handler awaiting only storage holds the input gate: read-modify-write never interleaves", async () => {
+    let interleaved = false;
+    let inside = false;
+    class Counter extends DurableObject {
+      override fetch() {
+        const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+        this.ctx.acceptWebSocket(server);
+        return new Response(null, { status: 101, webSocket: client });
+      }
+      override async webSocketMessage(ws: WebSocket) {
+        if (inside) interleaved = true;
+        inside = true;
+        const n = ((await this.ctx.storage.get<number>("n")) ?? 0) + 1;
+        await this.ctx.storage.get("other");
+        await this.ctx.storage.put("n", n);
+        inside = false;
+        ws.send(String(n));
+      }
+    }
+    const { wsUrl } = await startRuntime({ objects: { C: Counter } });
+    const clients = await Promise.all([1, 2, 3].map(() => connect(`${wsUrl}/C/x`)));
+    // Pipelined: several frames reach the server in one TCP chunk.
+    for (const c of clients) for (let i = 0; i < 10; i++) c.send("inc");
+    const seen: number[] = [];
+    for (const c of clients) for (let i = 0; i < 10; i++) seen.push(Number(await c.next()));
+    expect(interleaved).toBe(false);
+    expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  test("blockConcurrencyWhile holds every other event until it settles", async () => {
+    const order: string[] = [];
+    class B extends DurableObject {
+      async slow() {
+        await this.ctx.blockConcurrencyWhile(async () => {
+          order.push("block start");
+          await new Promise((r) => setTimeout(r, 20));
+          order.push("block end");
+        });
+      }
+      fast() {
+        order.push("fast");
+      }
+    }
+    const { runtime } = await startRuntime({ objects: { B } });
+    const stub = runtime.namespace<B>("B").getByName("b");
+    await Promise.all([stub.slow(), stub.fast()]);
+    expect(order).toEqual(["block start", "block end", "fast"]);
+  });
+
+  test("sends after a storage write are released only once the write is committed (output gate)", async () => {
+    const { runtime, wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const a = await connect(`${wsUrl}/ROOM/gate`);
+    const stub = runtime.namespace("ROOM").getByName("gate");
+    a.send("put value-1");
+    expect(await a.next()).toBe("stored");
+    const storage = runtime.hostFor(stub).storage!;
+    expect(storage.hasPendingWrites).toBe(false);
+    a.send("get");
+    expect(await a.next()).toBe("value-1");
+  });
+
+  test("a client that never finishes the handshake does not disturb the server", async () => {
+    const { port, wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const raw = new Socket();
+    await new Promise<void>((r) => raw.connect(port, "127.0.0.1", r));
+    raw.write("GET /ROOM/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    const answer = await new Promise<string>((r) => raw.once("data", (d) => r(d.toString())));
+    expect(answer).toMatch(/^HTTP\/1.1 400/);
+    raw.destroy();
+    const ok = await connect(`${wsUrl}/ROOM/x`);
+    ok.send("fine");
+    expect(await ok.next()).toBe("echo:fine");
+  });
+});

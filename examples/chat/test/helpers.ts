@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join as joinPath } from "node:path";
 import { Runtime, type Logger } from "@torpor/core";
 import { sqliteStorage } from "@torpor/storage-sqlite";
 import WebSocket from "ws";
@@ -41,7 +41,7 @@ export interface ChatServer {
 
 /** Creates a fresh temp data directory, removed by `removeDir`. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "torpor-chat-"));
+  return mkdtempSync(joinPath(tmpdir(), "torpor-chat-"));
 }
 
 export function removeDir(dir: string): void {
@@ -52,8 +52,8 @@ export function removeDir(dir: string): void {
 export async function startChat(dir: string, port = 0): Promise<ChatServer> {
   const logger = recordingLogger();
   const runtime = new Runtime({
-    objects: { CHAT_ROOM: ChatRoom as never },
-    fetch: worker.fetch as never,
+    objects: { CHAT_ROOM: ChatRoom },
+    fetch: worker.fetch,
     storage: sqliteStorage({ dir, synchronous: "OFF" }),
     logger,
   });

@@ -29,4 +29,6 @@ export { TorporError } from "./errors.ts";
 export type { TorporErrorCode } from "./errors.ts";
 
 export { memoryStorage } from "./memory-storage.ts";
+export type { MemoryStorageOptions } from "./memory-storage.ts";
+export * from "./storage-validation.ts";
 export type * from "./storage.ts";

@@ -12,8 +12,8 @@ import { openObject } from "./driver.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "../../..");
-// tsx lives in the example app's dependencies; it runs the child's TypeScript.
-const tsx = pathToFileURL(join(dirname(createRequire(join(repo, "examples/chat/package.json")).resolve("tsx/package.json")), "dist/loader.mjs")).href;
+// tsx (a root dev dependency) runs the child's TypeScript: Node 20 cannot strip types.
+const tsx = pathToFileURL(join(dirname(createRequire(join(repo, "package.json")).resolve("tsx/package.json")), "dist/loader.mjs")).href;
 const child = join(here, "fixtures/crash-child.ts");
 
 /** Runs the child until it has acknowledged `killAfter` batches, SIGKILLs it, and returns the last ack. */

@@ -1,0 +1,114 @@
+// Percentiles, histograms, medians, and the result table.
+
+/** Latency histogram: 5 µs buckets up to 500 ms (cheap to add to at 200k samples/s). */
+export class Hist {
+  static readonly STEP_MS = 0.005;
+  readonly counts = new Uint32Array(100_000);
+  count = 0;
+  sum = 0;
+  max = 0;
+  add(ms: number): void {
+    const i = Math.min(this.counts.length - 1, Math.floor(ms / Hist.STEP_MS));
+    this.counts[i]!++;
+    this.count++;
+    this.sum += ms;
+    if (ms > this.max) this.max = ms;
+  }
+  percentile(p: number): number {
+    if (this.count === 0) return NaN;
+    const want = Math.ceil((p / 100) * this.count);
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i]!;
+      if (seen >= want) return (i + 0.5) * Hist.STEP_MS;
+    }
+    return this.max;
+  }
+  summary(): LatencySummary {
+    return { count: this.count, p50: this.percentile(50), p99: this.percentile(99), mean: this.count ? this.sum / this.count : NaN, max: this.max };
+  }
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+export const median = (values: number[]) => percentile(values, 50);
+
+/** Least-squares slope of y over x. */
+export function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return num / den;
+}
+
+/** One line of the result table. */
+export interface Row {
+  figure: string;
+  torpor: number;
+  baseline: number;
+  unit: string;
+  /** How the two compare: "ratio" (torpor / baseline) or "diff" (torpor − baseline). */
+  compare: "ratio" | "diff";
+  /** The target, e.g. "≤ 1.3×"; empty for figures reported without one. */
+  target: string;
+  /** Whether the target is met; undefined when there is none. */
+  met?: boolean;
+}
+
+export function ratioRow(figure: string, torpor: number, baseline: number, unit: string, target: { max?: number; min?: number } | null): Row {
+  const r = torpor / baseline;
+  const t = target === null ? "" : target.max !== undefined ? `≤ ${target.max}×` : `≥ ${target.min}×`;
+  const met = target === null ? undefined : target.max !== undefined ? r <= target.max : r >= target.min!;
+  return { figure, torpor, baseline, unit, compare: "ratio", target: t, met };
+}
+
+export function diffRow(figure: string, torpor: number, baseline: number, unit: string, maxDiff: number | null): Row {
+  return {
+    figure,
+    torpor,
+    baseline,
+    unit,
+    compare: "diff",
+    target: maxDiff === null ? "" : `≤ +${maxDiff} ${unit}`,
+    met: maxDiff === null ? undefined : torpor - baseline <= maxDiff,
+  };
+}
+
+export function fmt(n: number, unit = ""): string {
+  if (!Number.isFinite(n)) return "n/a";
+  const abs = Math.abs(n);
+  const s = abs >= 100 ? Math.round(n).toLocaleString("en-US") : abs >= 10 ? n.toFixed(1) : abs >= 1 ? n.toFixed(2) : n.toFixed(3);
+  return unit ? `${s} ${unit}` : s;
+}
+
+export function renderTable(rows: Row[]): string {
+  const head = ["figure", "Torpor", "baseline", "Torpor vs baseline", "target", "met"];
+  const lines = rows.map((r) => [
+    r.figure,
+    fmt(r.torpor, r.unit),
+    fmt(r.baseline, r.unit),
+    r.compare === "ratio" ? `${(r.torpor / r.baseline).toFixed(2)}×` : `${r.torpor - r.baseline >= 0 ? "+" : ""}${fmt(r.torpor - r.baseline, r.unit)}`,
+    r.target,
+    r.met === undefined ? "" : r.met ? "yes" : "**NO**",
+  ]);
+  return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...lines.map((l) => `| ${l.join(" | ")} |`)].join("\n");
+}

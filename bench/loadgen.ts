@@ -1,0 +1,156 @@
+// Load generator: a separate process (Node + ws) so client cost is the same for both sides.
+// Driven over IPC by the figure scripts; holds groups of sockets by name.
+import type { WebSocket as Ws } from "ws";
+import { loadWs } from "./lib/deps.ts";
+import { serve } from "./lib/proc.ts";
+import { Hist } from "./lib/stats.ts";
+
+const { WebSocket } = await loadWs();
+const groups = new Map<string, Ws[]>();
+const localAddress = process.env.BENCH_LOCAL_ADDRESS || undefined;
+const PAD = "x".repeat(48);
+
+function open(url: string): Promise<Ws> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
+    ws.once("open", () => {
+      ws.off("error", reject);
+      ws.on("error", () => {});
+      resolve(ws);
+    });
+    ws.once("error", reject);
+  });
+}
+
+/** Opens `paths` on `base` (at most 200 handshakes in flight) and adds them to `group`. */
+async function connect({ group, base, paths }: { group: string; base: string; paths: string[] }): Promise<number> {
+  const list = groups.get(group) ?? [];
+  groups.set(group, list);
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const p = paths[next++]!;
+      list.push(await open(base + p));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(200, paths.length) }, worker));
+  return list.length;
+}
+
+async function close({ group }: { group: string }): Promise<void> {
+  const list = groups.get(group) ?? [];
+  groups.delete(group);
+  await Promise.all(
+    list.map((ws) => new Promise<void>((resolve) => {
+      if (ws.readyState === WebSocket.CLOSED) return resolve();
+      ws.once("close", () => resolve());
+      ws.terminate();
+    })),
+  );
+}
+
+/** Closed loop: every socket sends, waits for its echo, sends again, `messages` times. */
+function echo({ group, messages, timeoutMs = 60_000 }: { group: string; messages: number; timeoutMs?: number }) {
+  const list = groups.get(group)!;
+  const hist = new Hist();
+  return new Promise<{ roundTrips: number; elapsedMs: number; latency: ReturnType<Hist["summary"]> }>((resolve) => {
+    let active = list.length;
+    let roundTrips = 0;
+    const t0 = performance.now();
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const ws of list) ws.removeAllListeners("message");
+      resolve({ roundTrips, elapsedMs: performance.now() - t0, latency: hist.summary() });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    for (const ws of list) {
+      let left = messages;
+      let sentAt = 0;
+      const send = () => {
+        sentAt = performance.now();
+        ws.send(`m${left} ${PAD}`);
+      };
+      ws.on("message", () => {
+        hist.add(performance.now() - sentAt);
+        roundTrips++;
+        if (--left > 0) send();
+        else if (--active === 0) finish();
+      });
+      send();
+    }
+  });
+}
+
+/**
+ * Rooms of sockets (consecutive runs of `roomSize` in the group); each room keeps `window`
+ * messages in flight, from rotating senders; a message is done when every member got it.
+ * Latency is from send to each delivery. Deliveries are counted during `durationMs` after `warmupMs`.
+ */
+function broadcast({ group, roomSize, window, warmupMs, durationMs }: { group: string; roomSize: number; window: number; warmupMs: number; durationMs: number }) {
+  const list = groups.get(group)!;
+  const hist = new Hist();
+  const RING = 1024;
+  let deliveries = 0;
+  let recording = false;
+  let sending = true;
+  return new Promise<{ deliveries: number; elapsedMs: number; latency: ReturnType<Hist["summary"]> }>((resolve) => {
+    let tStart = 0;
+    for (let r = 0; r * roomSize < list.length; r++) {
+      const members = list.slice(r * roomSize, (r + 1) * roomSize);
+      const sentAt = new Float64Array(RING);
+      const remaining = new Int32Array(RING);
+      let seq = 0;
+      const sendNext = () => {
+        const s = seq++;
+        sentAt[s % RING] = performance.now();
+        remaining[s % RING] = members.length;
+        members[s % members.length]!.send(`${s} ${PAD}`);
+      };
+      const onMessage = (data: Buffer) => {
+        let s = 0;
+        for (let i = 0; i < data.length; i++) {
+          const c = data[i]!;
+          if (c < 48 || c > 57) break;
+          s = s * 10 + (c - 48);
+        }
+        const slot = s % RING;
+        if (recording) {
+          hist.add(performance.now() - sentAt[slot]!);
+          deliveries++;
+        }
+        if (--remaining[slot] === 0 && sending) sendNext();
+      };
+      for (const ws of members) ws.on("message", onMessage);
+      for (let i = 0; i < window; i++) sendNext();
+    }
+    setTimeout(() => {
+      recording = true;
+      tStart = performance.now();
+      setTimeout(() => {
+        recording = false;
+        sending = false;
+        const elapsedMs = performance.now() - tStart;
+        // Let in-flight messages drain before the next run.
+        setTimeout(() => {
+          for (const ws of list) ws.removeAllListeners("message");
+          resolve({ deliveries, elapsedMs, latency: hist.summary() });
+        }, 500);
+      }, durationMs);
+    }, warmupMs);
+  });
+}
+
+/** One round trip on one socket (ms). */
+function ping({ group, index }: { group: string; index: number }): Promise<number> {
+  const ws = groups.get(group)![index]!;
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    ws.once("message", () => resolve(performance.now() - t0));
+    ws.send(`ping ${PAD}`);
+  });
+}
+
+serve({ connect, close, echo, broadcast, ping, count: () => [...groups.values()].reduce((n, g) => n + g.length, 0) });

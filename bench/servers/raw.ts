@@ -1,0 +1,77 @@
+// Baseline: a plain `ws` server doing the same job as the Torpor object, no framework.
+// BENCH_MODE: echo | broadcast | idle | durable. Routes /ROOM/<room>?u=<user> like Torpor's default routing.
+import { createServer } from "node:http";
+import { mkdirSync } from "node:fs";
+import { serialize } from "node:v8";
+import type { WebSocket as Ws } from "ws";
+import { loadBetterSqlite, loadWs } from "../lib/deps.ts";
+import { cpuNow, serve, serverStats } from "../lib/proc.ts";
+
+const mode = process.env.BENCH_MODE ?? "echo";
+const puts = Number(process.env.BENCH_PUTS ?? 1);
+const { WebSocketServer } = await loadWs();
+const Database = mode === "durable" ? await loadBetterSqlite() : null;
+
+interface Room {
+  sockets: Set<Ws>;
+  write?: (value: Buffer) => void;
+}
+const rooms = new Map<string, Room>();
+const users = new WeakMap<Ws, { name: string; joined: number }>();
+
+function openRoom(name: string): Room {
+  const room: Room = { sockets: new Set() };
+  if (Database !== null) {
+    // Same layout and pragmas as @torpor/storage-sqlite's per-object database.
+    const dir = `${process.env.BENCH_DIR}/raw`;
+    mkdirSync(dir, { recursive: true });
+    const db = new Database(`${dir}/${name}.sqlite`);
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${process.env.BENCH_SYNC ?? "FULL"}`);
+    db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+    const stmt = db.prepare("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)");
+    // One transaction per event (batch): `puts` rows, then commit.
+    room.write = db.transaction((value: Buffer) => {
+      for (let i = 0; i < puts; i++) stmt.run(`k${i}`, value);
+    });
+  }
+  rooms.set(name, room);
+  return room;
+}
+
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 32 * 1024 * 1024 });
+const http = createServer((_req, res) => res.writeHead(404).end());
+http.on("upgrade", (req, socket, head) => {
+  const url = new URL(req.url ?? "/", "http://x");
+  const [, , name = ""] = url.pathname.split("/");
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    const room = rooms.get(name) ?? openRoom(name);
+    room.sockets.add(ws);
+    users.set(ws, { name: url.searchParams.get("u") ?? "u", joined: Date.now() });
+    ws.on("close", () => room.sockets.delete(ws));
+    if (mode === "echo") {
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    } else if (mode === "broadcast") {
+      ws.on("message", (data, isBinary) => {
+        for (const peer of room.sockets) peer.send(data, { binary: isBinary });
+      });
+    } else if (mode === "durable") {
+      ws.on("message", (data, isBinary) => {
+        const text = isBinary ? data : data.toString();
+        room.write!(serialize(text));
+        ws.send(text);
+      });
+    }
+  });
+});
+await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+
+serve(
+  {
+    stats: () => serverStats(),
+    cpu: () => cpuNow(),
+    connections: () => [...rooms.values()].reduce((n, r) => n + r.sockets.size, 0),
+  },
+  { port: (http.address() as { port: number }).port },
+);

@@ -101,7 +101,8 @@ export class SocketEnd {
         `Close reason is ${Buffer.byteLength(text)} bytes; a Close frame holds at most 123. Shorten the reason.`,
       );
     }
-    if (this.state === CLOSED || this.state === CLOSING) return;
+    // CLOSING with a received Close is the half-open case: this close() is the reply.
+    if (this.state === CLOSED || (this.state === CLOSING && !this.closeReceived)) return;
     this.state = this.closeReceived ? CLOSED : CLOSING;
     const item = new PendingClose(code, text);
     if (this.owner !== null && this.owner.holdOutput(this, item)) return;
@@ -138,7 +139,7 @@ export class SocketEnd {
     }
     this.closeReceived = true;
     const initiatedHere = this.state === CLOSING;
-    if (initiatedHere || !this.allowHalfOpen || this.conn !== null) {
+    if (initiatedHere || !this.allowHalfOpen) {
       // Cloudflare's auto-reply: the runtime answers a Close frame with one,
       // so readyState is CLOSED in the handler (ws already replied on the wire).
       if (!initiatedHere && this.conn === null && this.peer !== null) this.transmit(new PendingClose(code === 1005 ? undefined : code, reason));
@@ -186,6 +187,7 @@ export class SocketEnd {
     bound.on("message", onConnectionMessage);
     bound.on("close", onConnectionClose);
     bound.on("error", onConnectionError);
+    if (this.allowHalfOpen) interceptCloseFrames(bound, this);
     const pending = this.peer?.inbox ?? null;
     this.peer = null;
     this.conn = bound;
@@ -237,4 +239,30 @@ function onConnectionClose(this: BoundConnection, code: number, reason: Buffer):
 
 function onConnectionError(this: BoundConnection, error: Error): void {
   this[kEnd]!.receiveError(error);
+}
+
+/** The parts of ws's private state the half-open mode must keep consistent. */
+interface WsInternals {
+  _receiver: NodeJS.EventEmitter;
+  _closeFrameReceived: boolean;
+  _closeCode: number;
+  _closeMessage: Buffer;
+}
+
+/**
+ * `ws` answers a Close frame itself. For `accept({ allowHalfOpen: true })`
+ * the application answers instead (the pre-auto-reply Cloudflare behaviour
+ * proxies rely on), so the receiver's "conclude" handler is replaced with one
+ * that records the frame as ws would and reports it, without replying. See
+ * ws/lib/websocket.js receiverOnConclude.
+ */
+function interceptCloseFrames(conn: BoundConnection, end: SocketEnd): void {
+  const internals = conn as unknown as WsInternals;
+  internals._receiver.removeAllListeners("conclude");
+  internals._receiver.on("conclude", (code: number, reason: Buffer) => {
+    internals._closeFrameReceived = true;
+    internals._closeCode = code;
+    internals._closeMessage = Buffer.from(reason);
+    end.receiveClose(code, reason.toString(), true);
+  });
 }

@@ -152,3 +152,33 @@ describe("event dispatch", () => {
     expect(await ok.next()).toBe("echo:fine");
   });
 });
+
+describe("allowHalfOpen", () => {
+  test("with accept({ allowHalfOpen: true }) the application answers the Close frame itself", async () => {
+    const seen: Array<{ code: number; readyState: number }> = [];
+    class Proxy extends DurableObject {
+      override fetch() {
+        const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+        server.accept({ allowHalfOpen: true });
+        server.addEventListener("close", (event) => {
+          seen.push({ code: event.code, readyState: server.readyState });
+          // Answer later, with a different code, as a proxy relaying the far side would.
+          setImmediate(() => server.close(4002, "relayed"));
+        });
+        return new Response(null, { status: 101, webSocket: client });
+      }
+    }
+    const { wsUrl } = await startRuntime({ objects: { P: Proxy } });
+    const client = await connect(`${wsUrl}/P/x`);
+    client.close(4000, "done");
+    expect(await client.closed).toEqual({ code: 4002, reason: "relayed" });
+    expect(seen).toEqual([{ code: 4000, readyState: 2 }]);
+  });
+
+  test("without it the runtime replies at once, echoing the peer's code", async () => {
+    const { wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const client = await connect(`${wsUrl}/ROOM/no-half-open?standard=1`);
+    client.close(4000, "done");
+    expect(await client.closed).toEqual({ code: 4000, reason: "done" });
+  });
+});

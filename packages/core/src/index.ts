@@ -8,6 +8,8 @@ export { DurableObjectState } from "./state.ts";
 export { DurableObjectId } from "./id.ts";
 export { DurableObjectNamespace } from "./namespace.ts";
 export type { DurableObjectStub } from "./stub.ts";
+/** @internal the host behind a stub, for @torpor/testing. */
+export { hostOf } from "./stub.ts";
 export { ExecutionContext } from "./execution-context.ts";
 export type { ObjectLifecycle, DurableObjectClass } from "./object-host.ts";
 export type { ObjectCounters } from "./metrics.ts";

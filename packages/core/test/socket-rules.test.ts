@@ -1,0 +1,85 @@
+import { expect, test } from "vitest";
+import { DurableObject, Response, VirtualClock, WebSocketPair, type WebSocket } from "../src/index.ts";
+import { connect, startRuntime } from "./helpers.ts";
+
+function codeOf(fn: () => void): string {
+  try {
+    fn();
+    return "ok";
+  } catch (error) {
+    return (error as { code: string }).code;
+  }
+}
+
+test("send before accept, send after close, and bad close codes or reasons are refused with stable codes", async () => {
+  const results: Record<string, string> = {};
+  class Rules extends DurableObject {
+    override fetch() {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      results.sendBeforeAccept = codeOf(() => server.send("x"));
+      this.ctx.acceptWebSocket(server);
+      results.reservedCode = codeOf(() => server.close(1005));
+      results.outOfRange = codeOf(() => server.close(2999));
+      results.longReason = codeOf(() => server.close(1000, "r".repeat(124)));
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    override webSocketMessage(ws: WebSocket) {
+      ws.close(1000, "done");
+      results.sendAfterClose = codeOf(() => ws.send("late"));
+      results.closeTwice = codeOf(() => ws.close(1000));
+    }
+  }
+  const { wsUrl } = await startRuntime({ objects: { R: Rules } });
+  const client = await connect(`${wsUrl}/R/x`);
+  client.send("go");
+  expect(await client.closed).toEqual({ code: 1000, reason: "done" });
+  expect(results).toEqual({
+    sendBeforeAccept: "ERR_WEBSOCKET_NOT_ACCEPTED",
+    reservedCode: "ERR_INVALID_CLOSE_CODE",
+    outOfRange: "ERR_INVALID_CLOSE_CODE",
+    longReason: "ERR_CLOSE_REASON_TOO_LONG",
+    sendAfterClose: "ERR_WEBSOCKET_CLOSED",
+    closeTwice: "ok",
+  });
+});
+
+test("a handler running past the hibernatable event timeout is abandoned, reported, and stops pinning the object", async () => {
+  const clock = new VirtualClock();
+  class Stuck extends DurableObject {
+    override fetch() {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      this.ctx.acceptWebSocket(server);
+      this.ctx.setHibernatableWebSocketEventTimeout(5_000);
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+      if (message === "hang") await new Promise(() => {});
+      ws.send(`timeout=${this.ctx.getHibernatableWebSocketEventTimeout()}`);
+    }
+  }
+  const { runtime, wsUrl, logger } = await startRuntime({ objects: { S: Stuck }, clock, hibernateAfterMs: 60_000 });
+  const client = await connect(`${wsUrl}/S/x`);
+  const stub = runtime.namespace("S").getByName("x");
+  client.send("hang");
+  client.send("after");
+  expect(await client.next()).toBe("timeout=5000");
+  expect(runtime.inspect(stub).blockers).toEqual([expect.stringMatching(/1 event\(s\) in flight/)]);
+  await clock.advance(5_000);
+  expect(runtime.inspect(stub).blockers).toEqual([]);
+  const entry = logger.entries.find((e) => e.level === "error")!;
+  expect((entry.fields!.error as { code: string }).code).toBe("ERR_EVENT_TIMEOUT");
+  await runtime.hibernate(stub);
+  expect(runtime.inspect(stub).state).toBe("hibernated");
+});
+
+test("setHibernatableWebSocketEventTimeout rejects nonsense", async () => {
+  let code = "";
+  class T extends DurableObject {
+    probe() {
+      code = codeOf(() => this.ctx.setHibernatableWebSocketEventTimeout(-5));
+    }
+  }
+  const { runtime } = await startRuntime({ objects: { T } });
+  await runtime.namespace<T>("T").getByName("t").probe();
+  expect(code).toBe("ERR_INVALID_OPTIONS");
+});

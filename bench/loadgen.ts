@@ -26,11 +26,13 @@ function open(url: string): Promise<Ws> {
 async function connect({ group, base, paths }: { group: string; base: string; paths: string[] }): Promise<number> {
   const list = groups.get(group) ?? [];
   groups.set(group, list);
+  const offset = list.length;
   let next = 0;
+  // Sockets keep the order of `paths` (rooms are consecutive runs), whatever order handshakes finish in.
   const worker = async () => {
     while (next < paths.length) {
-      const p = paths[next++]!;
-      list.push(await open(base + p));
+      const i = next++;
+      list[offset + i] = await open(base + paths[i]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(200, paths.length) }, worker));

@@ -35,6 +35,7 @@ for (const name of names) {
   notes.push(`### ${name} (${((Date.now() - t) / 1000).toFixed(0)} s)`, ...result.notes, "");
   console.error(`[bench] ${name} done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }
+for (const n of notes) console.error(n);
 const table = renderTable(rows);
 console.log(table);
 const secs = ((Date.now() - t0) / 1000).toFixed(0);

@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import SummaryLineReporter from "./vitest.summary-reporter.ts";
 
 export default defineConfig({
   resolve: { conditions: ["@torpor/source"] },
@@ -10,5 +11,6 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     setupFiles: ["./vitest.setup.ts"],
+    reporters: ["default", new SummaryLineReporter()],
   },
 });

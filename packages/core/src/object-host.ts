@@ -72,6 +72,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #waitUntil = 0;
   #standardSockets = 0;
   #pumpScheduled = false;
+  #pumping = false;
 
   /** Output gate: a batch of writes is open; sends and results wait for its commit. */
   #dirty = false;
@@ -168,6 +169,16 @@ export class ObjectHost implements SocketOwner, StorageHooks {
    * turn, so a handler's storage continuations always run before it.
    */
   #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      this.#pumpQueue();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #pumpQueue(): void {
     while (this.#queue.length > 0 && this.#holds === 0) {
       if (this.instance === null && !this.#construct()) return;
       if (this.#holds > 0) return;
@@ -247,7 +258,12 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     } else if (failed) {
       this.#reportHandlerError(event, error);
     }
-    if (this.#running === 0 && this.#queue.length === 0) this.#becameIdle();
+    if (this.#running === 0) {
+      // The last running event finished: the next queued one may start now,
+      // without waiting for the turn boundary (frames that arrived together).
+      if (this.#queue.length === 0) this.#becameIdle();
+      else if (this.#holds === 0) this.#pump();
+    }
   }
 
   #reportHandlerError(event: HostEvent, error: unknown): void {

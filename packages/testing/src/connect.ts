@@ -74,7 +74,7 @@ function joinPath(base: string, path: string | undefined): string {
 async function memoryClient(response: globalThis.Response, url: URL): Promise<TestWebSocket> {
   const ws = (response as { webSocket?: TorporWebSocket | null }).webSocket ?? null;
   if (response.status !== 101 || ws === null) {
-    throw new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket upgrade to ${url.pathname} was answered ${response.status}${ws === null ? " without a webSocket" : ""}: ${await bodyText(response)}`);
+    throw new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket upgrade to ${url.pathname} was answered ${response.status}${response.status === 101 ? " without a webSocket" : ""}: ${await bodyText(response)}`);
   }
   const inbox = new Inbox();
   ws.accept();

@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { TorporError, type Logger, type Runtime } from "@torpor/core";
+import { prometheusText } from "./prometheus.ts";
+
+/** A listening admin endpoint. */
+export interface AdminServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The admin endpoint, for operators and tests (bind it to loopback: it can
+ * force hibernation and lists every object):
+ * - `GET /objects`: JSON list of objects (binding, id, name, state, sockets, counters, blockers)
+ * - `POST /objects/<binding>/<name>/hibernate`: 200 once hibernated (sockets stay open), 409 with the reasons if it cannot
+ * - `GET /metrics`: Prometheus text format
+ */
+export async function startAdmin(runtime: Runtime, options: { port: number; host: string; logger: Logger }): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    handle(runtime, req, res).catch((error: unknown) => {
+      options.logger.error("Admin request failed", { url: req.url, error });
+      if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://admin").pathname;
+  if (path === "/objects") {
+    if (req.method !== "GET") return methodNotAllowed(res, "GET");
+    const list = runtime.objects().map((o) => ({
+      binding: o.binding,
+      id: o.id,
+      name: o.name ?? null,
+      state: o.state,
+      sockets: o.sockets,
+      constructed: o.counters.constructed,
+      woken: o.counters.woken,
+      evicted: o.counters.evicted,
+      events: o.counters.events,
+      errors: o.counters.errors,
+      blockers: o.blockers,
+    }));
+    return send(res, 200, list);
+  }
+  if (path === "/metrics") {
+    if (req.method !== "GET") return methodNotAllowed(res, "GET");
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    res.end(prometheusText(runtime));
+    return;
+  }
+  const match = /^\/objects\/([^/]+)\/([^/]+)\/hibernate$/.exec(path);
+  if (match !== null) {
+    if (req.method !== "POST") return methodNotAllowed(res, "POST");
+    const binding = decodeURIComponent(match[1]!);
+    const name = decodeURIComponent(match[2]!);
+    let id: string;
+    try {
+      id = runtime.namespace(binding).idFromName(name).toString();
+    } catch (error) {
+      if (error instanceof TorporError) return send(res, 404, { error: { code: error.code, message: error.message } });
+      throw error;
+    }
+    // Asking about an object must not create it (getByName would).
+    if (!runtime.objects().some((o) => o.id === id && o.binding === binding)) {
+      return send(res, 404, { error: { code: "ERR_UNKNOWN_OBJECT", message: `The object ${binding}/${name} has not run since the server started, so there is nothing in memory to hibernate.` } });
+    }
+    const stub = runtime.namespace(binding).getByName(name);
+    try {
+      await runtime.hibernate(stub);
+    } catch (error) {
+      if (error instanceof TorporError && error.code === "ERR_NOT_HIBERNATABLE") {
+        return send(res, 409, { error: { code: error.code, message: error.message, blockers: runtime.inspect(stub).blockers } });
+      }
+      throw error;
+    }
+    const info = runtime.inspect(stub);
+    return send(res, 200, { binding, id: info.id, name: info.name ?? null, state: info.state, sockets: info.sockets });
+  }
+  send(res, 404, { error: { code: "ERR_NOT_FOUND", message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics.` } });
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader("allow", allow);
+  send(res, 405, { error: { code: "ERR_METHOD_NOT_ALLOWED", message: `Use ${allow}.` } });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(`${JSON.stringify(body)}\n`);
+}

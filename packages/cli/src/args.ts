@@ -1,0 +1,147 @@
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { CliError } from "./errors.ts";
+
+/** `dev`: readable logs for a terminal. `start`: JSON logs for production. */
+export type Command = "dev" | "start";
+
+/** The parsed command line. Unset options fall back to the config, then to defaults. */
+export interface CliArgs {
+  command: Command | "help" | "version";
+  entry?: string | undefined;
+  config?: string | undefined;
+  port?: number | undefined;
+  ip?: string | undefined;
+  persistTo?: string | undefined;
+  vars: Record<string, string>;
+  hibernateAfterMs?: number | undefined;
+  maxAttachmentBytes?: number | undefined;
+  maxMessageBytes?: number | undefined;
+  maxLiveObjects?: number | undefined;
+  adminPort?: number | undefined;
+  adminIp: string;
+  logLevel?: "debug" | "info" | "warn" | "error" | undefined;
+}
+
+/** The help text; every flag is listed here. */
+export const HELP = `torpor: run a Cloudflare Worker and its Durable Objects on Node.js
+
+Usage:
+  torpor dev   [entry] [options]   development: readable logs
+  torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT
+
+  entry                       the Worker module (default: "main" from the config)
+
+Options (named as in wrangler dev):
+  -c, --config <file>         wrangler.jsonc, wrangler.json or wrangler.toml
+                              (default: the first of these in the current directory)
+      --port <n>              port to listen on; 0 picks a free one (default: dev.port or 8787)
+      --ip <addr>             interface to listen on (default: dev.ip or 127.0.0.1)
+      --persist-to <dir>      directory for Durable Object storage (default: .torpor/state
+                              beside the config); objects live in <dir>/do
+      --var <KEY:VALUE>       add or override a var in env (repeatable)
+
+Limits (also settable in the config's "torpor" section, snake_case):
+      --hibernate-after-ms <ms>     idle time before an object hibernates (default 10000)
+      --max-attachment-bytes <n>    serialized WebSocket attachment limit (default 2048, max 16384)
+      --max-message-bytes <n>       largest incoming WebSocket message (default 33554432)
+      --max-live-objects <n>        live instances kept in memory before the least recently
+                                    used hibernate (default 100000)
+
+Admin endpoint (off unless --admin-port is given):
+      --admin-port <n>        port of the admin endpoint; 0 picks a free one
+      --admin-ip <addr>       its interface (default 127.0.0.1)
+                              GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics
+
+Other:
+      --log-level <level>     debug, info, warn or error (default info)
+  -h, --help                  show this help
+  -v, --version               show the version
+`;
+
+const port = (flag: string) =>
+  z.coerce
+    .number({ message: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .min(0, `${flag} must be 0 to 65535`)
+    .max(65_535, `${flag} must be 0 to 65535`);
+const count = (flag: string, min: number) => z.coerce.number({ message: `${flag} must be a number` }).int(`${flag} must be a whole number`).min(min, `${flag} must be at least ${min}`);
+
+const flagSchemas = {
+  port: port("--port"),
+  "admin-port": port("--admin-port"),
+  "hibernate-after-ms": count("--hibernate-after-ms", 0),
+  "max-attachment-bytes": count("--max-attachment-bytes", 1).max(16_384, "--max-attachment-bytes must be at most 16384 (Cloudflare's ceiling)"),
+  "max-message-bytes": count("--max-message-bytes", 1),
+  "max-live-objects": count("--max-live-objects", 1),
+  "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
+};
+
+/** Parses `argv` (without node and the script); a bad flag throws one ERR_CLI_USAGE. */
+export function parseCliArgs(argv: string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        port: { type: "string" },
+        ip: { type: "string" },
+        "persist-to": { type: "string" },
+        var: { type: "string", multiple: true },
+        "hibernate-after-ms": { type: "string" },
+        "max-attachment-bytes": { type: "string" },
+        "max-message-bytes": { type: "string" },
+        "max-live-objects": { type: "string" },
+        "admin-port": { type: "string" },
+        "admin-ip": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (error) {
+    throw new CliError("ERR_CLI_USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run torpor --help for the options.`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { command: "help", vars: {}, adminIp: "127.0.0.1" };
+  if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1" };
+  const [command, entry, ...extra] = positionals;
+  if (command === undefined) throw new CliError("ERR_CLI_USAGE", "No command given: use torpor dev or torpor start (torpor --help lists the options).");
+  if (command !== "dev" && command !== "start") throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev or torpor start.`);
+  if (extra.length > 0) throw new CliError("ERR_CLI_USAGE", `Unexpected argument "${extra[0]}": torpor ${command} takes at most one entry file.`);
+
+  const checked = <K extends keyof typeof flagSchemas>(flag: K): z.output<(typeof flagSchemas)[K]> | undefined => {
+    const raw = (values as Record<string, string | undefined>)[flag];
+    if (raw === undefined) return undefined;
+    const result = flagSchemas[flag].safeParse(raw.trim() === "" ? Number.NaN : raw);
+    if (!result.success) throw new CliError("ERR_CLI_USAGE", `${result.error.issues[0]!.message}; got "${raw}".`);
+    return result.data as z.output<(typeof flagSchemas)[K]>;
+  };
+
+  const vars: Record<string, string> = {};
+  for (const pair of values.var ?? []) {
+    const at = pair.indexOf(":");
+    if (at <= 0) throw new CliError("ERR_CLI_USAGE", `--var takes KEY:VALUE; got "${pair}".`);
+    vars[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+
+  return {
+    command,
+    entry,
+    config: values.config,
+    port: checked("port"),
+    ip: values.ip,
+    persistTo: values["persist-to"],
+    vars,
+    hibernateAfterMs: checked("hibernate-after-ms"),
+    maxAttachmentBytes: checked("max-attachment-bytes"),
+    maxMessageBytes: checked("max-message-bytes"),
+    maxLiveObjects: checked("max-live-objects"),
+    adminPort: checked("admin-port"),
+    adminIp: values["admin-ip"] ?? "127.0.0.1",
+    logLevel: checked("log-level"),
+  };
+}

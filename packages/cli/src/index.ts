@@ -1,0 +1,13 @@
+export { run } from "./main.ts";
+export { startWorker } from "./serve.ts";
+export type { RunningWorker } from "./serve.ts";
+export { parseCliArgs, HELP } from "./args.ts";
+export type { CliArgs, Command } from "./args.ts";
+export { findConfig, readConfig, parseConfig, validateConfig, CONFIG_FILES } from "./config.ts";
+export type { WorkerConfig, DurableObjectBinding, TorporSection } from "./config.ts";
+export { startAdmin } from "./admin.ts";
+export type { AdminServer } from "./admin.ts";
+export { prometheusText } from "./prometheus.ts";
+export type { MetricsSource } from "./prometheus.ts";
+export { CliError } from "./errors.ts";
+export type { CliErrorCode } from "./errors.ts";

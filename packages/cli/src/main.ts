@@ -1,0 +1,72 @@
+import { readFileSync } from "node:fs";
+import { TorporError } from "@torpor/core";
+import { HELP, parseCliArgs } from "./args.ts";
+import { CliError } from "./errors.ts";
+import { startWorker } from "./serve.ts";
+
+/**
+ * Runs the `torpor` command line (bin/torpor.js calls this after installing
+ * its module hooks). Errors the user can fix print one line and exit 1.
+ */
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await main(argv);
+  } catch (error) {
+    if (error instanceof CliError || error instanceof TorporError) {
+      process.stderr.write(`torpor: ${error.message}\n`);
+    } else {
+      process.stderr.write(`torpor: ${(error as Error)?.stack ?? String(error)}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseCliArgs(argv);
+  if (args.command === "help") {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (args.command === "version") {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  const command = args.command;
+  const worker = await startWorker({ ...args, command });
+  const { logger } = worker;
+
+  process.on("unhandledRejection", (error) => logger.error("Unhandled promise rejection", { error }));
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    // 1012 "service restart" tells clients to reconnect; Ctrl-C in dev is a plain 1001 "going away".
+    const [code, reason] = signal === "SIGINT" && command === "dev" ? [1001, "Server stopped"] : [1012, "Server restarting"];
+    logger.info("Shutting down: finishing in-flight events, committing storage, closing sockets", { signal, code });
+    worker.close(code, reason).then(
+      () => {
+        logger.info("Stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error("Shutdown failed", { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+
+  if (command === "dev") {
+    process.stdout.write(`Ready on ${worker.url}\n`);
+    if (worker.adminUrl !== null) process.stdout.write(`Admin on ${worker.adminUrl}\n`);
+  } else {
+    logger.info("Listening", { url: worker.url });
+    if (worker.adminUrl !== null) logger.info("Admin listening", { url: worker.adminUrl });
+  }
+}

@@ -1,0 +1,125 @@
+import { dirname, join, resolve } from "node:path";
+import { consoleLogger, jsonLogger, Runtime, type Logger } from "@torpor/core";
+import { sqliteStorage } from "@torpor/storage-sqlite";
+import { startAdmin, type AdminServer } from "./admin.ts";
+import type { CliArgs, Command } from "./args.ts";
+import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
+import { CliError } from "./errors.ts";
+import { setWorkerEnv } from "./worker-env.ts";
+import { installWorkerGlobals, loadWorker } from "./worker-module.ts";
+
+/** A running Worker: the runtime, its URL and the admin endpoint's. */
+export interface RunningWorker {
+  runtime: Runtime;
+  url: string;
+  adminUrl: string | null;
+  logger: Logger;
+  /** Graceful stop: admin first, then the runtime (in-flight events finish, storage commits, sockets close with `code`). */
+  close(code: number, reason: string): Promise<void>;
+}
+
+const EMPTY_CONFIG: WorkerConfig = {
+  path: null,
+  main: undefined,
+  compatibilityDate: undefined,
+  compatibilityFlags: [],
+  vars: {},
+  bindings: [],
+  dev: {},
+  torpor: {},
+  warnings: [],
+};
+
+/** Reads the config, loads the Worker, and starts the runtime (and the admin endpoint if asked). */
+export async function startWorker(args: CliArgs & { command: Command }, cwd = process.cwd()): Promise<RunningWorker> {
+  const level = args.logLevel ?? "info";
+  const logger = args.command === "start" ? jsonLogger(level) : consoleLogger(level);
+  const configPath = findConfig(args.config, cwd);
+  const config = configPath === null ? EMPTY_CONFIG : readConfig(configPath);
+  for (const warning of config.warnings) logger.warn(warning);
+
+  const entry = args.entry !== undefined ? resolve(cwd, args.entry) : config.main;
+  if (entry === undefined) {
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      configPath === null
+        ? `No Worker entry: pass one (torpor ${args.command} src/index.ts) or run where a wrangler.jsonc, wrangler.json or wrangler.toml with "main" is (looked in ${cwd}).`
+        : `No Worker entry: ${configPath} has no "main"; add it or pass the entry (torpor ${args.command} src/index.ts).`,
+    );
+  }
+  if (config.path !== null && config.compatibilityDate === undefined) {
+    logger.warn(`${config.path} has no "compatibility_date"; Cloudflare requires one (Torpor does not change behaviour by date).`);
+  }
+  if (config.compatibilityFlags.length > 0) {
+    logger.debug("Compatibility flags are accepted but do not change behaviour", { flags: config.compatibilityFlags });
+  }
+
+  const vars = { ...config.vars, ...args.vars };
+  for (const b of config.bindings) {
+    if (b.name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${b.name} is both a var and a Durable Object binding; rename one.`);
+  }
+  const persistTo = args.persistTo !== undefined ? resolve(cwd, args.persistTo) : join(config.path !== null ? dirname(config.path) : cwd, ".torpor", "state");
+
+  installWorkerGlobals();
+  // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
+  setWorkerEnv({ ...vars });
+  const worker = await loadWorker(entry, config.bindings, logger);
+
+  const t = config.torpor;
+  const runtime = new Runtime({
+    objects: worker.objects,
+    ...(worker.fetch !== undefined ? { fetch: worker.fetch } : {}),
+    env: vars,
+    storage: sqliteStorage({ dir: join(persistTo, "do") }),
+    hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
+    maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
+    limits: {
+      maxAttachmentBytes: args.maxAttachmentBytes ?? t.maxAttachmentBytes,
+      maxMessageBytes: args.maxMessageBytes ?? t.maxMessageBytes,
+    },
+    logger,
+    installGlobals: false,
+  });
+  setWorkerEnv(runtime.env);
+
+  let url: string;
+  try {
+    ({ url } = await runtime.listen({ port: args.port ?? config.dev.port ?? 8787, host: args.ip ?? config.dev.ip ?? "127.0.0.1" }));
+  } catch (error) {
+    await runtime.close();
+    throw listenError(error, "--port");
+  }
+  let admin: AdminServer | null = null;
+  if (args.adminPort !== undefined) {
+    try {
+      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger });
+    } catch (error) {
+      await runtime.close();
+      throw listenError(error, "--admin-port");
+    }
+  }
+  logger.info("Worker loaded", {
+    entry,
+    config: config.path ?? "(none)",
+    storage: join(persistTo, "do"),
+    bindings: Object.fromEntries([...config.bindings.map((b) => [b.name, `Durable Object ${b.className}`]), ...Object.keys(vars).map((k) => [k, "var"])]),
+  });
+
+  return {
+    runtime,
+    url,
+    adminUrl: admin?.url ?? null,
+    logger,
+    async close(code, reason) {
+      await admin?.close();
+      await runtime.close({ code, reason });
+    },
+  };
+}
+
+function listenError(error: unknown, flag: string): unknown {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === "EADDRINUSE") return new CliError("ERR_CLI_USAGE", `Port ${e.port} on ${e.address} is in use; pick another with ${flag} (0 picks a free one).`);
+  if (e.code === "EADDRNOTAVAIL" || e.code === "EACCES") return new CliError("ERR_CLI_USAGE", `Cannot listen on ${e.address}:${e.port} (${e.code}); check ${flag} and the address.`);
+  return error;
+}

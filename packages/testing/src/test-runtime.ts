@@ -12,6 +12,7 @@ import {
   type DurableObjectNamespace,
   type DurableObjectState,
   type DurableObjectStub,
+  type ExecutionContext,
   type Logger,
   type ObjectTarget,
   type RuntimeOptions,
@@ -41,8 +42,10 @@ export interface CleanupContext {
 }
 
 /** Options of {@link createTestRuntime}: the runtime's options, with test-friendly defaults. */
-export interface TestRuntimeOptions<O extends ObjectClasses = ObjectClasses, C extends "virtual" | "real" | Clock = "virtual"> extends Omit<RuntimeOptions, "objects" | "storage" | "clock" | "logger"> {
+export interface TestRuntimeOptions<O extends ObjectClasses = ObjectClasses, C extends "virtual" | "real" | Clock = "virtual"> extends Omit<RuntimeOptions, "objects" | "fetch" | "storage" | "clock" | "logger"> {
   objects: O;
+  /** The Worker entry (`export default { fetch }`), with `env` typed by `objects`. Default: `/<BINDING>/<name>/…` routing. */
+  fetch?: (request: Request, env: TestEnv<O>, ctx: ExecutionContext) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
   /** `"sqlite"` (default: a fresh temp directory, removed at cleanup), `"memory"`, or your own provider (not closed for you… it is: the runtime closes it). */
   storage?: "sqlite" | "memory" | StorageProvider;
   /** `"virtual"` (default: time moves only with `t.clock.advance(ms)`), `"real"`, or a Clock. */

@@ -77,7 +77,7 @@ describe.each<Transport>(["tcp", "memory"])("connect over %s", (transport) => {
       fetch: (request, env) => {
         const url = new URL(request.url);
         if (!url.pathname.startsWith("/rooms/")) return new Response("not here", { status: 404 });
-        return (env.ROOM as typeof t.env.ROOM).getByName(url.pathname.slice(7)).fetch(request);
+        return env.ROOM.getByName(url.pathname.slice(7)).fetch(request);
       },
     });
     const viaWorker = await t.connect("/rooms/lobby");

@@ -117,7 +117,7 @@ describe("createTestRuntime", () => {
     const t = createTestRuntime({
       objects,
       fetch: async (request, env) => {
-        const count = await (env.COUNTER as typeof t.env.COUNTER).getByName("w").increment();
+        const count = await env.COUNTER.getByName("w").increment();
         return new Response(`${new URL(request.url).pathname} ${count}`);
       },
     });

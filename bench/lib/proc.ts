@@ -84,7 +84,9 @@ function quote(s: string): string {
 export function serve(handlers: Record<string, (args: any) => unknown>, readyInfo: Record<string, unknown> = {}): void {
   process.on("message", async (m: { id: number; cmd: string; args: Record<string, unknown> }) => {
     try {
-      const fn = handlers[m.cmd];
+      // A clean exit (writes --cpu-prof profiles, unlike a signal).
+      if (m.cmd === "exit") setImmediate(() => process.exit(0));
+      const fn = m.cmd === "exit" ? () => true : handlers[m.cmd];
       if (fn === undefined) throw new Error(`unknown command ${m.cmd}`);
       const value = await fn(m.args);
       process.send!({ id: m.id, ok: true, value });

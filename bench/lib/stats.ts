@@ -44,7 +44,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[idx]!;
 }
 
-export const median = (values: number[]) => percentile(values, 50);
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 
 /** Least-squares slope of y over x. */
 export function slope(xs: number[], ys: number[]): number {

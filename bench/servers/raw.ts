@@ -14,7 +14,7 @@ const Database = mode === "durable" ? await loadBetterSqlite() : null;
 
 interface Room {
   sockets: Set<Ws>;
-  write?: (value: Buffer) => void;
+  write?: (value: unknown) => void;
 }
 const rooms = new Map<string, Room>();
 const users = new WeakMap<Ws, { name: string; joined: number }>();
@@ -31,9 +31,9 @@ function openRoom(name: string): Room {
     db.pragma(`synchronous = ${process.env.BENCH_SYNC ?? "FULL"}`);
     db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
     const stmt = db.prepare("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)");
-    // One transaction per event (batch): `puts` rows, then commit.
-    room.write = db.transaction((value: Buffer) => {
-      for (let i = 0; i < puts; i++) stmt.run(`k${i}`, value);
+    // One transaction per event (batch): `puts` rows, each value serialized (structured clone, as a put does), then commit.
+    room.write = db.transaction((value: unknown) => {
+      for (let i = 0; i < puts; i++) stmt.run(`k${i}`, serialize(value));
     });
   }
   rooms.set(name, room);
@@ -59,7 +59,7 @@ http.on("upgrade", (req, socket, head) => {
     } else if (mode === "durable") {
       ws.on("message", (data, isBinary) => {
         const text = isBinary ? data : data.toString();
-        room.write!(serialize(text));
+        room.write!(text);
         ws.send(text);
       });
     }

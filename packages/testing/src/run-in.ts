@@ -1,8 +1,8 @@
 import type { DurableObjectState, DurableObjectStub } from "@torpor/core";
 import { hostFromStub, type ObjectHost } from "./host.ts";
 
-/** The instance type behind a stub (`DurableObjectStub<Room>` → `Room`). */
-export type InstanceOf<S> = S extends DurableObjectStub<infer T> ? T : never;
+/** The instance type behind a stub (`DurableObjectStub<Room>` → `Room`); `unknown` for an id. */
+export type InstanceOf<S> = S extends DurableObjectStub<infer T> ? T : unknown;
 
 /**
  * Runs `fn` inside the object, through its gate, as one event: it waits for

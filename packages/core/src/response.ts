@@ -5,7 +5,8 @@ export interface TorporResponseInit extends ResponseInit {
   webSocket?: WebSocket | null;
 }
 
-const NativeResponse = globalThis.Response;
+/** The platform `Response` (undici's), captured before `installGlobals` replaces the global. */
+export const NativeResponse = globalThis.Response;
 
 /**
  * The Fetch API `Response`, extended as on Cloudflare: a `101` status with a

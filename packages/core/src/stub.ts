@@ -1,7 +1,7 @@
 import { TorporError } from "./errors.ts";
 import type { DurableObjectId } from "./id.ts";
 import type { ObjectHost } from "./object-host.ts";
-import { webSocketOf } from "./response.ts";
+import { NativeResponse, webSocketOf } from "./response.ts";
 import { endOf } from "./web-socket.ts";
 
 /** Methods of `T` that can be called over RPC, returning promises. */
@@ -57,6 +57,7 @@ export function createStub<T>(host: ObjectHost, id: DurableObjectId): DurableObj
 
 async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const request = new Request(input, init);
+  host.runtime.metrics.events.fetch++;
   const response = await host.call((instance) => {
     const handler = instance.fetch;
     if (typeof handler !== "function") {
@@ -64,7 +65,8 @@ async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: Requ
     }
     return handler.call(instance, request) as Response | Promise<Response>;
   });
-  if (!(response instanceof globalThis.Response)) {
+  // Any platform Response will do: Response.json() and fetch() results are not instances of the installed subclass.
+  if (!(response instanceof NativeResponse)) {
     throw new TypeError(`${host.cls.name}.fetch() must return a Response; it returned ${response === null ? "null" : typeof response}.`);
   }
   // A standard-accepted server end handed out by this object belongs to it.
@@ -76,6 +78,7 @@ async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: Requ
 
 async function rpc(host: ObjectHost, method: string, args: unknown[]): Promise<unknown> {
   const cloned = clone(args, `the arguments of ${method}()`);
+  host.runtime.metrics.events.rpc++;
   const result = await host.call((instance) => {
     const fn = NOT_RPC.has(method) ? undefined : instance[method];
     if (typeof fn !== "function") {

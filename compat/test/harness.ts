@@ -1,0 +1,432 @@
+// Starts the probe Worker (worker/worker.js) on workerd (through miniflare)
+// and on Torpor, and drives either one with the same scripted client over real
+// WebSockets, returning what it observed as plain JSON per scenario.
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import WebSocket from "ws";
+
+export const workerPath = fileURLToPath(new URL("../worker/worker.js", import.meta.url));
+
+/** Where to reach a running runtime, what it logged, and how to stop it. */
+export interface Target {
+  name: "workerd" | "torpor";
+  url: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * workerd via miniflare. Compatibility date 2025-04-01 plus
+ * `web_socket_auto_reply_to_close` (on by default from 2026-04-07): the
+ * runtime answers a client's Close frame itself, so readyState is CLOSED in
+ * webSocketClose. Torpor implements that behaviour.
+ */
+export async function startWorkerd(
+  compatibilityDate = "2025-04-01",
+  compatibilityFlags: string[] = ["web_socket_auto_reply_to_close"],
+): Promise<Target> {
+  const { Miniflare, Log, LogLevel } = await import("miniflare");
+  const logs: string[] = [];
+  class RecordingLog extends Log {
+    constructor() {
+      super(LogLevel.DEBUG);
+    }
+    protected override log(message: string): void {
+      logs.push(message);
+    }
+  }
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: workerPath,
+    durableObjects: { PROBE: "Probe" },
+    compatibilityDate,
+    compatibilityFlags,
+    cf: false, // no download of Request.cf data
+    log: new RecordingLog(),
+    handleStructuredLogs({ level, message }) {
+      logs.push(`${level}: ${message}`);
+    },
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (chunk: Buffer) => logs.push(`stdout: ${chunk.toString().trimEnd()}`));
+      stderr.on("data", (chunk: Buffer) => logs.push(`stderr: ${chunk.toString().trimEnd()}`));
+    },
+  });
+  const url = await mf.ready;
+  return { name: "workerd", url: String(url).replace(/\/$/, ""), logs, stop: () => mf.dispose() };
+}
+
+/** Torpor: the same module, its class constructed directly, its fetch as the Worker entry. */
+export async function startTorpor(): Promise<Target> {
+  const { Runtime, installGlobals } = await import("@torpor/core");
+  installGlobals();
+  const worker = await import(workerPath);
+  const logs: string[] = [];
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    const error = fields?.error as Error | undefined;
+    logs.push(`${level}: ${message}${error ? ` (${error.name}: ${error.message})` : ""}`);
+  };
+  const runtime = new Runtime({
+    objects: { PROBE: worker.Probe },
+    fetch: worker.default.fetch,
+    logger: { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") },
+    // Objects here must not hibernate mid-scenario; workerd (local) keeps them too.
+    hibernateAfterMs: 120_000,
+  });
+  const { url } = await runtime.listen({ port: 0 });
+  return { name: "torpor", url: url.replace(/\/$/, ""), logs, stop: () => runtime.close() };
+}
+
+// ---- a scripted WebSocket client ---------------------------------------------
+
+interface CloseSeen {
+  code: number;
+  reason: string;
+}
+
+class Client {
+  readonly #ws: WebSocket;
+  readonly #queue: string[] = [];
+  #wake: (() => void) | null = null;
+  closed: CloseSeen | null = null;
+  readonly closedPromise: Promise<CloseSeen>;
+  errors: string[] = [];
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.on("message", (data, isBinary) => {
+      this.#queue.push(isBinary ? `<binary ${(data as Buffer).length}>` : data.toString());
+      this.#wake?.();
+    });
+    ws.on("error", (error) => this.errors.push(error.message));
+    this.closedPromise = new Promise((resolve) => {
+      ws.on("close", (code, reason) => {
+        this.closed = { code, reason: reason.toString() };
+        this.#wake?.();
+        resolve(this.closed);
+      });
+    });
+  }
+
+  static open(base: string, room: string, tags?: string[], query = ""): Promise<Client> {
+    const params = new URLSearchParams(query);
+    if (tags) params.set("tags", tags.join(","));
+    const url = `${base.replace(/^http/, "ws")}/room/${room}/connect${params.size ? `?${params}` : ""}`;
+    const ws = new WebSocket(url);
+    return new Promise((resolve, reject) => {
+      ws.once("open", () => resolve(new Client(ws)));
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    });
+  }
+
+  send(data: string | Uint8Array): void {
+    this.#ws.send(data);
+  }
+
+  /** The next message, or null if none comes in `ms` (or the socket closed first). */
+  async next(ms = 2_000): Promise<string | null> {
+    const deadline = Date.now() + ms;
+    while (this.#queue.length === 0) {
+      if (this.closed !== null || Date.now() >= deadline) return null;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+    return this.#queue.shift()!;
+  }
+
+  async nextJson(ms = 2_000): Promise<unknown> {
+    const text = await this.next(ms);
+    if (text === null) return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  /** The close the client saw, or null if it did not close within `ms`. */
+  async waitClose(ms = 2_000): Promise<CloseSeen | null> {
+    return Promise.race([this.closedPromise, sleep(ms).then(() => null)]);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  /** Drops the TCP connection without a Close frame. */
+  drop(): void {
+    this.#ws.terminate();
+  }
+}
+
+// ---- scenarios -----------------------------------------------------------------
+
+interface LogEntry {
+  ev: string;
+  [key: string]: unknown;
+}
+interface Log {
+  gen: number;
+  maxInflight: number;
+  events: LogEntry[];
+}
+
+async function getJson(base: string, path: string): Promise<unknown> {
+  const res = await fetch(`${base}${path}`);
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, text };
+  }
+}
+
+async function getLog(base: string, room: string): Promise<Log> {
+  const res = await fetch(`${base}/room/${room}/log`);
+  return (await res.json()) as Log;
+}
+
+/** Polls the room's log until `done` holds (or `ms` passes), then waits `settleMs` more for stragglers. */
+async function logWhen(base: string, room: string, done: (log: Log) => boolean, ms = 3_000, settleMs = 300): Promise<Log> {
+  const deadline = Date.now() + ms;
+  let log = await getLog(base, room);
+  while (!done(log) && Date.now() < deadline) {
+    await sleep(50);
+    log = await getLog(base, room);
+  }
+  await sleep(settleMs);
+  return getLog(base, room);
+}
+
+const has = (ev: string) => (log: Log) => log.events.some((e) => e.ev === ev);
+
+export type Scenario = (base: string, room: string) => Promise<unknown>;
+
+/** Each scenario gets its own room (object), so they cannot disturb each other. */
+export const scenarios: Record<string, Scenario> = {
+  /** acceptWebSocket tag validation and getTags, on in-process pairs. */
+  async tags(base, room) {
+    return getJson(base, `/room/${room}/tags`);
+  },
+
+  /** serializeAttachment / deserializeAttachment values and limits. */
+  async attachments(base, room) {
+    return getJson(base, `/room/${room}/attachments`);
+  },
+
+  /** close() argument validation; send/close before accept and after close. */
+  async closeCodes(base, room) {
+    return getJson(base, `/room/${room}/closecodes`);
+  },
+
+  /** What a handler sees of a live socket; text, binary and unknown messages. */
+  async messages(base, room) {
+    const c = await Client.open(base, room, ["b", "a"]);
+    const view = await c.nextJson(0).then(() => null); // nothing is sent unprompted
+    c.send("view");
+    const seen = await c.nextJson();
+    c.send(new Uint8Array([1, 2, 3]));
+    const binary = await c.nextJson();
+    c.send("hello there");
+    const unknown = await c.nextJson();
+    c.close(1000);
+    await c.waitClose();
+    return { unprompted: view, view: seen, binary, unknown };
+  },
+
+  /** (a) The client closes with 4000. */
+  async clientCloses(base, room) {
+    const c = await Client.open(base, room, ["t"]);
+    c.send("view");
+    await c.next();
+    c.close(4000, "client-bye");
+    const afterClose = await c.next(1_000);
+    const clientSaw = await c.waitClose();
+    const log = await logWhen(base, room, has("close"));
+    return { afterClose, clientSaw, log };
+  },
+
+  /** (a') The client closes with 4000; webSocketClose answers with close(1000) by hand (the pre-auto-reply pattern). */
+  async clientClosesHandlerReplies(base, room) {
+    const c = await Client.open(base, room, ["reply-in-close"]);
+    c.send("view");
+    await c.next();
+    c.close(4000, "client-bye");
+    const afterClose = await c.next(1_000);
+    const clientSaw = await c.waitClose();
+    const log = await logWhen(base, room, has("close"));
+    return { afterClose, clientSaw, log };
+  },
+
+  /** Control: a standard ws.accept() socket, the client closes with 4000 (is the auto-reply in effect at all?). */
+  async standardClientCloses(base, room) {
+    const c = await Client.open(base, room, undefined, "mode=standard");
+    c.send("hi");
+    const echo = await c.nextJson();
+    c.close(4000, "client-bye");
+    const afterClose = await c.next(1_000);
+    const clientSaw = await c.waitClose();
+    const log = await logWhen(base, room, has("standard-close"));
+    return { echo, afterClose, clientSaw, log };
+  },
+
+  /** Control: a standard socket whose close listener answers with close(1000) by hand. */
+  async standardClientClosesHandlerReplies(base, room) {
+    const c = await Client.open(base, room, undefined, "mode=standard&reply=1");
+    c.send("hi");
+    await c.next();
+    c.close(4000, "client-bye");
+    const afterClose = await c.next(1_000);
+    const clientSaw = await c.waitClose();
+    const log = await logWhen(base, room, has("standard-close"));
+    return { afterClose, clientSaw, log };
+  },
+
+  /** (b) The object closes first with 4001: is webSocketClose called, and with what? */
+  async serverCloses(base, room) {
+    const c = await Client.open(base, room);
+    c.send("server-close");
+    const clientSaw = await c.waitClose();
+    const log = await logWhen(base, room, has("close"), 1_500);
+    return { clientSaw, log };
+  },
+
+  /** (c) The client drops the TCP connection without a Close frame. */
+  async clientDrops(base, room) {
+    const c = await Client.open(base, room);
+    c.send("view");
+    await c.next();
+    c.drop();
+    const log = await logWhen(base, room, (l) => has("close")(l) || has("error")(l), 3_000, 500);
+    return { log };
+  },
+
+  /** webSocketMessage throws synchronously: is the socket closed, with what code; is webSocketError called? */
+  async handlerThrows(base, room) {
+    return throwing(base, room, "throw");
+  },
+
+  /** webSocketMessage returns a rejected promise. */
+  async handlerRejects(base, room) {
+    return throwing(base, room, "throw-async");
+  },
+
+  /** One socket: a handler awaiting a timer, then a quick message: do they overlap? */
+  async concurrency(base, room) {
+    const c = await Client.open(base, room);
+    c.send("slow:1");
+    c.send("fast:2");
+    const replies = [await c.nextJson(), await c.nextJson()];
+    c.close(1000);
+    await c.waitClose();
+    const log = await logWhen(base, room, has("close"));
+    return { replies, log };
+  },
+
+  /** The client closes while a handler is still awaiting a timer. */
+  async closeDuringHandler(base, room) {
+    const c = await Client.open(base, room);
+    c.send("slow:3");
+    await sleep(50);
+    c.close(4000, "bye-mid-handler");
+    const clientSaw = await c.waitClose();
+    const log = await logWhen(base, room, (l) => has("close")(l) && has("slow-end")(l));
+    return { clientSaw, log };
+  },
+
+  /** setWebSocketAutoResponse: answered without the handler; the timestamp per socket. */
+  async autoResponse(base, room) {
+    const a = await Client.open(base, room);
+    const b = await Client.open(base, room);
+    const out: Record<string, unknown> = {};
+    a.send("auto-ts");
+    out.tsBeforeSet = await a.nextJson();
+    a.send("set-auto");
+    out.set = await a.nextJson();
+    const t0 = Date.now();
+    a.send("ping");
+    out.pingReply = await a.next();
+    const t1 = Date.now();
+    a.send("auto-ts");
+    const ts1 = (await a.nextJson()) as { isDate: boolean; isNull: boolean; ms: number | null };
+    out.tsAfterPing = { isDate: ts1.isDate, isNull: ts1.isNull, withinRequestWindow: ts1.ms !== null && ts1.ms >= t0 - 1_000 && ts1.ms <= t1 + 1_000 };
+    await sleep(30);
+    a.send("ping");
+    out.secondPingReply = await a.next();
+    a.send("auto-ts");
+    const ts2 = (await a.nextJson()) as { ms: number | null };
+    out.timestampAdvanced = ts2.ms !== null && ts1.ms !== null && ts2.ms > ts1.ms;
+    a.send("PING");
+    out.nonMatching = await a.nextJson();
+    b.send("auto-ts");
+    out.otherSocketTs = await b.nextJson();
+    b.send("ping");
+    out.otherSocketPing = await b.next();
+    a.send("clear-auto");
+    out.cleared = await a.nextJson();
+    a.send("ping");
+    out.pingAfterClear = await a.nextJson();
+    a.close(1000);
+    b.close(1000);
+    await Promise.all([a.waitClose(), b.waitClose()]);
+    out.log = await logWhen(base, room, (l) => l.events.filter((e) => e.ev === "close").length >= 2);
+    return out;
+  },
+
+  /** Large text messages from the client. */
+  async bigMessages(base, room) {
+    const out: Record<string, unknown> = {};
+    for (const [label, size] of [
+      ["1MiB+1", 1024 * 1024 + 1],
+      ["2MiB", 2 * 1024 * 1024],
+      ["33MiB", 33 * 1024 * 1024],
+    ] as const) {
+      const c = await Client.open(base, room);
+      c.send("x".repeat(size));
+      const reply = await c.nextJson(5_000);
+      const closed = await c.waitClose(reply === null ? 2_000 : 0);
+      out[label] = { reply, closed };
+      if (c.closed === null) {
+        c.close(1000);
+        await c.waitClose();
+      }
+    }
+    out.log = await logWhen(base, room, (l) => l.events.filter((e) => e.ev === "close").length >= 3, 3_000);
+    return out;
+  },
+};
+
+async function throwing(base: string, room: string, cmd: string) {
+  const c = await Client.open(base, room);
+  c.send(cmd);
+  const closedAfterThrow = await c.waitClose(1_000);
+  let echoAfterThrow: unknown = null;
+  if (closedAfterThrow === null) {
+    c.send("echo:alive");
+    echoAfterThrow = await c.nextJson();
+    c.close(1000);
+    await c.waitClose();
+  }
+  const log = await logWhen(base, room, has("close"), 2_000);
+  return { closedAfterThrow, echoAfterThrow, log };
+}
+
+/** Runs every scenario against one target, each in a fresh room. */
+export async function observe(target: Target, only?: string[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const [name, run] of Object.entries(scenarios)) {
+    if (only !== undefined && !only.includes(name)) continue;
+    try {
+      out[name] = await run(target.url, `${name}-room`);
+    } catch (error) {
+      out[name] = { harnessError: (error as Error).message };
+    }
+  }
+  return out;
+}

@@ -70,7 +70,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #holds = 0;
   #running = 0;
   #waitUntil = 0;
-  #standardSockets = 0;
+  /** Sockets accepted with `ws.accept()` that this object handed out: they pin it in memory. */
+  readonly #standard = new Set<SocketEnd>();
   #pumpScheduled = false;
   #pumping = false;
 
@@ -113,8 +114,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     if (this.#queue.length > 0) out.push(`${this.#queue.length} event(s) queued`);
     if (this.#holds > 0) out.push("blockConcurrencyWhile() or a storage transaction is pending");
     if (this.#waitUntil > 0) out.push(`${this.#waitUntil} waitUntil() promise(s) pending`);
-    if (this.#standardSockets > 0) {
-      out.push(`${this.#standardSockets} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
+    if (this.#standard.size > 0) {
+      out.push(`${this.#standard.size} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
     }
     if (this.#dirty) out.push("storage writes not yet committed");
     return out;
@@ -517,7 +518,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.#storage?.rollback();
     this.#dirty = false;
     this.#outbox = [];
-    for (const end of this.sockets.list()) end.close(code, reason);
+    for (const end of [...this.sockets.list(), ...this.#standard]) end.close(code, reason);
     if (this.instance !== null) this.#release();
   }
 
@@ -535,7 +536,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   adoptStandard(end: SocketEnd): void {
     if (end.owner !== null || end.mode !== STANDARD) return;
     end.owner = this;
-    this.#standardSockets++;
+    this.#standard.add(end);
   }
 
   socketMessage(end: SocketEnd, data: Message): void {
@@ -561,9 +562,9 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     } else {
       this.deliver({ kind: "listener", end, args: [{ type: "close", code, reason, wasClean }] });
       if (end.state === CLOSED) {
-        this.#standardSockets--;
+        this.#standard.delete(end);
         end.owner = null;
-        if (this.#standardSockets === 0) this.#unpinned();
+        if (this.#standard.size === 0) this.#unpinned();
       }
     }
   }
@@ -587,7 +588,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     const clock = this.runtime.options.clock;
     this.#alarmTimer = clock.setTimeout(() => {
       this.#alarmTimer = null;
-      this.deliver({ kind: "alarm" });
+      // A retry is due by definition, even when the stored time is in the future (a forced run).
+      this.deliver(delay === undefined ? { kind: "alarm" } : { kind: "alarm", args: [true] });
     }, delay ?? Math.max(0, time - clock.now()));
   }
 
@@ -677,6 +679,26 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.instance = null;
     this.#ctx = null;
     storage?.close();
+  }
+
+  /**
+   * Closes every socket of this object from the runtime's side, detached
+   * first so no handler or listener runs (and nothing wakes) for this close:
+   * the object is being torn down (testing's eviction with "close").
+   */
+  closeAllSockets(code: number, reason: string): void {
+    for (const end of [...this.sockets.list(), ...this.#standard]) {
+      this.sockets.delete(end);
+      this.#standard.delete(end);
+      end.owner = null;
+      end.listener = null;
+      end.close(code, reason);
+    }
+  }
+
+  /** Open sockets accepted with `ws.accept()` that pin this object. */
+  standardSockets(): SocketEnd[] {
+    return [...this.#standard];
   }
 
   get ctx(): DurableObjectState | null {

@@ -42,24 +42,12 @@ export async function evictHost(host: ObjectHost, options: EvictOptions = {}): P
   await host.drained();
   // Writes of the last event are committed on the next turn; commit them now so eviction never depends on timing.
   await host.flush();
-  if (mode === "close") closeSockets(host);
+  // Detached first: an evicted object is gone, so its webSocketClose() must not run (and wake it).
+  if (mode === "close") host.closeAllSockets(EVICT_CLOSE_CODE, EVICT_CLOSE_REASON);
   if (host.instance === null) return false;
   const blockers = host.hibernate();
   if (blockers.length > 0) {
     throw new TorporError("ERR_NOT_HIBERNATABLE", `Object ${host.key.name === undefined ? host.key.id : `"${host.key.name}"`} cannot be evicted: ${blockers.join("; ")}.`);
   }
   return true;
-}
-
-/**
- * Closes the hibernatable sockets from the runtime's side. They are detached
- * from the object first: an evicted object is gone, so its
- * `webSocketClose()` must not run (and wake it) for this close.
- */
-function closeSockets(host: ObjectHost): void {
-  for (const end of host.sockets.list()) {
-    host.sockets.delete(end);
-    end.owner = null;
-    end.close(EVICT_CLOSE_CODE, EVICT_CLOSE_REASON);
-  }
 }

@@ -93,10 +93,7 @@ describe("runDurableObjectAlarm", () => {
     expect(await t.runInDurableObject(stub, (_c, ctx) => ctx.storage.getAlarm())).toBeNull();
   });
 
-  // Known core gap: a retry is delivered as a timer-fired alarm, which skips an alarm whose
-  // stored time is still in the future (packages/core/src/object-host.ts:605 and :640), so
-  // retries of a forced run of a future alarm wait for its original time. Flips when core fixes it.
-  test.fails("a throwing alarm forced before its time is retried after the backoff, not at its original time", async () => {
+  test("a throwing alarm forced before its time is retried after the backoff, not at its original time", async () => {
     const t = createTestRuntime({ objects });
     const stub = t.env.COUNTER.getByName("retry-future");
     await stub.scheduleAlarm(t.clock.now() + 60_000, 1);
@@ -150,8 +147,11 @@ describe.each<Transport>(["tcp", "memory"])("evictDurableObject over %s", (trans
     ws.send("x");
     expect(await ws.next()).toBe("std:x");
     await expect(t.evictDurableObject(stub)).rejects.toMatchObject({ code: "ERR_NOT_HIBERNATABLE", message: expect.stringContaining("ws.accept()") });
-    await expect(t.evictDurableObject(stub, { webSockets: "close" })).rejects.toMatchObject({ code: "ERR_NOT_HIBERNATABLE" });
     expect(hibernationBlockers(stub)).toEqual([expect.stringContaining("ctx.acceptWebSocket()")]);
+    // "close" tears the object down: its standard sockets are closed too, and it evicts.
+    await t.evictDurableObject(stub, { webSockets: "close" });
+    expect(await ws.closed).toMatchObject({ code: EVICT_CLOSE_CODE });
+    expect(t.lifecycle(stub).state).toBe("hibernated");
   });
 });
 

@@ -10,14 +10,20 @@ export function initialize(data) {
 /**
  * @param {string} specifier
  * @param {{ conditions: string[], parentURL?: string, importAttributes?: object }} context
- * @param {(specifier: string, context?: object) => Promise<{ url: string }>} nextResolve
+ * @param {(specifier: string, context?: object) => Promise<{ url: string, format?: string | null }>} nextResolve
  */
 export async function resolve(specifier, context, nextResolve) {
   // Workers code imports DurableObject, WorkerEntrypoint and env from here.
   // Resolved through the rest of the chain so tsx loads it when it is TypeScript.
   if (specifier === "cloudflare:workers") specifier = options.workersModule;
-  if (options.sourceCondition && !context.conditions.includes("@torpor/source")) {
-    return nextResolve(specifier, { ...context, conditions: [...context.conditions, "@torpor/source"] });
+  const next = options.sourceCondition && !context.conditions.includes("@torpor/source") ? { ...context, conditions: [...context.conditions, "@torpor/source"] } : context;
+  const resolved = await nextResolve(specifier, next);
+  // Worker code is always ES modules (wrangler bundles it so), even in a folder whose
+  // package.json has no "type": "module": load the project's own files as ESM.
+  if (resolved.url.startsWith("file:") && !resolved.url.includes("/node_modules/") && ESM_EXTENSIONS.test(resolved.url)) {
+    return { ...resolved, format: "module" };
   }
-  return nextResolve(specifier, context);
+  return resolved;
 }
+
+const ESM_EXTENSIONS = /\.(?:js|mjs|jsx|ts|mts|tsx)$/;

@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { findConfig, parseConfig, validateConfig } from "./config.ts";
+import { CliError } from "./errors.ts";
+
+const minimal = {
+  main: "src/index.ts",
+  compatibility_date: "2025-06-01",
+  durable_objects: { bindings: [{ name: "ROOMS", class_name: "Room" }] },
+  migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
+};
+
+function errorOf(fn: () => unknown): CliError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof CliError) return error;
+    throw error;
+  }
+  throw new Error("expected a CliError");
+}
+
+describe("parseConfig", () => {
+  it("reads JSONC with comments and trailing commas, resolving main against the config's directory", () => {
+    const config = parseConfig(
+      `// comment\n{\n  "main": "src/index.ts", /* inline */\n  "compatibility_date": "2025-06-01",\n  "vars": { "A": "1", "N": 2, },\n  "durable_objects": { "bindings": [{ "name": "ROOMS", "class_name": "Room" },] },\n  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Room"] }],\n}\n`,
+      "/app/wrangler.jsonc",
+    );
+    expect(config).toMatchObject({
+      main: "/app/src/index.ts",
+      compatibilityDate: "2025-06-01",
+      vars: { A: "1", N: 2 },
+      bindings: [{ name: "ROOMS", className: "Room" }],
+      warnings: [],
+    });
+  });
+
+  it("reads TOML", () => {
+    const config = parseConfig(
+      `main = "worker.js"\ncompatibility_date = "2025-06-01"\n\n[vars]\nGREETING = "hi"\n\n[[durable_objects.bindings]]\nname = "ROOMS"\nclass_name = "Room"\n\n[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["Room"]\n\n[torpor]\nhibernate_after_ms = 500\nmax_attachment_bytes = 4096\n`,
+      "/app/wrangler.toml",
+    );
+    expect(config).toMatchObject({
+      main: "/app/worker.js",
+      vars: { GREETING: "hi" },
+      bindings: [{ name: "ROOMS", className: "Room" }],
+      torpor: { hibernateAfterMs: 500, maxAttachmentBytes: 4096 },
+      warnings: [],
+    });
+  });
+
+  it("reports a JSON syntax error with file, line and column", () => {
+    const error = errorOf(() => parseConfig(`{\n  "main": "a.js"\n  "vars": {}\n}`, "/app/wrangler.jsonc"));
+    expect(error.code).toBe("ERR_CONFIG_SYNTAX");
+    expect(error.message).toBe("wrangler.jsonc:3:3: invalid JSON: comma expected.");
+  });
+
+  it("reports a TOML syntax error with file, line and column", () => {
+    const error = errorOf(() => parseConfig(`main = "a.js"\nvars = {\n`, "/app/wrangler.toml"));
+    expect(error.code).toBe("ERR_CONFIG_SYNTAX");
+    expect(error.message).toMatch(/^wrangler\.toml:\d+:\d+: invalid TOML: /);
+  });
+
+  it("names the offending key of an invalid config, once", () => {
+    const error = errorOf(() => validateConfig({ ...minimal, durable_objects: { bindings: [{ name: "ROOMS", class_name: 5 }] } }, "/app/wrangler.json"));
+    expect(error.code).toBe("ERR_CONFIG_INVALID");
+    expect(error.message).toBe('wrangler.json: "durable_objects.bindings[0].class_name" Invalid input: expected string, received number.');
+    expect(errorOf(() => validateConfig({ ...minimal, compatibility_date: "June" }, "/w.json")).message).toMatch(/"compatibility_date" must be a date like/);
+    expect(errorOf(() => validateConfig({ ...minimal, torpor: { max_attachment_bytes: 99_999 } }, "/w.json")).message).toMatch(/"torpor.max_attachment_bytes" must be at most 16384/);
+    expect(errorOf(() => validateConfig({ ...minimal, torpor: { hibernate_after: 1 } }, "/w.json")).message).toMatch(/torpor/);
+    expect(errorOf(() => validateConfig([], "/w.json")).message).toBe("w.json: the top level must be an object of settings.");
+  });
+
+  it("refuses a repeated binding name and a binding to a deleted class", () => {
+    const twice = { ...minimal, durable_objects: { bindings: [{ name: "A", class_name: "Room" }, { name: "A", class_name: "Room" }] } };
+    expect(errorOf(() => validateConfig(twice, "/w.json")).message).toMatch(/repeats the binding name "A"/);
+    const deleted = { ...minimal, migrations: [...minimal.migrations, { tag: "v2", deleted_classes: ["Room"] }] };
+    expect(errorOf(() => validateConfig(deleted, "/w.json")).message).toMatch(/"Room", which migration "v2" deletes/);
+  });
+
+  it("warns about each unknown or unsupported key by name, and accepts deploy-only keys silently", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        name: "app",
+        account_id: "x",
+        routes: [],
+        kv_namespaces: [],
+        tail_consumers: [],
+        typo_key: 1,
+        durable_objects: { bindings: [{ name: "ROOMS", class_name: "Room", script_name: "other" }] },
+        migrations: [{ tag: "v1", new_sqlite_classes: ["Room"], transferred_classes: [] }],
+      },
+      "/app/wrangler.json",
+    );
+    expect(config.warnings).toEqual([
+      'wrangler.json: "kv_namespaces" is ignored: KV bindings are not provided.',
+      'wrangler.json: unknown key "typo_key" is ignored.',
+      'wrangler.json: "durable_objects.bindings[0].script_name" is ignored: objects of other Workers are not reachable; "Room" is looked up in this Worker\'s entry.',
+      'wrangler.json: "migrations[0].transferred_classes" is ignored: there are no other Workers to transfer from.',
+    ]);
+  });
+
+  it("follows migrations: renames carry the class, a bound class without a migration is a warning", () => {
+    const renamed = validateConfig(
+      { ...minimal, durable_objects: { bindings: [{ name: "ROOMS", class_name: "Lobby" }] }, migrations: [...minimal.migrations, { tag: "v2", renamed_classes: [{ from: "Room", to: "Lobby" }] }] },
+      "/w.json",
+    );
+    expect(renamed.warnings).toEqual([]);
+    const missing = validateConfig({ ...minimal, migrations: [] }, "/w.json");
+    expect(missing.warnings).toEqual([`w.json: no migration creates "Room" (bound as ROOMS); Cloudflare requires one: add { "tag": "v1", "new_sqlite_classes": ["Room"] } to "migrations".`]);
+  });
+});
+
+describe("findConfig", () => {
+  let dir = "";
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("prefers wrangler.jsonc, then wrangler.json, then wrangler.toml; null when none", () => {
+    dir = mkdtempSync(join(tmpdir(), "torpor-cli-config-"));
+    expect(findConfig(undefined, dir)).toBeNull();
+    writeFileSync(join(dir, "wrangler.toml"), "");
+    expect(findConfig(undefined, dir)).toBe(join(dir, "wrangler.toml"));
+    writeFileSync(join(dir, "wrangler.json"), "{}");
+    expect(findConfig(undefined, dir)).toBe(join(dir, "wrangler.json"));
+    writeFileSync(join(dir, "wrangler.jsonc"), "{}");
+    expect(findConfig(undefined, dir)).toBe(join(dir, "wrangler.jsonc"));
+    expect(errorOf(() => findConfig("missing.toml", dir)).code).toBe("ERR_CONFIG_NOT_FOUND");
+  });
+});

@@ -1,0 +1,59 @@
+/** Runs the real `torpor` bin as a child process (no sleeping: await exit or the listening line). */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const bin = fileURLToPath(new URL("../bin/torpor.js", import.meta.url));
+
+/** Runs torpor to completion. */
+export function runTorpor(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+export interface Server {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts torpor and resolves once stdout names its URL (`Ready on …` or the JSON `Listening` line). */
+export function startTorpor(args: string[], cwd: string, timeoutMs = 15_000): Promise<Server> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`No listening line within ${timeoutMs} ms.\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`torpor exited (${code}) before listening.\nstderr: ${stderr}`));
+    });
+    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+      const url = /^Ready on (\S+)$/m.exec(stdout)?.[1] ?? /"message":"Listening","url":"([^"]+)"/.exec(stdout)?.[1];
+      if (url === undefined) return;
+      clearTimeout(timer);
+      resolve({
+        child,
+        url,
+        stdout: () => stdout,
+        stderr: () => stderr,
+        stop: () => {
+          child.kill("SIGTERM");
+          return exited;
+        },
+      });
+    });
+  });
+}

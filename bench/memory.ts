@@ -11,10 +11,12 @@ const STEPS = [1_000, 5_000, 10_000, 18_000];
 const ROOMS = 100;
 const LOADGENS = 4;
 
-type Stats = { rss: number; heapUsed: number; external: number };
+type Stats = { rss: number; heapUsed: number; heapTotal: number; external: number };
 
 export async function run(): Promise<PartResult> {
-  const sides = await startSides("memory", { BENCH_MODE: "idle" });
+  // A fixed young generation (1 MiB semi-spaces) on both sides: otherwise V8 grows it in steps of
+  // several MiB during the connection bursts and never gives it back, which is noise, not per-connection cost.
+  const sides = await startSides("memory", { BENCH_MODE: "idle" }, ["--max-semi-space-size=1"]);
   const lgs: Child[] = await Promise.all(Array.from({ length: LOADGENS }, (_, i) => startLoadgen(`loadgen-${i}`, `127.0.0.${i + 2}`)));
   const held = { raw: 0, torpor: 0 };
   const path = (i: number) => `/ROOM/room${i % ROOMS}?u=user${i}`;
@@ -64,12 +66,13 @@ export async function run(): Promise<PartResult> {
       ratioRow("idle memory per hibernated connection, slope 1k–18k (RSS)", slopeOf("torpor"), slopeOf("raw"), "B", { max: 1.3 }),
       ratioRow("idle memory per connection at 10k (RSS delta / conns)", perConn("torpor", points.torpor[at(10_000)]!), perConn("raw", points.raw[at(10_000)]!), "B", { max: 1.3 }),
       ratioRow("idle memory per connection at 18k (RSS delta / conns)", perConn("torpor", points.torpor[at(18_000)]!), perConn("raw", points.raw[at(18_000)]!), "B", { max: 1.3 }),
-      ratioRow("idle JS heap per hibernated connection, slope", slopeOf("torpor", "heapUsed"), slopeOf("raw", "heapUsed"), "B", null),
+      ratioRow("idle JS heap (used) per hibernated connection, slope", slopeOf("torpor", "heapUsed"), slopeOf("raw", "heapUsed"), "B", null),
+      ratioRow("idle JS heap (committed) per hibernated connection, slope", slopeOf("torpor", "heapTotal"), slopeOf("raw", "heapTotal"), "B", null),
     ];
     const notes = (["raw", "torpor"] as const).map(
       (s) =>
         `- memory ${s}: base (100 conns) RSS ${fmt(base[s][0]!.rss / 2 ** 20)} MiB; ` +
-        points[s].map((p) => `${p.n}: RSS ${fmt(p.rss / 2 ** 20)} MiB (${fmt(perConn(s, p))} B/conn), heap ${fmt(p.heapUsed / 2 ** 20)} MiB`).join("; "),
+        points[s].map((p) => `${p.n}: RSS ${fmt(p.rss / 2 ** 20)} MiB (${fmt(perConn(s, p))} B/conn), heap ${fmt(p.heapUsed / 2 ** 20)}/${fmt(p.heapTotal / 2 ** 20)} MiB used/committed, external ${fmt(p.external / 2 ** 20)} MiB`).join("; "),
     );
     return { rows, notes };
   } finally {

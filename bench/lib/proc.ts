@@ -99,7 +99,7 @@ export function serve(handlers: Record<string, (args: any) => unknown>, readyInf
 }
 
 /** Server-side figures: RSS after a full GC and a settle, and CPU time so far. */
-export async function serverStats(): Promise<{ rss: number; heapUsed: number; external: number; cpuUs: number }> {
+export async function serverStats(): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number; cpuUs: number }> {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 3; i++) {
     gc?.();
@@ -107,7 +107,7 @@ export async function serverStats(): Promise<{ rss: number; heapUsed: number; ex
   }
   const m = process.memoryUsage();
   const c = process.cpuUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, cpuUs: c.user + c.system };
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuUs: c.user + c.system };
 }
 
 /** CPU time only (cheap: for before/after a load phase). */

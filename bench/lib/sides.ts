@@ -21,10 +21,10 @@ export interface Sides {
   stop(): Promise<void>;
 }
 
-export async function startSides(label: string, env: Record<string, string>, torporEnv: Record<string, string> = {}): Promise<Sides> {
+export async function startSides(label: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Sides> {
   const [raw, torpor] = await Promise.all([
-    start(`raw-${label}`, "servers/raw.ts", { cpu: SERVER_CPU, env }),
-    start(`torpor-${label}`, "servers/torpor.ts", { cpu: SERVER_CPU, env: { ...env, ...torporEnv } }),
+    start(`raw-${label}`, "servers/raw.ts", { cpu: SERVER_CPU, env, nodeFlags }),
+    start(`torpor-${label}`, "servers/torpor.ts", { cpu: SERVER_CPU, env, nodeFlags }),
   ]);
   return { raw, torpor, stop: async () => void (await Promise.all([raw.stop(), torpor.stop()])) };
 }

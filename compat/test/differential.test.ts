@@ -25,56 +25,56 @@ import { observe, scenarios, startTorpor, startWorkerd, type Target } from "./ha
  * 3, send() throws, socket gone from getWebSockets(), and a handler's own
  * close() is a no-op. (The flag IS in effect in workerd: standard accept()
  * sockets do auto-reply there; see the standardClientCloses scenario.) */
-const HIBERNATABLE_NO_AUTO_REPLY = "compatibility.md: hibernatable sockets are answered with an automatic Close reply (workerd leaves it to the handler)";
+const HIBERNATABLE_NO_AUTO_REPLY = "compatibility.md, WebSockets and hibernation, row 'Close handshake' (says yes): hibernatable sockets get an automatic Close reply; workerd leaves it to the handler";
 /** Inside webSocketClose, workerd still lists the closing socket in
  * getWebSockets() and getWebSockets(tag), also after a server-initiated close
  * and after a dropped connection; Torpor has already removed it. */
-const CLOSING_SOCKET_LISTED = "compatibility.md: getWebSockets() inside webSocketClose no longer includes the closing socket";
+const CLOSING_SOCKET_LISTED = "compatibility.md, row 'getWebSockets() inside webSocketClose' (says yes, excluded as on Cloudflare): workerd still includes it";
 /** Dropped TCP connection: webSocketClose(1006, reason, false): workerd's
  * reason is "WebSocket disconnected without sending Close frame.", Torpor's "". */
-const DROP_REASON = "compatibility.md: close reason for a dropped connection is empty";
+const DROP_REASON = "compatibility.md, row 'Close handshake': a dropped connection's reason is \"\" (workerd: a sentence)";
 /** Standard accept() sockets: after the close event workerd fires an error
  * event "Uncaught Error: Network connection lost."; Torpor fires none. (The
  * entry also carries the send()-after-close error class difference.) */
-const STANDARD_ERROR_AFTER_CLOSE = "compatibility.md: no error event after a standard socket's close event";
+const STANDARD_ERROR_AFTER_CLOSE = "compatibility.md, row 'ws.accept() (standard sockets)': no error event after the close event";
 /** A 33 MiB message (over the 32 MiB limit): workerd calls webSocketError
  * with Error "WebSocket protocol error; protocolError.statusCode = 1009;
  * protocolError.description = Message is too large" at readyState 2, no
  * webSocketClose, and the client receives no Close frame; Torpor calls
  * webSocketError with RangeError "Max payload size exceeded" at readyState 1,
  * then webSocketClose(1006, "", false), and the client receives Close 1009. */
-const OVERSIZED_MESSAGE = "compatibility.md: messages over the size limit";
+const OVERSIZED_MESSAGE = "compatibility.md, row 'Largest incoming message' (says yes): how an oversized message is reported";
 /** serializeAttachment limit: workerd allows 16,384 bytes serialized (a
  * 16,379-character string; error "A WebSocket 'attachment' cannot be larger
  * than 16384 bytes.'attachment' was 16385 bytes."); Torpor's default is
  * 2,048 (limits.maxAttachmentBytes, up to 16,384). */
-const ATTACHMENT_LIMIT = "compatibility.md: attachment limit is 2,048 bytes by default (workerd: 16,384)";
+const ATTACHMENT_LIMIT = "compatibility.md, row 'ws.serializeAttachment' (says 2,048 as on Cloudflare): workerd allows 16,384";
 /** Tag length: workerd measures UTF-8 bytes (129 × "é" = 258 bytes is
  * rejected, though its message says "characters"); Torpor counts UTF-16
  * characters and accepts it. */
-const TAG_LENGTH_UNIT = "compatibility.md: tag length is counted in characters, not UTF-8 bytes";
+const TAG_LENGTH_UNIT = "compatibility.md, row 'ctx.acceptWebSocket(ws, tags)': tag length counted in characters (workerd: UTF-8 bytes)";
 /** Non-string tags: workerd converts them (1 becomes "1"); Torpor throws
  * ERR_INVALID_TAG. */
-const NON_STRING_TAG = "compatibility.md: non-string tags are rejected";
+const NON_STRING_TAG = "compatibility.md, row 'ctx.acceptWebSocket(ws, tags)': non-string tags throw (workerd converts them)";
 /** close(code): workerd accepts every code from 1000 to 4999 except 1004,
  * 1005, 1006 and 1015 (and coerces 1000.5 and "1000"); Torpor accepts only
  * 1000, 1001, 1011, 1012 and 3000–4999, integers only. */
-const CLOSE_CODE_RANGE = "compatibility.md: close() accepts fewer codes";
+const CLOSE_CODE_RANGE = "compatibility.md (no row yet): ws.close() accepts fewer codes than workerd";
 /** close(code, reason) with a reason over 123 UTF-8 bytes: workerd accepts
  * it; Torpor throws ERR_CLOSE_REASON_TOO_LONG. */
-const CLOSE_REASON_LENGTH = "compatibility.md: close() reasons over 123 bytes throw";
+const CLOSE_REASON_LENGTH = "compatibility.md (no row yet): ws.close() reasons over 123 bytes throw (workerd accepts them)";
 /** close(undefined, "why"): workerd throws InvalidAccessError "If you
  * specify a WebSocket close reason, you must also specify a code."; Torpor
  * closes without a code. */
-const CLOSE_REASON_WITHOUT_CODE = "compatibility.md: close() with a reason and no code";
+const CLOSE_REASON_WITHOUT_CODE = "compatibility.md (no row yet): ws.close(undefined, reason) is accepted (workerd throws)";
 /** close() on a socket never accepted: workerd throws TypeError "You must
  * call one of accept() or state.acceptWebSocket() on this WebSocket before
  * sending messages."; Torpor starts closing (readyState 2). */
-const CLOSE_BEFORE_ACCEPT = "compatibility.md: close() before accept()";
+const CLOSE_BEFORE_ACCEPT = "compatibility.md (no row yet): ws.close() before accept is accepted (workerd throws)";
 /** Same condition, different error: workerd throws TypeError, Error,
  * InvalidAccessError or DataCloneError with its own messages; Torpor throws
  * TorporError (with a stable `code`, see docs/errors.md) and longer messages. */
-const ERROR_CLASSES_AND_MESSAGES = "compatibility.md: errors are TorporError with Torpor's messages";
+const ERROR_CLASSES_AND_MESSAGES = "compatibility.md (no row yet): errors are TorporError with Torpor's messages, not workerd's classes and texts";
 
 interface KnownDifference {
   doc: string;

@@ -21,8 +21,14 @@ const conns = mode === "durable" ? 100 : 1000;
 const roomSize = mode === "broadcast" ? 100 : 1;
 await lg.call("connect", { group: "g", base: wsBase(server), paths: Array.from({ length: conns }, (_, i) => `/ROOM/p${Math.floor(i / roomSize)}?u=u${i}`) });
 const deadline = Date.now() + Number(seconds) * 1000;
-if (mode === "broadcast") await lg.call("broadcast", { group: "g", roomSize, window: 4, warmupMs: 0, durationMs: Number(seconds) * 1000 });
-else while (Date.now() < deadline) await lg.call("echo", { group: "g", messages: 20 });
+const cpu0 = await server.call<number>("cpu");
+let events = 0;
+if (mode === "broadcast") {
+  events = (await lg.call<{ deliveries: number }>("broadcast", { group: "g", roomSize, window: 4, warmupMs: 0, durationMs: Number(seconds) * 1000 })).deliveries;
+} else {
+  while (Date.now() < deadline) events += (await lg.call<{ roundTrips: number }>("echo", { group: "g", messages: 20 })).roundTrips;
+}
+const cpuPerEvent = ((await server.call<number>("cpu")) - cpu0) / events;
 const t = Date.now();
 await server.call("exit").catch(() => {});
 await new Promise((r) => setTimeout(r, 1000));
@@ -41,6 +47,7 @@ for (const n of prof.nodes) {
   self.set(key, (self.get(key) ?? 0) + n.hitCount);
   total += n.hitCount;
 }
+console.log(`${side} ${mode}: ${events} ${mode === "broadcast" ? "deliveries" : "events"}, ${cpuPerEvent.toFixed(2)} µs server CPU each (under the profiler)`);
 console.log(`${newest} (${total} samples, written ${Date.now() - t} ms after load)`);
 const top = [...self].filter(([k]) => !k.startsWith("(idle)"));
 for (const [k, v] of top.sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);

@@ -5,6 +5,7 @@ import { cpuNow, serve, serverStats } from "../lib/proc.ts";
 
 const mode = process.env.BENCH_MODE ?? "echo";
 const puts = Number(process.env.BENCH_PUTS ?? 1);
+const putStyle = process.env.BENCH_PUT_STYLE ?? "await";
 const { Runtime, DurableObject, Response, WebSocketPair, silentLogger } = await loadCore();
 
 class Room extends (DurableObject as typeof DO) {
@@ -26,7 +27,9 @@ class Room extends (DurableObject as typeof DO) {
   }
   async durable(ws: WebSocket, msg: string | ArrayBuffer) {
     // One event = `puts` writes; the send waits for their commit (output gate).
-    for (let i = 0; i < puts; i++) await this.ctx.storage.put(`k${i}`, msg);
+    // BENCH_PUT_STYLE (profiling experiments): await each put (default, what users write), or fire them all.
+    if (putStyle === "noawait") for (let i = 0; i < puts; i++) void this.ctx.storage.put(`k${i}`, msg);
+    else for (let i = 0; i < puts; i++) await this.ctx.storage.put(`k${i}`, msg);
     ws.send(msg);
   }
 }

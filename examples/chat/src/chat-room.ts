@@ -176,7 +176,7 @@ export class ChatRoom extends DurableObject<Env> {
   /**
    * Open sockets of this room, minus `exclude`. Filtering by `readyState`
    * keeps this correct on runtimes that still list a closing socket inside
-   * `webSocketClose` (Torpor does not; Cloudflare has at times).
+   * `webSocketClose` (both Torpor and workerd do, until the handler returns).
    */
   private openSockets(exclude?: WebSocket): WebSocket[] {
     return this.ctx.getWebSockets().filter((s) => s !== exclude && s.readyState === OPEN);

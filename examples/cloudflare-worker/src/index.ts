@@ -84,9 +84,10 @@ export class Room extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
     const me = ws.deserializeAttachment() as Attachment;
-    // The closing socket is not among getWebSockets() here.
+    // The closing socket is still among getWebSockets() while this runs (as on workerd): skip it.
+    const remaining = this.users(ws);
     for (const peer of this.ctx.getWebSockets()) {
-      peer.send(JSON.stringify({ type: "left", user: me.user, code, wasClean, remaining: this.users() }));
+      if (peer !== ws) peer.send(JSON.stringify({ type: "left", user: me.user, code, wasClean, remaining }));
     }
   }
 
@@ -102,8 +103,11 @@ export class Room extends DurableObject<Env> {
     return { messages: n, sockets: this.ctx.getWebSockets().length, alarmRuns: (await this.ctx.storage.get<number>("alarmRuns")) ?? 0 };
   }
 
-  private users(): string[] {
-    return this.ctx.getWebSockets().map((ws) => (ws.deserializeAttachment() as Attachment).user);
+  private users(except?: WebSocket): string[] {
+    return this.ctx
+      .getWebSockets()
+      .filter((ws) => ws !== except)
+      .map((ws) => (ws.deserializeAttachment() as Attachment).user);
   }
 }
 

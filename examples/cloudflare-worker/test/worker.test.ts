@@ -115,7 +115,7 @@ describe("torpor dev runs the Cloudflare Worker unchanged", () => {
     expect(await bob.json()).toEqual({ type: "alarm", runs: 1 });
   });
 
-  it("delivers webSocketClose with the closing socket already gone from getWebSockets()", async () => {
+  it("delivers webSocketClose with the closing socket still listed by getWebSockets(), as on workerd", async () => {
     const [alice, bob] = clients as [Client, Client];
     alice.close(1000, "bye");
     expect(await alice.closed).toEqual({ code: 1000, reason: "bye" });

@@ -12,7 +12,7 @@ export function serializeAttachment(value: unknown, limit: number): Buffer {
   } catch (error) {
     throw new TorporError(
       "ERR_ATTACHMENT_NOT_CLONEABLE",
-      `serializeAttachment() takes a structured-cloneable value (objects, arrays, strings, numbers, Map, Date, …); this one is not: ${(error as Error).message}. Store plain data, not functions, symbols or class instances with behaviour.`,
+      `serializeAttachment() takes a structured-cloneable value (objects, arrays, strings, numbers, Map, Date, …); this one is not: ${(error as Error).message.replace(/\.$/, "")}. Store plain data, not functions, symbols or class instances with behaviour.`,
       { cause: error },
     );
   }

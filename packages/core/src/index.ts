@@ -33,4 +33,5 @@ export type { TorporErrorCode } from "./errors.ts";
 export { memoryStorage } from "./memory-storage.ts";
 export type { MemoryStorageOptions } from "./memory-storage.ts";
 export * from "./storage-validation.ts";
+export { createStorageApi, type StorageBackend } from "./storage-api.ts";
 export type * from "./storage.ts";

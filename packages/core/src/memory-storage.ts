@@ -4,32 +4,15 @@
  * objects that need no persistence. Data survives an object's close/reopen
  * (hibernation) for as long as the provider lives.
  */
-import type {
-  DurableObjectListOptions,
-  DurableObjectStorage,
-  DurableObjectTransaction,
-  ObjectKey,
-  ObjectStorage,
-  PendingAlarm,
-  SqlStorage,
-  StorageHooks,
-  StorageProvider,
-  SyncKvStorage,
-} from "./storage.ts";
+import type { DurableObjectStorage, ObjectKey, ObjectStorage, PendingAlarm, StorageHooks, StorageProvider } from "./storage.ts";
 import { TorporError } from "./errors.ts";
+import { createStorageApi } from "./storage-api.ts";
 import {
-  asyncTransactionSyncError,
-  checkKeyCount,
   compareKeys,
   deserializeValue,
-  isThenable,
-  normalizeListOptions,
   prefixUpperBound,
   resolveStorageLimits,
-  serializeValue,
   storageClosedError,
-  validateAlarmTime,
-  validateKey,
   type NormalizedListOptions,
   type StorageLimits,
 } from "./storage-validation.ts";
@@ -94,7 +77,6 @@ class MemoryObjectStorage implements ObjectStorage {
   readonly api: DurableObjectStorage;
   readonly #data: ObjectData;
   readonly #hooks: StorageHooks;
-  readonly #limits: StorageLimits;
   readonly #beforeCommit: ((key: ObjectKey) => void) | undefined;
   /** Undo log of the open batch; a savepoint is a length of it. */
   #undo: Undo[] = [];
@@ -107,9 +89,30 @@ class MemoryObjectStorage implements ObjectStorage {
   constructor(data: ObjectData, hooks: StorageHooks, limits: StorageLimits, beforeCommit?: (key: ObjectKey) => void) {
     this.#data = data;
     this.#hooks = hooks;
-    this.#limits = limits;
     this.#beforeCommit = beforeCommit;
-    this.api = this.#makeApi();
+    this.api = createStorageApi<number>(
+      {
+        hooks,
+        check: () => this.#check(),
+        get: (key) => this.#getOne(key),
+        getMany: (keys) => this.#getMany(keys),
+        put: (entries) => this.#putMany(entries),
+        delete: (keys) => this.#deleteMany(keys),
+        list: (o) => this.#list(o),
+        deleteAll: () => this.#deleteAll(),
+        getAlarm: () => this.#data.alarm,
+        setAlarm: (time) => this.#setAlarm(time),
+        beginTransaction: (async) => this.#beginTransaction(async),
+        endTransaction: (mark, keep, async) => this.#endTransaction(mark, keep, async),
+        sql: () => {
+          throw new TorporError(
+            "ERR_SQL_UNAVAILABLE",
+            "SQL storage needs @torpor/storage-sqlite; this object uses the in-memory provider. Pass storage: sqliteStorage({ dir }) to the runtime, or use the KV API.",
+          );
+        },
+      },
+      limits,
+    );
   }
 
   get hasPendingWrites(): boolean {
@@ -120,7 +123,7 @@ class MemoryObjectStorage implements ObjectStorage {
     if (!this.#batchOpen) return;
     if (this.#activeTransactions > 0) {
       // A transaction() closure is still running: its writes must not become
-      // durable half-way. Commit when it settles (see #endTransaction).
+      // durable half-way. Commit when it settles (see #transactionSettled).
       this.#commitDeferred = true;
       return;
     }
@@ -183,10 +186,8 @@ class MemoryObjectStorage implements ObjectStorage {
     return bytes === undefined ? undefined : deserializeValue(bytes);
   }
 
-  #getMany(keys: string[]): Map<string, unknown> {
-    checkKeyCount(keys.length, "get", this.#limits);
-    for (const k of keys) validateKey(k, this.#limits);
-    const found = [...new Set(keys)].filter((k) => this.#data.values.has(k)).sort(compareKeys);
+  #getMany(keys: ReadonlySet<string>): Map<string, unknown> {
+    const found = [...keys].filter((k) => this.#data.values.has(k)).sort(compareKeys);
     return new Map(found.map((k) => [k, this.#getOne(k)]));
   }
 
@@ -281,153 +282,29 @@ class MemoryObjectStorage implements ObjectStorage {
     if (alarmTouched && !this.#closed) this.#hooks.alarmChanged();
   }
 
-  #transactionSync<T>(closure: () => T): T {
+  /** A transaction's savepoint: the undo log's length when it began. */
+  #beginTransaction(async: boolean): number {
     this.#check();
-    const mark = this.#undo.length;
-    let result: T;
-    try {
-      result = closure();
-    } catch (err) {
-      this.#rollbackTo(mark);
-      throw err;
-    }
-    if (isThenable(result)) {
-      this.#rollbackTo(mark);
-      // The refused promise's outcome is reported by the error thrown here.
-      Promise.resolve(result).then(undefined, () => {});
-      throw asyncTransactionSyncError();
-    }
-    return result;
+    // An async closure may span turns: commits wait for it (see commit()).
+    if (async) this.#activeTransactions++;
+    return this.#undo.length;
   }
 
-  async #transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
-    this.#check();
-    const mark = this.#undo.length;
-    let rolledBack = false;
-    const api = this.api;
-    const txn: DurableObjectTransaction = {
-      get: api.get.bind(api) as DurableObjectTransaction["get"],
-      put: api.put.bind(api) as DurableObjectTransaction["put"],
-      delete: api.delete.bind(api) as DurableObjectTransaction["delete"],
-      list: api.list.bind(api),
-      getAlarm: api.getAlarm.bind(api),
-      setAlarm: api.setAlarm.bind(api),
-      deleteAlarm: api.deleteAlarm.bind(api),
-      rollback: () => {
-        rolledBack = true;
-      },
-    };
-    this.#activeTransactions++;
+  #endTransaction(mark: number, keep: boolean, async: boolean): void {
     try {
-      const result = await closure(txn);
-      if (rolledBack) this.#rollbackTo(mark);
-      return result;
-    } catch (err) {
-      this.#rollbackTo(mark);
-      throw err;
+      if (!keep) this.#rollbackTo(mark);
     } finally {
-      this.#endTransaction();
+      if (async) this.#transactionSettled();
     }
   }
 
-  #endTransaction(): void {
+  #transactionSettled(): void {
     if (this.#activeTransactions > 0) this.#activeTransactions--;
     if (this.#activeTransactions === 0 && this.#commitDeferred) {
       this.#commitDeferred = false;
       // The runtime's commit came while the closure ran; ask for another.
       if (this.#batchOpen) this.#hooks.writeStarted();
     }
-  }
-
-  // --- the user-facing API --------------------------------------------------
-
-  #makeApi(): DurableObjectStorage {
-    const limits = this.#limits;
-    const self = this;
-    const kv: SyncKvStorage = {
-      get: <T>(key: string): T | undefined => {
-        self.#check();
-        return self.#getOne(validateKey(key, limits)) as T | undefined;
-      },
-      put: <T>(key: string, value: T): void => {
-        self.#check();
-        validateKey(key, limits);
-        self.#putMany([[key, serializeValue(key, value, limits)]]);
-      },
-      delete: (key: string): boolean => {
-        self.#check();
-        return self.#deleteMany([validateKey(key, limits)]) === 1;
-      },
-      list: <T>(options?: DurableObjectListOptions): Iterable<[string, T]> => {
-        self.#check();
-        return self.#list(normalizeListOptions(options, limits)) as [string, T][];
-      },
-    };
-    const api = {
-      async get(keyOrKeys: string | string[]): Promise<unknown> {
-        self.#check();
-        if (Array.isArray(keyOrKeys)) return self.#getMany(keyOrKeys);
-        return self.#getOne(validateKey(keyOrKeys, limits));
-      },
-      async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
-        self.#check();
-        if (typeof keyOrEntries === "string") {
-          validateKey(keyOrEntries, limits);
-          self.#putMany([[keyOrEntries, serializeValue(keyOrEntries, value, limits)]]);
-          return;
-        }
-        if (keyOrEntries === null || typeof keyOrEntries !== "object") validateKey(keyOrEntries, limits);
-        const entries = Object.entries(keyOrEntries);
-        checkKeyCount(entries.length, "put", limits);
-        // Serialize everything first: one bad value must not leave half the entries written.
-        self.#putMany(entries.map(([k, v]) => [validateKey(k, limits), serializeValue(k, v, limits)]));
-      },
-      async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
-        self.#check();
-        if (Array.isArray(keyOrKeys)) {
-          checkKeyCount(keyOrKeys.length, "delete", limits);
-          for (const k of keyOrKeys) validateKey(k, limits);
-          return self.#deleteMany(keyOrKeys);
-        }
-        return self.#deleteMany([validateKey(keyOrKeys, limits)]) === 1;
-      },
-      async list(options?: DurableObjectListOptions): Promise<Map<string, unknown>> {
-        self.#check();
-        return new Map(self.#list(normalizeListOptions(options, limits)));
-      },
-      async deleteAll(): Promise<void> {
-        self.#deleteAll();
-      },
-      transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
-        return self.#hooks.holdInput(self.#transaction(closure));
-      },
-      transactionSync<T>(closure: () => T): T {
-        return self.#transactionSync(closure);
-      },
-      async getAlarm(): Promise<number | null> {
-        self.#check();
-        return self.#data.alarm;
-      },
-      async setAlarm(scheduledTime: number | Date): Promise<void> {
-        self.#check();
-        self.#setAlarm(validateAlarmTime(scheduledTime));
-      },
-      async deleteAlarm(): Promise<void> {
-        self.#check();
-        self.#setAlarm(null);
-      },
-      sync(): Promise<void> {
-        return self.#hooks.flush();
-      },
-      get sql(): SqlStorage {
-        throw new TorporError(
-          "ERR_SQL_UNAVAILABLE",
-          "SQL storage needs @torpor/storage-sqlite; this object uses the in-memory provider. Pass storage: sqliteStorage({ dir }) to the runtime, or use the KV API.",
-        );
-      },
-      kv,
-    };
-    return api as unknown as DurableObjectStorage;
   }
 }
 

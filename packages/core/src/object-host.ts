@@ -250,6 +250,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     if (event.timedOut === true) return;
     event.timer?.cancel();
     this.#running--;
+    if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
     if (event.kind === "call") {
       if (failed) event.reject!(error);
       else if (this.#dirty) this.#afterCommit().then(() => event.resolve!(value), event.reject!);
@@ -318,7 +319,10 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       runtime.metrics.handlerErrors++;
       runtime.options.logger.error("Durable Object constructor threw", { object: this.key.id, name: this.key.name, error });
       const failed = this.#queue.splice(0);
-      for (const event of failed) event.reject?.(error);
+      for (const event of failed) {
+        event.reject?.(error);
+        if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
+      }
       return false;
     }
     runtime.touched(this);
@@ -557,7 +561,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   socketClose(end: SocketEnd, code: number, reason: string, wasClean: boolean): void {
     if (end.mode === HIBERNATABLE) {
-      this.sockets.delete(end);
+      // As on workerd, the closing socket stays in getWebSockets() until its webSocketClose() has run.
       this.deliver({ kind: "webSocketClose", end, args: [code, reason, wasClean] });
     } else {
       this.deliver({ kind: "listener", end, args: [{ type: "close", code, reason, wasClean }] });

@@ -93,7 +93,16 @@ export class SocketEnd {
 
   /** Starts (or, half-open, completes) the closing handshake from this end. */
   close(code?: number, reason?: string): void {
-    if (code !== undefined) checkCloseCode(code);
+    if (this.mode === NOT_ACCEPTED) {
+      throw new TorporError(
+        "ERR_WEBSOCKET_NOT_ACCEPTED",
+        "You must call one of accept() or ctx.acceptWebSocket() on this WebSocket before closing it.",
+      );
+    }
+    if (code === undefined && reason !== undefined) {
+      throw new TorporError("ERR_INVALID_CLOSE_CODE", "If you specify a WebSocket close reason, you must also specify a code.");
+    }
+    if (code !== undefined) code = checkCloseCode(code);
     const text = reason ?? "";
     if (Buffer.byteLength(text) > 123) {
       throw new TorporError(
@@ -206,14 +215,21 @@ export class SocketEnd {
   }
 }
 
-/** Valid close codes an application may send (RFC 6455 §7.4; 1000 and 3000–4999). */
-function checkCloseCode(code: number): void {
-  if (!Number.isInteger(code) || !(code === 1000 || (code >= 3000 && code <= 4999) || code === 1001 || code === 1011 || code === 1012)) {
+/**
+ * Close codes an application may send. Like workerd, the code is converted
+ * as a WebIDL unsigned short (so "1000" and 1000.5 mean 1000); the accepted
+ * set is what both workerd and the `ws` wire layer allow: 1000–1003,
+ * 1007–1014 and 3000–4999 (1004–1006 and 1015 are reserved for the runtime).
+ */
+function checkCloseCode(raw: unknown): number {
+  const code = Math.trunc(Number(raw));
+  if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
     throw new TorporError(
       "ERR_INVALID_CLOSE_CODE",
-      `Invalid WebSocket close code ${String(code)}: use 1000 (normal), 1001, 1011, 1012, or an application code from 3000 to 4999.`,
+      `Invalid WebSocket close code: ${String(raw)}. Use 1000 (normal), another code from 1001–1003 or 1007–1014, or an application code from 3000 to 4999.`,
     );
   }
+  return code;
 }
 
 function copyView(view: ArrayBufferView): ArrayBuffer {
@@ -233,7 +249,8 @@ function onConnectionMessage(this: BoundConnection, data: Buffer, isBinary: bool
 
 function onConnectionClose(this: BoundConnection, code: number, reason: Buffer): void {
   const end = this[kEnd]!;
-  end.receiveClose(code, reason.toString(), code !== 1006);
+  // workerd's wording for a connection that went away without a Close frame.
+  end.receiveClose(code, code === 1006 ? "WebSocket disconnected without sending Close frame." : reason.toString(), code !== 1006);
   end.state = CLOSED;
 }
 

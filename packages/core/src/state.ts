@@ -63,16 +63,18 @@ export class DurableObjectState {
           `A WebSocket can have at most ${limits.maxTags} tags; got ${tags.length}. Combine tags or keep the extra data in the attachment.`,
         );
       }
-      for (const tag of tags) {
-        if (typeof tag !== "string") throw new TorporError("ERR_INVALID_TAG", `WebSocket tags must be strings; got ${typeof tag}.`);
-        if (tag.length > limits.maxTagLength) {
+      // Like workerd: non-strings are converted, and length is measured in UTF-8 bytes.
+      const strings = tags.map(String);
+      for (const tag of strings) {
+        const bytes = Buffer.byteLength(tag);
+        if (bytes > limits.maxTagLength) {
           throw new TorporError(
             "ERR_TAG_TOO_LONG",
-            `A WebSocket tag is ${formatCount(tag.length)} characters; the limit is ${formatCount(limits.maxTagLength)}. Use a shorter tag, such as an id instead of a name.`,
+            `A WebSocket tag is ${formatCount(bytes)} bytes (UTF-8); the limit is ${formatCount(limits.maxTagLength)}. Use a shorter tag, such as an id instead of a name.`,
           );
         }
       }
-      if (tags.length > 0) checked = [...new Set(tags)];
+      if (strings.length > 0) checked = [...new Set(strings)];
     }
     if (host.sockets.size >= limits.maxWebSocketsPerObject) {
       throw new TorporError(

@@ -83,3 +83,49 @@ test("setHibernatableWebSocketEventTimeout rejects nonsense", async () => {
   await runtime.namespace<T>("T").getByName("t").probe();
   expect(code).toBe("ERR_INVALID_OPTIONS");
 });
+
+test("close() follows workerd: code coercion, no reason without a code, no close before accept", async () => {
+  const results: Record<string, string> = {};
+  class Closer extends DurableObject {
+    override fetch() {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      results.beforeAccept = codeOf(() => server.close(1000));
+      this.ctx.acceptWebSocket(server);
+      results.reasonWithoutCode = codeOf(() => server.close(undefined, "why"));
+      results.reserved1006 = codeOf(() => server.close(1006));
+      results.protocolRange = codeOf(() => server.close(2000));
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    override webSocketMessage(ws: WebSocket) {
+      // A numeric string is converted as workerd does (WebIDL unsigned short).
+      ws.close("4321" as unknown as number, "string code");
+    }
+  }
+  const { wsUrl } = await startRuntime({ objects: { C: Closer } });
+  const client = await connect(`${wsUrl}/C/x`);
+  client.send("go");
+  expect(await client.closed).toEqual({ code: 4321, reason: "string code" });
+  expect(results).toEqual({
+    beforeAccept: "ERR_WEBSOCKET_NOT_ACCEPTED",
+    reasonWithoutCode: "ERR_INVALID_CLOSE_CODE",
+    reserved1006: "ERR_INVALID_CLOSE_CODE",
+    protocolRange: "ERR_INVALID_CLOSE_CODE",
+  });
+});
+
+test("tags follow workerd: non-strings are converted and length is measured in UTF-8 bytes", async () => {
+  const results: Record<string, unknown> = {};
+  class Tagger extends DurableObject {
+    override fetch() {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      const [, extra] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      results.multibyte = codeOf(() => this.ctx.acceptWebSocket(extra, ["é".repeat(129)]));
+      this.ctx.acceptWebSocket(server, [1 as unknown as string, "é".repeat(128)]);
+      results.tags = this.ctx.getTags(server);
+      return new Response(null, { status: 101, webSocket: client });
+    }
+  }
+  const { wsUrl } = await startRuntime({ objects: { T: Tagger } });
+  await connect(`${wsUrl}/T/x`);
+  expect(results).toEqual({ multibyte: "ERR_TAG_TOO_LONG", tags: ["1", "é".repeat(128)] });
+});

@@ -1,0 +1,204 @@
+/**
+ * The user-facing `DurableObjectStorage` (what an object sees as
+ * `ctx.storage`), built once over a provider's primitives: argument
+ * validation, serialization and the transaction protocol live here, so
+ * every storage provider behaves the same.
+ */
+import type {
+  DurableObjectListOptions,
+  DurableObjectStorage,
+  DurableObjectTransaction,
+  SqlStorage,
+  StorageHooks,
+  SyncKvStorage,
+} from "./storage.ts";
+import {
+  asyncTransactionSyncError,
+  checkKeyCount,
+  isThenable,
+  normalizeListOptions,
+  serializeValue,
+  validateAlarmTime,
+  validateKey,
+  type NormalizedListOptions,
+  type StorageLimits,
+} from "./storage-validation.ts";
+
+/**
+ * One object's storage engine as {@link createStorageApi} uses it: the
+ * primitives a provider implements over its own data structures. Arguments
+ * arrive validated (keys checked, key counts within limits, values
+ * serialized); writes go into the provider's open batch.
+ * @typeParam Savepoint what {@link StorageBackend.beginTransaction} returns
+ * for {@link StorageBackend.endTransaction} to close.
+ */
+export interface StorageBackend<Savepoint = unknown> {
+  /** The runtime's hooks: `flush` serves `sync()`, `holdInput` gates `transaction()`. */
+  readonly hooks: Pick<StorageHooks, "flush" | "holdInput">;
+  /** Throws the storage-closed error once this object's storage is closed. */
+  check(): void;
+  /** The value stored under `key`, deserialized; `undefined` if there is none. */
+  get(key: string): unknown;
+  /** The stored entries among `keys` (distinct), deserialized, in key order. */
+  getMany(keys: ReadonlySet<string>): Map<string, unknown>;
+  /** Writes `entries` (serialized values); does nothing when empty. */
+  put(entries: [string, Buffer][]): void;
+  /** Deletes `keys` (distinct); returns how many of them existed. */
+  delete(keys: string[]): number;
+  /** The entries `options` selects, deserialized, in list order. */
+  list(options: NormalizedListOptions): [string, unknown][];
+  /** Deletes every key and the alarm (and whatever else the provider stores for the object). */
+  deleteAll(): void;
+  /** The scheduled alarm time in ms since the epoch, or `null`. */
+  getAlarm(): number | null;
+  /** Sets (a validated time) or deletes (`null`) the alarm. */
+  setAlarm(time: number | null): void;
+  /**
+   * Opens a transaction scope (throwing if closed). `async` is true for a
+   * `transaction()` closure, which may span turns, false for `transactionSync()`.
+   */
+  beginTransaction(async: boolean): Savepoint;
+  /**
+   * Closes the scope `savepoint` opened: its writes stay in the batch if
+   * `keep`, are rolled back otherwise. `async` is what was passed to
+   * {@link StorageBackend.beginTransaction}.
+   */
+  endTransaction(savepoint: Savepoint, keep: boolean, async: boolean): void;
+  /** What `storage.sql` returns; throws where the provider has no SQL API. */
+  sql(): SqlStorage;
+}
+
+/** Builds the `DurableObjectStorage` API over `backend`, enforcing `limits`. */
+export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, limits: StorageLimits): DurableObjectStorage {
+  const kv: SyncKvStorage = {
+    get: <T>(key: string): T | undefined => {
+      backend.check();
+      return backend.get(validateKey(key, limits)) as T | undefined;
+    },
+    put: <T>(key: string, value: T): void => {
+      backend.check();
+      validateKey(key, limits);
+      backend.put([[key, serializeValue(key, value, limits)]]);
+    },
+    delete: (key: string): boolean => {
+      backend.check();
+      return backend.delete([validateKey(key, limits)]) === 1;
+    },
+    list: <T>(options?: DurableObjectListOptions): Iterable<[string, T]> => {
+      backend.check();
+      return backend.list(normalizeListOptions(options, limits)) as [string, T][];
+    },
+  };
+
+  function transactionSync<T>(closure: () => T): T {
+    const savepoint = backend.beginTransaction(false);
+    let result: T;
+    try {
+      result = closure();
+    } catch (err) {
+      backend.endTransaction(savepoint, false, false);
+      throw err;
+    }
+    if (isThenable(result)) {
+      backend.endTransaction(savepoint, false, false);
+      // The refused promise's outcome is reported by the error thrown here.
+      Promise.resolve(result).then(undefined, () => {});
+      throw asyncTransactionSyncError();
+    }
+    backend.endTransaction(savepoint, true, false);
+    return result;
+  }
+
+  async function transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
+    const savepoint = backend.beginTransaction(true);
+    let rolledBack = false;
+    const txn: DurableObjectTransaction = {
+      get: storage.get.bind(storage) as DurableObjectTransaction["get"],
+      put: storage.put.bind(storage) as DurableObjectTransaction["put"],
+      delete: storage.delete.bind(storage) as DurableObjectTransaction["delete"],
+      list: storage.list.bind(storage),
+      getAlarm: storage.getAlarm.bind(storage),
+      setAlarm: storage.setAlarm.bind(storage),
+      deleteAlarm: storage.deleteAlarm.bind(storage),
+      rollback: () => {
+        rolledBack = true;
+      },
+    };
+    let result: T;
+    try {
+      result = await closure(txn);
+    } catch (err) {
+      backend.endTransaction(savepoint, false, true);
+      throw err;
+    }
+    backend.endTransaction(savepoint, !rolledBack, true);
+    return result;
+  }
+
+  const api = {
+    async get(keyOrKeys: string | string[]): Promise<unknown> {
+      backend.check();
+      if (Array.isArray(keyOrKeys)) {
+        checkKeyCount(keyOrKeys.length, "get", limits);
+        for (const k of keyOrKeys) validateKey(k, limits);
+        return backend.getMany(new Set(keyOrKeys));
+      }
+      return backend.get(validateKey(keyOrKeys, limits));
+    },
+    async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
+      backend.check();
+      if (typeof keyOrEntries === "string") {
+        validateKey(keyOrEntries, limits);
+        backend.put([[keyOrEntries, serializeValue(keyOrEntries, value, limits)]]);
+        return;
+      }
+      if (keyOrEntries === null || typeof keyOrEntries !== "object") validateKey(keyOrEntries, limits);
+      const entries = Object.entries(keyOrEntries);
+      checkKeyCount(entries.length, "put", limits);
+      // Serialize everything first: one bad value must not leave half the entries written.
+      backend.put(entries.map(([k, v]) => [validateKey(k, limits), serializeValue(k, v, limits)]));
+    },
+    async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
+      backend.check();
+      if (Array.isArray(keyOrKeys)) {
+        checkKeyCount(keyOrKeys.length, "delete", limits);
+        for (const k of keyOrKeys) validateKey(k, limits);
+        // Cloudflare counts the keys actually deleted: a repeated key counts once.
+        return backend.delete([...new Set(keyOrKeys)]);
+      }
+      return backend.delete([validateKey(keyOrKeys, limits)]) === 1;
+    },
+    async list(options?: DurableObjectListOptions): Promise<Map<string, unknown>> {
+      backend.check();
+      return new Map(backend.list(normalizeListOptions(options, limits)));
+    },
+    async deleteAll(): Promise<void> {
+      backend.deleteAll();
+    },
+    transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
+      return backend.hooks.holdInput(transaction(closure));
+    },
+    transactionSync,
+    async getAlarm(): Promise<number | null> {
+      backend.check();
+      return backend.getAlarm();
+    },
+    async setAlarm(scheduledTime: number | Date): Promise<void> {
+      backend.check();
+      backend.setAlarm(validateAlarmTime(scheduledTime));
+    },
+    async deleteAlarm(): Promise<void> {
+      backend.check();
+      backend.setAlarm(null);
+    },
+    sync(): Promise<void> {
+      return backend.hooks.flush();
+    },
+    get sql(): SqlStorage {
+      return backend.sql();
+    },
+    kv,
+  };
+  const storage = api as unknown as DurableObjectStorage;
+  return storage;
+}

@@ -6,7 +6,7 @@
  */
 import type { DurableObjectStorage, ObjectKey, ObjectStorage, PendingAlarm, StorageHooks, StorageProvider } from "./storage.ts";
 import { TorporError } from "./errors.ts";
-import { createStorageApi } from "./storage-api.ts";
+import { createStorageApi, type StorageBackend } from "./storage-api.ts";
 import {
   compareKeys,
   deserializeValue,
@@ -73,10 +73,10 @@ type Undo =
   | { kind: "alarm"; prev: number | null }
   | { kind: "all"; keys: string[]; values: Map<string, Buffer>; alarm: number | null };
 
-class MemoryObjectStorage implements ObjectStorage {
+class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   readonly api: DurableObjectStorage;
   readonly #data: ObjectData;
-  readonly #hooks: StorageHooks;
+  readonly hooks: StorageHooks;
   readonly #beforeCommit: ((key: ObjectKey) => void) | undefined;
   /** Undo log of the open batch; a savepoint is a length of it. */
   #undo: Undo[] = [];
@@ -88,31 +88,9 @@ class MemoryObjectStorage implements ObjectStorage {
 
   constructor(data: ObjectData, hooks: StorageHooks, limits: StorageLimits, beforeCommit?: (key: ObjectKey) => void) {
     this.#data = data;
-    this.#hooks = hooks;
+    this.hooks = hooks;
     this.#beforeCommit = beforeCommit;
-    this.api = createStorageApi<number>(
-      {
-        hooks,
-        check: () => this.#check(),
-        get: (key) => this.#getOne(key),
-        getMany: (keys) => this.#getMany(keys),
-        put: (entries) => this.#putMany(entries),
-        delete: (keys) => this.#deleteMany(keys),
-        list: (o) => this.#list(o),
-        deleteAll: () => this.#deleteAll(),
-        getAlarm: () => this.#data.alarm,
-        setAlarm: (time) => this.#setAlarm(time),
-        beginTransaction: (async) => this.#beginTransaction(async),
-        endTransaction: (mark, keep, async) => this.#endTransaction(mark, keep, async),
-        sql: () => {
-          throw new TorporError(
-            "ERR_SQL_UNAVAILABLE",
-            "SQL storage needs @torpor/storage-sqlite; this object uses the in-memory provider. Pass storage: sqliteStorage({ dir }) to the runtime, or use the KV API.",
-          );
-        },
-      },
-      limits,
-    );
+    this.api = createStorageApi(this, limits);
   }
 
   get hasPendingWrites(): boolean {
@@ -150,7 +128,7 @@ class MemoryObjectStorage implements ObjectStorage {
   clearAlarmIfUnchanged(scheduledTime: number): void {
     if (this.#data.alarm !== scheduledTime) return;
     if (this.#batchOpen) {
-      this.#setAlarm(null);
+      this.setAlarm(null);
       this.commit();
     } else {
       this.#data.alarm = null;
@@ -167,37 +145,48 @@ class MemoryObjectStorage implements ObjectStorage {
     }
   }
 
-  // --- synchronous engine -------------------------------------------------
+  // --- StorageBackend: the primitives createStorageApi builds `api` on ------
 
-  #check(): void {
+  check(): void {
     if (this.#closed) throw storageClosedError();
   }
 
+  getAlarm(): number | null {
+    return this.#data.alarm;
+  }
+
+  sql(): never {
+    throw new TorporError(
+      "ERR_SQL_UNAVAILABLE",
+      "SQL storage needs @torpor/storage-sqlite; this object uses the in-memory provider. Pass storage: sqliteStorage({ dir }) to the runtime, or use the KV API.",
+    );
+  }
+
   #beginWrite(): void {
-    this.#check();
+    this.check();
     if (!this.#batchOpen) {
       this.#batchOpen = true;
-      this.#hooks.writeStarted();
+      this.hooks.writeStarted();
     }
   }
 
-  #getOne(key: string): unknown {
+  get(key: string): unknown {
     const bytes = this.#data.values.get(key);
     return bytes === undefined ? undefined : deserializeValue(bytes);
   }
 
-  #getMany(keys: ReadonlySet<string>): Map<string, unknown> {
+  getMany(keys: ReadonlySet<string>): Map<string, unknown> {
     const found = [...keys].filter((k) => this.#data.values.has(k)).sort(compareKeys);
-    return new Map(found.map((k) => [k, this.#getOne(k)]));
+    return new Map(found.map((k) => [k, this.get(k)]));
   }
 
-  #putMany(entries: [string, Buffer][]): void {
+  put(entries: [string, Buffer][]): void {
     if (entries.length === 0) return;
     this.#beginWrite();
     for (const [k, v] of entries) this.#write(k, v);
   }
 
-  #deleteMany(keys: string[]): number {
+  delete(keys: string[]): number {
     let n = 0;
     for (const k of keys) {
       if (!this.#data.values.has(k)) continue;
@@ -226,7 +215,7 @@ class MemoryObjectStorage implements ObjectStorage {
     }
   }
 
-  #list(o: NormalizedListOptions): [string, unknown][] {
+  list(o: NormalizedListOptions): [string, unknown][] {
     const keys = this.#data.keys;
     let lo = 0;
     let hi = keys.length;
@@ -238,20 +227,20 @@ class MemoryObjectStorage implements ObjectStorage {
     for (let i = o.reverse ? hi - 1 : lo; out.length < limit && (o.reverse ? i >= lo : i < hi); i += o.reverse ? -1 : 1) {
       const k = keys[i]!;
       if (k === o.startAfter) continue;
-      out.push([k, this.#getOne(k)]);
+      out.push([k, this.get(k)]);
     }
     return out;
   }
 
-  #setAlarm(time: number | null): void {
+  setAlarm(time: number | null): void {
     if (this.#data.alarm === time) return;
     this.#beginWrite();
     this.#undo.push({ kind: "alarm", prev: this.#data.alarm });
     this.#data.alarm = time;
-    this.#hooks.alarmChanged();
+    this.hooks.alarmChanged();
   }
 
-  #deleteAll(): void {
+  deleteAll(): void {
     this.#beginWrite();
     const d = this.#data;
     this.#undo.push({ kind: "all", keys: d.keys, values: d.values, alarm: d.alarm });
@@ -259,7 +248,7 @@ class MemoryObjectStorage implements ObjectStorage {
     d.keys = [];
     d.values = new Map();
     d.alarm = null;
-    if (hadAlarm) this.#hooks.alarmChanged();
+    if (hadAlarm) this.hooks.alarmChanged();
   }
 
   #rollbackTo(mark: number): void {
@@ -279,18 +268,18 @@ class MemoryObjectStorage implements ObjectStorage {
         d.alarm = u.alarm;
       }
     }
-    if (alarmTouched && !this.#closed) this.#hooks.alarmChanged();
+    if (alarmTouched && !this.#closed) this.hooks.alarmChanged();
   }
 
   /** A transaction's savepoint: the undo log's length when it began. */
-  #beginTransaction(async: boolean): number {
-    this.#check();
+  beginTransaction(async: boolean): number {
+    this.check();
     // An async closure may span turns: commits wait for it (see commit()).
     if (async) this.#activeTransactions++;
     return this.#undo.length;
   }
 
-  #endTransaction(mark: number, keep: boolean, async: boolean): void {
+  endTransaction(mark: number, keep: boolean, async: boolean): void {
     try {
       if (!keep) this.#rollbackTo(mark);
     } finally {
@@ -303,7 +292,7 @@ class MemoryObjectStorage implements ObjectStorage {
     if (this.#activeTransactions === 0 && this.#commitDeferred) {
       this.#commitDeferred = false;
       // The runtime's commit came while the closure ran; ask for another.
-      if (this.#batchOpen) this.#hooks.writeStarted();
+      if (this.#batchOpen) this.hooks.writeStarted();
     }
   }
 }

@@ -6,41 +6,33 @@
 import type Database from "better-sqlite3";
 import {
   TorporError,
-  asyncTransactionSyncError,
-  checkKeyCount,
   compareKeys,
+  createStorageApi,
   deserializeValue,
-  isThenable,
-  normalizeListOptions,
   prefixUpperBound,
-  serializeValue,
   storageClosedError,
-  validateAlarmTime,
-  validateKey,
-  type DurableObjectListOptions,
   type DurableObjectStorage,
-  type DurableObjectTransaction,
   type NormalizedListOptions,
   type ObjectKey,
   type ObjectStorage,
   type SqlStorage,
+  type StorageBackend,
   type StorageHooks,
   type StorageLimits,
-  type SyncKvStorage,
 } from "@torpor/core";
 import type { AlarmIndex } from "./alarm-index.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { createSqlStorage } from "./sql-storage.ts";
 
 /** @internal made by `sqliteStorage().open()`. */
-export class SqliteObjectStorage implements ObjectStorage {
+export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolean> {
   readonly api: DurableObjectStorage;
   readonly #odb: ObjectDatabase;
   readonly #key: ObjectKey;
-  readonly #hooks: StorageHooks;
-  readonly #limits: StorageLimits;
+  readonly hooks: StorageHooks;
   readonly #index: AlarmIndex;
   readonly #onClose: () => void;
+  readonly #sql: SqlStorage;
   /** `writeStarted` was called for the open transaction. */
   #signalled = false;
   #alarmChanged = false;
@@ -52,11 +44,17 @@ export class SqliteObjectStorage implements ObjectStorage {
   constructor(odb: ObjectDatabase, key: ObjectKey, hooks: StorageHooks, limits: StorageLimits, index: AlarmIndex, onClose: () => void) {
     this.#odb = odb;
     this.#key = key;
-    this.#hooks = hooks;
-    this.#limits = limits;
+    this.hooks = hooks;
     this.#index = index;
     this.#onClose = onClose;
-    this.api = this.#makeApi();
+    this.#sql = createSqlStorage({
+      database: () => {
+        this.check();
+        return this.#odb;
+      },
+      beginWrite: () => this.#beginWrite(),
+    });
+    this.api = createStorageApi(this, limits);
   }
 
   get hasPendingWrites(): boolean {
@@ -71,7 +69,7 @@ export class SqliteObjectStorage implements ObjectStorage {
     }
     if (this.#depth > 0) {
       // A transaction closure is still running: committing now would make
-      // half of it durable. Ask again when it settles (#leave).
+      // half of it durable. Ask again when it settles (endTransaction).
       this.#commitDeferred = true;
       return;
     }
@@ -87,7 +85,7 @@ export class SqliteObjectStorage implements ObjectStorage {
       if (odb.db.inTransaction) odb.rollback.run();
       this.#signalled = false;
       this.#alarmChanged = false;
-      if (alarmChanged) this.#hooks.alarmChanged();
+      if (alarmChanged) this.hooks.alarmChanged();
       throw new TorporError(
         "ERR_STORAGE_COMMIT_FAILED",
         `Commit of ${this.#key.namespace}/${this.#key.id} failed and its batch was rolled back: ${cause instanceof Error ? cause.message : String(cause)}`,
@@ -106,17 +104,17 @@ export class SqliteObjectStorage implements ObjectStorage {
     this.#commitDeferred = false;
     if (this.#alarmChanged) {
       this.#alarmChanged = false;
-      this.#hooks.alarmChanged();
+      this.hooks.alarmChanged();
     }
   }
 
   alarmTime(): number | null {
-    this.#check();
+    this.check();
     return this.#readAlarm();
   }
 
   clearAlarmIfUnchanged(scheduledTime: number): void {
-    this.#check();
+    this.check();
     if (this.#readAlarm() !== scheduledTime) return;
     if (this.#odb.db.inTransaction) {
       this.#odb.metaDelete.run("alarm");
@@ -141,18 +139,27 @@ export class SqliteObjectStorage implements ObjectStorage {
     }
   }
 
-  // --- synchronous engine -------------------------------------------------
+  // --- StorageBackend: the primitives createStorageApi builds `api` on ------
 
-  #check(): void {
+  check(): void {
     if (this.#closed) throw storageClosedError();
   }
 
+  getAlarm(): number | null {
+    return this.#readAlarm();
+  }
+
+  sql(): SqlStorage {
+    this.check();
+    return this.#sql;
+  }
+
   #beginWrite(): void {
-    this.#check();
+    this.check();
     if (!this.#odb.db.inTransaction) this.#odb.begin.run();
     if (!this.#signalled) {
       this.#signalled = true;
-      this.#hooks.writeStarted();
+      this.hooks.writeStarted();
     }
   }
 
@@ -161,16 +168,14 @@ export class SqliteObjectStorage implements ObjectStorage {
     return row === undefined || row.value === null ? null : Number(row.value);
   }
 
-  #getOne(key: string): unknown {
+  get(key: string): unknown {
     const row = this.#odb.kvGet.get(key);
     return row === undefined ? undefined : deserializeValue(row.value);
   }
 
-  #getMany(keys: string[]): Map<string, unknown> {
-    checkKeyCount(keys.length, "get", this.#limits);
-    for (const k of keys) validateKey(k, this.#limits);
+  getMany(keys: ReadonlySet<string>): Map<string, unknown> {
     const found: [string, unknown][] = [];
-    for (const k of new Set(keys)) {
+    for (const k of keys) {
       const row = this.#odb.kvGet.get(k);
       if (row !== undefined) found.push([k, row.value]);
     }
@@ -178,14 +183,14 @@ export class SqliteObjectStorage implements ObjectStorage {
     return new Map(found.map(([k, v]) => [k, deserializeValue(v as Buffer)]));
   }
 
-  #putMany(entries: [string, Buffer][]): void {
+  put(entries: [string, Buffer][]): void {
     if (entries.length === 0) return;
     this.#beginWrite();
     const put = this.#odb.kvPut;
     for (const [k, v] of entries) put.run(k, v);
   }
 
-  #deleteMany(keys: string[]): number {
+  delete(keys: string[]): number {
     if (keys.length === 0) return 0;
     this.#beginWrite();
     let n = 0;
@@ -194,7 +199,7 @@ export class SqliteObjectStorage implements ObjectStorage {
     return n;
   }
 
-  #list(o: NormalizedListOptions): [string, unknown][] {
+  list(o: NormalizedListOptions): [string, unknown][] {
     const upper = o.prefix === undefined ? undefined : prefixUpperBound(o.prefix);
     const params: unknown[] = [];
     let shape = "";
@@ -226,9 +231,9 @@ export class SqliteObjectStorage implements ObjectStorage {
     return rows.map(([k, v]) => [k, deserializeValue(v)]);
   }
 
-  #setAlarm(time: number | null): void {
+  setAlarm(time: number | null): void {
     if (time === null) {
-      this.#check();
+      this.check();
       if (this.#readAlarm() === null) return;
       this.#beginWrite();
       this.#odb.metaDelete.run("alarm");
@@ -237,18 +242,18 @@ export class SqliteObjectStorage implements ObjectStorage {
       this.#odb.metaPut.run("alarm", time);
     }
     this.#alarmChanged = true;
-    this.#hooks.alarmChanged();
+    this.hooks.alarmChanged();
   }
 
   /** Cloudflare's deleteAll on SQLite-backed objects: KV data, user tables and the alarm. */
-  #deleteAll(): void {
+  deleteAll(): void {
     this.#beginWrite();
     const odb = this.#odb;
     odb.kvDeleteAll.run();
     if (this.#readAlarm() !== null) {
       odb.metaDelete.run("alarm");
       this.#alarmChanged = true;
-      this.#hooks.alarmChanged();
+      this.hooks.alarmChanged();
     }
     // Tables may reference each other; the dropped rows' keys need no checks.
     odb.db.pragma("defer_foreign_keys = ON");
@@ -262,8 +267,9 @@ export class SqliteObjectStorage implements ObjectStorage {
     odb.clearUserStatements();
   }
 
-  #enter(): boolean {
-    this.#check();
+  /** Sync and async closures alike hold commits back while they run (#depth); returns whether it began the SQLite transaction. */
+  beginTransaction(): boolean {
+    this.check();
     const began = !this.#odb.db.inTransaction;
     if (began) this.#odb.begin.run();
     this.#odb.savepoint.run();
@@ -271,7 +277,7 @@ export class SqliteObjectStorage implements ObjectStorage {
     return began;
   }
 
-  #leave(began: boolean, ok: boolean): void {
+  endTransaction(began: boolean, ok: boolean): void {
     this.#depth--;
     const odb = this.#odb;
     if (this.#closed) return;
@@ -282,148 +288,7 @@ export class SqliteObjectStorage implements ObjectStorage {
     if (this.#depth === 0 && this.#commitDeferred) {
       this.#commitDeferred = false;
       // The runtime's commit came while a closure ran; ask for another.
-      if (this.#signalled) this.#hooks.writeStarted();
+      if (this.#signalled) this.hooks.writeStarted();
     }
-  }
-
-  #transactionSync<T>(closure: () => T): T {
-    const began = this.#enter();
-    let result: T;
-    try {
-      result = closure();
-    } catch (err) {
-      this.#leave(began, false);
-      throw err;
-    }
-    if (isThenable(result)) {
-      this.#leave(began, false);
-      // The refused promise's outcome is reported by the error thrown here.
-      Promise.resolve(result).then(undefined, () => {});
-      throw asyncTransactionSyncError();
-    }
-    this.#leave(began, true);
-    return result;
-  }
-
-  async #transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
-    const began = this.#enter();
-    let rolledBack = false;
-    const api = this.api;
-    const txn: DurableObjectTransaction = {
-      get: api.get.bind(api) as DurableObjectTransaction["get"],
-      put: api.put.bind(api) as DurableObjectTransaction["put"],
-      delete: api.delete.bind(api) as DurableObjectTransaction["delete"],
-      list: api.list.bind(api),
-      getAlarm: api.getAlarm.bind(api),
-      setAlarm: api.setAlarm.bind(api),
-      deleteAlarm: api.deleteAlarm.bind(api),
-      rollback: () => {
-        rolledBack = true;
-      },
-    };
-    let result: T;
-    try {
-      result = await closure(txn);
-    } catch (err) {
-      this.#leave(began, false);
-      throw err;
-    }
-    this.#leave(began, !rolledBack);
-    return result;
-  }
-
-  // --- the user-facing API --------------------------------------------------
-
-  #makeApi(): DurableObjectStorage {
-    const limits = this.#limits;
-    const self = this;
-    const kv: SyncKvStorage = {
-      get: <T>(key: string): T | undefined => {
-        self.#check();
-        return self.#getOne(validateKey(key, limits)) as T | undefined;
-      },
-      put: <T>(key: string, value: T): void => {
-        self.#check();
-        validateKey(key, limits);
-        self.#putMany([[key, serializeValue(key, value, limits)]]);
-      },
-      delete: (key: string): boolean => {
-        self.#check();
-        return self.#deleteMany([validateKey(key, limits)]) === 1;
-      },
-      list: <T>(options?: DurableObjectListOptions): Iterable<[string, T]> => {
-        self.#check();
-        return self.#list(normalizeListOptions(options, limits)) as [string, T][];
-      },
-    };
-    const sql = createSqlStorage({
-      database: () => {
-        self.#check();
-        return self.#odb;
-      },
-      beginWrite: () => self.#beginWrite(),
-    });
-    const api = {
-      async get(keyOrKeys: string | string[]): Promise<unknown> {
-        self.#check();
-        if (Array.isArray(keyOrKeys)) return self.#getMany(keyOrKeys);
-        return self.#getOne(validateKey(keyOrKeys, limits));
-      },
-      async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
-        self.#check();
-        if (typeof keyOrEntries === "string") {
-          validateKey(keyOrEntries, limits);
-          self.#putMany([[keyOrEntries, serializeValue(keyOrEntries, value, limits)]]);
-          return;
-        }
-        if (keyOrEntries === null || typeof keyOrEntries !== "object") validateKey(keyOrEntries, limits);
-        const entries = Object.entries(keyOrEntries);
-        checkKeyCount(entries.length, "put", limits);
-        // Serialize everything first: one bad value must not leave half the entries written.
-        self.#putMany(entries.map(([k, v]) => [validateKey(k, limits), serializeValue(k, v, limits)]));
-      },
-      async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
-        self.#check();
-        if (Array.isArray(keyOrKeys)) {
-          checkKeyCount(keyOrKeys.length, "delete", limits);
-          for (const k of keyOrKeys) validateKey(k, limits);
-          return self.#deleteMany([...new Set(keyOrKeys)]);
-        }
-        return self.#deleteMany([validateKey(keyOrKeys, limits)]) === 1;
-      },
-      async list(options?: DurableObjectListOptions): Promise<Map<string, unknown>> {
-        self.#check();
-        return new Map(self.#list(normalizeListOptions(options, limits)));
-      },
-      async deleteAll(): Promise<void> {
-        self.#deleteAll();
-      },
-      transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
-        return self.#hooks.holdInput(self.#transaction(closure));
-      },
-      transactionSync<T>(closure: () => T): T {
-        return self.#transactionSync(closure);
-      },
-      async getAlarm(): Promise<number | null> {
-        self.#check();
-        return self.#readAlarm();
-      },
-      async setAlarm(scheduledTime: number | Date): Promise<void> {
-        self.#check();
-        self.#setAlarm(validateAlarmTime(scheduledTime));
-      },
-      async deleteAlarm(): Promise<void> {
-        self.#setAlarm(null);
-      },
-      sync(): Promise<void> {
-        return self.#hooks.flush();
-      },
-      get sql(): SqlStorage {
-        self.#check();
-        return sql;
-      },
-      kv,
-    };
-    return api as unknown as DurableObjectStorage;
   }
 }

@@ -80,20 +80,7 @@ async function memoryClient(response: globalThis.Response, url: URL): Promise<Te
   ws.accept();
   ws.addEventListener("message", (event) => inbox.push(event.data));
   ws.addEventListener("close", (event) => inbox.end({ code: event.code, reason: event.reason, wasClean: event.wasClean }));
-  return {
-    transport: "memory",
-    get readyState() {
-      return ws.readyState;
-    },
-    get pending() {
-      return inbox.pending;
-    },
-    closed: inbox.closed,
-    send: (data) => ws.send(data),
-    next: (options) => inbox.next(options),
-    nextJson: <T>(options?: { timeout?: number }) => inbox.nextJson<T>(options),
-    close: (code, reason) => ws.close(code, reason),
-  };
+  return testSocket("memory", ws, inbox);
 }
 
 async function tcpClient(url: URL, headers: Record<string, string>): Promise<{ socket: TestWebSocket; terminate(): void }> {
@@ -115,8 +102,16 @@ async function tcpClient(url: URL, headers: Record<string, string>): Promise<{ s
     });
     ws.once("error", (error) => reject(new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket connection to ${url.href} failed: ${error.message}`, { cause: error })));
   });
-  const socket: TestWebSocket = {
-    transport: "tcp",
+  return { socket: testSocket("tcp", ws, inbox), terminate: () => ws.terminate() };
+}
+
+/** The send/close side of either transport's socket. */
+type SocketSide = Pick<TestWebSocket, "readyState" | "send" | "close">;
+
+/** A `TestWebSocket` sending through `ws` and receiving from `inbox`. */
+function testSocket(transport: Transport, ws: SocketSide, inbox: Inbox): TestWebSocket {
+  return {
+    transport,
     get readyState() {
       return ws.readyState;
     },
@@ -129,7 +124,6 @@ async function tcpClient(url: URL, headers: Record<string, string>): Promise<{ s
     nextJson: <T>(options?: { timeout?: number }) => inbox.nextJson<T>(options),
     close: (code, reason) => ws.close(code, reason),
   };
-  return { socket, terminate: () => ws.terminate() };
 }
 
 function toArrayBuffer(data: Buffer): ArrayBuffer {

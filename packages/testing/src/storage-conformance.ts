@@ -149,6 +149,9 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         expect([...got.entries()].sort()).toEqual([["a", 1], ["c", 3]]);
         expect(await api.delete(["a", "b", "missing"])).toBe(2);
         expect([...(await api.list()).keys()]).toEqual(["c"]);
+        // A key named twice is deleted once and counted once (Cloudflare counts keys actually deleted).
+        expect(await api.delete(["c", "c"])).toBe(1);
+        expect(await api.delete(["c", "c"])).toBe(0);
       });
 
       it("stores falsy values distinctly from missing keys", async () => {

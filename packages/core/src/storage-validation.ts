@@ -85,6 +85,8 @@ export function serializeValue(key: string, value: unknown, limits: StorageLimit
       { cause },
     );
   }
+  // A UTF-16 unit is at most 3 UTF-8 bytes: count exactly only near the limit (this runs on every put).
+  if (bytes.length + key.length * 3 <= limits.maxValueBytes) return bytes;
   const total = bytes.length + Buffer.byteLength(key, "utf8");
   if (total > limits.maxValueBytes) {
     throw new TorporError(

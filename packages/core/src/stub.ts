@@ -56,7 +56,8 @@ export function createStub<T>(host: ObjectHost, id: DurableObjectId): DurableObj
 }
 
 async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  const request = new Request(input, init);
+  // Pass a Request through as is: a copy per WebSocket handshake is measurable garbage (bench/RESULTS.md).
+  const request = input instanceof Request && init === undefined ? input : new Request(input, init);
   host.runtime.metrics.events.fetch++;
   const response = await host.call((instance) => {
     const handler = instance.fetch;

@@ -186,6 +186,11 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
     for (const [k, v] of entries) this.#write(k, v);
   }
 
+  putOne(key: string, value: Buffer): void {
+    this.#beginWrite();
+    this.#write(key, value);
+  }
+
   delete(keys: string[]): number {
     let n = 0;
     for (const k of keys) {

@@ -24,6 +24,9 @@ import {
   type StorageLimits,
 } from "./storage-validation.ts";
 
+/** The settled result every successful put returns. */
+const DONE: Promise<void> = Promise.resolve();
+
 /**
  * One object's storage engine as {@link createStorageApi} uses it: the
  * primitives a provider implements over its own data structures. Arguments
@@ -43,6 +46,8 @@ export interface StorageBackend<Savepoint = unknown> {
   getMany(keys: ReadonlySet<string>): Map<string, unknown>;
   /** Writes `entries` (serialized values); does nothing when empty. */
   put(entries: [string, Buffer][]): void;
+  /** Writes one serialized value (the common single-key put, without an entries array). */
+  putOne(key: string, value: Buffer): void;
   /** Deletes `keys` (distinct); returns how many of them existed. */
   delete(keys: string[]): number;
   /** The entries `options` selects, deserialized, in list order. */
@@ -78,7 +83,7 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     put: <T>(key: string, value: T): void => {
       backend.check();
       validateKey(key, limits);
-      backend.put([[key, serializeValue(key, value, limits)]]);
+      backend.putOne(key, serializeValue(key, value, limits));
     },
     delete: (key: string): boolean => {
       backend.check();
@@ -145,18 +150,25 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
       }
       return backend.get(validateKey(keyOrKeys, limits));
     },
-    async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
-      backend.check();
-      if (typeof keyOrEntries === "string") {
-        validateKey(keyOrEntries, limits);
-        backend.put([[keyOrEntries, serializeValue(keyOrEntries, value, limits)]]);
-        return;
+    // Not `async`: puts are the hottest storage call, and the work is synchronous, so every
+    // successful put shares one settled promise instead of allocating its own.
+    put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
+      try {
+        backend.check();
+        if (typeof keyOrEntries === "string") {
+          validateKey(keyOrEntries, limits);
+          backend.putOne(keyOrEntries, serializeValue(keyOrEntries, value, limits));
+          return DONE;
+        }
+        if (keyOrEntries === null || typeof keyOrEntries !== "object") validateKey(keyOrEntries, limits);
+        const entries = Object.entries(keyOrEntries);
+        checkKeyCount(entries.length, "put", limits);
+        // Serialize everything first: one bad value must not leave half the entries written.
+        backend.put(entries.map(([k, v]) => [validateKey(k, limits), serializeValue(k, v, limits)]));
+        return DONE;
+      } catch (error) {
+        return Promise.reject(error);
       }
-      if (keyOrEntries === null || typeof keyOrEntries !== "object") validateKey(keyOrEntries, limits);
-      const entries = Object.entries(keyOrEntries);
-      checkKeyCount(entries.length, "put", limits);
-      // Serialize everything first: one bad value must not leave half the entries written.
-      backend.put(entries.map(([k, v]) => [validateKey(k, limits), serializeValue(k, v, limits)]));
     },
     async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
       backend.check();

@@ -190,6 +190,11 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     for (const [k, v] of entries) put.run(k, v);
   }
 
+  putOne(key: string, value: Buffer): void {
+    this.#beginWrite();
+    this.#odb.kvPut.run(key, value);
+  }
+
   delete(keys: string[]): number {
     if (keys.length === 0) return 0;
     this.#beginWrite();

@@ -206,6 +206,18 @@ const has = (ev: string) => (log: Log) => log.events.some((e) => e.ev === ev);
 export type Scenario = (base: string, room: string) => Promise<unknown>;
 
 /** Each scenario gets its own room (object), so they cannot disturb each other. */
+/** The client closes with 4000 on a socket accepted with `tags`; what it and the object saw. */
+async function clientClosesWith(base: string, room: string, tags: string[]) {
+  const c = await Client.open(base, room, tags);
+  c.send("view");
+  await c.next();
+  c.close(4000, "client-bye");
+  const afterClose = await c.next(1_000);
+  const clientSaw = await c.waitClose();
+  const log = await logWhen(base, room, has("close"));
+  return { afterClose, clientSaw, log };
+}
+
 export const scenarios: Record<string, Scenario> = {
   /** acceptWebSocket tag validation and getTags, on in-process pairs. */
   async tags(base, room) {
@@ -238,28 +250,10 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   /** (a) The client closes with 4000. */
-  async clientCloses(base, room) {
-    const c = await Client.open(base, room, ["t"]);
-    c.send("view");
-    await c.next();
-    c.close(4000, "client-bye");
-    const afterClose = await c.next(1_000);
-    const clientSaw = await c.waitClose();
-    const log = await logWhen(base, room, has("close"));
-    return { afterClose, clientSaw, log };
-  },
+  clientCloses: (base, room) => clientClosesWith(base, room, ["t"]),
 
   /** (a') The client closes with 4000; webSocketClose answers with close(1000) by hand (the pre-auto-reply pattern). */
-  async clientClosesHandlerReplies(base, room) {
-    const c = await Client.open(base, room, ["reply-in-close"]);
-    c.send("view");
-    await c.next();
-    c.close(4000, "client-bye");
-    const afterClose = await c.next(1_000);
-    const clientSaw = await c.waitClose();
-    const log = await logWhen(base, room, has("close"));
-    return { afterClose, clientSaw, log };
-  },
+  clientClosesHandlerReplies: (base, room) => clientClosesWith(base, room, ["reply-in-close"]),
 
   /** Control: a standard ws.accept() socket, the client closes with 4000 (is the auto-reply in effect at all?). */
   async standardClientCloses(base, room) {

@@ -12,26 +12,23 @@ export type LogLevel = (typeof levels)[number];
 
 /** A human-readable logger on stderr, dropping messages below `level`. */
 export function consoleLogger(level: LogLevel = "info"): Logger {
-  const min = levels.indexOf(level);
-  const make = (l: LogLevel) =>
-    levels.indexOf(l) < min
-      ? () => {}
-      : (message: string, fields?: Record<string, unknown>) => {
-          const extra = fields && Object.keys(fields).length > 0 ? ` ${formatFields(fields)}` : "";
-          process.stderr.write(`[torpor] ${l}: ${message}${extra}\n`);
-        };
-  return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
+  return leveled(level, (l, message, fields) => {
+    const extra = fields && Object.keys(fields).length > 0 ? ` ${formatFields(fields)}` : "";
+    process.stderr.write(`[torpor] ${l}: ${message}${extra}\n`);
+  });
 }
 
 /** One JSON object per line on stdout, for production log collectors. */
 export function jsonLogger(level: LogLevel = "info"): Logger {
+  return leveled(level, (l, message, fields) => {
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: l, message, ...serializable(fields) })}\n`);
+  });
+}
+
+/** A logger writing through `write`, with levels below `level` turned into no-ops. */
+function leveled(level: LogLevel, write: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void): Logger {
   const min = levels.indexOf(level);
-  const make = (l: LogLevel) =>
-    levels.indexOf(l) < min
-      ? () => {}
-      : (message: string, fields?: Record<string, unknown>) => {
-          process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: l, message, ...serializable(fields) })}\n`);
-        };
+  const make = (l: LogLevel) => (levels.indexOf(l) < min ? () => {} : (message: string, fields?: Record<string, unknown>) => write(l, message, fields));
   return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
 }
 

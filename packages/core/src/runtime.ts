@@ -107,6 +107,7 @@ export class Runtime implements HostRuntime {
     if (this.#closed) throw new TorporError("ERR_RUNTIME_CLOSED", "This runtime was closed; create a new one.");
     if (this.#server !== null) throw new TorporError("ERR_SERVER_LISTENING", `Already listening on ${this.#server.url}.`);
     this.#server = await startServer(this, options);
+    serve(this);
     return { port: this.#server.port, host: this.#server.host, url: this.#server.url };
   }
 
@@ -164,6 +165,7 @@ export class Runtime implements HostRuntime {
     await Promise.all([...this.#hosts.values()].map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
+    unserve(this);
     this.#live.clear();
     this.provider.close();
   }
@@ -242,6 +244,30 @@ export class Runtime implements HostRuntime {
       this.#host(ns, id).scheduleAlarm(scheduledTime);
     }
   }
+}
+
+/**
+ * Runtimes serving traffic. An un-awaited promise that rejects in handler code
+ * (a failed `put` nobody awaited, a stray `fetch`) would otherwise end the
+ * process under Node's default `--unhandled-rejections=throw`; Cloudflare
+ * logs it and the object goes on, so a serving runtime does the same.
+ */
+const serving = new Set<Runtime>();
+
+function reportUnhandledRejection(reason: unknown): void {
+  const runtime = serving.values().next().value;
+  if (runtime === undefined) return;
+  runtime.metrics.handlerErrors++;
+  runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", { error: reason });
+}
+
+function serve(runtime: Runtime): void {
+  if (serving.size === 0) process.on("unhandledRejection", reportUnhandledRejection);
+  serving.add(runtime);
+}
+
+function unserve(runtime: Runtime): void {
+  if (serving.delete(runtime) && serving.size === 0) process.off("unhandledRejection", reportUnhandledRejection);
 }
 
 /** A JSON error response with a stable code. */

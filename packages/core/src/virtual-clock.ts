@@ -22,7 +22,12 @@ export class VirtualClock implements Clock {
   #seq = 0;
   #timers: Timer[] = [];
 
-  constructor(start = Date.UTC(2025, 0, 1)) {
+  /**
+   * @param start where time begins (ms since epoch). By default the real
+   * current time, so times that object code computes from `Date.now()`
+   * (`setAlarm(Date.now() + 60_000)`) line up with the virtual clock.
+   */
+  constructor(start = Date.now()) {
     this.#now = start;
   }
 

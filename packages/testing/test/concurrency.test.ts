@@ -18,8 +18,9 @@ describe("test.concurrent", () => {
         expect(await ws.next()).toBe(`echo:${name}${i}`);
         await t.evictAllDurableObjects();
       }
+      const before = t.clock.now();
       await t.clock.advance(1_000);
-      expect(t.clock.now() - Date.UTC(2025, 0, 1)).toBe(1_000);
+      expect(t.clock.now() - before).toBe(1_000);
       expect(t.lifecycle(stub)).toMatchObject({ constructed: 5, evicted: 5 });
     });
   }

@@ -22,6 +22,11 @@ export class Counter extends DurableObject {
     await this.ctx.storage.setAlarm(at);
   }
 
+  /** How object code usually schedules: from the real `Date.now()`. */
+  async scheduleAlarmIn(ms: number): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + ms);
+  }
+
   async alarmRuns(): Promise<Array<{ retryCount: number; isRetry: boolean }>> {
     return (await this.ctx.storage.get("runs")) ?? [];
   }

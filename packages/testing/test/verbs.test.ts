@@ -71,6 +71,18 @@ describe("runDurableObjectAlarm", () => {
     expect(await stub.alarmRuns()).toHaveLength(1);
   });
 
+  test("an alarm object code sets from Date.now() fires when the virtual clock gets there", async () => {
+    // The virtual clock starts at the real time, so Date.now()-based alarms line up with it;
+    // the margin covers the real milliseconds that pass while the test runs.
+    const t = createTestRuntime({ objects });
+    const stub = t.env.COUNTER.getByName("date-now");
+    await stub.scheduleAlarmIn(60_000);
+    await t.clock.advance(59_000);
+    expect(await stub.alarmRuns()).toEqual([]);
+    await t.clock.advance(2_000);
+    expect(await stub.alarmRuns()).toEqual([{ retryCount: 0, isRetry: false }]);
+  });
+
   test("a throwing alarm is retried with retryCount and exponential backoff on the virtual clock", async () => {
     const t = createTestRuntime({ objects });
     const stub = t.env.COUNTER.getByName("retry");

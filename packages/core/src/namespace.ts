@@ -5,7 +5,13 @@ import { createStub, type DurableObjectStub } from "./stub.ts";
 
 /** What a namespace needs from its runtime. */
 export interface NamespaceRuntime {
-  host(namespace: DurableObjectNamespace, id: DurableObjectId): ObjectHost;
+  host(namespace: NamespaceKey, id: DurableObjectId): ObjectHost;
+}
+
+/** What identifies a namespace to its runtime. */
+export interface NamespaceKey {
+  readonly binding: string;
+  readonly storageName: string;
 }
 
 /**

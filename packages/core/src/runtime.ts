@@ -4,7 +4,7 @@ import { installGlobals } from "./globals.ts";
 import type { DurableObjectId } from "./id.ts";
 import { memoryStorage } from "./memory-storage.ts";
 import { Metrics, type ObjectCounters } from "./metrics.ts";
-import { DurableObjectNamespace } from "./namespace.ts";
+import { DurableObjectNamespace, type NamespaceKey } from "./namespace.ts";
 import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "./object-host.ts";
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./options.ts";
 import { Response } from "./response.ts";
@@ -61,7 +61,7 @@ export class Runtime implements HostRuntime {
     if (this.options.installGlobals) installGlobals();
     this.provider = this.options.storage ?? memoryStorage();
     const env: Record<string, unknown> = { ...this.options.env };
-    const self = { host: (ns: DurableObjectNamespace, id: DurableObjectId) => this.#host(ns, id) };
+    const self = { host: (ns: NamespaceKey, id: DurableObjectId) => this.#host(ns, id) };
     for (const [binding, cls] of Object.entries(this.options.objects)) {
       const namespace = new DurableObjectNamespace(self, binding, binding);
       this.#namespaces.set(binding, { namespace, cls: cls as unknown as DurableObjectClass });
@@ -200,7 +200,7 @@ export class Runtime implements HostRuntime {
     }
   }
 
-  #host(namespace: DurableObjectNamespace, id: DurableObjectId): ObjectHost {
+  #host(namespace: NamespaceKey, id: DurableObjectId): ObjectHost {
     if (this.#closed) throw new TorporError("ERR_RUNTIME_CLOSED", "This runtime was closed.");
     const key = `${namespace.storageName}/${id.toString()}`;
     let host = this.#hosts.get(key);

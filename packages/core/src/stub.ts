@@ -4,17 +4,22 @@ import type { ObjectHost } from "./object-host.ts";
 import { NativeResponse, webSocketOf } from "./response.ts";
 import { endOf } from "./web-socket.ts";
 
-/** Methods of `T` that can be called over RPC, returning promises. */
-type RpcMethods<T> = {
-  [K in keyof T as T[K] extends (...args: never[]) => unknown ? (K extends "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" ? never : K) : never]: T[K] extends (
-    ...args: infer A
-  ) => infer R
+/** Handlers and the stub's own members, which are not RPC members. */
+type NotRpc = "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "id" | "name";
+
+/**
+ * Public members of `T` over RPC: methods return promises, properties are
+ * awaited (`await stub.count`). An index signature (the untyped default)
+ * contributes no members.
+ */
+type RpcMembers<T> = {
+  [K in keyof T as string extends K ? never : K extends NotRpc ? never : K]: T[K] extends (...args: infer A) => infer R
     ? (...args: A) => Promise<Awaited<R>>
-    : never;
+    : Promise<T[K]>;
 };
 
 /** A client-side handle to one object: `fetch` and RPC calls to its public methods. */
-export type DurableObjectStub<T = Record<string, unknown>> = RpcMethods<T> & {
+export type DurableObjectStub<T = Record<string, unknown>> = RpcMembers<T> & {
   readonly id: DurableObjectId;
   readonly name: string | undefined;
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
@@ -43,12 +48,16 @@ export function createStub<T>(host: ObjectHost, id: DurableObjectId): DurableObj
       if (typeof prop !== "string" || prop in target) return Reflect.get(target, prop, receiver);
       // A stub is not a thenable: `await stub` must give the stub.
       if (prop === "then" || prop === "toJSON") return undefined;
-      let method = methods.get(prop);
-      if (method === undefined) {
-        method = (...args: unknown[]) => rpc(host, prop, args);
-        methods.set(prop, method);
+      let member = methods.get(prop);
+      if (member === undefined) {
+        // Callable for a method, thenable for a property (`await stub.count`), as on Cloudflare.
+        const call = (...args: unknown[]) => rpc(host, prop, args);
+        member = Object.assign(call, {
+          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => readProperty(host, prop).then(resolve, reject),
+        });
+        methods.set(prop, member);
       }
-      return method;
+      return member;
     },
   });
   hostOfStub.set(stub, host);
@@ -91,6 +100,22 @@ async function rpc(host: ObjectHost, method: string, args: unknown[]): Promise<u
     return fn.apply(instance, cloned);
   });
   return clone(result, `the result of ${method}()`);
+}
+
+async function readProperty(host: ObjectHost, name: string): Promise<unknown> {
+  const value = await host.call((instance) => {
+    const found = NOT_RPC.has(name) ? undefined : instance[name];
+    if (found === undefined || typeof found === "function") {
+      throw new TorporError(
+        "ERR_NO_SUCH_METHOD",
+        found === undefined
+          ? `The Durable Object class ${host.cls.name} has no public property "${name}" to read over RPC.`
+          : `"${name}" is a method of ${host.cls.name}: call it (stub.${name}(…)) instead of awaiting it.`,
+      );
+    }
+    return found;
+  });
+  return clone(value, `the property ${name}`);
 }
 
 function clone<T>(value: T, what: string): T {

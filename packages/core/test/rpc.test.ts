@@ -3,6 +3,7 @@ import { DurableObject, Runtime, silentLogger } from "../src/index.ts";
 
 class Counter extends DurableObject {
   seen: unknown[] = [];
+  label = { text: "counter" };
   async increment(by = 1) {
     const n = ((await this.ctx.storage.get<number>("n")) ?? 0) + by;
     await this.ctx.storage.put("n", n);
@@ -73,4 +74,16 @@ test("a stub is not a thenable and exposes id and name", async () => {
   expect(await stub).toBe(stub);
   expect(stub.name).toBe("f");
   expect(stub.id.equals(ns.idFromName("f"))).toBe(true);
+});
+
+test("properties can be read over RPC with await, as on Cloudflare", async () => {
+  const { ns } = setup();
+  const typed = ns.getByName("props");
+  expect((await typed.label).text).toBe("counter");
+  const stub = typed as unknown as Record<string, unknown>;
+  expect(await stub.label).toEqual({ text: "counter" });
+  await expect(Promise.resolve(stub.missing)).rejects.toMatchObject({ code: "ERR_NO_SUCH_METHOD", message: expect.stringMatching(/no public property "missing"/) });
+  await expect(Promise.resolve(stub.increment)).rejects.toMatchObject({ code: "ERR_NO_SUCH_METHOD", message: expect.stringMatching(/is a method/) });
+  // The same member still works as a method.
+  expect(await (stub.increment as () => Promise<number>)()).toBe(1);
 });

@@ -5,7 +5,7 @@ import { TorporError, type DurableObjectId, type DurableObjectNamespace, type Ru
  * (live, or hibernated with open sockets), sorted by id string. An object
  * that was only addressed (a stub made, nothing stored) is not listed.
  */
-export function listIds(runtime: Runtime, namespace: DurableObjectNamespace<object>): DurableObjectId[] {
+export function listIds<T>(runtime: Runtime, namespace: DurableObjectNamespace<T>): DurableObjectId[] {
   if (runtime.namespace(namespace.binding) !== namespace) {
     throw new TorporError("ERR_UNKNOWN_BINDING", `This namespace (env.${namespace.binding}) belongs to another runtime; pass the one from this test runtime's env.`);
   }

@@ -8,7 +8,7 @@ import type { TestWebSocket } from "./test-socket.ts";
 /** @internal what the module-level verbs need from the test runtime that owns a stub or namespace. */
 export interface Registered {
   readonly connector: Connector;
-  listDurableObjectIds(namespace: DurableObjectNamespace<object>): DurableObjectId[];
+  listDurableObjectIds<T>(namespace: DurableObjectNamespace<T>): DurableObjectId[];
 }
 
 // Keyed by per-runtime objects (the Runtime, its namespaces), so concurrent tests never share an entry.
@@ -27,7 +27,7 @@ export function register(owner: object, entry: Registered): void {
  * @example
  * expect(await listDurableObjectIds(t.env.ROOM)).toHaveLength(2);
  */
-export async function listDurableObjectIds(namespace: DurableObjectNamespace<object>): Promise<DurableObjectId[]> {
+export async function listDurableObjectIds<T>(namespace: DurableObjectNamespace<T>): Promise<DurableObjectId[]> {
   const entry = byOwner.get(namespace);
   if (entry === undefined) {
     throw new TorporError("ERR_UNKNOWN_BINDING", "listDurableObjectIds() takes a namespace from a createTestRuntime() env (t.env.BINDING).");

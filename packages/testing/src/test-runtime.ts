@@ -97,7 +97,7 @@ export interface TestRuntime<O extends ObjectClasses = ObjectClasses, C extends 
    */
   evictAllDurableObjects(options?: EvictOptions): Promise<number>;
   /** Ids in `namespace` with stored data or running now (Cloudflare's `listDurableObjectIds`). */
-  listDurableObjectIds(namespace: DurableObjectNamespace<object>): Promise<DurableObjectId[]>;
+  listDurableObjectIds<T>(namespace: DurableObjectNamespace<T>): Promise<DurableObjectId[]>;
   /** Opens a WebSocket test client: to a stub's object directly, or to a URL or path through the Worker. */
   connect(target: ConnectTarget, path?: string | ConnectOptions, options?: ConnectOptions): Promise<TestWebSocket>;
   /** {@link lifecycle} on this runtime; also takes an id. */
@@ -170,7 +170,7 @@ export function createTestRuntime(options: TestRuntimeOptions<ObjectClasses, "vi
     routeHeaders: (stub) => route.headersFor(stub),
     onCleanup: (fn) => void cleanups.push(fn),
   };
-  const listDurableObjectIds = (namespace: DurableObjectNamespace<object>) => listIds(runtime, namespace);
+  const listDurableObjectIds = <T>(namespace: DurableObjectNamespace<T>) => listIds(runtime, namespace);
 
   const close = () =>
     (closing ??= (async () => {

@@ -86,14 +86,15 @@ export class Runtime implements HostRuntime {
     const ctx = new ExecutionContext(this.#waitUntil, (error) => this.options.logger.error("A waitUntil() promise rejected", { error }));
     const handler = this.options.fetch as WorkerFetch | undefined;
     if (handler !== undefined) return handler(request, this.env, ctx);
-    return this.#route(request);
+    return this.route(request);
   }
 
   /**
-   * Without a Worker entry, `/<BINDING>/<name>/…` goes to the object named
-   * `name`, so objects are reachable with no routing code.
+   * The routing used without a Worker entry: `/<BINDING>/<name>/…` goes to
+   * the object named `name` (404 `ERR_UNKNOWN_OBJECT` otherwise), so objects
+   * are reachable with no routing code.
    */
-  #route(request: Request): Promise<Response | globalThis.Response> | Response {
+  route(request: Request): Promise<Response | globalThis.Response> | Response {
     const [, binding = "", name = ""] = new URL(request.url).pathname.split("/");
     const entry = this.#namespaces.get(decodeURIComponent(binding));
     if (entry === undefined || name === "") {

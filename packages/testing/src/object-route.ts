@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { jsonError, type DurableObjectStub, type ExecutionContext, type Runtime, type WorkerFetch } from "@torpor/core";
+import { type DurableObjectStub, type ExecutionContext, type Runtime, type WorkerFetch } from "@torpor/core";
 
 /** Header carrying a per-runtime token and an object's address on test upgrade requests. */
 const ROUTE_HEADER = "x-torpor-testing-route";
@@ -38,7 +38,7 @@ export class ObjectRoute {
       }
     }
     if (this.#userFetch !== undefined) return this.#userFetch(request, env, ctx);
-    return defaultRoute(runtime, request);
+    return runtime.route(request);
   };
 
   /** The header that sends an upgrade to the object behind `stub`. */
@@ -48,15 +48,4 @@ export class ObjectRoute {
     if (stub.id.name !== undefined) parts.push(encodeURIComponent(stub.id.name));
     return { [ROUTE_HEADER]: parts.join(" ") };
   }
-}
-
-/** Core's routing without a Worker entry: `/<BINDING>/<name>/…` goes to the object named `name`. */
-function defaultRoute(runtime: Runtime, request: Request): Promise<Response> | Response {
-  const pathname = new URL(request.url).pathname;
-  const [, binding = "", name = ""] = pathname.split("/");
-  const bindings = Object.keys(runtime.options.objects);
-  if (!bindings.includes(decodeURIComponent(binding)) || name === "") {
-    return jsonError(404, "ERR_UNKNOWN_OBJECT", `No object route for ${pathname}. Use /<binding>/<name>/…; bindings: ${bindings.join(", ")}.`);
-  }
-  return runtime.namespace(decodeURIComponent(binding)).getByName(decodeURIComponent(name)).fetch(request);
 }

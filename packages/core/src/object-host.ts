@@ -610,9 +610,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     const forced = event.args?.[0] === true;
     if (time === null || (!forced && time > this.runtime.options.clock.now())) {
       // A stale timer (the alarm moved or was deleted): schedule the real one.
+      // #alarmFinished resolves a forced run with false: nothing ran.
       if (time !== null) this.#scheduleAlarm(time);
-      event.resolve?.(false);
-      event.resolve = undefined;
       return undefined;
     }
     this.#alarmTimer?.cancel();
@@ -698,11 +697,6 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       end.listener = null;
       end.close(code, reason);
     }
-  }
-
-  /** Open sockets accepted with `ws.accept()` that pin this object. */
-  standardSockets(): SocketEnd[] {
-    return [...this.#standard];
   }
 
   get ctx(): DurableObjectState | null {

@@ -49,6 +49,8 @@ export class Runtime implements HostRuntime {
   /** The Worker's `env`: namespaces by binding name, plus `options.env`. */
   readonly env: Record<string, unknown>;
   readonly #namespaces = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
+  /** The same entries by storage name (what ids and stored keys carry). */
+  readonly #byStorageName = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
   readonly #hosts = new Map<string, ObjectHost>();
   /** Live instances, least recently used first. */
   readonly #live = new Map<ObjectHost, true>();
@@ -64,7 +66,9 @@ export class Runtime implements HostRuntime {
     const self = { host: (ns: NamespaceKey, id: DurableObjectId) => this.#host(ns, id) };
     for (const [binding, cls] of Object.entries(this.options.objects)) {
       const namespace = new DurableObjectNamespace(self, binding, binding);
-      this.#namespaces.set(binding, { namespace, cls: cls as unknown as DurableObjectClass });
+      const entry = { namespace, cls: cls as unknown as DurableObjectClass };
+      this.#namespaces.set(binding, entry);
+      this.#byStorageName.set(namespace.storageName, entry);
       env[binding] = namespace;
     }
     this.env = env;
@@ -171,6 +175,7 @@ export class Runtime implements HostRuntime {
     this.provider.close();
   }
 
+  /** True once `close()` was called. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -217,15 +222,14 @@ export class Runtime implements HostRuntime {
     const fromStub = hostOf(target as object);
     if (fromStub !== undefined) return fromStub;
     const id = ("id" in target ? target.id : target) as DurableObjectId;
-    for (const { namespace } of this.#namespaces.values()) {
-      if (namespace.storageName === id.namespaceKey) return this.#host(namespace, id);
-    }
+    const entry = this.#byStorageName.get(id.namespaceKey);
+    if (entry !== undefined) return this.#host(entry.namespace, id);
     throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace of this runtime made the id ${String(id)}.`);
   }
 
   #info(host: ObjectHost): ObjectInfo {
     return {
-      binding: [...this.#namespaces.values()].find((e) => e.namespace.storageName === host.key.namespace)?.namespace.binding ?? host.key.namespace,
+      binding: this.#byStorageName.get(host.key.namespace)?.namespace.binding ?? host.key.namespace,
       id: host.key.id,
       name: host.key.name,
       state: host.lifecycle,
@@ -238,7 +242,7 @@ export class Runtime implements HostRuntime {
   /** Schedules every persisted alarm, without opening the objects. */
   #restoreAlarms(): void {
     for (const { key, scheduledTime } of this.provider.listAlarms()) {
-      const entry = [...this.#namespaces.values()].find((e) => e.namespace.storageName === key.namespace);
+      const entry = this.#byStorageName.get(key.namespace);
       if (entry === undefined) continue;
       const ns = entry.namespace;
       const id = key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id);

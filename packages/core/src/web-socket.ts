@@ -1,6 +1,6 @@
 import { deserializeAttachment, serializeAttachment } from "./attachment.ts";
 import { TorporError } from "./errors.ts";
-import { CLOSED, CLOSING, CONNECTING, HIBERNATABLE, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
+import { CLOSED, CLOSING, CONNECTING, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
 
 /** The event objects passed to `addEventListener` listeners. */
 export interface WebSocketMessageEvent {
@@ -141,11 +141,6 @@ export function endOf(ws: WebSocket): SocketEnd {
 /** The `WebSocket` for an end in the current live period, created on first use (e.g. after a wake). */
 export function facadeOf(end: SocketEnd): WebSocket {
   return (end.facade ??= new WebSocket(end)) as WebSocket;
-}
-
-/** True for ends accepted with `ctx.acceptWebSocket`. */
-export function isHibernatable(end: SocketEnd): boolean {
-  return end.mode === HIBERNATABLE;
 }
 
 function listenerFor(ws: WebSocket): SocketListener {

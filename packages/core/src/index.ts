@@ -1,4 +1,4 @@
-export { Runtime, jsonError } from "./runtime.ts";
+export { Runtime } from "./runtime.ts";
 export type { ObjectInfo, ObjectTarget, WorkerFetch } from "./runtime.ts";
 export type { RuntimeOptions, ResolvedOptions, Limits, AlarmRetryOptions } from "./options.ts";
 export type { ListenOptions } from "./server.ts";
@@ -18,7 +18,7 @@ export { Metrics } from "./metrics.ts";
 export { WebSocket, WebSocketPair } from "./web-socket.ts";
 export type { WebSocketMessageEvent, WebSocketCloseEvent, WebSocketErrorEvent } from "./web-socket.ts";
 export { WebSocketRequestResponsePair } from "./auto-response.ts";
-export { Response } from "./response.ts";
+export { Response, jsonError } from "./response.ts";
 export type { TorporResponseInit } from "./response.ts";
 export { installGlobals } from "./globals.ts";
 

@@ -53,3 +53,8 @@ export class Response extends NativeResponse {
 export function webSocketOf(response: globalThis.Response): WebSocket | null {
   return (response as { webSocket?: WebSocket | null }).webSocket ?? null;
 }
+
+/** A JSON error response with a stable code: `{ "error": { "code", "message" } }`. */
+export function jsonError(status: number, code: string, message: string, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { "content-type": "application/json", ...headers } });
+}

@@ -7,7 +7,7 @@ import { Metrics, type ObjectCounters } from "./metrics.ts";
 import { DurableObjectNamespace, type NamespaceKey } from "./namespace.ts";
 import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "./object-host.ts";
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./options.ts";
-import { Response } from "./response.ts";
+import { jsonError, Response } from "./response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "./server.ts";
 import type { StorageProvider } from "./storage.ts";
 import { hostOf } from "./stub.ts";
@@ -273,9 +273,4 @@ function serve(runtime: Runtime): void {
 
 function unserve(runtime: Runtime): void {
   if (serving.delete(runtime) && serving.size === 0) process.off("unhandledRejection", reportUnhandledRejection);
-}
-
-/** A JSON error response with a stable code. */
-export function jsonError(status: number, code: string, message: string): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { "content-type": "application/json" } });
 }

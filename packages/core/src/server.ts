@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket as WsConnection } from "ws";
 import { toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
 import type { Logger } from "./logger.ts";
-import { webSocketOf } from "./response.ts";
+import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "./web-socket.ts";
 
 /** Where to listen. */
@@ -58,7 +58,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       return await runtime.fetch(request);
     } catch (error) {
       logger.error("Uncaught error in the Worker's fetch()", { url: request.url, error });
-      return Response.json({ error: { code: "ERR_INTERNAL", message: "Internal Server Error" } }, { status: 500 });
+      return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
   };
 
@@ -69,10 +69,9 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     if (response.status === 101) {
       // The object answered a plain request with an upgrade: nothing can connect.
       if (ws !== null) endOf(ws).peer?.abandon();
-      response = Response.json(
-        { error: { code: "ERR_UPGRADE_REQUIRED", message: "This endpoint accepts WebSocket connections only: send the request with `Upgrade: websocket`." } },
-        { status: 426, headers: { upgrade: "websocket" } },
-      );
+      response = jsonError(426, "ERR_UPGRADE_REQUIRED", "This endpoint accepts WebSocket connections only: send the request with `Upgrade: websocket`.", {
+        upgrade: "websocket",
+      });
     }
     try {
       await writeResponse(res, response);

@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { consoleLogger, jsonLogger, Runtime, type Logger } from "@torpor/core";
-import { sqliteStorage } from "@torpor/storage-sqlite";
+import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
@@ -60,6 +60,20 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   }
   const persistTo = args.persistTo !== undefined ? resolve(cwd, args.persistTo) : join(config.path !== null ? dirname(config.path) : cwd, ".torpor", "state");
 
+  // Before anything runs: a second server on the same directory would corrupt the first one's objects.
+  const lock = lockDataDir(persistTo);
+  try {
+    return await startLocked(args, { logger, config, entry, vars, persistTo, lock });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  args: CliArgs & { command: Command },
+  { logger, config, entry, vars, persistTo, lock }: { logger: Logger; config: WorkerConfig; entry: string; vars: Record<string, unknown>; persistTo: string; lock: DataDirLock },
+): Promise<RunningWorker> {
   installWorkerGlobals();
   // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
@@ -113,6 +127,7 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
     async close(code, reason) {
       await admin?.close();
       await runtime.close({ code, reason });
+      lock.release();
     },
   };
 }

@@ -44,7 +44,8 @@ export type TorporErrorCode =
   | "ERR_SERVER_LISTENING"
   | "ERR_STORAGE_INVALID_LIST_OPTIONS"
   | "ERR_SQL_RESERVED_NAME"
-  | "ERR_SQL_INVALID_BINDING";
+  | "ERR_SQL_INVALID_BINDING"
+  | "ERR_DATA_DIR_LOCKED";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

@@ -1,0 +1,89 @@
+/**
+ * One process per data directory. Two servers writing the same object files
+ * corrupt each other's view (the second one's objects answer "database is
+ * locked", or both commit to the same object), so whoever serves a
+ * directory holds this lock for as long as it runs.
+ *
+ * The lock is an OS file lock (SQLite's, on `<dir>/torpor.lock`, taken in
+ * exclusive locking mode): the kernel drops it when the holder exits, even
+ * on SIGKILL, so a lock left by a dead process is taken over with no
+ * staleness guess and no pid-reuse confusion. The holder's pid goes to
+ * `<dir>/torpor.pid` only so that the refusal can name it.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { TorporError } from "@torpor/core";
+
+/** A held data-directory lock. */
+export interface DataDirLock {
+  /** The locked directory. */
+  readonly dir: string;
+  /** Lets the next process in (idempotent). The OS also releases it when this process exits. */
+  release(): void;
+}
+
+/** The files the lock uses inside the directory. */
+export const LOCK_FILE = "torpor.lock";
+export const PID_FILE = "torpor.pid";
+
+/**
+ * Takes the lock on a data directory (created if missing), or throws
+ * `ERR_DATA_DIR_LOCKED` naming the process that holds it. Another lock on
+ * the same directory in this process is refused too.
+ *
+ * @example
+ * const lock = lockDataDir("./.torpor/state");
+ * try { await serve(); } finally { lock.release(); }
+ */
+export function lockDataDir(dir: string): DataDirLock {
+  mkdirSync(dir, { recursive: true });
+  const db = new Database(join(dir, LOCK_FILE), { timeout: 0 });
+  try {
+    // In exclusive mode SQLite keeps the lock it took until the connection closes.
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE; COMMIT");
+  } catch (error) {
+    db.close();
+    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+    const holder = readHolder(dir);
+    const alive = holder !== null && isAlive(holder);
+    throw new TorporError(
+      "ERR_DATA_DIR_LOCKED",
+      `The data directory is locked by ${alive ? `pid ${holder}` : "another process"} (another torpor start?). Stop it, or give this server its own --persist-to (the directory: ${dir}).`,
+    );
+  }
+  // Written after the lock is held, through a rename so a reader never sees half a pid.
+  const pidFile = join(dir, PID_FILE);
+  writeFileSync(`${pidFile}.${process.pid}`, `${process.pid}\n`);
+  renameSync(`${pidFile}.${process.pid}`, pidFile);
+  let held = true;
+  return {
+    dir,
+    release() {
+      if (!held) return;
+      held = false;
+      if (readHolder(dir) === process.pid) rmSync(pidFile, { force: true });
+      db.close();
+    },
+  };
+}
+
+function readHolder(dir: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(join(dir, PID_FILE), "utf8"), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,11 +1,16 @@
 import { deserializeAttachment, serializeAttachment } from "./attachment.ts";
 import { TorporError } from "./errors.ts";
 import { CLOSED, CLOSING, CONNECTING, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
+import { abortClient, clientUrl, isConnecting, openClient, type ClientListener } from "./web-socket-client.ts";
 
 /** The event objects passed to `addEventListener` listeners. */
+export interface WebSocketOpenEvent {
+  readonly type: "open";
+}
 export interface WebSocketMessageEvent {
   readonly type: "message";
-  readonly data: Message;
+  /** A Blob instead of an ArrayBuffer when `binaryType` is "blob". */
+  readonly data: Message | Blob;
 }
 export interface WebSocketCloseEvent {
   readonly type: "close";
@@ -18,7 +23,7 @@ export interface WebSocketErrorEvent {
   readonly error: unknown;
   readonly message: string;
 }
-type EventMap = { message: WebSocketMessageEvent; close: WebSocketCloseEvent; error: WebSocketErrorEvent };
+type EventMap = { open: WebSocketOpenEvent; message: WebSocketMessageEvent; close: WebSocketCloseEvent; error: WebSocketErrorEvent };
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
 type AnyListener = Listener<EventMap[keyof EventMap]>;
 
@@ -29,9 +34,16 @@ let getEnd: (ws: WebSocket) => SocketEnd | undefined;
 
 /**
  * A WebSocket as Durable Object code sees it (Cloudflare's Workers
- * `WebSocket`): `accept`, `send`, `close`, `readyState`, event listeners,
- * and the hibernation attachment. After an object wakes from hibernation,
- * handlers receive new `WebSocket` objects over the same connections.
+ * `WebSocket`, installed as the global `WebSocket`): `accept`, `send`,
+ * `close`, `readyState`, event listeners, and the hibernation attachment.
+ * After an object wakes from hibernation, handlers receive new `WebSocket`
+ * objects over the same connections. `new WebSocket(url, protocols?)` opens
+ * an outbound client connection, as in a Worker.
+ *
+ * @example
+ * const ws = new WebSocket("wss://example.com/feed");
+ * ws.addEventListener("open", () => ws.send("hello"));
+ * ws.addEventListener("message", (event) => console.log(event.data));
  */
 export class WebSocket {
   static readonly CONNECTING = CONNECTING;
@@ -45,26 +57,43 @@ export class WebSocket {
 
   readonly #end: SocketEnd;
   #listeners: Map<string, Set<AnyListener>> | null = null;
+  #binaryType: "arraybuffer" | "blob" = "arraybuffer";
 
   static {
     getEnd = (ws) => (#end in ws ? ws.#end : undefined);
   }
 
-  /** @internal use `new WebSocketPair()`. */
-  constructor(end: SocketEnd) {
-    this.#end = end;
+  /** Opens an outbound connection (ws: or wss:), as `new WebSocket(url)` does in a Worker. */
+  constructor(url: string | URL, protocols?: string | string[]);
+  /** @internal a facade over an existing end (see `facadeOf`). */
+  constructor(end: SocketEnd);
+  constructor(target: string | URL | SocketEnd, protocols?: string | string[]) {
+    this.#end = target instanceof SocketEnd ? target : openClient(target, protocols, clientListenerFor(this));
   }
 
   get readyState(): number {
     return this.#end.state;
   }
 
+  /** The URL of an outbound connection; null for sockets made by `WebSocketPair`. */
   get url(): string | null {
-    return null;
+    return clientUrl(this.#end) ?? null;
   }
 
-  get protocol(): string {
-    return this.#end.protocol;
+  /** The agreed subprotocol. An outbound connection that agreed none reports null once open, as workerd does. */
+  get protocol(): string | null {
+    const end = this.#end;
+    if (end.protocol === "" && end.state !== CONNECTING && clientUrl(end) !== undefined) return null;
+    return end.protocol;
+  }
+
+  /** How binary messages reach `message` listeners: "arraybuffer" (the default) or "blob". Other values are ignored. */
+  get binaryType(): "arraybuffer" | "blob" {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: string) {
+    if (value === "arraybuffer" || value === "blob") this.#binaryType = value;
   }
 
   get extensions(): string {
@@ -78,6 +107,7 @@ export class WebSocket {
    */
   accept(options?: { allowHalfOpen?: boolean }): void {
     const end = this.#end;
+    if (clientUrl(end) !== undefined) throw new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept");
     end.allowHalfOpen = options?.allowHalfOpen === true;
     if (end.owner === null) end.listener = listenerFor(this);
     end.markAccepted(STANDARD);
@@ -90,6 +120,8 @@ export class WebSocket {
 
   /** Closes the connection. After the peer closed, this is a no-op (the runtime already replied). */
   close(code?: number, reason?: string): void {
+    // An outbound connection still in its handshake is abandoned (workerd: error, then close 1006).
+    if (isConnecting(this.#end)) return abortClient(this.#end);
     this.#end.close(code, reason);
   }
 
@@ -145,10 +177,20 @@ export function facadeOf(end: SocketEnd): WebSocket {
 
 function listenerFor(ws: WebSocket): SocketListener {
   return {
-    onMessage: (data) => ws.dispatch({ type: "message", data }),
+    onMessage: (data) => ws.dispatch({ type: "message", data: typeof data !== "string" && ws.binaryType === "blob" ? new Blob([data]) : data }),
     onClose: (code, reason, wasClean) => ws.dispatch({ type: "close", code, reason, wasClean }),
     onError: (error) => ws.dispatch({ type: "error", error, message: error instanceof Error ? error.message : String(error) }),
   };
+}
+
+function clientListenerFor(ws: WebSocket): ClientListener {
+  return { ...listenerFor(ws), onOpen: () => ws.dispatch({ type: "open" }) };
+}
+
+// Cloudflare's WebSocket also has the readyState constants on its prototype (ws.OPEN).
+for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+  Object.defineProperty(WebSocket.prototype, `READY_STATE_${name}`, { value, enumerable: true });
 }
 
 /**

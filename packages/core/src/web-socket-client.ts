@@ -1,0 +1,86 @@
+import { WebSocket as WsConnection } from "ws";
+import { CLOSED, CONNECTING, OPEN, STANDARD, SocketEnd, type SocketListener } from "./socket-end.ts";
+
+/** Cloudflare's largest WebSocket message (32 MiB), also for messages an outbound client receives. */
+const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+/** An outbound connection: its URL, and the `ws` client while the handshake runs. */
+interface ClientState {
+  readonly url: string;
+  connecting: WsConnection | null;
+}
+
+// Kept beside the end rather than in it, so server-side ends (the many) pay nothing for it.
+const clients = new WeakMap<SocketEnd, ClientState>();
+
+/** What an outbound client reports besides the usual socket events. */
+export interface ClientListener extends SocketListener {
+  onOpen(): void;
+}
+
+/**
+ * Opens an outbound WebSocket connection for `new WebSocket(url, protocols)`
+ * in Worker or object code, the way workerd does it: the socket starts
+ * CONNECTING, needs no `accept()` (it is accepted when the handshake
+ * completes), and a connection that never opens gives an `error` event
+ * ("Network connection lost.") and then `close` 1006 "Failed to establish
+ * websocket connection", wasClean false. Throws workerd's SyntaxError
+ * (a DOMException) for a URL that is invalid or not ws:/wss:.
+ */
+export function openClient(url: string | URL, protocols: string | string[] | undefined, listener: ClientListener): SocketEnd {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    throw new DOMException("WebSocket Constructor: The url is invalid.", "SyntaxError");
+  }
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new DOMException("WebSocket Constructor: The url scheme must be ws or wss.", "SyntaxError");
+  }
+  const end = new SocketEnd();
+  end.state = CONNECTING;
+  end.listener = listener;
+  const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
+  const conn = new WsConnection(parsed, list, { maxPayload: MAX_MESSAGE_BYTES });
+  const state: ClientState = { url: parsed.href, connecting: conn };
+  clients.set(end, state);
+  const failed = () => {
+    conn.removeAllListeners();
+    // Keep an error listener: ws may still report on a socket being torn down.
+    conn.on("error", ignore);
+    state.connecting = null;
+    if (end.state === CLOSED) return;
+    end.state = CLOSED;
+    listener.onError(new Error("Network connection lost."));
+    listener.onClose(1006, "Failed to establish websocket connection", false);
+  };
+  conn.once("error", failed);
+  conn.once("close", failed);
+  conn.once("open", () => {
+    conn.removeAllListeners();
+    state.connecting = null;
+    end.protocol = conn.protocol;
+    end.mode = STANDARD;
+    end.bind(conn);
+    if (end.state === CONNECTING) end.state = OPEN;
+    listener.onOpen();
+  });
+  return end;
+}
+
+/** `close()` while the handshake is still running: abandon it, as workerd does (error, then close 1006). */
+export function abortClient(end: SocketEnd): void {
+  clients.get(end)?.connecting?.terminate();
+}
+
+/** The URL an outbound client was opened with, or undefined for other sockets. */
+export function clientUrl(end: SocketEnd): string | undefined {
+  return clients.get(end)?.url;
+}
+
+/** True while an outbound client's handshake runs. */
+export function isConnecting(end: SocketEnd): boolean {
+  return clients.get(end)?.connecting != null;
+}
+
+function ignore(): void {}

@@ -78,7 +78,8 @@ async function memoryClient(response: globalThis.Response, url: URL): Promise<Te
   }
   const inbox = new Inbox();
   ws.accept();
-  ws.addEventListener("message", (event) => inbox.push(event.data));
+  // binaryType stays "arraybuffer" here, so data is never a Blob.
+  ws.addEventListener("message", (event) => inbox.push(event.data as string | ArrayBuffer));
   ws.addEventListener("close", (event) => inbox.end({ code: event.code, reason: event.reason, wasClean: event.wasClean }));
   return testSocket("memory", ws, inbox);
 }

@@ -20,9 +20,7 @@ const runtime = new Runtime({
   fetch: worker.fetch,
   storage: sqliteStorage({ dir: dataDir }),
 });
-const { url } = await runtime.listen({ port, host });
-process.stdout.write(`Torpor chat on ${url} (data in ${dataDir})\n`);
-
+// Handlers first: whoever reads the line below may press Ctrl-C at once.
 let closing = false;
 async function shutdown(signal: string): Promise<void> {
   if (closing) return;
@@ -38,3 +36,7 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+const { url } = await runtime.listen({ port, host });
+process.stdout.write(`Torpor chat on ${url} (data in ${dataDir})\n`);
+

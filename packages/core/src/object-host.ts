@@ -1,8 +1,12 @@
+import { AlarmScheduler } from "./alarm-scheduler.ts";
 import type { TimerHandle } from "./clock.ts";
 import { TorporError } from "./errors.ts";
+import type { Handler, HostEvent } from "./host-event.ts";
 import type { DurableObjectId } from "./id.ts";
+import type { Logger } from "./logger.ts";
 import type { Metrics, ObjectCounters } from "./metrics.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { OutputGate } from "./output-gate.ts";
 import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "./socket-end.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { DurableObjectState } from "./state.ts";
@@ -25,30 +29,16 @@ export interface HostRuntime {
 /** A Durable Object class as the runtime sees it. */
 export type DurableObjectClass = new (ctx: DurableObjectState, env: never) => object;
 
-type Handler = (...args: unknown[]) => unknown;
-
-/** One unit of work for the instance, started in arrival order. */
-interface HostEvent {
-  readonly kind: "webSocketMessage" | "webSocketClose" | "webSocketError" | "listener" | "call" | "alarm";
-  readonly end?: SocketEnd;
-  readonly args?: unknown[];
-  /** For "call": runs against the instance; its result settles `resolve`/`reject` after the output gate. */
-  readonly call?: (instance: Record<string, unknown>) => unknown;
-  resolve?: (value: unknown) => void;
-  reject?: (error: unknown) => void;
-  /** Set when the event timeout gave up on this event. */
-  timedOut?: boolean;
-  timer?: TimerHandle;
-}
-
 /** Lifecycle state of an object. */
 export type ObjectLifecycle = "live" | "hibernated";
 
 /**
  * Keeps one object alive across hibernation. The host is cheap and outlives
  * its instance: it holds the socket registry, the auto-response pair, the
- * event queue, the alarm timer and the counters; the instance (and its
+ * event queue, the alarm scheduler and the counters; the instance (and its
  * storage handle) is created on the first event and dropped when idle.
+ * Commits and held output belong to its `OutputGate`, alarm timers and
+ * retries to its `AlarmScheduler`.
  *
  * The gate follows Cloudflare's input-gate model: an event starts when no
  * storage operation or `blockConcurrencyWhile` is pending. A handler awaiting
@@ -75,17 +65,12 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #pumpScheduled = false;
   #pumping = false;
 
-  /** Output gate: a batch of writes is open; sends and results wait for its commit. */
-  #dirty = false;
-  #commitScheduled = false;
-  #alarmDirty = false;
-  #outbox: Array<SocketEnd | Message | PendingClose> = [];
-  #commitWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Holds sends and results until writes are durable; the only place a commit happens. */
+  readonly gate: OutputGate = new OutputGate(this);
+  readonly #alarms: AlarmScheduler = new AlarmScheduler(this);
 
   #idleTimer: TimerHandle | null = null;
   #lastActive = 0;
-  #alarmTimer: TimerHandle | null = null;
-  #alarmRetryCount = 0;
   #drainWaiters: Array<() => void> = [];
   #closing = false;
   #stopped = false;
@@ -97,6 +82,22 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     readonly key: ObjectKey,
   ) {
     this.eventTimeoutMs = runtime.options.eventTimeoutMs;
+  }
+
+  get options(): ResolvedOptions {
+    return this.runtime.options;
+  }
+
+  get metrics(): Metrics {
+    return this.runtime.metrics;
+  }
+
+  get logger(): Logger {
+    return this.runtime.options.logger;
+  }
+
+  get objectId(): string {
+    return this.key.id;
   }
 
   get maxAttachmentBytes(): number {
@@ -117,7 +118,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     if (this.#standard.size > 0) {
       out.push(`${this.#standard.size} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
     }
-    if (this.#dirty) out.push("storage writes not yet committed");
+    if (this.gate.holding) out.push("storage writes not yet committed");
     return out;
   }
 
@@ -242,7 +243,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
         return event.call!(instance);
       case "alarm":
         metrics.alarm++;
-        return this.#runAlarm(instance, event);
+        return this.#alarms.run(instance, event);
     }
   }
 
@@ -253,12 +254,12 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
     if (event.kind === "call") {
       if (failed) event.reject!(error);
-      else if (this.#dirty) this.#afterCommit().then(() => event.resolve!(value), event.reject!);
+      else if (this.gate.holding) this.gate.afterCommit().then(() => event.resolve!(value), event.reject!);
       else event.resolve!(value);
     } else if (event.kind === "alarm") {
-      this.#alarmFinished(event, failed, error);
+      this.#alarms.finished(event, failed, error);
     } else if (failed) {
-      this.#reportHandlerError(event, error);
+      this.reportHandlerError(event, error);
     }
     if (this.#running === 0) {
       // The last running event finished: the next queued one may start now,
@@ -268,7 +269,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     }
   }
 
-  #reportHandlerError(event: HostEvent, error: unknown): void {
+  /** Logs and counts an error a handler threw. */
+  reportHandlerError(event: HostEvent, error: unknown): void {
     this.counters.errors++;
     this.runtime.metrics.handlerErrors++;
     this.runtime.options.logger.error(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, {
@@ -284,7 +286,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       if (event.timedOut === true) return;
       event.timedOut = true;
       this.#running--;
-      this.#reportHandlerError(
+      this.reportHandlerError(
         event,
         new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
       );
@@ -326,7 +328,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       return false;
     }
     runtime.touched(this);
-    if (this.#alarmTimer === null) this.#scheduleAlarm(storage.alarmTime());
+    if (!this.#alarms.armed) this.#alarms.schedule(storage.alarmTime());
     return true;
   }
 
@@ -431,87 +433,27 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       });
   }
 
-  // ---- output gate and commits --------------------------------------------
+  // ---- storage hooks (the output gate owns commits) -------------------------
 
   writeStarted(): void {
-    this.#dirty = true;
-    if (this.#commitScheduled) return;
-    this.#commitScheduled = true;
-    setImmediate(this.#commitFromTurn);
+    this.gate.writeStarted();
   }
 
   alarmChanged(): void {
-    this.#alarmDirty = true;
+    this.gate.alarmChanged();
   }
 
   flush(): Promise<void> {
-    try {
-      this.#commit();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  readonly #commitFromTurn = (): void => {
-    this.#commitScheduled = false;
-    try {
-      this.#commit();
-    } catch {
-      // #commit reported it and reset the object.
-    }
-  };
-
-  /** Makes the open batch durable, then releases what the output gate held. */
-  #commit(): void {
-    const storage = this.#storage;
-    if (storage !== null && storage.hasPendingWrites) {
-      try {
-        storage.commit();
-        this.runtime.metrics.commits++;
-      } catch (cause) {
-        const error = new TorporError("ERR_STORAGE_COMMIT_FAILED", `A storage commit failed, so the object was reset: ${(cause as Error).message}`, { cause });
-        this.#commitFailed(error);
-        throw error;
-      }
-    }
-    this.#dirty = false;
-    const outbox = this.#outbox;
-    if (outbox.length > 0) {
-      this.#outbox = [];
-      for (let i = 0; i < outbox.length; i += 2) (outbox[i] as SocketEnd).transmit(outbox[i + 1] as Message | PendingClose);
-    }
-    const waiters = this.#commitWaiters;
-    if (waiters.length > 0) {
-      this.#commitWaiters = [];
-      for (const w of waiters) w.resolve();
-    }
-    if (this.#alarmDirty && storage !== null) {
-      this.#alarmDirty = false;
-      this.#alarmRetryCount = 0;
-      this.#scheduleAlarm(storage.alarmTime());
-    }
-  }
-
-  #commitFailed(error: TorporError): void {
-    this.runtime.metrics.commitFailures++;
-    this.runtime.options.logger.error("Storage commit failed; resetting the object", { object: this.key.id, error });
-    this.#dirty = false;
-    this.#outbox = [];
-    const waiters = this.#commitWaiters;
-    this.#commitWaiters = [];
-    for (const w of waiters) w.reject(error);
-    this.reset(1011, "Durable Object reset after a failed storage write");
+    return this.gate.flush();
   }
 
   holdOutput(end: SocketEnd, item: Message | PendingClose): boolean {
-    if (!this.#dirty) return false;
-    this.#outbox.push(end, item);
-    return true;
+    return this.gate.hold(end, item);
   }
 
-  #afterCommit(): Promise<void> {
-    return new Promise((resolve, reject) => this.#commitWaiters.push({ resolve, reject }));
+  /** A committed batch changed the persisted alarm. */
+  alarmCommitted(time: number | null): void {
+    this.#alarms.committed(time);
   }
 
   /**
@@ -520,8 +462,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
    */
   reset(code: number, reason: string): void {
     this.#storage?.rollback();
-    this.#dirty = false;
-    this.#outbox = [];
+    this.gate.discard();
     for (const end of [...this.sockets.list(), ...this.#standard]) end.close(code, reason);
     if (this.instance !== null) this.#release();
   }
@@ -580,78 +521,14 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   // ---- alarms -----------------------------------------------------------------
 
-  /** Schedules (or cancels, with null) the alarm timer. Called at start-up from the alarm index, and after commits. */
+  /** Schedules (or cancels, with null) the alarm timer. Called at start-up from the alarm index. */
   scheduleAlarm(time: number | null): void {
-    this.#scheduleAlarm(time);
-  }
-
-  #scheduleAlarm(time: number | null, delay?: number): void {
-    this.#alarmTimer?.cancel();
-    this.#alarmTimer = null;
-    if (time === null) return;
-    const clock = this.runtime.options.clock;
-    this.#alarmTimer = clock.setTimeout(() => {
-      this.#alarmTimer = null;
-      // A retry is due by definition, even when the stored time is in the future (a forced run).
-      this.deliver(delay === undefined ? { kind: "alarm" } : { kind: "alarm", args: [true] });
-    }, delay ?? Math.max(0, time - clock.now()));
+    this.#alarms.schedule(time);
   }
 
   /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
   runAlarmNow(): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      this.deliver({ kind: "alarm", args: [true], resolve: resolve as (v: unknown) => void });
-    });
-  }
-
-  #runAlarm(instance: Record<string, unknown>, event: HostEvent): unknown {
-    const storage = this.#storage!;
-    const time = storage.alarmTime();
-    const forced = event.args?.[0] === true;
-    if (time === null || (!forced && time > this.runtime.options.clock.now())) {
-      // A stale timer (the alarm moved or was deleted): schedule the real one.
-      // #alarmFinished resolves a forced run with false: nothing ran.
-      if (time !== null) this.#scheduleAlarm(time);
-      return undefined;
-    }
-    this.#alarmTimer?.cancel();
-    this.#alarmTimer = null;
-    (event as { args?: unknown[] }).args = [time];
-    const handler = instance.alarm as Handler | undefined;
-    if (typeof handler !== "function") {
-      this.runtime.options.logger.warn("An alarm fired but the class has no alarm() handler; the alarm is deleted", { object: this.key.id });
-      return undefined;
-    }
-    this.runtime.metrics.alarmRuns++;
-    const retryCount = this.#alarmRetryCount;
-    return handler.call(instance, { retryCount, isRetry: retryCount > 0 });
-  }
-
-  #alarmFinished(event: HostEvent, failed: boolean, error: unknown): void {
-    const time = event.args?.[0];
-    const ran = typeof time === "number";
-    if (ran) {
-      const storage = this.#storage;
-      if (!failed) {
-        this.#alarmRetryCount = 0;
-        storage?.clearAlarmIfUnchanged(time);
-      } else {
-        this.#reportHandlerError(event, error);
-        const { maxRetries, initialBackoffMs, jitter } = this.runtime.options.alarmRetry;
-        if (this.#alarmRetryCount < maxRetries) {
-          this.#alarmRetryCount++;
-          this.runtime.metrics.alarmRetries++;
-          const base = initialBackoffMs * 2 ** (this.#alarmRetryCount - 1);
-          this.#scheduleAlarm(time, Math.round(base * (1 + jitter * Math.random())));
-        } else {
-          this.runtime.options.logger.error(`alarm() failed ${maxRetries + 1} times; giving up on this alarm`, { object: this.key.id });
-          this.#alarmRetryCount = 0;
-          storage?.clearAlarmIfUnchanged(time);
-        }
-      }
-      if (storage !== null && this.#alarmTimer === null && this.#alarmRetryCount === 0) this.#scheduleAlarm(storage.alarmTime());
-    }
-    event.resolve?.(ran);
+    return this.#alarms.runNow();
   }
 
   // ---- shutdown ---------------------------------------------------------------
@@ -663,16 +540,9 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   async shutdown(code: number, reason: string): Promise<void> {
     this.#closing = true;
     await this.drained();
-    if (this.#dirty) {
-      try {
-        this.#commit();
-      } catch {
-        // Reported by #commit.
-      }
-    }
+    if (this.gate.holding) this.gate.commitQuietly();
     this.#idleTimer?.cancel();
-    this.#alarmTimer?.cancel();
-    this.#alarmTimer = null;
+    this.#alarms.cancel();
     for (const end of this.sockets.list()) {
       if (end.state === OPEN) end.close(code, reason);
     }

@@ -1,0 +1,119 @@
+import type { TimerHandle } from "./clock.ts";
+import type { Handler, HostEvent } from "./host-event.ts";
+import type { Metrics } from "./metrics.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { OutputGate } from "./output-gate.ts";
+import type { ObjectStorage } from "./storage.ts";
+
+/** What the alarm scheduler needs from its object. */
+export interface AlarmOwner {
+  readonly options: ResolvedOptions;
+  readonly metrics: Metrics;
+  /** For log lines. */
+  readonly objectId: string;
+  /** The live instance's storage, or null while hibernated. */
+  readonly storage: ObjectStorage | null;
+  /** Commits the alarm's clearing. */
+  readonly gate: OutputGate;
+  /** Queues an event through the object's input gate (waking it if needed). */
+  deliver(event: HostEvent): void;
+  reportHandlerError(event: HostEvent, error: unknown): void;
+}
+
+/**
+ * One object's alarm timer: fires `alarm()` at the persisted time, retries a
+ * failed run with exponential backoff (Cloudflare: up to 6 retries, the
+ * first after 2 s), and clears the alarm after a run that succeeded.
+ */
+export class AlarmScheduler {
+  #timer: TimerHandle | null = null;
+  #retryCount = 0;
+
+  constructor(private readonly owner: AlarmOwner) {}
+
+  /** True while a timer is set (the next run, or a retry). */
+  get armed(): boolean {
+    return this.#timer !== null;
+  }
+
+  /** Schedules (or, with null, cancels) the timer for `time`; `delay` makes it a retry that is due whatever the stored time. */
+  schedule(time: number | null, delay?: number): void {
+    this.cancel();
+    if (time === null) return;
+    const clock = this.owner.options.clock;
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = null;
+      // A retry is due by definition, even when the stored time is in the future (a forced run).
+      this.owner.deliver(delay === undefined ? { kind: "alarm" } : { kind: "alarm", args: [true] });
+    }, delay ?? Math.max(0, time - clock.now()));
+  }
+
+  cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+  }
+
+  /** A batch that changed the persisted alarm is durable: a new alarm starts with no retries. */
+  committed(time: number | null): void {
+    this.#retryCount = 0;
+    this.schedule(time);
+  }
+
+  /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
+  runNow(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      this.owner.deliver({ kind: "alarm", args: [true], resolve: resolve as (v: unknown) => void });
+    });
+  }
+
+  /** Runs `alarm()` for an "alarm" event; records the scheduled time in `event.args` when it ran. */
+  run(instance: Record<string, unknown>, event: HostEvent): unknown {
+    const storage = this.owner.storage!;
+    const time = storage.alarmTime();
+    const forced = event.args?.[0] === true;
+    if (time === null || (!forced && time > this.owner.options.clock.now())) {
+      // A stale timer (the alarm moved or was deleted): schedule the real one.
+      // finished() resolves a forced run with false: nothing ran.
+      if (time !== null) this.schedule(time);
+      return undefined;
+    }
+    this.cancel();
+    event.args = [time];
+    const handler = instance.alarm as Handler | undefined;
+    if (typeof handler !== "function") {
+      this.owner.options.logger.warn("An alarm fired but the class has no alarm() handler; the alarm is deleted", { object: this.owner.objectId });
+      return undefined;
+    }
+    this.owner.metrics.alarmRuns++;
+    const retryCount = this.#retryCount;
+    return handler.call(instance, { retryCount, isRetry: retryCount > 0 });
+  }
+
+  /** After an "alarm" event: clear the alarm, or schedule a retry with backoff. */
+  finished(event: HostEvent, failed: boolean, error: unknown): void {
+    const time = event.args?.[0];
+    const ran = typeof time === "number";
+    if (ran) {
+      const storage = this.owner.storage;
+      if (!failed) {
+        this.#retryCount = 0;
+        this.owner.gate.clearAlarm(time);
+      } else {
+        this.owner.reportHandlerError(event, error);
+        const { maxRetries, initialBackoffMs, jitter } = this.owner.options.alarmRetry;
+        if (this.#retryCount < maxRetries) {
+          this.#retryCount++;
+          this.owner.metrics.alarmRetries++;
+          const base = initialBackoffMs * 2 ** (this.#retryCount - 1);
+          this.schedule(time, Math.round(base * (1 + jitter * Math.random())));
+        } else {
+          this.owner.options.logger.error(`alarm() failed ${maxRetries + 1} times; giving up on this alarm`, { object: this.owner.objectId });
+          this.#retryCount = 0;
+          this.owner.gate.clearAlarm(time);
+        }
+      }
+      if (storage !== null && this.#timer === null && this.#retryCount === 0) this.schedule(storage.alarmTime());
+    }
+    event.resolve?.(ran);
+  }
+}

@@ -1,0 +1,19 @@
+import type { TimerHandle } from "./clock.ts";
+import type { SocketEnd } from "./socket-end.ts";
+
+/** A handler method of a Durable Object class, as the host calls it. */
+export type Handler = (...args: unknown[]) => unknown;
+
+/** One unit of work for an object's instance, started in arrival order by its input gate. */
+export interface HostEvent {
+  readonly kind: "webSocketMessage" | "webSocketClose" | "webSocketError" | "listener" | "call" | "alarm";
+  readonly end?: SocketEnd;
+  args?: unknown[];
+  /** For "call": runs against the instance; its result settles `resolve`/`reject` after the output gate. */
+  readonly call?: (instance: Record<string, unknown>) => unknown;
+  resolve?: (value: unknown) => void;
+  reject?: (error: unknown) => void;
+  /** Set when the event timeout gave up on this event. */
+  timedOut?: boolean;
+  timer?: TimerHandle;
+}

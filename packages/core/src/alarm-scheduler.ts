@@ -3,7 +3,7 @@ import type { Handler, HostEvent } from "./host-event.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { OutputGate } from "./output-gate.ts";
-import type { ObjectStorage } from "./storage.ts";
+import type { ObjectStorage } from "./storage-provider.ts";
 
 /** What the alarm scheduler needs from its object. */
 export interface AlarmOwner {

@@ -32,6 +32,7 @@ export type { TorporErrorCode } from "./errors.ts";
 
 export { memoryStorage } from "./memory-storage.ts";
 export type { MemoryStorageOptions } from "./memory-storage.ts";
-export * from "./storage-validation.ts";
-export { createStorageApi, type StorageBackend } from "./storage-api.ts";
 export type * from "./storage.ts";
+/** The provider a Runtime is given; the rest of the provider contract is in `@torpor/core/storage`. */
+export type { StorageProvider } from "./storage-provider.ts";
+export type { StorageLimits } from "./storage-validation.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { memoryStorage } from "./memory-storage.ts";
-import type { StorageHooks } from "./storage.ts";
+import type { StorageHooks } from "./storage-provider.ts";
 
 const hooks: StorageHooks = { writeStarted() {}, alarmChanged() {}, flush: async () => {}, holdInput: (p) => p };
 const key = { namespace: "TEST", id: "a".repeat(64) };

@@ -4,7 +4,8 @@
  * objects that need no persistence. Data survives an object's close/reopen
  * (hibernation) for as long as the provider lives.
  */
-import type { DurableObjectStorage, ObjectKey, ObjectStorage, PendingAlarm, StorageHooks, StorageProvider } from "./storage.ts";
+import type { DurableObjectStorage } from "./storage.ts";
+import type { ObjectKey, ObjectStorage, PendingAlarm, StorageHooks, StorageProvider } from "./storage-provider.ts";
 import { TorporError } from "./errors.ts";
 import { createStorageApi, type StorageBackend } from "./storage-api.ts";
 import {

@@ -10,7 +10,7 @@ import { OutputGate } from "./output-gate.ts";
 import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "./socket-end.ts";
 import { SocketRegistry } from "./socket-registry.ts";
 import { DurableObjectState } from "./state.ts";
-import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "./storage.ts";
+import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "./storage-provider.ts";
 import type { WebSocketRequestResponsePair } from "./auto-response.ts";
 import { facadeOf, type WebSocket } from "./web-socket.ts";
 

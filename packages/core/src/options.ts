@@ -2,7 +2,7 @@ import { z } from "zod";
 import { systemClock, type Clock } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import type { StorageProvider } from "./storage.ts";
+import type { StorageProvider } from "./storage-provider.ts";
 
 /** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
 export interface Limits {

@@ -2,7 +2,7 @@ import { TorporError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./logger.ts";
 import type { Message, PendingClose, SocketEnd } from "./socket-end.ts";
-import type { ObjectStorage } from "./storage.ts";
+import type { ObjectStorage } from "./storage-provider.ts";
 
 /** What the output gate needs from the object it guards. */
 export interface OutputGateOwner {

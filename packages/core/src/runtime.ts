@@ -9,7 +9,7 @@ import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifec
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./options.ts";
 import { jsonError, Response } from "./response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "./server.ts";
-import type { StorageProvider } from "./storage.ts";
+import type { StorageProvider } from "./storage-provider.ts";
 import { hostOf } from "./stub.ts";
 
 /** The Worker entry: `export default { fetch }`. */

@@ -9,9 +9,9 @@ import type {
   DurableObjectStorage,
   DurableObjectTransaction,
   SqlStorage,
-  StorageHooks,
   SyncKvStorage,
 } from "./storage.ts";
+import type { StorageHooks } from "./storage-provider.ts";
 import {
   asyncTransactionSyncError,
   checkKeyCount,

@@ -1,11 +1,7 @@
 /**
- * The storage contract between the runtime and a storage provider.
- *
- * Core owns the turn boundaries (when to commit), the output gate (holding
- * sends and responses until a commit is durable) and alarm scheduling. A
- * provider owns bytes on disk: it runs the user-facing API synchronously,
- * buffers each batch of writes in one open transaction, and tells core when a
- * batch starts so core can schedule the commit at the end of the turn.
+ * The storage API a Durable Object sees (`ctx.storage`), with Cloudflare's
+ * names. The contract a storage provider implements is in
+ * `storage-provider.ts` (exported as `@torpor/core/storage`).
  */
 
 /** Options accepted by `get`, `put`, `delete` on Cloudflare; accepted and ignored where they only tune caching. */
@@ -98,77 +94,4 @@ export interface DurableObjectStorage {
   sync(): Promise<void>;
   readonly sql: SqlStorage;
   readonly kv: SyncKvStorage;
-}
-
-/** Which object a storage belongs to. `namespace` is the binding's storage name. */
-export interface ObjectKey {
-  readonly namespace: string;
-  /** 64 lowercase hex characters. */
-  readonly id: string;
-  /** The name the id was derived from, when known. */
-  readonly name?: string | undefined;
-}
-
-/** Callbacks from a provider's per-object storage into the runtime. */
-export interface StorageHooks {
-  /**
-   * Called by the storage on the first write of a new batch (no batch open).
-   * The runtime closes the object's output gate and schedules `commit()` at
-   * the end of the current turn.
-   */
-  writeStarted(): void;
-  /**
-   * Called when the persisted alarm changes within the open batch (`null`:
-   * deleted). The runtime re-reads `alarmTime()` after commit to schedule it.
-   */
-  alarmChanged(): void;
-  /** Commits now (used by `sync()`); resolves once durable, rejects if the commit failed. */
-  flush(): Promise<void>;
-  /**
-   * Holds the object's input gate while `promise` is pending (Cloudflare's
-   * rule: no other event is delivered while a storage operation is pending).
-   */
-  holdInput<T>(promise: Promise<T>): Promise<T>;
-}
-
-/** One object's storage, opened when the object is constructed and closed when it hibernates. */
-export interface ObjectStorage {
-  /** What the object sees as `ctx.storage`. */
-  readonly api: DurableObjectStorage;
-  /** True while a batch of writes is open (not yet durable). */
-  readonly hasPendingWrites: boolean;
-  /**
-   * Makes the open batch durable (synchronously). On failure it rolls the
-   * batch back and throws; nothing of that batch is visible afterwards.
-   */
-  commit(): void;
-  /** Discards the open batch (used when the object is reset). */
-  rollback(): void;
-  /** The persisted alarm time in ms since the epoch, or null (committed or pending batch). */
-  alarmTime(): number | null;
-  /**
-   * Clears the alarm if it is still `scheduledTime`, as its own committed
-   * batch (after a successful `alarm()` run).
-   */
-  clearAlarmIfUnchanged(scheduledTime: number): void;
-  /** Commits anything pending and releases file handles. Safe to call twice. */
-  close(): void;
-}
-
-/** A persisted alarm, as listed at start-up. */
-export interface PendingAlarm {
-  readonly key: ObjectKey;
-  readonly scheduledTime: number;
-}
-
-/** Creates per-object storage. One provider serves a whole runtime. */
-export interface StorageProvider {
-  /** Opens (or creates) the storage of one object. */
-  open(key: ObjectKey, hooks: StorageHooks): ObjectStorage;
-  /** Every persisted alarm across all objects, without opening each object. */
-  listAlarms(): PendingAlarm[];
-  /** Ids of every object with stored data in `namespace` (for `listDurableObjectIds`). */
-  listObjects(namespace: string): ObjectKey[];
-  /** Releases everything (after every object storage is closed). */
-  close(): void;
 }

@@ -6,7 +6,7 @@
  * re-reads the object's own alarm before firing.
  */
 import Database from "better-sqlite3";
-import type { ObjectKey, PendingAlarm } from "@torpor/core";
+import type { ObjectKey, PendingAlarm } from "@torpor/core/storage";
 import type { SynchronousMode } from "./options.ts";
 
 /** The alarm and object-name index of one data directory. */

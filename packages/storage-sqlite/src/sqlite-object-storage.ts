@@ -4,22 +4,19 @@
  * runtime commits at the end of the turn.
  */
 import type Database from "better-sqlite3";
+import { TorporError, type DurableObjectStorage, type SqlStorage, type StorageLimits } from "@torpor/core";
 import {
-  TorporError,
   compareKeys,
   createStorageApi,
   deserializeValue,
   prefixUpperBound,
   storageClosedError,
-  type DurableObjectStorage,
   type NormalizedListOptions,
   type ObjectKey,
   type ObjectStorage,
-  type SqlStorage,
   type StorageBackend,
   type StorageHooks,
-  type StorageLimits,
-} from "@torpor/core";
+} from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { createSqlStorage } from "./sql-storage.ts";

@@ -6,16 +6,8 @@
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import {
-  TorporError,
-  resolveStorageLimits,
-  type ObjectKey,
-  type ObjectStorage,
-  type PendingAlarm,
-  type StorageHooks,
-  type StorageLimits,
-  type StorageProvider,
-} from "@torpor/core";
+import { TorporError, type StorageLimits, type StorageProvider } from "@torpor/core";
+import { resolveStorageLimits, type ObjectKey, type ObjectStorage, type PendingAlarm, type StorageHooks } from "@torpor/core/storage";
 import { AlarmIndex } from "./alarm-index.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import { resolveSqliteStorageOptions, type ResolvedSqliteStorageOptions, type SqliteStorageOptions } from "./options.ts";

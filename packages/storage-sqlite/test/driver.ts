@@ -1,6 +1,7 @@
 /** Plays the runtime's part for one object in these tests: commit at the end of the turn, on sync(), and by hand. */
 import { createHash } from "node:crypto";
-import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "@torpor/core";
+import type { StorageProvider } from "@torpor/core";
+import type { ObjectKey, ObjectStorage, StorageHooks } from "@torpor/core/storage";
 
 export function objectKey(name: string, namespace = "TEST"): ObjectKey {
   return { namespace, id: createHash("sha256").update(`${namespace}/${name}`).digest("hex") };

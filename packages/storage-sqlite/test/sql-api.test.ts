@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ObjectStorage, SqlStorage } from "@torpor/core";
+import type { SqlStorage } from "@torpor/core";
+import type { ObjectStorage } from "@torpor/core/storage";
 import { sqliteStorage, type SqliteStorageProvider } from "../src/index.ts";
 import { objectKey, openObject } from "./driver.ts";
 

@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { DurableObjectStorage, ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "@torpor/core";
+import type { DurableObjectStorage, StorageProvider } from "@torpor/core";
+import type { ObjectKey, ObjectStorage, StorageHooks } from "@torpor/core/storage";
 
 /** What a conformance factory returns for one test. */
 export interface StorageConformanceSubject {

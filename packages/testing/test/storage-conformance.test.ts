@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { memoryStorage, type ObjectStorage } from "@torpor/core";
+import { memoryStorage } from "@torpor/core";
+import { type ObjectStorage } from "@torpor/core/storage";
 import { sqliteStorage } from "@torpor/storage-sqlite";
 import { describeStorageConformance } from "../src/storage-conformance.ts";
 

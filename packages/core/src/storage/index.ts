@@ -1,0 +1,10 @@
+/**
+ * `@torpor/core/storage`: the contract a storage provider implements and the
+ * helpers every provider shares (the user-facing API built over a
+ * provider's primitives, key and value validation). Durable Object code
+ * never needs this entry; `@torpor/storage-sqlite` and tests do.
+ */
+export type * from "../storage-provider.ts";
+export { createStorageApi, type StorageBackend } from "../storage-api.ts";
+export * from "../storage-validation.ts";
+export { memoryStorage, type MemoryStorageOptions } from "../memory-storage.ts";

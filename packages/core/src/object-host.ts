@@ -3,6 +3,7 @@ import type { TimerHandle } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import type { Handler, HostEvent } from "./host-event.ts";
 import type { DurableObjectId } from "./id.ts";
+import { InputGate } from "./input-gate.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics, ObjectCounters } from "./metrics.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -37,14 +38,9 @@ export type ObjectLifecycle = "live" | "hibernated";
  * its instance: it holds the socket registry, the auto-response pair, the
  * event queue, the alarm scheduler and the counters; the instance (and its
  * storage handle) is created on the first event and dropped when idle.
- * Commits and held output belong to its `OutputGate`, alarm timers and
- * retries to its `AlarmScheduler`.
- *
- * The gate follows Cloudflare's input-gate model: an event starts when no
- * storage operation or `blockConcurrencyWhile` is pending. A handler awaiting
- * other I/O (a timer, a fetch) lets the next event in; one awaiting only
- * storage does not, because storage here resolves within the same turn and
- * the next event is only started at a turn boundary.
+ * When events start is its `InputGate`'s call; commits and held output
+ * belong to its `OutputGate`, alarm timers and retries to its
+ * `AlarmScheduler`.
  */
 export class ObjectHost implements SocketOwner, StorageHooks {
   readonly sockets = new SocketRegistry();
@@ -56,14 +52,10 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #ctx: DurableObjectState | null = null;
   #storage: ObjectStorage | null = null;
 
-  #queue: HostEvent[] = [];
-  #holds = 0;
-  #running = 0;
+  readonly #input: InputGate = new InputGate(this);
   #waitUntil = 0;
   /** Sockets accepted with `ws.accept()` that this object handed out: they pin it in memory. */
   readonly #standard = new Set<SocketEnd>();
-  #pumpScheduled = false;
-  #pumping = false;
 
   /** Holds sends and results until writes are durable; the only place a commit happens. */
   readonly gate: OutputGate = new OutputGate(this);
@@ -71,7 +63,6 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   #idleTimer: TimerHandle | null = null;
   #lastActive = 0;
-  #drainWaiters: Array<() => void> = [];
   #closing = false;
   #stopped = false;
 
@@ -111,9 +102,10 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   /** Why the instance cannot be dropped now; empty when it can. */
   blockers(): string[] {
     const out: string[] = [];
-    if (this.#running > 0) out.push(`${this.#running} event(s) in flight`);
-    if (this.#queue.length > 0) out.push(`${this.#queue.length} event(s) queued`);
-    if (this.#holds > 0) out.push("blockConcurrencyWhile() or a storage transaction is pending");
+    const input = this.#input;
+    if (input.running > 0) out.push(`${input.running} event(s) in flight`);
+    if (input.queued > 0) out.push(`${input.queued} event(s) queued`);
+    if (input.holds > 0) out.push("blockConcurrencyWhile() or a storage transaction is pending");
     if (this.#waitUntil > 0) out.push(`${this.#waitUntil} waitUntil() promise(s) pending`);
     if (this.#standard.size > 0) {
       out.push(`${this.#standard.size} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
@@ -136,14 +128,14 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       event.reject!(new TorporError("ERR_RUNTIME_CLOSED", "The runtime is shutting down; no new requests are accepted."));
       return;
     }
-    if (this.instance !== null && this.#running === 0 && this.#holds === 0 && this.#queue.length === 0) {
-      this.#start(event);
+    const input = this.#input;
+    if (this.instance !== null && input.free) {
+      input.startNow(event);
       return;
     }
-    this.#queue.push(event);
+    input.enqueue(event);
     if (this.instance === null && !this.#construct()) return;
-    if (this.#running === 0) this.#pump();
-    else this.#schedulePump();
+    input.kick();
   }
 
   /** Runs `call` inside the object through the gate; the result waits for the output gate. */
@@ -153,49 +145,18 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     });
   }
 
-  #schedulePump(): void {
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    setImmediate(this.#pumpFromTurn);
+  /** InputGateOwner: an instance exists (constructed now if hibernated). */
+  ready(): boolean {
+    return this.instance !== null || this.#construct();
   }
 
-  readonly #pumpFromTurn = (): void => {
-    this.#pumpScheduled = false;
-    this.#pump();
-  };
-
-  /**
-   * Starts queued events. We are at a turn boundary (all microtasks of
-   * earlier handlers ran), so one event may start even while others await
-   * I/O; after an event that is still running, the next waits for the next
-   * turn, so a handler's storage continuations always run before it.
-   */
-  #pump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      this.#pumpQueue();
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  #pumpQueue(): void {
-    while (this.#queue.length > 0 && this.#holds === 0) {
-      if (this.instance === null && !this.#construct()) return;
-      if (this.#holds > 0) return;
-      const before = this.#running;
-      this.#start(this.#queue.shift()!);
-      if (this.#running > before) {
-        if (this.#queue.length > 0) this.#schedulePump();
-        return;
-      }
-    }
+  /** InputGateOwner: runs one event the input gate started. */
+  run(event: HostEvent): void {
+    this.#start(event);
   }
 
   #start(event: HostEvent): void {
     const instance = this.instance!;
-    this.#running++;
     this.counters.events++;
     this.runtime.touched(this);
     let result: unknown;
@@ -250,7 +211,6 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #finish(event: HostEvent, value: unknown, error: unknown, failed = error !== undefined): void {
     if (event.timedOut === true) return;
     event.timer?.cancel();
-    this.#running--;
     if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
     if (event.kind === "call") {
       if (failed) event.reject!(error);
@@ -261,12 +221,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     } else if (failed) {
       this.reportHandlerError(event, error);
     }
-    if (this.#running === 0) {
-      // The last running event finished: the next queued one may start now,
-      // without waiting for the turn boundary (frames that arrived together).
-      if (this.#queue.length === 0) this.#becameIdle();
-      else if (this.#holds === 0) this.#pump();
-    }
+    this.#input.finished();
   }
 
   /** Logs and counts an error a handler threw. */
@@ -285,13 +240,11 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     event.timer = this.runtime.options.clock.setTimeout(() => {
       if (event.timedOut === true) return;
       event.timedOut = true;
-      this.#running--;
       this.reportHandlerError(
         event,
         new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
       );
-      if (this.#running === 0 && this.#queue.length === 0) this.#becameIdle();
-      else this.#schedulePump();
+      this.#input.finished(true);
     }, ms);
   }
 
@@ -320,7 +273,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       this.counters.errors++;
       runtime.metrics.handlerErrors++;
       runtime.options.logger.error("Durable Object constructor threw", { object: this.key.id, name: this.key.name, error });
-      const failed = this.#queue.splice(0);
+      const failed = this.#input.takeQueued();
       for (const event of failed) {
         event.reject?.(error);
         if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
@@ -350,8 +303,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   /** Resolves once no event is running or queued. */
   drained(): Promise<void> {
-    if (this.#running === 0 && this.#queue.length === 0 && this.#holds === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#input.drained();
   }
 
   #release(): void {
@@ -367,12 +319,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.runtime.released(this);
   }
 
-  #becameIdle(): void {
-    const waiters = this.#drainWaiters;
-    if (waiters.length > 0 && this.#holds === 0) {
-      this.#drainWaiters = [];
-      for (const w of waiters) w();
-    }
+  /** InputGateOwner: nothing runs or waits; start the idle timer. */
+  idle(): void {
     if (this.instance === null || this.#closing) return;
     const { clock, hibernateAfterMs } = this.runtime.options;
     this.#lastActive = clock.now();
@@ -381,7 +329,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   readonly #idleCheck = (): void => {
     this.#idleTimer = null;
-    if (this.instance === null || this.#running > 0 || this.#queue.length > 0) return;
+    if (this.instance === null || this.#input.running > 0 || this.#input.queued > 0) return;
     const { clock, hibernateAfterMs } = this.runtime.options;
     const idleFor = clock.now() - this.#lastActive;
     if (idleFor < hibernateAfterMs) {
@@ -394,33 +342,18 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   /** Re-arms the idle timer after a pin went away. */
   #unpinned(): void {
-    if (this.#running === 0 && this.#queue.length === 0) this.#becameIdle();
+    if (this.#input.running === 0 && this.#input.queued === 0) this.idle();
   }
 
   // ---- gate holds -------------------------------------------------------------
 
   /** `blockConcurrencyWhile`: no other event starts until `fn` settles. */
   blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T> {
-    this.#holds++;
-    let result: Promise<T>;
-    try {
-      result = Promise.resolve(fn());
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    return result.finally(() => this.#releaseHold());
+    return this.#input.blockConcurrencyWhile(fn);
   }
 
   holdInput<T>(promise: Promise<T>): Promise<T> {
-    this.#holds++;
-    return promise.finally(() => this.#releaseHold());
-  }
-
-  #releaseHold(): void {
-    this.#holds--;
-    if (this.#holds > 0) return;
-    if (this.#queue.length > 0) this.#schedulePump();
-    else if (this.#running === 0) this.#becameIdle();
+    return this.#input.hold(promise);
   }
 
   waitUntil(promise: Promise<unknown>): void {

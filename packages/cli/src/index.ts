@@ -11,3 +11,7 @@ export { prometheusText } from "./prometheus.ts";
 export type { MetricsSource } from "./prometheus.ts";
 export { CliError } from "./errors.ts";
 export type { CliErrorCode } from "./errors.ts";
+export { workerFromModule, installWorkerGlobals } from "./worker-module.ts";
+export type { LoadedWorker } from "./worker-module.ts";
+/** @internal sets what `import { env } from "cloudflare:workers"` reflects (for @torpor/testing's vitest plugin). */
+export { setWorkerEnv } from "./worker-env.ts";

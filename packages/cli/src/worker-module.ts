@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type WorkerFetch } from "@torpor/core";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { scheduler } from "./scheduler.ts";
 
 /** A loaded Worker: its fetch handler (if any) and a class per binding. */
 export interface LoadedWorker {
@@ -15,13 +16,14 @@ const CACHES_MESSAGE =
 
 /**
  * Installs what Workers code expects globally: core's `WebSocketPair`,
- * `WebSocketRequestResponsePair` and 101-capable `Response`, and a `caches`
+ * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, and a `caches`
  * whose use throws a clear error (rather than "caches is not defined").
  * Runs before the entry is imported, so module-level code sees them too.
  */
 export function installWorkerGlobals(): void {
   installGlobals();
   const g = globalThis as Record<string, unknown>;
+  g.scheduler ??= scheduler;
   if (g.caches === undefined) {
     const unsupported = () => {
       throw new TypeError(CACHES_MESSAGE);
@@ -44,6 +46,14 @@ export async function loadWorker(entry: string, bindings: DurableObjectBinding[]
   } catch (cause) {
     throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: ${(cause as Error)?.stack ?? String(cause)}`, { cause });
   }
+  return workerFromModule(mod, entry, bindings, logger);
+}
+
+/**
+ * Finds the fetch handler and every bound class in an imported entry module
+ * (the CLI imports it with Node; @torpor/testing's vitest plugin through Vite).
+ */
+export function workerFromModule(mod: Record<string, unknown>, entry: string, bindings: DurableObjectBinding[], logger: Logger): LoadedWorker {
   const objects: Record<string, DurableObjectClass> = {};
   for (const { name, className } of bindings) {
     const cls = mod[className];

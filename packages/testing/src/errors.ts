@@ -9,7 +9,9 @@ export type TestingErrorCode =
   /** `connect()` was answered with something other than a WebSocket upgrade. */
   | "ERR_TEST_CONNECT_FAILED"
   /** The test runtime was used without a way to clean it up, or from the wrong test. */
-  | "ERR_TEST_CONTEXT";
+  | "ERR_TEST_CONTEXT"
+  /** A `cloudflare:test` export for a Cloudflare product Torpor does not run (Queues, D1, Workflows…). */
+  | "ERR_TEST_UNSUPPORTED";
 
 /**
  * Errors of @torpor/testing (runtime errors keep their `TorporError` codes).

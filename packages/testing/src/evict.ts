@@ -33,8 +33,11 @@ export async function evictDurableObject(stub: DurableObjectStub<object>, option
   await evictHost(hostFromStub(stub), options);
 }
 
-/** @internal eviction of a resolved host; returns whether an instance was dropped. */
-export async function evictHost(host: ObjectHost, options: EvictOptions = {}): Promise<boolean> {
+/**
+ * @internal eviction of a resolved host; returns whether an instance was dropped.
+ * `closeSockets` replaces the 1001 close of `"close"` mode (cloudflare:test drops the connections instead).
+ */
+export async function evictHost(host: ObjectHost, options: EvictOptions = {}, closeSockets: (host: ObjectHost) => void = closeWithGoingAway): Promise<boolean> {
   const mode = options.webSockets ?? "hibernate";
   if (mode !== "hibernate" && mode !== "close") {
     throw new TorporError("ERR_INVALID_OPTIONS", `evictDurableObject() option webSockets must be "hibernate" or "close"; got ${JSON.stringify(mode)}.`);
@@ -43,7 +46,7 @@ export async function evictHost(host: ObjectHost, options: EvictOptions = {}): P
   // Writes of the last event are committed on the next turn; commit them now so eviction never depends on timing.
   await host.flush();
   // Detached first: an evicted object is gone, so its webSocketClose() must not run (and wake it).
-  if (mode === "close") host.closeAllSockets(EVICT_CLOSE_CODE, EVICT_CLOSE_REASON);
+  if (mode === "close") closeSockets(host);
   if (host.instance === null) return false;
   const blockers = host.hibernate();
   if (blockers.length > 0) {
@@ -51,3 +54,35 @@ export async function evictHost(host: ObjectHost, options: EvictOptions = {}): P
   }
   return true;
 }
+
+function closeWithGoingAway(host: ObjectHost): void {
+  host.closeAllSockets(EVICT_CLOSE_CODE, EVICT_CLOSE_REASON);
+}
+
+/** workerd's reason for a connection that ended without a Close frame. */
+const DROPPED_REASON = "WebSocket disconnected without sending Close frame.";
+
+/**
+ * Drops the object's hibernatable WebSockets without a closing handshake,
+ * as an isolate torn down on Cloudflare does: clients see 1006, `wasClean`
+ * false, and no handler of the object runs for it.
+ */
+export function dropHibernatableSockets(host: ObjectHost): void {
+  for (const end of [...host.sockets.list()]) {
+    host.sockets.delete(end);
+    end.owner = null;
+    end.listener = null;
+    end.state = WebSocketClosed;
+    if (end.conn !== null) {
+      end.terminate();
+    } else if (end.peer !== null) {
+      const peer = end.peer;
+      end.peer = null;
+      // Asynchronous, as a network drop would be noticed.
+      queueMicrotask(() => peer.receiveClose(1006, DROPPED_REASON, false));
+    }
+  }
+}
+
+/** `WebSocket.CLOSED`. */
+const WebSocketClosed = 3;

@@ -16,6 +16,10 @@ export { listDurableObjectIds, connect } from "./registry.ts";
 export type { ConnectOptions, ConnectTarget } from "./connect.ts";
 export type { TestWebSocket, TestMessage, CloseInfo, Transport } from "./test-socket.ts";
 
+// Under the vitest plugin (@torpor/testing/vitest): this test file's runtime
+export { workerRuntime } from "./vitest/worker-runtime.ts";
+export type { WorkerRuntime } from "./vitest/worker-runtime.ts";
+
 // Beyond Cloudflare
 export { lifecycle, hibernationBlockers } from "./lifecycle.ts";
 export type { LifecycleInfo } from "./lifecycle.ts";

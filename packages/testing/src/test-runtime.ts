@@ -20,8 +20,7 @@ import {
   type WorkerFetch,
 } from "@torpor/core";
 import { sqliteStorage } from "@torpor/storage-sqlite";
-import { onTestFinished } from "vitest";
-import { getCurrentTest } from "vitest/suite";
+import * as vitest from "vitest";
 import { connectWith, type ConnectOptions, type ConnectTarget, type Connector } from "./connect.ts";
 import { TestingError } from "./errors.ts";
 import { evictHost, type EvictOptions } from "./evict.ts";
@@ -33,6 +32,11 @@ import { recordingLogger, type LogEntry } from "./recording-logger.ts";
 import { register } from "./registry.ts";
 import { runInHost, type InstanceOf } from "./run-in.ts";
 import type { TestWebSocket, Transport } from "./test-socket.ts";
+
+/** The running test: vitest 4.1 has it on `TestRunner` (and deprecates `vitest/suite`), vitest 3.2 in `vitest/suite` only. */
+type CurrentTest = () => { name: string; concurrent?: boolean | undefined } | undefined;
+const testRunner = (vitest as { TestRunner?: { getCurrentTest?: CurrentTest } }).TestRunner;
+const getCurrentTest: CurrentTest = typeof testRunner?.getCurrentTest === "function" ? () => testRunner.getCurrentTest!() : (await import("vitest/suite")).getCurrentTest;
 
 type ObjectClasses = Record<string, new (ctx: never, env: never) => object>;
 
@@ -256,5 +260,5 @@ function cleanupContext(context: CleanupContext | null | undefined): CleanupCont
       `createTestRuntime() in the concurrent test "${current.name}" needs its test context: test.concurrent("…", async ({ onTestFinished }) => { createTestRuntime({ …, context: { onTestFinished } }) }).`,
     );
   }
-  return { onTestFinished };
+  return { onTestFinished: vitest.onTestFinished };
 }

@@ -1,0 +1,12 @@
+import type { DurableObjectBinding } from "@torpor/cli";
+
+/** What the plugin (in the vitest process) hands the test files' runtime, as JSON. */
+export interface WorkerModuleConfig {
+  /** Absolute path of the Worker's main module. */
+  main: string;
+  bindings: DurableObjectBinding[];
+  vars: Record<string, unknown>;
+  clock: "real" | "virtual";
+  hibernateAfterMs: number | undefined;
+  compatibilityDate: string | undefined;
+}

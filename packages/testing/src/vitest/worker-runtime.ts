@@ -1,0 +1,59 @@
+import { installWorkerGlobals, setWorkerEnv, workerFromModule } from "@torpor/cli";
+import type { Clock } from "@torpor/core";
+import { TestingError } from "../errors.ts";
+import { recordingLogger } from "../recording-logger.ts";
+import { createTestRuntime, type TestRuntime } from "../test-runtime.ts";
+import type { WorkerModuleConfig } from "./worker-config.ts";
+
+/** The test runtime of the running test file, made from the wrangler config by the vitest plugin. */
+export type WorkerRuntime = TestRuntime<Record<string, new (ctx: never, env: never) => object>, Clock>;
+
+let current: WorkerRuntime | null = null;
+
+/**
+ * The runtime behind `cloudflare:test` in this test file (with
+ * `@torpor/testing/vitest`): its clock, logs, `connect`, `lifecycle`,
+ * `hibernationBlockers` and the rest of Torpor's verbs. Each test file has
+ * its own, with empty storage.
+ *
+ * @example
+ * const t = workerRuntime();
+ * expect(t.lifecycle(env.ROOM.getByName("lobby"))).toMatchObject({ state: "hibernated" });
+ */
+export function workerRuntime(): WorkerRuntime {
+  if (current === null) {
+    throw new TestingError("ERR_TEST_CONTEXT", "No Worker runtime: workerRuntime() and cloudflare:test work in test files run with the torpor() vitest plugin (import { torpor } from \"@torpor/testing/vitest\").");
+  }
+  return current;
+}
+
+/** @internal Starts this file's runtime (the plugin's setup file calls it before the file's tests). */
+export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: () => Promise<unknown>): Promise<WorkerRuntime> {
+  if (current !== null) return current;
+  installWorkerGlobals();
+  // Module-level code of the Worker may read env: vars now, namespaces once the runtime exists.
+  setWorkerEnv({ ...config.vars });
+  const mod = (await loadMain()) as Record<string, unknown>;
+  const loading = recordingLogger();
+  const worker = workerFromModule(mod, config.main, config.bindings, loading);
+  const t = createTestRuntime({
+    objects: worker.objects as Record<string, new (ctx: never, env: never) => object>,
+    ...(worker.fetch !== undefined ? { fetch: worker.fetch as never } : {}),
+    env: config.vars,
+    clock: config.clock === "virtual" ? "virtual" : "real",
+    ...(config.hibernateAfterMs !== undefined ? { hibernateAfterMs: config.hibernateAfterMs } : {}),
+    context: null,
+  }) as WorkerRuntime;
+  t.logs.unshift(...loading.entries);
+  setWorkerEnv(t.runtime.env);
+  current = t;
+  return t;
+}
+
+/** @internal Closes this file's runtime and removes its storage (after the file's tests). */
+export async function closeWorkerRuntime(): Promise<void> {
+  const t = current;
+  current = null;
+  setWorkerEnv({});
+  await t?.close();
+}

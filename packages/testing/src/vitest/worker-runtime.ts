@@ -1,5 +1,5 @@
 import { installWorkerGlobals, setWorkerEnv, workerFromModule } from "@torpor/cli";
-import type { Clock } from "@torpor/core";
+import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
 import { recordingLogger } from "../recording-logger.ts";
 import { createTestRuntime, type TestRuntime } from "../test-runtime.ts";
@@ -40,7 +40,7 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     objects: worker.objects as Record<string, new (ctx: never, env: never) => object>,
     ...(worker.fetch !== undefined ? { fetch: worker.fetch as never } : {}),
     env: config.vars,
-    clock: config.clock === "virtual" ? "virtual" : "real",
+    clock: (config.clock === "virtual" ? new VirtualClock() : systemClock) as Clock,
     ...(config.hibernateAfterMs !== undefined ? { hibernateAfterMs: config.hibernateAfterMs } : {}),
     context: null,
   }) as WorkerRuntime;

@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { torpor, type TorporPluginOptions } from "./plugin.ts";
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the plugin's config hook as vitest would, in a fresh project directory. */
+async function configure(options: TorporPluginOptions, wrangler?: string) {
+  dir = mkdtempSync(join(tmpdir(), "torpor-plugin-"));
+  if (wrangler !== undefined) writeFileSync(join(dir, "wrangler.jsonc"), wrangler);
+  const plugin = torpor(options);
+  const config = await (plugin.config as (c: object) => Promise<{ test: { setupFiles: string[] } }>)({ root: dir });
+  const load = (plugin.load as (id: string) => string | null).bind(plugin);
+  return { config, workerModule: load("\0virtual:torpor/worker-config") };
+}
+
+test("reads main, bindings and vars from the wrangler config and adds its setup file", async () => {
+  const { config, workerModule } = await configure(
+    { wrangler: { configPath: "./wrangler.jsonc" }, miniflare: { bindings: { EXTRA: 1 } } },
+    '{ "main": "src/index.ts", "vars": { "A": "a" }, "durable_objects": { "bindings": [{ "name": "ROOM", "class_name": "Room" }] }, "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Room"] }] }',
+  );
+  expect(config.test.setupFiles).toEqual([expect.stringMatching(/vitest[/\\]setup\.ts$/)]);
+  expect(workerModule).toContain(`"main":${JSON.stringify(join(dir, "src/index.ts"))}`);
+  expect(workerModule).toContain('"bindings":[{"name":"ROOM","className":"Room"}]');
+  expect(workerModule).toContain('"vars":{"A":"a","EXTRA":1}');
+});
+
+test("a config error is the CLI's", async () => {
+  await expect(configure({ wrangler: { configPath: "./wrangler.jsonc" } }, '{ "main": 5 }')).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
+});
+
+test("no entry, or a named environment, is refused with the fix", async () => {
+  await expect(configure({})).rejects.toThrow(/no Worker entry. Pass wrangler: \{ configPath/);
+  await expect(configure({ wrangler: { configPath: "./wrangler.jsonc" } }, "{}")).rejects.toThrow(/has no "main"; add it or pass main/);
+  await expect(configure({ main: "./x.ts", wrangler: { environment: "staging" } })).rejects.toThrow(/wrangler.environment "staging" is not supported/);
+});

@@ -28,6 +28,16 @@ describe("parseCliArgs", () => {
     expect(parseCliArgs(["start", "-c", "w.jsonc"])).toMatchObject({ command: "start", entry: undefined, config: "w.jsonc", port: undefined });
   });
 
+  it("parses the server limits; 0 turns pings off", () => {
+    expect(
+      parseCliArgs([
+        "start", "--max-connections", "5", "--max-header-bytes", "2048", "--headers-timeout-ms", "500",
+        "--max-request-body-bytes", "1000", "--max-buffered-bytes", "65536", "--ping-interval-ms", "0",
+      ]),
+    ).toMatchObject({ maxConnections: 5, maxHeaderBytes: 2048, headersTimeoutMs: 500, maxRequestBodyBytes: 1000, maxBufferedBytes: 65536, pingIntervalMs: 0 });
+    expect(() => parseCliArgs(["start", "--max-connections", "0"])).toThrow("--max-connections must be at least 1");
+  });
+
   it("gives one precise usage error per mistake", () => {
     const message = (argv: string[]) => {
       try {

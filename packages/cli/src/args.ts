@@ -18,6 +18,12 @@ export interface CliArgs {
   maxAttachmentBytes?: number | undefined;
   maxMessageBytes?: number | undefined;
   maxLiveObjects?: number | undefined;
+  maxConnections?: number | undefined;
+  maxHeaderBytes?: number | undefined;
+  headersTimeoutMs?: number | undefined;
+  maxRequestBodyBytes?: number | undefined;
+  maxBufferedBytes?: number | undefined;
+  pingIntervalMs?: number | undefined;
   adminPort?: number | undefined;
   adminIp: string;
   logLevel?: "debug" | "info" | "warn" | "error" | undefined;
@@ -47,6 +53,14 @@ Limits (also settable in the config's "torpor" section, snake_case):
       --max-message-bytes <n>       largest incoming WebSocket message (default 33554432)
       --max-live-objects <n>        live instances kept in memory before the least recently
                                     used hibernate (default 100000)
+      --max-connections <n>         open TCP connections; more get 503 (default 100000)
+      --max-header-bytes <n>        request line and headers; more get 431 (default 16384)
+      --headers-timeout-ms <ms>     time for the request headers to arrive; then 408 (default 60000)
+      --max-request-body-bytes <n>  request body; more gets 413 (default 104857600)
+      --max-buffered-bytes <n>      bytes waiting to be sent on one WebSocket; a peer that falls
+                                    further behind is closed with 1013 (default 16777216)
+      --ping-interval-ms <ms>       WebSocket pings to find dead peers; 0 turns them off
+                                    (default 30000)
 
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
@@ -74,6 +88,12 @@ const flagSchemas = {
   "max-attachment-bytes": count("--max-attachment-bytes", 1).max(16_384, "--max-attachment-bytes must be at most 16384 (Cloudflare's ceiling)"),
   "max-message-bytes": count("--max-message-bytes", 1),
   "max-live-objects": count("--max-live-objects", 1),
+  "max-connections": count("--max-connections", 1),
+  "max-header-bytes": count("--max-header-bytes", 1),
+  "headers-timeout-ms": count("--headers-timeout-ms", 1),
+  "max-request-body-bytes": count("--max-request-body-bytes", 1),
+  "max-buffered-bytes": count("--max-buffered-bytes", 1),
+  "ping-interval-ms": count("--ping-interval-ms", 0),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
 };
 
@@ -95,6 +115,12 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "max-attachment-bytes": { type: "string" },
         "max-message-bytes": { type: "string" },
         "max-live-objects": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-header-bytes": { type: "string" },
+        "headers-timeout-ms": { type: "string" },
+        "max-request-body-bytes": { type: "string" },
+        "max-buffered-bytes": { type: "string" },
+        "ping-interval-ms": { type: "string" },
         "admin-port": { type: "string" },
         "admin-ip": { type: "string" },
         "log-level": { type: "string" },
@@ -140,6 +166,12 @@ export function parseCliArgs(argv: string[]): CliArgs {
     maxAttachmentBytes: checked("max-attachment-bytes"),
     maxMessageBytes: checked("max-message-bytes"),
     maxLiveObjects: checked("max-live-objects"),
+    maxConnections: checked("max-connections"),
+    maxHeaderBytes: checked("max-header-bytes"),
+    headersTimeoutMs: checked("headers-timeout-ms"),
+    maxRequestBodyBytes: checked("max-request-body-bytes"),
+    maxBufferedBytes: checked("max-buffered-bytes"),
+    pingIntervalMs: checked("ping-interval-ms"),
     adminPort: checked("admin-port"),
     adminIp: values["admin-ip"] ?? "127.0.0.1",
     logLevel: checked("log-level"),

@@ -20,6 +20,12 @@ export interface TorporSection {
   maxAttachmentBytes?: number | undefined;
   maxMessageBytes?: number | undefined;
   maxLiveObjects?: number | undefined;
+  maxConnections?: number | undefined;
+  maxHeaderBytes?: number | undefined;
+  headersTimeoutMs?: number | undefined;
+  maxRequestBodyBytes?: number | undefined;
+  maxBufferedBytes?: number | undefined;
+  pingIntervalMs?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -64,6 +70,12 @@ const torporSchema = z.strictObject({
   max_attachment_bytes: positiveInt.max(16_384, "must be at most 16384 (Cloudflare's ceiling)").optional(),
   max_message_bytes: positiveInt.optional(),
   max_live_objects: positiveInt.optional(),
+  max_connections: positiveInt.optional(),
+  max_header_bytes: positiveInt.optional(),
+  headers_timeout_ms: positiveInt.optional(),
+  max_request_body_bytes: positiveInt.optional(),
+  max_buffered_bytes: positiveInt.optional(),
+  ping_interval_ms: z.number().int().nonnegative().optional(),
 });
 
 const configSchema = z.looseObject({
@@ -229,6 +241,12 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       maxAttachmentBytes: t.max_attachment_bytes,
       maxMessageBytes: t.max_message_bytes,
       maxLiveObjects: t.max_live_objects,
+      maxConnections: t.max_connections,
+      maxHeaderBytes: t.max_header_bytes,
+      headersTimeoutMs: t.headers_timeout_ms,
+      maxRequestBodyBytes: t.max_request_body_bytes,
+      maxBufferedBytes: t.max_buffered_bytes,
+      pingIntervalMs: t.ping_interval_ms,
     },
     warnings,
   };

@@ -91,6 +91,14 @@ async function startLocked(
       maxAttachmentBytes: args.maxAttachmentBytes ?? t.maxAttachmentBytes,
       maxMessageBytes: args.maxMessageBytes ?? t.maxMessageBytes,
     },
+    server: {
+      maxConnections: args.maxConnections ?? t.maxConnections,
+      maxHeaderBytes: args.maxHeaderBytes ?? t.maxHeaderBytes,
+      headersTimeoutMs: args.headersTimeoutMs ?? t.headersTimeoutMs,
+      maxRequestBodyBytes: args.maxRequestBodyBytes ?? t.maxRequestBodyBytes,
+      maxBufferedBytes: args.maxBufferedBytes ?? t.maxBufferedBytes,
+      pingIntervalMs: args.pingIntervalMs ?? t.pingIntervalMs,
+    },
     logger,
     installGlobals: false,
   });

@@ -45,7 +45,10 @@ export type TorporErrorCode =
   | "ERR_STORAGE_INVALID_LIST_OPTIONS"
   | "ERR_SQL_RESERVED_NAME"
   | "ERR_SQL_INVALID_BINDING"
-  | "ERR_DATA_DIR_LOCKED";
+  | "ERR_DATA_DIR_LOCKED"
+  | "ERR_ADMIN_TOKEN_REQUIRED"
+  | "ERR_REQUEST_BODY_TOO_LARGE"
+  | "ERR_WEBSOCKET_BACKPRESSURE";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

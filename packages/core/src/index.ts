@@ -1,6 +1,6 @@
 export { Runtime } from "./runtime.ts";
 export type { ObjectInfo, ObjectTarget, WorkerFetch } from "./runtime.ts";
-export type { RuntimeOptions, ResolvedOptions, Limits, AlarmRetryOptions } from "./options.ts";
+export type { RuntimeOptions, ResolvedOptions, Limits, AlarmRetryOptions, ServerLimits } from "./options.ts";
 export type { ListenOptions } from "./server.ts";
 
 export { DurableObject } from "./durable-object.ts";

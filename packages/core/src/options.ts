@@ -44,6 +44,45 @@ const limitsSchema = z
   .strict()
   .prefault({});
 
+/**
+ * Limits of the HTTP/WebSocket server (`runtime.listen()`); what a client
+ * sees when it hits each is in docs/api.md.
+ */
+export interface ServerLimits {
+  /** Open TCP connections; a request on one beyond it gets 503 `ERR_TOO_MANY_CONNECTIONS`. */
+  maxConnections: number;
+  /** Bytes of request line plus headers; over it, 431. */
+  maxHeaderBytes: number;
+  /** Time for the whole request head to arrive; over it, 408. */
+  headersTimeoutMs: number;
+  /** Bytes of a request body; over it, 413 (at once when Content-Length says so, else when the streamed body crosses it). */
+  maxRequestBodyBytes: number;
+  /** Bytes waiting to be sent on one WebSocket; a send beyond it closes the socket with 1013 instead. */
+  maxBufferedBytes: number;
+  /** Protocol pings to find dead peers; 0 turns them off. */
+  pingIntervalMs: number;
+  /** How long a closing handshake the server started may take before the connection is dropped. */
+  closeTimeoutMs: number;
+}
+
+const serverSchema = z
+  .object({
+    // About 1 GiB of idle sockets; the process's fd limit (ulimit -n) may be lower: set this below it.
+    maxConnections: positiveInt.default(100_000),
+    // Node's default.
+    maxHeaderBytes: positiveInt.default(16 * 1024),
+    headersTimeoutMs: positiveInt.default(60_000),
+    // Cloudflare's request body limit on the Free and Pro plans.
+    maxRequestBodyBytes: positiveInt.default(100 * 1024 * 1024),
+    // Bun's default backpressure limit: a reader that stopped costs at most this plus one message; one on a slow link has seconds of broadcast traffic in hand.
+    maxBufferedBytes: positiveInt.default(16 * 1024 * 1024),
+    pingIntervalMs: nonNegativeInt.default(30_000),
+    // ws's default.
+    closeTimeoutMs: positiveInt.default(30_000),
+  })
+  .strict()
+  .prefault({});
+
 const runtimeOptionsSchema = z
   .object({
     objects: z.record(z.string(), z.custom<new (ctx: never, env: never) => object>((v) => typeof v === "function", { message: "must be a Durable Object class" })).superRefine((objects, ctx) => {
@@ -70,6 +109,7 @@ const runtimeOptionsSchema = z
       .strict()
       .prefault({}),
     limits: limitsSchema,
+    server: serverSchema,
     clock: z
       .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function" && typeof (v as Clock).setTimeout === "function", {
         message: "must be a Clock ({ now(), setTimeout(fn, ms) })",

@@ -99,12 +99,21 @@ export class Runtime implements HostRuntime {
    * are reachable with no routing code.
    */
   route(request: Request): Promise<Response | globalThis.Response> | Response {
-    const [, binding = "", name = ""] = new URL(request.url).pathname.split("/");
-    const entry = this.#namespaces.get(decodeURIComponent(binding));
-    if (entry === undefined || name === "") {
-      return jsonError(404, "ERR_UNKNOWN_OBJECT", `No object route for ${new URL(request.url).pathname}. Use /<binding>/<name>/…; bindings: ${[...this.#namespaces.keys()].join(", ")}.`);
+    const path = new URL(request.url).pathname;
+    const [, rawBinding = "", rawName = ""] = path.split("/");
+    let binding: string;
+    let name: string;
+    try {
+      binding = decodeURIComponent(rawBinding);
+      name = decodeURIComponent(rawName);
+    } catch {
+      return jsonError(400, "ERR_BAD_REQUEST", `The path ${path} is not valid %-encoding.`);
     }
-    return entry.namespace.getByName(decodeURIComponent(name)).fetch(request);
+    const entry = this.#namespaces.get(binding);
+    if (entry === undefined || name === "") {
+      return jsonError(404, "ERR_UNKNOWN_OBJECT", `No object route for ${path}. Use /<binding>/<name>/…; bindings: ${[...this.#namespaces.keys()].join(", ")}.`);
+    }
+    return entry.namespace.getByName(name).fetch(request);
   }
 
   /** Starts the HTTP/WebSocket server (127.0.0.1 and port 8787 by default; port 0 picks a free port). */

@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket as WsConnection } from "ws";
-import { toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
+import type { Clock } from "./clock.ts";
+import { checkHandshake } from "./handshake.ts";
+import { startHeartbeat } from "./heartbeat.ts";
+import { clientErrorResponse, toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
 import type { Logger } from "./logger.ts";
+import type { ServerLimits } from "./options.ts";
 import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "./web-socket.ts";
 
@@ -28,7 +32,12 @@ export interface RunningServer {
 
 /** What the server needs from the runtime. */
 export interface ServerRuntime {
-  readonly options: { readonly logger: Logger; readonly limits: { readonly maxMessageBytes: number } };
+  readonly options: {
+    readonly logger: Logger;
+    readonly clock: Clock;
+    readonly limits: { readonly maxMessageBytes: number };
+    readonly server: ServerLimits;
+  };
   fetch(request: Request): Promise<Response | globalThis.Response>;
 }
 
@@ -39,9 +48,13 @@ const CLOSE_GRACE_MS = 2_000;
 export async function startServer(runtime: ServerRuntime, options: ListenOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   const logger = runtime.options.logger;
+  const limits = runtime.options.server;
   const connections = new Set<WsConnection>();
   let accepting = true;
   let protocolForUpgrade: string | false = false;
+  /** TCP connections open now, and those beyond `maxConnections` (answered 503 once their request is read). */
+  let openSockets = 0;
+  const overCapacity = new WeakSet<Duplex>();
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -49,22 +62,61 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     maxPayload: runtime.options.limits.maxMessageBytes,
     perMessageDeflate: false,
     clientTracking: false,
+    // ws 8.23 option, not yet in @types/ws: how long a closing handshake may take.
+    ...({ closeTimeout: limits.closeTimeoutMs } as object),
     // The object picks the subprotocol through its 101 response's header.
     handleProtocols: () => protocolForUpgrade,
   });
+  const heartbeat = limits.pingIntervalMs > 0 ? startHeartbeat(connections, runtime.options.clock, limits.pingIntervalMs) : null;
 
-  const fetchSafely = async (request: Request): Promise<Response | globalThis.Response> => {
+  /** Runs the Worker; a throw is logged (unless `expected` says the server caused it) and becomes a 500. */
+  const fetchSafely = async (request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
     try {
       return await runtime.fetch(request);
     } catch (error) {
-      logger.error("Uncaught error in the Worker's fetch()", { url: request.url, error });
+      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { url: request.url, error });
       return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
+    }
+  };
+
+  const send = async (res: ServerResponse, response: globalThis.Response, url: string | undefined) => {
+    try {
+      await writeResponse(res, response);
+    } catch (error) {
+      logger.warn("Failed to write a response", { url, error });
+      res.destroy();
     }
   };
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     res.on("error", () => {});
-    let response = await fetchSafely(toRequest(req, host));
+    if (overCapacity.has(req.socket)) return send(res, tooManyConnections(limits.maxConnections), req.url);
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > limits.maxRequestBodyBytes) return send(res, bodyTooLarge(limits.maxRequestBodyBytes), req.url);
+    let bodyRefused = false;
+    let request: Request;
+    try {
+      request = toRequest(req, host, {
+        maxBytes: limits.maxRequestBodyBytes,
+        exceeded() {
+          // Answered now, while the client is still sending; the Worker's read of the body then fails.
+          bodyRefused = true;
+          if (res.headersSent) return Promise.resolve();
+          return new Promise<void>((resolve) => {
+            res.once("finish", resolve);
+            res.once("close", resolve);
+            void send(res, bodyTooLarge(limits.maxRequestBodyBytes), req.url);
+          });
+        },
+      });
+    } catch {
+      return send(res, badRequest(req), req.url);
+    }
+    let response = await fetchSafely(request, () => bodyRefused);
+    if (bodyRefused) {
+      await response.body?.cancel();
+      return;
+    }
     const ws = response.status === 101 ? webSocketOf(response) : null;
     if (response.status === 101) {
       // The object answered a plain request with an upgrade: nothing can connect.
@@ -73,12 +125,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         upgrade: "websocket",
       });
     }
-    try {
-      await writeResponse(res, response);
-    } catch (error) {
-      logger.warn("Failed to write a response", { url: req.url, error });
-      res.destroy();
-    }
+    await send(res, response, req.url);
   };
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -87,11 +134,28 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       socket.destroy();
       return;
     }
+    if (overCapacity.has(socket)) {
+      await writeRawResponse(socket, tooManyConnections(limits.maxConnections));
+      return;
+    }
     if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
       await writeRawResponse(socket, new Response("Only WebSocket upgrades are supported", { status: 400 }));
       return;
     }
-    const response = await fetchSafely(toRequest(req, host));
+    // Refused here, before the Worker and the object run, rather than by ws after the object accepted a socket.
+    const problem = checkHandshake(req);
+    if (problem !== null) {
+      await writeRawResponse(socket, jsonError(problem.status, "ERR_BAD_HANDSHAKE", problem.message, problem.headers));
+      return;
+    }
+    let request: Request;
+    try {
+      request = toRequest(req, host);
+    } catch {
+      await writeRawResponse(socket, badRequest(req));
+      return;
+    }
+    const response = await fetchSafely(request);
     const client = response.status === 101 ? webSocketOf(response) : null;
     if (client === null) {
       await writeRawResponse(socket, response);
@@ -109,17 +173,38 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       upgraded = true;
       connections.add(conn);
       conn.once("close", () => connections.delete(conn));
+      heartbeat?.watch(conn);
       server.protocol = conn.protocol;
-      server.bind(conn);
+      server.bind(conn, limits.maxBufferedBytes);
     });
     protocolForUpgrade = false;
-    // ws refuses bad handshakes (missing key, wrong version) itself, answering 400.
+    // Checked above; kept for anything ws refuses that checkHandshake does not know.
     if (!upgraded) server.abandon();
   };
 
-  const http = createServer((req, res) => void onRequest(req, res));
+  const http = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's default (300 s) unless the header timeout is longer; it must not be shorter.
+      requestTimeout: Math.max(300_000, limits.headersTimeoutMs),
+      // Node checks the timeouts on this interval (default 30 s, which made a 60 s limit fire at up to 90 s).
+      connectionsCheckingInterval: Math.min(5_000, Math.max(10, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => void onRequest(req, res),
+  );
   http.on("upgrade", (req, socket, head) => void onUpgrade(req, socket as Duplex, head as Buffer));
-  http.on("clientError", (_error, socket) => socket.destroy());
+  const onSocketClose = () => openSockets--;
+  http.on("connection", (socket: Socket) => {
+    if (++openSockets > limits.maxConnections) overCapacity.add(socket);
+    socket.once("close", onSocketClose);
+  });
+  // Node's own handler answers 400/431/408 too; replacing it (to not log) must keep the status line.
+  http.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const response = clientErrorResponse(error, socket);
+    if (response === null) socket.destroy();
+    else socket.end(response, () => socket.destroy());
+  });
 
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -141,6 +226,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     },
     async close() {
       accepting = false;
+      heartbeat?.stop();
       http.close();
       if (connections.size > 0) {
         await new Promise<void>((resolve) => {
@@ -160,4 +246,16 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       http.closeAllConnections();
     },
   };
+}
+
+function tooManyConnections(max: number): Response {
+  return jsonError(503, "ERR_TOO_MANY_CONNECTIONS", `The server holds its maximum of ${max} connections; try again later.`, { "retry-after": "5", connection: "close" });
+}
+
+function bodyTooLarge(max: number): Response {
+  return jsonError(413, "ERR_REQUEST_BODY_TOO_LARGE", `The request body is over the server's limit of ${max} bytes.`, { connection: "close" });
+}
+
+function badRequest(req: IncomingMessage): Response {
+  return jsonError(400, "ERR_BAD_REQUEST", `The request target or Host header is not a valid URL: ${JSON.stringify(`${req.headers.host ?? ""} ${req.url ?? ""}`)}.`, { connection: "close" });
 }

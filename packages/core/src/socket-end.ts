@@ -74,6 +74,8 @@ export class SocketEnd {
   closeReceived = false;
   /** The subprotocol agreed at upgrade (the 101 response's Sec-WebSocket-Protocol). */
   protocol = "";
+  /** Outbound bytes the network connection may hold before the peer counts as too slow (the server's maxBufferedBytes). */
+  maxBufferedBytes = Number.POSITIVE_INFINITY;
 
   /** Sends a message from this end (after the output gate). */
   send(data: Message | ArrayBufferView): void {
@@ -122,13 +124,38 @@ export class SocketEnd {
   transmit(item: Message | PendingClose): void {
     if (this.conn !== null) {
       if (item instanceof PendingClose) this.conn.close(item.code, item.reason);
-      else if (this.conn.readyState === OPEN) this.conn.send(item);
+      else if (this.conn.readyState === OPEN) {
+        if (this.conn.bufferedAmount > this.maxBufferedBytes) this.#closeSlowConsumer();
+        else this.conn.send(item);
+      }
     } else if (this.peer !== null) {
       const peer = this.peer;
       // Asynchronous like a network: the sender's handler finishes first.
       if (item instanceof PendingClose) queueMicrotask(() => peer.receiveClose(item.code ?? 1005, item.reason, true));
       else queueMicrotask(() => peer.receive(item));
     }
+  }
+
+  /**
+   * The peer stopped reading (or reads slower than it is sent to) and more
+   * than `maxBufferedBytes` wait for it: without a limit one such client
+   * grows the server without bound. The socket is closed with 1013 ("try
+   * again later": the server sheds this client; reconnecting, and resyncing,
+   * is the right reaction), nothing more is queued for it (ws refuses sends
+   * while closing, so a broadcast loop goes on for the other sockets), and
+   * `webSocketError` says why. A peer that never reads never answers the
+   * Close either: the connection is dropped after the server's
+   * closeTimeoutMs, and `webSocketClose(1006, …, false)` runs then.
+   */
+  #closeSlowConsumer(): void {
+    const waiting = this.conn!.bufferedAmount;
+    this.conn!.close(1013, "Slow consumer: too much data waiting to be read");
+    this.receiveError(
+      new TorporError(
+        "ERR_WEBSOCKET_BACKPRESSURE",
+        `The peer is not reading: ${waiting} bytes were waiting to be sent on this WebSocket, over the limit of ${this.maxBufferedBytes} (maxBufferedBytes), so it was closed with 1013.`,
+      ),
+    );
   }
 
   /** A message arrived for this end. */
@@ -190,8 +217,9 @@ export class SocketEnd {
    * upgrade). What this end sent before, waiting in the client end's inbox,
    * goes out first, in order.
    */
-  bind(conn: WsConnection): void {
+  bind(conn: WsConnection, maxBufferedBytes = Number.POSITIVE_INFINITY): void {
     const bound = conn as BoundConnection;
+    this.maxBufferedBytes = maxBufferedBytes;
     bound[kEnd] = this;
     bound.on("message", onConnectionMessage);
     bound.on("close", onConnectionClose);

@@ -1,50 +1,44 @@
-// Durable writes: each message is one event that writes `puts` keys, then replies (Torpor: the reply
-// waits for the commit behind the output gate; raw: better-sqlite3, same schema and pragmas, one
-// transaction per event, then the reply). 100 connections, closed loop, WAL, synchronous FULL and NORMAL.
-import { interleave, scratchDir, startLoadgen, startSides, wsBase, type PartResult } from "./lib/sides.ts";
+// Durable echo: every message is one INSERT (its own commit, synchronous=FULL) and then the reply,
+// which Torpor's output gate holds until the INSERT is on disk. 100 connections over 100 objects,
+// closed loop. Baselines: raw ws + better-sqlite3 (WAL, EXCLUSIVE, FULL, one database per room,
+// one autocommit INSERT per message) and workerd (miniflare, SQLite-backed objects persisted).
+import { QUICK, rotate, startProduct, type Side } from "./lib/product.ts";
+import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
 import { fmt, median, ratioRow, type Row } from "./lib/stats.ts";
 
 const CONNECTIONS = 100;
-const ROUNDS = 5;
-const CASES = [
-  { puts: 1, sync: "FULL", objects: 100, messages: 15 },
-  { puts: 100, sync: "FULL", objects: 100, messages: 10 },
-  { puts: 1, sync: "NORMAL", objects: 100, messages: 100 },
-  { puts: 100, sync: "NORMAL", objects: 100, messages: 15 },
-  // All 100 connections on one object: Torpor commits once per turn for every event of that turn.
-  { puts: 1, sync: "FULL", objects: 1, messages: 30 },
-] as const;
+const OBJECTS = 100;
+const MESSAGES = QUICK ? 10 : 30;
+const ROUNDS = QUICK ? 2 : 5;
 
 export async function run(): Promise<PartResult> {
-  const rows: Row[] = [];
-  const notes: string[] = [];
-  for (const c of CASES) {
-    const scratch = scratchDir("durable");
-    const sides = await startSides("durable", { BENCH_MODE: "durable", BENCH_PUTS: String(c.puts), BENCH_SYNC: c.sync, BENCH_DIR: scratch.dir });
-    const lg = await startLoadgen();
-    try {
-      const paths = Array.from({ length: CONNECTIONS }, (_, i) => `/ROOM/d${i % c.objects}?u=u${i}`);
-      await lg.call("connect", { group: "raw", base: wsBase(sides.raw), paths });
-      await lg.call("connect", { group: "torpor", base: wsBase(sides.torpor), paths });
-      for (const g of ["raw", "torpor"]) await lg.call("echo", { group: g, messages: 3 });
-      const results = await interleave(ROUNDS, async (side) => {
-        const cpu0 = await sides[side].call<number>("cpu");
-        const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", { group: side, messages: c.messages });
-        const cpu1 = await sides[side].call<number>("cpu");
-        return { rps: r.roundTrips / (r.elapsedMs / 1000), p50: r.latency.p50, p99: r.latency.p99, cpu: (cpu1 - cpu0) / r.roundTrips };
-      });
-      const m = (side: "raw" | "torpor", k: "rps" | "p50" | "p99" | "cpu") => median(results[side].map((x) => x[k]));
-      const label = `durable ${c.puts} put${c.puts > 1 ? "s" : ""}/event, ${c.sync}, ${CONNECTIONS} conns / ${c.objects} object${c.objects > 1 ? "s" : ""}`;
-      rows.push(ratioRow(`${label}: events/s`, m("torpor", "rps"), m("raw", "rps"), "ev/s", c.objects === 1 ? null : { min: 0.9 }));
-      rows.push(ratioRow(`${label}: server CPU/event`, m("torpor", "cpu"), m("raw", "cpu"), "µs", null));
-      notes.push(
-        ...(["raw", "torpor"] as const).map((s) => `- ${label}, ${s}: ` + results[s].map((x) => `${fmt(x.rps)} ev/s, ${fmt(x.cpu)} µs CPU/ev, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms`).join("; ")),
-      );
-    } finally {
-      await lg.stop();
-      await sides.stop();
-      scratch.cleanup();
+  const product = await startProduct("durable", "sql");
+  const lg = await startLoadgen();
+  try {
+    const paths = Array.from({ length: CONNECTIONS }, (_, i) => `/ROOM/d${i % OBJECTS}?u=u${i}`);
+    for (const side of product.names) {
+      await lg.call("connect", { group: side, base: wsBase(product.sides[side]!), paths });
+      await lg.call("echo", { group: side, messages: 3 });
     }
+    const results = await rotate(product.names, ROUNDS, async (side) => {
+      const server = product.sides[side]!;
+      const cpu0 = await server.call<number>("cpu");
+      const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", { group: side, messages: MESSAGES });
+      const cpu1 = await server.call<number>("cpu");
+      return { rps: r.roundTrips / (r.elapsedMs / 1000), cpu: (cpu1 - cpu0) / r.roundTrips, p50: r.latency.p50, p99: r.latency.p99 };
+    });
+    const m = (s: Side, k: "rps" | "cpu" | "p50" | "p99") => (results[s] === undefined ? undefined : median(results[s]!.map((x) => x[k])));
+    const label = `durable echo, 1 INSERT/msg, FULL, ${OBJECTS} objects`;
+    const rows: Row[] = [
+      ratioRow(`${label}: round trips/s`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "rt/s", { min: 1.5, vs: "workerd" }),
+      ratioRow(`${label}: round trips/s vs raw ws + better-sqlite3`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "rt/s", null),
+      ratioRow(`${label}: server CPU per message`, { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! }, "µs", null),
+      ratioRow(`${label}: latency p50`, { raw: m("raw", "p50"), workerd: m("workerd", "p50"), torpor: m("torpor", "p50")! }, "ms", null),
+    ];
+    const notes = product.names.map((s) => `- ${label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms`).join("; "));
+    return { rows, notes };
+  } finally {
+    await lg.stop();
+    await product.stop();
   }
-  return { rows, notes };
 }

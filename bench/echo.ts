@@ -1,40 +1,45 @@
-// Echo: 1,000 connections over 1,000 objects, closed loop, 200 messages each.
-// Torpor `webSocketMessage` echo vs raw ws echo; throughput, latency, server CPU per message.
-import { interleave, startLoadgen, startSides, wsBase, type PartResult } from "./lib/sides.ts";
-import { fmt, median, ratioRow } from "./lib/stats.ts";
+// Echo: server CPU per message (and round trips/s) with 1,000 connections each to its own object,
+// and with 10 sockets on one object (the per-message cost on hot sockets). Closed loop.
+import { QUICK, rotate, startProduct, type Side } from "./lib/product.ts";
+import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
+import { fmt, median, ratioRow, type Row } from "./lib/stats.ts";
 
-const CONNECTIONS = 1_000;
-const MESSAGES = 200;
-const ROUNDS = 3;
+const ROUNDS = QUICK ? 1 : 3;
+const CASES = [
+  { label: "1,000 objects", conns: 1_000, perRoom: 1, messages: QUICK ? 50 : 100 },
+  { label: "10 sockets", conns: 10, perRoom: 10, messages: QUICK ? 2_000 : 5_000 },
+];
 
 export async function run(): Promise<PartResult> {
-  const sides = await startSides("echo", { BENCH_MODE: "echo" });
+  const product = await startProduct("echo", "echo");
   const lg = await startLoadgen();
+  const rows: Row[] = [];
+  const notes: string[] = [];
   try {
-    const paths = Array.from({ length: CONNECTIONS }, (_, i) => `/ROOM/e${i}?u=u${i}`);
-    await lg.call("connect", { group: "raw", base: wsBase(sides.raw), paths });
-    await lg.call("connect", { group: "torpor", base: wsBase(sides.torpor), paths });
-    for (const g of ["raw", "torpor"]) await lg.call("echo", { group: g, messages: 20 }); // warm-up (JIT, objects live)
-    const results = await interleave(ROUNDS, async (side) => {
-      const server = sides[side];
-      const cpu0 = await server.call<number>("cpu");
-      const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", { group: side, messages: MESSAGES });
-      const cpu1 = await server.call<number>("cpu");
-      return { rps: r.roundTrips / (r.elapsedMs / 1000), p50: r.latency.p50, p99: r.latency.p99, cpuPerMsg: (cpu1 - cpu0) / r.roundTrips, n: r.roundTrips };
-    });
-    const m = (side: "raw" | "torpor", k: "rps" | "p50" | "p99" | "cpuPerMsg") => median(results[side].map((x) => x[k]));
-    const rows = [
-      ratioRow("echo round trips/s (1k conns × 1k objects)", m("torpor", "rps"), m("raw", "rps"), "msg/s", { min: 0.85 }),
-      ratioRow("echo server CPU per message", m("torpor", "cpuPerMsg"), m("raw", "cpuPerMsg"), "µs", { max: 1.2 }),
-      ratioRow("echo latency p50", m("torpor", "p50"), m("raw", "p50"), "ms", null),
-      ratioRow("echo latency p99", m("torpor", "p99"), m("raw", "p99"), "ms", null),
-    ];
-    const notes = (["raw", "torpor"] as const).map(
-      (s) => `- echo ${s}: ` + results[s].map((x) => `${fmt(x.rps)} rt/s, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, ${fmt(x.cpuPerMsg)} µs CPU/msg`).join("; "),
-    );
+    for (const c of CASES) {
+      for (const side of product.names) {
+        const paths = Array.from({ length: c.conns }, (_, i) => `/ROOM/e${c.perRoom}-${Math.floor(i / c.perRoom)}?u=u${i}`);
+        await lg.call("connect", { group: `${c.label}-${side}`, base: wsBase(product.sides[side]!), paths });
+        await lg.call("echo", { group: `${c.label}-${side}`, messages: 20 }); // warm-up (JIT)
+      }
+      const results = await rotate(product.names, ROUNDS, async (side) => {
+        const server = product.sides[side]!;
+        const cpu0 = await server.call<number>("cpu");
+        const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", { group: `${c.label}-${side}`, messages: c.messages });
+        const cpu1 = await server.call<number>("cpu");
+        return { rps: r.roundTrips / (r.elapsedMs / 1000), cpu: (cpu1 - cpu0) / r.roundTrips, p50: r.latency.p50 };
+      });
+      const m = (s: Side, k: "rps" | "cpu") => (results[s] === undefined ? undefined : median(results[s]!.map((x) => x[k])));
+      rows.push(ratioRow(`echo server CPU per message, ${c.label}`, { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! }, "µs", { max: 1.1 }));
+      rows.push(ratioRow(`echo round trips/s, ${c.label}`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "msg/s", null));
+      for (const s of product.names) {
+        notes.push(`- echo ${c.label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms`).join("; "));
+      }
+      for (const side of product.names) await lg.call("close", { group: `${c.label}-${side}` });
+    }
     return { rows, notes };
   } finally {
     await lg.stop();
-    await sides.stop();
+    await product.stop();
   }
 }

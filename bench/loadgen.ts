@@ -1,5 +1,6 @@
 // Load generator: a separate process (Node + ws) so client cost is the same for both sides.
 // Driven over IPC by the figure scripts; holds groups of sockets by name.
+import { Agent, request } from "node:http";
 import type { WebSocket as Ws } from "ws";
 import { loadWs } from "./lib/deps.ts";
 import { serve } from "./lib/proc.ts";
@@ -89,9 +90,9 @@ function echo({ group, messages, timeoutMs = 60_000 }: { group: string; messages
 /**
  * Rooms of sockets (consecutive runs of `roomSize` in the group); each room keeps `window`
  * messages in flight, from rotating senders; a message is done when every member got it.
- * Latency is from send to each delivery. Deliveries are counted during `durationMs` after `warmupMs`.
+ * Latency is from send to each delivery. With `exclude`, the server skips the sender. Deliveries are counted during `durationMs` after `warmupMs`.
  */
-function broadcast({ group, roomSize, window, warmupMs, durationMs }: { group: string; roomSize: number; window: number; warmupMs: number; durationMs: number }) {
+function broadcast({ group, roomSize, window, warmupMs, durationMs, exclude = false }: { group: string; roomSize: number; window: number; warmupMs: number; durationMs: number; exclude?: boolean }) {
   const list = groups.get(group)!;
   const hist = new Hist();
   const RING = 1024;
@@ -108,7 +109,8 @@ function broadcast({ group, roomSize, window, warmupMs, durationMs }: { group: s
       const sendNext = () => {
         const s = seq++;
         sentAt[s % RING] = performance.now();
-        remaining[s % RING] = members.length;
+        // With `exclude` the sender does not get its own message.
+        remaining[s % RING] = exclude ? members.length - 1 : members.length;
         members[s % members.length]!.send(`${s} ${PAD}`);
       };
       const onMessage = (data: Buffer) => {
@@ -155,4 +157,24 @@ function ping({ group, index }: { group: string; index: number }): Promise<numbe
   });
 }
 
-serve({ connect, close, echo, broadcast, ping, count: () => [...groups.values()].reduce((n, g) => n + g.length, 0) });
+/** GETs `paths` on `base` (50 requests in flight, keep-alive); fails on a status other than 200. */
+async function visit({ base, paths }: { base: string; paths: string[] }): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+  let next = 0;
+  const one = (path: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(base + path, { agent }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`GET ${path}: ${res.statusCode}`))));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  await Promise.all(Array.from({ length: 50 }, async () => {
+    while (next < paths.length) await one(paths[next++]!);
+  }));
+  agent.destroy();
+  return paths.length;
+}
+
+serve({ visit, connect, close, echo, broadcast, ping, count: () => [...groups.values()].reduce((n, g) => n + g.length, 0) });

@@ -1,4 +1,5 @@
-// `pnpm bench [part…] [--write]`: runs the figures, prints one table, and (for a full run, or with --write) writes bench/RESULTS.md.
+// `pnpm bench [part…] [--quick] [--write]`: runs the figures, prints one table, and (for a full run,
+// or with --write) writes bench/RESULTS.md. --quick: smaller counts, one round, no workerd.
 import { execSync } from "node:child_process";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { cpus } from "node:os";
@@ -6,14 +7,18 @@ import type { PartResult } from "./lib/sides.ts";
 import { renderTable } from "./lib/stats.ts";
 
 const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
-  memory: () => import("./memory.ts"),
+  rooms: () => import("./rooms.ts"),
+  objects: () => import("./objects.ts"),
   echo: () => import("./echo.ts"),
   broadcast: () => import("./broadcast.ts"),
-  wake: () => import("./wake.ts"),
   durable: () => import("./durable.ts"),
+  wake: () => import("./wake.ts"),
 };
 
 const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+// Read by lib/product.ts when the parts are imported, and inherited by every child process.
+if (quick) process.env.BENCH_QUICK = "1";
 const asked = args.filter((a) => !a.startsWith("--"));
 for (const a of asked) {
   if (!(a in PARTS)) {
@@ -22,7 +27,7 @@ for (const a of asked) {
   }
 }
 const names = asked.length > 0 ? asked : Object.keys(PARTS);
-const write = asked.length === 0 || args.includes("--write");
+const write = (asked.length === 0 && !quick) || args.includes("--write");
 
 const t0 = Date.now();
 const rows: PartResult["rows"] = [];
@@ -46,7 +51,7 @@ if (write) {
   const sh = (c: string) => { try { return execSync(c, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim(); } catch { return "?"; } };
   const block = [
     "<!-- results:start (written by `pnpm bench`; edit outside these markers) -->",
-    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? "?"} · ${sh("uname -sr")} · commit ${sh("git rev-parse --short HEAD")} · parts: ${names.join(", ")} · ${secs} s`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? "?"} · ${sh("uname -sr")} · commit ${sh("git rev-parse --short HEAD")} · parts: ${names.join(", ")}${quick ? " (quick)" : ""} · ${secs} s`,
     "",
     table,
     "",

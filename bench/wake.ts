@@ -35,8 +35,8 @@ export async function run(): Promise<PartResult> {
     }
     const p = (a: number[], q: number) => percentile(a, q);
     const rows = [
-      diffRow("wake latency p50 (hibernated vs live object)", p(woke, 50), p(live, 50), "ms", 0.3),
-      diffRow("wake latency p99 (hibernated vs live object)", p(woke, 99), p(live, 99), "ms", null),
+      diffRow("wake: first message to a hibernated object, p50 (in-process, raw column = live object)", p(woke, 50), p(live, 50), "ms", 0.3),
+      diffRow("wake: p99 (in-process, raw column = live object)", p(woke, 99), p(live, 99), "ms", null),
     ];
     const notes = [
       `- ${woke.length} wakes, ${live.length} live samples, interleaved; memory storage (no disk)`,

@@ -17,3 +17,4 @@ export const loadCore = () => load<typeof import("@torpor/core")>("examples/chat
 export const loadSqliteStorage = () => load<typeof import("@torpor/storage-sqlite")>("examples/chat", "@torpor/storage-sqlite");
 export const loadBetterSqlite = async () =>
   ((await load<{ default: typeof import("better-sqlite3") }>("packages/storage-sqlite", "better-sqlite3")).default);
+export const loadMiniflare = () => load<typeof import("miniflare")>("compat", "miniflare");

@@ -64,37 +64,67 @@ export function slope(xs: number[], ys: number[]): number {
   return num / den;
 }
 
-/** One line of the result table. */
+/** One line of the result table: the same figure for raw ws, workerd and Torpor, measured in one run. */
 export interface Row {
   figure: string;
+  /** The raw ws baseline (plus better-sqlite3 where the figure writes), or NaN. */
+  raw: number;
+  /** workerd through miniflare, or NaN when not measured. */
+  workerd: number;
   torpor: number;
-  baseline: number;
   unit: string;
-  /** How the two compare: "ratio" (torpor / baseline) or "diff" (torpor − baseline). */
+  /** How Torpor compares: "ratio" (torpor / baseline) or "diff" (torpor − baseline). */
   compare: "ratio" | "diff";
-  /** The target, e.g. "≤ 1.3×"; empty for figures reported without one. */
+  /** Which column the comparison and the target are against. */
+  vs: "raw" | "workerd";
+  /** The target, e.g. "≤ 1.3× raw"; empty for figures reported without one. */
   target: string;
   /** Whether the target is met; undefined when there is none. */
   met?: boolean;
 }
 
-export function ratioRow(figure: string, torpor: number, baseline: number, unit: string, target: { max?: number; min?: number } | null): Row {
-  const r = torpor / baseline;
-  const t = target === null ? "" : target.max !== undefined ? `≤ ${target.max}×` : `≥ ${target.min}×`;
-  const met = target === null ? undefined : target.max !== undefined ? r <= target.max : r >= target.min!;
-  return { figure, torpor, baseline, unit, compare: "ratio", target: t, met };
+export interface Figures {
+  raw?: number;
+  workerd?: number;
+  torpor: number;
 }
 
+export interface RatioTarget {
+  max?: number;
+  min?: number;
+  /** Default raw. */
+  vs?: "raw" | "workerd";
+}
+
+export function ratioRow(figure: string, f: Figures, unit: string, target: RatioTarget | null): Row {
+  const vs = target?.vs ?? "raw";
+  const base = (vs === "raw" ? f.raw : f.workerd) ?? NaN;
+  const r = f.torpor / base;
+  const t = target === null ? "" : target.max !== undefined ? `≤ ${target.max}× ${vs}` : `≥ ${target.min}× ${vs}`;
+  const met = target === null ? undefined : target.max !== undefined ? r <= target.max : r >= target.min!;
+  return { figure, raw: f.raw ?? NaN, workerd: f.workerd ?? NaN, torpor: f.torpor, unit, compare: "ratio", vs, target: t, met };
+}
+
+/** A figure compared by difference against the raw column (e.g. wake latency against a live object). */
 export function diffRow(figure: string, torpor: number, baseline: number, unit: string, maxDiff: number | null): Row {
   return {
     figure,
+    raw: baseline,
+    workerd: NaN,
     torpor,
-    baseline,
     unit,
     compare: "diff",
+    vs: "raw",
     target: maxDiff === null ? "" : `≤ +${maxDiff} ${unit}`,
     met: maxDiff === null ? undefined : torpor - baseline <= maxDiff,
   };
+}
+
+/** A Torpor-only figure (no baseline), possibly with an absolute target. */
+export function valueRow(figure: string, torpor: number, unit: string, target: { max?: number; min?: number } | null = null): Row {
+  const t = target === null ? "" : target.max !== undefined ? `≤ ${fmt(target.max, unit)}` : `≥ ${fmt(target.min!, unit)}`;
+  const met = target === null ? undefined : target.max !== undefined ? torpor <= target.max : torpor >= target.min!;
+  return { figure, raw: NaN, workerd: NaN, torpor, unit, compare: "ratio", vs: "raw", target: t, met };
 }
 
 export function fmt(n: number, unit = ""): string {
@@ -105,14 +135,16 @@ export function fmt(n: number, unit = ""): string {
 }
 
 export function renderTable(rows: Row[]): string {
-  const head = ["figure", "Torpor", "baseline", "Torpor vs baseline", "target", "met"];
-  const lines = rows.map((r) => [
-    r.figure,
-    fmt(r.torpor, r.unit),
-    fmt(r.baseline, r.unit),
-    r.compare === "ratio" ? `${(r.torpor / r.baseline).toFixed(2)}×` : `${r.torpor - r.baseline >= 0 ? "+" : ""}${fmt(r.torpor - r.baseline, r.unit)}`,
-    r.target,
-    r.met === undefined ? "" : r.met ? "yes" : "**NO**",
-  ]);
+  const head = ["figure", "raw ws", "workerd", "torpor start", "Torpor vs baseline", "target", "met"];
+  const cell = (n: number, unit: string) => (Number.isFinite(n) ? fmt(n, unit) : "");
+  const lines = rows.map((r) => {
+    const base = r.vs === "raw" ? r.raw : r.workerd;
+    const cmp = !Number.isFinite(base)
+      ? ""
+      : r.compare === "ratio"
+        ? `${(r.torpor / base).toFixed(2)}× ${r.vs}`
+        : `${r.torpor - base >= 0 ? "+" : ""}${fmt(r.torpor - base, r.unit)}`;
+    return [r.figure, cell(r.raw, r.unit), cell(r.workerd, r.unit), cell(r.torpor, r.unit), cmp, r.target, r.met === undefined ? "" : r.met ? "yes" : "**NO**"];
+  });
   return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...lines.map((l) => `| ${l.join(" | ")} |`)].join("\n");
 }

@@ -1,0 +1,44 @@
+// Figures of another process read from /proc (Linux): RSS, CPU time, open file descriptors.
+import { readdirSync, readFileSync } from "node:fs";
+
+const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
+
+/** Resident set size in bytes. */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m === null ? NaN : Number(m[1]) * 1024;
+}
+
+/** User + system CPU time in µs (10 ms resolution). */
+export function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at ")".
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * TICK_US;
+}
+
+/** Open file descriptors. */
+export function fdsOf(pid: number | "self"): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** The pid of a descendant of `root` whose command name is `comm` (e.g. workerd under miniflare), or null. */
+export function findDescendant(root: number, comm: string): number | null {
+  const parent = new Map<number, number>();
+  const name = new Map<number, string>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      name.set(Number(d), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  for (const [pid, n] of name) {
+    if (n !== comm) continue;
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return pid;
+  }
+  return null;
+}

@@ -1,0 +1,77 @@
+// The product as users run it: `torpor start` (the CLI, one process) on bench/project, SQLite
+// storage as shipped. This wrapper (not under test) starts the CLI pinned to the server core and
+// answers the driver's calls: RSS/CPU/fds from /proc, JS heap after a GC from the Worker's
+// /__bench/stats route (the CLI runs with --expose-gc), object states from the admin endpoint.
+// BENCH_MODE sets the Worker's MODE var; BENCH_HIBERNATE_MS the idle time before hibernation.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { cpuOf, fdsOf, rssOf } from "../lib/procfs.ts";
+import { serve } from "../lib/proc.ts";
+import { SERVER_CPU } from "../lib/sides.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const nodeFlags = ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
+const cliArgs = [
+  "start",
+  "--config", "bench/project/wrangler.jsonc",
+  "--port", "0",
+  "--persist-to", process.env.BENCH_DIR!,
+  "--var", `MODE:${process.env.BENCH_MODE ?? "echo"}`,
+  "--hibernate-after-ms", process.env.BENCH_HIBERNATE_MS ?? "600000",
+  "--admin-port", "0",
+  "--log-level", "info",
+];
+const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec taskset -c ${SERVER_CPU} "${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
+const child = spawn("sh", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+process.on("exit", () => child.kill("SIGKILL"));
+process.on("SIGTERM", () => {
+  child.kill("SIGTERM");
+  child.once("exit", () => process.exit(0));
+});
+
+const urls = await new Promise<{ url: string; admin: string }>((resolve, reject) => {
+  let url = "";
+  let admin = "";
+  const lines = createInterface({ input: child.stdout! });
+  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 30 s")), 30_000);
+  child.once("exit", (code) => reject(new Error(`torpor start exited (${code})`)));
+  lines.on("line", (line) => {
+    let entry: { message?: string; url?: string; level?: string };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      process.stderr.write(`torpor: ${line}\n`);
+      return;
+    }
+    if (entry.level === "error" || entry.level === "warn") process.stderr.write(`torpor: ${line}\n`);
+    if (entry.message === "Listening") url = entry.url!;
+    if (entry.message === "Admin listening") admin = entry.url!;
+    if (url && admin) {
+      clearTimeout(timer);
+      resolve({ url, admin });
+    }
+  });
+});
+const pid = child.pid!; // `exec` keeps the shell's pid for node
+
+async function objects(): Promise<Array<{ state: string; sockets: number }>> {
+  const res = await fetch(`${urls.admin}/objects`);
+  return (await res.json()) as Array<{ state: string; sockets: number }>;
+}
+
+serve(
+  {
+    stats: async () => {
+      const heap = (await (await fetch(`${urls.url}/__bench/stats`)).json()) as { heapUsed: number; heapTotal: number; external: number };
+      return { ...heap, rss: rssOf(pid), fds: fdsOf(pid), cpuUs: cpuOf(pid) };
+    },
+    cpu: () => cpuOf(pid),
+    fds: () => fdsOf(pid),
+    summary: async () => {
+      const all = await objects();
+      return { objects: all.length, live: all.filter((o) => o.state === "live").length, sockets: all.reduce((n, o) => n + o.sockets, 0) };
+    },
+  },
+  { port: Number(new URL(urls.url).port), pid },
+);

@@ -55,15 +55,24 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
 });
 const pid = child.pid!; // `exec` keeps the shell's pid for node
 
-async function objects(): Promise<Array<{ state: string; sockets: number }>> {
-  const res = await fetch(`${urls.admin}/objects`);
-  return (await res.json()) as Array<{ state: string; sockets: number }>;
+/** GET on the CLI (undici's fetch hides the reason of a failure in `cause`). */
+async function get<T>(url: string): Promise<T> {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  } catch (error) {
+    const cause = (error as { cause?: Error }).cause;
+    throw cause === undefined ? error : new Error(`${url}: ${cause.message} (torpor start ${child.exitCode === null ? "running" : `exited ${child.exitCode}`})`);
+  }
 }
+
+const objects = () => get<Array<{ state: string; sockets: number }>>(`${urls.admin}/objects`);
 
 serve(
   {
     stats: async () => {
-      const heap = (await (await fetch(`${urls.url}/__bench/stats`)).json()) as { heapUsed: number; heapTotal: number; external: number };
+      const heap = await get<{ heapUsed: number; heapTotal: number; external: number }>(`${urls.url}/__bench/stats`);
       return { ...heap, rss: rssOf(pid), fds: fdsOf(pid), cpuUs: cpuOf(pid) };
     },
     cpu: () => cpuOf(pid),

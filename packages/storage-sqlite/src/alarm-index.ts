@@ -15,6 +15,7 @@ export class AlarmIndex {
   readonly #upsertAlarm: Database.Statement;
   readonly #deleteAlarm: Database.Statement;
   readonly #listAlarms: Database.Statement;
+  readonly #hasAlarm: Database.Statement;
   readonly #upsertName: Database.Statement;
   readonly #names: Database.Statement;
 
@@ -32,6 +33,7 @@ export class AlarmIndex {
     this.#listAlarms = this.#db.prepare(
       "SELECT a.namespace, a.id, a.time, o.name FROM alarms a LEFT JOIN objects o ON o.namespace = a.namespace AND o.id = a.id",
     );
+    this.#hasAlarm = this.#db.prepare("SELECT 1 FROM alarms WHERE namespace = ? AND id = ?").pluck();
     this.#upsertName = this.#db.prepare("INSERT OR REPLACE INTO objects (namespace, id, name) VALUES (?, ?, ?)");
     this.#names = this.#db.prepare("SELECT id, name FROM objects WHERE namespace = ?");
   }
@@ -44,6 +46,11 @@ export class AlarmIndex {
   /** Forgets `key`'s alarm (call after the object's commit). */
   deleteAlarm(key: ObjectKey): void {
     this.#deleteAlarm.run(key.namespace, key.id);
+  }
+
+  /** Whether `key` may have an alarm (false means it certainly has none: the index holds every real alarm). */
+  hasAlarm(key: ObjectKey): boolean {
+    return this.#hasAlarm.get(key.namespace, key.id) !== undefined;
   }
 
   /** Every indexed alarm, possibly with stale extra entries. */

@@ -11,7 +11,7 @@ export interface SqliteStorageOptions {
   dir?: string;
   /** `PRAGMA synchronous` of every database. Default `"FULL"`: an acknowledged commit survives power loss. */
   synchronous?: SynchronousMode;
-  /** How many databases of hibernated objects stay open for a fast wake. Default 256. */
+  /** How many databases of hibernated objects stay open for a faster wake (each holds file descriptors). Default 0: a hibernated object holds no file. */
   maxOpenDatabases?: number;
   /** Storage limits; Cloudflare's by default. */
   limits?: Partial<StorageLimits>;
@@ -29,7 +29,7 @@ const positiveInt = z.number().int().positive();
 const schema = z.strictObject({
   dir: z.string().min(1).default(".torpor/storage"),
   synchronous: z.enum(["FULL", "NORMAL", "OFF"]).default("FULL"),
-  maxOpenDatabases: z.number().int().nonnegative().default(256),
+  maxOpenDatabases: z.number().int().nonnegative().default(0),
   limits: z
     .strictObject({ maxKeyBytes: positiveInt.optional(), maxValueBytes: positiveInt.optional(), maxKeysPerCall: positiveInt.optional() })
     .default({}),

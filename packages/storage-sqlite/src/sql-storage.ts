@@ -35,7 +35,7 @@ export function createSqlStorage(host: SqlHost): SqlStorage {
 }
 
 function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
-  const odb = host.database();
+  let odb = host.database();
   if (typeof query !== "string") {
     throw new TorporError("ERR_SQL", `sql.exec() needs a query string as its first argument; got ${typeof query}.`);
   }
@@ -49,6 +49,12 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
     if (first.readonly) return run(first, args);
   }
   host.beginWrite();
+  // The first write of an object with no file creates it: prepare again on its own database.
+  const own = host.database();
+  if (own !== odb) {
+    odb = own;
+    first = undefined;
+  }
   odb.savepoint.run();
   try {
     let cursor: SqlCursor | undefined;

@@ -18,13 +18,14 @@ import {
   type StorageHooks,
 } from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
+import type { DatabaseSlot } from "./database-slot.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { createSqlStorage } from "./sql-storage.ts";
 
 /** @internal made by `sqliteStorage().open()`. */
 export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolean> {
   readonly api: DurableObjectStorage;
-  readonly #odb: ObjectDatabase;
+  readonly #slot: DatabaseSlot;
   readonly #key: ObjectKey;
   readonly hooks: StorageHooks;
   readonly #index: AlarmIndex;
@@ -38,9 +39,9 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   #commitDeferred = false;
   #closed = false;
 
-  constructor(odb: ObjectDatabase, key: ObjectKey, hooks: StorageHooks, limits: StorageLimits, index: AlarmIndex, onClose: () => void) {
-    this.#odb = odb;
-    this.#key = key;
+  constructor(slot: DatabaseSlot, hooks: StorageHooks, limits: StorageLimits, index: AlarmIndex, onClose: () => void) {
+    this.#slot = slot;
+    this.#key = slot.key;
     this.hooks = hooks;
     this.#index = index;
     this.#onClose = onClose;
@@ -52,6 +53,11 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       beginWrite: () => this.#beginWrite(),
     });
     this.api = createStorageApi(this, limits);
+  }
+
+  /** The database reads go to: the object's own, or the shared empty one while it has no file (see database-slot.ts). */
+  get #odb(): ObjectDatabase {
+    return this.#slot.reader();
   }
 
   get hasPendingWrites(): boolean {
@@ -107,7 +113,8 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   alarmTime(): number | null {
     this.check();
-    return this.#readAlarm();
+    // Asked at every wake: the alarm index answers "none" without opening the database.
+    return this.#slot.mayHaveAlarm() ? this.#readAlarm() : null;
   }
 
   clearAlarmIfUnchanged(scheduledTime: number): void {
@@ -153,7 +160,9 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   #beginWrite(): void {
     this.check();
-    if (!this.#odb.db.inTransaction) this.#odb.begin.run();
+    const odb = this.#slot.writer();
+    if (!odb.db.inTransaction) odb.begin.run();
+    this.#slot.recordName(odb);
     if (!this.#signalled) {
       this.#signalled = true;
       this.hooks.writeStarted();
@@ -272,9 +281,10 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   /** Sync and async closures alike hold commits back while they run (#depth); returns whether it began the SQLite transaction. */
   beginTransaction(): boolean {
     this.check();
-    const began = !this.#odb.db.inTransaction;
-    if (began) this.#odb.begin.run();
-    this.#odb.savepoint.run();
+    const odb = this.#slot.writer();
+    const began = !odb.db.inTransaction;
+    if (began) odb.begin.run();
+    odb.savepoint.run();
     this.#depth++;
     return began;
   }

@@ -1,14 +1,16 @@
 /**
  * The SQLite storage provider: one database per object at
- * `<dir>/<namespace>/<id>.sqlite` (WAL), an alarm index at
- * `<dir>/_alarms.sqlite`, and a bounded cache of handles of hibernated
- * objects so waking is fast and file handles stay bounded.
+ * `<dir>/<namespace>/<id>.sqlite` (WAL), created by the object's first write,
+ * and an alarm index at `<dir>/_alarms.sqlite`. A hibernated object's
+ * database is closed (no file handles) unless `maxOpenDatabases` keeps a few
+ * open for faster wakes.
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { TorporError, type StorageLimits, type StorageProvider } from "@torpor/core";
 import { resolveStorageLimits, type ObjectKey, type ObjectStorage, type PendingAlarm, type StorageHooks } from "@torpor/core/storage";
 import { AlarmIndex } from "./alarm-index.ts";
+import { DatabaseSlot, type SlotContext } from "./database-slot.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import { resolveSqliteStorageOptions, type ResolvedSqliteStorageOptions, type SqliteStorageOptions } from "./options.ts";
 import { SqliteObjectStorage } from "./sqlite-object-storage.ts";
@@ -17,17 +19,12 @@ import { SqliteObjectStorage } from "./sqlite-object-storage.ts";
 export interface SqliteStorageProvider extends StorageProvider {
   /** The options in force, defaults filled in. */
   readonly options: Readonly<ResolvedSqliteStorageOptions>;
-  /** Object databases currently open: those of live objects plus the cached handles of hibernated ones. */
+  /** Object databases currently open: those of live objects that touched storage, plus the cached handles of hibernated ones. */
   readonly openDatabaseCount: number;
 }
 
 const HEX_ID = /^[0-9a-f]{64}$/;
 const FILE = /^([0-9a-f]{64})\.sqlite$/;
-
-interface Handle {
-  odb: ObjectDatabase;
-  refs: number;
-}
 
 /**
  * Creates a SQLite storage provider.
@@ -40,10 +37,17 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
   const inMemory = resolved.dir === ":memory:";
   if (!inMemory) mkdirSync(resolved.dir, { recursive: true });
   const index = new AlarmIndex(inMemory ? ":memory:" : join(resolved.dir, "_alarms.sqlite"), resolved.synchronous);
-  /** Handles in use by open storages. */
-  const live = new Map<string, Handle>();
-  /** Handles of closed (hibernated) objects, least recently closed first. */
-  const idle = new Map<string, ObjectDatabase>();
+  /** Slots in use by open storages. */
+  const live = new Map<string, DatabaseSlot>();
+  /** Open databases of closed (hibernated) objects, least recently closed first. */
+  const idle = new Map<string, DatabaseSlot>();
+  let empty: ObjectDatabase | null = null;
+  const context: SlotContext = {
+    inMemory,
+    synchronous: resolved.synchronous,
+    index,
+    empty: () => (empty ??= new ObjectDatabase(":memory:", resolved.synchronous)),
+  };
   const knownDirs = new Set<string>();
   let closed = false;
 
@@ -57,28 +61,31 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     return join(dir, `${key.id}.sqlite`);
   };
 
-  const release = (where: string) => {
-    const h = live.get(where);
-    if (h === undefined || --h.refs > 0) return;
-    live.delete(where);
+  const release = (slot: DatabaseSlot) => {
+    if (--slot.refs > 0 || live.get(slot.where) !== slot) return;
+    live.delete(slot.where);
+    // No database was ever needed: nothing to keep.
+    if (slot.odb === null) return;
     if (closed) {
-      h.odb.close();
+      slot.close();
       return;
     }
-    idle.set(where, h.odb);
+    idle.set(slot.where, slot);
     // In-memory databases are the data itself: never evict them.
     if (inMemory) return;
     while (idle.size > resolved.maxOpenDatabases) {
-      const [oldest, odb] = idle.entries().next().value!;
+      const [oldest, cached] = idle.entries().next().value!;
       idle.delete(oldest);
-      odb.close();
+      cached.close();
     }
   };
 
   return {
     options: resolved,
     get openDatabaseCount() {
-      return live.size + idle.size;
+      let n = idle.size;
+      for (const slot of live.values()) if (slot.odb !== null) n++;
+      return n;
     },
     open(key: ObjectKey, hooks: StorageHooks): ObjectStorage {
       if (closed) throw new TorporError("ERR_STORAGE_CLOSED", "This sqliteStorage() provider is closed; create a new one.");
@@ -86,24 +93,17 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
         throw new TorporError("ERR_INVALID_ID", `Object id ${JSON.stringify(key.id)} is not 64 lowercase hex characters. Use an id from the namespace (idFromName, newUniqueId).`);
       }
       const where = location(key);
-      let h = live.get(where);
-      if (h === undefined) {
-        let odb = idle.get(where);
-        if (odb !== undefined) idle.delete(where);
-        else odb = new ObjectDatabase(inMemory ? ":memory:" : where, resolved.synchronous);
-        h = { odb, refs: 0 };
-        live.set(where, h);
+      let slot = live.get(where);
+      if (slot === undefined) {
+        slot = idle.get(where);
+        if (slot !== undefined) idle.delete(where);
+        // Nothing is opened or created here: the slot opens the file when the object reads or writes.
+        else slot = new DatabaseSlot(where, { namespace: key.namespace, id: key.id, name: key.name }, context);
+        live.set(where, slot);
       }
-      h.refs++;
-      if (key.name !== undefined) {
-        const stored = h.odb.metaGet.get("name");
-        if (stored === undefined) {
-          h.odb.metaPut.run("name", key.name);
-          index.setName(key, key.name);
-        }
-      }
-      const k: ObjectKey = { namespace: key.namespace, id: key.id, name: key.name };
-      return new SqliteObjectStorage(h.odb, k, hooks, limits, index, () => release(where));
+      slot.refs++;
+      const opened = slot;
+      return new SqliteObjectStorage(opened, hooks, limits, index, () => release(opened));
     },
     listAlarms(): PendingAlarm[] {
       return index.listAlarms();
@@ -112,7 +112,8 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
       let ids: string[];
       if (inMemory) {
         const prefix = `${namespace}\u0000`;
-        ids = [...new Set([...live.keys(), ...idle.keys()])].filter((w) => w.startsWith(prefix)).map((w) => w.slice(prefix.length));
+        const written = [...live.values(), ...idle.values()].filter((slot) => slot.odb !== null).map((slot) => slot.where);
+        ids = [...new Set(written)].filter((w) => w.startsWith(prefix)).map((w) => w.slice(prefix.length));
       } else {
         const dir = join(resolved.dir, namespaceDir(namespace));
         ids = existsSync(dir) ? readdirSync(dir).flatMap((f) => FILE.exec(f)?.[1] ?? []) : [];
@@ -126,10 +127,11 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     close(): void {
       if (closed) return;
       closed = true;
-      for (const odb of idle.values()) odb.close();
+      for (const slot of idle.values()) slot.close();
       idle.clear();
-      for (const h of live.values()) h.odb.close();
+      for (const slot of live.values()) slot.close();
       live.clear();
+      empty?.close();
       index.close();
     },
   };

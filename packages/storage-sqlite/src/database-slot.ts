@@ -7,7 +7,7 @@
  * and fsyncs.
  */
 import { existsSync } from "node:fs";
-import type { ObjectKey } from "@torpor/core";
+import type { ObjectKey } from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import type { SynchronousMode } from "./options.ts";

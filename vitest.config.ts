@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 import SummaryLineReporter from "./vitest.summary-reporter.ts";
 
 export default defineConfig({
@@ -6,6 +6,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@torpor/source"] } },
   test: {
     include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    // Runs on vitest 4.1 with its own configs (Cloudflare's integration and Torpor's plugin), as its test:ci.
+    exclude: [...configDefaults.exclude, "examples/vitest-migration/**"],
     pool: "forks",
     poolOptions: { forks: { execArgv: ["--expose-gc"] } },
     testTimeout: 20_000,

@@ -1,4 +1,5 @@
 import type { WebSocket as WsConnection } from "ws";
+import type { StoredAttachment } from "./attachment.ts";
 import { TorporError } from "./errors.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
@@ -62,7 +63,7 @@ export class SocketEnd {
   owner: SocketOwner | null = null;
   listener: SocketListener | null = null;
   tags: string[] | null = null;
-  attachment: Buffer | null = null;
+  attachment: StoredAttachment | null = null;
   /** When the auto-response last answered on this socket (ms since epoch), 0 if never. */
   autoResponseAt = 0;
   /** The user-facing object for the current live period (see web-socket.ts). */

@@ -474,6 +474,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.#closing = true;
     await this.drained();
     if (this.gate.holding) this.gate.commitQuietly();
+    await this.gate.settled();
     this.#idleTimer?.cancel();
     this.#alarms.cancel();
     for (const end of this.sockets.list()) {

@@ -4,6 +4,23 @@ import type { Logger } from "./logger.ts";
 import type { Message, PendingClose, SocketEnd } from "./socket-end.ts";
 import type { ObjectStorage } from "./storage-provider.ts";
 
+type Waiter = { resolve: () => void; reject: (error: unknown) => void };
+
+/** A committed batch on its way to disk, with what it holds back. */
+interface SealedBatch {
+  /** Pairs of (socket end, message or close), in send order. */
+  outbox: Array<SocketEnd | Message | PendingClose>;
+  waiters: Waiter[];
+  /** The batch changed the persisted alarm. */
+  readonly alarm: boolean;
+}
+
+function releaseBatch(batch: SealedBatch): void {
+  const outbox = batch.outbox;
+  for (let i = 0; i < outbox.length; i += 2) (outbox[i] as SocketEnd).transmit(outbox[i + 1] as Message | PendingClose);
+  for (const w of batch.waiters) w.resolve();
+}
+
 /** What the output gate needs from the object it guards. */
 export interface OutputGateOwner {
   /** The live instance's storage, or null while hibernated. */
@@ -34,17 +51,20 @@ export class OutputGate {
   #alarmDirty = false;
   /** Pairs of (socket end, message or close), in send order. */
   #outbox: Array<SocketEnd | Message | PendingClose> = [];
-  #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  #waiters: Waiter[] = [];
+  /** Committed batches waiting to be durable, oldest first. */
+  #inflight: SealedBatch[] = [];
 
   constructor(private readonly owner: OutputGateOwner) {}
 
-  /** True while a batch of writes is open: output is being held. */
+  /** True while a batch of writes is open or on its way to disk: output is being held. */
   get holding(): boolean {
-    return this.#dirty;
+    return this.#dirty || this.#inflight.length > 0;
   }
 
   /** The storage opened a batch: close the gate and commit at the end of this turn. */
   writeStarted(): void {
+    if (!this.#dirty && this.#inflight.length > 0) this.#attachHeldToLastBatch();
     this.#dirty = true;
     if (this.#commitScheduled) return;
     this.#commitScheduled = true;
@@ -60,11 +80,12 @@ export class OutputGate {
   flush(): Promise<void> {
     try {
       this.commit();
-      return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.holding ? this.afterCommit() : Promise.resolve();
   }
+
 
   /** Commits now, for callers that need no result (a failure is reported and resets the object). */
   commitQuietly(): void {
@@ -81,34 +102,87 @@ export class OutputGate {
   };
 
   /**
-   * Makes the open batch durable, then releases what the gate held. Throws
-   * `ERR_STORAGE_COMMIT_FAILED` (after resetting the object) if it failed.
+   * Ends the open batch and releases what the gate held once it is durable
+   * (at once for a synchronous commit). Throws `ERR_STORAGE_COMMIT_FAILED`
+   * (after resetting the object) if the commit failed.
    */
   commit(): void {
     const storage = this.owner.storage;
+    let durable: Promise<void> | null = null;
     if (storage !== null && storage.hasPendingWrites) {
       try {
-        storage.commit();
+        if (storage.commitAsync !== undefined) durable = storage.commitAsync();
+        else storage.commit();
         this.owner.metrics.commits++;
       } catch (cause) {
         throw this.#failed(cause);
       }
     }
     this.#dirty = false;
-    const outbox = this.#outbox;
-    if (outbox.length > 0) {
+    if (durable !== null) {
+      const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm: this.#alarmDirty };
       this.#outbox = [];
-      for (let i = 0; i < outbox.length; i += 2) (outbox[i] as SocketEnd).transmit(outbox[i + 1] as Message | PendingClose);
-    }
-    const waiters = this.#waiters;
-    if (waiters.length > 0) {
       this.#waiters = [];
-      for (const w of waiters) w.resolve();
-    }
-    if (this.#alarmDirty && storage !== null) {
       this.#alarmDirty = false;
-      this.owner.alarmCommitted(storage.alarmTime());
+      this.#inflight.push(batch);
+      durable.then(
+        () => this.#durable(batch),
+        (cause: unknown) => {
+          if (this.#inflight.includes(batch)) this.#failed(cause);
+        },
+      );
+    } else if (this.#inflight.length === 0) {
+      this.#release();
     }
+    // Otherwise what was held waits for the batches still in flight (#durable releases it).
+  }
+
+  /**
+   * A new batch opens while output sent since the last commit waits for the
+   * batches in flight: that output depends on them only, so it goes out with
+   * the last of them rather than waiting for the new batch too.
+   */
+  #attachHeldToLastBatch(): void {
+    const last = this.#inflight[this.#inflight.length - 1]!;
+    if (this.#outbox.length > 0) {
+      last.outbox.push(...this.#outbox);
+      this.#outbox = [];
+    }
+    if (this.#waiters.length > 0) {
+      last.waiters.push(...this.#waiters);
+      this.#waiters = [];
+    }
+  }
+
+  #durable(batch: SealedBatch): void {
+    // Gone if a failure discarded it meanwhile.
+    if (this.#inflight[0] !== batch) return;
+    this.#inflight.shift();
+    releaseBatch(batch);
+    if (batch.alarm) this.#alarmCommitted();
+    if (this.#inflight.length === 0 && !this.#dirty) this.#release();
+  }
+
+  /** Releases what was held since the last sealed batch (nothing is in flight, no batch open). */
+  #release(): void {
+    const alarm = this.#alarmDirty;
+    this.#alarmDirty = false;
+    const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm };
+    if (batch.outbox.length > 0) this.#outbox = [];
+    if (batch.waiters.length > 0) this.#waiters = [];
+    releaseBatch(batch);
+    if (alarm) this.#alarmCommitted();
+  }
+
+  #alarmCommitted(): void {
+    const storage = this.owner.storage;
+    if (storage !== null) this.owner.alarmCommitted(storage.alarmTime());
+  }
+
+  /** Resolves once nothing is held (every batch so far durable); never rejects. */
+  settled(): Promise<void> {
+    if (!this.holding) return Promise.resolve();
+    return this.afterCommit().catch(() => {});
   }
 
   /**
@@ -131,7 +205,9 @@ export class OutputGate {
     this.owner.metrics.commitFailures++;
     this.owner.logger.error("Storage commit failed; resetting the object", { object: this.owner.objectId, error });
     this.discard();
-    const waiters = this.#waiters;
+    // Batches after a failed one were committed after it: none of them is acknowledged either.
+    const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
+    this.#inflight = [];
     this.#waiters = [];
     for (const w of waiters) w.reject(error);
     this.owner.reset(1011, "Durable Object reset after a failed storage write");
@@ -140,7 +216,7 @@ export class OutputGate {
 
   /** Holds a send or close while writes are not yet durable; false when the gate is open. */
   hold(end: SocketEnd, item: Message | PendingClose): boolean {
-    if (!this.#dirty) return false;
+    if (!this.#dirty && this.#inflight.length === 0) return false;
     this.#outbox.push(end, item);
     return true;
   }
@@ -150,10 +226,11 @@ export class OutputGate {
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
-  /** Drops held output (the object is being reset; its batch was rolled back). */
+  /** Drops held output (the object is being reset; its open batch was rolled back). Batches in flight still settle their waiters. */
   discard(): void {
     this.#dirty = false;
     this.#alarmDirty = false;
     this.#outbox = [];
+    for (const batch of this.#inflight) batch.outbox = [];
   }
 }

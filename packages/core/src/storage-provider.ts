@@ -52,6 +52,13 @@ export interface ObjectStorage {
    * batch back and throws; nothing of that batch is visible afterwards.
    */
   commit(): void;
+  /**
+   * Optional: ends the open batch now (throwing, rolled back, as `commit()`
+   * does) and returns a promise that resolves once it is durable, or null
+   * when it already is. The runtime then holds the batch's output until the
+   * promise resolves, and commits of many objects can overlap.
+   */
+  commitAsync?(): Promise<void> | null;
   /** Discards the open batch (used when the object is reset). */
   rollback(): void;
   /** The persisted alarm time in ms since the epoch, or null (committed or pending batch). */

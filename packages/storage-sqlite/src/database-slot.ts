@@ -11,11 +11,15 @@ import type { ObjectKey } from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import type { SynchronousMode } from "./options.ts";
+import { WalFile } from "./wal-sync.ts";
 
 /** What the slots of one provider share. */
 export interface SlotContext {
   readonly inMemory: boolean;
+  /** `PRAGMA synchronous` of the object databases. */
   readonly synchronous: SynchronousMode;
+  /** Commits are made durable by fsyncing the WAL here (see wal-sync.ts), not by SQLite. */
+  readonly syncWal: boolean;
   readonly index: AlarmIndex;
   /** The shared empty database that answers reads of objects with no file. Never written. */
   empty(): ObjectDatabase;
@@ -30,12 +34,16 @@ export class DatabaseSlot {
   #absent = false;
   /** The object's name is recorded in the open database. */
   #named = false;
+  /** Set when the provider makes commits durable itself. */
+  readonly wal: WalFile | null;
 
   constructor(
     readonly where: string,
     readonly key: ObjectKey,
     readonly context: SlotContext,
-  ) {}
+  ) {
+    this.wal = context.syncWal ? new WalFile(where) : null;
+  }
 
   /** The database to read from: the object's own if it has one, else the shared empty one. */
   reader(): ObjectDatabase {
@@ -75,11 +83,13 @@ export class DatabaseSlot {
       this.#absent = true;
       return null;
     }
+    this.wal?.reopened();
     return (this.odb = new ObjectDatabase(this.where, this.context.synchronous));
   }
 
   #create(): ObjectDatabase {
     this.#absent = false;
+    this.wal?.reopened();
     return (this.odb = new ObjectDatabase(this.context.inMemory ? ":memory:" : this.where, this.context.synchronous));
   }
 }

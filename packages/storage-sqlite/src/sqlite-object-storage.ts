@@ -22,6 +22,11 @@ import type { DatabaseSlot } from "./database-slot.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { createSqlStorage } from "./sql-storage.ts";
 
+const NOTHING = 0;
+const COMMITTED = 1;
+/** Committed, and the batch deleted the alarm: the index entry can go once this is durable. */
+const ALARM_DELETED = 2;
+
 /** @internal made by `sqliteStorage().open()`. */
 export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolean> {
   readonly api: DurableObjectStorage;
@@ -34,6 +39,8 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   /** `writeStarted` was called for the open transaction. */
   #signalled = false;
   #alarmChanged = false;
+  /** Counts alarm changes, so a late index cleanup can tell that a newer batch set one. */
+  #alarmWrites = 0;
   /** transactionSync/transaction closures running; commits wait for them. */
   #depth = 0;
   #commitDeferred = false;
@@ -65,16 +72,57 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   }
 
   commit(): void {
+    const done = this.#commitBatch();
+    if (done === NOTHING) return;
+    try {
+      this.#slot.wal?.syncNow();
+    } catch (cause) {
+      throw this.#notDurable(cause);
+    }
+    if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+  }
+
+  /** Commits now; the promise settles when the batch is on disk (null: it already is). */
+  commitAsync(): Promise<void> | null {
+    const done = this.#commitBatch();
+    const wal = this.#slot.wal;
+    if (done === NOTHING) return null;
+    if (wal === null) {
+      if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+      return null;
+    }
+    const alarmWrites = this.#alarmWrites;
+    return wal.sync().then(
+      () => {
+        // The index may forget the alarm only once its deletion is durable, and only if no later batch set one.
+        if (done === ALARM_DELETED && this.#alarmWrites === alarmWrites) this.#index.deleteAlarm(this.#key);
+      },
+      (cause: unknown) => {
+        throw this.#notDurable(cause);
+      },
+    );
+  }
+
+  #notDurable(cause: unknown): TorporError {
+    return new TorporError(
+      "ERR_STORAGE_COMMIT_FAILED",
+      `Commit of ${this.#key.namespace}/${this.#key.id} could not be made durable (fsync of its WAL failed): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+
+  /** Ends the open batch (COMMIT) and says what it did. Throws, rolled back, if the commit failed. */
+  #commitBatch(): typeof NOTHING | typeof COMMITTED | typeof ALARM_DELETED {
     const odb = this.#odb;
     if (this.#closed || !odb.db.inTransaction) {
       this.#signalled = false;
-      return;
+      return NOTHING;
     }
     if (this.#depth > 0) {
       // A transaction closure is still running: committing now would make
       // half of it durable. Ask again when it settles (endTransaction).
       this.#commitDeferred = true;
-      return;
+      return NOTHING;
     }
     const alarmChanged = this.#alarmChanged;
     try {
@@ -97,7 +145,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     }
     this.#signalled = false;
     this.#alarmChanged = false;
-    if (alarmChanged && this.#readAlarm() === null) this.#index.deleteAlarm(this.#key);
+    return alarmChanged && this.#readAlarm() === null ? ALARM_DELETED : COMMITTED;
   }
 
   rollback(): void {
@@ -253,6 +301,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       this.#odb.metaPut.run("alarm", time);
     }
     this.#alarmChanged = true;
+    this.#alarmWrites++;
     this.hooks.alarmChanged();
   }
 
@@ -264,6 +313,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     if (this.#readAlarm() !== null) {
       odb.metaDelete.run("alarm");
       this.#alarmChanged = true;
+      this.#alarmWrites++;
       this.hooks.alarmChanged();
     }
     // Tables may reference each other; the dropped rows' keys need no checks.

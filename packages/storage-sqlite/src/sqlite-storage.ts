@@ -42,9 +42,13 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
   /** Open databases of closed (hibernated) objects, least recently closed first. */
   const idle = new Map<string, DatabaseSlot>();
   let empty: ObjectDatabase | null = null;
+  // FULL is kept by fsyncing each commit's WAL ourselves (wal-sync.ts), which lets commits of
+  // many objects overlap; SQLite itself then runs at NORMAL (still syncing at checkpoints).
+  const syncWal = !inMemory && resolved.synchronous === "FULL";
   const context: SlotContext = {
     inMemory,
-    synchronous: resolved.synchronous,
+    synchronous: syncWal ? "NORMAL" : resolved.synchronous,
+    syncWal,
     index,
     empty: () => (empty ??= new ObjectDatabase(":memory:", resolved.synchronous)),
   };

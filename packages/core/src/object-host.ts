@@ -99,6 +99,14 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     return this.instance === null ? "hibernated" : "live";
   }
 
+  /**
+   * Hibernated with nothing to keep: no sockets, no alarm, nothing queued. The runtime then holds
+   * the host only weakly, so an object visited once costs no memory once it hibernates.
+   */
+  get disposable(): boolean {
+    return this.instance === null && this.sockets.size === 0 && this.#standard.size === 0 && !this.#alarms.armed && this.#input.queued === 0;
+  }
+
   /** Why the instance cannot be dropped now; empty when it can. */
   blockers(): string[] {
     const out: string[] = [];

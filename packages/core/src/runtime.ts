@@ -51,7 +51,17 @@ export class Runtime implements HostRuntime {
   readonly #namespaces = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
   /** The same entries by storage name (what ids and stored keys carry). */
   readonly #byStorageName = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
+  /** Hosts with something to keep: a live instance, sockets, an alarm (see `ObjectHost.disposable`). */
   readonly #hosts = new Map<string, ObjectHost>();
+  /**
+   * Hosts with nothing to keep (hibernated, no sockets, no alarm), held weakly: a stub still in
+   * use keeps its host (and its counters), so one id never gets two hosts; otherwise the record is
+   * garbage, and the registry drops its entry.
+   */
+  readonly #spare = new Map<string, WeakRef<ObjectHost>>();
+  readonly #collected = new FinalizationRegistry<string>((key) => {
+    if (this.#spare.get(key)?.deref() === undefined) this.#spare.delete(key);
+  });
   /** Live instances, least recently used first. */
   readonly #live = new Map<ObjectHost, true>();
   readonly #waitUntil = new Set<Promise<unknown>>();
@@ -152,7 +162,7 @@ export class Runtime implements HostRuntime {
 
   /** Every object this runtime has hosted since it started. */
   objects(): ObjectInfo[] {
-    return [...this.#hosts.values()].map((h) => this.#info(h));
+    return this.#allHosts().map((h) => this.#info(h));
   }
 
   /** Fires the object's pending alarm now; resolves with whether `alarm()` ran. */
@@ -176,7 +186,7 @@ export class Runtime implements HostRuntime {
     const server = this.#server;
     this.#server = null;
     server?.stopAccepting();
-    await Promise.all([...this.#hosts.values()].map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
+    await Promise.all(this.#allHosts().map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
     unserve(this);
@@ -200,11 +210,37 @@ export class Runtime implements HostRuntime {
       return;
     }
     live.set(host, true);
+    this.#keep(host);
     if (live.size > this.options.maxLiveObjects) this.#evictLeastRecentlyUsed(host);
   }
 
   released(host: ObjectHost): void {
     this.#live.delete(host);
+    if (host.disposable) this.#spareHost(host);
+  }
+
+  /** Every host: kept ones, and spare ones something still references. */
+  #allHosts(): ObjectHost[] {
+    const all = [...this.#hosts.values()];
+    for (const ref of this.#spare.values()) {
+      const host = ref.deref();
+      if (host !== undefined) all.push(host);
+    }
+    return all;
+  }
+
+  /** Holds the host strongly (it is live, or has sockets or an alarm). */
+  #keep(host: ObjectHost): void {
+    const key = hostKey(host.key.namespace, host.key.id);
+    if (this.#hosts.get(key) === host) return;
+    this.#spare.delete(key);
+    this.#hosts.set(key, host);
+  }
+
+  #spareHost(host: ObjectHost): void {
+    const key = hostKey(host.key.namespace, host.key.id);
+    if (this.#hosts.get(key) === host) this.#hosts.delete(key);
+    this.#spare.set(key, new WeakRef(host));
   }
 
   #evictLeastRecentlyUsed(keep: ObjectHost): void {
@@ -217,12 +253,14 @@ export class Runtime implements HostRuntime {
 
   #host(namespace: NamespaceKey, id: DurableObjectId): ObjectHost {
     if (this.#closed) throw new TorporError("ERR_RUNTIME_CLOSED", "This runtime was closed.");
-    const key = `${namespace.storageName}/${id.toString()}`;
-    let host = this.#hosts.get(key);
+    const key = hostKey(namespace.storageName, id.toString());
+    let host = this.#hosts.get(key) ?? this.#spare.get(key)?.deref();
     if (host === undefined) {
       const cls = this.#namespaces.get(namespace.binding)!.cls;
       host = new ObjectHost(this, cls, id, { namespace: namespace.storageName, id: id.toString(), name: id.name });
-      this.#hosts.set(key, host);
+      // Spare until it has something to keep: a stub made and never called leaves no record.
+      this.#spare.set(key, new WeakRef(host));
+      this.#collected.register(host, key);
     }
     return host;
   }
@@ -255,9 +293,15 @@ export class Runtime implements HostRuntime {
       if (entry === undefined) continue;
       const ns = entry.namespace;
       const id = key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id);
-      this.#host(ns, id).scheduleAlarm(scheduledTime);
+      const host = this.#host(ns, id);
+      this.#keep(host);
+      host.scheduleAlarm(scheduledTime);
     }
   }
+}
+
+function hostKey(namespace: string, id: string): string {
+  return `${namespace}/${id}`;
 }
 
 /**

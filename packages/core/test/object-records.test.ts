@@ -1,0 +1,71 @@
+import { describe, expect, test } from "vitest";
+import { DurableObject, Runtime, silentLogger } from "../src/index.ts";
+
+/**
+ * The runtime's record of an object (its host) outlives the instance only
+ * while it has something to keep: sockets, an alarm, or a caller holding its
+ * stub. An object visited once and hibernated costs nothing afterwards.
+ */
+
+class Counter extends DurableObject {
+  count = 0;
+  bump() {
+    return ++this.count;
+  }
+  async later(at: number) {
+    await this.ctx.storage.setAlarm(at);
+  }
+  override alarm() {}
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Lets V8 collect unreachable hosts and the finalization registry run. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc!();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe.runIf(gc !== undefined)("records of hibernated objects", () => {
+  test("2,000 objects visited once and hibernated leave no record", async () => {
+    const runtime = new Runtime({ objects: { C: Counter }, logger: silentLogger });
+    const ns = runtime.namespace<Counter>("C");
+    for (let i = 0; i < 2_000; i++) await ns.getByName(`visitor-${i}`).bump();
+    expect(runtime.objects()).toHaveLength(2_000);
+    await runtime.hibernateAll();
+    await collect();
+    expect(runtime.objects()).toHaveLength(0);
+    // A new visit starts a fresh instance (state was in memory only).
+    expect(await ns.getByName("visitor-7").bump()).toBe(1);
+    await runtime.close();
+  });
+
+  test("a held stub keeps its object's record: same host, counters kept, one instance per id", async () => {
+    const runtime = new Runtime({ objects: { C: Counter }, logger: silentLogger });
+    const ns = runtime.namespace<Counter>("C");
+    const held = ns.getByName("kept");
+    await held.bump();
+    await runtime.hibernate(held);
+    await collect();
+    expect(runtime.inspect(held).counters.constructed).toBe(1);
+    // Another stub for the same name reaches the same host (never a second instance).
+    const other = ns.getByName("kept");
+    expect(await other.bump()).toBe(1);
+    expect(await held.bump()).toBe(2);
+    expect(runtime.inspect(held).counters).toMatchObject({ constructed: 2, woken: 1 });
+    await runtime.close();
+  });
+
+  test("an object with an alarm keeps its record while hibernated", async () => {
+    const runtime = new Runtime({ objects: { C: Counter }, logger: silentLogger });
+    const ns = runtime.namespace<Counter>("C");
+    await ns.getByName("alarmed").later(Date.now() + 3_600_000);
+    await ns.getByName("plain").bump();
+    await runtime.hibernateAll();
+    await collect();
+    expect(runtime.objects().map((o) => o.name)).toEqual(["alarmed"]);
+    await runtime.close();
+  });
+});

@@ -20,7 +20,8 @@ describe("torpor dev runs the Cloudflare Worker unchanged", () => {
   let dir: string;
   const clients: Client[] = [];
 
-  const admin = (path: string, init?: RequestInit) => fetch(`${torpor.adminUrl!}${path}`, init);
+  // The header is what a cross-site form cannot send; without it (and no token) POSTs are refused.
+  const admin = (path: string, init?: RequestInit) => fetch(`${torpor.adminUrl!}${path}`, { ...init, headers: { "x-torpor-admin": "1", ...init?.headers } });
   const objects = async () => (await (await admin("/objects")).json()) as ObjectRow[];
   const room = async (name: string) => (await objects()).find((o) => o.name === name);
   const connect = async (path: string) => {

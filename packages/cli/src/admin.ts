@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TorporError, type Logger, type Runtime } from "@torpor/core";
+import { adminAccess, checkAdminExposure } from "./admin-access.ts";
 import { prometheusText } from "./prometheus.ts";
 
 /** A listening admin endpoint. */
@@ -9,15 +10,30 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/** Where the admin endpoint listens, and its token (required beyond loopback). */
+export interface AdminOptions {
+  port: number;
+  host: string;
+  logger: Logger;
+  token: string | null;
+}
+
 /**
- * The admin endpoint, for operators and tests (bind it to loopback: it can
- * force hibernation and lists every object):
+ * The admin endpoint, for operators and tests (it can force hibernation and
+ * lists every object, so access is checked: see admin-access.ts):
  * - `GET /objects`: JSON list of objects (binding, id, name, state, sockets, counters, blockers)
  * - `POST /objects/<binding>/<name>/hibernate`: 200 once hibernated (sockets stay open), 409 with the reasons if it cannot
  * - `GET /metrics`: Prometheus text format
  */
-export async function startAdmin(runtime: Runtime, options: { port: number; host: string; logger: Logger }): Promise<AdminServer> {
+export async function startAdmin(runtime: Runtime, options: AdminOptions): Promise<AdminServer> {
+  checkAdminExposure(options.host, options.token);
+  let refuse: ReturnType<typeof adminAccess> = () => ({ status: 403, code: "ERR_ADMIN_HOST", message: "Not listening yet." });
   const server = createServer((req, res) => {
+    const refusal = refuse(req);
+    if (refusal !== null) {
+      send(res, refusal.status, { error: { code: refusal.code, message: refusal.message } }, refusal.headers);
+      return;
+    }
     handle(runtime, req, res).catch((error: unknown) => {
       options.logger.error("Admin request failed", { url: req.url, error });
       if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
@@ -32,6 +48,7 @@ export async function startAdmin(runtime: Runtime, options: { port: number; host
     });
   });
   const { port } = server.address() as AddressInfo;
+  refuse = adminAccess(options.host, port, options.token);
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
     url: `http://${host}:${port}`,
@@ -44,7 +61,12 @@ export async function startAdmin(runtime: Runtime, options: { port: number; host
 }
 
 async function handle(runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? "/", "http://admin").pathname;
+  let path: string;
+  try {
+    path = new URL(req.url ?? "/", "http://admin").pathname;
+  } catch {
+    return send(res, 400, { error: { code: "ERR_BAD_REQUEST", message: `The request target ${JSON.stringify(req.url)} is not a valid path.` } });
+  }
   if (path === "/objects") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
     const list = runtime.objects().map((o) => ({
@@ -71,8 +93,14 @@ async function handle(runtime: Runtime, req: IncomingMessage, res: ServerRespons
   const match = /^\/objects\/([^/]+)\/([^/]+)\/hibernate$/.exec(path);
   if (match !== null) {
     if (req.method !== "POST") return methodNotAllowed(res, "POST");
-    const binding = decodeURIComponent(match[1]!);
-    const name = decodeURIComponent(match[2]!);
+    let binding: string;
+    let name: string;
+    try {
+      binding = decodeURIComponent(match[1]!);
+      name = decodeURIComponent(match[2]!);
+    } catch {
+      return send(res, 400, { error: { code: "ERR_BAD_REQUEST", message: `The path ${path} is not valid %-encoding.` } });
+    }
     let id: string;
     try {
       id = runtime.namespace(binding).idFromName(name).toString();
@@ -104,7 +132,7 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
   send(res, 405, { error: { code: "ERR_METHOD_NOT_ALLOWED", message: `Use ${allow}.` } });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
+function send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(`${JSON.stringify(body)}\n`);
 }

@@ -26,6 +26,7 @@ export interface CliArgs {
   pingIntervalMs?: number | undefined;
   adminPort?: number | undefined;
   adminIp: string;
+  adminToken?: string | undefined;
   logLevel?: "debug" | "info" | "warn" | "error" | undefined;
 }
 
@@ -65,6 +66,9 @@ Limits (also settable in the config's "torpor" section, snake_case):
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
       --admin-ip <addr>       its interface (default 127.0.0.1)
+      --admin-token <secret>  required as "Authorization: Bearer <secret>" on every admin
+                              request (default: $TORPOR_ADMIN_TOKEN); needed to bind beyond
+                              loopback. Without one, POSTs need the header X-Torpor-Admin: 1
                               GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics
 
 Other:
@@ -123,6 +127,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "ping-interval-ms": { type: "string" },
         "admin-port": { type: "string" },
         "admin-ip": { type: "string" },
+        "admin-token": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
@@ -146,6 +151,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!result.success) throw new CliError("ERR_CLI_USAGE", `${result.error.issues[0]!.message}; got "${raw}".`);
     return result.data as z.output<(typeof flagSchemas)[K]>;
   };
+
+  if (values["admin-token"] !== undefined && values["admin-token"].trim() === "") throw new CliError("ERR_CLI_USAGE", "--admin-token must not be empty.");
 
   const vars: Record<string, string> = {};
   for (const pair of values.var ?? []) {
@@ -174,6 +181,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     pingIntervalMs: checked("ping-interval-ms"),
     adminPort: checked("admin-port"),
     adminIp: values["admin-ip"] ?? "127.0.0.1",
+    adminToken: values["admin-token"],
     logLevel: checked("log-level"),
   };
 }

@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from "node:path";
 import { consoleLogger, jsonLogger, Runtime, type Logger } from "@torpor/core";
 import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
+import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
@@ -60,10 +61,14 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   }
   const persistTo = args.persistTo !== undefined ? resolve(cwd, args.persistTo) : join(config.path !== null ? dirname(config.path) : cwd, ".torpor", "state");
 
+  // An empty TORPOR_ADMIN_TOKEN counts as unset.
+  const adminToken = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
+  if (args.adminPort !== undefined) checkAdminExposure(args.adminIp, adminToken);
+
   // Before anything runs: a second server on the same directory would corrupt the first one's objects.
   const lock = lockDataDir(persistTo);
   try {
-    return await startLocked(args, { logger, config, entry, vars, persistTo, lock });
+    return await startLocked(args, { logger, config, entry, vars, persistTo, lock, adminToken });
   } catch (error) {
     lock.release();
     throw error;
@@ -72,7 +77,15 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
 
 async function startLocked(
   args: CliArgs & { command: Command },
-  { logger, config, entry, vars, persistTo, lock }: { logger: Logger; config: WorkerConfig; entry: string; vars: Record<string, unknown>; persistTo: string; lock: DataDirLock },
+  {
+    logger,
+    config,
+    entry,
+    vars,
+    persistTo,
+    lock,
+    adminToken,
+  }: { logger: Logger; config: WorkerConfig; entry: string; vars: Record<string, unknown>; persistTo: string; lock: DataDirLock; adminToken: string | null },
 ): Promise<RunningWorker> {
   installWorkerGlobals();
   // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
@@ -114,7 +127,7 @@ async function startLocked(
   let admin: AdminServer | null = null;
   if (args.adminPort !== undefined) {
     try {
-      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger });
+      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken });
     } catch (error) {
       await runtime.close();
       throw listenError(error, "--admin-port");

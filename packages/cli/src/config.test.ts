@@ -63,6 +63,19 @@ describe("parseConfig", () => {
     expect(error.message).toMatch(/^wrangler\.toml:\d+:\d+: invalid TOML: /);
   });
 
+  it("reads the server limits from the torpor section; ping_interval_ms may be 0", () => {
+    const torpor = { max_connections: 5, max_header_bytes: 2048, headers_timeout_ms: 500, max_request_body_bytes: 1000, max_buffered_bytes: 65536, ping_interval_ms: 0 };
+    expect(validateConfig({ ...minimal, torpor }, "/w.json").torpor).toMatchObject({
+      maxConnections: 5,
+      maxHeaderBytes: 2048,
+      headersTimeoutMs: 500,
+      maxRequestBodyBytes: 1000,
+      maxBufferedBytes: 65536,
+      pingIntervalMs: 0,
+    });
+    expect(errorOf(() => validateConfig({ ...minimal, torpor: { max_connections: 0 } }, "/w.json")).message).toMatch(/"torpor.max_connections"/);
+  });
+
   it("names the offending key of an invalid config, once", () => {
     const error = errorOf(() => validateConfig({ ...minimal, durable_objects: { bindings: [{ name: "ROOMS", class_name: 5 }] } }, "/app/wrangler.json"));
     expect(error.code).toBe("ERR_CONFIG_INVALID");

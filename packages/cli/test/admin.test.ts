@@ -89,11 +89,11 @@ it("an endpoint reachable beyond loopback needs a token to start", async () => {
   await expect(startAdmin(runtime, { port: 0, host: "0.0.0.0", logger: silentLogger, token: null })).rejects.toMatchObject({ code: "ERR_ADMIN_TOKEN_REQUIRED" });
 });
 
-it("torpor --admin-ip 0.0.0.0 refuses to start without a token, and starts with TORPOR_ADMIN_TOKEN", async () => {
+it("torpor --admin-ip 0.0.0.0 refuses to start without a token, and starts with TORPOR_ADMIN_TOKEN (server limit flags reach the runtime)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "torpor-admin-"));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "entry.js"), `export default { fetch: () => new Response("ok") };\n`);
-  const args = ["dev", "entry.js", "--port", "0", "--admin-port", "0", "--admin-ip", "0.0.0.0", "--persist-to", join(dir, "data")];
+  const args = ["dev", "entry.js", "--port", "0", "--admin-port", "0", "--admin-ip", "0.0.0.0", "--persist-to", join(dir, "data"), "--max-header-bytes", "1024"];
   const refused = await runTorpor(args, dir);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/^torpor: The admin endpoint would listen on 0\.0\.0\.0, reachable from other machines, without a token\./m);
@@ -103,5 +103,6 @@ it("torpor --admin-ip 0.0.0.0 refuses to start without a token, and starts with 
   const adminUrl = /^Admin on (\S+)$/m.exec(server.stdout())![1]!.replace("0.0.0.0", "127.0.0.1");
   expect((await fetch(`${adminUrl}/objects`)).status).toBe(401);
   expect((await fetch(`${adminUrl}/objects`, { headers: { authorization: "Bearer from-env" } })).status).toBe(200);
+  expect((await fetch(server.url, { headers: { "x-big": "a".repeat(2_048) } })).status).toBe(431);
   expect(await server.stop()).toBe(0);
 });

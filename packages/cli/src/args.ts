@@ -1,12 +1,13 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import type { TorporSection } from "./config.ts";
 import { CliError } from "./errors.ts";
 
 /** `dev`: readable logs for a terminal. `start`: JSON logs for production. */
 export type Command = "dev" | "start";
 
-/** The parsed command line. Unset options fall back to the config, then to defaults. */
-export interface CliArgs {
+/** The parsed command line. Unset options (the limits too) fall back to the config, then to defaults. */
+export interface CliArgs extends TorporSection {
   command: Command | "help" | "version";
   entry?: string | undefined;
   config?: string | undefined;
@@ -14,16 +15,6 @@ export interface CliArgs {
   ip?: string | undefined;
   persistTo?: string | undefined;
   vars: Record<string, string>;
-  hibernateAfterMs?: number | undefined;
-  maxAttachmentBytes?: number | undefined;
-  maxMessageBytes?: number | undefined;
-  maxLiveObjects?: number | undefined;
-  maxConnections?: number | undefined;
-  maxHeaderBytes?: number | undefined;
-  headersTimeoutMs?: number | undefined;
-  maxRequestBodyBytes?: number | undefined;
-  maxBufferedBytes?: number | undefined;
-  pingIntervalMs?: number | undefined;
   adminPort?: number | undefined;
   adminIp: string;
   adminToken?: string | undefined;

@@ -16,15 +16,11 @@ export interface Target {
 }
 
 /**
- * workerd via miniflare. Compatibility date 2025-04-01 plus
- * `web_socket_auto_reply_to_close` (on by default from 2026-04-07): the
- * runtime answers a client's Close frame itself, so readyState is CLOSED in
- * webSocketClose. Torpor implements that behaviour.
+ * workerd via miniflare, at compatibility date 2026-04-07 (which turns on
+ * `web_socket_auto_reply_to_close`: the runtime answers a client's Close
+ * frame itself on accept() sockets).
  */
-export async function startWorkerd(
-  compatibilityDate = "2025-04-01",
-  compatibilityFlags: string[] = ["web_socket_auto_reply_to_close"],
-): Promise<Target> {
+export async function startWorkerd(compatibilityDate = "2026-04-07", compatibilityFlags: string[] = []): Promise<Target> {
   const { Miniflare, Log, LogLevel } = await import("miniflare");
   const logs: string[] = [];
   class RecordingLog extends Log {
@@ -37,8 +33,11 @@ export async function startWorkerd(
   }
   const mf = new Miniflare({
     modules: true,
+    // The probe's sibling modules are ES modules too (miniflare defaults .js imports to CommonJS).
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
     scriptPath: workerPath,
-    durableObjects: { PROBE: "Probe" },
+    // SQLite-backed, as Cloudflare recommends for new classes (and as Torpor always is).
+    durableObjects: { PROBE: { className: "Probe", useSQLite: true } },
     compatibilityDate,
     compatibilityFlags,
     cf: false, // no download of Request.cf data
@@ -232,6 +231,11 @@ export const scenarios: Record<string, Scenario> = {
   /** close() argument validation; send/close before accept and after close. */
   async closeCodes(base, room) {
     return getJson(base, `/room/${room}/closecodes`);
+  },
+
+  /** getWebSockets order, tag merging, auto-response and event-timeout limits, misuse errors. */
+  async hibernation(base, room) {
+    return getJson(base, `/room/${room}/hibernation`);
   },
 
   /** What a handler sees of a live socket; text, binary and unknown messages. */

@@ -1,10 +1,10 @@
 // One Worker, run unchanged on workerd (through miniflare) and on Torpor, so
 // the two runtimes' observable behaviour can be compared (test/differential.test.ts).
 //
-// Plain JavaScript with no imports: it uses only the Workers globals
-// (WebSocketPair, WebSocketRequestResponsePair, a Response that takes status
-// 101) and a Durable Object class that does not extend DurableObject, so the
-// same module loads in both runtimes.
+// Plain JavaScript importing only its sibling modules: it uses only the
+// Workers globals (WebSocketPair, WebSocketRequestResponsePair, a Response
+// that takes status 101) and a Durable Object class that does not extend
+// DurableObject, so the same module loads in both runtimes.
 //
 // Routes (all under /room/<name>, one Probe object per name):
 //   GET  /room/<name>/connect?tags=a,b   WebSocket upgrade; hibernatable accept with those tags
@@ -13,8 +13,17 @@
 //   GET  /room/<name>/tags               acceptWebSocket/getTags on in-process pairs
 //   GET  /room/<name>/attachments        serializeAttachment/deserializeAttachment
 //   GET  /room/<name>/closecodes         close() argument validation and misuse errors
+//   GET  /room/<name>/hibernation        the rest of the hibernation API (hibernation-cases.js)
+//   GET  /room/<name>/kv                 the key-value storage API (kv-cases.js)
+//   GET  /room/<name>/sql                the SQL API (sql-cases.js)
+//   GET  /room/<name>/alarm              schedules an alarm; alarm() logs what it sees
+//   GET  /room/<name>/connect?force=1    answers 101 even without an Upgrade header
 //
-// Every observation is plain JSON: errors become { ok: false, name, message }.
+// Every observation is plain JSON: errors become { ok: false, ctor, name, message[, code] }.
+import { attempt, attemptAsync, errorOf, show } from "./capture.js";
+import { hibernationCases } from "./hibernation-cases.js";
+import { kvCases } from "./kv-cases.js";
+import { sqlCases } from "./sql-cases.js";
 
 export default {
   async fetch(request, env) {
@@ -25,18 +34,6 @@ export default {
     return stub.fetch(request);
   },
 };
-
-function attempt(fn) {
-  try {
-    return { ok: true, value: fn() };
-  } catch (error) {
-    return { ok: false, name: error?.name, message: error?.message };
-  }
-}
-
-function errorOf(error) {
-  return { name: error?.name, message: error?.message };
-}
 
 function json(value, status = 200) {
   return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
@@ -94,6 +91,8 @@ export class Probe {
     switch (action) {
       case "connect":
         return this.connect(request, url);
+      case "sockets":
+        return json({ open: this.ctx.getWebSockets().length });
       case "log":
         return json({ gen: this.gen, maxInflight: this.maxInflight, events: this.events });
       case "tags":
@@ -102,13 +101,21 @@ export class Probe {
         return json(this.attachmentCases());
       case "closecodes":
         return json(this.closeCases());
+      case "hibernation":
+        return json(hibernationCases(this.ctx));
+      case "kv":
+        return json(await kvCases(this.ctx.storage));
+      case "sql":
+        return json(await sqlCases(this.ctx.storage));
+      case "alarm":
+        return json(await this.scheduleAlarm());
       default:
         return json({ error: `unknown action ${action}` }, 404);
     }
   }
 
   connect(request, url) {
-    if (request.headers.get("Upgrade") !== "websocket") return json({ error: "expected a WebSocket upgrade" }, 426);
+    if (request.headers.get("Upgrade") !== "websocket" && url.searchParams.get("force") !== "1") return json({ error: "expected a WebSocket upgrade" }, 426);
     const [client, server] = Object.values(new WebSocketPair());
     if (url.searchParams.get("mode") === "standard") {
       // A standard (non-hibernatable) accept, for comparison with the hibernatable path.
@@ -229,7 +236,28 @@ export class Probe {
   }
 
   webSocketError(ws, error) {
-    this.record({ ev: "error", error: errorOf(error), readyState: ws.readyState });
+    this.record({ ev: "error", error: errorOf(error), readyState: ws.readyState, inGetWebSockets: this.ctx.getWebSockets().includes(ws) });
+  }
+
+  // ---- alarms ---------------------------------------------------------------
+
+  async scheduleAlarm() {
+    const before = await this.ctx.storage.getAlarm();
+    const at = Date.now() + 100;
+    await this.ctx.storage.setAlarm(at);
+    const after = await this.ctx.storage.getAlarm();
+    return { before, afterIsScheduled: after === at };
+  }
+
+  /** The first run reschedules itself (when getAlarm() is null, the common guard); the second stops. */
+  async alarm(info) {
+    const seen = { ev: "alarm", info: show(info), getAlarm: show(await this.ctx.storage.getAlarm()) };
+    if (this.events.filter((e) => e.ev === "alarm").length === 0) {
+      if (seen.getAlarm === null) seen.rescheduled = await attemptAsync(() => this.ctx.storage.setAlarm(Date.now() + 50));
+      const next = await this.ctx.storage.getAlarm();
+      seen.getAlarmAfterReschedule = typeof next === "number" ? "number" : show(next);
+    }
+    this.record(seen);
   }
 
   // ---- in-process checks (pairs whose client end is never connected) -----

@@ -60,7 +60,8 @@ describe("torpor dev runs the Cloudflare Worker unchanged", () => {
     alice.send({ type: "write", id: "m1", body: "hello" });
     expect(await alice.json()).toEqual({ type: "ack", id: "m1" });
     alice.send({ type: "who" });
-    expect(await alice.json()).toEqual({ type: "who", users: ["alice", "bob"], tags: ["user:alice"] });
+    // getWebSockets() lists the newest socket first, as on workerd.
+    expect(await alice.json()).toEqual({ type: "who", users: ["bob", "alice"], tags: ["user:alice"] });
     bob.send({ type: "broadcast", body: "hi all" });
     expect(await alice.json()).toEqual({ type: "message", from: "bob", body: "hi all" });
     expect(await bob.json()).toEqual({ type: "message", from: "bob", body: "hi all" });
@@ -86,7 +87,7 @@ describe("torpor dev runs the Cloudflare Worker unchanged", () => {
     expect(await room("lobby")).toMatchObject({ state: "hibernated", constructed: asleep.constructed, woken: asleep.woken });
 
     bob.send({ type: "who" });
-    expect(await bob.json()).toEqual({ type: "who", users: ["alice", "bob"], tags: ["user:bob"] });
+    expect(await bob.json()).toEqual({ type: "who", users: ["bob", "alice"], tags: ["user:bob"] });
     expect(await room("lobby")).toMatchObject({ state: "live", constructed: asleep.constructed + 1, woken: asleep.woken + 1 });
   });
 

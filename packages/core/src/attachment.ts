@@ -1,5 +1,5 @@
 import { deserialize, serialize } from "node:v8";
-import { TorporError, formatCount } from "./errors.ts";
+import { cloneError, workerdError } from "./errors.ts";
 
 /**
  * What a socket keeps of its attachment: the serialized bytes, or, for a flat
@@ -21,16 +21,13 @@ export function serializeAttachment(value: unknown, limit: number): StoredAttach
   try {
     bytes = serialize(value);
   } catch (error) {
-    throw new TorporError(
-      "ERR_ATTACHMENT_NOT_CLONEABLE",
-      `serializeAttachment() takes a structured-cloneable value (objects, arrays, strings, numbers, Map, Date, …); this one is not: ${(error as Error).message.replace(/\.$/, "")}. Store plain data, not functions, symbols or class instances with behaviour.`,
-      { cause: error },
-    );
+    throw cloneError(error);
   }
   if (bytes.length > limit) {
-    throw new TorporError(
+    throw workerdError(
+      Error,
       "ERR_ATTACHMENT_TOO_LARGE",
-      `Attachment is ${formatCount(bytes.length)} bytes serialized; the limit is ${formatCount(limit)}. Keep large state in storage and store its key here.`,
+      `A WebSocket 'attachment' cannot be larger than ${limit} bytes.'attachment' was ${bytes.length} bytes.`,
     );
   }
   if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {

@@ -1,4 +1,4 @@
-import { TorporError, formatCount } from "./errors.ts";
+import { argumentTypeError, workerdError } from "./errors.ts";
 
 /**
  * A request/response pair answered by the runtime without waking the object
@@ -13,14 +13,10 @@ export class WebSocketRequestResponsePair {
   readonly #response: string;
 
   constructor(request: string, response: string) {
-    if (typeof request !== "string" || typeof response !== "string") {
-      throw new TorporError(
-        "ERR_INVALID_AUTO_RESPONSE",
-        `WebSocketRequestResponsePair takes two strings (request, response); got ${typeof request} and ${typeof response}.`,
-      );
-    }
-    this.#request = request;
-    this.#response = response;
+    // WebIDL strings, as on workerd: a missing argument is an error, anything else is converted.
+    if (arguments.length < 2) throw argumentTypeError("constructor", "WebSocketRequestResponsePair", arguments.length + 1, "string");
+    this.#request = String(request);
+    this.#response = String(response);
   }
 
   get request(): string {
@@ -35,19 +31,19 @@ export class WebSocketRequestResponsePair {
 /** Checks a pair against the configured length limit before it is installed. */
 export function checkAutoResponse(pair: unknown, limit: number): WebSocketRequestResponsePair {
   if (!(pair instanceof WebSocketRequestResponsePair)) {
-    throw new TorporError(
-      "ERR_INVALID_AUTO_RESPONSE",
-      "setWebSocketAutoResponse() takes a WebSocketRequestResponsePair, or nothing to remove the current pair.",
-    );
+    throw argumentTypeError("setWebSocketAutoResponse", "DurableObjectState", 1, "WebSocketRequestResponsePair");
   }
+  // workerd measures both in UTF-8 bytes.
   for (const [which, value] of [
-    ["request", pair.request],
-    ["response", pair.response],
+    ["Request", pair.request],
+    ["Response", pair.response],
   ] as const) {
-    if (value.length > limit) {
-      throw new TorporError(
+    const bytes = Buffer.byteLength(value);
+    if (bytes > limit) {
+      throw workerdError(
+        RangeError,
         "ERR_AUTO_RESPONSE_TOO_LONG",
-        `Auto-response ${which} is ${formatCount(value.length)} characters; the limit is ${formatCount(limit)}. Use a short heartbeat such as "ping"/"pong".`,
+        `${which} cannot be larger than ${limit} bytes. A ${which.toLowerCase()} of size ${bytes} was provided.`,
       );
     }
   }

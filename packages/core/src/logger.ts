@@ -1,3 +1,5 @@
+import { adviceFor } from "./error-advice.ts";
+
 /** Where the runtime reports what it cannot throw to a caller: handler errors, failed commits, lifecycle. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -13,6 +15,7 @@ export type LogLevel = (typeof levels)[number];
 /** A human-readable logger on stderr, dropping messages below `level`. */
 export function consoleLogger(level: LogLevel = "info"): Logger {
   return leveled(level, (l, message, fields) => {
+    fields = withHint(fields);
     const extra = fields && Object.keys(fields).length > 0 ? ` ${formatFields(fields)}` : "";
     process.stderr.write(`[torpor] ${l}: ${message}${extra}\n`);
   });
@@ -21,7 +24,7 @@ export function consoleLogger(level: LogLevel = "info"): Logger {
 /** One JSON object per line on stdout, for production log collectors. */
 export function jsonLogger(level: LogLevel = "info"): Logger {
   return leveled(level, (l, message, fields) => {
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: l, message, ...serializable(fields) })}\n`);
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: l, message, ...serializable(withHint(fields)) })}\n`);
   });
 }
 
@@ -34,6 +37,12 @@ function leveled(level: LogLevel, write: (level: LogLevel, message: string, fiel
 
 /** A logger that drops everything. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Adds `hint`, how to fix it, when `fields.error` is an error whose message (workerd's) carries no advice. */
+function withHint(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const hint = fields === undefined || "hint" in fields ? undefined : adviceFor(fields.error);
+  return hint === undefined ? fields : { ...fields, hint };
+}
 
 function serializable(fields: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!fields) return {};

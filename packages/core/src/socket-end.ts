@@ -1,6 +1,6 @@
 import type { WebSocket as WsConnection } from "ws";
 import type { StoredAttachment } from "./attachment.ts";
-import { TorporError } from "./errors.ts";
+import { TorporError, domException, workerdError } from "./errors.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
 export const CONNECTING = 0;
@@ -80,15 +80,8 @@ export class SocketEnd {
 
   /** Sends a message from this end (after the output gate). */
   send(data: Message | ArrayBufferView): void {
-    if (this.mode === NOT_ACCEPTED) {
-      throw new TorporError(
-        "ERR_WEBSOCKET_NOT_ACCEPTED",
-        "This WebSocket was not accepted yet: call ws.accept() or ctx.acceptWebSocket(ws) before send().",
-      );
-    }
-    if (this.state !== OPEN) {
-      throw new TorporError("ERR_WEBSOCKET_CLOSED", "Can't call WebSocket send() after close(): the socket is closing or closed.");
-    }
+    if (this.mode === NOT_ACCEPTED) throw notAcceptedError();
+    if (this.state !== OPEN) throw workerdError(TypeError, "ERR_WEBSOCKET_CLOSED", "Can't call WebSocket send() after close().");
     const message = typeof data === "string" || data instanceof ArrayBuffer ? data : copyView(data);
     if (this.owner !== null && this.owner.holdOutput(this, message)) return;
     this.transmit(message);
@@ -96,22 +89,15 @@ export class SocketEnd {
 
   /** Starts (or, half-open, completes) the closing handshake from this end. */
   close(code?: number, reason?: string): void {
-    if (this.mode === NOT_ACCEPTED) {
-      throw new TorporError(
-        "ERR_WEBSOCKET_NOT_ACCEPTED",
-        "You must call one of accept() or ctx.acceptWebSocket() on this WebSocket before closing it.",
-      );
-    }
+    // workerd's message says "sending" for close() too.
+    if (this.mode === NOT_ACCEPTED) throw notAcceptedError();
     if (code === undefined && reason !== undefined) {
-      throw new TorporError("ERR_INVALID_CLOSE_CODE", "If you specify a WebSocket close reason, you must also specify a code.");
+      throw domException("InvalidAccessError", "If you specify a WebSocket close reason, you must also specify a code.");
     }
     if (code !== undefined) code = checkCloseCode(code);
     const text = reason ?? "";
     if (Buffer.byteLength(text) > 123) {
-      throw new TorporError(
-        "ERR_CLOSE_REASON_TOO_LONG",
-        `Close reason is ${Buffer.byteLength(text)} bytes; a Close frame holds at most 123. Shorten the reason.`,
-      );
+      throw domException("SyntaxError", "WebSocket close reason must not be longer than 123 bytes when UTF-8 encoded.");
     }
     // CLOSING with a received Close is the half-open case: this close() is the reply.
     if (this.state === CLOSED || (this.state === CLOSING && !this.closeReceived)) return;
@@ -195,12 +181,6 @@ export class SocketEnd {
 
   /** Marks the end accepted and replays what arrived before, after the caller's synchronous code. */
   markAccepted(mode: typeof STANDARD | typeof HIBERNATABLE): void {
-    if (this.mode !== NOT_ACCEPTED) {
-      throw new TorporError(
-        "ERR_WEBSOCKET_ALREADY_ACCEPTED",
-        "This WebSocket was already accepted. Call either ws.accept() or ctx.acceptWebSocket(ws), once.",
-      );
-    }
     this.mode = mode;
     const inbox = this.inbox;
     if (inbox === null) return;
@@ -253,12 +233,17 @@ export class SocketEnd {
 function checkCloseCode(raw: unknown): number {
   const code = Math.trunc(Number(raw));
   if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
-    throw new TorporError(
-      "ERR_INVALID_CLOSE_CODE",
-      `Invalid WebSocket close code: ${String(raw)}. Use 1000 (normal), another code from 1001–1003 or 1007–1014, or an application code from 3000 to 4999.`,
-    );
+    throw domException("InvalidAccessError", `Invalid WebSocket close code: ${String(raw)}.`);
   }
   return code;
+}
+
+function notAcceptedError(): Error {
+  return workerdError(
+    TypeError,
+    "ERR_WEBSOCKET_NOT_ACCEPTED",
+    "You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages.",
+  );
 }
 
 function copyView(view: ArrayBufferView): ArrayBuffer {

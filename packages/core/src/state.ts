@@ -1,9 +1,20 @@
-import { checkAutoResponse, type WebSocketRequestResponsePair } from "./auto-response.ts";
-import { TorporError, formatCount } from "./errors.ts";
+import { checkAutoResponse, WebSocketRequestResponsePair } from "./auto-response.ts";
+import { argumentTypeError, formatCount, toUint32, workerdError } from "./errors.ts";
 import type { DurableObjectId } from "./id.ts";
 import type { ObjectHost } from "./object-host.ts";
 import type { DurableObjectStorage } from "./storage.ts";
-import { endOf, facadeOf, type WebSocket } from "./web-socket.ts";
+import type { SocketEnd } from "./socket-end.ts";
+import { facadeOf, socketEndOf, type WebSocket } from "./web-socket.ts";
+
+/** workerd's limit on setHibernatableWebSocketEventTimeout(): 7 days. */
+const MAX_EVENT_TIMEOUT_MS = 604_800_000;
+
+/** The record behind a WebSocket argument of `method`, or workerd's TypeError for anything else. */
+function socketArgument(ws: unknown, method: string): SocketEnd {
+  const end = socketEndOf(ws);
+  if (end === undefined) throw argumentTypeError(method, "DurableObjectState", 1, "WebSocket");
+  return end;
+}
 
 /**
  * `ctx` in a Durable Object (Cloudflare's `DurableObjectState`). A fresh one
@@ -47,37 +58,39 @@ export class DurableObjectState {
   acceptWebSocket(ws: WebSocket, tags?: string[]): void {
     const host = this.#host;
     const limits = host.runtime.options.limits;
-    const end = endOf(ws);
+    const end = socketArgument(ws, "acceptWebSocket");
     if (end.mode !== 0) {
-      throw new TorporError(
-        "ERR_WEBSOCKET_ALREADY_ACCEPTED",
-        "This WebSocket was already accepted. Call either ws.accept() or ctx.acceptWebSocket(ws), once.",
+      throw workerdError(Error, "ERR_WEBSOCKET_ALREADY_ACCEPTED", "Cannot call `acceptWebSocket()` if the WebSocket was already accepted via `accept()`");
+    }
+    if (end.peer !== null && end.peer.mode !== 0) {
+      throw workerdError(
+        Error,
+        "ERR_WEBSOCKET_PAIR_IN_USE",
+        "Cannot call `acceptWebSocket()` on this WebSocket because its pair has already been accepted or used in a Response.",
       );
     }
     let checked: string[] | null = null;
     if (tags !== undefined) {
-      if (!Array.isArray(tags)) throw new TorporError("ERR_INVALID_TAG", `acceptWebSocket() tags must be an array of strings; got ${typeof tags}.`);
-      if (tags.length > limits.maxTags) {
-        throw new TorporError(
-          "ERR_TOO_MANY_TAGS",
-          `A WebSocket can have at most ${limits.maxTags} tags; got ${tags.length}. Combine tags or keep the extra data in the attachment.`,
-        );
-      }
-      // Like workerd: non-strings are converted, and length is measured in UTF-8 bytes.
-      const strings = tags.map(String);
-      for (const tag of strings) {
-        const bytes = Buffer.byteLength(tag);
-        if (bytes > limits.maxTagLength) {
-          throw new TorporError(
-            "ERR_TAG_TOO_LONG",
-            `A WebSocket tag is ${formatCount(bytes)} bytes (UTF-8); the limit is ${formatCount(limits.maxTagLength)}. Use a shorter tag, such as an id instead of a name.`,
-          );
+      if (!Array.isArray(tags)) throw argumentTypeError("acceptWebSocket", "DurableObjectState", 2, "Array");
+      // workerd's loop: each tag is converted to a string, the count of
+      // distinct tags so far is checked before each tag (so a duplicate after
+      // the 10th distinct one fails too), and the length is in UTF-8 bytes.
+      const seen = new Set<string>();
+      for (const raw of tags as unknown[]) {
+        const tag = String(raw);
+        if (seen.size >= limits.maxTags) {
+          throw workerdError(Error, "ERR_TOO_MANY_TAGS", `a Hibernatable WebSocket cannot have more than ${limits.maxTags} tags`);
         }
+        if (Buffer.byteLength(tag) > limits.maxTagLength) {
+          throw workerdError(Error, "ERR_TAG_TOO_LONG", `"${tag}" is longer than the max tag length (${limits.maxTagLength} characters).`);
+        }
+        seen.add(tag);
       }
-      if (strings.length > 0) checked = [...new Set(strings)];
+      if (seen.size > 0) checked = [...seen];
     }
     if (host.sockets.size >= limits.maxWebSocketsPerObject) {
-      throw new TorporError(
+      throw workerdError(
+        Error,
         "ERR_TOO_MANY_WEBSOCKETS",
         `This object already has ${formatCount(host.sockets.size)} hibernatable WebSockets, the limit per object. Spread connections over more objects.`,
       );
@@ -85,17 +98,25 @@ export class DurableObjectState {
     host.acceptHibernatable(end, checked);
   }
 
-  /** The open hibernatable WebSockets of this object, all or those tagged `tag`. */
+  /** The open hibernatable WebSockets of this object: all (newest first) or those tagged `tag` (in accept order). */
   getWebSockets(tag?: string): WebSocket[] {
-    return this.#host.sockets.list(tag).map(facadeOf);
+    const ends = this.#host.sockets.list(tag === undefined ? undefined : String(tag));
+    // workerd lists all sockets newest first, but a tag's sockets in accept order.
+    if (tag === undefined) ends.reverse();
+    return ends.map(facadeOf);
   }
 
   /** The tags `ws` was accepted with. */
   getTags(ws: WebSocket): string[] {
-    const end = endOf(ws);
-    if (end.owner !== this.#host || end.mode !== 2) {
-      throw new TorporError("ERR_WEBSOCKET_NOT_HIBERNATABLE", "getTags() takes a WebSocket accepted with this object's ctx.acceptWebSocket().");
+    const end = socketArgument(ws, "getTags");
+    if (end.mode === 0) {
+      throw workerdError(
+        Error,
+        "ERR_WEBSOCKET_NOT_HIBERNATABLE",
+        "you must call 'acceptWebSocket()' before attempting to access the tags of a WebSocket.",
+      );
     }
+    if (end.mode !== 2) throw workerdError(Error, "ERR_WEBSOCKET_NOT_HIBERNATABLE", "only hibernatable websockets can have tags.");
     return end.tags === null ? [] : [...end.tags];
   }
 
@@ -104,22 +125,28 @@ export class DurableObjectState {
     this.#host.autoResponse = pair === undefined ? null : checkAutoResponse(pair, this.#host.runtime.options.limits.maxAutoResponseLength);
   }
 
+  /** The current pair (a new object on every call, as on workerd), or null. */
   getWebSocketAutoResponse(): WebSocketRequestResponsePair | null {
-    return this.#host.autoResponse;
+    const pair = this.#host.autoResponse;
+    return pair === null ? null : new WebSocketRequestResponsePair(pair.request, pair.response);
   }
 
   /** When the auto-response last answered on `ws`, or null if never. */
   getWebSocketAutoResponseTimestamp(ws: WebSocket): Date | null {
-    const at = endOf(ws).autoResponseAt;
+    const at = socketArgument(ws, "getWebSocketAutoResponseTimestamp").autoResponseAt;
     return at === 0 ? null : new Date(at);
   }
 
-  /** Limits how long a hibernatable WebSocket handler may run before it is abandoned. */
+  /**
+   * Limits how long a hibernatable WebSocket handler may run before it is
+   * abandoned; 0 or no argument removes the limit (at most 7 days, as on workerd).
+   */
   setHibernatableWebSocketEventTimeout(timeoutMs?: number): void {
-    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs <= 0)) {
-      throw new TorporError("ERR_INVALID_OPTIONS", `The event timeout must be a positive whole number of milliseconds; got ${String(timeoutMs)}.`);
+    const ms = timeoutMs === undefined ? 0 : toUint32(timeoutMs);
+    if (ms > MAX_EVENT_TIMEOUT_MS) {
+      throw workerdError(Error, "ERR_EVENT_TIMEOUT_TOO_LONG", `Event timeout should not exceed ${MAX_EVENT_TIMEOUT_MS} ms.`);
     }
-    this.#host.eventTimeoutMs = timeoutMs ?? null;
+    this.#host.eventTimeoutMs = ms === 0 ? null : ms;
   }
 
   getHibernatableWebSocketEventTimeout(): number | null {

@@ -1,6 +1,6 @@
 import { deserializeAttachment, serializeAttachment } from "./attachment.ts";
-import { TorporError } from "./errors.ts";
-import { CLOSED, CLOSING, CONNECTING, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
+import { TorporError, argumentTypeError, workerdError } from "./errors.ts";
+import { CLOSED, CLOSING, CONNECTING, HIBERNATABLE, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
 import { abortClient, clientUrl, isConnecting, openClient, type ClientListener } from "./web-socket-client.ts";
 
 /** The event objects passed to `addEventListener` listeners. */
@@ -108,6 +108,9 @@ export class WebSocket {
   accept(options?: { allowHalfOpen?: boolean }): void {
     const end = this.#end;
     if (clientUrl(end) !== undefined) throw new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept");
+    // As on workerd: accepting twice is a no-op; after acceptWebSocket() it is an error.
+    if (end.mode === STANDARD) return;
+    if (end.mode === HIBERNATABLE) throw workerdError(TypeError, "ERR_WEBSOCKET_ALREADY_ACCEPTED", "Can't accept() WebSocket after enabling hibernation.");
     end.allowHalfOpen = options?.allowHalfOpen === true;
     if (end.owner === null) end.listener = listenerFor(this);
     end.markAccepted(STANDARD);
@@ -115,7 +118,9 @@ export class WebSocket {
 
   /** Sends a text or binary message. Held back until earlier storage writes are durable. */
   send(message: string | ArrayBuffer | ArrayBufferView): void {
-    this.#end.send(message);
+    if (arguments.length === 0) throw argumentTypeError("send", "WebSocket", 1, "ArrayBuffer or ArrayBufferView or string");
+    // Like workerd (WebIDL): anything that is not binary data is sent as its string form.
+    this.#end.send(typeof message === "string" || message instanceof ArrayBuffer || ArrayBuffer.isView(message) ? message : String(message));
   }
 
   /** Closes the connection. After the peer closed, this is a no-op (the runtime already replied). */
@@ -130,6 +135,7 @@ export class WebSocket {
    * serialized by default). It survives hibernation; it is not persisted.
    */
   serializeAttachment(value: unknown): void {
+    if (arguments.length === 0) throw argumentTypeError("serializeAttachment", "WebSocket", 1, "JsValue");
     const end = this.#end;
     end.attachment = serializeAttachment(value, end.owner?.maxAttachmentBytes ?? DEFAULT_ATTACHMENT_LIMIT);
   }
@@ -159,6 +165,11 @@ export class WebSocket {
       else listener.handleEvent(event);
     }
   }
+}
+
+/** The internal record behind a value, or undefined when it is not a Torpor `WebSocket`. */
+export function socketEndOf(value: unknown): SocketEnd | undefined {
+  return typeof value === "object" && value !== null ? getEnd(value as WebSocket) : undefined;
 }
 
 /** The internal record behind a `WebSocket`. */

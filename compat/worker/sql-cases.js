@@ -1,0 +1,102 @@
+// ctx.storage.sql: exec, every cursor method, the counters, bindings and the
+// errors, run in order on one fresh object (GET /room/<name>/sql).
+import { attempt, runCases } from "./capture.js";
+
+/** Everything a cursor tells after it was read to the end. */
+function drain(cursor) {
+  const rows = cursor.toArray();
+  return { rows, columnNames: cursor.columnNames, rowsRead: cursor.rowsRead, rowsWritten: cursor.rowsWritten };
+}
+
+export function sqlCases(storage) {
+  const sql = storage.sql;
+  const exec = (...args) => drain(sql.exec(...args));
+  return runCases([
+    ["createTable", () => exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n REAL, b BLOB)")],
+    ["createIndex", () => exec("CREATE INDEX t_v ON t (v)")],
+    ["insert3", () => exec("INSERT INTO t (id, v, n) VALUES (1, 'one', 1.5), (2, 'two', 2), (3, 'three', NULL)")],
+    ["insertBound", () => exec("INSERT INTO t (id, v, n, b) VALUES (?, ?, ?, ?)", 4, "four", 4.25, new Uint8Array([9, 8]))],
+    ["insertArrayBuffer", () => exec("INSERT INTO t (id, b) VALUES (?, ?)", 5, new Uint8Array([7]).buffer)],
+    ["insertBooleans", () => exec("INSERT INTO t (id, v, n) VALUES (?, ?, ?)", 6, true, false)],
+    ["booleanTypes", () => exec("SELECT v, typeof(v) AS tv, n, typeof(n) AS tn FROM t WHERE id = 6")],
+    ["insertNull", () => exec("INSERT INTO t (id, v) VALUES (?, ?)", 7, null)],
+    ["selectAll", () => exec("SELECT * FROM t ORDER BY id")],
+    ["selectWhere", () => exec("SELECT v FROM t WHERE id > ?", 2)],
+    ["selectByIndex", () => exec("SELECT id FROM t WHERE v = ?", "two")],
+    ["selectCount", () => exec("SELECT count(*) AS c FROM t")],
+    ["update2", () => exec("UPDATE t SET v = 'x' WHERE id IN (1, 2)")],
+    ["updateNone", () => exec("UPDATE t SET v = 'y' WHERE id = 99")],
+    ["updateAll", () => exec("UPDATE t SET n = 0")],
+    ["deleteOne", () => exec("DELETE FROM t WHERE id = 7")],
+    ["returning", () => exec("INSERT INTO t (id, v) VALUES (8, 'eight'), (9, 'nine') RETURNING id, v")],
+    ["returningPartlyRead", () => { const c = sql.exec("DELETE FROM t WHERE id >= 8 RETURNING id"); const first = c.next(); return { first, rowsRead: c.rowsRead, rowsWritten: c.rowsWritten, rest: drain(c) }; }],
+    ["multipleStatements", () => exec("INSERT INTO t (id) VALUES (10); SELECT id FROM t WHERE id = 10; SELECT 'last' AS w")],
+    ["multipleStatementsWithBindings", () => exec("SELECT ?; SELECT ?", 1, 2)],
+    ["integers", () => exec("SELECT 9007199254740991 AS max, -9007199254740991 AS min, 1.0 AS real1, 0.1 + 0.2 AS sum")],
+    ["integerTooBig", () => exec("SELECT 9007199254740993 AS big")],
+    ["blob", () => exec("SELECT x'00ff' AS b, zeroblob(2) AS z")],
+    ["bindBigInt", () => exec("SELECT ? AS v", 5n)],
+    ["bindBigIntHuge", () => exec("SELECT ? AS v", 2n ** 70n)],
+    ["bindNaN", () => exec("SELECT ? AS v, typeof(?) AS t", NaN, NaN)],
+    ["bindInfinity", () => exec("SELECT ? AS v", Infinity)],
+    ["bindUndefined", () => exec("SELECT ? AS v", undefined)],
+    ["bindObject", () => exec("SELECT ? AS v", { a: 1 })],
+    ["bindArray", () => exec("SELECT ? AS v", [1])],
+    ["bindDate", () => exec("SELECT ? AS v", new Date(0))],
+    ["bindSymbol", () => exec("SELECT ? AS v", Symbol("s"))],
+    ["bindFunction", () => exec("SELECT ? AS v", () => 1)],
+    ["bindDataView", () => exec("SELECT ? AS v", new DataView(new ArrayBuffer(2)))],
+    ["tooManyBindings", () => exec("SELECT ? AS v", 1, 2)],
+    ["tooFewBindings", () => exec("SELECT ?, ? AS v", 1)],
+    ["namedParameter", () => exec("SELECT :name AS v", 1)],
+    ["numberedParameter", () => exec("SELECT ?2 AS a, ?1 AS b", "one", "two")],
+    // cursor methods
+    ["one", () => sql.exec("SELECT id FROM t WHERE id = 1").one()],
+    ["oneOfNone", () => sql.exec("SELECT id FROM t WHERE id = 99").one()],
+    ["oneOfTwo", () => sql.exec("SELECT id FROM t WHERE id IN (1, 2)").one()],
+    ["oneOfWrite", () => sql.exec("UPDATE t SET n = 1 WHERE id = 99").one()],
+    ["raw", () => { const c = sql.exec("SELECT id, v FROM t WHERE id <= 2 ORDER BY id"); return { rows: [...c.raw()], columnNames: c.columnNames }; }],
+    ["rawToArray", () => sql.exec("SELECT id, v FROM t WHERE id <= 2 ORDER BY id").raw().toArray()],
+    ["rawDuplicateColumns", () => [...sql.exec("SELECT 1 AS a, 2 AS a").raw()]],
+    ["duplicateColumns", () => exec("SELECT 1 AS a, 2 AS a")],
+    ["next", () => { const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); return [c.next(), c.next(), c.next(), c.next()]; }],
+    ["iterator", () => { const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); return { isSelf: c[Symbol.iterator]() === c, rows: [...c] }; }],
+    ["toArrayTwice", () => { const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); return [c.toArray(), c.toArray()]; }],
+    ["columnNamesBeforeRead", () => sql.exec("SELECT id AS first, v AS second FROM t LIMIT 1").columnNames],
+    ["countersBeforeRead", () => { const c = sql.exec("SELECT * FROM t"); return { rowsRead: c.rowsRead, rowsWritten: c.rowsWritten }; }],
+    ["cursorMethods", () => Object.getOwnPropertyNames(Object.getPrototypeOf(sql.exec("SELECT 1"))).sort()],
+    ["cursorAfterNewExec", () => { const a = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); a.next(); sql.exec("SELECT 1"); return drain(a); }],
+    ["emptyResultColumns", () => exec("SELECT id, v FROM t WHERE id = 99")],
+    ["pragmaTableList", () => exec("PRAGMA table_info(t)")],
+    // errors
+    ["syntaxError", () => sql.exec("SELEC 1")],
+    ["syntaxErrorLater", () => sql.exec("SELECT * FORM t")],
+    ["noSuchTable", () => sql.exec("SELECT * FROM missing")],
+    ["noSuchColumn", () => sql.exec("SELECT nope FROM t")],
+    ["uniqueViolation", () => sql.exec("INSERT INTO t (id) VALUES (1)")],
+    ["notNullViolation", () => { sql.exec("CREATE TABLE nn (x TEXT NOT NULL)"); return sql.exec("INSERT INTO nn VALUES (NULL)"); }],
+    ["checkViolation", () => { sql.exec("CREATE TABLE ck (x INTEGER CHECK (x > 0))"); return sql.exec("INSERT INTO ck VALUES (0)"); }],
+    ["tableExists", () => sql.exec("CREATE TABLE t (x)")],
+    ["emptyQuery", () => exec("")],
+    ["whitespaceQuery", () => exec("   ")],
+    ["commentOnly", () => exec("-- nothing")],
+    ["queryNotString", () => exec(5)],
+    ["noArguments", () => sql.exec()],
+    ["begin", () => sql.exec("BEGIN TRANSACTION")],
+    ["commit", () => sql.exec("COMMIT")],
+    ["savepoint", () => sql.exec("SAVEPOINT sp")],
+    ["release", () => sql.exec("RELEASE sp")],
+    ["rollbackStatement", () => sql.exec("ROLLBACK")],
+    ["cfTable", () => sql.exec("SELECT * FROM _cf_KV")],
+    ["cfTableCreate", () => sql.exec("CREATE TABLE _cf_mine (x)")],
+    ["attach", () => sql.exec("ATTACH DATABASE 'x.db' AS x")],
+    ["pragmaJournal", () => sql.exec("PRAGMA journal_mode = DELETE")],
+    ["failedStatementRolledBack", () => { attempt(() => sql.exec("INSERT INTO t (id) VALUES (20), (1)")); return exec("SELECT count(*) AS c FROM t WHERE id = 20"); }],
+    ["failedMultiStatement", () => { attempt(() => sql.exec("INSERT INTO t (id) VALUES (21); INSERT INTO t (id) VALUES (1)")); return exec("SELECT count(*) AS c FROM t WHERE id = 21"); }],
+    ["databaseSizeType", () => typeof sql.databaseSize],
+    ["databaseSizeGrows", () => { const before = sql.databaseSize; sql.exec("CREATE TABLE grow (x)"); sql.exec("INSERT INTO grow VALUES (?)", "g".repeat(50_000)); return sql.databaseSize > before; }],
+    ["databaseSizeMultipleOfPage", () => sql.databaseSize % 4096],
+    // SQL and KV in one transactionSync
+    ["transactionSyncRollsBackSql", () => { attempt(() => storage.transactionSync(() => { sql.exec("INSERT INTO t (id) VALUES (30)"); throw new Error("undo"); })); return exec("SELECT count(*) AS c FROM t WHERE id = 30"); }],
+  ]);
+}

@@ -2,6 +2,7 @@
 // (workerd) and on Torpor's plugin, then prints one closing line adding up
 // both runs' "Tests: N passed, N failed" lines (see scripts/test.mjs).
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 
 const runs = [
   ["Cloudflare's integration (workerd)", "test:cloudflare"],
@@ -12,14 +13,14 @@ let failedRuns = 0;
 for (const [label, script] of runs) {
   process.stdout.write(`\n--- ${label}: pnpm ${script} ---\n`);
   const child = spawn("pnpm", ["run", "--silent", script, "--reporter=default", "--reporter=../../vitest.summary-reporter.ts"], { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += chunk;
-    // The per-run line is renamed so only the combined line below matches "Tests: …".
-    process.stdout.write(String(chunk).replace(/^Tests: /m, `${script}: `));
-  });
-  const code = await new Promise((resolve) => child.on("close", resolve));
-  const summary = /^Tests: (\d+) passed, (\d+) failed/m.exec(output);
+  let summary = null;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const match = /^Tests: (\d+) passed, (\d+) failed/.exec(line);
+    if (match) summary = match;
+    // Renamed, so that only the combined line below reads "Tests: …".
+    process.stdout.write(`${match ? line.replace(/^Tests: /, `${script}: `) : line}\n`);
+  }
+  const code = child.exitCode ?? (await new Promise((resolve) => child.on("close", resolve)));
   totals.passed += Number(summary?.[1] ?? 0);
   totals.failed += Number(summary?.[2] ?? 0);
   if (code !== 0) failedRuns++;

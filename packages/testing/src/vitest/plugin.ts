@@ -115,6 +115,8 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
       hibernateAfterMs: options.hibernateAfterMs ?? config?.torpor.hibernateAfterMs,
+      maxLiveObjects: config?.torpor.maxLiveObjects,
+      limits: { maxAttachmentBytes: config?.torpor.maxAttachmentBytes, maxMessageBytes: config?.torpor.maxMessageBytes },
       compatibilityDate: config?.compatibilityDate,
     },
     warnings: config?.warnings ?? [],

@@ -8,5 +8,8 @@ export interface WorkerModuleConfig {
   vars: Record<string, unknown>;
   clock: "real" | "virtual";
   hibernateAfterMs: number | undefined;
+  /** From the config's `torpor` section (its network settings do not apply in process). */
+  maxLiveObjects: number | undefined;
+  limits: { maxAttachmentBytes: number | undefined; maxMessageBytes: number | undefined };
   compatibilityDate: string | undefined;
 }

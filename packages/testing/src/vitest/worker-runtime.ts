@@ -41,7 +41,9 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     ...(worker.fetch !== undefined ? { fetch: worker.fetch as never } : {}),
     env: config.vars,
     clock: (config.clock === "virtual" ? new VirtualClock() : systemClock) as Clock,
-    ...(config.hibernateAfterMs !== undefined ? { hibernateAfterMs: config.hibernateAfterMs } : {}),
+    hibernateAfterMs: config.hibernateAfterMs,
+    maxLiveObjects: config.maxLiveObjects,
+    limits: config.limits,
     context: null,
   }) as WorkerRuntime;
   t.logs.unshift(...loading.entries);

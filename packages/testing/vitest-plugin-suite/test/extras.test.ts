@@ -14,3 +14,7 @@ test("Torpor's verbs work on the plugin's runtime", async () => {
   expect(t.lifecycle(stub)).toMatchObject({ state: "live", constructed: 2, woken: 1 });
   expect(t.hibernationBlockers(stub)).toEqual([]);
 });
+
+test("the config's torpor section reaches the runtime", () => {
+  expect(workerRuntime().runtime.options.limits.maxAttachmentBytes).toBe(4096);
+});

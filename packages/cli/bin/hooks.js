@@ -1,11 +1,18 @@
 // Module resolve hook (runs on Node's loader thread; see bin/torpor.js).
-/** @type {{ workersModule: string, sourceCondition: boolean }} */
-let options = { workersModule: "", sourceCondition: false };
+/** @type {{ sourceCondition: boolean }} */
+let options = { sourceCondition: false };
 
-/** @param {{ workersModule: string, sourceCondition: boolean }} data */
+/** @param {{ sourceCondition: boolean }} data */
 export function initialize(data) {
   options = data;
 }
+
+// The cloudflare:* modules Torpor provides. Mirrors CLOUDFLARE_MODULES in
+// packages/core/src/cloudflare-modules.ts: hooks load before TypeScript can.
+const CLOUDFLARE_MODULES = {
+  "cloudflare:workers": "@torpor/core/cloudflare/workers",
+  "cloudflare:email": "@torpor/core/cloudflare/email",
+};
 
 /**
  * @param {string} specifier
@@ -13,10 +20,21 @@ export function initialize(data) {
  * @param {(specifier: string, context?: object) => Promise<{ url: string, format?: string | null }>} nextResolve
  */
 export async function resolve(specifier, context, nextResolve) {
-  // Workers code imports DurableObject, WorkerEntrypoint and env from here.
-  // Resolved through the rest of the chain so tsx loads it when it is TypeScript.
-  if (specifier === "cloudflare:workers") specifier = options.workersModule;
   const next = options.sourceCondition && !context.conditions.includes("@torpor/source") ? { ...context, conditions: [...context.conditions, "@torpor/source"] } : context;
+  if (specifier.startsWith("cloudflare:")) {
+    const target = CLOUDFLARE_MODULES[specifier];
+    if (target === undefined) {
+      // Same text as cloudflareModuleNotProvided() in core.
+      const error = new Error(
+        `The module "${specifier}" is not provided by Torpor (it provides ${Object.keys(CLOUDFLARE_MODULES).join(", ")}). Remove the import, or load it only where the code runs on Cloudflare.`,
+      );
+      Object.assign(error, { code: "ERR_CLOUDFLARE_MODULE_NOT_PROVIDED" });
+      throw error;
+    }
+    // Resolved from here (the CLI depends on core; the Worker may not), through the
+    // rest of the chain so tsx loads it when it is TypeScript.
+    return nextResolve(target, { ...next, parentURL: import.meta.url });
+  }
   const resolved = await nextResolve(specifier, next);
   // Worker code is always ES modules (wrangler bundles it so), even in a folder whose
   // package.json has no "type": "module": load the project's own files as ESM.

@@ -4,7 +4,8 @@
 // of module hooks before loading anything else:
 // - tsx, because Node 20 cannot run TypeScript: both the Worker's entry file
 //   (often `src/index.ts`) and, in this repository, the CLI's own source;
-// - ./hooks.js, which maps `cloudflare:workers` to the CLI's module and, when
+// - ./hooks.js, which maps `cloudflare:workers` (and the other cloudflare:*
+//   modules) to core's modules and, when
 //   running from a source checkout, adds the `@torpor/source` export condition
 //   that `--conditions` would otherwise set (it cannot be set at run time, but
 //   a resolve hook may pass extra conditions on), so a fresh clone needs no build.
@@ -14,10 +15,9 @@ import { register as registerTsx } from "tsx/esm/api";
 
 const fromSource = existsSync(new URL("../src/main.ts", import.meta.url));
 const main = new URL(fromSource ? "../src/main.ts" : "../dist/main.js", import.meta.url);
-const workersModule = new URL(fromSource ? "../src/cloudflare-workers.ts" : "../dist/cloudflare-workers.js", import.meta.url);
 
 registerTsx();
-register("./hooks.js", import.meta.url, { data: { workersModule: workersModule.href, sourceCondition: fromSource } });
+register("./hooks.js", import.meta.url, { data: { sourceCondition: fromSource } });
 
 const { run } = await import(main.href);
 await run(process.argv.slice(2));

@@ -126,6 +126,8 @@ const UNSUPPORTED: Record<string, string> = {
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
   rules: "module rules are not applied; only JavaScript and TypeScript modules load",
   limits: "CPU limits are not enforced",
+  workflows: "Workflows are not supported (WorkflowEntrypoint from cloudflare:workers is importable, but no workflow runs)",
+  send_email: "sending email is not supported (EmailMessage from cloudflare:email is importable, but there is nothing to send it with)",
 };
 
 /**

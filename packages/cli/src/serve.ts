@@ -1,13 +1,12 @@
 import { dirname, join, resolve } from "node:path";
-import { consoleLogger, jsonLogger, Runtime, type Logger } from "@torpor/core";
+import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
 import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
-import { setWorkerEnv } from "./worker-env.ts";
-import { installWorkerGlobals, loadWorker } from "./worker-module.ts";
+import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
 export interface RunningWorker {
@@ -115,7 +114,9 @@ async function startLocked(
     logger,
     installGlobals: false,
   });
+  Object.assign(runtime.exports, entrypointExports(worker, runtime));
   setWorkerEnv(runtime.env);
+  setWorkerExports(runtime.exports);
 
   let url: string;
   try {

@@ -1,14 +1,17 @@
 import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type WorkerFetch } from "@torpor/core";
+import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type Runtime, type WorkerFetch } from "@torpor/core";
+import { WorkerEntrypoint } from "@torpor/core/cloudflare/workers";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { scheduler } from "./scheduler.ts";
 
-/** A loaded Worker: its fetch handler (if any) and a class per binding. */
+/** A loaded Worker: its fetch handler (if any), a class per binding, and its named entrypoint classes. */
 export interface LoadedWorker {
   fetch: WorkerFetch | undefined;
   objects: Record<string, DurableObjectClass>;
+  /** Exported classes extending WorkerEntrypoint, by export name (not the default). */
+  entrypoints: Record<string, EntrypointClass>;
 }
 
 const CACHES_MESSAGE =
@@ -66,10 +69,48 @@ export function workerFromModule(mod: Record<string, unknown>, entry: string, bi
     }
     objects[name] = cls as DurableObjectClass;
   }
-  return { fetch: fetchHandler(mod.default, entry, logger), objects };
+  const entrypoints: Record<string, EntrypointClass> = {};
+  for (const [name, value] of Object.entries(mod)) {
+    if (name !== "default" && typeof value === "function" && value.prototype instanceof WorkerEntrypoint) entrypoints[name] = value as EntrypointClass;
+  }
+  return { fetch: fetchHandler(mod.default, entry, logger), objects, entrypoints };
 }
 
 type EntrypointClass = new (ctx: ExecutionContext, env: Record<string, unknown>) => { fetch?: (request: Request) => Response | Promise<Response> };
+
+/**
+ * `ctx.exports` entries for the Worker's entrypoints, as on Cloudflare:
+ * `default` forwards `fetch` to the Worker, and each named entrypoint class
+ * is a service stub whose `fetch` and methods run on a fresh instance per
+ * call (RPC arguments and results structured-cloned, as for objects).
+ */
+export function entrypointExports(worker: LoadedWorker, runtime: Runtime): Record<string, unknown> {
+  const exports: Record<string, unknown> = {};
+  if (worker.fetch !== undefined) exports.default = { fetch: (input: RequestInfo | URL, init?: RequestInit) => runtime.fetch(input as Request | string | URL, init) };
+  for (const [name, Cls] of Object.entries(worker.entrypoints)) exports[name] = entrypointStub(name, Cls, runtime);
+  return exports;
+}
+
+function entrypointStub(name: string, Cls: EntrypointClass, runtime: Runtime): object {
+  const instance = () => new Cls(runtime.executionContext(), runtime.env) as unknown as Record<string, unknown>;
+  return new Proxy(
+    {},
+    {
+      get(_target, prop) {
+        if (typeof prop !== "string" || prop === "then") return undefined;
+        return async (...args: unknown[]) => {
+          const target = instance();
+          const method = target[prop];
+          if (typeof method !== "function" || prop === "constructor") {
+            throw new TypeError(`The entrypoint ${name} has no method "${prop}".`);
+          }
+          if (prop === "fetch") return method.apply(target, [args[0] instanceof Request ? args[0] : new Request(args[0] as string, args[1] as RequestInit)]);
+          return structuredClone(await method.apply(target, structuredClone(args)));
+        };
+      },
+    },
+  );
+}
 
 /** `export default { fetch }` or `export default class extends WorkerEntrypoint { fetch }`. */
 function fetchHandler(entrypoint: unknown, entry: string, logger: Logger): WorkerFetch | undefined {

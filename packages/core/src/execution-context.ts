@@ -7,11 +7,14 @@ export class ExecutionContext {
   readonly #onError: (error: unknown) => void;
   /** Cloudflare's per-entrypoint props; empty here. */
   readonly props: Record<string, unknown> = {};
+  /** Loopback bindings of the Worker's own exports (namespaces by class name, entrypoints), as on Cloudflare. */
+  readonly exports: Record<string, unknown>;
 
   /** @internal created by the runtime per request. */
-  constructor(pending: Set<Promise<unknown>>, onError: (error: unknown) => void) {
+  constructor(pending: Set<Promise<unknown>>, onError: (error: unknown) => void, exports: Record<string, unknown> = {}) {
     this.#pending = pending;
     this.#onError = onError;
+    this.exports = exports;
   }
 
   /** Lets `promise` finish after the response is sent; a graceful shutdown waits for it. */

@@ -21,6 +21,10 @@ export { WebSocketRequestResponsePair } from "./auto-response.ts";
 export { Response, jsonError } from "./response.ts";
 export type { TorporResponseInit } from "./response.ts";
 export { installGlobals } from "./globals.ts";
+export { RpcTarget } from "./rpc-target.ts";
+/** @internal what runs a Worker (the CLI, a test plugin) sets for `cloudflare:workers`'s `env` and `exports`. */
+export { setWorkerEnv, setWorkerExports } from "./worker-env.ts";
+export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvided } from "./cloudflare-modules.ts";
 
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";

@@ -20,6 +20,8 @@ export interface HostRuntime {
   readonly options: ResolvedOptions;
   readonly provider: StorageProvider;
   readonly env: Record<string, unknown>;
+  /** `ctx.exports`: loopback bindings of the Worker's own exports. */
+  readonly exports: Record<string, unknown>;
   readonly metrics: Metrics;
   /** The instance was constructed or handled an event (LRU bookkeeping). */
   touched(host: ObjectHost): void;

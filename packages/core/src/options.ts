@@ -92,6 +92,8 @@ const runtimeOptionsSchema = z
     }),
     fetch: fn("a function (request, env, ctx) => Response").optional(),
     env: z.record(z.string(), z.unknown()).default({}),
+    /** Extra `ctx.exports` entries besides each class's namespace (the CLI adds the Worker's entrypoints). */
+    exports: z.record(z.string(), z.unknown()).default({}),
     storage: z
       .custom<StorageProvider>((v) => typeof v === "object" && v !== null && typeof (v as StorageProvider).open === "function", {
         message: "must be a StorageProvider (for example sqliteStorage() from @torpor/storage-sqlite)",

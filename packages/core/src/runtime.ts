@@ -48,6 +48,11 @@ export class Runtime implements HostRuntime {
   readonly metrics = new Metrics();
   /** The Worker's `env`: namespaces by binding name, plus `options.env`. */
   readonly env: Record<string, unknown>;
+  /**
+   * `ctx.exports`: each object class's namespace under the class's name, plus
+   * `options.exports` (the CLI adds the Worker's entrypoints there).
+   */
+  readonly exports: Record<string, unknown>;
   readonly #namespaces = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
   /** The same entries by storage name (what ids and stored keys carry). */
   readonly #byStorageName = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
@@ -73,6 +78,7 @@ export class Runtime implements HostRuntime {
     if (this.options.installGlobals) installGlobals();
     this.provider = this.options.storage ?? memoryStorage();
     const env: Record<string, unknown> = { ...this.options.env };
+    const exports: Record<string, unknown> = {};
     const self = { host: (ns: NamespaceKey, id: DurableObjectId) => this.#host(ns, id) };
     for (const [binding, cls] of Object.entries(this.options.objects)) {
       const namespace = new DurableObjectNamespace(self, binding, binding);
@@ -80,8 +86,10 @@ export class Runtime implements HostRuntime {
       this.#namespaces.set(binding, entry);
       this.#byStorageName.set(namespace.storageName, entry);
       env[binding] = namespace;
+      exports[cls.name] ??= namespace;
     }
     this.env = env;
+    this.exports = Object.assign(exports, this.options.exports);
     this.#restoreAlarms();
   }
 
@@ -97,10 +105,15 @@ export class Runtime implements HostRuntime {
   /** Dispatches a request to the Worker entry (in process, no network). */
   async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response | globalThis.Response> {
     const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-    const ctx = new ExecutionContext(this.#waitUntil, (error) => this.options.logger.error("A waitUntil() promise rejected", { error }));
+    const ctx = this.executionContext();
     const handler = this.options.fetch as WorkerFetch | undefined;
     if (handler !== undefined) return handler(request, this.env, ctx);
     return this.route(request);
+  }
+
+  /** A fresh `ExecutionContext` (the Worker entry's `ctx`): its `waitUntil` work is tracked for shutdown. */
+  executionContext(): ExecutionContext {
+    return new ExecutionContext(this.#waitUntil, (error) => this.options.logger.error("A waitUntil() promise rejected", { error }), this.exports);
   }
 
   /**

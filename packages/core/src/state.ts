@@ -35,6 +35,11 @@ export class DurableObjectState {
     this.storage = storage;
   }
 
+  /** Loopback bindings of the Worker's own exports (namespaces by class name, entrypoints), as on Cloudflare. */
+  get exports(): Record<string, unknown> {
+    return this.#host.runtime.exports;
+  }
+
   /** Keeps the object from hibernating until `promise` settles. */
   waitUntil(promise: Promise<unknown>): void {
     this.#host.waitUntil(promise);

@@ -2,6 +2,7 @@ import { TorporError } from "./errors.ts";
 import type { DurableObjectId } from "./id.ts";
 import type { ObjectHost } from "./object-host.ts";
 import { NativeResponse, webSocketOf } from "./response.ts";
+import { RpcTarget } from "./rpc-target.ts";
 import { endOf } from "./web-socket.ts";
 
 /** Handlers and the stub's own members, which are not RPC members. */
@@ -119,6 +120,13 @@ async function readProperty(host: ObjectHost, name: string): Promise<unknown> {
 }
 
 function clone<T>(value: T, what: string): T {
+  const target = findRpcTarget(value, new Set());
+  if (target !== undefined) {
+    throw new TorporError(
+      "ERR_RPC_CLONE",
+      `${capitalize(what)} holds an RpcTarget (${target.constructor.name}): Cloudflare passes those by reference, and Torpor's RPC copies values (structured clone), so it would arrive without its methods. Pass plain data, or call the object through its stub.`,
+    );
+  }
   try {
     return structuredClone(value);
   } catch (cause) {
@@ -128,4 +136,21 @@ function clone<T>(value: T, what: string): T {
       { cause },
     );
   }
+}
+
+/** The first RpcTarget inside a value (structured clone would copy it silently, methods lost). */
+function findRpcTarget(value: unknown, seen: Set<object>): RpcTarget | undefined {
+  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
+  if (value instanceof RpcTarget) return value;
+  seen.add(value);
+  const children = Array.isArray(value) ? value : value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Object.getPrototypeOf(value) === Object.prototype ? Object.values(value) : [];
+  for (const child of children) {
+    const found = findRpcTarget(child, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

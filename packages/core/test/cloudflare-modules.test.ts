@@ -1,0 +1,73 @@
+import { expect, test } from "vitest";
+import { CLOUDFLARE_MODULES, DurableObject, ExecutionContext, RpcTarget, Runtime, TorporError, resolveCloudflareModule, silentLogger } from "../src/index.ts";
+import * as workers from "../src/cloudflare/workers.ts";
+
+class Greeter extends RpcTarget {
+  hello() {
+    return "hi";
+  }
+}
+
+class Room extends DurableObject {
+  siblings() {
+    return Object.keys(this.ctx.exports).sort();
+  }
+  async callSibling() {
+    const ns = this.ctx.exports.Room as Runtime["env"][string] & { getByName(name: string): { whoami(): Promise<string | undefined> } };
+    return ns.getByName("other").whoami();
+  }
+  whoami() {
+    return this.ctx.id.name;
+  }
+  take(value: unknown) {
+    return typeof value;
+  }
+  give() {
+    return { nested: [new Greeter()] };
+  }
+}
+
+test("ctx.exports: each class's namespace under its class name, plus options.exports, in objects and the Worker ctx", async () => {
+  const extra = { Service: { fetch: () => new Response("service") } };
+  const runtime = new Runtime({
+    objects: { ROOMS: Room },
+    exports: extra,
+    fetch: (_request: Request, _env: unknown, ctx: ExecutionContext) => Response.json(Object.keys(ctx.exports).sort()),
+    logger: silentLogger,
+  });
+  expect(runtime.exports.Room).toBe(runtime.env.ROOMS);
+  const stub = runtime.namespace<Room>("ROOMS").getByName("a");
+  expect(await stub.siblings()).toEqual(["Room", "Service"]);
+  expect(await stub.callSibling()).toBe("other");
+  expect(await (await runtime.fetch("http://x/")).json()).toEqual(["Room", "Service"]);
+  await runtime.close();
+});
+
+test("an RpcTarget passed or returned through RPC fails with ERR_RPC_CLONE naming its class (it would arrive without methods)", async () => {
+  const runtime = new Runtime({ objects: { ROOMS: Room }, logger: silentLogger });
+  const stub = runtime.namespace<Room>("ROOMS").getByName("a");
+  expect(new Greeter().hello()).toBe("hi");
+  await expect(stub.take(new Greeter())).rejects.toThrow(/^The arguments of take\(\) holds an RpcTarget \(Greeter\)/);
+  await expect(stub.give()).rejects.toMatchObject({ code: "ERR_RPC_CLONE", message: expect.stringMatching(/^The result of give\(\) holds an RpcTarget \(Greeter\)/) });
+  await runtime.close();
+});
+
+test("cloudflare:* module map: provided modules resolve to core's subpaths; others throw one error naming the module", () => {
+  expect(CLOUDFLARE_MODULES).toEqual({ "cloudflare:workers": "@torpor/core/cloudflare/workers", "cloudflare:email": "@torpor/core/cloudflare/email" });
+  expect(resolveCloudflareModule("cloudflare:workers")).toBe("@torpor/core/cloudflare/workers");
+  let error: unknown;
+  try {
+    resolveCloudflareModule("cloudflare:ai");
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(TorporError);
+  expect(error).toMatchObject({
+    code: "ERR_CLOUDFLARE_MODULE_NOT_PROVIDED",
+    message: 'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email). Remove the import, or load it only where the code runs on Cloudflare.',
+  });
+  expect(workers.RpcTarget).toBe(RpcTarget);
+  expect(() => new (class Flow extends workers.WorkflowEntrypoint {})({} as never, {})).toThrow(
+    expect.objectContaining({ code: "ERR_NOT_SUPPORTED", message: expect.stringContaining("Workflows are not supported by Torpor: Flow cannot run") }),
+  );
+});

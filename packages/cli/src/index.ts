@@ -13,5 +13,5 @@ export { CliError } from "./errors.ts";
 export type { CliErrorCode } from "./errors.ts";
 export { workerFromModule, installWorkerGlobals } from "./worker-module.ts";
 export type { LoadedWorker } from "./worker-module.ts";
-/** @internal sets what `import { env } from "cloudflare:workers"` reflects (for @torpor/testing's vitest plugin). */
-export { setWorkerEnv } from "./worker-env.ts";
+/** @internal sets what `import { env, exports } from "cloudflare:workers"` reflect (for @torpor/testing's vitest plugin). */
+export { setWorkerEnv, setWorkerExports } from "@torpor/core";

@@ -1,5 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveCloudflareModule } from "@torpor/core";
 import { readConfig, type WorkerConfig } from "@torpor/cli";
 import type { Plugin } from "vitest/config";
 import type { WorkerModuleConfig } from "./worker-config.ts";
@@ -77,6 +78,11 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
       if (id === CLOUDFLARE_WORKERS) {
         // Resolved from this package, so the CLI's module (and its `env`) is the one the runtime side sets.
         const resolved = await this.resolve("@torpor/cli/cloudflare-workers", modulePath("plugin"), { skipSelf: true });
+        return resolved ?? null;
+      }
+      if (id.startsWith("cloudflare:")) {
+        // cloudflare:email, cloudflare:sockets…: core's map, as the CLI's loader uses; any other throws one error naming the module.
+        const resolved = await this.resolve(resolveCloudflareModule(id), modulePath("plugin"), { skipSelf: true });
         return resolved ?? null;
       }
       void importer;

@@ -1,4 +1,4 @@
-import { installWorkerGlobals, setWorkerEnv, workerFromModule } from "@torpor/cli";
+import { installWorkerGlobals, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
 import { recordingLogger } from "../recording-logger.ts";
@@ -48,6 +48,7 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
   }) as WorkerRuntime;
   t.logs.unshift(...loading.entries);
   setWorkerEnv(t.runtime.env);
+  setWorkerExports(t.runtime.exports);
   current = t;
   return t;
 }
@@ -57,5 +58,6 @@ export async function closeWorkerRuntime(): Promise<void> {
   const t = current;
   current = null;
   setWorkerEnv({});
+  setWorkerExports({});
   await t?.close();
 }

@@ -29,9 +29,9 @@ export interface TorporProcess {
   kill(): void;
 }
 
-/** Starts the CLI in the example directory and waits for its listening line(s). */
-export async function startTorpor(args: string[], options: { admin?: boolean } = {}): Promise<TorporProcess> {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: exampleDir, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts the CLI in the example directory (or `cwd`) and waits for its listening line(s). */
+export async function startTorpor(args: string[], options: { admin?: boolean; cwd?: string } = {}): Promise<TorporProcess> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? exampleDir, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));

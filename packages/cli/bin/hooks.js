@@ -12,6 +12,7 @@ export function initialize(data) {
 const CLOUDFLARE_MODULES = {
   "cloudflare:workers": "@torpor/core/cloudflare/workers",
   "cloudflare:email": "@torpor/core/cloudflare/email",
+  "cloudflare:sockets": "@torpor/core/cloudflare/sockets",
 };
 
 /**

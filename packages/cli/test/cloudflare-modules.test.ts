@@ -28,6 +28,7 @@ function project(files: Record<string, string>): string {
 const WORKER_JS = `
 import { DurableObject, RpcTarget, WorkerEntrypoint, WorkflowEntrypoint, exports } from "cloudflare:workers";
 import { EmailMessage } from "cloudflare:email";
+import { connect } from "cloudflare:sockets";
 
 class Greeter extends RpcTarget {
   hello(name) { return "hello " + name; }
@@ -78,6 +79,7 @@ export default {
       fromObjectDefault: await env.ROOM.getByName("a").viaDefault(),
       entrypoint: await exports.Math2.add(1, 2),
       email: [email.from, email.to],
+      sockets: typeof connect,
     });
   },
 };
@@ -108,6 +110,7 @@ it("cloudflare:workers exports, ctx.exports loopbacks, WorkflowEntrypoint, RpcTa
     fromObjectDefault: "plain",
     entrypoint: 13,
     email: ["a@example.com", "b@example.com"],
+    sockets: "function",
   });
 
   const target = await fetch(`${server.url}/rpc-target`);
@@ -128,7 +131,7 @@ it("a cloudflare:* module Torpor does not provide fails with one error naming it
   const result = await runTorpor(["dev", "worker.js", "--port", "0"], dir);
   expect(result.code).toBe(1);
   expect(result.stderr).toContain(
-    'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email). Remove the import, or load it only where the code runs on Cloudflare.',
+    'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email, cloudflare:sockets). Remove the import, or load it only where the code runs on Cloudflare.',
   );
   expect(result.stderr).not.toContain("ERR_UNSUPPORTED_ESM_URL_SCHEME");
 });

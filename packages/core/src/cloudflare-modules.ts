@@ -9,6 +9,7 @@ import { TorporError } from "./errors.ts";
 export const CLOUDFLARE_MODULES: Readonly<Record<string, string>> = Object.freeze({
   "cloudflare:workers": "@torpor/core/cloudflare/workers",
   "cloudflare:email": "@torpor/core/cloudflare/email",
+  "cloudflare:sockets": "@torpor/core/cloudflare/sockets",
 });
 
 /**

@@ -53,7 +53,7 @@ test("an RpcTarget passed or returned through RPC fails with ERR_RPC_CLONE namin
 });
 
 test("cloudflare:* module map: provided modules resolve to core's subpaths; others throw one error naming the module", () => {
-  expect(CLOUDFLARE_MODULES).toEqual({ "cloudflare:workers": "@torpor/core/cloudflare/workers", "cloudflare:email": "@torpor/core/cloudflare/email" });
+  expect(CLOUDFLARE_MODULES).toEqual({ "cloudflare:workers": "@torpor/core/cloudflare/workers", "cloudflare:email": "@torpor/core/cloudflare/email", "cloudflare:sockets": "@torpor/core/cloudflare/sockets" });
   expect(resolveCloudflareModule("cloudflare:workers")).toBe("@torpor/core/cloudflare/workers");
   let error: unknown;
   try {
@@ -64,7 +64,7 @@ test("cloudflare:* module map: provided modules resolve to core's subpaths; othe
   expect(error).toBeInstanceOf(TorporError);
   expect(error).toMatchObject({
     code: "ERR_CLOUDFLARE_MODULE_NOT_PROVIDED",
-    message: 'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email). Remove the import, or load it only where the code runs on Cloudflare.',
+    message: 'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email, cloudflare:sockets). Remove the import, or load it only where the code runs on Cloudflare.',
   });
   expect(workers.RpcTarget).toBe(RpcTarget);
   expect(() => new (class Flow extends workers.WorkflowEntrypoint {})({} as never, {})).toThrow(

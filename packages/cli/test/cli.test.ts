@@ -3,26 +3,16 @@
  * a JavaScript entry with a WorkerEntrypoint class, `cloudflare:workers`,
  * the `caches` stub, and JSON logs from `torpor start`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { runTorpor, startTorpor, type Server } from "./helpers.ts";
+import { project, runTorpor, startTorpor, type Server } from "./helpers.ts";
 
-const dirs: string[] = [];
 const servers: Server[] = [];
 
 afterEach(() => {
   for (const s of servers.splice(0)) if (s.child.exitCode === null) s.child.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "torpor-cli-"));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
 
 const WORKER_JS = `
 import { DurableObject, WorkerEntrypoint, env as importedEnv } from "cloudflare:workers";

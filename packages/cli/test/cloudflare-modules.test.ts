@@ -4,26 +4,8 @@
  * and a constructible `RpcTarget`, `ctx.exports` in objects and in the
  * Worker, `cloudflare:email`, and one clear error for modules not provided.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, expect, it } from "vitest";
-import { runTorpor, startTorpor, type Server } from "./helpers.ts";
-
-const dirs: string[] = [];
-const servers: Server[] = [];
-
-afterEach(() => {
-  for (const s of servers.splice(0)) if (s.child.exitCode === null) s.child.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "torpor-cf-modules-"));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
+import { expect, it, onTestFinished } from "vitest";
+import { project, runTorpor, startTorpor } from "./helpers.ts";
 
 const WORKER_JS = `
 import { DurableObject, RpcTarget, WorkerEntrypoint, WorkflowEntrypoint, exports } from "cloudflare:workers";
@@ -99,7 +81,9 @@ const WRANGLER_JSONC = `{
 it("cloudflare:workers exports, ctx.exports loopbacks, WorkflowEntrypoint, RpcTarget, cloudflare:email", async () => {
   const dir = project({ "worker.js": WORKER_JS, "wrangler.jsonc": WRANGLER_JSONC });
   const server = await startTorpor(["dev", "--port", "0"], dir);
-  servers.push(server);
+  onTestFinished(() => {
+    if (server.child.exitCode === null) server.child.kill("SIGKILL");
+  });
   const body = (await (await fetch(server.url)).json()) as Record<string, unknown>;
   expect(body).toEqual({
     sameRecord: true,

@@ -1,6 +1,10 @@
 /** Runs the real `torpor` bin as a child process (no sleeping: await exit or the listening line). */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { onTestFinished } from "vitest";
 
 const bin = fileURLToPath(new URL("../bin/torpor.js", import.meta.url));
 
@@ -56,4 +60,12 @@ export function startTorpor(args: string[], cwd: string, timeoutMs = 15_000, env
       });
     });
   });
+}
+
+/** Writes `files` into a fresh temporary project directory, removed when the test ends. */
+export function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "torpor-cli-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
 }

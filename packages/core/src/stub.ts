@@ -120,11 +120,11 @@ async function readProperty(host: ObjectHost, name: string): Promise<unknown> {
 }
 
 function clone<T>(value: T, what: string): T {
-  const target = findRpcTarget(value, new Set());
-  if (target !== undefined) {
+  const byReference = findByReference(value, new Set());
+  if (byReference !== undefined) {
     throw new TorporError(
       "ERR_RPC_CLONE",
-      `${capitalize(what)} holds an RpcTarget (${target.constructor.name}): Cloudflare passes those by reference, and Torpor's RPC copies values (structured clone), so it would arrive without its methods. Pass plain data, or call the object through its stub.`,
+      `${capitalize(what)} holds ${byReference}: Cloudflare passes those by reference, and Torpor's RPC copies values (structured clone), so it cannot arrive as it was sent. Pass plain data, or call the object through its stub.`,
     );
   }
   try {
@@ -138,14 +138,20 @@ function clone<T>(value: T, what: string): T {
   }
 }
 
-/** The first RpcTarget inside a value (structured clone would copy it silently, methods lost). */
-function findRpcTarget(value: unknown, seen: Set<object>): RpcTarget | undefined {
+/**
+ * What Cloudflare would pass by reference (an RpcTarget, a function, a stub),
+ * described, or undefined. Structured clone would copy an RpcTarget silently
+ * without its methods, and fail on the others with a message naming none.
+ */
+function findByReference(value: unknown, seen: Set<object>): string | undefined {
+  if (typeof value === "function") return `a function${value.name === "" ? "" : ` (${value.name})`}`;
   if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
-  if (value instanceof RpcTarget) return value;
+  if (value instanceof RpcTarget) return `an RpcTarget (${value.constructor.name})`;
+  if (hostOfStub.has(value)) return "a Durable Object stub";
   seen.add(value);
   const children = Array.isArray(value) ? value : value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Object.getPrototypeOf(value) === Object.prototype ? Object.values(value) : [];
   for (const child of children) {
-    const found = findRpcTarget(child, seen);
+    const found = findByReference(child, seen);
     if (found !== undefined) return found;
   }
   return undefined;

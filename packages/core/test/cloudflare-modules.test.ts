@@ -43,12 +43,15 @@ test("ctx.exports: each class's namespace under its class name, plus options.exp
   await runtime.close();
 });
 
-test("an RpcTarget passed or returned through RPC fails with ERR_RPC_CLONE naming its class (it would arrive without methods)", async () => {
+test("an RpcTarget, function or stub passed or returned through RPC fails with ERR_RPC_CLONE naming it (Cloudflare passes them by reference)", async () => {
   const runtime = new Runtime({ objects: { ROOMS: Room }, logger: silentLogger });
   const stub = runtime.namespace<Room>("ROOMS").getByName("a");
   expect(new Greeter().hello()).toBe("hi");
   await expect(stub.take(new Greeter())).rejects.toThrow(/^The arguments of take\(\) holds an RpcTarget \(Greeter\)/);
   await expect(stub.give()).rejects.toMatchObject({ code: "ERR_RPC_CLONE", message: expect.stringMatching(/^The result of give\(\) holds an RpcTarget \(Greeter\)/) });
+  // Functions and stubs, which Cloudflare also passes by reference, are named the same way.
+  await expect(stub.take({ callback: function onDone() {} })).rejects.toThrow(/^The arguments of take\(\) holds a function \(onDone\): Cloudflare passes those by reference/);
+  await expect(stub.take([runtime.namespace("ROOMS").getByName("b")])).rejects.toThrow(/^The arguments of take\(\) holds a Durable Object stub: Cloudflare passes those by reference/);
   await runtime.close();
 });
 

@@ -130,9 +130,10 @@ export class SocketEnd {
    * again later": the server sheds this client; reconnecting, and resyncing,
    * is the right reaction), nothing more is queued for it (ws refuses sends
    * while closing, so a broadcast loop goes on for the other sockets), and
-   * `webSocketError` says why. A peer that never reads never answers the
-   * Close either: the connection is dropped after the server's
-   * closeTimeoutMs, and `webSocketClose(1006, …, false)` runs then.
+   * `webSocketError` says why. A peer that catches up answers the Close
+   * (`webSocketClose(1013, …, true)`); one that never reads never does: the
+   * connection is dropped after the server's closeTimeoutMs, and
+   * `webSocketClose(1006, …, false)` runs then.
    */
   #closeSlowConsumer(): void {
     const waiting = this.conn!.bufferedAmount;

@@ -15,6 +15,11 @@ export interface SqlHost {
   database(): ObjectDatabase;
   /** Opens the write batch if needed (BEGIN + `writeStarted`). */
   beginWrite(): void;
+  /**
+   * A statement ended the batch's transaction (SQLite rolled it back itself):
+   * records it so the batch fails, with `cause` as the reason.
+   */
+  batchLost(cause: unknown): void;
   /** Called after the schema may have been dropped or changed. */
   schemaChanged?(): void;
 }
@@ -63,10 +68,18 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
       const stmt = i === 0 && first !== undefined ? first : prepare(odb, statements[i]!);
       // Cloudflare binds the arguments to the last statement only.
       cursor = run(stmt, i === last ? args : []);
+      if (!odb.db.inTransaction) throw new TorporError("ERR_SQL", "The statement ended the open transaction.");
     }
     odb.release.run();
     return cursor!;
   } catch (err) {
+    // INSERT OR ROLLBACK, RAISE(ROLLBACK) and some I/O errors make SQLite roll
+    // back the whole transaction, taking our savepoint with it: the batch is
+    // lost, and SQLite's error (not "no such savepoint") is the one to report.
+    if (!odb.db.inTransaction) {
+      host.batchLost(err);
+      throw err;
+    }
     odb.rollbackTo.run();
     odb.release.run();
     throw err;

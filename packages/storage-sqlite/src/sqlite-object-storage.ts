@@ -45,6 +45,12 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   #depth = 0;
   #commitDeferred = false;
   #closed = false;
+  /**
+   * Set when SQLite ended the open batch's transaction itself: every write of
+   * the batch is gone, so nothing may be written or read until the runtime
+   * fails the batch (commit throws) and rolls back.
+   */
+  #lost: TorporError | null = null;
 
   constructor(slot: DatabaseSlot, hooks: StorageHooks, limits: StorageLimits, index: AlarmIndex, onClose: () => void) {
     this.#slot = slot;
@@ -58,6 +64,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
         return this.#odb;
       },
       beginWrite: () => this.#beginWrite(),
+      batchLost: (cause) => this.#batchLost(cause),
     });
     this.api = createStorageApi(this, limits);
   }
@@ -114,7 +121,17 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   /** Ends the open batch (COMMIT) and says what it did. Throws, rolled back, if the commit failed. */
   #commitBatch(): typeof NOTHING | typeof COMMITTED | typeof ALARM_DELETED {
     const odb = this.#odb;
-    if (this.#closed || !odb.db.inTransaction) {
+    if (this.#closed) {
+      this.#signalled = false;
+      return;
+    }
+    this.#checkBatch();
+    const lost = this.#lost;
+    if (lost !== null) {
+      this.rollback();
+      throw new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit of ${this.#key.namespace}/${this.#key.id} failed: ${lost.message}`, { cause: lost.cause });
+    }
+    if (!odb.db.inTransaction) {
       this.#signalled = false;
       return NOTHING;
     }
@@ -151,6 +168,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   rollback(): void {
     if (this.#closed) return;
     if (this.#odb.db.inTransaction) this.#odb.rollback.run();
+    this.#lost = null;
     this.#signalled = false;
     this.#commitDeferred = false;
     if (this.#alarmChanged) {
@@ -195,6 +213,39 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   check(): void {
     if (this.#closed) throw storageClosedError();
+    if (this.#lost !== null) throw this.#lost;
+  }
+
+  /** A batch is open (we signalled it, or a transaction closure runs) but SQLite has no transaction: it ended it. */
+  #checkBatch(): void {
+    if (this.#lost === null && (this.#signalled || this.#depth > 0) && !this.#odb.db.inTransaction) {
+      this.#batchLost(new Error("SQLite ended the transaction of the write batch before its commit"));
+    }
+  }
+
+  #batchLost(cause: unknown): void {
+    if (this.#lost !== null) return;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    this.#lost = new TorporError(
+      "ERR_STORAGE_BATCH_LOST",
+      `SQLite ended the write batch's transaction, rolling back every write of the batch (the object will be reset): ${message}`,
+      { cause },
+    );
+    // The runtime must commit, and so fail, this batch even if nothing signalled it yet.
+    if (!this.#signalled) {
+      this.#signalled = true;
+      this.hooks.writeStarted();
+    }
+  }
+
+  /** Runs a write statement; if SQLite ended the batch's transaction with it, the batch is lost. */
+  #write<T>(statement: () => T): T {
+    try {
+      return statement();
+    } catch (err) {
+      if (!this.#odb.db.inTransaction) this.#batchLost(err);
+      throw err;
+    }
   }
 
   getAlarm(): number | null {
@@ -208,6 +259,8 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   #beginWrite(): void {
     this.check();
+    this.#checkBatch();
+    if (this.#lost !== null) throw this.#lost;
     const odb = this.#slot.writer();
     if (!odb.db.inTransaction) odb.begin.run();
     this.#slot.recordName(odb);
@@ -241,21 +294,25 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     if (entries.length === 0) return;
     this.#beginWrite();
     const put = this.#odb.kvPut;
-    for (const [k, v] of entries) put.run(k, v);
+    this.#write(() => {
+      for (const [k, v] of entries) put.run(k, v);
+    });
   }
 
   putOne(key: string, value: Buffer): void {
     this.#beginWrite();
-    this.#odb.kvPut.run(key, value);
+    this.#write(() => this.#odb.kvPut.run(key, value));
   }
 
   delete(keys: string[]): number {
     if (keys.length === 0) return 0;
     this.#beginWrite();
-    let n = 0;
     const del = this.#odb.kvDelete;
-    for (const k of keys) n += del.run(k).changes;
-    return n;
+    return this.#write(() => {
+      let n = 0;
+      for (const k of keys) n += del.run(k).changes;
+      return n;
+    });
   }
 
   list(o: NormalizedListOptions): [string, unknown][] {
@@ -295,10 +352,10 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       this.check();
       if (this.#readAlarm() === null) return;
       this.#beginWrite();
-      this.#odb.metaDelete.run("alarm");
+      this.#write(() => this.#odb.metaDelete.run("alarm"));
     } else {
       this.#beginWrite();
-      this.#odb.metaPut.run("alarm", time);
+      this.#write(() => this.#odb.metaPut.run("alarm", time));
     }
     this.#alarmChanged = true;
     this.#alarmWrites++;
@@ -308,6 +365,10 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   /** Cloudflare's deleteAll on SQLite-backed objects: KV data, user tables and the alarm. */
   deleteAll(): void {
     this.#beginWrite();
+    this.#write(() => this.#deleteAll());
+  }
+
+  #deleteAll(): void {
     const odb = this.#odb;
     odb.kvDeleteAll.run();
     if (this.#readAlarm() !== null) {
@@ -331,6 +392,8 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   /** Sync and async closures alike hold commits back while they run (#depth); returns whether it began the SQLite transaction. */
   beginTransaction(): boolean {
     this.check();
+    this.#checkBatch();
+    if (this.#lost !== null) throw this.#lost;
     const odb = this.#slot.writer();
     const began = !odb.db.inTransaction;
     if (began) odb.begin.run();
@@ -343,6 +406,11 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     this.#depth--;
     const odb = this.#odb;
     if (this.#closed) return;
+    if (!odb.db.inTransaction) {
+      // SQLite ended the transaction inside the closure (the savepoint went with it).
+      this.#checkBatch();
+      return;
+    }
     if (!ok) odb.rollbackTo.run();
     odb.release.run();
     // A transaction that wrote nothing must not leave an empty one open.

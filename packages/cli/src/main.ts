@@ -36,7 +36,8 @@ async function main(argv: string[]): Promise<void> {
   const worker = await startWorker({ ...args, command });
   const { logger } = worker;
 
-  process.on("unhandledRejection", (error) => logger.error("Unhandled promise rejection", { error }));
+  // Unhandled rejections and uncaught exceptions are the runtime's to report while it serves
+  // (attributed to their object); a second handler here logged every rejection twice.
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

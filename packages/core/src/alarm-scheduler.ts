@@ -28,6 +28,8 @@ export interface AlarmOwner {
 export class AlarmScheduler {
   #timer: TimerHandle | null = null;
   #retryCount = 0;
+  /** Consecutive times the alarm could not run or be cleared because storage failed (backoff, not the alarm's retries). */
+  #storageFailures = 0;
 
   constructor(private readonly owner: AlarmOwner) {}
 
@@ -61,8 +63,8 @@ export class AlarmScheduler {
 
   /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
   runNow(): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      this.owner.deliver({ kind: "alarm", args: [true], resolve: resolve as (v: unknown) => void });
+    return new Promise<boolean>((resolve, reject) => {
+      this.owner.deliver({ kind: "alarm", args: [true], resolve: resolve as (v: unknown) => void, reject });
     });
   }
 
@@ -94,26 +96,62 @@ export class AlarmScheduler {
     const time = event.args?.[0];
     const ran = typeof time === "number";
     if (ran) {
-      const storage = this.owner.storage;
       if (!failed) {
         this.#retryCount = 0;
-        this.owner.gate.clearAlarm(time);
+        this.#clear(time);
       } else {
         this.owner.reportHandlerError(event, error);
-        const { maxRetries, initialBackoffMs, jitter } = this.owner.options.alarmRetry;
+        const { maxRetries } = this.owner.options.alarmRetry;
         if (this.#retryCount < maxRetries) {
           this.#retryCount++;
           this.owner.metrics.alarmRetries++;
-          const base = initialBackoffMs * 2 ** (this.#retryCount - 1);
-          this.schedule(time, Math.round(base * (1 + jitter * Math.random())));
+          this.schedule(time, this.#backoff(this.#retryCount));
         } else {
           this.owner.options.logger.error(`alarm() failed ${maxRetries + 1} times; giving up on this alarm`, { object: this.owner.objectId });
           this.#retryCount = 0;
-          this.owner.gate.clearAlarm(time);
+          this.#clear(time);
         }
       }
+      // Read afresh: a failed clear reset the object and closed its storage.
+      const storage = this.owner.storage;
       if (storage !== null && this.#timer === null && this.#retryCount === 0) this.schedule(storage.alarmTime());
     }
     event.resolve?.(ran);
+  }
+
+  /**
+   * Clears the alarm after its run. If that commit fails, the output gate
+   * has logged it and reset the object; the alarm is still stored, so it
+   * runs again (alarms are at-least-once) after a backoff, never in a loop.
+   */
+  #clear(time: number): void {
+    try {
+      this.owner.gate.clearAlarm(time);
+      this.#storageFailures = 0;
+    } catch {
+      this.#storageFailures++;
+      this.owner.metrics.alarmRetries++;
+      this.schedule(time, this.#backoff(this.#storageFailures));
+    }
+  }
+
+  /** The alarm could not run because the object's storage did not open: try again after a backoff. */
+  retryLater(): void {
+    this.#storageFailures++;
+    this.owner.metrics.alarmRetries++;
+    this.cancel();
+    const clock = this.owner.options.clock;
+    // Not forced: the run re-reads the stored time once storage opens.
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = null;
+      this.owner.deliver({ kind: "alarm" });
+    }, this.#backoff(this.#storageFailures));
+  }
+
+  /** The delay before attempt `n` (1-based): doubling from the initial backoff, capped, with jitter. */
+  #backoff(n: number): number {
+    const { maxRetries, initialBackoffMs, jitter } = this.owner.options.alarmRetry;
+    const base = initialBackoffMs * 2 ** Math.min(n - 1, Math.max(maxRetries, 6));
+    return Math.round(base * (1 + jitter * Math.random()));
   }
 }

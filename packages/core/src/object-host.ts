@@ -1,6 +1,7 @@
 import { AlarmScheduler } from "./alarm-scheduler.ts";
 import type { TimerHandle } from "./clock.ts";
 import { TorporError } from "./errors.ts";
+import { runAs, type FaultOwner } from "./fault-isolation.ts";
 import type { Handler, HostEvent } from "./host-event.ts";
 import type { DurableObjectId } from "./id.ts";
 import { InputGate } from "./input-gate.ts";
@@ -62,6 +63,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   /** Holds sends and results until writes are durable; the only place a commit happens. */
   readonly gate: OutputGate = new OutputGate(this);
   readonly #alarms: AlarmScheduler = new AlarmScheduler(this);
+  /** The async context of the live instance's code: exceptions escaping it are attributed here. */
+  #incarnation: FaultOwner | null = null;
 
   #idleTimer: TimerHandle | null = null;
   #lastActive = 0;
@@ -171,7 +174,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.runtime.touched(this);
     let result: unknown;
     try {
-      result = this.#invoke(instance, event);
+      result = runAs(this.#incarnation!, this.#invokeIn, instance, event);
     } catch (error) {
       this.#finish(event, undefined, error);
       return;
@@ -186,6 +189,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       this.#finish(event, result, undefined, false);
     }
   }
+
+  readonly #invokeIn = (instance: Record<string, unknown>, event: HostEvent): unknown => this.#invoke(instance, event);
 
   #invoke(instance: Record<string, unknown>, event: HostEvent): unknown {
     const metrics = this.runtime.metrics.events;
@@ -260,10 +265,16 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   // ---- construction and hibernation ---------------------------------------
 
-  /** Creates a fresh instance (first start or wake). Returns false if the constructor threw. */
+  /** Creates a fresh instance (first start or wake). Returns false (queued events failed) if its storage or constructor failed. */
   #construct(): boolean {
     const runtime = this.runtime;
-    const storage = runtime.provider.open(this.key, this);
+    let storage: ObjectStorage;
+    try {
+      storage = runtime.provider.open(this.key, this);
+    } catch (cause) {
+      this.#openFailed(cause);
+      return false;
+    }
     const ctx = new DurableObjectState(this, storage.api);
     this.#storage = storage;
     this.#ctx = ctx;
@@ -274,25 +285,79 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       this.counters.woken++;
       runtime.metrics.wakes++;
     }
+    const incarnation = this.#newIncarnation();
     try {
-      this.instance = new this.cls(ctx, runtime.env as never) as Record<string, unknown>;
+      this.instance = runAs(incarnation, () => new this.cls(ctx, runtime.env as never) as Record<string, unknown>);
     } catch (error) {
+      this.#incarnation = null;
       this.#storage = null;
       this.#ctx = null;
       storage.close();
       this.counters.errors++;
       runtime.metrics.handlerErrors++;
       runtime.options.logger.error("Durable Object constructor threw", { object: this.key.id, name: this.key.name, error });
-      const failed = this.#input.takeQueued();
-      for (const event of failed) {
-        event.reject?.(error);
-        if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
-      }
+      this.#failQueued(error);
       return false;
     }
     runtime.touched(this);
     if (!this.#alarms.armed) this.#alarms.schedule(storage.alarmTime());
     return true;
+  }
+
+  /**
+   * The storage could not be opened (disk full, out of file descriptors, a
+   * corrupt file): every queued event fails now with ERR_STORAGE_OPEN and is
+   * not run later; sockets waiting on it are closed with 1011.
+   */
+  #openFailed(cause: unknown): void {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const error = new TorporError(
+      "ERR_STORAGE_OPEN",
+      `The storage of Durable Object ${this.key.namespace}/${this.key.name ?? this.key.id} could not be opened: ${message}`,
+      { cause },
+    );
+    this.counters.errors++;
+    this.runtime.metrics.handlerErrors++;
+    this.runtime.options.logger.error("Durable Object storage could not be opened", { object: this.key.id, name: this.key.name, error });
+    this.#failQueued(error, "Durable Object storage could not be opened");
+  }
+
+  /** Fails every queued event with `error` (the instance could not be made); with `closeReason`, their sockets are closed with 1011. */
+  #failQueued(error: unknown, closeReason?: string): void {
+    for (const event of this.#input.takeQueued()) {
+      if (event.kind === "alarm" && event.reject === undefined) {
+        this.#alarms.retryLater();
+        continue;
+      }
+      event.reject?.(error);
+      if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
+      else if (closeReason !== undefined && event.end !== undefined && event.end.state === OPEN) event.end.close(1011, closeReason);
+    }
+  }
+
+  #newIncarnation(): FaultOwner {
+    const incarnation: FaultOwner = {
+      uncaughtException: (error) => this.#uncaughtException(incarnation, error),
+      unhandledRejection: (reason) => {
+        this.counters.errors++;
+        this.runtime.metrics.handlerErrors++;
+        this.runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", { object: this.key.id, name: this.key.name, error: reason });
+      },
+    };
+    this.#incarnation = incarnation;
+    return incarnation;
+  }
+
+  /** An exception escaped the code of `incarnation` (a timer, a listener, a microtask): reset the object if that instance is still the live one. */
+  #uncaughtException(incarnation: FaultOwner, error: unknown): void {
+    this.counters.errors++;
+    this.runtime.metrics.handlerErrors++;
+    const live = incarnation === this.#incarnation && this.instance !== null;
+    this.runtime.options.logger.error(
+      live ? "Uncaught exception in Durable Object code; resetting the object" : "Uncaught exception in code of a Durable Object instance that was already dropped",
+      { object: this.key.id, name: this.key.name, error },
+    );
+    if (live) this.reset(1011, "Durable Object reset after an uncaught exception");
   }
 
   /** The storage of the live instance. */
@@ -321,6 +386,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.#idleTimer = null;
     const storage = this.#storage;
     this.instance = null;
+    this.#incarnation = null;
     this.#ctx = null;
     this.#storage = null;
     // The handlers' WebSocket objects die with the instance; the connections live on.

@@ -1,5 +1,6 @@
 import { TorporError } from "./errors.ts";
 import { ExecutionContext } from "./execution-context.ts";
+import { isolateFaults, runAs, type FaultOwner } from "./fault-isolation.ts";
 import { installGlobals } from "./globals.ts";
 import type { DurableObjectId } from "./id.ts";
 import { memoryStorage } from "./memory-storage.ts";
@@ -7,6 +8,7 @@ import { Metrics, type ObjectCounters } from "./metrics.ts";
 import { DurableObjectNamespace, type NamespaceKey } from "./namespace.ts";
 import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "./object-host.ts";
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./options.ts";
+import type { Logger } from "./logger.ts";
 import { jsonError, Response } from "./response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "./server.ts";
 import type { StorageProvider } from "./storage-provider.ts";
@@ -72,6 +74,17 @@ export class Runtime implements HostRuntime {
   readonly #waitUntil = new Set<Promise<unknown>>();
   #server: RunningServer | null = null;
   #closed = false;
+  /** Faults escaping Worker-level code: logged; the Worker keeps no state of ours, so the process goes on. */
+  readonly #worker: FaultOwner = {
+    uncaughtException: (error) => {
+      this.metrics.handlerErrors++;
+      this.options.logger.error("Uncaught exception in the Worker's code (the server keeps running)", { error });
+    },
+    unhandledRejection: (reason) => {
+      this.metrics.handlerErrors++;
+      this.options.logger.error("Unhandled promise rejection (the server keeps running)", { error: reason });
+    },
+  };
 
   constructor(options: RuntimeOptions) {
     this.options = resolveOptions(options);
@@ -107,7 +120,7 @@ export class Runtime implements HostRuntime {
     const request = input instanceof Request && init === undefined ? input : new Request(input, init);
     const ctx = this.executionContext();
     const handler = this.options.fetch as WorkerFetch | undefined;
-    if (handler !== undefined) return handler(request, this.env, ctx);
+    if (handler !== undefined) return runAs(this.#worker, handler, request, this.env, ctx);
     return this.route(request);
   }
 
@@ -318,25 +331,46 @@ function hostKey(namespace: string, id: string): string {
 }
 
 /**
- * Runtimes serving traffic. An un-awaited promise that rejects in handler code
- * (a failed `put` nobody awaited, a stray `fetch`) would otherwise end the
- * process under Node's default `--unhandled-rejections=throw`; Cloudflare
- * logs it and the object goes on, so a serving runtime does the same.
+ * Runtimes serving traffic. While one serves, exceptions and rejections that
+ * escape object code are attributed to their object (fault-isolation.ts): an
+ * uncaught exception resets that object only, an unhandled rejection is
+ * logged (as Cloudflare does) and the object goes on. Worker-level code holds
+ * no state of ours, so its faults are logged and the process goes on. A fault
+ * outside any object and the Worker (Torpor itself, or the embedding
+ * application) leaves the process in an unknown state: it is logged and the
+ * process exits with code 1 (acknowledged writes are durable; restart it),
+ * unless the application handles 'uncaughtException' itself.
  */
 const serving = new Set<Runtime>();
+let stopIsolating: (() => void) | null = null;
 
-function reportUnhandledRejection(reason: unknown): void {
-  const runtime = serving.values().next().value;
-  if (runtime === undefined) return;
-  runtime.metrics.handlerErrors++;
-  runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", { error: reason });
+function logger(): Logger | undefined {
+  return serving.values().next().value?.options.logger;
 }
 
+const unowned = {
+  uncaughtException(error: unknown): void {
+    logger()?.error("Uncaught exception outside any Durable Object or Worker code; exiting (the process state is unknown)", { error });
+    // Ours is not the only listener: the application decides.
+    if (process.listenerCount("uncaughtException") > 1) return;
+    process.exit(1);
+  },
+  unhandledRejection(reason: unknown): void {
+    const runtime = serving.values().next().value;
+    if (runtime === undefined) return;
+    runtime.metrics.handlerErrors++;
+    runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", { error: reason });
+  },
+};
+
 function serve(runtime: Runtime): void {
-  if (serving.size === 0) process.on("unhandledRejection", reportUnhandledRejection);
+  if (serving.size === 0) stopIsolating = isolateFaults(unowned);
   serving.add(runtime);
 }
 
 function unserve(runtime: Runtime): void {
-  if (serving.delete(runtime) && serving.size === 0) process.off("unhandledRejection", reportUnhandledRejection);
+  if (serving.delete(runtime) && serving.size === 0) {
+    stopIsolating?.();
+    stopIsolating = null;
+  }
 }

@@ -115,6 +115,14 @@ export class AlarmScheduler {
       // Read afresh: a failed clear reset the object and closed its storage.
       const storage = this.owner.storage;
       if (storage !== null && this.#timer === null && this.#retryCount === 0) this.schedule(storage.alarmTime());
+    } else if (failed) {
+      // alarm() never ran: reading the alarm failed (its storage could not be opened).
+      this.owner.reportHandlerError(event, error);
+      if (event.reject !== undefined) {
+        event.reject(error);
+        return;
+      }
+      this.retryLater();
     }
     event.resolve?.(ran);
   }

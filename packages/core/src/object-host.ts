@@ -300,7 +300,16 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       return false;
     }
     runtime.touched(this);
-    if (!this.#alarms.armed) this.#alarms.schedule(storage.alarmTime());
+    if (!this.#alarms.armed) {
+      let time: number | null = null;
+      try {
+        time = storage.alarmTime();
+      } catch {
+        // A provider that opens its file lazily fails here on an unreadable file. The event that
+        // woke the object meets the same error (an alarm event is retried with backoff from there).
+      }
+      this.#alarms.schedule(time);
+    }
     return true;
   }
 

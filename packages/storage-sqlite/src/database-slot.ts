@@ -7,6 +7,7 @@
  * and fsyncs.
  */
 import { existsSync } from "node:fs";
+import { TorporError } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
 import { ObjectDatabase } from "./object-database.ts";
@@ -84,12 +85,26 @@ export class DatabaseSlot {
       return null;
     }
     this.wal?.reopened();
-    return (this.odb = new ObjectDatabase(this.where, this.context.synchronous));
+    return (this.odb = this.#open(this.where));
   }
 
   #create(): ObjectDatabase {
     this.#absent = false;
     this.wal?.reopened();
-    return (this.odb = new ObjectDatabase(this.context.inMemory ? ":memory:" : this.where, this.context.synchronous));
+    return (this.odb = this.#open(this.context.inMemory ? ":memory:" : this.where));
+  }
+
+  /** Opens the file; a failure (disk full, out of descriptors, a corrupt file) reaches the storage call as ERR_STORAGE_OPEN. */
+  #open(path: string): ObjectDatabase {
+    try {
+      return new ObjectDatabase(path, this.context.synchronous);
+    } catch (cause) {
+      const key = this.key;
+      throw new TorporError(
+        "ERR_STORAGE_OPEN",
+        `The storage of Durable Object ${key.namespace}/${key.name ?? key.id} could not be opened: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
+    }
   }
 }

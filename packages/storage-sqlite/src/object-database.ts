@@ -33,42 +33,48 @@ export class ObjectDatabase {
   /** Opens or creates the database at `path` (or an in-memory one). */
   constructor(path: string, synchronous: SynchronousMode) {
     this.db = new Database(path);
-    if (path !== ":memory:") {
-      // One process owns a data directory: exclusive locking lets WAL run
-      // without the shared-memory file (one fewer file handle per object).
-      this.db.pragma("locking_mode = EXCLUSIVE");
-      this.db.pragma("journal_mode = WAL");
+    try {
+      if (path !== ":memory:") {
+        // One process owns a data directory: exclusive locking lets WAL run
+        // without the shared-memory file (one fewer file handle per object).
+        this.db.pragma("locking_mode = EXCLUSIVE");
+        this.db.pragma("journal_mode = WAL");
+      }
+      this.db.pragma(`synchronous = ${synchronous}`);
+      // Cloudflare enforces foreign keys in Durable Object SQLite.
+      this.db.pragma("foreign_keys = ON");
+      if (this.db.pragma("user_version", { simple: true }) !== SCHEMA_VERSION) {
+        this.db.exec(`
+          BEGIN;
+          CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+          PRAGMA user_version = ${SCHEMA_VERSION};
+          COMMIT;
+        `);
+      }
+      const p = (sql: string) => this.db.prepare(sql);
+      this.begin = p("BEGIN");
+      this.commit = p("COMMIT");
+      this.rollback = p("ROLLBACK");
+      this.savepoint = p("SAVEPOINT _cf_sp");
+      this.release = p("RELEASE _cf_sp");
+      this.rollbackTo = p("ROLLBACK TO _cf_sp");
+      this.kvGet = p("SELECT value FROM _cf_KV WHERE key = ?") as Database.Statement<[string], { value: Buffer }>;
+      this.kvPut = p("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)") as Database.Statement<[string, Buffer]>;
+      this.kvDelete = p("DELETE FROM _cf_KV WHERE key = ?") as Database.Statement<[string]>;
+      this.kvDeleteAll = p("DELETE FROM _cf_KV");
+      this.metaGet = p("SELECT value FROM _cf_METADATA WHERE key = ?") as Database.Statement<[string], { value: unknown }>;
+      this.metaPut = p("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (?, ?)") as Database.Statement<[string, unknown]>;
+      this.metaDelete = p("DELETE FROM _cf_METADATA WHERE key = ?") as Database.Statement<[string]>;
+      this.size = p("SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()") as Database.Statement<[], { size: number }>;
+      this.userTables = p(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+      ) as Database.Statement<[], { type: string; name: string }>;
+    } catch (error) {
+      // A file that fails its first statements (corrupt, disk full) must not keep its descriptor.
+      this.db.close();
+      throw error;
     }
-    this.db.pragma(`synchronous = ${synchronous}`);
-    // Cloudflare enforces foreign keys in Durable Object SQLite.
-    this.db.pragma("foreign_keys = ON");
-    if (this.db.pragma("user_version", { simple: true }) !== SCHEMA_VERSION) {
-      this.db.exec(`
-        BEGIN;
-        CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS _cf_METADATA (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-        PRAGMA user_version = ${SCHEMA_VERSION};
-        COMMIT;
-      `);
-    }
-    const p = (sql: string) => this.db.prepare(sql);
-    this.begin = p("BEGIN");
-    this.commit = p("COMMIT");
-    this.rollback = p("ROLLBACK");
-    this.savepoint = p("SAVEPOINT _cf_sp");
-    this.release = p("RELEASE _cf_sp");
-    this.rollbackTo = p("ROLLBACK TO _cf_sp");
-    this.kvGet = p("SELECT value FROM _cf_KV WHERE key = ?") as Database.Statement<[string], { value: Buffer }>;
-    this.kvPut = p("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)") as Database.Statement<[string, Buffer]>;
-    this.kvDelete = p("DELETE FROM _cf_KV WHERE key = ?") as Database.Statement<[string]>;
-    this.kvDeleteAll = p("DELETE FROM _cf_KV");
-    this.metaGet = p("SELECT value FROM _cf_METADATA WHERE key = ?") as Database.Statement<[string], { value: unknown }>;
-    this.metaPut = p("INSERT OR REPLACE INTO _cf_METADATA (key, value) VALUES (?, ?)") as Database.Statement<[string, unknown]>;
-    this.metaDelete = p("DELETE FROM _cf_METADATA WHERE key = ?") as Database.Statement<[string]>;
-    this.size = p("SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()") as Database.Statement<[], { size: number }>;
-    this.userTables = p(
-      "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-    ) as Database.Statement<[], { type: string; name: string }>;
   }
 
   /** A cached `list()` statement for one combination of bounds. */

@@ -120,10 +120,11 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   /** Ends the open batch (COMMIT) and says what it did. Throws, rolled back, if the commit failed. */
   #commitBatch(): typeof NOTHING | typeof COMMITTED | typeof ALARM_DELETED {
-    const odb = this.#odb;
-    if (this.#closed) {
+    // Nothing written (no batch signalled, no transaction closure open): nothing to commit, and no
+    // reason to open a database that may be unreadable (closing after a failed open must not throw).
+    if (this.#closed || (!this.#signalled && this.#depth === 0)) {
       this.#signalled = false;
-      return;
+      return NOTHING;
     }
     this.#checkBatch();
     const lost = this.#lost;
@@ -131,6 +132,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       this.rollback();
       throw new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit of ${this.#key.namespace}/${this.#key.id} failed: ${lost.message}`, { cause: lost.cause });
     }
+    const odb = this.#odb;
     if (!odb.db.inTransaction) {
       this.#signalled = false;
       return NOTHING;

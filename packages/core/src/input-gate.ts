@@ -8,6 +8,8 @@ export interface InputGateOwner {
   run(event: HostEvent): void;
   /** Nothing is running or queued any more (the idle timer may start). */
   idle(): void;
+  /** A blockConcurrencyWhile() callback threw or rejected (before the gate opens again). */
+  blockFailed(error: unknown): void;
 }
 
 /**
@@ -90,7 +92,20 @@ export class InputGate {
     } catch (error) {
       result = Promise.reject(error);
     }
-    return result.finally(() => this.#releaseHold());
+    const settled = result.then(
+      (value) => {
+        this.#releaseHold();
+        return value;
+      },
+      (error: unknown) => {
+        this.owner.blockFailed(error);
+        this.#releaseHold();
+        throw error;
+      },
+    );
+    // Constructors often call it without awaiting: the reset reports the failure, not an unhandled rejection.
+    settled.catch(() => {});
+    return settled;
   }
 
   /** Holds the gate while `promise` is pending (a storage operation). */

@@ -86,6 +86,8 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   /** Async `transaction()` closures running; commits wait for them. */
   #activeTransactions = 0;
   #commitDeferred = false;
+  /** The open batch can no longer be committed as its writers saw it (see `batchLost`). */
+  #lost: TorporError | null = null;
 
   constructor(data: ObjectData, hooks: StorageHooks, limits: StorageLimits, beforeCommit?: (key: ObjectKey) => void) {
     this.#data = data;
@@ -99,6 +101,11 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   }
 
   commit(): void {
+    const lost = this.#lost;
+    if (lost !== null) {
+      this.rollback();
+      throw new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit failed, the batch was rolled back: ${lost.message}`, { cause: lost });
+    }
     if (!this.#batchOpen) return;
     if (this.#activeTransactions > 0) {
       // A transaction() closure is still running: its writes must not become
@@ -117,6 +124,7 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   }
 
   rollback(): void {
+    this.#lost = null;
     this.#rollbackTo(0);
     this.#batchOpen = false;
     this.#commitDeferred = false;
@@ -150,6 +158,16 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
 
   check(): void {
     if (this.#closed) throw storageClosedError();
+    if (this.#lost !== null) throw this.#lost;
+  }
+
+  batchLost(error: TorporError): void {
+    if (this.#lost !== null) return;
+    this.#lost = error;
+    if (!this.#batchOpen) {
+      this.#batchOpen = true;
+      this.hooks.writeStarted();
+    }
   }
 
   getAlarm(): number | null {

@@ -115,6 +115,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   /** Why the instance cannot be dropped now; empty when it can. */
   blockers(): string[] {
     const out: string[] = [];
+    // A half-open socket (allowHalfOpen) reaches CLOSED when the object answers the peer's Close, with no event for it.
+    for (const end of this.#standard) if (end.state === CLOSED) this.#dropStandard(end);
     const input = this.#input;
     if (input.running > 0) out.push(`${input.running} event(s) in flight`);
     if (input.queued > 0) out.push(`${input.queued} event(s) queued`);
@@ -255,6 +257,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     event.timer = this.runtime.options.clock.setTimeout(() => {
       if (event.timedOut === true) return;
       event.timedOut = true;
+      // Abandoned, but the socket is closed all the same: it leaves getWebSockets() as if the handler had returned.
+      if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
       this.reportHandlerError(
         event,
         new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
@@ -404,6 +408,15 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.runtime.released(this);
   }
 
+  /** InputGateOwner: a blockConcurrencyWhile() callback threw. As Cloudflare documents, the object is reset. */
+  blockFailed(error: unknown): void {
+    this.counters.errors++;
+    this.runtime.metrics.handlerErrors++;
+    this.runtime.options.logger.error("A blockConcurrencyWhile() callback threw; resetting the object", { object: this.key.id, name: this.key.name, error });
+    this.#failQueued(error);
+    this.reset(1011, "Durable Object reset: blockConcurrencyWhile() callback threw");
+  }
+
   /** InputGateOwner: nothing runs or waits; start the idle timer. */
   idle(): void {
     if (this.instance === null || this.#closing) return;
@@ -481,7 +494,10 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   reset(code: number, reason: string): void {
     this.#storage?.rollback();
     this.gate.discard();
+    const heldCloses = this.gate.takeDroppedCloses();
     for (const end of [...this.sockets.list(), ...this.#standard]) end.close(code, reason);
+    // A close() held behind the failed commit left its socket CLOSING with nothing sent.
+    for (const end of heldCloses) end.transmit(new PendingClose(code, reason));
     if (this.instance !== null) this.#release();
   }
 
@@ -525,11 +541,15 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     } else {
       this.deliver({ kind: "listener", end, args: [{ type: "close", code, reason, wasClean }] });
       if (end.state === CLOSED) {
-        this.#standard.delete(end);
-        end.owner = null;
+        this.#dropStandard(end);
         if (this.#standard.size === 0) this.#unpinned();
       }
     }
+  }
+
+  #dropStandard(end: SocketEnd): void {
+    this.#standard.delete(end);
+    end.owner = null;
   }
 
   socketError(end: SocketEnd, error: unknown): void {

@@ -1,7 +1,7 @@
 import { TorporError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./logger.ts";
-import type { Message, PendingClose, SocketEnd } from "./socket-end.ts";
+import { PendingClose, type Message, type SocketEnd } from "./socket-end.ts";
 import type { ObjectStorage } from "./storage-provider.ts";
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
@@ -13,6 +13,10 @@ interface SealedBatch {
   waiters: Waiter[];
   /** The batch changed the persisted alarm. */
   readonly alarm: boolean;
+}
+
+function collectCloses(outbox: Array<SocketEnd | Message | PendingClose>, into: SocketEnd[]): void {
+  for (let i = 1; i < outbox.length; i += 2) if (outbox[i] instanceof PendingClose) into.push(outbox[i - 1] as SocketEnd);
 }
 
 function releaseBatch(batch: SealedBatch): void {
@@ -54,6 +58,8 @@ export class OutputGate {
   #waiters: Waiter[] = [];
   /** Committed batches waiting to be durable, oldest first. */
   #inflight: SealedBatch[] = [];
+  /** Ends whose held close() was dropped by discard(): CLOSING with nothing sent (see takeDroppedCloses). */
+  #droppedCloses: SocketEnd[] = [];
 
   constructor(private readonly owner: OutputGateOwner) {}
 
@@ -113,10 +119,13 @@ export class OutputGate {
       try {
         if (storage.commitAsync !== undefined) durable = storage.commitAsync();
         else storage.commit();
-        this.owner.metrics.commits++;
       } catch (cause) {
         throw this.#failed(cause);
       }
+      // Deferred: a transaction() closure is still running, so nothing was
+      // committed; keep holding (the storage signals writeStarted again).
+      if (durable === null && storage.hasPendingWrites) return;
+      this.owner.metrics.commits++;
     }
     this.#dirty = false;
     if (durable !== null) {
@@ -228,9 +237,18 @@ export class OutputGate {
 
   /** Drops held output (the object is being reset; its open batch was rolled back). Batches in flight still settle their waiters. */
   discard(): void {
+    collectCloses(this.#outbox, this.#droppedCloses);
+    for (const batch of this.#inflight) collectCloses(batch.outbox, this.#droppedCloses);
     this.#dirty = false;
     this.#alarmDirty = false;
     this.#outbox = [];
     for (const batch of this.#inflight) batch.outbox = [];
+  }
+
+  /** The ends whose `close()` was held and then dropped: they are CLOSING with nothing sent, so the reset must close them itself. */
+  takeDroppedCloses(): SocketEnd[] {
+    const ends = this.#droppedCloses;
+    this.#droppedCloses = [];
+    return ends;
   }
 }

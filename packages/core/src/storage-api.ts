@@ -4,6 +4,8 @@
  * validation, serialization and the transaction protocol live here, so
  * every storage provider behaves the same.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { TorporError } from "./errors.ts";
 import type {
   DurableObjectListOptions,
   DurableObjectStorage,
@@ -71,10 +73,31 @@ export interface StorageBackend<Savepoint = unknown> {
   endTransaction(savepoint: Savepoint, keep: boolean, async: boolean): void;
   /** What `storage.sql` returns; throws where the provider has no SQL API. */
   sql(): SqlStorage;
+  /**
+   * The open batch can no longer be committed as its writers saw it: fail it
+   * (storage calls throw `error` until the runtime rolls back; `commit()`
+   * throws). Called when a rolled-back `transaction()` took other events'
+   * writes with it.
+   */
+  batchLost(error: TorporError): void;
 }
+
+/**
+ * The async `transaction()` closures the running code is inside (innermost
+ * last). A write made outside an open closure (by another event that
+ * resumed while it awaited) lands inside its savepoint all the same.
+ */
+const transactionScope = new AsyncLocalStorage<readonly object[]>();
 
 /** Builds the `DurableObjectStorage` API over `backend`, enforcing `limits`. */
 export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, limits: StorageLimits): DurableObjectStorage {
+  /** Async transaction() closures open on this storage; `foreign` once another event wrote inside one. */
+  const open: Array<{ token: object; foreign: boolean }> = [];
+  const noteWrite = (): void => {
+    if (open.length === 0) return;
+    const scope = transactionScope.getStore();
+    for (const t of open) if (scope === undefined || !scope.includes(t.token)) t.foreign = true;
+  };
   const kv: SyncKvStorage = {
     get: <T>(key: string): T | undefined => {
       backend.check();
@@ -82,11 +105,13 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     },
     put: <T>(key: string, value: T): void => {
       backend.check();
+      noteWrite();
       validateKey(key, limits);
       backend.putOne(key, serializeValue(key, value, limits));
     },
     delete: (key: string): boolean => {
       backend.check();
+      noteWrite();
       return backend.delete([validateKey(key, limits)]) === 1;
     },
     list: <T>(options?: DurableObjectListOptions): Iterable<[string, T]> => {
@@ -116,6 +141,23 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
 
   async function transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
     const savepoint = backend.beginTransaction(true);
+    const entry = { token: {}, foreign: false };
+    open.push(entry);
+    const scope = [...(transactionScope.getStore() ?? []), entry.token];
+    const end = (keep: boolean): void => {
+      open.splice(open.indexOf(entry), 1);
+      backend.endTransaction(savepoint, keep, true);
+      if (!keep && entry.foreign) {
+        // Another event's writes were inside this savepoint and are gone with it:
+        // the batch must fail, so nothing acknowledges them.
+        backend.batchLost(
+          new TorporError(
+            "ERR_STORAGE_BATCH_LOST",
+            "A transaction() rolled back while another event's writes were inside it; the whole batch is rolled back and the object will be reset.",
+          ),
+        );
+      }
+    };
     let rolledBack = false;
     const txn: DurableObjectTransaction = {
       get: storage.get.bind(storage) as DurableObjectTransaction["get"],
@@ -131,15 +173,16 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     };
     let result: T;
     try {
-      result = await closure(txn);
+      result = await transactionScope.run(scope, closure, txn);
     } catch (err) {
-      backend.endTransaction(savepoint, false, true);
+      end(false);
       throw err;
     }
-    backend.endTransaction(savepoint, !rolledBack, true);
+    end(!rolledBack);
     return result;
   }
 
+  let sql: SqlStorage | undefined;
   const api = {
     async get(keyOrKeys: string | string[]): Promise<unknown> {
       backend.check();
@@ -155,6 +198,7 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
       try {
         backend.check();
+        noteWrite();
         if (typeof keyOrEntries === "string") {
           validateKey(keyOrEntries, limits);
           backend.putOne(keyOrEntries, serializeValue(keyOrEntries, value, limits));
@@ -172,6 +216,7 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     },
     async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
       backend.check();
+      noteWrite();
       if (Array.isArray(keyOrKeys)) {
         checkKeyCount(keyOrKeys.length, "delete", limits);
         for (const k of keyOrKeys) validateKey(k, limits);
@@ -185,6 +230,7 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
       return new Map(backend.list(normalizeListOptions(options, limits)));
     },
     async deleteAll(): Promise<void> {
+      noteWrite();
       backend.deleteAll();
     },
     transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
@@ -197,17 +243,29 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     },
     async setAlarm(scheduledTime: number | Date): Promise<void> {
       backend.check();
+      noteWrite();
       backend.setAlarm(validateAlarmTime(scheduledTime));
     },
     async deleteAlarm(): Promise<void> {
       backend.check();
+      noteWrite();
       backend.setAlarm(null);
     },
     sync(): Promise<void> {
       return backend.hooks.flush();
     },
     get sql(): SqlStorage {
-      return backend.sql();
+      backend.sql();
+      // A statement may write: note it for an open transaction() of another event.
+      return (sql ??= {
+        exec: (query: string, ...bindings: unknown[]) => {
+          noteWrite();
+          return backend.sql().exec(query, ...bindings);
+        },
+        get databaseSize() {
+          return backend.sql().databaseSize;
+        },
+      } as SqlStorage);
     },
     kv,
   };

@@ -228,11 +228,16 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   #batchLost(cause: unknown): void {
     if (this.#lost !== null) return;
     const message = cause instanceof Error ? cause.message : String(cause);
-    this.#lost = new TorporError(
-      "ERR_STORAGE_BATCH_LOST",
-      `SQLite ended the write batch's transaction, rolling back every write of the batch (the object will be reset): ${message}`,
-      { cause },
+    this.batchLost(
+      new TorporError("ERR_STORAGE_BATCH_LOST", `SQLite ended the write batch's transaction, rolling back every write of the batch (the object will be reset): ${message}`, {
+        cause,
+      }),
     );
+  }
+
+  batchLost(error: TorporError): void {
+    if (this.#lost !== null) return;
+    this.#lost = error;
     // The runtime must commit, and so fail, this batch even if nothing signalled it yet.
     if (!this.#signalled) {
       this.#signalled = true;

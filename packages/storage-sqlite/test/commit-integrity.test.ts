@@ -153,3 +153,55 @@ describe("a statement that makes SQLite end the batch transaction", () => {
     expect(await readState(url)).toEqual({ kv: [], rows: [1] });
   });
 });
+
+/** Resolved by the "release" step of a transaction, to resume the event that waits on it. */
+let resume: (() => void) | null = null;
+
+class Ledger2 extends DurableObject {
+  override async fetch(): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const storage = this.ctx.storage;
+    if (message === "slow") {
+      // Waits on something that is not storage, so the next event starts meanwhile.
+      await new Promise<void>((resolve) => (resume = resolve));
+      storage.kv.put("slow", 1);
+      ws.send("ack slow");
+    } else if (message === "txn") {
+      await storage.transaction(async (txn) => {
+        await txn.put("txn", 1);
+        resume!();
+        // Across a turn boundary, so the end-of-turn commit finds the transaction still open.
+        await new Promise((resolve) => setImmediate(resolve));
+        txn.rollback();
+      });
+      ws.send("txn rolled back");
+    } else if (message === "read") {
+      ws.send(JSON.stringify([...storage.kv.list()].map(([k]) => k)));
+    }
+  }
+}
+
+describe("an async transaction() that rolls back", () => {
+  test("never takes back another event's acknowledged write: that write is never acknowledged, and the object is reset", async () => {
+    const dir = tempDir();
+    const logger = recording();
+    const runtime = new Runtime({ objects: { L: Ledger2 }, storage: sqliteStorage({ dir }), logger });
+    onTestFinished(() => runtime.close());
+    const { url: base } = await runtime.listen({ port: 0 });
+    const url = `${base.replace("http", "ws")}/L/room`;
+    const client = await connect(url);
+    client.ws.send("slow");
+    client.ws.send("txn");
+    const outcome = await Promise.race([client.closed.then((code) => `closed ${code}`), client.next().then((m) => `message ${m}`)]);
+    expect(outcome).toBe("closed 1011");
+    expect(client.received).toEqual([]);
+    expect(logger.errors.map((e) => e.message)).toContain("Storage commit failed; resetting the object");
+    const reader = await connect(url);
+    reader.ws.send("read");
+    expect(await reader.next()).toBe("[]");
+  });
+});

@@ -17,8 +17,9 @@ const tsx = pathToFileURL(join(dirname(createRequire(join(repo, "package.json"))
 const child = join(here, "fixtures/runtime-crash-child.ts");
 
 /** Streams writes to the child (many in flight), SIGKILLs it after `killAfter` acks, returns the acked numbers. */
-async function writeUntilKilled(dir: string, killAfter: number): Promise<Set<number>> {
-  const proc = spawn(process.execPath, ["--conditions=@torpor/source", "--import", tsx, child, dir], { stdio: ["ignore", "pipe", "pipe"] });
+async function writeUntilKilled(dir: string, killAfter: number, weaken?: string): Promise<Set<number>> {
+  const env = weaken === undefined ? process.env : { ...process.env, TORPOR_TEST_WEAKEN: weaken };
+  const proc = spawn(process.execPath, ["--conditions=@torpor/source", "--import", tsx, child, dir], { stdio: ["ignore", "pipe", "pipe"], env });
   const exited = new Promise((resolve) => proc.on("exit", (_code, signal) => resolve(signal)));
   let port = 0;
   for await (const line of createInterface({ input: proc.stdout })) {
@@ -48,26 +49,46 @@ async function writeUntilKilled(dir: string, killAfter: number): Promise<Set<num
   return acked;
 }
 
+/**
+ * One crash round: writes until SIGKILL at a random point, reopens the data,
+ * and returns what broke: acknowledged writes that are gone, and events
+ * that are half there.
+ */
+async function crashRound(weaken?: string): Promise<{ acked: number; problems: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), "torpor-runtime-crash-"));
+  try {
+    const acked = await writeUntilKilled(dir, 50 + Math.floor(Math.random() * 500), weaken);
+    const runtime = new Runtime({ objects: { LEDGER: Ledger }, storage: sqliteStorage({ dir }), logger: silentLogger });
+    const [rows, kv] = await runtime.hostFor(runtime.namespace("LEDGER").getByName("ledger")).call((instance) => {
+      const storage = (instance as unknown as { ctx: { storage: import("@torpor/core").DurableObjectStorage } }).ctx.storage;
+      return Promise.all([storage.sql.exec<{ n: number }>("SELECT n FROM log ORDER BY n").toArray().map((r) => r.n), storage.get(["a", "b", "c"])]);
+    });
+    await runtime.close();
+    const problems: string[] = [];
+    const stored = new Set(rows);
+    for (const n of acked) if (!stored.has(n)) problems.push(`ack ${n} lost`);
+    // Rows form a prefix 1..max (events commit in order), and KV holds the same last event.
+    if (rows.some((n, i) => n !== i + 1)) problems.push("rows are not 1..max");
+    const last = rows.at(-1);
+    const values = [...(kv as Map<string, number>).values()];
+    if (rows.length > 0 && values.some((v) => v !== last)) problems.push(`KV ${values.join(",")} is not the last event ${last} (half an event)`);
+    return { acked: acked.size, problems };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 it("every write acknowledged over a WebSocket survives SIGKILL; no event is half-written", { timeout: 60_000 }, async () => {
   const deadline = Date.now() + 25_000;
   for (let round = 0; round < 4 && Date.now() < deadline; round++) {
-    const dir = mkdtempSync(join(tmpdir(), "torpor-runtime-crash-"));
-    try {
-      const acked = await writeUntilKilled(dir, 50 + Math.floor(Math.random() * 500));
-      const runtime = new Runtime({ objects: { LEDGER: Ledger }, storage: sqliteStorage({ dir }), logger: silentLogger });
-      const [rows, kv] = await runtime.hostFor(runtime.namespace("LEDGER").getByName("ledger")).call((instance) => {
-        const storage = (instance as unknown as { ctx: { storage: import("@torpor/core").DurableObjectStorage } }).ctx.storage;
-        return Promise.all([storage.sql.exec<{ n: number }>("SELECT n FROM log ORDER BY n").toArray().map((r) => r.n), storage.get(["a", "b", "c"])]);
-      });
-      await runtime.close();
-      const context = `round ${round}: ${acked.size} acked, ${rows.length} rows`;
-      for (const n of acked) expect(rows.includes(n), `${context}: ack ${n} lost`).toBe(true);
-      // Rows form a prefix 1..max (events commit in order), and KV holds the same last event.
-      expect(rows, context).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
-      const last = rows.at(-1);
-      expect([...(kv as Map<string, number>).values()], context).toEqual([last, last, last]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { acked, problems } = await crashRound();
+    expect(problems, `round ${round}: ${acked} acked`).toEqual([]);
   }
+});
+
+it("the crash check fails when acks leave before their commit (durability weakened on purpose)", { timeout: 60_000 }, async () => {
+  // With the output gate opened 50 ms early, a kill after the acks finds acknowledged writes missing.
+  const { acked, problems } = await crashRound("ack-before-commit");
+  expect(acked).toBeGreaterThan(0);
+  expect(problems.filter((p) => p.endsWith("lost")).length, problems.join("; ")).toBeGreaterThan(0);
 });

@@ -18,7 +18,7 @@ const url = (name: string, query = "") => `ws://127.0.0.1:${port}/F/${name}${que
 
 beforeAll(async () => {
   child = spawn(process.execPath, ["--conditions=@torpor/source", "--import", tsx, join(here, "fixtures/fault-isolation-server.ts")], {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   nextLine = async () => (await lines.next()).value as string;
@@ -78,5 +78,20 @@ describe("an exception escaping object code", () => {
     expect(await client.next()).toBe("pong again");
     client.close();
     await bystanderStillServed();
+  });
+
+  test("from the Worker's own code is logged and the process goes on", async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/worker-timer`);
+    expect(await response.text()).toBe("scheduled");
+    expect(await nextLine()).toBe("logged Uncaught exception in the Worker's code (the server keeps running) | - | boom from the Worker's timer");
+    await bystanderStillServed();
+  });
+
+  // Last: it ends the shared server process.
+  test("outside any object and the Worker is logged and ends the process with code 1 (its state is unknown)", async () => {
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.stdin!.write("throw\n");
+    expect(await nextLine()).toBe("logged Uncaught exception outside any Durable Object or Worker code; exiting (the process state is unknown) | - | boom outside any object");
+    expect(await exited).toBe(1);
   });
 });

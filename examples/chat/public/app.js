@@ -11,6 +11,9 @@ const TYPING_SEND_EVERY_MS = 3_000;
 const TYPING_SHOW_MS = 4_000;
 const GROUP_WINDOW_MS = 5 * 60_000;
 const HISTORY_PAGE = 50;
+const OBJECT_POLL_MS = 1_000; // dev mode: the room object's state badge
+/** Server errors about the message just sent: it was not posted, so the text stays in the box. */
+const REJECTED_MESSAGE_CODES = new Set(["rate_limited", "text_too_long", "invalid_message"]);
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -32,7 +35,12 @@ const els = {
   composer: $("composer"),
   input: $("input"),
   counter: $("counter"),
+  tooLong: $("too-long"),
   send: $("send"),
+  object: $("object"),
+  objectState: $("object-state"),
+  objectCounts: $("object-counts"),
+  hibernateNow: $("hibernate-now"),
   toasts: $("toasts"),
   nameDialog: $("name-dialog"),
   nameForm: $("name-form"),
@@ -60,6 +68,10 @@ const state = {
   loadingOlder: false,
   maxTextLength: 2000,
   lastTypingSent: 0,
+  /** The text of a message sent and not yet seen back from the room: cleared from the box only then. */
+  pending: null,
+  /** The last close was a server restart (1012): say so until the page is back in. */
+  restarting: false,
   /** user id → { name, timer } */
   typing: new Map(),
 };
@@ -149,6 +161,8 @@ function rememberRoom(name) {
 
 function setConn(kind, text) {
   els.conn.dataset.state = kind;
+  els.conn.dataset.attempt = String(state.attempt);
+  document.body.dataset.conn = kind; // presence dots go grey unless online
   els.connText.textContent = text;
   els.retry.hidden = kind !== "reconnecting" && kind !== "offline";
   const usable = kind === "online";
@@ -160,15 +174,21 @@ function connect() {
   clearTimeout(state.reconnectTimer);
   const name = savedName();
   if (!name) return;
-  if (state.ws) {
-    state.ws.onclose = null;
-    state.ws.close(1000, "reconnecting");
+  // A socket still open (a rename reconnects under the new name) is closed only
+  // once the new one is in: the room then sees a rename, not a leave and a join.
+  const previous = state.ws;
+  if (previous) {
+    previous.onclose = null;
+    previous.onmessage = null;
   }
+  const retire = () => previous?.close(1000, "reconnected");
   setConn("connecting", state.attempt === 0 ? "Connecting…" : "Reconnecting…");
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const params = new URLSearchParams({ name, uid: uid() });
   const ws = new WebSocket(`${proto}//${location.host}/r/${encodeURIComponent(room)}/ws?${params}`);
   state.ws = ws;
+  ws.addEventListener("message", retire, { once: true });
+  ws.addEventListener("close", retire, { once: true });
 
   ws.onmessage = (event) => {
     if (event.data === "pong") {
@@ -187,14 +207,16 @@ function connect() {
     if (state.ws !== ws) return;
     state.ws = null;
     state.connected = false;
+    state.pending = null;
+    if (event.code === 1012) state.restarting = true;
     stopHeartbeat();
     clearTyping();
-    scheduleReconnect(event.code);
+    scheduleReconnect();
   };
 }
 
 /** Exponential backoff with full jitter: a random delay in [0, min(max, base·2^attempt)]. */
-function scheduleReconnect(code) {
+function scheduleReconnect() {
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** state.attempt);
   const delay = Math.max(250, Math.round(Math.random() * ceiling));
   state.attempt += 1;
@@ -202,7 +224,8 @@ function scheduleReconnect(code) {
     setConn("offline", "Offline, waiting for network");
     return;
   }
-  const why = code === 1012 ? "Server restarting" : "Disconnected";
+  // While the server restarts, attempts fail with 1006 (refused): still a restart, not a new problem.
+  const why = state.restarting ? "Server restarting" : "Disconnected";
   const until = Date.now() + delay;
   const tick = () => {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
@@ -260,10 +283,10 @@ function handle(frame) {
     case "welcome": {
       state.connected = true;
       state.attempt = 0;
+      state.restarting = false;
       if (state.clearCountdown) state.clearCountdown();
       state.you = frame.you;
       state.maxTextLength = frame.limits?.maxTextLength ?? state.maxTextLength;
-      els.input.maxLength = state.maxTextLength;
       els.me.textContent = frame.you.name;
       setConn("online", "Connected");
       setMembers(frame.members);
@@ -282,6 +305,15 @@ function handle(frame) {
       const nearBottom = isNearBottom();
       appendMessages([frame.message]);
       stopTyping(frame.message.author.id);
+      if (frame.message.author.id === state.you?.id && frame.message.text === state.pending) {
+        // Posted: now the box may be emptied (unless it was edited meanwhile).
+        if (els.input.value.trim() === state.pending) {
+          els.input.value = "";
+          autosize();
+        }
+        state.pending = null;
+        updateSendButton();
+      }
       if (nearBottom || frame.message.author.id === state.you?.id) scrollToBottom();
       else els.jump.hidden = false;
       break;
@@ -302,6 +334,11 @@ function handle(frame) {
       stopTyping(frame.member.id);
       systemLine(`${frame.member.name} left`);
       break;
+    case "renamed":
+      setMembers(frame.members);
+      if (frame.member.id === state.you?.id) systemLine(`You are now ${frame.member.name}`);
+      else systemLine(`${frame.from} is now ${frame.member.name}`);
+      break;
     case "members":
       setMembers(frame.members);
       break;
@@ -309,6 +346,10 @@ function handle(frame) {
       showTyping(frame.member);
       break;
     case "error":
+      if (state.pending !== null && REJECTED_MESSAGE_CODES.has(frame.code)) {
+        state.pending = null; // Not posted: the text stays in the box to send again.
+        updateSendButton();
+      }
       toast(frame.message, frame.code);
       if (state.loadingOlder) {
         state.loadingOlder = false;
@@ -495,7 +536,9 @@ function setMembers(members) {
   );
 }
 
+/** One toast per kind of problem: a repeat replaces the one showing. */
 function toast(message, code) {
+  for (const old of els.toasts.querySelectorAll(".toast")) if (old.dataset.code === (code ?? "")) old.remove();
   const div = document.createElement("div");
   div.className = "toast";
   div.dataset.code = code ?? "";
@@ -573,11 +616,18 @@ function renderTyping() {
 
 function updateSendButton() {
   const len = els.input.value.trim().length;
-  els.send.disabled = !state.connected || len === 0 || len > state.maxTextLength;
+  const over = len > state.maxTextLength;
+  els.send.disabled = !state.connected || len === 0 || over || state.pending !== null;
   const remaining = state.maxTextLength - els.input.value.length;
   els.counter.hidden = remaining > 200;
   els.counter.textContent = String(remaining);
   els.counter.classList.toggle("over", remaining < 0);
+  // No maxlength on the box: a long paste is kept whole and refused here, visibly, rather than cut.
+  els.tooLong.hidden = !over;
+  els.tooLong.textContent = over
+    ? `Too long to send: ${len.toLocaleString()} characters, the limit is ${state.maxTextLength.toLocaleString()}. Shorten it or split it.`
+    : "";
+  els.composer.classList.toggle("over", over);
 }
 
 function autosize() {
@@ -605,14 +655,14 @@ els.input.addEventListener("keydown", (event) => {
 els.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = els.input.value.trim();
-  if (!text || text.length > state.maxTextLength) return;
+  if (!text || text.length > state.maxTextLength || state.pending !== null) return;
   if (!sendFrame({ type: "message", text })) {
     toast("Not connected; your message is still in the box.", "not_connected");
     return;
   }
-  els.input.value = "";
+  // The box is emptied when the room echoes the message back; a rejection leaves it there.
+  state.pending = text;
   state.lastTypingSent = 0;
-  autosize();
   updateSendButton();
   els.input.focus();
 });
@@ -632,6 +682,48 @@ els.me.addEventListener("click", async () => {
   connect();
 });
 
+// ------------------------------------------------------------------ room object (dev mode)
+
+/**
+ * Dev mode (`pnpm dev`): shows whether the room's Durable Object is live or
+ * hibernated and how often it was constructed and woken, read from the
+ * Worker's /state route (which asks the runtime's admin endpoint and never
+ * wakes the room). Outside dev mode the route is a 404 and nothing shows.
+ */
+async function pollObject() {
+  let info;
+  try {
+    const response = await fetch(`/r/${encodeURIComponent(room)}/state`, { cache: "no-store" });
+    if (response.status === 404) return; // Not dev mode: no badge, no more polling.
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    info = await response.json();
+  } catch {
+    info = null; // Server down (restarting): try again on the next tick.
+  }
+  if (info) showObject(info);
+  setTimeout(pollObject, OBJECT_POLL_MS);
+}
+
+function showObject(info) {
+  els.object.hidden = false;
+  els.objectState.dataset.state = info.state;
+  els.objectState.textContent = info.state;
+  els.objectCounts.textContent = `constructed ${info.constructed} · woken ${info.woken}`;
+  els.object.title =
+    info.hibernateAfterMs === null ? "" : `The room hibernates after ${info.hibernateAfterMs / 1000} s without events; sockets stay open.`;
+  els.hibernateNow.disabled = info.state !== "live";
+}
+
+els.hibernateNow.addEventListener("click", async () => {
+  els.hibernateNow.disabled = true;
+  const response = await fetch(`/r/${encodeURIComponent(room)}/hibernate`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => null);
+  if (!response) return toast("The server is not reachable.", "hibernate");
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) toast(body.error?.message ?? `Could not hibernate (HTTP ${response.status}).`, "hibernate");
+  const state = await fetch(`/r/${encodeURIComponent(room)}/state`, { cache: "no-store" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (state) showObject(state);
+});
+
 async function start() {
   if (!savedName()) {
     setConn("idle", "Not connected");
@@ -640,6 +732,7 @@ async function start() {
   }
   els.me.textContent = savedName();
   connect();
+  void pollObject();
 }
 
 void start();

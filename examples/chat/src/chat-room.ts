@@ -35,6 +35,8 @@ export interface Attachment {
   joinedAt: number;
   /** Times (ms) of the frames accepted in the current rate window, oldest first; at most `LIMITS.rateCount`. */
   recent: number[];
+  /** When this socket's last typing indicator was relayed. */
+  typingAt?: number;
 }
 
 interface MessageRow extends Record<string, string | number | null> {
@@ -77,7 +79,8 @@ export class ChatRoom extends DurableObject<Env> {
     }
     const uid = userIdSchema.safeParse(url.searchParams.get("uid") ?? "");
     const me: Member = { id: uid.success ? uid.data : crypto.randomUUID(), name: name.data };
-    const wasPresent = this.openSockets().some((ws) => readAttachment(ws)?.id === me.id);
+    const before = this.members();
+    const wasPresent = before.find((m) => m.id === me.id);
 
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
@@ -96,8 +99,11 @@ export class ChatRoom extends DurableObject<Env> {
       hasMore,
       limits: { maxTextLength: LIMITS.maxTextLength, rateCount: LIMITS.rateCount, rateWindowMs: LIMITS.rateWindowMs },
     });
-    // A second tab of someone already here changes nobody's member list.
     if (!wasPresent) this.broadcast({ type: "joined", member: me, members }, server);
+    // A second tab (or the reconnect after a rename) of someone already here
+    // is no arrival; a new name still has to reach the others' member lists,
+    // since the old socket may still be open and nobody "left".
+    else if (wasPresent.name !== me.name) this.broadcast({ type: "renamed", member: me, from: wasPresent.name, members }, server);
 
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -107,6 +113,19 @@ export class ChatRoom extends DurableObject<Env> {
     if (!me) return; // Not one of ours (cannot happen with this fetch); nothing to attribute it to.
 
     const now = Date.now();
+    const parsed = parseClientFrame(raw);
+    const author: Member = { id: me.id, name: me.name };
+
+    // Typing indicators are not messages: they stay out of the rate window
+    // (the page sends one as you start typing each message). Between two
+    // messages, more than one per `typingIntervalMs` is dropped without a word.
+    if (parsed.ok && parsed.frame.type === "typing") {
+      if (me.typingAt !== undefined && now - me.typingAt < LIMITS.typingIntervalMs) return;
+      ws.serializeAttachment({ ...me, typingAt: now } satisfies Attachment);
+      this.broadcast({ type: "typing", member: author }, ws);
+      return;
+    }
+
     const recent = me.recent.filter((t) => now - t < LIMITS.rateWindowMs);
     if (recent.length >= LIMITS.rateCount) {
       const retryInMs = LIMITS.rateWindowMs - (now - recent[0]!);
@@ -117,12 +136,12 @@ export class ChatRoom extends DurableObject<Env> {
       );
     }
     recent.push(now);
-    ws.serializeAttachment({ ...me, recent } satisfies Attachment);
+    // A message ends the sender's typing: the next indicator is relayed at once.
+    const { typingAt: _ended, ...rest } = me;
+    ws.serializeAttachment({ ...rest, recent } satisfies Attachment);
 
-    const parsed = parseClientFrame(raw);
     if (!parsed.ok) return sendError(ws, parsed.code, parsed.message);
     const frame = parsed.frame;
-    const author: Member = { id: me.id, name: me.name };
 
     switch (frame.type) {
       case "message": {
@@ -139,8 +158,7 @@ export class ChatRoom extends DurableObject<Env> {
         return;
       }
       case "typing":
-        this.broadcast({ type: "typing", member: author }, ws);
-        return;
+        return; // Handled above, before the rate window.
       case "history": {
         const { messages, hasMore } = this.page(frame.before, frame.limit);
         send(ws, { type: "history", before: frame.before, messages, hasMore });
@@ -164,13 +182,28 @@ export class ChatRoom extends DurableObject<Env> {
     if (ws.readyState === OPEN) ws.close(1011, "socket error");
   }
 
-  /** Announces a departure unless the same user still has another socket here. */
+  /**
+   * Announces a departure unless the same user still has another socket
+   * here; then, if that socket carries another name (a tab from before a
+   * rename), the name it shows now.
+   */
   private leave(ws: WebSocket): void {
     const me = readAttachment(ws);
     if (!me) return;
-    const others = this.openSockets(ws);
-    if (others.some((s) => readAttachment(s)?.id === me.id)) return;
-    this.broadcast({ type: "left", member: { id: me.id, name: me.name }, members: this.members(ws) }, ws);
+    const members = this.members(ws);
+    let stays: Attachment | undefined;
+    for (const s of this.openSockets(ws)) {
+      const a = readAttachment(s);
+      if (a?.id === me.id && (!stays || a.joinedAt >= stays.joinedAt)) stays = a;
+    }
+    if (!stays) {
+      this.broadcast({ type: "left", member: { id: me.id, name: me.name }, members }, ws);
+      return;
+    }
+    // The name shown so far was that of the user's newest socket (see members()), maybe this one.
+    if (me.joinedAt >= stays.joinedAt && me.name !== stays.name) {
+      this.broadcast({ type: "renamed", member: { id: me.id, name: stays.name }, from: me.name, members }, ws);
+    }
   }
 
   /**

@@ -19,9 +19,11 @@ export const LIMITS = {
   historyOnJoin: 50,
   /** Largest page a `history` request may ask for. */
   maxHistoryPage: 100,
-  /** Per connection: at most `rateCount` frames in any `rateWindowMs` window. */
+  /** Per connection: at most `rateCount` frames in any `rateWindowMs` window (typing indicators do not count). */
   rateCount: 10,
   rateWindowMs: 5_000,
+  /** Per connection: typing indicators closer together than this, with no message between, are dropped. */
+  typingIntervalMs: 1_000,
 } as const;
 
 /** The heartbeat pair answered by the runtime without waking the room. */
@@ -110,7 +112,7 @@ export const ERROR_CODES = {
   INVALID_MESSAGE: "invalid_message",
   /** Message text over `LIMITS.maxTextLength` characters. */
   TEXT_TOO_LONG: "text_too_long",
-  /** More than `LIMITS.rateCount` frames in `LIMITS.rateWindowMs`. */
+  /** More than `LIMITS.rateCount` frames (typing indicators aside) in `LIMITS.rateWindowMs`. */
   RATE_LIMITED: "rate_limited",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -129,6 +131,8 @@ export type ServerFrame =
   | { type: "message"; message: ChatMessage }
   | { type: "joined"; member: Member; members: Member[] }
   | { type: "left"; member: Member; members: Member[] }
+  /** Someone already here now shows another name (`from` was the old one). */
+  | { type: "renamed"; member: Member; from: string; members: Member[] }
   | { type: "members"; members: Member[] }
   | { type: "typing"; member: Member }
   | { type: "history"; before: number; messages: ChatMessage[]; hasMore: boolean }

@@ -5,6 +5,8 @@
  *   GET /                    landing page (room picker)
  *   GET /r/<room>            the room page
  *   GET /r/<room>/ws?name=   WebSocket into the room
+ *   GET /r/<room>/state      dev mode: the room object's lifecycle (from the admin endpoint)
+ *   POST /r/<room>/hibernate dev mode: hibernate the room object now
  *   GET /assets/<file>       static files from ../public
  */
 import { readFile } from "node:fs/promises";
@@ -14,6 +16,24 @@ import type { Env } from "./chat-room.ts";
 import { roomNameSchema } from "./protocol.ts";
 
 export { ChatRoom, type Env } from "./chat-room.ts";
+
+/** What the Worker reads besides the room binding; set by `startChatServer` in dev mode only. */
+export interface WorkerEnv extends Env {
+  /** The runtime's admin endpoint (loopback). */
+  ADMIN_URL?: string;
+  HIBERNATE_AFTER_MS?: number;
+}
+
+/** The room object's lifecycle as the page shows it (`GET /r/<room>/state`). */
+export interface RoomObjectState {
+  room: string;
+  /** "not running": no instance or record since the server started (nobody has joined). */
+  state: "live" | "hibernated" | "not running";
+  constructed: number;
+  woken: number;
+  sockets: number;
+  hibernateAfterMs: number | null;
+}
 
 /** Where the browser files live; read on each request so edits show on reload. */
 const publicDir = new URL("../public/", import.meta.url);
@@ -29,11 +49,11 @@ const contentTypes: Record<string, string> = {
 };
 
 const worker = {
-  async fetch(request: Request, env: Env, _ctx?: unknown): Promise<Response> {
+  async fetch(request: Request, env: WorkerEnv, _ctx?: unknown): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
 
-    const roomMatch = /^\/r\/([^/]+)(\/ws)?\/?$/.exec(path);
+    const roomMatch = /^\/r\/([^/]+)(\/ws|\/state|\/hibernate)?\/?$/.exec(path);
     if (roomMatch) {
       const raw = decodeURIComponent(roomMatch[1]!);
       const room = roomNameSchema.safeParse(raw);
@@ -43,6 +63,7 @@ const worker = {
         if (lower.success && !roomMatch[2]) return redirect(url, `/r/${lower.data}`);
         return text(400, `Invalid room name ${JSON.stringify(raw)}: use 1–64 characters of a-z, 0-9, '-' and '_'.`);
       }
+      if (roomMatch[2] === "/state" || roomMatch[2] === "/hibernate") return roomObject(request, env, room.data, roomMatch[2]);
       if (roomMatch[2]) {
         if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
           return text(426, "Expected a WebSocket upgrade.");
@@ -66,6 +87,36 @@ const worker = {
 };
 
 export default worker;
+
+/**
+ * Dev mode: the room object's state, and forced hibernation, through the
+ * runtime's admin endpoint. Reading the state never wakes the room (the admin
+ * endpoint reports what the runtime knows), so the page can watch it sleep.
+ */
+async function roomObject(request: Request, env: WorkerEnv, room: string, what: "/state" | "/hibernate"): Promise<Response> {
+  if (env.ADMIN_URL === undefined) return text(404, "The room object's state is shown in dev mode only (pnpm dev).");
+  if (what === "/hibernate") {
+    if (request.method !== "POST") return text(405, "Method not allowed.", { allow: "POST" });
+    // A JSON content type cannot come from a plain cross-site form, so another site cannot press the button.
+    if (!request.headers.get("content-type")?.startsWith("application/json")) return text(415, "Send Content-Type: application/json.");
+    const answer = await fetch(`${env.ADMIN_URL}/objects/CHAT_ROOM/${encodeURIComponent(room)}/hibernate`, { method: "POST" });
+    return new Response(await answer.text(), { status: answer.status, headers: { "content-type": "application/json; charset=utf-8" } });
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Method not allowed.", { allow: "GET, HEAD" });
+  const answer = await fetch(`${env.ADMIN_URL}/objects`);
+  if (!answer.ok) return text(502, `The admin endpoint answered ${answer.status}.`);
+  const objects = (await answer.json()) as Array<{ binding: string; name: string | null; state: string; sockets: number; constructed: number; woken: number }>;
+  const found = objects.find((o) => o.binding === "CHAT_ROOM" && o.name === room);
+  const body: RoomObjectState = {
+    room,
+    state: found?.state === "live" || found?.state === "hibernated" ? found.state : "not running",
+    constructed: found?.constructed ?? 0,
+    woken: found?.woken ?? 0,
+    sockets: found?.sockets ?? 0,
+    hibernateAfterMs: env.HIBERNATE_AFTER_MS ?? null,
+  };
+  return new Response(JSON.stringify(body), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+}
 
 async function serveFile(request: Request, name: string): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {

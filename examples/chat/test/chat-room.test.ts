@@ -257,6 +257,41 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
       expect((await b.client.expect("left")).members.map((m) => m.name)).toEqual(["Bob"]);
     });
 
+    it("shows a new name in the others' member lists, though the old socket is still open", async () => {
+      const t = chatRuntime({ transport });
+      const uid = "rename-user-01";
+      const old = await enter(t, "rename", "Ada", uid);
+      const b = await enter(t, "rename", "Bob");
+      await old.client.expect("joined");
+
+      // The page reconnects under the new name; its old socket may close after the new one joins.
+      const renamed = await enter(t, "rename", "Ada Lovelace", uid);
+      expect(renamed.welcome.members.map((m) => m.name)).toEqual(["Ada Lovelace", "Bob"]);
+      const toBob = await b.client.expect("renamed");
+      expect(toBob).toEqual({ type: "renamed", member: { id: uid, name: "Ada Lovelace" }, from: "Ada", members: renamed.welcome.members });
+      expect((await old.client.expect("renamed")).member.name).toBe("Ada Lovelace");
+
+      // The old socket going away changes nothing more: Bob's next frame is his own message.
+      await old.client.close();
+      expect((await b.client.say("hi Ada Lovelace")).message.text).toBe("hi Ada Lovelace");
+      await renamed.client.expect("message");
+    });
+
+    it("shows the remaining tab's name again when the renamed tab closes first", async () => {
+      const t = chatRuntime({ transport });
+      const uid = "rename-user-02";
+      const first = await enter(t, "rename-back", "Ada", uid);
+      const b = await enter(t, "rename-back", "Bob");
+      await first.client.expect("joined");
+      const second = await enter(t, "rename-back", "Ada L", uid);
+      await b.client.expect("renamed");
+
+      await second.client.close();
+      const back = await b.client.expect("renamed");
+      expect(back).toMatchObject({ member: { id: uid, name: "Ada" }, from: "Ada L" });
+      expect(back.members.map((m) => m.name)).toEqual(["Ada", "Bob"]);
+    });
+
     it("broadcasts typing to the others only", async () => {
       const t = chatRuntime({ transport });
       const a = await enter(t, "typing", "Ada");
@@ -320,6 +355,39 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
       const c = await enter(t, "flood", "Cy");
       expect(c.welcome.history.map((m) => m.text)).not.toContain("one too many");
       expect(c.welcome.history).toHaveLength(LIMITS.rateCount + 1);
+    });
+    it("does not count typing indicators toward the rate limit, and relays at most one per second between messages", async () => {
+      const t = chatRuntime({ transport });
+      freezeDate(t);
+      const a = await enter(t, "typist", "Ada");
+      const b = await enter(t, "typist", "Bob");
+      await a.client.expect("joined");
+
+      // As the page does, a typing indicator before each message (here twice: the repeat is dropped).
+      for (let i = 0; i < LIMITS.rateCount; i++) {
+        a.client.send({ type: "typing" });
+        a.client.send({ type: "typing" });
+        a.client.send({ type: "message", text: `quick ${i}` });
+      }
+      a.client.send({ type: "message", text: "one too many" });
+      for (let i = 0; i < LIMITS.rateCount; i++) {
+        expect(await b.client.expect("typing")).toMatchObject({ member: a.welcome.you });
+        expect((await b.client.expect("message")).message.text).toBe(`quick ${i}`);
+        expect((await a.client.expect("message")).message.text).toBe(`quick ${i}`);
+      }
+      expect(await a.client.expect("error")).toMatchObject({ code: ERROR_CODES.RATE_LIMITED });
+
+      // Without a message in between, the next indicator waits out the interval.
+      a.client.send({ type: "typing" });
+      expect(await b.client.expect("typing")).toMatchObject({ member: a.welcome.you });
+      a.client.send({ type: "typing" });
+      vi.setSystemTime(Date.now() + LIMITS.typingIntervalMs);
+      a.client.send({ type: "typing" });
+      a.client.send({ type: "message", text: "still limited" });
+      // Bob gets one more typing (the one inside the interval was dropped) and nothing else from Ada.
+      expect(await b.client.expect("typing")).toMatchObject({ member: a.welcome.you });
+      expect(await a.client.expect("error")).toMatchObject({ code: ERROR_CODES.RATE_LIMITED });
+      expect((await b.client.say("over to me")).message.text).toBe("over to me");
     });
   });
 

@@ -67,6 +67,15 @@ it("pnpm start (the chat) exits 0 on Ctrl-C, without ELIFECYCLE", async () => {
   expect(run).toMatchObject({ code: 0, signal: null });
 }, 60_000);
 
+it("pnpm dev (the chat in dev mode, with its admin endpoint) exits 0 on Ctrl-C, without ELIFECYCLE", async () => {
+  const dir = tempDir();
+  cleanups.push(() => removeDir(dir));
+  const run = await interrupt(["dev"], /Dev mode: rooms hibernate after 5 s idle; admin endpoint on http:\/\//, { PORT: "0", TORPOR_DATA: dir });
+  expect(run.output).toMatch(/SIGINT: closing/);
+  expect(run.output).not.toMatch(/ELIFECYCLE/);
+  expect(run).toMatchObject({ code: 0, signal: null });
+}, 60_000);
+
 it("pnpm torpor dev exits 0 on Ctrl-C, without ELIFECYCLE", async () => {
   const dir = tempDir();
   cleanups.push(() => removeDir(dir));

@@ -1,14 +1,13 @@
 /**
- * The browser end-to-end test's server: the chat app on a real runtime on
- * port 0 with SQLite in a temp dir, restartable on the same directory. The
- * unit tests (chat-room.test.ts) use @torpor/testing instead.
+ * The browser end-to-end test's server: the chat app in dev mode on a real
+ * runtime on port 0 with SQLite in a temp dir, restartable on the same
+ * directory. The unit tests (chat-room.test.ts) use @torpor/testing instead.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import { Runtime, type Logger } from "@torpor/core";
-import { sqliteStorage } from "@torpor/storage-sqlite";
-import worker, { ChatRoom } from "../src/worker.ts";
+import type { Logger, Runtime } from "@torpor/core";
+import { startChatServer } from "../src/server.ts";
 
 export interface LogEntry {
   level: "debug" | "info" | "warn" | "error";
@@ -46,24 +45,18 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts the chat app on 127.0.0.1 (port 0 unless given) with its data in `dir`. */
+/** Starts the chat app in dev mode (admin endpoint, room-object badge) on 127.0.0.1, port 0 unless given, with its data in `dir`. */
 export async function startChat(dir: string, port = 0): Promise<ChatServer> {
   const logger = recordingLogger();
-  const runtime = new Runtime({
-    objects: { CHAT_ROOM: ChatRoom },
-    fetch: worker.fetch,
-    storage: sqliteStorage({ dir, synchronous: "OFF" }),
-    logger,
-  });
-  const listening = await runtime.listen({ port, host: "127.0.0.1" });
-  const namespace = runtime.namespace("CHAT_ROOM");
+  const server = await startChatServer({ dataDir: dir, port, dev: true, logger, synchronous: "OFF" });
+  const namespace = server.runtime.namespace("CHAT_ROOM");
   return {
-    runtime,
-    url: listening.url.replace(/\/$/, ""),
-    port: listening.port,
+    runtime: server.runtime,
+    url: server.url,
+    port: server.port,
     dir,
     logger,
     roomId: (room) => namespace.idFromName(room),
-    stop: () => runtime.close(),
+    stop: () => server.close(),
   };
 }

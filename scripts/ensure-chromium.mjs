@@ -34,7 +34,9 @@ try {
   const upgrades = [...plan.matchAll(/^Inst (\S+) \[[^\]]+\] \(/gm)].map((m) => m[1]);
   const fresh = [...plan.matchAll(/^Inst (\S+) \(/gm)].length;
   if (upgrades.length > 0) {
-    say(`installing Chromium would upgrade ${upgrades.length} installed packages (${upgrades.join(", ")}); not done, the browser test is skipped (run ${manual}).`);
+    say(
+      `installing Chromium would upgrade ${upgrades.length} installed packages (${upgrades.join(", ")}); not done, the browser test is skipped (run ${manual}).`,
+    );
     process.exit(0);
   }
   if (fresh === 0) {

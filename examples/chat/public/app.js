@@ -86,7 +86,10 @@ function uid() {
   let id = localStorage.getItem(UID_KEY);
   if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
     const bytes = crypto.getRandomValues(new Uint8Array(12));
-    id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    id = btoa(String.fromCharCode(...bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
     localStorage.setItem(UID_KEY, id);
   }
   return id;
@@ -94,10 +97,12 @@ function uid() {
 
 /** Same rule as the server: trimmed, inner whitespace collapsed, 1–32 characters, no control characters. */
 function cleanName(raw) {
-  const name = String(raw ?? "").trim().replace(/\s+/g, " ");
+  const name = String(raw ?? "")
+    .trim()
+    .replace(/\s+/g, " ");
   if (name.length < 1) return { error: "Please enter a name." };
   if (name.length > 32) return { error: "Names are at most 32 characters." };
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is exactly "no control characters"
   if (/[\u0000-\u001f\u007f]/.test(name)) return { error: "Names cannot contain control characters." };
   return { name };
 }
@@ -709,18 +714,23 @@ function showObject(info) {
   els.objectState.dataset.state = info.state;
   els.objectState.textContent = info.state;
   els.objectCounts.textContent = `constructed ${info.constructed} · woken ${info.woken}`;
-  els.object.title =
-    info.hibernateAfterMs === null ? "" : `The room hibernates after ${info.hibernateAfterMs / 1000} s without events; sockets stay open.`;
+  els.object.title = info.hibernateAfterMs === null ? "" : `The room hibernates after ${info.hibernateAfterMs / 1000} s without events; sockets stay open.`;
   els.hibernateNow.disabled = info.state !== "live";
 }
 
 els.hibernateNow.addEventListener("click", async () => {
   els.hibernateNow.disabled = true;
-  const response = await fetch(`/r/${encodeURIComponent(room)}/hibernate`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => null);
+  const response = await fetch(`/r/${encodeURIComponent(room)}/hibernate`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  }).catch(() => null);
   if (!response) return toast("The server is not reachable.", "hibernate");
   const body = await response.json().catch(() => ({}));
   if (!response.ok) toast(body.error?.message ?? `Could not hibernate (HTTP ${response.status}).`, "hibernate");
-  const state = await fetch(`/r/${encodeURIComponent(room)}/state`, { cache: "no-store" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const state = await fetch(`/r/${encodeURIComponent(room)}/state`, { cache: "no-store" })
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
   if (state) showObject(state);
 });
 

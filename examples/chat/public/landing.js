@@ -19,9 +19,12 @@ function normalise(raw) {
 
 input.addEventListener("input", () => {
   const room = normalise(input.value);
-  hint.textContent = input.value.trim() === ""
-    ? "Lowercase letters, digits, “-” and “_”; up to 64 characters."
-    : room ? `You will join /r/${room}` : "That name has no usable characters.";
+  hint.textContent =
+    input.value.trim() === ""
+      ? "Lowercase letters, digits, “-” and “_”; up to 64 characters."
+      : room
+        ? `You will join /r/${room}`
+        : "That name has no usable characters.";
   hint.classList.toggle("error", input.value.trim() !== "" && !room);
 });
 

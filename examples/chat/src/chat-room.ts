@@ -224,9 +224,7 @@ export class ChatRoom extends DurableObject<Env> {
       const seen = byId.get(a.id);
       if (!seen || seen.joinedAt <= a.joinedAt) byId.set(a.id, a);
     }
-    return [...byId.values()]
-      .map((a) => ({ id: a.id, name: a.name }))
-      .sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
+    return [...byId.values()].map((a) => ({ id: a.id, name: a.name })).sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
   }
 
   private broadcast(frame: ServerFrame, exclude?: WebSocket): void {
@@ -244,11 +242,7 @@ export class ChatRoom extends DurableObject<Env> {
   /** Up to `limit` messages with id < `before`, oldest first, and whether older ones exist. */
   private page(before: number, limit: number): { messages: ChatMessage[]; hasMore: boolean } {
     const rows = this.ctx.storage.sql
-      .exec<MessageRow>(
-        "SELECT id, author_id, author_name, text, ts FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?",
-        before,
-        limit + 1,
-      )
+      .exec<MessageRow>("SELECT id, author_id, author_name, text, ts FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?", before, limit + 1)
       .toArray();
     const hasMore = rows.length > limit;
     const messages = rows

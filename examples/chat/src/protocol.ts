@@ -48,7 +48,7 @@ export const displayNameSchema = z
       .string()
       .min(LIMITS.minNameLength, "name is empty")
       .max(LIMITS.maxNameLength, `name is longer than ${LIMITS.maxNameLength} characters`)
-      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is exactly "no control characters"
       .regex(/^[^\u0000-\u001f\u007f]*$/, "name contains control characters"),
   );
 
@@ -73,11 +73,7 @@ export const clientHistorySchema = z.object({
 });
 
 /** Every frame a client may send (besides the `ping` heartbeat). */
-export const clientFrameSchema = z.discriminatedUnion("type", [
-  clientMessageSchema,
-  clientTypingSchema,
-  clientHistorySchema,
-]);
+export const clientFrameSchema = z.discriminatedUnion("type", [clientMessageSchema, clientTypingSchema, clientHistorySchema]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export const CLIENT_FRAME_TYPES = ["message", "typing", "history"] as const;
 
@@ -142,9 +138,7 @@ export type ServerFrame =
  * Parses one client frame into either a frame or a ready-to-send error. Kept
  * free of runtime APIs so it is easy to test and reuse.
  */
-export function parseClientFrame(
-  raw: string | ArrayBuffer,
-): { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string } {
+export function parseClientFrame(raw: string | ArrayBuffer): { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string } {
   if (typeof raw !== "string") {
     return { ok: false, code: ERROR_CODES.BINARY_UNSUPPORTED, message: "Binary frames are not supported; send JSON text." };
   }

@@ -32,7 +32,11 @@ afterEach(async () => {
   const open = runtimes.splice(0);
   try {
     for (const t of open) await t.close(); // idempotent; the harness would close them too
-    for (const t of open) expect(t.logs.filter((e) => e.level === "error"), "the runtime logged errors").toEqual([]);
+    for (const t of open)
+      expect(
+        t.logs.filter((e) => e.level === "error"),
+        "the runtime logged errors",
+      ).toEqual([]);
   } finally {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }

@@ -129,7 +129,10 @@ describe.skipIf(!existsSync(CHROMIUM))("chat in a browser", () => {
     await server.stop();
     await ada.waitForFunction(() => Number(document.querySelector<HTMLElement>("#conn")?.dataset.attempt) >= 3, undefined, { timeout: 20_000 });
     expect(await ada.locator("#conn-text").textContent()).toMatch(/^Server restarting, retrying in \d+ s$/);
-    const dot = await ada.locator("#members .avatar").first().evaluate((el) => getComputedStyle(el, "::after").backgroundColor);
+    const dot = await ada
+      .locator("#members .avatar")
+      .first()
+      .evaluate((el) => getComputedStyle(el, "::after").backgroundColor);
     const okColor = await ada.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue("--ok").trim());
     expect(dot).not.toBe(okColor);
     expect(dot).not.toBe("rgb(24, 160, 88)");

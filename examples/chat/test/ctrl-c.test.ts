@@ -58,30 +58,35 @@ async function interrupt(args: string[], ready: RegExp, env: Record<string, stri
   return done;
 }
 
-it("pnpm start (the chat) exits 0 on Ctrl-C, without ELIFECYCLE", async () => {
-  const dir = tempDir();
-  cleanups.push(() => removeDir(dir));
-  const run = await interrupt(["start"], /Torpor chat on http:\/\//, { PORT: "0", TORPOR_DATA: dir });
-  expect(run.output).toMatch(/SIGINT: closing/);
-  expect(run.output).not.toMatch(/ELIFECYCLE/);
-  expect(run).toMatchObject({ code: 0, signal: null });
-}, 60_000);
+const DATA = "<data dir>";
+const cases: Array<{ script: string; args: string[]; ready: RegExp; env: Record<string, string>; stopped: RegExp }> = [
+  { script: "the chat", args: ["start"], ready: /Torpor chat on http:\/\//, env: { PORT: "0", TORPOR_DATA: DATA }, stopped: /SIGINT: closing/ },
+  {
+    script: "the chat in dev mode, with its admin endpoint",
+    args: ["dev"],
+    ready: /Dev mode: rooms hibernate after 5 s idle; admin endpoint on http:\/\//,
+    env: { PORT: "0", TORPOR_DATA: DATA },
+    stopped: /SIGINT: closing/,
+  },
+  {
+    script: "the CLI from source",
+    args: ["torpor", "dev", "-c", "examples/cloudflare-worker/wrangler.jsonc", "--port", "0", "--persist-to", DATA],
+    ready: /Ready on http:\/\//,
+    env: {},
+    stopped: /Stopped/,
+  },
+];
 
-it("pnpm dev (the chat in dev mode, with its admin endpoint) exits 0 on Ctrl-C, without ELIFECYCLE", async () => {
-  const dir = tempDir();
-  cleanups.push(() => removeDir(dir));
-  const run = await interrupt(["dev"], /Dev mode: rooms hibernate after 5 s idle; admin endpoint on http:\/\//, { PORT: "0", TORPOR_DATA: dir });
-  expect(run.output).toMatch(/SIGINT: closing/);
-  expect(run.output).not.toMatch(/ELIFECYCLE/);
-  expect(run).toMatchObject({ code: 0, signal: null });
-}, 60_000);
-
-it("pnpm torpor dev exits 0 on Ctrl-C, without ELIFECYCLE", async () => {
-  const dir = tempDir();
-  cleanups.push(() => removeDir(dir));
-  const config = "examples/cloudflare-worker/wrangler.jsonc";
-  const run = await interrupt(["torpor", "dev", "-c", config, "--port", "0", "--persist-to", dir], /Ready on http:\/\//, {});
-  expect(run.output).toMatch(/Stopped/);
-  expect(run.output).not.toMatch(/ELIFECYCLE/);
-  expect(run).toMatchObject({ code: 0, signal: null });
-}, 60_000);
+it.each(cases)(
+  "pnpm $args.0 ($script) exits 0 on Ctrl-C, without ELIFECYCLE",
+  async ({ args, ready, env, stopped }) => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const withDir = (value: string) => (value === DATA ? dir : value);
+    const run = await interrupt(args.map(withDir), ready, Object.fromEntries(Object.entries(env).map(([k, v]) => [k, withDir(v)])));
+    expect(run.output).toMatch(stopped);
+    expect(run.output).not.toMatch(/ELIFECYCLE/);
+    expect(run).toMatchObject({ code: 0, signal: null });
+  },
+  60_000,
+);

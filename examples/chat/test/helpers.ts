@@ -45,10 +45,14 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts the chat app in dev mode (admin endpoint, room-object badge) on 127.0.0.1, port 0 unless given, with its data in `dir`. */
+/**
+ * Starts the chat app in dev mode (admin endpoint, room-object badge) on
+ * 127.0.0.1, port 0 unless given, with its data in `dir`. Rooms hibernate
+ * only when told to (a 5 s idle time could strike mid-test on a slow machine).
+ */
 export async function startChat(dir: string, port = 0): Promise<ChatServer> {
   const logger = recordingLogger();
-  const server = await startChatServer({ dataDir: dir, port, dev: true, logger, synchronous: "OFF" });
+  const server = await startChatServer({ dataDir: dir, port, dev: true, hibernateAfterMs: 600_000, logger, synchronous: "OFF" });
   const namespace = server.runtime.namespace("CHAT_ROOM");
   return {
     runtime: server.runtime,

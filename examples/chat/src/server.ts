@@ -52,8 +52,8 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
   let admin: AdminServer | null = null;
   try {
     if (dev) {
-      // Loopback only: it lists every object and can force hibernation.
-      admin = await startAdmin(runtime, { port: 0, host: "127.0.0.1", logger: runtime.options.logger });
+      // Loopback only, so no token: it lists every object and can force hibernation.
+      admin = await startAdmin(runtime, { port: 0, host: "127.0.0.1", logger: runtime.options.logger, token: null });
       // Set after the runtime exists (the admin endpoint needs it) and before
       // the first request; the Worker's env object is the runtime's.
       runtime.env.ADMIN_URL = admin.url;

@@ -99,7 +99,11 @@ async function roomObject(request: Request, env: WorkerEnv, room: string, what: 
     if (request.method !== "POST") return text(405, "Method not allowed.", { allow: "POST" });
     // A JSON content type cannot come from a plain cross-site form, so another site cannot press the button.
     if (!request.headers.get("content-type")?.startsWith("application/json")) return text(415, "Send Content-Type: application/json.");
-    const answer = await fetch(`${env.ADMIN_URL}/objects/CHAT_ROOM/${encodeURIComponent(room)}/hibernate`, { method: "POST" });
+    // The admin endpoint (loopback, no token) wants this header on state changes, for the same reason.
+    const answer = await fetch(`${env.ADMIN_URL}/objects/CHAT_ROOM/${encodeURIComponent(room)}/hibernate`, {
+      method: "POST",
+      headers: { "x-torpor-admin": "1" },
+    });
     return new Response(await answer.text(), { status: answer.status, headers: { "content-type": "application/json; charset=utf-8" } });
   }
   if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Method not allowed.", { allow: "GET, HEAD" });

@@ -137,12 +137,14 @@ describe("the published packages, installed with npm outside the workspace", () 
       const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
       expect(files).toContain("package/LICENSE");
       expect(files).toContain("package/README.md");
-      // Every export's types and code are in the tarball.
-      for (const [subpath, target] of Object.entries(manifest.exports as Record<string, unknown>)) {
-        if (typeof target === "string") continue;
-        const { types, default: code } = target as { types: string; default: string };
-        expect(files, `${name} ${subpath} types`).toContain(`package/${types.replace(/^\.\//, "")}`);
-        expect(files, `${name} ${subpath} code`).toContain(`package/${code.replace(/^\.\//, "")}`);
+      // Every export has types, and every file an export names (but the workspace's source) is in the tarball.
+      for (const [subpath, target] of Object.entries(manifest.exports as Record<string, string | Record<string, string>>)) {
+        const conditions = typeof target === "string" ? { default: target } : target;
+        if (subpath !== "./package.json") expect(conditions, `${name} ${subpath}`).toHaveProperty("types");
+        for (const [condition, file] of Object.entries(conditions)) {
+          if (condition === "@torpor/source") continue;
+          expect(files, `${name} ${subpath} ${condition}`).toContain(`package/${file.replace(/^\.\//, "")}`);
+        }
       }
       // Every package the built code imports is declared (npm's flat node_modules would hide a missing one).
       // (A package may import itself by name: Node resolves that through its own exports.)

@@ -143,7 +143,17 @@ describe("the published packages, installed with npm outside the workspace", () 
         if (subpath !== "./package.json") expect(conditions, `${name} ${subpath}`).toHaveProperty("types");
         for (const [condition, file] of Object.entries(conditions)) {
           if (condition === "@torpor/source") continue;
-          expect(files, `${name} ${subpath} ${condition}`).toContain(`package/${file.replace(/^\.\//, "")}`);
+          // A subpath pattern ("./dist/cloudflare/*.js", where * may span folders) must match at least one file.
+          const pattern = new RegExp(
+            `^package/${file
+              .replace(/^\.\//, "")
+              .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+              .replace(/\*/g, ".+")}$`,
+          );
+          expect(
+            files.some((f) => pattern.test(f)),
+            `${name} ${subpath} ${condition}: ${file} is not in the tarball`,
+          ).toBe(true);
         }
       }
       // Every package the built code imports is declared (npm's flat node_modules would hide a missing one).

@@ -10,6 +10,8 @@ export type TestingErrorCode =
   | "ERR_TEST_CONNECT_FAILED"
   /** The test runtime was used without a way to clean it up, or from the wrong test. */
   | "ERR_TEST_CONTEXT"
+  /** The vitest plugin's options name no Worker entry, or ask for what Torpor does not do (a named wrangler environment). */
+  | "ERR_TEST_CONFIG"
   /** A `cloudflare:test` export for a Cloudflare product Torpor does not run (Queues, D1, Workflows…). */
   | "ERR_TEST_UNSUPPORTED";
 

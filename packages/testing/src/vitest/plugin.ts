@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { resolveCloudflareModule } from "@torpor/core";
 import { readConfig, type WorkerConfig } from "@torpor/cli";
 import type { Plugin } from "vitest/config";
+import { TestingError } from "../errors.ts";
 import type { WorkerModuleConfig } from "./worker-config.ts";
 
 /** Options of {@link torpor}: Cloudflare's `cloudflareTest()` shape, plus Torpor's own. */
@@ -72,7 +73,7 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
     configResolved(config) {
       for (const warning of warnings) config.logger.warn(`[torpor] ${warning}`);
     },
-    async resolveId(id, importer) {
+    async resolveId(id) {
       if (id === CLOUDFLARE_TEST) return modulePath("cloudflare-test");
       if (id === WORKER_CONFIG) return RESOLVED_WORKER_CONFIG;
       if (id === CLOUDFLARE_WORKERS) {
@@ -85,7 +86,6 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
         const resolved = await this.resolve(resolveCloudflareModule(id), modulePath("plugin"), { skipSelf: true });
         return resolved ?? null;
       }
-      void importer;
       return null;
     },
     load(id) {
@@ -102,13 +102,14 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
 /** Reads the wrangler config as the CLI does and keeps what the test runtime needs. */
 function workerConfig(options: TorporPluginOptions, root: string): { worker: WorkerModuleConfig; warnings: string[] } {
   if (options.wrangler?.environment !== undefined) {
-    throw new Error(`torpor(): wrangler.environment ${JSON.stringify(options.wrangler.environment)} is not supported: Torpor reads the top-level configuration only. Remove the option.`);
+    throw new TestingError("ERR_TEST_CONFIG", `torpor(): wrangler.environment ${JSON.stringify(options.wrangler.environment)} is not supported: Torpor reads the top-level configuration only. Remove the option.`);
   }
   const configPath = options.wrangler?.configPath;
   const config: WorkerConfig | null = configPath === undefined ? null : readConfig(resolve(root, configPath));
   const main = options.main !== undefined ? resolve(root, options.main) : config?.main;
   if (main === undefined) {
-    throw new Error(
+    throw new TestingError(
+      "ERR_TEST_CONFIG",
       configPath === undefined
         ? "torpor(): no Worker entry. Pass wrangler: { configPath: \"./wrangler.jsonc\" } (a config with \"main\") or main: \"./src/index.ts\"."
         : `torpor(): ${resolve(root, configPath)} has no "main"; add it or pass main: "./src/index.ts".`,

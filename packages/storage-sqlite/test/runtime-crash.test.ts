@@ -61,7 +61,10 @@ async function crashRound(weaken?: string): Promise<{ acked: number; problems: s
     const runtime = new Runtime({ objects: { LEDGER: Ledger }, storage: sqliteStorage({ dir }), logger: silentLogger });
     const [rows, kv] = await runtime.hostFor(runtime.namespace("LEDGER").getByName("ledger")).call((instance) => {
       const storage = (instance as unknown as { ctx: { storage: import("@torpor/core").DurableObjectStorage } }).ctx.storage;
-      return Promise.all([storage.sql.exec<{ n: number }>("SELECT n FROM log ORDER BY n").toArray().map((r) => r.n), storage.get(["a", "b", "c"])]);
+      // A kill before the first commit leaves no table at all (everything acknowledged is then lost).
+      const hasLog = storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'").toArray().length > 0;
+      const rows = hasLog ? storage.sql.exec<{ n: number }>("SELECT n FROM log ORDER BY n").toArray().map((r) => r.n) : [];
+      return Promise.all([rows, storage.get(["a", "b", "c"])]);
     });
     await runtime.close();
     const problems: string[] = [];
@@ -87,7 +90,7 @@ it("every write acknowledged over a WebSocket survives SIGKILL; no event is half
 });
 
 it("the crash check fails when acks leave before their commit (durability weakened on purpose)", { timeout: 60_000 }, async () => {
-  // With the output gate opened 50 ms early, a kill after the acks finds acknowledged writes missing.
+  // With the output gate open while nothing is committed, a kill after the acks finds acknowledged writes missing.
   const { acked, problems } = await crashRound("ack-before-commit");
   expect(acked).toBeGreaterThan(0);
   expect(problems.filter((p) => p.endsWith("lost")).length, problems.join("; ")).toBeGreaterThan(0);

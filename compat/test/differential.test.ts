@@ -39,14 +39,6 @@ const DROPPED_CONNECTION_READYSTATE = "compatibility.md, row 'Dropped connection
  * event "Uncaught Error: Network connection lost."; Torpor fires none. (The
  * entry also carries the send()-after-close error class difference.) */
 const STANDARD_ERROR_AFTER_CLOSE = "compatibility.md, row 'ws.accept() (standard sockets)': no error event after the close event";
-/** A 33 MiB message (over the 32 MiB limit): workerd calls webSocketError
- * with Error "WebSocket protocol error; protocolError.statusCode = 1009;
- * protocolError.description = Message is too large" at readyState 2, no
- * webSocketClose, and the client receives no Close frame; Torpor calls
- * webSocketError with RangeError "Max payload size exceeded" at readyState 1,
- * then webSocketClose(1006, "WebSocket disconnected without sending Close
- * frame.", false), and the client receives Close 1009. */
-const OVERSIZED_MESSAGE = "compatibility.md, row 'Largest incoming message' (says differs): how an oversized message is reported";
 /** serializeAttachment limit: workerd allows 16,384 bytes serialized (a
  * 16,379-character string); Torpor's default is 2,048
  * (limits.maxAttachmentBytes, up to 16,384). Past the limit both throw
@@ -58,6 +50,26 @@ const ATTACHMENT_LIMIT = "compatibility.md, row 'ws.serializeAttachment / deseri
  * workerd's InvalidAccessError for them. (Both convert the code like WebIDL
  * unsigned short: 1000.5 and "1000" are accepted.) */
 const CLOSE_CODE_RANGE = "compatibility.md, row 'ws.close(code, reason)' (says yes, lists 1000–1003, 1007–1014, 3000–4999): workerd also accepts 1016–2999";
+
+/** Storage limits: Torpor enforces Cloudflare's documented limits (keys of at
+ * most 2,048 bytes, key + value at most 2 MiB, at most 128 keys per get, put
+ * or delete) with TorporErrors; local workerd does not enforce them (Cloudflare
+ * does, in its storage service). */
+const STORAGE_LIMITS = "compatibility.md, row 'ctx.storage KV API' (says differs): Cloudflare's storage limits are enforced; local workerd has none";
+/** rowsRead/rowsWritten: workerd counts b-tree operations in a patched
+ * SQLite (index entries, schema rows, seeks); Torpor (better-sqlite3) counts
+ * rows returned and rows changed. Equal for plain reads and for inserts,
+ * updates and deletes on tables without indexes (rowsWritten tells whether an
+ * UPDATE matched); DDL counts as no write. */
+const SQL_COUNTERS = "compatibility.md, row 'ctx.storage.sql' (says differs): rowsRead/rowsWritten approximate workerd's b-tree counts";
+/** A _cf_ table in user SQL: workerd's authorizer names the column ("access to
+ * _cf_KV.key is prohibited"); Torpor refuses the statement before it runs,
+ * with SQLite's generic "not authorized". Same class and SQLITE_AUTH code. */
+const SQL_RESERVED_TABLES = "compatibility.md, row 'ctx.storage.sql' (says differs): _cf_ names refused with 'not authorized: SQLITE_AUTH'";
+/** A 101 with a WebSocket to a request without Upgrade: both answer 500 and
+ * raise the same TypeError; miniflare's development body shows the error,
+ * Torpor's body is its JSON internal error (the TypeError goes to the log). */
+const UPGRADE_ERROR_BODY = "compatibility.md, row 'Response with status 101 and webSocket': the 500's body is Torpor's JSON error";
 
 interface KnownDifference {
   doc: string;
@@ -90,8 +102,20 @@ const KNOWN: KnownDifference[] = [
   { doc: DROPPED_CONNECTION_READYSTATE, path: ["clientDrops", "log", "events", 0, "sendInClose"], workerd: {"ok": true, "value": {"undefined": true}}, torpor: {"ok": false, "ctor": "TypeError", "name": "TypeError", "message": "Can't call WebSocket send() after close()."} },
   { doc: HIBERNATABLE_NO_AUTO_REPLY, path: ["closeDuringHandler", "clientSaw"], workerd: null, torpor: {"code": 4000, "reason": "bye-mid-handler"} },
   { doc: HIBERNATABLE_NO_AUTO_REPLY, path: ["closeDuringHandler", "log", "events", 2, "readyState"], workerd: 2, torpor: 3 },
-  { doc: OVERSIZED_MESSAGE, path: ["bigMessages", "33MiB", "closed"], workerd: null, torpor: {"code": 1009, "reason": ""} },
-  { doc: OVERSIZED_MESSAGE, path: ["bigMessages", "log", "events"], workerd: [{"gen": 1, "ev": "message", "bigLength": 1048577}, {"gen": 1, "ev": "close", "code": 1000, "reason": "", "wasClean": true}, {"gen": 1, "ev": "message", "bigLength": 2097152}, {"gen": 1, "ev": "close", "code": 1000, "reason": "", "wasClean": true}, {"gen": 1, "ev": "error", "error": {"ctor": "Error", "name": "Error", "message": "WebSocket protocol error; protocolError.statusCode = 1009; protocolError.description = Message is too large"}, "readyState": 2, "inGetWebSockets": true}], torpor: [{"gen": 1, "ev": "message", "bigLength": 1048577}, {"gen": 1, "ev": "close", "code": 1000, "reason": "", "wasClean": true}, {"gen": 1, "ev": "message", "bigLength": 2097152}, {"gen": 1, "ev": "close", "code": 1000, "reason": "", "wasClean": true}, {"gen": 1, "ev": "error", "error": {"ctor": "RangeError", "name": "RangeError", "message": "Max payload size exceeded"}, "readyState": 1, "inGetWebSockets": true}, {"gen": 1, "ev": "close", "code": 1006, "reason": "WebSocket disconnected without sending Close frame.", "wasClean": false}] },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "putKey2049"], workerd: {"ok": true, "promise": true, "value": {"undefined": true}}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "getKey2049"], workerd: {"ok": true, "promise": true, "value": 1}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "deleteKey2049"], workerd: {"ok": true, "promise": true, "value": true}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "putKey1025TwoByte"], workerd: {"ok": true, "promise": true, "value": {"undefined": true}}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,050 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "putValue2MiB"], workerd: {"ok": true, "promise": true, "value": {"undefined": true}}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key \"big\" and its serialized value are 2,097,162 bytes; the limit is 2,097,152. Split the value across several keys or keep it in SQL rows."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "get129"], workerd: {"ok": true, "promise": true, "value": {"map": []}}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "get() was given 129 keys; the limit is 128 per call. Split the call into batches of at most 128."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "put129"], workerd: {"ok": true, "promise": true, "value": {"undefined": true}}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "put() was given 129 keys; the limit is 128 per call. Split the call into batches of at most 128."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "delete129"], workerd: {"ok": true, "promise": true, "value": 1}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "delete() was given 129 keys; the limit is 128 per call. Split the call into batches of at most 128."} },
+  { doc: STORAGE_LIMITS, path: ["kv", "body", "kvPutKey2049"], workerd: {"ok": true, "promise": false, "value": {"undefined": true}}, torpor: {"ok": false, "sync": true, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
+  { doc: SQL_COUNTERS, path: ["sql", "body", "createTable"], workerd: {"ok": true, "promise": false, "value": {"rows": [], "columnNames": [], "wrote": true}}, torpor: {"ok": true, "promise": false, "value": {"rows": [], "columnNames": [], "wrote": false}} },
+  { doc: SQL_COUNTERS, path: ["sql", "body", "createIndex"], workerd: {"ok": true, "promise": false, "value": {"rows": [], "columnNames": [], "wrote": true}}, torpor: {"ok": true, "promise": false, "value": {"rows": [], "columnNames": [], "wrote": false}} },
+  { doc: SQL_COUNTERS, path: ["sql", "body", "counters"], workerd: {"ok": true, "promise": false, "value": {"createTable": [1, 2], "insert3": [0, 3], "selectAll": [3, 0], "selectById": [1, 0], "update2": [3, 2], "updateNone": [3, 0], "delete1": [1, 1], "selectConstant": [0, 0]}}, torpor: {"ok": true, "promise": false, "value": {"createTable": [0, 0], "insert3": [3, 3], "selectAll": [3, 0], "selectById": [1, 0], "update2": [2, 2], "updateNone": [0, 0], "delete1": [1, 1], "selectConstant": [1, 0]}} },
+  { doc: SQL_RESERVED_TABLES, path: ["sql", "body", "cfTable"], workerd: {"ok": false, "sync": true, "ctor": "Error", "name": "Error", "message": "access to _cf_KV.key is prohibited: SQLITE_AUTH"}, torpor: {"ok": false, "sync": true, "ctor": "Error", "name": "Error", "message": "not authorized: SQLITE_AUTH"} },
+  { doc: UPGRADE_ERROR_BODY, path: ["upgradeWithoutUpgradeHeader", "firstLine"], workerd: "TypeError: Worker tried to return a WebSocket in a response to a request which did not contain the header \"Upgrade: websocket\".", torpor: "{\"error\":{\"code\":\"ERR_INTERNAL\",\"message\":\"Internal Server Error\"}}" },
 ];
 
 // ---- the test ---------------------------------------------------------------------

@@ -51,9 +51,10 @@ export async function startWorkerd(compatibilityDate = "2026-04-07", compatibili
   return { name: "workerd", url: String(url).replace(/\/$/, ""), logs, stop: () => mf.dispose() };
 }
 
-/** Torpor: the same module, its class constructed directly, its fetch as the Worker entry. */
+/** Torpor: the same module, its class constructed directly, its fetch as the Worker entry, SQLite storage. */
 export async function startTorpor(): Promise<Target> {
   const { Runtime, installGlobals } = await import("@torpor/core");
+  const { sqliteStorage } = await import("@torpor/storage-sqlite");
   installGlobals();
   const worker = await import(workerPath);
   const logs: string[] = [];
@@ -64,6 +65,8 @@ export async function startTorpor(): Promise<Target> {
   const runtime = new Runtime({
     objects: { PROBE: worker.Probe },
     fetch: worker.default.fetch,
+    // SQLite storage, as `torpor start` ships (in memory: nothing to clean up).
+    storage: sqliteStorage({ dir: ":memory:" }),
     logger: { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") },
     // Objects here must not hibernate mid-scenario; workerd (local) keeps them too.
     hibernateAfterMs: 120_000,
@@ -144,6 +147,21 @@ class Client {
     } catch {
       return text;
     }
+  }
+
+  /**
+   * The Close frame received within `ms` (or null): ws emits "close" only when
+   * the TCP connection ends, so a peer that sends a Close frame and keeps the
+   * connection open is seen by ending it here.
+   */
+  async closeFrame(ms: number): Promise<CloseSeen | null> {
+    const deadline = Date.now() + ms;
+    const internals = this.#ws as unknown as { _closeFrameReceived: boolean };
+    while (!internals._closeFrameReceived && this.closed === null && Date.now() < deadline) await sleep(20);
+    if (this.closed !== null) return this.closed;
+    if (!internals._closeFrameReceived) return null;
+    this.#ws.terminate();
+    return this.closedPromise;
   }
 
   /** The close the client saw, or null if it did not close within `ms`. */
@@ -374,6 +392,30 @@ export const scenarios: Record<string, Scenario> = {
     return out;
   },
 
+  /** The key-value storage API: every method, option and error. */
+  async kv(base, room) {
+    return getJson(base, `/room/${room}/kv`);
+  },
+
+  /** The SQL API: exec, cursors, counters, bindings, errors. */
+  async sql(base, room) {
+    return getJson(base, `/room/${room}/sql`);
+  },
+
+  /** An alarm fires; inside alarm() getAlarm() is null, so it reschedules once. */
+  async alarm(base, room) {
+    const scheduled = await getJson(base, `/room/${room}/alarm`);
+    const log = await logWhen(base, room, (l) => l.events.filter((e) => e.ev === "alarm").length >= 2, 5_000, 0);
+    return { scheduled, log };
+  },
+
+  /** An object answers 101 with a WebSocket to a request that asked for no upgrade. */
+  async upgradeWithoutUpgradeHeader(base, room) {
+    const res = await fetch(`${base}/room/${room}/connect?force=1`);
+    // The first line only: miniflare's body goes on with a stack trace naming local paths.
+    return { status: res.status, firstLine: (await res.text()).split("\n")[0] };
+  },
+
   /** Large text messages from the client. */
   async bigMessages(base, room) {
     const out: Record<string, unknown> = {};
@@ -385,8 +427,9 @@ export const scenarios: Record<string, Scenario> = {
       const c = await Client.open(base, room);
       c.send("x".repeat(size));
       const reply = await c.nextJson(5_000);
-      const closed = await c.waitClose(reply === null ? 2_000 : 0);
-      out[label] = { reply, closed };
+      // The Close frame the server sent, if any (ws reports it once the connection ends).
+      const closed = reply === null ? await c.closeFrame(2_000) : null;
+      out[label] = { reply, closed, openAfter: ((await getJson(base, `/room/${room}/sockets`)) as { body: unknown }).body };
       if (c.closed === null) {
         c.close(1000);
         await c.waitClose();

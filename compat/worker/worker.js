@@ -251,7 +251,11 @@ export class Probe {
 
   /** The first run reschedules itself (when getAlarm() is null, the common guard); the second stops. */
   async alarm(info) {
-    const seen = { ev: "alarm", info: show(info), getAlarm: show(await this.ctx.storage.getAlarm()) };
+    const seen = {
+      ev: "alarm",
+      info: { ctor: info?.constructor?.name, keys: Object.keys(info), retryCount: info.retryCount, isRetry: info.isRetry, scheduledTime: typeof info.scheduledTime },
+      getAlarm: show(await this.ctx.storage.getAlarm()),
+    };
     if (this.events.filter((e) => e.ev === "alarm").length === 0) {
       if (seen.getAlarm === null) seen.rescheduled = await attemptAsync(() => this.ctx.storage.setAlarm(Date.now() + 50));
       const next = await this.ctx.storage.getAlarm();

@@ -30,6 +30,17 @@ export class AlarmScheduler {
   #retryCount = 0;
   /** Consecutive times the alarm could not run or be cleared because storage failed (backoff, not the alarm's retries). */
   #storageFailures = 0;
+  /** The scheduled time of the alarm whose alarm() is running, or null. */
+  #running: number | null = null;
+
+  /**
+   * The alarm being run, which `getAlarm()` reports as null (as on workerd:
+   * a running alarm is no longer pending, so code that reschedules only
+   * when no alarm is set works).
+   */
+  get running(): number | null {
+    return this.#running;
+  }
 
   constructor(private readonly owner: AlarmOwner) {}
 
@@ -87,14 +98,15 @@ export class AlarmScheduler {
       return undefined;
     }
     this.owner.metrics.alarmRuns++;
-    const retryCount = this.#retryCount;
-    return handler.call(instance, { retryCount, isRetry: retryCount > 0 });
+    this.#running = time;
+    return handler.call(instance, new AlarmInvocationInfo(time, this.#retryCount));
   }
 
   /** After an "alarm" event: clear the alarm, or schedule a retry with backoff. */
   finished(event: HostEvent, failed: boolean, error: unknown): void {
     const time = event.args?.[0];
     const ran = typeof time === "number";
+    this.#running = null;
     if (ran) {
       if (!failed) {
         this.#retryCount = 0;
@@ -161,5 +173,21 @@ export class AlarmScheduler {
     const { maxRetries, initialBackoffMs, jitter } = this.owner.options.alarmRetry;
     const base = initialBackoffMs * 2 ** Math.min(n - 1, Math.max(maxRetries, 6));
     return Math.round(base * (1 + jitter * Math.random()));
+  }
+}
+
+/** What `alarm(info)` receives (workerd's `AlarmInvocationInfo`). */
+export class AlarmInvocationInfo {
+  /** When the alarm was scheduled to run, in ms since the epoch. */
+  readonly scheduledTime: number;
+  /** How many times this alarm was retried after a failed run (0 on the first run). */
+  readonly retryCount: number;
+  /** Whether this run is a retry. */
+  readonly isRetry: boolean;
+
+  constructor(scheduledTime: number, retryCount: number) {
+    this.scheduledTime = scheduledTime;
+    this.retryCount = retryCount;
+    this.isRetry = retryCount > 0;
   }
 }

@@ -15,6 +15,16 @@ const adviceByCode: Record<string, string> = {
   ERR_WEBSOCKET_CLOSED: "The socket is closing or closed: check ws.readyState === 1 before a late send().",
   ERR_ATTACHMENT_TOO_LARGE: "Keep large state in storage and its key in the attachment, or raise --max-attachment-bytes (up to 16,384).",
   ERR_AUTO_RESPONSE_TOO_LONG: 'Use a short heartbeat such as "ping"/"pong".',
+  ERR_UPGRADE_REQUIRED: 'Answer 101 only to a request with "Upgrade: websocket" (check request.headers.get("Upgrade") first).',
+  ERR_STORAGE_UNDEFINED_VALUE: "Store null, or delete the key, instead of putting undefined.",
+  ERR_STORAGE_TRANSACTION_ROLLED_BACK: "Use txn only inside its closure, and not after txn.rollback().",
+  ERR_STORAGE_DELETE_ALL_IN_TRANSACTION: "Call ctx.storage.deleteAll() outside the transaction.",
+  ERR_SQL_NO_STATEMENT: "Pass at least one SQL statement to sql.exec().",
+  ERR_SQL_BINDING_COUNT: "Pass one binding per ? of the statement; only the last statement of a multi-statement exec may have parameters.",
+  ERR_SQL_TRANSACTION_STATEMENT: "Use ctx.storage.transactionSync(() => { ... }) instead of BEGIN/COMMIT/SAVEPOINT.",
+  ERR_SQL_NOT_ONE_ROW: "Use toArray() or next() when a query may return no row or several.",
+  ERR_SQL_RESERVED_NAME: "Names starting with _cf_ are reserved, and ATTACH is refused; rename the table or column.",
+  ERR_STORAGE_INVALID_LIST_OPTIONS: "Give start or startAfter, not both, and a positive limit.",
   ERR_EVENT_TIMEOUT_TOO_LONG: "The event timeout is at most 604,800,000 ms (7 days); 0 removes it.",
 };
 

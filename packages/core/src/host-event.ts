@@ -17,3 +17,12 @@ export interface HostEvent {
   timedOut?: boolean;
   timer?: TimerHandle;
 }
+
+/**
+ * Whether the socket leaves the object's registry once `event` has run: after
+ * webSocketClose, and after the webSocketError of a protocol error such as
+ * an oversized message, which workerd follows with no webSocketClose.
+ */
+export function endsSocket(event: HostEvent): boolean {
+  return event.kind === "webSocketClose" || (event.kind === "webSocketError" && event.end!.protocolError);
+}

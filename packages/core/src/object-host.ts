@@ -2,7 +2,7 @@ import { AlarmScheduler } from "./alarm-scheduler.ts";
 import type { TimerHandle } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import { runAs, type FaultOwner } from "./fault-isolation.ts";
-import type { Handler, HostEvent } from "./host-event.ts";
+import { endsSocket, type Handler, type HostEvent } from "./host-event.ts";
 import type { DurableObjectId } from "./id.ts";
 import { InputGate } from "./input-gate.ts";
 import type { Logger } from "./logger.ts";
@@ -228,7 +228,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #finish(event: HostEvent, value: unknown, error: unknown, failed = error !== undefined): void {
     if (event.timedOut === true) return;
     event.timer?.cancel();
-    if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
+    if (endsSocket(event)) this.sockets.delete(event.end!);
     if (event.kind === "call") {
       if (failed) event.reject!(error);
       else if (this.gate.holding) this.gate.afterCommit().then(() => event.resolve!(value), event.reject!);
@@ -258,7 +258,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       if (event.timedOut === true) return;
       event.timedOut = true;
       // Abandoned, but the socket is closed all the same: it leaves getWebSockets() as if the handler had returned.
-      if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
+      if (endsSocket(event)) this.sockets.delete(event.end!);
       this.reportHandlerError(
         event,
         new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
@@ -343,7 +343,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
         continue;
       }
       event.reject?.(error);
-      if (event.kind === "webSocketClose") this.sockets.delete(event.end!);
+      if (endsSocket(event)) this.sockets.delete(event.end!);
       else if (closeReason !== undefined && event.end !== undefined && event.end.state === OPEN) event.end.close(1011, closeReason);
     }
   }
@@ -448,6 +448,16 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   /** `blockConcurrencyWhile`: no other event starts until `fn` settles. */
   blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T> {
     return this.#input.blockConcurrencyWhile(fn);
+  }
+
+  /** StorageHooks: the runtime's clock (a past alarm time is scheduled for now). */
+  now(): number {
+    return this.runtime.options.clock.now();
+  }
+
+  /** StorageHooks: the alarm whose alarm() is running (getAlarm() reports it as null). */
+  runningAlarm(): number | null {
+    return this.#alarms.running;
   }
 
   holdInput<T>(promise: Promise<T>): Promise<T> {

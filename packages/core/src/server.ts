@@ -1,3 +1,4 @@
+import { workerdError } from "./errors.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -119,11 +120,16 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     }
     const ws = response.status === 101 ? webSocketOf(response) : null;
     if (response.status === 101) {
-      // The object answered a plain request with an upgrade: nothing can connect.
+      // The object answered a plain request with an upgrade: nothing can connect. workerd
+      // fails the request with this TypeError (a 500); the error goes to the logger.
       if (ws !== null) endOf(ws).peer?.abandon();
-      response = jsonError(426, "ERR_UPGRADE_REQUIRED", "This endpoint accepts WebSocket connections only: send the request with `Upgrade: websocket`.", {
-        upgrade: "websocket",
-      });
+      const error = workerdError(
+        TypeError,
+        "ERR_UPGRADE_REQUIRED",
+        'Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".',
+      );
+      logger.error("Uncaught error in the Worker's fetch()", { url: req.url, error });
+      response = jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
     await send(res, response, req.url);
   };

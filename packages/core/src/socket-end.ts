@@ -73,6 +73,8 @@ export class SocketEnd {
   allowHalfOpen = false;
   /** True once a Close frame came from the other side. */
   closeReceived = false;
+  /** True after a protocol error (an oversized message): reported to webSocketError, never to webSocketClose. */
+  protocolError = false;
   /** The subprotocol agreed at upgrade (the 101 response's Sec-WebSocket-Protocol). */
   protocol = "";
   /** Outbound bytes the network connection may hold before the peer counts as too slow (the server's maxBufferedBytes). */
@@ -203,6 +205,7 @@ export class SocketEnd {
     const bound = conn as BoundConnection;
     this.maxBufferedBytes = maxBufferedBytes;
     bound[kEnd] = this;
+    sayWhyOversized(bound);
     bound.on("message", onConnectionMessage);
     bound.on("close", onConnectionClose);
     bound.on("error", onConnectionError);
@@ -269,8 +272,61 @@ function onConnectionClose(this: BoundConnection, code: number, reason: Buffer):
   end.state = CLOSED;
 }
 
-function onConnectionError(this: BoundConnection, error: Error): void {
-  this[kEnd]!.receiveError(error);
+function onConnectionError(this: BoundConnection, error: Error & { code?: string }): void {
+  const end = this[kEnd]!;
+  if (error.code === OVERSIZED) {
+    // As on workerd: the error goes to webSocketError at readyState CLOSING,
+    // the socket then leaves getWebSockets(), and no webSocketClose follows.
+    end.protocolError = true;
+    end.closeReceived = true;
+    end.state = CLOSING;
+    end.receiveError(new Error(`WebSocket protocol error; protocolError.statusCode = 1009; protocolError.description = ${TOO_LARGE}`));
+    return;
+  }
+  end.receiveError(error);
+}
+
+/** ws's error code for a message over maxPayload, and workerd's reason for closing on it. */
+const OVERSIZED = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+const TOO_LARGE = "Message is too large";
+
+/** The ws internals the oversized-message reason needs. */
+interface WsReceiver extends NodeJS.EventEmitter {
+  [kEnd]?: SocketEnd;
+}
+let wsReceiverOnError: ((this: WsReceiver, error: Error) => void) | undefined;
+
+/**
+ * ws answers a message over maxPayload with Close 1009 and no reason;
+ * workerd's Close frame says "Message is too large". ws's receiver error
+ * listener (see ws/lib/websocket.js receiverOnError) calls
+ * `websocket.close(code)`: this shared listener runs it with that call
+ * supplying the reason. Shared, so a connection costs no closure.
+ */
+function sayWhyOversized(conn: BoundConnection): void {
+  const receiver = (conn as unknown as { _receiver?: WsReceiver })._receiver;
+  if (receiver === undefined) return;
+  const original = receiver.listeners("error")[0] as typeof wsReceiverOnError;
+  if (original === undefined) return;
+  wsReceiverOnError ??= original;
+  receiver.removeListener("error", original);
+  receiver.on("error", onReceiverError);
+  receiver[kEnd] = conn[kEnd];
+}
+
+function onReceiverError(this: WsReceiver, error: Error & { code?: string }): void {
+  const conn = this[kEnd]?.conn;
+  if (error.code !== OVERSIZED || conn === null || conn === undefined) {
+    wsReceiverOnError!.call(this, error);
+    return;
+  }
+  const close = conn.close;
+  conn.close = (code?: number) => close.call(conn, code, TOO_LARGE);
+  try {
+    wsReceiverOnError!.call(this, error);
+  } finally {
+    delete (conn as { close?: unknown }).close;
+  }
 }
 
 /** The parts of ws's private state the half-open mode must keep consistent. */

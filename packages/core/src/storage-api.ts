@@ -14,9 +14,12 @@ import type {
   SyncKvStorage,
 } from "./storage.ts";
 import type { StorageHooks } from "./storage-provider.ts";
+import { argumentTypeError, workerdError } from "./errors.ts";
+import { finishTransaction, isRolledBack, StorageTransaction } from "./storage-transaction.ts";
 import {
   asyncTransactionSyncError,
   checkKeyCount,
+  checkOptions,
   isThenable,
   normalizeListOptions,
   serializeValue,
@@ -39,7 +42,7 @@ const DONE: Promise<void> = Promise.resolve();
  */
 export interface StorageBackend<Savepoint = unknown> {
   /** The runtime's hooks: `flush` serves `sync()`, `holdInput` gates `transaction()`. */
-  readonly hooks: Pick<StorageHooks, "flush" | "holdInput">;
+  readonly hooks: Pick<StorageHooks, "flush" | "holdInput" | "runningAlarm" | "now">;
   /** Throws the storage-closed error once this object's storage is closed. */
   check(): void;
   /** The value stored under `key`, deserialized; `undefined` if there is none. */
@@ -116,11 +119,12 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
     },
     list: <T>(options?: DurableObjectListOptions): Iterable<[string, T]> => {
       backend.check();
-      return backend.list(normalizeListOptions(options, limits)) as [string, T][];
+      return backend.list(normalizeListOptions(options, "SyncKvStorage")) as [string, T][];
     },
   };
 
   function transactionSync<T>(closure: () => T): T {
+    if (typeof closure !== "function") throw argumentTypeError("transactionSync", "DurableObjectStorage", 1, "function");
     const savepoint = backend.beginTransaction(false);
     let result: T;
     try {
@@ -140,6 +144,7 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
   }
 
   async function transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
+    if (typeof closure !== "function") throw argumentTypeError("transaction", "DurableObjectStorage", 1, "function");
     const savepoint = backend.beginTransaction(true);
     const entry = { token: {}, foreign: false };
     open.push(entry);
@@ -158,54 +163,57 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
         );
       }
     };
-    let rolledBack = false;
-    const txn: DurableObjectTransaction = {
-      get: storage.get.bind(storage) as DurableObjectTransaction["get"],
-      put: storage.put.bind(storage) as DurableObjectTransaction["put"],
-      delete: storage.delete.bind(storage) as DurableObjectTransaction["delete"],
-      list: storage.list.bind(storage),
-      getAlarm: storage.getAlarm.bind(storage),
-      setAlarm: storage.setAlarm.bind(storage),
-      deleteAlarm: storage.deleteAlarm.bind(storage),
-      rollback: () => {
-        rolledBack = true;
-      },
-    };
+    const txn = new StorageTransaction(storage);
     let result: T;
     try {
-      result = await transactionScope.run(scope, closure, txn);
+      result = await transactionScope.run(scope, closure, txn as unknown as DurableObjectTransaction);
     } catch (err) {
+      finishTransaction(txn);
       end(false);
       throw err;
     }
-    end(!rolledBack);
+    const keep = !isRolledBack(txn);
+    finishTransaction(txn);
+    end(keep);
     return result;
   }
 
   let sql: SqlStorage | undefined;
   const api = {
-    async get(keyOrKeys: string | string[]): Promise<unknown> {
+    async get(keyOrKeys: string | string[], options?: unknown): Promise<unknown> {
       backend.check();
+      checkOptions(options, "get", 2, "GetOptions");
       if (Array.isArray(keyOrKeys)) {
         checkKeyCount(keyOrKeys.length, "get", limits);
         for (const k of keyOrKeys) validateKey(k, limits);
-        return backend.getMany(new Set(keyOrKeys));
+        return backend.getMany(new Set(keyOrKeys.map((k) => validateKey(k, limits))));
       }
       return backend.get(validateKey(keyOrKeys, limits));
     },
     // Not `async`: puts are the hottest storage call, and the work is synchronous, so every
     // successful put shares one settled promise instead of allocating its own.
-    put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
+    put(keyOrEntries: string | Record<string, unknown>, value?: unknown, options?: unknown): Promise<void> {
       try {
         backend.check();
         noteWrite();
-        if (typeof keyOrEntries === "string") {
-          validateKey(keyOrEntries, limits);
-          backend.putOne(keyOrEntries, serializeValue(keyOrEntries, value, limits));
+        if (keyOrEntries === null || typeof keyOrEntries !== "object") {
+          // workerd: put(key, value[, options]); the key is converted to a string.
+          const key = validateKey(keyOrEntries, limits);
+          if (value === undefined) throw workerdError(TypeError, "ERR_STORAGE_UNDEFINED_VALUE", "put() called with undefined value.");
+          checkOptions(options, "put", 3, "PutOptions");
+          backend.putOne(key, serializeValue(key, value, limits));
           return DONE;
         }
-        if (keyOrEntries === null || typeof keyOrEntries !== "object") validateKey(keyOrEntries, limits);
-        const entries = Object.entries(keyOrEntries);
+        // put(entries[, options]): the second argument, if any, must be the options.
+        if (value !== undefined && (value === null || typeof value !== "object")) {
+          throw workerdError(
+            TypeError,
+            "ERR_INVALID_ARGUMENT",
+            "put() may only be called with a single key-value pair and optional options as put(key, value, options) or with multiple key-value pairs and optional options as put(entries, options)",
+          );
+        }
+        // Entries whose value is undefined are skipped, as on workerd.
+        const entries = Object.entries(keyOrEntries).filter(([, v]) => v !== undefined);
         checkKeyCount(entries.length, "put", limits);
         // Serialize everything first: one bad value must not leave half the entries written.
         backend.put(entries.map(([k, v]) => [validateKey(k, limits), serializeValue(k, v, limits)]));
@@ -214,37 +222,42 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
         return Promise.reject(error);
       }
     },
-    async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
+    async delete(keyOrKeys: string | string[], options?: unknown): Promise<boolean | number> {
       backend.check();
+      checkOptions(options, "delete", 2, "PutOptions");
       noteWrite();
       if (Array.isArray(keyOrKeys)) {
         checkKeyCount(keyOrKeys.length, "delete", limits);
-        for (const k of keyOrKeys) validateKey(k, limits);
         // Cloudflare counts the keys actually deleted: a repeated key counts once.
-        return backend.delete([...new Set(keyOrKeys)]);
+        return backend.delete([...new Set(keyOrKeys.map((k) => validateKey(k, limits)))]);
       }
       return backend.delete([validateKey(keyOrKeys, limits)]) === 1;
     },
     async list(options?: DurableObjectListOptions): Promise<Map<string, unknown>> {
       backend.check();
-      return new Map(backend.list(normalizeListOptions(options, limits)));
+      return new Map(backend.list(normalizeListOptions(options, "DurableObjectStorage")));
     },
     async deleteAll(): Promise<void> {
       noteWrite();
       backend.deleteAll();
     },
     transaction<T>(closure: (txn: DurableObjectTransaction) => Promise<T>): Promise<T> {
+      if (typeof closure !== "function") return Promise.reject(argumentTypeError("transaction", "DurableObjectStorage", 1, "function"));
       return backend.hooks.holdInput(transaction(closure));
     },
     transactionSync,
-    async getAlarm(): Promise<number | null> {
+    async getAlarm(options?: unknown): Promise<number | null> {
       backend.check();
-      return backend.getAlarm();
+      checkOptions(options, "getAlarm", 1, "GetAlarmOptions");
+      const time = backend.getAlarm();
+      return time !== null && time === backend.hooks.runningAlarm?.() ? null : time;
     },
     async setAlarm(scheduledTime: number | Date): Promise<void> {
       backend.check();
       noteWrite();
-      backend.setAlarm(validateAlarmTime(scheduledTime));
+      const time = validateAlarmTime(scheduledTime);
+      const now = backend.hooks.now?.();
+      backend.setAlarm(now === undefined ? time : Math.max(time, now));
     },
     async deleteAlarm(): Promise<void> {
       backend.check();

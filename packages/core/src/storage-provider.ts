@@ -39,6 +39,13 @@ export interface StorageHooks {
    * rule: no other event is delivered while a storage operation is pending).
    */
   holdInput<T>(promise: Promise<T>): Promise<T>;
+  /**
+   * The scheduled time of the alarm whose `alarm()` is running, or null:
+   * `getAlarm()` reports that alarm as null, as workerd does.
+   */
+  runningAlarm?(): number | null;
+  /** The runtime's clock: `setAlarm()` with a time in the past schedules it for now, as workerd does. */
+  now?(): number;
 }
 
 /** One object's storage, opened when the object is constructed and closed when it hibernates. */

@@ -6,7 +6,7 @@
  */
 import { deserialize, serialize } from "node:v8";
 import type { DurableObjectListOptions } from "./storage.ts";
-import { formatCount, TorporError } from "./errors.ts";
+import { argumentTypeError, cloneError, formatCount, TorporError, workerdError } from "./errors.ts";
 
 /** Storage limits; Cloudflare's SQLite-backed numbers are the defaults. */
 export interface StorageLimits {
@@ -39,14 +39,12 @@ export function resolveStorageLimits(limits?: Partial<StorageLimits>): StorageLi
   return out;
 }
 
-/** Throws unless `key` is a string within the key size limit; returns it. */
-export function validateKey(key: unknown, limits: StorageLimits): string {
-  if (typeof key !== "string") {
-    throw new TorporError(
-      "ERR_STORAGE_INVALID_KEY",
-      `Storage keys must be strings; got ${describe(key)}. Convert the key with String(key) or encode it.`,
-    );
-  }
+/**
+ * Converts `key` to a string as workerd does (`1` is the key "1"; a symbol
+ * throws JavaScript's TypeError) and checks it against the key size limit.
+ */
+export function validateKey(raw: unknown, limits: StorageLimits): string {
+  const key = typeof raw === "string" ? raw : `${raw as string}`;
   // Most keys are short ASCII: a string of n UTF-16 units is at most 3n UTF-8 bytes.
   if (key.length * 3 > limits.maxKeyBytes) {
     const bytes = Buffer.byteLength(key, "utf8");
@@ -79,11 +77,7 @@ export function serializeValue(key: string, value: unknown, limits: StorageLimit
   try {
     bytes = serialize(value);
   } catch (cause) {
-    throw new TorporError(
-      "ERR_STORAGE_NOT_CLONEABLE",
-      `The value for key ${JSON.stringify(truncate(key))} cannot be stored: ${cause instanceof Error ? cause.message : String(cause)}. Values must be structured-cloneable (no functions, symbols or class instances with private state); store plain data instead.`,
-      { cause },
-    );
+    throw cloneError(cause);
   }
   // A UTF-16 unit is at most 3 UTF-8 bytes: count exactly only near the limit (this runs on every put).
   if (bytes.length + key.length * 3 <= limits.maxValueBytes) return bytes;
@@ -115,48 +109,57 @@ export interface NormalizedListOptions {
   limit?: number;
 }
 
-/** Validates Cloudflare's `list()` options (start and startAfter are exclusive of each other). */
-export function normalizeListOptions(options: DurableObjectListOptions | undefined, limits: StorageLimits): NormalizedListOptions {
+/**
+ * Converts `list()` options as workerd does: the bounds and prefix to
+ * strings, `reverse` to a boolean, `limit` to a whole number that must be
+ * positive; `start` and `startAfter` exclude each other. `iface` names the
+ * API in the type error for options that are not an object.
+ */
+export function normalizeListOptions(options: DurableObjectListOptions | undefined, iface: string): NormalizedListOptions {
   const out: NormalizedListOptions = { reverse: false };
   if (options === undefined || options === null) return out;
-  if (typeof options !== "object") {
-    throw listError(`list() options must be an object; got ${describe(options)}. Pass e.g. { prefix: "user:" }.`);
-  }
-  if (options.start !== undefined && options.startAfter !== undefined) {
-    throw listError(
-      `list() was given both start (${JSON.stringify(options.start)}) and startAfter (${JSON.stringify(options.startAfter)}); they are exclusive. Use start for an inclusive bound or startAfter for an exclusive one.`,
-    );
-  }
+  if (typeof options !== "object" && typeof options !== "function") throw argumentTypeError("list", iface, 1, "ListOptions");
   for (const name of ["start", "startAfter", "end", "prefix"] as const) {
-    const v = options[name];
-    if (v === undefined) continue;
-    if (typeof v !== "string") throw listError(`list() option ${name} must be a string; got ${describe(v)}.`);
-    validateKey(v, limits);
-    out[name] = v;
+    const v = options[name] as unknown;
+    if (v !== undefined) out[name] = typeof v === "string" ? v : `${v as string}`;
   }
-  if (options.reverse !== undefined) {
-    if (typeof options.reverse !== "boolean") throw listError(`list() option reverse must be a boolean; got ${describe(options.reverse)}.`);
-    out.reverse = options.reverse;
+  out.reverse = Boolean(options.reverse);
+  const limit = options.limit === undefined ? undefined : toInteger(options.limit);
+  if (out.start !== undefined && out.startAfter !== undefined) {
+    throw workerdError(TypeError, "ERR_STORAGE_INVALID_LIST_OPTIONS", "list() cannot be called with both start and startAfter values.");
   }
-  if (options.limit !== undefined) {
-    const l = options.limit;
-    if (typeof l !== "number" || !Number.isInteger(l) || l <= 0) {
-      throw listError(`list() option limit must be a positive integer; got ${describe(l)}. Omit it to list every matching key.`);
-    }
-    out.limit = l;
+  if (limit !== undefined) {
+    if (limit <= 0) throw workerdError(TypeError, "ERR_STORAGE_INVALID_LIST_OPTIONS", "List limit must be positive.");
+    out.limit = limit;
   }
   return out;
 }
 
-/** Validates an alarm time (ms since the epoch or a Date) and returns it in ms. */
+/** JSG's conversion to a signed integer (truncating; NaN and infinities refused). */
+function toInteger(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw workerdError(TypeError, "ERR_INVALID_ARGUMENT", "The value cannot be converted because it is not an integer.");
+  return Math.trunc(n);
+}
+
+/** workerd's TypeError for an options argument that is not an object (undefined and null mean none). */
+export function checkOptions(options: unknown, method: string, position: number, type: string): void {
+  if (options !== undefined && options !== null && typeof options !== "object") throw argumentTypeError(method, "DurableObjectStorage", position, type);
+}
+
+/**
+ * Converts an alarm time as workerd does (JSG's `kj::Date`): a `Date` or a
+ * number of ms since the epoch, truncated to whole ms; anything else, an
+ * invalid date, or a time <= 0 is workerd's TypeError.
+ */
 export function validateAlarmTime(scheduledTime: unknown): number {
-  const ms = scheduledTime instanceof Date ? scheduledTime.getTime() : scheduledTime;
-  if (typeof ms !== "number" || !Number.isFinite(ms)) {
-    throw new TorporError(
-      "ERR_STORAGE_INVALID_ALARM",
-      `setAlarm() needs a finite number of milliseconds since the epoch or a valid Date; got ${describe(scheduledTime)}. Pass e.g. Date.now() + 60_000.`,
-    );
-  }
+  let ms: number;
+  if (scheduledTime instanceof Date) ms = scheduledTime.getTime();
+  else if (typeof scheduledTime === "number") ms = scheduledTime;
+  else throw argumentTypeError("setAlarm", "DurableObjectStorage", 1, "date");
+  if (!Number.isFinite(ms)) throw workerdError(TypeError, "ERR_STORAGE_INVALID_ALARM", "The value cannot be converted because it is not a valid Date.");
+  ms = Math.trunc(ms);
+  if (ms <= 0) throw workerdError(TypeError, "ERR_STORAGE_INVALID_ALARM", "setAlarm() cannot be called with an alarm time <= 0");
   return ms;
 }
 
@@ -231,10 +234,6 @@ export function keyInRange(key: string, o: NormalizedListOptions): boolean {
   if (o.startAfter !== undefined && compareKeys(key, o.startAfter) <= 0) return false;
   if (o.end !== undefined && compareKeys(key, o.end) >= 0) return false;
   return true;
-}
-
-function listError(message: string): TorporError {
-  return new TorporError("ERR_STORAGE_INVALID_LIST_OPTIONS", message);
 }
 
 function truncate(key: string): string {

@@ -47,11 +47,14 @@ describe("HTTP and WebSocket server", () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("ERR_UNKNOWN_OBJECT");
   });
 
-  test("a WebSocket endpoint requested without the Upgrade header is 426", async () => {
-    const { url } = await startRuntime({ objects: { ROOM: Room } });
+  test("a 101 with a WebSocket to a request without the Upgrade header is a 500 with workerd's TypeError logged", async () => {
+    const { url, logger } = await startRuntime({ objects: { ROOM: Room } });
     const response = await fetch(`${url}/ROOM/x?force=1`);
-    expect(response.status).toBe(426);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("ERR_UPGRADE_REQUIRED");
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("ERR_INTERNAL");
+    const logged = logger.entries.find((e) => e.level === "error")!.fields!.error;
+    expect(logged).toEqual(new TypeError('Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".'));
+    expect((logged as { code: string }).code).toBe("ERR_UPGRADE_REQUIRED");
   });
 
   test("an upgrade the object refuses gets the object's HTTP response", async () => {

@@ -12,6 +12,8 @@ export interface ParsedStatement {
   readonly keyword: string;
   /** Bare and quoted identifiers (and keywords), as written. */
   readonly words: readonly string[];
+  /** Its parameters (`?`, `?1`, `:name`, `@name`, `$name`) outside quotes and comments, in order. */
+  readonly parameters: readonly string[];
 }
 
 const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
@@ -26,14 +28,16 @@ export function splitStatements(sql: string): ParsedStatement[] {
   let start = 0;
   let words: string[] = [];
   let bareWords: string[] = [];
+  let parameters: string[] = [];
   let i = 0;
   const n = sql.length;
   const finish = (end: number) => {
     if (words.length > 0) {
-      out.push({ text: sql.slice(start, end).trim(), keyword: (bareWords[0] ?? "").toUpperCase(), words });
+      out.push({ text: sql.slice(start, end).trim(), keyword: (bareWords[0] ?? "").toUpperCase(), words, parameters });
     }
     words = [];
     bareWords = [];
+    parameters = [];
   };
   while (i < n) {
     const c = sql[i]!;
@@ -71,6 +75,7 @@ export function splitStatements(sql: string): ParsedStatement[] {
       let j = i + 1;
       while (j < n && WORD.test(sql[j]!)) j++;
       const w = sql.slice(i, j);
+      if (w[0] === "$") parameters.push(w);
       words.push(w);
       bareWords.push(w);
       i = j;
@@ -82,6 +87,12 @@ export function splitStatements(sql: string): ParsedStatement[] {
       finish(i);
       i++;
       start = i;
+    } else if (c === "?" || ((c === ":" || c === "@") && i + 1 < n && WORD.test(sql[i + 1]!))) {
+      let j = i + 1;
+      while (j < n && (c === "?" ? /[0-9]/ : WORD).test(sql[j]!)) j++;
+      parameters.push(sql.slice(i, j));
+      if (words.length === 0) words.push(c);
+      i = j;
     } else {
       if (words.length === 0 && /\s/.test(c)) start = i + 1;
       else if (words.length === 0) words.push(c);
@@ -108,4 +119,26 @@ export const TRANSACTION_KEYWORDS: ReadonlySet<string> = new Set(["BEGIN", "COMM
 /** The first name in `statement` that uses the reserved `_cf_` prefix, if any. */
 export function reservedName(statement: ParsedStatement): string | undefined {
   return statement.words.find((w) => w.length >= 4 && w.slice(0, 4).toLowerCase() === "_cf_");
+}
+
+/**
+ * The pragmas workerd's authorizer lets user SQL run (src/workerd/util/sqlite.c++
+ * ALLOWED_PRAGMAS, plus table_list, table_info, table_xinfo); the others,
+ * e.g. journal_mode, would change how the runtime stores data. `true` means
+ * the pragma takes no argument.
+ */
+const ALLOWED_PRAGMAS: ReadonlyMap<string, boolean> = new Map([
+  ["data_version", true],
+  ["page_size", true],
+  ...["table_list", "table_info", "table_xinfo", "foreign_key_check", "foreign_key_list", "index_info", "index_list", "index_xinfo", "quick_check", "optimize"].map((n) => [n, false] as const),
+  ...["case_sensitive_like", "foreign_keys", "defer_foreign_keys", "ignore_check_constraints", "legacy_alter_table", "recursive_triggers", "reverse_unordered_selects"].map((n) => [n, false] as const),
+]);
+
+/** True unless `statement` is a PRAGMA workerd refuses ("not authorized"). */
+export function pragmaAllowed(statement: ParsedStatement): boolean {
+  if (statement.keyword !== "PRAGMA") return true;
+  const name = (statement.words[1] ?? "").toLowerCase();
+  const noArgument = ALLOWED_PRAGMAS.get(name);
+  if (noArgument === undefined) return false;
+  return !noArgument || statement.words.length === 2;
 }

@@ -5,8 +5,9 @@
  */
 import type Database from "better-sqlite3";
 import { TorporError, type SqlStorage, type SqlStorageCursor, type SqlStorageValue } from "@torpor/core";
+import { argumentTypeError, workerdError } from "@torpor/core/storage";
 import { SqlCursor } from "./sql-cursor.ts";
-import { reservedName, splitStatements, TRANSACTION_KEYWORDS, type ParsedStatement } from "./sql-statements.ts";
+import { pragmaAllowed, reservedName, splitStatements, TRANSACTION_KEYWORDS, type ParsedStatement } from "./sql-statements.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 
 /** What `sql.exec` needs from the object's storage. */
@@ -31,6 +32,7 @@ const PARSE_CACHE = 512;
 export function createSqlStorage(host: SqlHost): SqlStorage {
   return {
     exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
+      if (arguments.length === 0) throw argumentTypeError("exec", "SqlStorage", 1, "JsString");
       return exec(host, query, bindings) as unknown as SqlStorageCursor<T>;
     },
     get databaseSize(): number {
@@ -41,17 +43,26 @@ export function createSqlStorage(host: SqlHost): SqlStorage {
 
 function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
   let odb = host.database();
-  if (typeof query !== "string") {
-    throw new TorporError("ERR_SQL", `sql.exec() needs a query string as its first argument; got ${typeof query}.`);
-  }
-  const statements = parse(query);
+  // workerd converts the query to a string (so exec(5) is the SQL "5").
+  const statements = parse(typeof query === "string" ? query : `${query as unknown as string}`);
   const args = convertBindings(bindings);
-  if (statements.length === 0) return new SqlCursor([], [], 0, 0);
+  if (statements.length === 0) throw workerdError(Error, "ERR_SQL_NO_STATEMENT", "SQL code did not contain a statement.");
+  const last = statements.length - 1;
+  for (let i = 0; i < last; i++) {
+    if (statements[i]!.parameters.length > 0) {
+      throw workerdError(
+        Error,
+        "ERR_SQL_BINDING_COUNT",
+        "When executing multiple SQL statements in a single call, only the last statement can have parameters.",
+      );
+    }
+  }
+  const lastArgs = bindingsFor(statements[last]!, args);
   let first: Database.Statement | undefined;
   if (statements.length === 1) {
     first = prepare(odb, statements[0]!);
     // Reads need no batch and no savepoint.
-    if (first.readonly) return run(first, args);
+    if (first.readonly) return run(first, lastArgs);
   }
   host.beginWrite();
   // The first write of an object with no file creates it: prepare again on its own database.
@@ -60,30 +71,69 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
     odb = own;
     first = undefined;
   }
-  odb.savepoint.run();
-  try {
-    let cursor: SqlCursor | undefined;
-    const last = statements.length - 1;
-    for (let i = 0; i <= last; i++) {
+  let cursor: SqlCursor | undefined;
+  for (let i = 0; i <= last; i++) {
+    // Each statement under its own savepoint: as on workerd, a failing statement
+    // leaves no trace, and the statements before it keep their effects.
+    odb.savepoint.run();
+    try {
       const stmt = i === 0 && first !== undefined ? first : prepare(odb, statements[i]!);
       // Cloudflare binds the arguments to the last statement only.
-      cursor = run(stmt, i === last ? args : []);
+      cursor = run(stmt, i === last ? lastArgs : []);
       if (!odb.db.inTransaction) throw new TorporError("ERR_SQL", "The statement ended the open transaction.");
-    }
-    odb.release.run();
-    return cursor!;
-  } catch (err) {
-    // INSERT OR ROLLBACK, RAISE(ROLLBACK) and some I/O errors make SQLite roll
-    // back the whole transaction, taking our savepoint with it: the batch is
-    // lost, and SQLite's error (not "no such savepoint") is the one to report.
-    if (!odb.db.inTransaction) {
-      host.batchLost(err);
+      odb.release.run();
+    } catch (err) {
+      // INSERT OR ROLLBACK, RAISE(ROLLBACK) and some I/O errors make SQLite roll
+      // back the whole transaction, taking our savepoint with it: the batch is
+      // lost, and SQLite's error (not "no such savepoint") is the one to report.
+      if (!odb.db.inTransaction) {
+        host.batchLost(err);
+        throw err;
+      }
+      odb.rollbackTo.run();
+      odb.release.run();
       throw err;
     }
-    odb.rollbackTo.run();
-    odb.release.run();
-    throw err;
   }
+  return cursor!;
+}
+
+/**
+ * The arguments better-sqlite3 wants for `st`: positional values for `?`,
+ * and an object for numbered (`?2`) and named (`:name`, `@name`, `$name`)
+ * parameters, which SQLite numbers in order of first appearance and
+ * workerd binds positionally. The count must equal the highest index.
+ */
+function bindingsFor(st: ParsedStatement, args: unknown[]): unknown[] {
+  const params = st.parameters;
+  let anonymous = true;
+  for (const p of params) if (p !== "?") anonymous = false;
+  if (anonymous) {
+    if (args.length !== params.length) throw bindingCountError();
+    return args;
+  }
+  const indexOf = new Map<string, number>();
+  const positional: number[] = [];
+  let max = 0;
+  for (const p of params) {
+    if (p === "?") positional.push(++max);
+    else if (p[0] === "?") {
+      const n = Number(p.slice(1));
+      indexOf.set(p, n);
+      max = Math.max(max, n);
+    } else if (!indexOf.has(p)) indexOf.set(p, ++max);
+  }
+  if (args.length !== max) throw bindingCountError();
+  const out: unknown[] = positional.map((i) => args[i - 1]);
+  const named: Record<string, unknown> = {};
+  // better-sqlite3 names `?2` "2" and `:name` "name".
+  for (const [p, i] of indexOf) named[p.slice(1)] = args[i - 1];
+  out.push(named);
+  return out;
+}
+
+function bindingCountError(): Error {
+  return workerdError(Error, "ERR_SQL_BINDING_COUNT", "Wrong number of parameter bindings for SQL query.");
 }
 
 function parse(query: string): ParsedStatement[] {
@@ -92,17 +142,15 @@ function parse(query: string): ParsedStatement[] {
     statements = splitStatements(query);
     for (const st of statements) {
       if (TRANSACTION_KEYWORDS.has(st.keyword)) {
-        throw new TorporError(
+        throw workerdError(
+          Error,
           "ERR_SQL_TRANSACTION_STATEMENT",
-          `sql.exec() refuses ${st.keyword} statements: the runtime manages transactions (writes are committed together at the end of each turn). Use ctx.storage.transactionSync(() => { ... }) for an atomic group of statements.`,
+          "To execute a transaction, please use the state.storage.transaction() or state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements. The JavaScript API is safer because it will automatically roll back on exceptions, and because it interacts correctly with Durable Objects' automatic atomic write coalescing.",
         );
       }
-      const name = reservedName(st);
-      if (name !== undefined) {
-        throw new TorporError(
-          "ERR_SQL_RESERVED_NAME",
-          `sql.exec() refuses "${name}": names starting with _cf_ are reserved for the runtime's own tables (as on Cloudflare). Rename the table or column.`,
-        );
+      // workerd's authorizer refuses these with SQLite's SQLITE_AUTH message.
+      if (reservedName(st) !== undefined || st.keyword === "ATTACH" || st.keyword === "DETACH" || !pragmaAllowed(st)) {
+        throw workerdError(Error, "ERR_SQL_RESERVED_NAME", "not authorized: SQLITE_AUTH");
       }
     }
     if (parsed.size >= PARSE_CACHE) parsed.delete(parsed.keys().next().value!);
@@ -115,7 +163,7 @@ function prepare(odb: ObjectDatabase, st: ParsedStatement): Database.Statement {
   try {
     return odb.userStatement(st.text);
   } catch (err) {
-    throw sqlError(err);
+    throw sqlError(err, st.text);
   }
 }
 
@@ -134,36 +182,67 @@ function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
       return new SqlCursor(columns, rows, rows.length, stmt.readonly ? 0 : rows.length);
     }
     const info = stmt.run(...args);
-    return new SqlCursor([], [], 0, info.changes);
+    return new SqlCursor([], [], info.changes, info.changes);
   } catch (err) {
-    throw sqlError(err);
+    throw sqlError(err, stmt.source);
   }
 }
 
+/**
+ * Converts bindings as workerd does: numbers (NaN as NULL), strings, NULL
+ * (also for undefined), binary data as BLOB, booleans as TEXT 'true' or
+ * 'false', and anything else as its string form; a bigint or symbol throws
+ * the TypeError JavaScript's own conversion throws.
+ */
 function convertBindings(bindings: unknown[]): unknown[] {
   let out = bindings;
   for (let i = 0; i < bindings.length; i++) {
     const v = bindings[i];
     const t = typeof v;
-    if (v === null || t === "string" || t === "number" || t === "bigint") continue;
-    let converted: Buffer | undefined;
-    if (v instanceof ArrayBuffer) converted = Buffer.from(v);
+    if (v === null || t === "string" || (t === "number" && !Number.isNaN(v))) continue;
+    let converted: unknown;
+    if (v === undefined || t === "number") converted = null;
+    else if (v instanceof ArrayBuffer) converted = Buffer.from(v);
     else if (ArrayBuffer.isView(v)) converted = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    if (converted === undefined) {
-      throw new TorporError(
-        "ERR_SQL_INVALID_BINDING",
-        `sql.exec() binding ${i + 1} is ${t === "object" ? "an object" : `a ${t}`}; bindings must be strings, numbers, null, or ArrayBuffer/typed arrays (stored as BLOB).${t === "boolean" ? " Bind 1 or 0 for a boolean." : ""}`,
-      );
-    }
+    else if (t === "bigint") converted = +(v as number); // throws "Cannot convert a BigInt value to a number"
+    else converted = `${v as string}`; // throws "Cannot convert a Symbol value to a string"
     if (out === bindings) out = bindings.slice();
     out[i] = converted;
   }
   return out;
 }
 
-function sqlError(err: unknown): TorporError {
-  if (err instanceof TorporError) return err;
+/**
+ * SQLite's error as workerd words it: the message, the offset of the
+ * offending token where SQLite reports one, and the result code (with the
+ * extended code when it is more specific), e.g.
+ * `near "SELEC": syntax error at offset 0: SQLITE_ERROR`.
+ */
+function sqlError(err: unknown, text?: string): Error {
+  if (err instanceof TorporError || (err as { code?: unknown })?.code === "ERR_SQL_BINDING_COUNT") return err as Error;
   const e = err as { message?: string; code?: string };
-  const code = typeof e.code === "string" && e.code.startsWith("SQLITE") ? `: ${e.code}` : "";
-  return new TorporError("ERR_SQL", `${e.message ?? String(err)}${code}`, { cause: err });
+  const message = e.message ?? String(err);
+  if (err instanceof RangeError && /parameter/.test(message)) {
+    return workerdError(Error, "ERR_SQL_BINDING_COUNT", "Wrong number of parameter bindings for SQL query.", { cause: err });
+  }
+  if (typeof e.code !== "string" || !e.code.startsWith("SQLITE")) return err as Error;
+  const extended = e.code;
+  const primary = /^SQLITE_[A-Z]+/.exec(extended)![0];
+  const offset = text === undefined ? -1 : errorOffset(message, text);
+  const where = offset >= 0 ? ` at offset ${offset}` : "";
+  const code = extended === primary ? primary : `${primary} (extended: ${extended})`;
+  return workerdError(Error, "ERR_SQL", `${message}${where}: ${code}`, { cause: err });
+}
+
+/**
+ * Where SQLite's sqlite3_error_offset() points (better-sqlite3 does not
+ * expose it): the token a syntax error is near, the unknown column, the
+ * table that already exists. Other errors carry no offset, as on workerd.
+ */
+function errorOffset(message: string, text: string): number {
+  const token = /^near "(.+)": syntax error$/.exec(message)?.[1] ?? /^no such column: (.+)$/.exec(message)?.[1] ?? /^(?:table|index|view|trigger) (\S+) already exists$/.exec(message)?.[1];
+  if (token === undefined) return -1;
+  const escaped = token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const match = new RegExp(`(^|[^A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`).exec(text);
+  return match === null ? -1 : match.index + match[1]!.length;
 }

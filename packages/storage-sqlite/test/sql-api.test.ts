@@ -82,11 +82,14 @@ describe("sql.exec", () => {
     expect([...new Uint8Array(rows[1]!.v)]).toEqual([1, 2]);
   });
 
-  it("refuses booleans and objects as bindings", () => {
-    const err = errorOf(() => sql.exec("SELECT ?", true));
-    expect(err.code).toBe("ERR_SQL_INVALID_BINDING");
-    expect(err.message).toContain("Bind 1 or 0");
-    expect(errorOf(() => sql.exec("SELECT ?", { a: 1 })).code).toBe("ERR_SQL_INVALID_BINDING");
+  it("binds like workerd: booleans as TEXT 'true'/'false', undefined and NaN as NULL, objects as their string, bigint refused", () => {
+    expect(sql.exec("SELECT ? AS t, typeof(?) AS tt, ? AS f", true, true, false).one()).toEqual({ t: "true", tt: "text", f: "false" });
+    expect(sql.exec("SELECT ? AS u, ? AS n, ? AS o", undefined, Number.NaN, { a: 1 }).one()).toEqual({ u: null, n: null, o: "[object Object]" });
+    expect(() => sql.exec("SELECT ?", 5n)).toThrow(new TypeError("Cannot convert a BigInt value to a number"));
+    expect(() => sql.exec("SELECT ?, ?", 1)).toThrow(new Error("Wrong number of parameter bindings for SQL query."));
+    // Numbered and named parameters are bound by position, as SQLite numbers them.
+    expect(sql.exec("SELECT ?2 AS a, ?1 AS b", "one", "two").one()).toEqual({ a: "two", b: "one" });
+    expect(sql.exec("SELECT :x AS a, :x AS b, ? AS c", 1, 2).one()).toEqual({ a: 1, b: 1, c: 2 });
   });
 
   it("refuses transaction statements, pointing at transactionSync", () => {
@@ -115,13 +118,17 @@ describe("sql.exec", () => {
     expect(sql.exec("SELECT 1 AS one").one()).toEqual({ one: 1 });
   });
 
-  it("rolls the batch back to before the failing exec, keeping earlier writes of the batch", async () => {
+  it("undoes a failing statement only: earlier statements of the exec and earlier writes of the batch stay (as on workerd)", async () => {
     sql.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
     await storage.api.sync();
     sql.exec("INSERT INTO t VALUES (1)");
     storage.api.kv.put("k", "kept");
+    const err = errorOf(() => sql.exec("INSERT INTO t VALUES (4), (1)"));
+    expect(err.code).toBe("ERR_SQL");
+    expect(err.message).toBe("UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_PRIMARYKEY)");
     expect(errorOf(() => sql.exec("INSERT INTO t VALUES (2); INSERT INTO t VALUES (1)")).code).toBe("ERR_SQL");
-    expect(sql.exec("SELECT id FROM t").toArray()).toEqual([{ id: 1 }]);
+    expect(sql.exec("SELECT id FROM t ORDER BY id").toArray()).toEqual([{ id: 1 }, { id: 2 }]);
+    sql.exec("DELETE FROM t WHERE id = 2");
     expect(storage.hasPendingWrites).toBe(true);
     storage.commit();
     sql.exec("INSERT INTO t VALUES (3)");

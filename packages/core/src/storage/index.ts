@@ -7,4 +7,6 @@
 export type * from "../storage-provider.ts";
 export { createStorageApi, type StorageBackend } from "../storage-api.ts";
 export * from "../storage-validation.ts";
+// Providers throw the same workerd-shaped errors as the rest of the API.
+export { argumentTypeError, workerdError, type CodedError } from "../errors.ts";
 export { memoryStorage, type MemoryStorageOptions } from "../memory-storage.ts";

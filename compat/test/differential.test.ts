@@ -8,7 +8,7 @@
 //
 // Errors are compared by constructor, name, message and (DOMException) code.
 // Updating the list below: node --conditions=@torpor/source --import tsx
-// compat/scripts/observe.ts, then python3 compat/scripts/known.py DOC path...
+// compat/scripts/observe.ts, then compat/scripts/known.ts DOC path... (same way).
 //
 // Each known difference names an item of docs/compatibility.md. An entry
 // pins BOTH sides' values exactly: when Torpor is changed to match workerd

@@ -271,9 +271,10 @@ export function createStorageApi<Savepoint>(backend: StorageBackend<Savepoint>, 
       backend.sql();
       // A statement may write: note it for an open transaction() of another event.
       return (sql ??= {
-        exec: (query: string, ...bindings: unknown[]) => {
+        // Rest arguments: sql.exec() with no argument is workerd's TypeError, not the SQL "undefined".
+        exec: (...args: [query: string, ...bindings: unknown[]]) => {
           noteWrite();
-          return backend.sql().exec(query, ...bindings);
+          return backend.sql().exec(...args);
         },
         get databaseSize() {
           return backend.sql().databaseSize;

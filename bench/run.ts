@@ -13,6 +13,7 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   broadcast: () => import("./broadcast.ts"),
   durable: () => import("./durable.ts"),
   wake: () => import("./wake.ts"),
+  cluster: () => import("./cluster.ts"),
 };
 
 const args = process.argv.slice(2);

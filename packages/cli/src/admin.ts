@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { TorporError, type Logger, type Runtime } from "@torpor/core";
+import { TorporError, type Logger, type ObjectInfo, type Runtime } from "@torpor/core";
 import { adminAccess, checkAdminExposure } from "./admin-access.ts";
 import { prometheusText } from "./prometheus.ts";
 
@@ -18,6 +18,25 @@ export interface AdminOptions {
   token: string | null;
 }
 
+/** What the admin endpoint reports on: one runtime, or (cluster) every worker through the supervisor. */
+export interface AdminBackend {
+  /** Rows of `GET /objects`. */
+  objects(): Promise<Array<Record<string, unknown>>>;
+  /** The `GET /metrics` text. */
+  metrics(): Promise<string>;
+  /** Forces one object to hibernate; the status and JSON body to answer with. */
+  hibernate(binding: string, name: string): Promise<{ status: number; body: unknown }>;
+}
+
+/** The admin backend of one runtime. */
+export function runtimeAdmin(runtime: Runtime): AdminBackend {
+  return {
+    objects: async () => runtime.objects().map((o) => objectRow(o)),
+    metrics: async () => prometheusText(runtime),
+    hibernate: (binding, name) => hibernateObject(runtime, binding, name),
+  };
+}
+
 /**
  * The admin endpoint, for operators and tests (it can force hibernation and
  * lists every object, so access is checked: see admin-access.ts):
@@ -25,7 +44,12 @@ export interface AdminOptions {
  * - `POST /objects/<binding>/<name>/hibernate`: 200 once hibernated (sockets stay open), 409 with the reasons if it cannot
  * - `GET /metrics`: Prometheus text format
  */
-export async function startAdmin(runtime: Runtime, options: AdminOptions): Promise<AdminServer> {
+export function startAdmin(runtime: Runtime, options: AdminOptions): Promise<AdminServer> {
+  return serveAdmin(runtimeAdmin(runtime), options);
+}
+
+/** The admin endpoint over any backend (a cluster supervisor's covers every worker). */
+export async function serveAdmin(backend: AdminBackend, options: AdminOptions): Promise<AdminServer> {
   checkAdminExposure(options.host, options.token);
   let refuse: ReturnType<typeof adminAccess> = () => ({ status: 403, code: "ERR_ADMIN_HOST", message: "Not listening yet." });
   const server = createServer((req, res) => {
@@ -34,7 +58,7 @@ export async function startAdmin(runtime: Runtime, options: AdminOptions): Promi
       send(res, refusal.status, { error: { code: refusal.code, message: refusal.message } }, refusal.headers);
       return;
     }
-    handle(runtime, req, res).catch((error: unknown) => {
+    handle(backend, req, res).catch((error: unknown) => {
       options.logger.error("Admin request failed", { url: req.url, error });
       if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
       else res.destroy();
@@ -60,7 +84,7 @@ export async function startAdmin(runtime: Runtime, options: AdminOptions): Promi
   };
 }
 
-async function handle(runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let path: string;
   try {
     path = new URL(req.url ?? "/", "http://admin").pathname;
@@ -69,25 +93,13 @@ async function handle(runtime: Runtime, req: IncomingMessage, res: ServerRespons
   }
   if (path === "/objects") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
-    const list = runtime.objects().map((o) => ({
-      binding: o.binding,
-      id: o.id,
-      name: o.name ?? null,
-      state: o.state,
-      sockets: o.sockets,
-      constructed: o.counters.constructed,
-      woken: o.counters.woken,
-      evicted: o.counters.evicted,
-      events: o.counters.events,
-      errors: o.counters.errors,
-      blockers: o.blockers,
-    }));
-    return send(res, 200, list);
+    return send(res, 200, await backend.objects());
   }
   if (path === "/metrics") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
+    const text = await backend.metrics();
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-    res.end(prometheusText(runtime));
+    res.end(text);
     return;
   }
   const match = /^\/objects\/([^/]+)\/([^/]+)\/hibernate$/.exec(path);
@@ -101,30 +113,54 @@ async function handle(runtime: Runtime, req: IncomingMessage, res: ServerRespons
     } catch {
       return send(res, 400, { error: { code: "ERR_BAD_REQUEST", message: `The path ${path} is not valid %-encoding.` } });
     }
-    let id: string;
-    try {
-      id = runtime.namespace(binding).idFromName(name).toString();
-    } catch (error) {
-      if (error instanceof TorporError) return send(res, 404, { error: { code: error.code, message: error.message } });
-      throw error;
-    }
-    // Asking about an object must not create it (getByName would).
-    if (!runtime.objects().some((o) => o.id === id && o.binding === binding)) {
-      return send(res, 404, { error: { code: "ERR_UNKNOWN_OBJECT", message: `The object ${binding}/${name} has not run since the server started, so there is nothing in memory to hibernate.` } });
-    }
-    const stub = runtime.namespace(binding).getByName(name);
-    try {
-      await runtime.hibernate(stub);
-    } catch (error) {
-      if (error instanceof TorporError && error.code === "ERR_NOT_HIBERNATABLE") {
-        return send(res, 409, { error: { code: error.code, message: error.message, blockers: runtime.inspect(stub).blockers } });
-      }
-      throw error;
-    }
-    const info = runtime.inspect(stub);
-    return send(res, 200, { binding, id: info.id, name: info.name ?? null, state: info.state, sockets: info.sockets });
+    const { status, body } = await backend.hibernate(binding, name);
+    return send(res, status, body);
   }
   send(res, 404, { error: { code: "ERR_NOT_FOUND", message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics.` } });
+}
+
+/** Forces an object of this runtime to hibernate: 200, 409 with what pins it, or 404 when it is not in memory. */
+export async function hibernateObject(runtime: Runtime, binding: string, name: string): Promise<{ status: number; body: unknown }> {
+  let id: string;
+  try {
+    id = runtime.namespace(binding).idFromName(name).toString();
+  } catch (error) {
+    if (error instanceof TorporError) return { status: 404, body: { error: { code: error.code, message: error.message } } };
+    throw error;
+  }
+  // Asking about an object must not create it (getByName would).
+  if (!runtime.objects().some((o) => o.id === id && o.binding === binding)) {
+    return { status: 404, body: { error: { code: "ERR_UNKNOWN_OBJECT", message: `The object ${binding}/${name} has not run since the server started, so there is nothing in memory to hibernate.` } } };
+  }
+  const stub = runtime.namespace(binding).getByName(name);
+  try {
+    await runtime.hibernate(stub);
+  } catch (error) {
+    if (error instanceof TorporError && error.code === "ERR_NOT_HIBERNATABLE") {
+      return { status: 409, body: { error: { code: error.code, message: error.message, blockers: runtime.inspect(stub).blockers } } };
+    }
+    throw error;
+  }
+  const info = runtime.inspect(stub);
+  return { status: 200, body: { binding, id: info.id, name: info.name ?? null, state: info.state, sockets: info.sockets } };
+}
+
+/** One object in `GET /objects`. */
+export function objectRow(o: ObjectInfo, extra?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    binding: o.binding,
+    id: o.id,
+    name: o.name ?? null,
+    state: o.state,
+    sockets: o.sockets,
+    constructed: o.counters.constructed,
+    woken: o.counters.woken,
+    evicted: o.counters.evicted,
+    events: o.counters.events,
+    errors: o.counters.errors,
+    blockers: o.blockers,
+    ...extra,
+  };
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {

@@ -48,7 +48,7 @@ describe("parseCliArgs", () => {
       return "no error";
     };
     expect(message([])).toMatch(/^No command given/);
-    expect(message(["serve"])).toBe('Unknown command "serve": use torpor dev or torpor start.');
+    expect(message(["serve"])).toBe('Unknown command "serve": use torpor dev, torpor start or torpor reload.');
     expect(message(["dev", "a.js", "b.js"])).toMatch(/Unexpected argument "b\.js"/);
     expect(message(["dev", "--port", "http"])).toBe('--port must be a number; got "http".');
     expect(message(["dev", "--port", "70000"])).toBe('--port must be 0 to 65535; got "70000".');
@@ -57,6 +57,9 @@ describe("parseCliArgs", () => {
     expect(message(["dev", "--log-level", "loud"])).toMatch(/debug, info, warn or error/);
     expect(message(["dev", "--var", "NOCOLON"])).toBe('--var takes KEY:VALUE; got "NOCOLON".');
     expect(message(["dev", "--bogus"])).toMatch(/Unknown option '--bogus'.*torpor --help/);
+    expect(message(["start", "--workers", "0"])).toBe('--workers must be at least 1; got "0".');
+    expect(message(["start", "--workers", "300"])).toBe('--workers must be at most 256 (the number of slots); got "300".');
+    expect(parseCliArgs(["start", "--workers", "3"]).workers).toBe(3);
   });
 
   it("lists every flag in --help", () => {

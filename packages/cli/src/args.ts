@@ -4,7 +4,7 @@ import type { TorporSection } from "./config.ts";
 import { CliError } from "./errors.ts";
 
 /** `dev`: readable logs for a terminal. `start`: JSON logs for production. */
-export type Command = "dev" | "start";
+export type Command = "dev" | "start" | "reload";
 
 /** The parsed command line. Unset options (the limits too) fall back to the config, then to defaults. */
 export interface CliArgs extends TorporSection {
@@ -18,6 +18,7 @@ export interface CliArgs extends TorporSection {
   adminPort?: number | undefined;
   adminIp: string;
   adminToken?: string | undefined;
+  workers?: number | undefined;
   logLevel?: "debug" | "info" | "warn" | "error" | undefined;
 }
 
@@ -26,7 +27,9 @@ export const HELP = `torpor: run a Cloudflare Worker and its Durable Objects on 
 
 Usage:
   torpor dev   [entry] [options]   development: readable logs
-  torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT
+  torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT,
+                                   one worker process per core, SIGHUP reloads without disconnects
+  torpor reload [options]          reloads a running torpor start (found through --persist-to)
 
   entry                       the Worker module (default: "main" from the config)
 
@@ -53,6 +56,10 @@ Limits (also settable in the config's "torpor" section, snake_case):
                                     further behind is closed with 1013 (default 16777216)
       --ping-interval-ms <ms>       WebSocket pings to find dead peers; 0 turns them off
                                     (default 30000)
+
+Cluster (torpor start; also "workers" in the config's "torpor" section):
+      --workers <n>           worker processes sharing the port and the data directory
+                              (default: the available cores; 1 runs one process, no supervisor)
 
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
@@ -89,6 +96,7 @@ const flagSchemas = {
   "max-request-body-bytes": count("--max-request-body-bytes", 1),
   "max-buffered-bytes": count("--max-buffered-bytes", 1),
   "ping-interval-ms": count("--ping-interval-ms", 0),
+  workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
 };
 
@@ -116,6 +124,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "max-request-body-bytes": { type: "string" },
         "max-buffered-bytes": { type: "string" },
         "ping-interval-ms": { type: "string" },
+        workers: { type: "string" },
         "admin-port": { type: "string" },
         "admin-ip": { type: "string" },
         "admin-token": { type: "string" },
@@ -132,7 +141,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1" };
   const [command, entry, ...extra] = positionals;
   if (command === undefined) throw new CliError("ERR_CLI_USAGE", "No command given: use torpor dev or torpor start (torpor --help lists the options).");
-  if (command !== "dev" && command !== "start") throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev or torpor start.`);
+  if (command !== "dev" && command !== "start" && command !== "reload") throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, torpor start or torpor reload.`);
   if (extra.length > 0) throw new CliError("ERR_CLI_USAGE", `Unexpected argument "${extra[0]}": torpor ${command} takes at most one entry file.`);
 
   const checked = <K extends keyof typeof flagSchemas>(flag: K): z.output<(typeof flagSchemas)[K]> | undefined => {
@@ -170,6 +179,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     maxRequestBodyBytes: checked("max-request-body-bytes"),
     maxBufferedBytes: checked("max-buffered-bytes"),
     pingIntervalMs: checked("ping-interval-ms"),
+    workers: checked("workers"),
     adminPort: checked("admin-port"),
     adminIp: values["admin-ip"] ?? "127.0.0.1",
     adminToken: values["admin-token"],

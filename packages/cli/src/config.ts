@@ -26,6 +26,7 @@ export interface TorporSection {
   maxRequestBodyBytes?: number | undefined;
   maxBufferedBytes?: number | undefined;
   pingIntervalMs?: number | undefined;
+  workers?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -76,6 +77,7 @@ const torporSchema = z.strictObject({
   max_request_body_bytes: positiveInt.optional(),
   max_buffered_bytes: positiveInt.optional(),
   ping_interval_ms: z.number().int().nonnegative().optional(),
+  workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
 });
 
 const configSchema = z.looseObject({
@@ -249,6 +251,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       maxRequestBodyBytes: t.max_request_body_bytes,
       maxBufferedBytes: t.max_buffered_bytes,
       pingIntervalMs: t.ping_interval_ms,
+      workers: t.workers,
     },
     warnings,
   };

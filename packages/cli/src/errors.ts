@@ -6,7 +6,8 @@ export type CliErrorCode =
   | "ERR_CONFIG_INVALID"
   | "ERR_ENTRY_NOT_FOUND"
   | "ERR_ENTRY_LOAD"
-  | "ERR_CLASS_NOT_EXPORTED";
+  | "ERR_CLASS_NOT_EXPORTED"
+  | "ERR_RELOAD_FAILED";
 
 /**
  * An error the CLI prints as one line (`torpor: <message>`) before exiting

@@ -1,8 +1,13 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { TorporError } from "@torpor/core";
 import { HELP, parseCliArgs } from "./args.ts";
 import { CliError } from "./errors.ts";
-import { startWorker } from "./serve.ts";
+import { serveSettings, startWorker } from "./serve.ts";
+import { stopOnSignals } from "./shutdown.ts";
+import { runReload } from "./cluster/reload.ts";
+import { runCluster } from "./cluster/start.ts";
+import { runWorker } from "./cluster/worker.ts";
 
 /**
  * Runs the `torpor` command line (bin/torpor.js calls this after installing
@@ -32,36 +37,26 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${pkg.version}\n`);
     return;
   }
+  if (args.command === "reload") return runReload(args);
   const command = args.command;
+  if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return runWorker({ ...args, command });
+  if (command === "start") {
+    const workers = args.workers ?? serveSettings(args, process.cwd()).config.torpor.workers ?? availableParallelism();
+    // One process needs no supervisor: `--workers 1` is today's single process.
+    if (workers > 1) return runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
+  }
   const worker = await startWorker({ ...args, command });
   const { logger } = worker;
 
   // Unhandled rejections and uncaught exceptions are the runtime's to report while it serves
   // (attributed to their object); a second handler here logged every rejection twice.
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn(`${signal} again: exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
+  stopOnSignals(logger, (signal) => {
     // 1012 "service restart" tells clients to reconnect; Ctrl-C in dev is a plain 1001 "going away".
     const [code, reason] = signal === "SIGINT" && command === "dev" ? [1001, "Server stopped"] : [1012, "Server restarting"];
     logger.info("Shutting down: finishing in-flight events, committing storage, closing sockets", { signal, code });
-    worker.close(code, reason).then(
-      () => {
-        logger.info("Stopped");
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error("Shutdown failed", { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+    return worker.close(code, reason);
+  });
 
   if (command === "dev") {
     process.stdout.write(`Ready on ${worker.url}\n`);

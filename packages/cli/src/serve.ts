@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
+import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
@@ -30,13 +31,37 @@ const EMPTY_CONFIG: WorkerConfig = {
   warnings: [],
 };
 
-/** Reads the config, loads the Worker, and starts the runtime (and the admin endpoint if asked). */
-export async function startWorker(args: CliArgs & { command: Command }, cwd = process.cwd()): Promise<RunningWorker> {
-  const level = args.logLevel ?? "info";
-  const logger = args.command === "start" ? jsonLogger(level) : consoleLogger(level);
+/** This process as one worker of a cluster (see cluster/worker.ts). */
+export interface ClusterRole {
+  index: number;
+  directory: HostDirectory;
+}
+
+/** What both a single process and a cluster supervisor read from the flags and the config. */
+export interface ServeSettings {
+  configPath: string | null;
+  config: WorkerConfig;
+  persistTo: string;
+  port: number;
+  ip: string;
+}
+
+/** Finds and reads the config, and resolves where to listen and store. */
+export function serveSettings(args: CliArgs, cwd: string): ServeSettings {
   const configPath = findConfig(args.config, cwd);
   const config = configPath === null ? EMPTY_CONFIG : readConfig(configPath);
-  for (const warning of config.warnings) logger.warn(warning);
+  const persistTo = args.persistTo !== undefined ? resolve(cwd, args.persistTo) : join(config.path !== null ? dirname(config.path) : cwd, ".torpor", "state");
+  return { configPath, config, persistTo, port: args.port ?? config.dev.port ?? 8787, ip: args.ip ?? config.dev.ip ?? "127.0.0.1" };
+}
+
+/** Reads the config, loads the Worker, and starts the runtime (and the admin endpoint if asked). */
+export async function startWorker(args: CliArgs & { command: Command }, cwd = process.cwd(), cluster?: ClusterRole): Promise<RunningWorker> {
+  const level = args.logLevel ?? "info";
+  const base = args.command === "start" ? jsonLogger(level) : consoleLogger(level);
+  const logger = cluster === undefined ? base : withFields(base, { worker: cluster.index });
+  const { configPath, config, persistTo, port, ip } = serveSettings(args, cwd);
+  // In a cluster the supervisor already reported the config's warnings.
+  if (cluster === undefined) for (const warning of config.warnings) logger.warn(warning);
 
   const entry = args.entry !== undefined ? resolve(cwd, args.entry) : config.main;
   if (entry === undefined) {
@@ -58,18 +83,18 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   for (const b of config.bindings) {
     if (b.name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${b.name} is both a var and a Durable Object binding; rename one.`);
   }
-  const persistTo = args.persistTo !== undefined ? resolve(cwd, args.persistTo) : join(config.path !== null ? dirname(config.path) : cwd, ".torpor", "state");
 
   // An empty TORPOR_ADMIN_TOKEN counts as unset.
   const adminToken = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
   if (args.adminPort !== undefined) checkAdminExposure(args.adminIp, adminToken);
 
   // Before anything runs: a second server on the same directory would corrupt the first one's objects.
-  const lock = lockDataDir(persistTo);
+  // A cluster's supervisor holds the lock for all its workers.
+  const lock = cluster === undefined ? lockDataDir(persistTo) : null;
   try {
-    return await startLocked(args, { logger, config, entry, vars, persistTo, lock, adminToken });
+    return await startLocked(args, { logger, config, entry, vars, persistTo, lock, adminToken, port, ip, cluster });
   } catch (error) {
-    lock.release();
+    lock?.release();
     throw error;
   }
 }
@@ -84,7 +109,21 @@ async function startLocked(
     persistTo,
     lock,
     adminToken,
-  }: { logger: Logger; config: WorkerConfig; entry: string; vars: Record<string, unknown>; persistTo: string; lock: DataDirLock; adminToken: string | null },
+    port,
+    ip,
+    cluster,
+  }: {
+    logger: Logger;
+    config: WorkerConfig;
+    entry: string;
+    vars: Record<string, unknown>;
+    persistTo: string;
+    lock: DataDirLock | null;
+    adminToken: string | null;
+    port: number;
+    ip: string;
+    cluster: ClusterRole | undefined;
+  },
 ): Promise<RunningWorker> {
   installWorkerGlobals();
   // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
@@ -113,6 +152,7 @@ async function startLocked(
     },
     logger,
     installGlobals: false,
+    ...(cluster !== undefined ? { directory: cluster.directory } : {}),
   });
   Object.assign(runtime.exports, entrypointExports(worker, runtime));
   setWorkerEnv(runtime.env);
@@ -120,13 +160,14 @@ async function startLocked(
 
   let url: string;
   try {
-    ({ url } = await runtime.listen({ port: args.port ?? config.dev.port ?? 8787, host: args.ip ?? config.dev.ip ?? "127.0.0.1" }));
+    // A cluster worker gets its connections from the supervisor, which listens.
+    ({ url } = await runtime.listen({ port: cluster === undefined ? port : null, host: ip }));
   } catch (error) {
     await runtime.close();
     throw listenError(error, "--port");
   }
   let admin: AdminServer | null = null;
-  if (args.adminPort !== undefined) {
+  if (args.adminPort !== undefined && cluster === undefined) {
     try {
       admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken });
     } catch (error) {
@@ -149,12 +190,22 @@ async function startLocked(
     async close(code, reason) {
       await admin?.close();
       await runtime.close({ code, reason });
-      lock.release();
+      lock?.release();
     },
   };
 }
 
-function listenError(error: unknown, flag: string): unknown {
+/** A logger adding `fields` to every line (a cluster worker's index). */
+function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  return {
+    debug: (m, f) => logger.debug(m, { ...fields, ...f }),
+    info: (m, f) => logger.info(m, { ...fields, ...f }),
+    warn: (m, f) => logger.warn(m, { ...fields, ...f }),
+    error: (m, f) => logger.error(m, { ...fields, ...f }),
+  };
+}
+
+export function listenError(error: unknown, flag: string): unknown {
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e.code === "EADDRINUSE") return new CliError("ERR_CLI_USAGE", `Port ${e.port} on ${e.address} is in use; pick another with ${flag} (0 picks a free one).`);
   if (e.code === "EADDRNOTAVAIL" || e.code === "EACCES") return new CliError("ERR_CLI_USAGE", `Cannot listen on ${e.address}:${e.port} (${e.code}); check ${flag} and the address.`);

@@ -53,7 +53,10 @@ export type TorporErrorCode =
   | "ERR_STORAGE_DELETE_ALL_IN_TRANSACTION"
   | "ERR_SQL_NO_STATEMENT"
   | "ERR_SQL_BINDING_COUNT"
-  | "ERR_UPGRADE_REQUIRED";
+  | "ERR_UPGRADE_REQUIRED"
+  | "ERR_OBJECT_NOT_LOCAL"
+  | "ERR_OBJECT_OWNER_EXITED"
+  | "ERR_OBJECT_UNAVAILABLE";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

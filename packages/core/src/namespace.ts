@@ -1,11 +1,11 @@
 import { TorporError } from "./errors.ts";
 import { DurableObjectId, hexFromName, parseHex, uniqueHex } from "./id.ts";
-import type { ObjectHost } from "./object-host.ts";
-import { createStub, type DurableObjectStub } from "./stub.ts";
+import { createStub, type DurableObjectStub, type StubTarget } from "./stub.ts";
 
 /** What a namespace needs from its runtime. */
 export interface NamespaceRuntime {
-  host(namespace: NamespaceKey, id: DurableObjectId): ObjectHost;
+  /** What a stub for `id` calls: the local host, or (cluster mode) a routed object. */
+  target(namespace: NamespaceKey, id: DurableObjectId): StubTarget;
 }
 
 /** What identifies a namespace to its runtime. */
@@ -65,7 +65,7 @@ export class DurableObjectNamespace<T = Record<string, unknown>> {
         `This id belongs to namespace "${id.namespaceKey}", not "${this.storageName}". Make the id with env.${this.binding}.idFromName() or idFromString().`,
       );
     }
-    return createStub<T>(this.#runtime.host(this, id), id);
+    return createStub<T>(this.#runtime.target(this, id), id);
   }
 
   /** Shorthand for `get(idFromName(name))`. */

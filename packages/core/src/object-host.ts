@@ -604,6 +604,26 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   }
 
   /**
+   * Moves the object out of this process (cluster reload; the caller stopped
+   * its sockets reading): running events finish, storage commits, sockets
+   * accepted with `ws.accept()` close with 1012, the instance and timers go.
+   * Returns the open hibernatable sockets, detached from this host, for the
+   * new owner.
+   */
+  async moveOut(): Promise<SocketEnd[]> {
+    this.#closing = true;
+    await this.drained();
+    for (const end of [...this.#standard]) if (end.state === OPEN) end.close(1012, "Server restarting");
+    const moving = this.sockets.list().filter((end) => end.state === OPEN);
+    for (const end of moving) {
+      this.sockets.delete(end);
+      end.owner = null;
+    }
+    await this.shutdown(1012, "Server restarting");
+    return moving;
+  }
+
+  /**
    * Closes every socket of this object from the runtime's side, detached
    * first so no handler or listener runs (and nothing wakes) for this close:
    * the object is being torn down (testing's eviction with "close").

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { StorageProvider } from "./storage-provider.ts";
+import type { HostDirectory } from "./cluster/host-directory.ts";
 
 /** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
 export interface Limits {
@@ -123,6 +124,12 @@ const runtimeOptionsSchema = z
       })
       .optional(),
     installGlobals: z.boolean().default(true),
+    /** Cluster mode: which objects this process hosts and how to reach the others. */
+    directory: z
+      .custom<HostDirectory>((v) => typeof v === "object" && v !== null && typeof (v as HostDirectory).isLocal === "function", {
+        message: "must be a HostDirectory ({ isLocal, fetch, call, read })",
+      })
+      .optional(),
   })
   .strict();
 

@@ -11,8 +11,9 @@ import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./opt
 import type { Logger } from "./logger.ts";
 import { jsonError, Response } from "./response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "./server.ts";
-import type { StorageProvider } from "./storage-provider.ts";
-import { hostOf } from "./stub.ts";
+import type { ObjectKey, StorageProvider } from "./storage-provider.ts";
+import { hostOf, type StubTarget } from "./stub.ts";
+import { RoutedObject } from "./cluster/routed-object.ts";
 
 /** The Worker entry: `export default { fetch }`. */
 export type WorkerFetch = (request: Request, env: Record<string, unknown>, ctx: ExecutionContext) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
@@ -92,7 +93,13 @@ export class Runtime implements HostRuntime {
     this.provider = this.options.storage ?? memoryStorage();
     const env: Record<string, unknown> = { ...this.options.env };
     const exports: Record<string, unknown> = {};
-    const self = { host: (ns: NamespaceKey, id: DurableObjectId) => this.#host(ns, id) };
+    const directory = this.options.directory;
+    const self = {
+      target: (ns: NamespaceKey, id: DurableObjectId): StubTarget => {
+        if (directory === undefined) return this.#host(ns, id);
+        return new RoutedObject({ namespace: ns.storageName, id: id.toString(), name: id.name }, directory, () => this.#host(ns, id));
+      },
+    };
     for (const [binding, cls] of Object.entries(this.options.objects)) {
       const namespace = new DurableObjectNamespace(self, binding, binding);
       const entry = { namespace, cls: cls as unknown as DurableObjectClass };
@@ -103,7 +110,7 @@ export class Runtime implements HostRuntime {
     }
     this.env = env;
     this.exports = Object.assign(exports, this.options.exports);
-    this.#restoreAlarms();
+    this.scheduleStoredAlarms();
   }
 
   /** The namespace bound as `binding`. */
@@ -220,6 +227,11 @@ export class Runtime implements HostRuntime {
     this.provider.close();
   }
 
+  /** @internal the running server (cluster workers hand it connections). */
+  get server(): RunningServer | null {
+    return this.#server;
+  }
+
   /** True once `close()` was called. */
   get closed(): boolean {
     return this.#closed;
@@ -291,12 +303,52 @@ export class Runtime implements HostRuntime {
     return host;
   }
 
+  /**
+   * @internal the host of an object this process owns, by key (cluster
+   * workers serving routed calls). `adopting`: the object is moving in and
+   * not yet owned (its sockets arrive before its calls).
+   */
+  hostForKey(key: ObjectKey, adopting = false): ObjectHost {
+    const entry = this.#byStorageName.get(key.namespace);
+    if (entry === undefined) throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace "${key.namespace}" in this runtime.`);
+    if (!adopting) this.#checkLocal(key);
+    const ns = entry.namespace;
+    const host = this.#host(ns, key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id));
+    // Sockets are about to move in: held strongly, as any host with sockets.
+    if (adopting) this.#keep(host);
+    return host;
+  }
+
+  /** @internal every host in memory (cluster workers moving objects out). */
+  hosts(): ObjectHost[] {
+    return this.#allHosts();
+  }
+
+  /** @internal forgets a host that moved to another process. */
+  forget(host: ObjectHost): void {
+    const key = hostKey(host.key.namespace, host.key.id);
+    if (this.#hosts.get(key) === host) this.#hosts.delete(key);
+    if (this.#spare.get(key)?.deref() === host) this.#spare.delete(key);
+    this.#live.delete(host);
+  }
+
+  /** Only the owner may construct an object: a host is never made for one owned elsewhere. */
+  #checkLocal(key: ObjectKey): void {
+    const directory = this.options.directory;
+    if (directory !== undefined && !directory.isLocal(key)) {
+      throw new TorporError("ERR_OBJECT_NOT_LOCAL", `Object ${key.namespace}/${key.name ?? key.id} is owned by another worker of this cluster; ask that worker (the admin endpoint routes there).`);
+    }
+  }
+
   #hostOf(target: ObjectTarget): ObjectHost {
     const fromStub = hostOf(target as object);
     if (fromStub !== undefined) return fromStub;
     const id = ("id" in target ? target.id : target) as DurableObjectId;
     const entry = this.#byStorageName.get(id.namespaceKey);
-    if (entry !== undefined) return this.#host(entry.namespace, id);
+    if (entry !== undefined) {
+      this.#checkLocal({ namespace: id.namespaceKey, id: id.toString() });
+      return this.#host(entry.namespace, id);
+    }
     throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace of this runtime made the id ${String(id)}.`);
   }
 
@@ -312,11 +364,18 @@ export class Runtime implements HostRuntime {
     };
   }
 
-  /** Schedules every persisted alarm, without opening the objects. */
-  #restoreAlarms(): void {
+  /**
+   * Schedules the persisted alarms of the objects this process hosts (all of
+   * them without a host directory; `only` narrows further, for objects a
+   * cluster worker just took over), without opening the objects.
+   */
+  scheduleStoredAlarms(only?: (key: ObjectKey) => boolean): void {
+    const directory = this.options.directory;
     for (const { key, scheduledTime } of this.provider.listAlarms()) {
       const entry = this.#byStorageName.get(key.namespace);
       if (entry === undefined) continue;
+      if (directory !== undefined && !directory.isLocal(key)) continue;
+      if (only !== undefined && !only(key)) continue;
       const ns = entry.namespace;
       const id = key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id);
       const host = this.#host(ns, id);

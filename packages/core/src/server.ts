@@ -2,7 +2,7 @@ import { workerdError } from "./errors.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket as WsConnection } from "ws";
+import { WebSocketServer, WebSocket as WsWebSocket, type WebSocket as WsConnection } from "ws";
 import type { Clock } from "./clock.ts";
 import { checkHandshake } from "./handshake.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -11,11 +11,13 @@ import type { Logger } from "./logger.ts";
 import type { ServerLimits } from "./options.ts";
 import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "./web-socket.ts";
+import type { SocketEnd } from "./socket-end.ts";
+import { handoffOf } from "./cluster/upgrade-handoff.ts";
 
 /** Where to listen. */
 export interface ListenOptions {
-  /** Port; 0 picks a free one. Default 8787 (as `wrangler dev`). */
-  port?: number;
+  /** Port; 0 picks a free one. Default 8787 (as `wrangler dev`). Null: no listener, connections come through `acceptConnection` (cluster workers). */
+  port?: number | null;
   /** Interface; default 127.0.0.1. */
   host?: string;
 }
@@ -29,6 +31,12 @@ export interface RunningServer {
   stopAccepting(): void;
   /** Waits for WebSocket closing handshakes (bounded), then drops what is left. */
   close(): Promise<void>;
+  /** Serves a connection accepted elsewhere (a cluster supervisor passed it to this process). */
+  acceptConnection(socket: Socket): void;
+  /** Answers the handshake of an upgrade whose object accepted it here while another process read the request. */
+  completeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, server: SocketEnd, protocol: string | false): void;
+  /** Wires an already-open WebSocket's socket (moved from another process) to `end`; `unparsed` is read before the socket. */
+  resume(socket: Socket, unparsed: Buffer, end: SocketEnd): void;
 }
 
 /** What the server needs from the runtime. */
@@ -122,7 +130,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     if (response.status === 101) {
       // The object answered a plain request with an upgrade: nothing can connect. workerd
       // fails the request with this TypeError (a 500); the error goes to the logger.
-      if (ws !== null) endOf(ws).peer?.abandon();
+      if (ws !== null) {
+        const handoff = handoffOf(ws);
+        if (handoff !== undefined) handoff.abandon();
+        else endOf(ws).peer?.abandon();
+      }
       const error = workerdError(
         TypeError,
         "ERR_UPGRADE_REQUIRED",
@@ -167,19 +179,39 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       await writeRawResponse(socket, response);
       return;
     }
+    const handoff = handoffOf(client);
+    if (handoff !== undefined) {
+      if (socket.destroyed) {
+        handoff.abandon();
+        return;
+      }
+      // The socket leaves this process (it never closes here): it no longer counts against this server's limit.
+      socket.off("close", onSocketClose);
+      openSockets--;
+      handoff.handOff(req, socket, head);
+      return;
+    }
     const server = endOf(client).peer;
     if (server === null || socket.destroyed) {
       server?.abandon();
       socket.destroy();
       return;
     }
-    protocolForUpgrade = response.headers.get("sec-websocket-protocol") ?? false;
+    upgrade(req, socket, head, server, response.headers.get("sec-websocket-protocol") ?? false);
+  };
+
+  const track = (conn: WsConnection) => {
+    connections.add(conn);
+    conn.once("close", () => connections.delete(conn));
+    heartbeat?.watch(conn);
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, server: SocketEnd, protocol: string | false) => {
+    protocolForUpgrade = protocol;
     let upgraded = false;
     wss.handleUpgrade(req, socket, head, (conn) => {
       upgraded = true;
-      connections.add(conn);
-      conn.once("close", () => connections.delete(conn));
-      heartbeat?.watch(conn);
+      track(conn);
       server.protocol = conn.protocol;
       server.bind(conn, limits.maxBufferedBytes);
     });
@@ -212,14 +244,16 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     else socket.end(response, () => socket.destroy());
   });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port ?? 8787, host, () => {
-      http.off("error", reject);
-      resolve();
+  if (options.port !== null) {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(options.port ?? 8787, host, () => {
+        http.off("error", reject);
+        resolve();
+      });
     });
-  });
-  const port = (http.address() as AddressInfo).port;
+  }
+  const port = options.port === null ? 0 : (http.address() as AddressInfo).port;
 
   return {
     port,
@@ -250,6 +284,36 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       }
       for (const conn of connections) conn.terminate();
       http.closeAllConnections();
+    },
+    acceptConnection(socket) {
+      if (!accepting) {
+        socket.destroy();
+        return;
+      }
+      http.emit("connection", socket);
+    },
+    completeUpgrade(req, socket, head, server, protocol) {
+      socket.on("error", () => {});
+      if (!accepting || socket.destroyed) {
+        server.abandon();
+        socket.destroy();
+        return;
+      }
+      upgrade(req, socket, head, server, protocol);
+    },
+    resume(socket, unparsed, end) {
+      // What WebSocketServer does after writing the 101 (ws/lib/websocket-server.js completeUpgrade), without the handshake.
+      const options = (wss as unknown as { options: Record<string, unknown> }).options;
+      const conn = new WsWebSocket(null as unknown as string, undefined, options) as unknown as WsConnection & { setSocket(s: Socket, h: Buffer, o: object): void };
+      conn.setSocket(socket, unparsed, {
+        allowSynchronousEvents: options.allowSynchronousEvents,
+        maxBufferedChunks: options.maxBufferedChunks,
+        maxFragments: options.maxFragments,
+        maxPayload: options.maxPayload,
+        skipUTF8Validation: options.skipUTF8Validation,
+      });
+      track(conn);
+      end.bind(conn, limits.maxBufferedBytes);
     },
   };
 }

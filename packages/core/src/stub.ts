@@ -4,6 +4,7 @@ import type { ObjectHost } from "./object-host.ts";
 import { NativeResponse, webSocketOf } from "./response.ts";
 import { RpcTarget } from "./rpc-target.ts";
 import { endOf } from "./web-socket.ts";
+import { RoutedObject } from "./cluster/routed-object.ts";
 
 /** Handlers and the stub's own members, which are not RPC members. */
 type NotRpc = "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "id" | "name";
@@ -29,43 +30,73 @@ export type DurableObjectStub<T = Record<string, unknown>> = RpcMembers<T> & {
 /** Handlers and built-ins that are not RPC methods (Cloudflare refuses them too). */
 const NOT_RPC = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError", "constructor", "then", "ctx", "env"]);
 
-const hostOfStub = new WeakMap<object, ObjectHost>();
+/** What a stub calls: the host itself (a runtime hosting every object) or a routed object (cluster mode). */
+export type StubTarget = ObjectHost | RoutedObject;
 
-/** The host behind a stub (for the testing package and runtime.hibernate). */
+const targetOfStub = new WeakMap<object, StubTarget>();
+
+/** The host behind a stub (for the testing package and runtime.hibernate); undefined when another process owns the object. */
 export function hostOf(stub: object): ObjectHost | undefined {
-  return hostOfStub.get(stub);
+  const target = targetOfStub.get(stub);
+  return target instanceof RoutedObject ? (target.local() ?? undefined) : target;
 }
 
 /** @internal */
-export function createStub<T>(host: ObjectHost, id: DurableObjectId): DurableObjectStub<T> {
+export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableObjectStub<T> {
   const base = {
     id,
     name: id.name,
-    fetch: (input: RequestInfo | URL, init?: RequestInit) => stubFetch(host, input, init),
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+      if (!(target instanceof RoutedObject)) return stubFetch(target, input, init);
+      const host = target.local();
+      if (host !== null) return stubFetch(host, input, init);
+      return target.directory.fetch(target.key, input instanceof Request && init === undefined ? input : new Request(input, init));
+    },
   };
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const stub = new Proxy(base, {
-    get(target, prop, receiver) {
-      if (typeof prop !== "string" || prop in target) return Reflect.get(target, prop, receiver);
+    get(own, prop, receiver) {
+      if (typeof prop !== "string" || prop in own) return Reflect.get(own, prop, receiver);
       // A stub is not a thenable: `await stub` must give the stub.
       if (prop === "then" || prop === "toJSON") return undefined;
       let member = methods.get(prop);
       if (member === undefined) {
         // Callable for a method, thenable for a property (`await stub.count`), as on Cloudflare.
-        const call = (...args: unknown[]) => rpc(host, prop, args);
+        const call = (...args: unknown[]) => rpcTo(target, prop, args);
         member = Object.assign(call, {
-          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => readProperty(host, prop).then(resolve, reject),
+          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => readPropertyOf(target, prop).then(resolve, reject),
         });
         methods.set(prop, member);
       }
       return member;
     },
   });
-  hostOfStub.set(stub, host);
+  targetOfStub.set(stub, target);
   return stub as unknown as DurableObjectStub<T>;
 }
 
-async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+function rpcTo(target: StubTarget, method: string, args: unknown[]): Promise<unknown> {
+  if (!(target instanceof RoutedObject)) return rpc(target, method, args);
+  const host = target.local();
+  if (host !== null) return rpc(host, method, args);
+  // Cloned here too, so a value that cannot cross fails the same way as a local call.
+  let cloned: unknown[];
+  try {
+    cloned = clone(args, `the arguments of ${method}()`);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return target.directory.call(target.key, method, cloned);
+}
+
+function readPropertyOf(target: StubTarget, name: string): Promise<unknown> {
+  if (!(target instanceof RoutedObject)) return readProperty(target, name);
+  const host = target.local();
+  return host !== null ? readProperty(host, name) : target.directory.read(target.key, name);
+}
+
+/** `stub.fetch` against a host in this process (also what a cluster owner runs for a routed request). */
+export async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   // Pass a Request through as is: a copy per WebSocket handshake is measurable garbage (bench/RESULTS.md).
   const request = input instanceof Request && init === undefined ? input : new Request(input, init);
   host.runtime.metrics.events.fetch++;
@@ -87,7 +118,8 @@ async function stubFetch(host: ObjectHost, input: RequestInfo | URL, init?: Requ
   return response;
 }
 
-async function rpc(host: ObjectHost, method: string, args: unknown[]): Promise<unknown> {
+/** An RPC call against a host in this process. */
+export async function rpc(host: ObjectHost, method: string, args: unknown[]): Promise<unknown> {
   const cloned = clone(args, `the arguments of ${method}()`);
   host.runtime.metrics.events.rpc++;
   const result = await host.call((instance) => {
@@ -103,7 +135,8 @@ async function rpc(host: ObjectHost, method: string, args: unknown[]): Promise<u
   return clone(result, `the result of ${method}()`);
 }
 
-async function readProperty(host: ObjectHost, name: string): Promise<unknown> {
+/** An RPC property read against a host in this process. */
+export async function readProperty(host: ObjectHost, name: string): Promise<unknown> {
   const value = await host.call((instance) => {
     const found = NOT_RPC.has(name) ? undefined : instance[name];
     if (found === undefined || typeof found === "function") {
@@ -147,7 +180,7 @@ function findByReference(value: unknown, seen: Set<object>): string | undefined 
   if (typeof value === "function") return `a function${value.name === "" ? "" : ` (${value.name})`}`;
   if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
   if (value instanceof RpcTarget) return `an RpcTarget (${value.constructor.name})`;
-  if (hostOfStub.has(value)) return "a Durable Object stub";
+  if (targetOfStub.has(value)) return "a Durable Object stub";
   seen.add(value);
   const children = Array.isArray(value) ? value : value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Object.getPrototypeOf(value) === Object.prototype ? Object.values(value) : [];
   for (const child of children) {

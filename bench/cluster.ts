@@ -1,0 +1,220 @@
+// Cluster mode (`torpor start --workers 2`): what routing and moving cost.
+// - stub RPC round trip and CPU (all processes: supervisor + workers), cross-worker vs same-worker;
+// - a WebSocket's per-message server CPU after it was handed to its owner vs one accepted there;
+// - reload time for 1,000 and 10,000 hibernated sockets (supervisor's "Reloaded" figure), all still open after.
+// The baseline column is the same-worker / local figure measured in the same run.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadWs } from "./lib/deps.ts";
+import { cpuOf } from "./lib/procfs.ts";
+import { QUICK } from "./lib/product.ts";
+import { scratchDir, type PartResult } from "./lib/sides.ts";
+import { median, ratioRow, valueRow, type Row } from "./lib/stats.ts";
+
+const BIN = fileURLToPath(new URL("../packages/cli/bin/torpor.js", import.meta.url));
+const WORKER = `
+import { DurableObject } from "cloudflare:workers";
+export class Obj extends DurableObject {
+  pid() { return process.pid; }
+  ping() { return 1; }
+  async loop(target, n) {
+    const stub = this.env.OBJ.getByName(target);
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await stub.ping();
+    return performance.now() - t;
+  }
+  fetch(request) {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment(request.headers.get("x-via"));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws, m) {
+    ws.send(m === "who" ? process.pid + " " + ws.deserializeAttachment() : m);
+  }
+}
+export default {
+  async fetch(request, env) {
+    const [, kind, a, b, n] = new URL(request.url).pathname.split("/");
+    if (kind === "loop") return Response.json(await env.OBJ.getByName(a).loop(b, Number(n)));
+    if (kind === "pid") return Response.json(await env.OBJ.getByName(a).pid());
+    const headers = new Headers(request.headers);
+    headers.set("x-via", String(process.pid));
+    return env.OBJ.getByName(a).fetch(new Request(request.url, { headers }));
+  },
+};
+`;
+
+interface Cluster {
+  url: string;
+  child: ChildProcess;
+  pids(): number[];
+  nextLog(message: string): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+async function startCluster(dir: string, hibernateMs: number): Promise<Cluster> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "worker.js"), WORKER);
+  writeFileSync(join(dir, "wrangler.json"), JSON.stringify({ main: "worker.js", durable_objects: { bindings: [{ name: "OBJ", class_name: "Obj" }] }, migrations: [{ tag: "v1", new_sqlite_classes: ["Obj"] }] }));
+  const child = spawn(process.execPath, [BIN, "start", "--workers", "2", "--port", "0", "--persist-to", join(dir, "data"), "--hibernate-after-ms", String(hibernateMs), "--log-level", "info"], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+  const waiting: Array<{ message: string; resolve: (l: Record<string, unknown>) => void }> = [];
+  const workerPids = new Set<number>();
+  let buffered = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    buffered += chunk;
+    let at: number;
+    while ((at = buffered.indexOf("\n")) !== -1) {
+      const line = JSON.parse(buffered.slice(0, at)) as Record<string, unknown>;
+      buffered = buffered.slice(at + 1);
+      for (const w of [...waiting]) if (w.message === line.message) (waiting.splice(waiting.indexOf(w), 1), w.resolve(line));
+    }
+  });
+  const nextLog = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiting.push({ message, resolve }));
+  const listening = await nextLog("Listening");
+  return {
+    url: listening.url as string,
+    child,
+    pids: () => [child.pid!, ...workerPids],
+    nextLog,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+const get = async (url: string) => (await fetch(url)).json() as Promise<number>;
+
+export async function run(): Promise<PartResult> {
+  const ws = await loadWs();
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const scratch = scratchDir("cluster");
+  try {
+    // --- stub RPC: same worker vs cross worker ------------------------------------------
+    const cluster = await startCluster(join(scratch.dir, "rpc"), 600_000);
+    const owner = new Map<string, number>();
+    for (let i = 0; i < 16; i++) owner.set(`t${i}`, await get(`${cluster.url}/pid/t${i}`));
+    const callerPid = await get(`${cluster.url}/pid/caller`);
+    const same = [...owner].find(([, pid]) => pid === callerPid)![0];
+    const cross = [...owner].find(([, pid]) => pid !== callerPid)![0];
+    const pids = [cluster.child.pid!, ...new Set(owner.values())];
+    const cpu = () => pids.reduce((n, p) => n + cpuOf(p), 0);
+    // Enough calls that each side uses well over /proc's 10 ms CPU tick.
+    const calls = { same: QUICK ? 20_000 : 100_000, cross: QUICK ? 500 : 3_000 };
+    const lat: Record<string, number[]> = { same: [], cross: [] };
+    const cpuPer: Record<string, number[]> = { same: [], cross: [] };
+    await get(`${cluster.url}/loop/caller/${same}/2000`);
+    await get(`${cluster.url}/loop/caller/${cross}/200`);
+    for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+      for (const [kind, target] of round % 2 === 0 ? [["same", same], ["cross", cross]] : [["cross", cross], ["same", same]]) {
+        const n = calls[kind as "same" | "cross"];
+        const c0 = cpu();
+        const ms = await get(`${cluster.url}/loop/caller/${target}/${n}`);
+        lat[kind!]!.push((ms * 1000) / n);
+        cpuPer[kind!]!.push((cpu() - c0) / n);
+      }
+    }
+    rows.push(ratioRow("cluster: stub RPC round trip, cross-worker (baseline: same worker)", { raw: median(lat.same!), torpor: median(lat.cross!) }, "µs", null));
+    rows.push(ratioRow("cluster: CPU per stub RPC, all processes, cross-worker (baseline: same worker)", { raw: median(cpuPer.same!), torpor: median(cpuPer.cross!) }, "µs", null));
+    notes.push(`stub RPC, ${calls.same} (same worker) and ${calls.cross} (cross-worker) sequential calls per round: same-worker µs ${lat.same!.map((v) => v.toFixed(1)).join(", ")}; cross-worker µs ${lat.cross!.map((v) => v.toFixed(1)).join(", ")}; CPU µs/call same ${cpuPer.same!.map((v) => v.toFixed(1)).join(", ")}, cross ${cpuPer.cross!.map((v) => v.toFixed(1)).join(", ")}`);
+
+    // --- WebSocket per-message cost: handed over vs accepted by the owner -------------------
+    const open = (name: string) =>
+      new Promise<{ sock: InstanceType<typeof ws.WebSocket>; pid: number; via: number }>((resolve, reject) => {
+        const sock = new ws.WebSocket(`${cluster.url.replace("http", "ws")}/ws/${name}`);
+        sock.once("error", reject);
+        sock.once("open", () => sock.send("who"));
+        sock.once("message", (d) => {
+          const [pid, via] = d.toString().split(" ").map(Number);
+          resolve({ sock, pid: pid!, via: via! });
+        });
+      });
+    let local: Awaited<ReturnType<typeof open>> | null = null;
+    let handed: Awaited<ReturnType<typeof open>> | null = null;
+    for (let i = 0; i < 8 && (local === null || handed === null); i++) {
+      const s = await open("echo");
+      if (s.pid === s.via) local ??= s;
+      else handed ??= s;
+    }
+    const echo = (sock: InstanceType<typeof ws.WebSocket>, count: number) =>
+      new Promise<void>((resolve) => {
+        let left = count;
+        const onMessage = () => {
+          if (--left === 0) {
+            sock.off("message", onMessage);
+            resolve();
+          } else sock.send("x".repeat(64));
+        };
+        sock.on("message", onMessage);
+        sock.send("x".repeat(64));
+      });
+    const m = QUICK ? 2_000 : 10_000;
+    const wsCpu: Record<string, number[]> = { local: [], handed: [] };
+    await echo(local!.sock, 500);
+    await echo(handed!.sock, 500);
+    for (let round = 0; round < (QUICK ? 1 : 5); round++) {
+      for (const [kind, s] of round % 2 === 0 ? ([["local", local], ["handed", handed]] as const) : ([["handed", handed], ["local", local]] as const)) {
+        const c0 = cpu();
+        await echo(s!.sock, m);
+        wsCpu[kind]!.push((cpu() - c0) / m);
+      }
+    }
+    rows.push(ratioRow("cluster: server CPU per WebSocket echo, socket handed to its owner (baseline: accepted by the owner)", { raw: median(wsCpu.local!), torpor: median(wsCpu.handed!) }, "µs", { max: 1.1 }));
+    notes.push(`WebSocket echo, ${m} messages per round, CPU µs/message of all cluster processes: accepted by the owner ${wsCpu.local!.map((v) => v.toFixed(1)).join(", ")}; handed over ${wsCpu.handed!.map((v) => v.toFixed(1)).join(", ")}`);
+    local!.sock.terminate();
+    handed!.sock.terminate();
+    await cluster.stop();
+
+    // --- reload time with hibernated sockets ------------------------------------------------
+    for (const sockets of QUICK ? [1_000] : [1_000, 10_000]) {
+      const c = await startCluster(join(scratch.dir, `reload-${sockets}`), 200);
+      const clients: Array<InstanceType<typeof ws.WebSocket>> = [];
+      let closes = 0;
+      const batch = 200;
+      for (let i = 0; i < sockets; i += batch) {
+        await Promise.all(
+          Array.from({ length: Math.min(batch, sockets - i) }, (_, j) =>
+            new Promise<void>((resolve, reject) => {
+              const sock = new ws.WebSocket(`${c.url.replace("http", "ws")}/ws/room${(i + j) % 100}`);
+              sock.once("open", () => resolve());
+              sock.once("error", reject);
+              sock.once("close", () => closes++);
+              clients.push(sock);
+            }),
+          ),
+        );
+      }
+      // Idle past --hibernate-after-ms so every object is hibernated when the reload starts.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const reloaded = c.nextLog("Reloaded");
+      c.child.kill("SIGHUP");
+      const line = await reloaded;
+      // Every socket answers after the move (served by the new workers).
+      let answered = 0;
+      await Promise.all(
+        clients.map(
+          (sock) =>
+            new Promise<void>((resolve) => {
+              sock.once("message", () => {
+                answered++;
+                resolve();
+              });
+              sock.send("who");
+            }),
+        ),
+      );
+      rows.push(valueRow(`cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, total (new workers start, then the move)`, line.ms as number, "ms"));
+      rows.push(valueRow(`cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, the move alone`, line.moveMs as number, "ms"));
+      notes.push(`reload, ${sockets} sockets over 100 objects: ${line.ms} ms in all, ${line.moveMs} ms moving (${line.socketsMoved} moved); ${answered} answered afterwards, ${closes} closed`);
+      for (const sock of clients) sock.terminate();
+      await c.stop();
+    }
+  } finally {
+    scratch.cleanup();
+  }
+  return { rows, notes };
+}

@@ -1,0 +1,166 @@
+/**
+ * A cluster worker: one process running the Worker and the objects of the
+ * slots it owns. It gets client connections, routed calls, upgrades and
+ * moved sockets from the supervisor over IPC, and sends back replies and
+ * the sockets of objects it gives up on a reload.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { WebSocketRequestResponsePair } from "@torpor/core";
+import { callHost, endOf, fetchHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { hibernateObject } from "../admin.ts";
+import type { CliArgs, Command } from "../args.ts";
+import { startWorker, type RunningWorker } from "../serve.ts";
+import { ClusterDirectory } from "./directory.ts";
+import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
+import { moveOut } from "./move.ts";
+import { encodeError, encodeResponse, decodeRequest } from "./wire.ts";
+
+/** How long an accepted upgrade waits for its socket before the object sees it dropped. */
+const UPGRADE_WAIT_MS = 30_000;
+
+const send = (message: FromWorker, handle?: unknown): void => {
+  if (process.connected) process.send!(message, handle as Socket | undefined);
+};
+
+/** Runs this process as worker `index` until the supervisor says stop (or goes away). */
+export async function runWorker(args: CliArgs & { command: Command }): Promise<void> {
+  const init = await new Promise<Extract<ToWorker, { t: "init" }>>((resolve) => {
+    const first = (message: ToWorker) => {
+      if (message.t !== "init") return;
+      process.off("message", first);
+      resolve(message);
+    };
+    process.on("message", first);
+  });
+  const directory = new ClusterDirectory(init.index, init.slots, init.acquired, send);
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker(args, process.cwd(), { index: init.index, directory });
+  } catch (error) {
+    send({ t: "failed", error: encodeError(error) });
+    process.disconnect();
+    return;
+  }
+  const runtime = worker.runtime;
+  const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
+  let nextToken = 1;
+  let stopping = false;
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await worker.close(1012, "Server restarting");
+    process.exit(0);
+  };
+  // Signals reach the whole process group (Ctrl-C); the supervisor decides when workers stop.
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => {});
+  process.on("SIGHUP", () => {});
+  process.on("disconnect", () => {
+    directory.failAll();
+    void stop();
+  });
+
+  const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
+    const reply = (ok: boolean, value: unknown) =>
+      send(ok ? { t: "reply", rid: message.rid, to: message.from, ok: true, value } : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) });
+    try {
+      const host = runtime.hostForKey(message.key);
+      if (message.op === "call") return reply(true, await callHost(host, message.method, message.args));
+      if (message.op === "read") return reply(true, await readHost(host, message.property));
+      const response = await fetchHost(host, decodeRequest(message.request));
+      const client = response.status === 101 ? webSocketOf(response) : null;
+      const server = client === null ? null : endOf(client).peer;
+      const wire = await encodeResponse(response);
+      if (server !== null) {
+        // Held here until the caller's worker sends the client's socket (or gives up).
+        const token = nextToken++;
+        const timer = setTimeout(() => {
+          parked.delete(token);
+          server.abandon();
+        }, UPGRADE_WAIT_MS);
+        timer.unref();
+        parked.set(token, { end: server, protocol: response.headers.get("sec-websocket-protocol") ?? false, timer });
+        wire.upgrade = { token, owner: init.index };
+      }
+      reply(true, wire);
+    } catch (error) {
+      reply(false, error);
+    }
+  };
+
+  const adopt = (moved: MovedSocket, socket: Socket | undefined) => {
+    const host = runtime.hostForKey(moved.key, true);
+    if (socket === undefined || socket.destroyed) return;
+    const end = new SocketEnd();
+    // Bytes arrive as a Uint8Array view; a flat record as the record.
+    const attachment = moved.attachment;
+    end.attachment = attachment instanceof Uint8Array ? Buffer.from(attachment.buffer, attachment.byteOffset, attachment.byteLength) : attachment;
+    end.autoResponseAt = moved.autoResponseAt;
+    end.protocol = moved.protocol;
+    host.acceptHibernatable(end, moved.tags);
+    runtime.server!.resume(socket, Buffer.from(moved.unparsed), end);
+  };
+
+  process.on("message", (message: ToWorker, handle?: Socket) => {
+    switch (message.t) {
+      case "conn":
+        if (handle !== undefined) runtime.server!.acceptConnection(handle);
+        return;
+      case "call":
+        void serveCall(message);
+        return;
+      case "reply":
+        directory.settle(message.rid, message.ok, message.ok ? message.value : message.error);
+        return;
+      case "upgrade": {
+        const entry = parked.get(message.token);
+        if (entry === undefined || handle === undefined) {
+          handle?.destroy();
+          return;
+        }
+        parked.delete(message.token);
+        clearTimeout(entry.timer);
+        const req = { method: message.req.method, url: message.req.url, headers: message.req.headers } as unknown as IncomingMessage;
+        runtime.server!.completeUpgrade(req, handle, Buffer.from(message.head), entry.end, entry.protocol);
+        return;
+      }
+      case "abandon": {
+        const entry = parked.get(message.token);
+        if (entry === undefined) return;
+        parked.delete(message.token);
+        clearTimeout(entry.timer);
+        entry.end.abandon();
+        return;
+      }
+      case "socket":
+        adopt(message.moved, handle);
+        return;
+      case "auto-response":
+        runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);
+        return;
+      case "acquire":
+        directory.acquired = true;
+        runtime.scheduleStoredAlarms((key) => directory.slots[slotOf(key.id)] === init.index);
+        send({ t: "acquired" });
+        return;
+      case "release":
+        directory.acquired = false;
+        void moveOut(runtime, send).then((counts) => send({ t: "released", ...counts }));
+        return;
+      case "stats":
+        send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
+        return;
+      case "hibernate":
+        void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
+        return;
+      case "stop":
+        void stop();
+        return;
+      case "init":
+        return;
+    }
+  });
+  send({ t: "ready" });
+}

@@ -1,0 +1,22 @@
+import type { ObjectKey } from "../storage-provider.ts";
+
+/** How a runtime reaches objects that another process hosts (cluster mode). */
+export interface RemoteHosts {
+  /** `stub.fetch` to a remote owner. */
+  fetch(key: ObjectKey, request: Request): Promise<Response>;
+  /** An RPC method call; arguments and result are structured-cloned. */
+  call(key: ObjectKey, method: string, args: unknown[]): Promise<unknown>;
+  /** An RPC property read (`await stub.prop`). */
+  read(key: ObjectKey, property: string): Promise<unknown>;
+}
+
+/**
+ * Which objects this runtime hosts: the seam cluster ownership plugs into.
+ * A runtime without a directory hosts every object. With one, a stub asks it
+ * on every call (ownership moves during a reload), and only objects it calls
+ * local are constructed here, run their events and alarms, and open storage.
+ */
+export interface HostDirectory extends RemoteHosts {
+  /** True when this process owns the object now. */
+  isLocal(key: ObjectKey): boolean;
+}

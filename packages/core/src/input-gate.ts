@@ -20,13 +20,16 @@ export interface InputGateOwner {
  * storage resolves within the same turn and a queued event is only started
  * at a turn boundary or when every running event has finished.
  */
+/** Shared by every idle gate: a hibernated object with sockets keeps its gates, so they start with no arrays of their own. */
+const NONE: never[] = Object.freeze([]) as never[];
+
 export class InputGate {
-  #queue: HostEvent[] = [];
+  #queue: HostEvent[] = NONE;
   #holds = 0;
   #running = 0;
   #pumpScheduled = false;
   #pumping = false;
-  #drainWaiters: Array<() => void> = [];
+  #drainWaiters: Array<() => void> = NONE;
 
   constructor(private readonly owner: InputGateOwner) {}
 
@@ -55,6 +58,7 @@ export class InputGate {
 
   /** Queues `event`; it starts when the gate allows. */
   enqueue(event: HostEvent): void {
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(event);
   }
 
@@ -66,7 +70,9 @@ export class InputGate {
 
   /** Removes and returns every queued event (the constructor threw: they fail). */
   takeQueued(): HostEvent[] {
-    return this.#queue.splice(0);
+    const queued = this.#queue;
+    this.#queue = NONE;
+    return queued === NONE ? [] : queued;
   }
 
   /** A running event finished (or was abandoned by its timeout). */
@@ -124,13 +130,14 @@ export class InputGate {
   /** Resolves once no event is running, queued or holding the gate. */
   drained(): Promise<void> {
     if (this.free) return Promise.resolve();
+    if (this.#drainWaiters === NONE) this.#drainWaiters = [];
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #settled(): void {
     const waiters = this.#drainWaiters;
     if (waiters.length > 0 && this.#holds === 0) {
-      this.#drainWaiters = [];
+      this.#drainWaiters = NONE;
       for (const w of waiters) w();
     }
     this.owner.idle();
@@ -139,13 +146,14 @@ export class InputGate {
   #schedulePump(): void {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    setImmediate(this.#pumpFromTurn);
+    setImmediate(InputGate.#pumpFromTurn, this);
   }
 
-  readonly #pumpFromTurn = (): void => {
-    this.#pumpScheduled = false;
-    this.#pump();
-  };
+  // Static, with the gate as argument: no closure per object.
+  static #pumpFromTurn(gate: InputGate): void {
+    gate.#pumpScheduled = false;
+    gate.#pump();
+  }
 
   /**
    * Starts queued events. We are at a turn boundary (all microtasks of
@@ -169,7 +177,9 @@ export class InputGate {
       if (this.#holds > 0) return;
       const before = this.#running;
       this.#running++;
-      this.owner.run(this.#queue.shift()!);
+      const next = this.#queue.shift()!;
+      if (this.#queue.length === 0) this.#queue = NONE;
+      this.owner.run(next);
       if (this.#running > before) {
         if (this.#queue.length > 0) this.#schedulePump();
         return;

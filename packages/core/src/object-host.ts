@@ -45,6 +45,9 @@ export type ObjectLifecycle = "live" | "hibernated";
  * belong to its `OutputGate`, alarm timers and retries to its
  * `AlarmScheduler`.
  */
+/** Most objects never accept a socket the standard way: they share this empty set (never added to). */
+const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
+
 export class ObjectHost implements SocketOwner, StorageHooks {
   readonly sockets = new SocketRegistry();
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
@@ -58,7 +61,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   readonly #input: InputGate = new InputGate(this);
   #waitUntil = 0;
   /** Sockets accepted with `ws.accept()` that this object handed out: they pin it in memory. */
-  readonly #standard = new Set<SocketEnd>();
+  #standard = NO_SOCKETS as Set<SocketEnd>;
 
   /** Holds sends and results until writes are durable; the only place a commit happens. */
   readonly gate: OutputGate = new OutputGate(this);
@@ -422,21 +425,22 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     if (this.instance === null || this.#closing) return;
     const { clock, hibernateAfterMs } = this.runtime.options;
     this.#lastActive = clock.now();
-    if (this.#idleTimer === null) this.#idleTimer = clock.setTimeout(this.#idleCheck, hibernateAfterMs);
+    // A closure per arming (live objects only), not a field that outlives the instance.
+    if (this.#idleTimer === null) this.#idleTimer = clock.setTimeout(() => this.#idleCheck(), hibernateAfterMs);
   }
 
-  readonly #idleCheck = (): void => {
+  #idleCheck(): void {
     this.#idleTimer = null;
     if (this.instance === null || this.#input.running > 0 || this.#input.queued > 0) return;
     const { clock, hibernateAfterMs } = this.runtime.options;
     const idleFor = clock.now() - this.#lastActive;
     if (idleFor < hibernateAfterMs) {
-      this.#idleTimer = clock.setTimeout(this.#idleCheck, hibernateAfterMs - idleFor);
+      this.#idleTimer = clock.setTimeout(() => this.#idleCheck(), hibernateAfterMs - idleFor);
       return;
     }
     // Pinned objects are re-checked when the pin goes (socket closed, waitUntil settled).
     this.hibernate();
-  };
+  }
 
   /** Re-arms the idle timer after a pin went away. */
   #unpinned(): void {
@@ -525,6 +529,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   adoptStandard(end: SocketEnd): void {
     if (end.owner !== null || end.mode !== STANDARD) return;
     end.owner = this;
+    if (this.#standard === NO_SOCKETS) this.#standard = new Set();
     this.#standard.add(end);
   }
 

@@ -6,6 +6,9 @@ import type { ObjectStorage } from "./storage-provider.ts";
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
 
+/** Shared by every idle gate: a hibernated object with sockets keeps its gate, so it starts with no arrays of its own. */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** A committed batch on its way to disk, with what it holds back. */
 interface SealedBatch {
   /** Pairs of (socket end, message or close), in send order. */
@@ -54,12 +57,12 @@ export class OutputGate {
   #commitScheduled = false;
   #alarmDirty = false;
   /** Pairs of (socket end, message or close), in send order. */
-  #outbox: Array<SocketEnd | Message | PendingClose> = [];
-  #waiters: Waiter[] = [];
+  #outbox: Array<SocketEnd | Message | PendingClose> = NONE;
+  #waiters: Waiter[] = NONE;
   /** Committed batches waiting to be durable, oldest first. */
-  #inflight: SealedBatch[] = [];
+  #inflight: SealedBatch[] = NONE;
   /** Ends whose held close() was dropped by discard(): CLOSING with nothing sent (see takeDroppedCloses). */
-  #droppedCloses: SocketEnd[] = [];
+  #droppedCloses: SocketEnd[] = NONE;
 
   constructor(private readonly owner: OutputGateOwner) {}
 
@@ -74,7 +77,7 @@ export class OutputGate {
     this.#dirty = true;
     if (this.#commitScheduled) return;
     this.#commitScheduled = true;
-    setImmediate(this.#commitFromTurn);
+    setImmediate(OutputGate.#commitFromTurn, this);
   }
 
   /** The persisted alarm changed in the open batch; it is rescheduled after the commit. */
@@ -102,10 +105,11 @@ export class OutputGate {
     }
   }
 
-  readonly #commitFromTurn = (): void => {
-    this.#commitScheduled = false;
-    this.commitQuietly();
-  };
+  // Static, with the gate as argument: no closure per object.
+  static #commitFromTurn(gate: OutputGate): void {
+    gate.#commitScheduled = false;
+    gate.commitQuietly();
+  }
 
   /**
    * Ends the open batch and releases what the gate held once it is durable
@@ -130,9 +134,10 @@ export class OutputGate {
     this.#dirty = false;
     if (durable !== null) {
       const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm: this.#alarmDirty };
-      this.#outbox = [];
-      this.#waiters = [];
+      this.#outbox = NONE;
+      this.#waiters = NONE;
       this.#alarmDirty = false;
+      if (this.#inflight === NONE) this.#inflight = [];
       this.#inflight.push(batch);
       durable.then(
         () => this.#durable(batch),
@@ -154,12 +159,12 @@ export class OutputGate {
   #attachHeldToLastBatch(): void {
     const last = this.#inflight[this.#inflight.length - 1]!;
     if (this.#outbox.length > 0) {
-      last.outbox.push(...this.#outbox);
-      this.#outbox = [];
+      last.outbox = last.outbox.length === 0 ? this.#outbox : [...last.outbox, ...this.#outbox];
+      this.#outbox = NONE;
     }
     if (this.#waiters.length > 0) {
-      last.waiters.push(...this.#waiters);
-      this.#waiters = [];
+      last.waiters = last.waiters.length === 0 ? this.#waiters : [...last.waiters, ...this.#waiters];
+      this.#waiters = NONE;
     }
   }
 
@@ -167,6 +172,7 @@ export class OutputGate {
     // Gone if a failure discarded it meanwhile.
     if (this.#inflight[0] !== batch) return;
     this.#inflight.shift();
+    if (this.#inflight.length === 0) this.#inflight = NONE;
     releaseBatch(batch);
     if (batch.alarm) this.#alarmCommitted();
     if (this.#inflight.length === 0 && !this.#dirty) this.#release();
@@ -177,8 +183,8 @@ export class OutputGate {
     const alarm = this.#alarmDirty;
     this.#alarmDirty = false;
     const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm };
-    if (batch.outbox.length > 0) this.#outbox = [];
-    if (batch.waiters.length > 0) this.#waiters = [];
+    this.#outbox = NONE;
+    this.#waiters = NONE;
     releaseBatch(batch);
     if (alarm) this.#alarmCommitted();
   }
@@ -216,8 +222,8 @@ export class OutputGate {
     this.discard();
     // Batches after a failed one were committed after it: none of them is acknowledged either.
     const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
-    this.#inflight = [];
-    this.#waiters = [];
+    this.#inflight = NONE;
+    this.#waiters = NONE;
     for (const w of waiters) w.reject(error);
     this.owner.reset(1011, "Durable Object reset after a failed storage write");
     return error;
@@ -226,29 +232,32 @@ export class OutputGate {
   /** Holds a send or close while writes are not yet durable; false when the gate is open. */
   hold(end: SocketEnd, item: Message | PendingClose): boolean {
     if (!this.#dirty && this.#inflight.length === 0) return false;
+    if (this.#outbox === NONE) this.#outbox = [];
     this.#outbox.push(end, item);
     return true;
   }
 
   /** Resolves after the next successful commit; rejects if it fails. */
   afterCommit(): Promise<void> {
+    if (this.#waiters === NONE) this.#waiters = [];
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   /** Drops held output (the object is being reset; its open batch was rolled back). Batches in flight still settle their waiters. */
   discard(): void {
+    if (this.#droppedCloses === NONE) this.#droppedCloses = [];
     collectCloses(this.#outbox, this.#droppedCloses);
     for (const batch of this.#inflight) collectCloses(batch.outbox, this.#droppedCloses);
     this.#dirty = false;
     this.#alarmDirty = false;
-    this.#outbox = [];
-    for (const batch of this.#inflight) batch.outbox = [];
+    this.#outbox = NONE;
+    for (const batch of this.#inflight) batch.outbox = NONE;
   }
 
   /** The ends whose `close()` was held and then dropped: they are CLOSING with nothing sent, so the reset must close them itself. */
   takeDroppedCloses(): SocketEnd[] {
     const ends = this.#droppedCloses;
-    this.#droppedCloses = [];
+    this.#droppedCloses = NONE;
     return ends;
   }
 }

@@ -1,11 +1,21 @@
+import { queryObjects } from "node:v8";
 import { describe, expect, test } from "vitest";
-import { DurableObject, Runtime, silentLogger } from "../src/index.ts";
+import { DurableObject, Response, Runtime, WebSocketPair, silentLogger, type WebSocket } from "../src/index.ts";
 
 /**
  * The runtime's record of an object (its host) outlives the instance only
  * while it has something to keep: sockets, an alarm, or a caller holding its
  * stub. An object visited once and hibernated costs nothing afterwards.
  */
+
+class Lobby extends DurableObject {
+  override fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ user: "ann" });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
 
 class Counter extends DurableObject {
   count = 0;
@@ -66,6 +76,24 @@ describe.runIf(gc !== undefined)("records of hibernated objects", () => {
     await runtime.hibernateAll();
     await collect();
     expect(runtime.objects().map((o) => o.name)).toEqual(["alarmed"]);
+    await runtime.close();
+  });
+
+  test("a hibernated object with a socket keeps no closures of its own", async () => {
+    const runtime = new Runtime({ objects: { L: Lobby }, logger: silentLogger });
+    const ns = runtime.namespace("L");
+    const clients: unknown[] = [];
+    // In-process sockets: no network connection objects (and their listeners) in the count.
+    for (let i = 0; i < 20; i++) clients.push((await ns.getByName(`warm-${i}`).fetch("http://do/")).webSocket);
+    await runtime.hibernateAll();
+    await collect();
+    const before = queryObjects(Function, { format: "count" }) as number;
+    for (let i = 0; i < 2_000; i++) clients.push((await ns.getByName(`user-${i}`).fetch("http://do/")).webSocket);
+    await runtime.hibernateAll();
+    await collect();
+    const perObject = ((queryObjects(Function, { format: "count" }) as number) - before) / 2_000;
+    expect(runtime.objects().filter((o) => o.sockets === 1)).toHaveLength(2_020);
+    expect(perObject).toBeLessThan(0.5);
     await runtime.close();
   });
 });

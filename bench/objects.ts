@@ -60,7 +60,7 @@ export async function run(): Promise<PartResult> {
           held = n;
           const s = await idleStats(side, server, WARM + n);
           per[side]!.push({ rss: (s.rss - zero.rss) / n, heap: (s.heapUsed - zero.heapUsed) / n, fds: (s.fds - zero.fds) / n, base: zero });
-          line.push(`${n} objects: RSS ${fmt(s.rss / 2 ** 20)} MiB (${fmt((s.rss - zero.rss) / n)} B/object), heap ${fmt((s.heapUsed - zero.heapUsed) / n)} B/object, ${s.fds} fds (${fmt((s.fds - zero.fds) / n)} per object)`);
+          line.push(`${n} objects: RSS ${fmt(s.rss / 2 ** 20)} MiB (${fmt((s.rss - zero.rss) / n)} B/object), heap ${fmt((s.heapUsed - zero.heapUsed) / n)} B/object used, ${fmt((s.heapTotal - zero.heapTotal) / n)} committed, external ${fmt(((s as Stats & { external: number }).external - (zero as Stats & { external: number }).external) / n)}, ${s.fds} fds (${fmt((s.fds - zero.fds) / n)} per object)`);
         }
         notes.push(`- one-socket objects ${side}: ${line.join("; ")}`);
         await Promise.all(lgs.map((l) => l.call("close", { group: side })));

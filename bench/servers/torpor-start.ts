@@ -12,6 +12,8 @@ import { SERVER_CPU } from "../lib/sides.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const nodeFlags = ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
+// BENCH_PROFILE_DIR=<dir>: the CLI writes a CPU profile there when it exits (see bench/README.md).
+if (process.env.BENCH_PROFILE_DIR) nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`);
 const cliArgs = [
   "start",
   "--config", "bench/project/wrangler.jsonc",

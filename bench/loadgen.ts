@@ -11,7 +11,19 @@ const groups = new Map<string, Ws[]>();
 const localAddress = process.env.BENCH_LOCAL_ADDRESS || undefined;
 const PAD = "x".repeat(48);
 
-function open(url: string): Promise<Ws> {
+/** Opens with up to 3 attempts: a server may reset a handshake in a burst of thousands (workerd does). */
+async function open(url: string): Promise<Ws> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openOnce(url);
+    } catch (error) {
+      if (attempt >= 3) throw new Error(`${url}: ${(error as Error).message} (after ${attempt} attempts)`);
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+function openOnce(url: string): Promise<Ws> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
     ws.once("open", () => {

@@ -26,6 +26,11 @@ export async function run(): Promise<PartResult> {
     const lg = await startLoadgen();
     try {
       let seq = 0;
+      // Warm-up (JIT) of each side's handshake path on objects not counted.
+      for (const side of product.names) {
+        await lg.call("connect", { group: `warm-${side}`, base: wsBase(product.sides[side]!), paths: Array.from({ length: 300 }, (_, i) => `/ROOM/warmnew${i}?u=w${i}`) });
+        await lg.call("close", { group: `warm-${side}` });
+      }
       const rates = await rotate(product.names, OPEN_ROUNDS, async (side) => {
         const paths = Array.from({ length: OPEN_PER_ROUND }, () => `/ROOM/new${seq++}?u=u${seq}`);
         const t0 = performance.now();

@@ -40,6 +40,8 @@ for (const name of names) {
   rows.push(...result.rows);
   notes.push(`### ${name} (${((Date.now() - t) / 1000).toFixed(0)} s)`, ...result.notes, "");
   console.error(`[bench] ${name} done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  // Each part's figures as soon as it ends: a long run that is interrupted keeps what it measured.
+  console.error([renderTable(result.rows), ...result.notes, ""].join("\n"));
 }
 for (const n of notes) console.error(n);
 const table = renderTable(rows);

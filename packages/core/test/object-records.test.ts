@@ -84,11 +84,12 @@ describe.runIf(gc !== undefined)("records of hibernated objects", () => {
     const ns = runtime.namespace("L");
     const clients: unknown[] = [];
     // In-process sockets: no network connection objects (and their listeners) in the count.
-    for (let i = 0; i < 20; i++) clients.push((await ns.getByName(`warm-${i}`).fetch("http://do/")).webSocket);
+    const open = async (name: string) => ((await ns.getByName(name).fetch("http://do/")) as globalThis.Response & { webSocket: unknown }).webSocket;
+    for (let i = 0; i < 20; i++) clients.push(await open(`warm-${i}`));
     await runtime.hibernateAll();
     await collect();
     const before = queryObjects(Function, { format: "count" }) as number;
-    for (let i = 0; i < 2_000; i++) clients.push((await ns.getByName(`user-${i}`).fetch("http://do/")).webSocket);
+    for (let i = 0; i < 2_000; i++) clients.push(await open(`user-${i}`));
     await runtime.hibernateAll();
     await collect();
     const perObject = ((queryObjects(Function, { format: "count" }) as number) - before) / 2_000;

@@ -179,7 +179,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.runtime.touched(this);
     let result: unknown;
     try {
-      result = runAs(this.#incarnation!, this.#invokeIn, instance, event);
+      result = runAs(this.#incarnation!, ObjectHost.#invokeOn, this, instance, event);
     } catch (error) {
       this.#finish(event, undefined, error);
       return;
@@ -195,7 +195,10 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     }
   }
 
-  readonly #invokeIn = (instance: Record<string, unknown>, event: HostEvent): unknown => this.#invoke(instance, event);
+  // Static, with the host as argument: no closure per object (hosts of hibernated objects stay in memory).
+  static #invokeOn(host: ObjectHost, instance: Record<string, unknown>, event: HostEvent): unknown {
+    return host.#invoke(instance, event);
+  }
 
   #invoke(instance: Record<string, unknown>, event: HostEvent): unknown {
     const metrics = this.runtime.metrics.events;

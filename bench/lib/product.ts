@@ -47,7 +47,9 @@ export async function startProduct(label: string, mode: string, o: ProductOption
     }),
   );
   const sides: Partial<Record<Side, Child>> = {};
-  names.forEach((n, i) => (sides[n] = started[i]));
+  names.forEach((n, i) => {
+    sides[n] = started[i];
+  });
   return {
     sides,
     names,

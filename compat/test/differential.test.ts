@@ -79,7 +79,7 @@ interface KnownDifference {
   torpor: unknown;
 }
 
-// prettier-ignore
+// biome-ignore format: one known difference per line
 const KNOWN: KnownDifference[] = [
   { doc: ATTACHMENT_LIMIT, path: ["attachments", "body", "maxStringLength"], workerd: 16379, torpor: 2043 },
   { doc: ATTACHMENT_LIMIT, path: ["attachments", "body", "errorJustOver"], workerd: {"ok": false, "ctor": "Error", "name": "Error", "message": "A WebSocket 'attachment' cannot be larger than 16384 bytes.'attachment' was 16385 bytes."}, torpor: {"ok": false, "ctor": "Error", "name": "Error", "message": "A WebSocket 'attachment' cannot be larger than 2048 bytes.'attachment' was 2049 bytes."} },

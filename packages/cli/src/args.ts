@@ -102,6 +102,7 @@ const flagSchemas = {
 
 /** Parses `argv` (without node and the script); a bad flag throws one ERR_CLI_USAGE. */
 export function parseCliArgs(argv: string[]): CliArgs {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: not any: TypeScript types it from the one assignment below (parseArgs with these options).
   let parsed;
   try {
     parsed = parseArgs({

@@ -70,7 +70,9 @@ export async function writeResponse(res: ServerResponse, response: globalThis.Re
 export async function writeRawResponse(socket: Duplex, response: globalThis.Response): Promise<void> {
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => (headers[name] = value));
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
   socket.end(rawResponse(response.status, body, headers, response.statusText));
 }
 

@@ -64,6 +64,7 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
         // Callable for a method, thenable for a property (`await stub.count`), as on Cloudflare.
         const call = (...args: unknown[]) => rpcTo(target, prop, args);
         member = Object.assign(call, {
+          // biome-ignore lint/suspicious/noThenProperty: `await stub.prop` reads the property over RPC (Cloudflare's property reads); the stub itself stays non-thenable.
           then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => readPropertyOf(target, prop).then(resolve, reject),
         });
         methods.set(prop, member);

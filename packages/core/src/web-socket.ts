@@ -126,8 +126,8 @@ export class WebSocket {
   /** Closes the connection. After the peer closed, this is a no-op (the runtime already replied). */
   close(code?: number, reason?: string): void {
     // An outbound connection still in its handshake is abandoned (workerd: error, then close 1006).
-    if (isConnecting(this.#end)) return abortClient(this.#end);
-    this.#end.close(code, reason);
+    if (isConnecting(this.#end)) abortClient(this.#end);
+    else this.#end.close(code, reason);
   }
 
   /**

@@ -156,7 +156,7 @@ describe("event dispatch", () => {
 describe("allowHalfOpen", () => {
   test("with accept({ allowHalfOpen: true }) the application answers the Close frame itself", async () => {
     const seen: Array<{ code: number; readyState: number }> = [];
-    class Proxy extends DurableObject {
+    class HalfOpenProxy extends DurableObject {
       override fetch() {
         const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
         server.accept({ allowHalfOpen: true });
@@ -168,7 +168,7 @@ describe("allowHalfOpen", () => {
         return new Response(null, { status: 101, webSocket: client });
       }
     }
-    const { wsUrl } = await startRuntime({ objects: { P: Proxy } });
+    const { wsUrl } = await startRuntime({ objects: { P: HalfOpenProxy } });
     const client = await connect(`${wsUrl}/P/x`);
     client.close(4000, "done");
     expect(await client.closed).toEqual({ code: 4002, reason: "relayed" });

@@ -32,7 +32,7 @@ async function client(url: string, autoPong: boolean) {
   const waiting: Array<() => void> = [];
   ws.on("ping", () => {
     pings.push(1);
-    waiting.splice(0).forEach((w) => w());
+    for (const w of waiting.splice(0)) w();
   });
   const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));

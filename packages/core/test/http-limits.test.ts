@@ -38,7 +38,7 @@ async function raw(port: number) {
   const listeners: Array<() => void> = [];
   socket.setEncoding("latin1").on("data", (chunk: string) => {
     received += chunk;
-    listeners.splice(0).forEach((l) => l());
+    for (const l of listeners.splice(0)) l();
   });
   const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   socket.on("error", () => {});

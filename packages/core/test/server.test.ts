@@ -36,7 +36,7 @@ describe("HTTP and WebSocket server", () => {
     const response = await fetch(`${url}/boom`);
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: { code: "ERR_INTERNAL", message: "Internal Server Error" } });
-    expect(logger.entries.some((e) => e.level === "error" && (e.fields?.error as Error).message === "worker failed")).toBe(true);
+    expect(logger.entries.some((e) => e.level === "error" && (e.fields?.error as Error | undefined)?.message === "worker failed")).toBe(true);
     expect((await fetch(`${url}/vars`)).status).toBe(200);
   });
 

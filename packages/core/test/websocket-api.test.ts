@@ -48,7 +48,8 @@ describe("hibernatable WebSocket API over real sockets", () => {
         const first = server.deserializeAttachment<typeof value>()!;
         first.m.set("k", 3);
         roundTrip = server.deserializeAttachment();
-        copiesDiffer = server.deserializeAttachment() !== server.deserializeAttachment();
+        const [copyA, copyB] = [server.deserializeAttachment(), server.deserializeAttachment()];
+        copiesDiffer = copyA !== copyB;
         expect(() => server.serializeAttachment({ f: () => 1 })).toThrow(expect.objectContaining({ name: "DataCloneError", code: 25 }));
         return new Response(null, { status: 101, webSocket: client });
       }

@@ -12,8 +12,7 @@ export interface TorporMatchers<R = unknown> {
 }
 
 declare module "vitest" {
-  // Declaration merging must repeat vitest's own signature, `any` included.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: declaration merging must repeat vitest's own signature
   interface Assertion<T = any> extends TorporMatchers<T> {}
   interface AsymmetricMatchersContaining extends TorporMatchers {}
 }

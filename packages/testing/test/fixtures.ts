@@ -63,11 +63,11 @@ export class EchoRoom extends DurableObject {
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    if (typeof message !== "string") return ws.send(message);
-    if (message === "count") return ws.send(String(this.ctx.getWebSockets().length));
-    if (message === "whoami") return ws.send(JSON.stringify(ws.deserializeAttachment()));
-    if (message.startsWith("close ")) return ws.close(Number(message.slice(6)), "asked to");
-    ws.send(`echo:${message}`);
+    if (typeof message !== "string") ws.send(message);
+    else if (message === "count") ws.send(String(this.ctx.getWebSockets().length));
+    else if (message === "whoami") ws.send(JSON.stringify(ws.deserializeAttachment()));
+    else if (message.startsWith("close ")) ws.close(Number(message.slice(6)), "asked to");
+    else ws.send(`echo:${message}`);
   }
 
   closes: Array<{ code: number; reason: string }> = [];

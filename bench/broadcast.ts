@@ -39,10 +39,20 @@ export async function run(): Promise<PartResult> {
       });
       const m = (s: Side, k: "dps" | "cpu" | "p50" | "p99") => (results[s] === undefined ? undefined : median(results[s]!.map((x) => x[k])));
       const label = mode === "exclude" ? "broadcast, sender excluded via attachment" : "broadcast to the whole room";
-      rows.push(ratioRow(`${label}: server CPU per delivery (10 rooms × 100)`, { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! }, "µs", { max: 1.15 }));
+      rows.push(
+        ratioRow(
+          `${label}: server CPU per delivery (10 rooms × 100)`,
+          { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! },
+          "µs",
+          { max: 1.15 },
+        ),
+      );
       rows.push(ratioRow(`${label}: latency p99`, { raw: m("raw", "p99"), workerd: m("workerd", "p99"), torpor: m("torpor", "p99")! }, "ms", null));
       for (const s of product.names) {
-        notes.push(`- ${label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.dps)} deliveries/s, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, ~${fmt(x.cpu)} µs CPU/delivery`).join("; "));
+        notes.push(
+          `- ${label}, ${s}: ` +
+            results[s]!.map((x) => `${fmt(x.dps)} deliveries/s, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, ~${fmt(x.cpu)} µs CPU/delivery`).join("; "),
+        );
       }
     } finally {
       await lg.stop();

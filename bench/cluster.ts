@@ -58,8 +58,19 @@ interface Cluster {
 async function startCluster(dir: string, hibernateMs: number): Promise<Cluster> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "worker.js"), WORKER);
-  writeFileSync(join(dir, "wrangler.json"), JSON.stringify({ main: "worker.js", durable_objects: { bindings: [{ name: "OBJ", class_name: "Obj" }] }, migrations: [{ tag: "v1", new_sqlite_classes: ["Obj"] }] }));
-  const child = spawn(process.execPath, [BIN, "start", "--workers", "2", "--port", "0", "--persist-to", join(dir, "data"), "--hibernate-after-ms", String(hibernateMs), "--log-level", "info"], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+  writeFileSync(
+    join(dir, "wrangler.json"),
+    JSON.stringify({
+      main: "worker.js",
+      durable_objects: { bindings: [{ name: "OBJ", class_name: "Obj" }] },
+      migrations: [{ tag: "v1", new_sqlite_classes: ["Obj"] }],
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [BIN, "start", "--workers", "2", "--port", "0", "--persist-to", join(dir, "data"), "--hibernate-after-ms", String(hibernateMs), "--log-level", "info"],
+    { cwd: dir, stdio: ["ignore", "pipe", "inherit"] },
+  );
   const waiting: Array<{ message: string; resolve: (l: Record<string, unknown>) => void }> = [];
   const workerPids = new Set<number>();
   let buffered = "";
@@ -69,7 +80,7 @@ async function startCluster(dir: string, hibernateMs: number): Promise<Cluster> 
     while ((at = buffered.indexOf("\n")) !== -1) {
       const line = JSON.parse(buffered.slice(0, at)) as Record<string, unknown>;
       buffered = buffered.slice(at + 1);
-      for (const w of [...waiting]) if (w.message === line.message) (waiting.splice(waiting.indexOf(w), 1), w.resolve(line));
+      for (const w of [...waiting]) if (w.message === line.message) waiting.splice(waiting.indexOf(w), 1), w.resolve(line);
     }
   });
   const nextLog = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiting.push({ message, resolve }));
@@ -110,7 +121,15 @@ export async function run(): Promise<PartResult> {
     await get(`${cluster.url}/loop/caller/${same}/2000`);
     await get(`${cluster.url}/loop/caller/${cross}/200`);
     for (let round = 0; round < (QUICK ? 1 : 3); round++) {
-      for (const [kind, target] of round % 2 === 0 ? [["same", same], ["cross", cross]] : [["cross", cross], ["same", same]]) {
+      for (const [kind, target] of round % 2 === 0
+        ? [
+            ["same", same],
+            ["cross", cross],
+          ]
+        : [
+            ["cross", cross],
+            ["same", same],
+          ]) {
         const n = calls[kind as "same" | "cross"];
         const c0 = cpu();
         const ms = await get(`${cluster.url}/loop/caller/${target}/${n}`);
@@ -118,9 +137,20 @@ export async function run(): Promise<PartResult> {
         cpuPer[kind!]!.push((cpu() - c0) / n);
       }
     }
-    rows.push(ratioRow("cluster: stub RPC round trip, cross-worker (baseline: same worker)", { raw: median(lat.same!), torpor: median(lat.cross!) }, "µs", null));
-    rows.push(ratioRow("cluster: CPU per stub RPC, all processes, cross-worker (baseline: same worker)", { raw: median(cpuPer.same!), torpor: median(cpuPer.cross!) }, "µs", null));
-    notes.push(`stub RPC, ${calls.same} (same worker) and ${calls.cross} (cross-worker) sequential calls per round: same-worker µs ${lat.same!.map((v) => v.toFixed(1)).join(", ")}; cross-worker µs ${lat.cross!.map((v) => v.toFixed(1)).join(", ")}; CPU µs/call same ${cpuPer.same!.map((v) => v.toFixed(1)).join(", ")}, cross ${cpuPer.cross!.map((v) => v.toFixed(1)).join(", ")}`);
+    rows.push(
+      ratioRow("cluster: stub RPC round trip, cross-worker (baseline: same worker)", { raw: median(lat.same!), torpor: median(lat.cross!) }, "µs", null),
+    );
+    rows.push(
+      ratioRow(
+        "cluster: CPU per stub RPC, all processes, cross-worker (baseline: same worker)",
+        { raw: median(cpuPer.same!), torpor: median(cpuPer.cross!) },
+        "µs",
+        null,
+      ),
+    );
+    notes.push(
+      `stub RPC, ${calls.same} (same worker) and ${calls.cross} (cross-worker) sequential calls per round: same-worker µs ${lat.same!.map((v) => v.toFixed(1)).join(", ")}; cross-worker µs ${lat.cross!.map((v) => v.toFixed(1)).join(", ")}; CPU µs/call same ${cpuPer.same!.map((v) => v.toFixed(1)).join(", ")}, cross ${cpuPer.cross!.map((v) => v.toFixed(1)).join(", ")}`,
+    );
 
     // --- WebSocket per-message cost: handed over vs accepted by the owner -------------------
     const open = (name: string) =>
@@ -157,14 +187,31 @@ export async function run(): Promise<PartResult> {
     await echo(local!.sock, 500);
     await echo(handed!.sock, 500);
     for (let round = 0; round < (QUICK ? 1 : 5); round++) {
-      for (const [kind, s] of round % 2 === 0 ? ([["local", local], ["handed", handed]] as const) : ([["handed", handed], ["local", local]] as const)) {
+      for (const [kind, s] of round % 2 === 0
+        ? ([
+            ["local", local],
+            ["handed", handed],
+          ] as const)
+        : ([
+            ["handed", handed],
+            ["local", local],
+          ] as const)) {
         const c0 = cpu();
         await echo(s!.sock, m);
         wsCpu[kind]!.push((cpu() - c0) / m);
       }
     }
-    rows.push(ratioRow("cluster: server CPU per WebSocket echo, socket handed to its owner (baseline: accepted by the owner)", { raw: median(wsCpu.local!), torpor: median(wsCpu.handed!) }, "µs", { max: 1.1 }));
-    notes.push(`WebSocket echo, ${m} messages per round, CPU µs/message of all cluster processes: accepted by the owner ${wsCpu.local!.map((v) => v.toFixed(1)).join(", ")}; handed over ${wsCpu.handed!.map((v) => v.toFixed(1)).join(", ")}`);
+    rows.push(
+      ratioRow(
+        "cluster: server CPU per WebSocket echo, socket handed to its owner (baseline: accepted by the owner)",
+        { raw: median(wsCpu.local!), torpor: median(wsCpu.handed!) },
+        "µs",
+        { max: 1.1 },
+      ),
+    );
+    notes.push(
+      `WebSocket echo, ${m} messages per round, CPU µs/message of all cluster processes: accepted by the owner ${wsCpu.local!.map((v) => v.toFixed(1)).join(", ")}; handed over ${wsCpu.handed!.map((v) => v.toFixed(1)).join(", ")}`,
+    );
     local!.sock.terminate();
     handed!.sock.terminate();
     await cluster.stop();
@@ -177,14 +224,16 @@ export async function run(): Promise<PartResult> {
       const batch = 200;
       for (let i = 0; i < sockets; i += batch) {
         await Promise.all(
-          Array.from({ length: Math.min(batch, sockets - i) }, (_, j) =>
-            new Promise<void>((resolve, reject) => {
-              const sock = new ws.WebSocket(`${c.url.replace("http", "ws")}/ws/room${(i + j) % 100}`);
-              sock.once("open", () => resolve());
-              sock.once("error", reject);
-              sock.once("close", () => closes++);
-              clients.push(sock);
-            }),
+          Array.from(
+            { length: Math.min(batch, sockets - i) },
+            (_, j) =>
+              new Promise<void>((resolve, reject) => {
+                const sock = new ws.WebSocket(`${c.url.replace("http", "ws")}/ws/room${(i + j) % 100}`);
+                sock.once("open", () => resolve());
+                sock.once("error", reject);
+                sock.once("close", () => closes++);
+                clients.push(sock);
+              }),
           ),
         );
       }
@@ -207,9 +256,17 @@ export async function run(): Promise<PartResult> {
             }),
         ),
       );
-      rows.push(valueRow(`cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, total (new workers start, then the move)`, line.ms as number, "ms"));
+      rows.push(
+        valueRow(
+          `cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, total (new workers start, then the move)`,
+          line.ms as number,
+          "ms",
+        ),
+      );
       rows.push(valueRow(`cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, the move alone`, line.moveMs as number, "ms"));
-      notes.push(`reload, ${sockets} sockets over 100 objects: ${line.ms} ms in all, ${line.moveMs} ms moving (${line.socketsMoved} moved); ${answered} answered afterwards, ${closes} closed`);
+      notes.push(
+        `reload, ${sockets} sockets over 100 objects: ${line.ms} ms in all, ${line.moveMs} ms moving (${line.socketsMoved} moved); ${answered} answered afterwards, ${closes} closed`,
+      );
       for (const sock of clients) sock.terminate();
       await c.stop();
     }

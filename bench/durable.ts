@@ -30,12 +30,23 @@ export async function run(): Promise<PartResult> {
     const m = (s: Side, k: "rps" | "cpu" | "p50" | "p99") => (results[s] === undefined ? undefined : median(results[s]!.map((x) => x[k])));
     const label = `durable echo, 1 INSERT/msg, FULL, ${OBJECTS} objects`;
     const rows: Row[] = [
-      ratioRow(`${label}: round trips/s`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "rt/s", { min: 1.5, vs: "workerd" }),
-      ratioRow(`${label}: round trips/s vs raw ws + better-sqlite3`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "rt/s", null),
+      ratioRow(`${label}: round trips/s`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "rt/s", {
+        min: 1.5,
+        vs: "workerd",
+      }),
+      ratioRow(
+        `${label}: round trips/s vs raw ws + better-sqlite3`,
+        { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! },
+        "rt/s",
+        null,
+      ),
       ratioRow(`${label}: server CPU per message`, { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! }, "µs", null),
       ratioRow(`${label}: latency p50`, { raw: m("raw", "p50"), workerd: m("workerd", "p50"), torpor: m("torpor", "p50")! }, "ms", null),
     ];
-    const notes = product.names.map((s) => `- ${label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms`).join("; "));
+    const notes = product.names.map(
+      (s) =>
+        `- ${label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms`).join("; "),
+    );
     return { rows, notes };
   } finally {
     await lg.stop();

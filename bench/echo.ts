@@ -25,12 +25,19 @@ export async function run(): Promise<PartResult> {
       const results = await rotate(product.names, ROUNDS, async (side) => {
         const server = product.sides[side]!;
         const cpu0 = await server.call<number>("cpu");
-        const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", { group: `${c.label}-${side}`, messages: c.messages });
+        const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", {
+          group: `${c.label}-${side}`,
+          messages: c.messages,
+        });
         const cpu1 = await server.call<number>("cpu");
         return { rps: r.roundTrips / (r.elapsedMs / 1000), cpu: (cpu1 - cpu0) / r.roundTrips, p50: r.latency.p50 };
       });
       const m = (s: Side, k: "rps" | "cpu") => (results[s] === undefined ? undefined : median(results[s]!.map((x) => x[k])));
-      rows.push(ratioRow(`echo server CPU per message, ${c.label}`, { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! }, "µs", { max: 1.1 }));
+      rows.push(
+        ratioRow(`echo server CPU per message, ${c.label}`, { raw: m("raw", "cpu"), workerd: m("workerd", "cpu"), torpor: m("torpor", "cpu")! }, "µs", {
+          max: 1.1,
+        }),
+      );
       rows.push(ratioRow(`echo round trips/s, ${c.label}`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "msg/s", null));
       for (const s of product.names) {
         notes.push(`- echo ${c.label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms`).join("; "));

@@ -56,11 +56,14 @@ async function close({ group }: { group: string }): Promise<void> {
   const list = groups.get(group) ?? [];
   groups.delete(group);
   await Promise.all(
-    list.map((ws) => new Promise<void>((resolve) => {
-      if (ws.readyState === WebSocket.CLOSED) return resolve();
-      ws.once("close", () => resolve());
-      ws.terminate();
-    })),
+    list.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
+          ws.once("close", () => resolve());
+          ws.terminate();
+        }),
+    ),
   );
 }
 
@@ -104,7 +107,21 @@ function echo({ group, messages, timeoutMs = 60_000 }: { group: string; messages
  * messages in flight, from rotating senders; a message is done when every member got it.
  * Latency is from send to each delivery. With `exclude`, the server skips the sender. Deliveries are counted during `durationMs` after `warmupMs`.
  */
-function broadcast({ group, roomSize, window, warmupMs, durationMs, exclude = false }: { group: string; roomSize: number; window: number; warmupMs: number; durationMs: number; exclude?: boolean }) {
+function broadcast({
+  group,
+  roomSize,
+  window,
+  warmupMs,
+  durationMs,
+  exclude = false,
+}: {
+  group: string;
+  roomSize: number;
+  window: number;
+  warmupMs: number;
+  durationMs: number;
+  exclude?: boolean;
+}) {
   const list = groups.get(group)!;
   const hist = new Hist();
   const RING = 1024;
@@ -182,9 +199,11 @@ async function visit({ base, paths }: { base: string; paths: string[] }): Promis
       req.on("error", reject);
       req.end();
     });
-  await Promise.all(Array.from({ length: 50 }, async () => {
-    while (next < paths.length) await one(paths[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < paths.length) await one(paths[next++]!);
+    }),
+  );
   agent.destroy();
   return paths.length;
 }

@@ -28,7 +28,11 @@ export async function run(): Promise<PartResult> {
       let seq = 0;
       // Warm-up (JIT) of each side's handshake path on objects not counted.
       for (const side of product.names) {
-        await lg.call("connect", { group: `warm-${side}`, base: wsBase(product.sides[side]!), paths: Array.from({ length: 300 }, (_, i) => `/ROOM/warmnew${i}?u=w${i}`) });
+        await lg.call("connect", {
+          group: `warm-${side}`,
+          base: wsBase(product.sides[side]!),
+          paths: Array.from({ length: 300 }, (_, i) => `/ROOM/warmnew${i}?u=w${i}`),
+        });
         await lg.call("close", { group: `warm-${side}` });
       }
       const rates = await rotate(product.names, OPEN_ROUNDS, async (side) => {
@@ -40,7 +44,14 @@ export async function run(): Promise<PartResult> {
         return rate;
       });
       const m = (s: Side) => (rates[s] === undefined ? undefined : median(rates[s]!));
-      rows.push(ratioRow(`connections opened per s, each to a new object (${OPEN_PER_ROUND} per round)`, { raw: m("raw"), workerd: m("workerd"), torpor: m("torpor")! }, "conn/s", { min: 0.8 }));
+      rows.push(
+        ratioRow(
+          `connections opened per s, each to a new object (${OPEN_PER_ROUND} per round)`,
+          { raw: m("raw"), workerd: m("workerd"), torpor: m("torpor")! },
+          "conn/s",
+          { min: 0.8 },
+        ),
+      );
       notes.push(`- open rate (conn/s per round): ${product.names.map((s) => `${s} ${rates[s]!.map((r) => fmt(r)).join(", ")}`).join("; ")}`);
     } finally {
       await lg.stop();
@@ -53,7 +64,12 @@ export async function run(): Promise<PartResult> {
       for (const side of product.names) {
         const server = product.sides[side]!;
         const base = wsBase(server);
-        await connectSpread(lgs, side, base, Array.from({ length: WARM }, (_, i) => `/ROOM/warm-o${i}?u=w${i}`));
+        await connectSpread(
+          lgs,
+          side,
+          base,
+          Array.from({ length: WARM }, (_, i) => `/ROOM/warm-o${i}?u=w${i}`),
+        );
         // The open-rate rounds' objects may still be closing: wait until only the warm sockets remain.
         const zero = await idleStats(side, server, WARM);
         per[side] = [];
@@ -61,11 +77,18 @@ export async function run(): Promise<PartResult> {
         const line: string[] = [`base RSS ${fmt(zero.rss / 2 ** 20)} MiB, ${zero.fds} fds`];
         for (const n of STEPS) {
           if (side === "workerd" && n > 4_000) break; // ~100 kB per object: 18k would need ~2 GB and minutes
-          await connectSpread(lgs, side, base, Array.from({ length: n - held }, (_, j) => `/ROOM/obj${held + j}?u=u${held + j}`));
+          await connectSpread(
+            lgs,
+            side,
+            base,
+            Array.from({ length: n - held }, (_, j) => `/ROOM/obj${held + j}?u=u${held + j}`),
+          );
           held = n;
           const s = await idleStats(side, server, WARM + n);
           per[side]!.push({ rss: (s.rss - zero.rss) / n, heap: (s.heapUsed - zero.heapUsed) / n, fds: (s.fds - zero.fds) / n, base: zero });
-          line.push(`${n} objects: RSS ${fmt(s.rss / 2 ** 20)} MiB (${fmt((s.rss - zero.rss) / n)} B/object), heap ${fmt((s.heapUsed - zero.heapUsed) / n)} B/object used, ${fmt((s.heapTotal - zero.heapTotal) / n)} committed, external ${fmt(((s as Stats & { external: number }).external - (zero as Stats & { external: number }).external) / n)}, ${s.fds} fds (${fmt((s.fds - zero.fds) / n)} per object)`);
+          line.push(
+            `${n} objects: RSS ${fmt(s.rss / 2 ** 20)} MiB (${fmt((s.rss - zero.rss) / n)} B/object), heap ${fmt((s.heapUsed - zero.heapUsed) / n)} B/object used, ${fmt((s.heapTotal - zero.heapTotal) / n)} committed, external ${fmt(((s as Stats & { external: number }).external - (zero as Stats & { external: number }).external) / n)}, ${s.fds} fds (${fmt((s.fds - zero.fds) / n)} per object)`,
+          );
         }
         notes.push(`- one-socket objects ${side}: ${line.join("; ")}`);
         await Promise.all(lgs.map((l) => l.call("close", { group: side })));
@@ -75,13 +98,34 @@ export async function run(): Promise<PartResult> {
     }
     STEPS.forEach((n, i) => {
       const f = (s: Side) => per[s]?.[i]?.rss;
-      rows.push(ratioRow(`bytes per idle conn, ${n.toLocaleString("en-US")} conns each to its own object (RSS)`, { raw: f("raw"), workerd: f("workerd"), torpor: f("torpor")! }, "B", { max: 1.5 }));
+      rows.push(
+        ratioRow(
+          `bytes per idle conn, ${n.toLocaleString("en-US")} conns each to its own object (RSS)`,
+          { raw: f("raw"), workerd: f("workerd"), torpor: f("torpor")! },
+          "B",
+          { max: 1.5 },
+        ),
+      );
     });
     const t = per.torpor![0]!;
-    rows.push(ratioRow(`JS heap per hibernated object with 1 socket (${STEPS[0]!.toLocaleString("en-US")} objects)`, { raw: per.raw?.[0]?.heap, torpor: t.heap }, "B", null));
+    rows.push(
+      ratioRow(
+        `JS heap per hibernated object with 1 socket (${STEPS[0]!.toLocaleString("en-US")} objects)`,
+        { raw: per.raw?.[0]?.heap, torpor: t.heap },
+        "B",
+        null,
+      ),
+    );
     rows.push(ratioRow("file descriptors per hibernated one-socket object", { raw: per.raw?.[0]?.fds, torpor: t.fds }, "fd", { max: 1.0 }));
     const capacity = (s: Side) => (per[s] === undefined ? undefined : Math.floor((FD_CAP - per[s]![0]!.base.fds) / per[s]![0]!.fds));
-    rows.push(ratioRow(`one-socket objects one process holds within the ${FD_CAP.toLocaleString("en-US")} fd cap`, { raw: capacity("raw"), torpor: capacity("torpor")! }, "objects", { min: 0.95 }));
+    rows.push(
+      ratioRow(
+        `one-socket objects one process holds within the ${FD_CAP.toLocaleString("en-US")} fd cap`,
+        { raw: capacity("raw"), torpor: capacity("torpor")! },
+        "objects",
+        { min: 0.95 },
+      ),
+    );
 
     // ---- objects with no socket: read-only visits --------------------------------------------
     const torpor = product.sides.torpor!;
@@ -95,7 +139,9 @@ export async function run(): Promise<PartResult> {
       rows.push(valueRow("JS heap per hibernated object with 0 sockets", (s.heapUsed - zero.heapUsed) / VISITS, "B"));
       rows.push(valueRow(`files left by ${VISITS.toLocaleString("en-US")} read-only visits`, files.db + files.wal, "files", { max: 0 }));
       rows.push(valueRow("extra fds held after the visits (all hibernated)", s.fds - zero.fds, "fd", { max: 0 }));
-      notes.push(`- ${VISITS} read-only visits (torpor): RSS ${fmt((s.rss - zero.rss) / 2 ** 20)} MiB more, heap ${fmt((s.heapUsed - zero.heapUsed) / 2 ** 20)} MiB more, fds ${zero.fds} → ${s.fds}, ${files.db} .sqlite and ${files.wal} -wal files in the data directory`);
+      notes.push(
+        `- ${VISITS} read-only visits (torpor): RSS ${fmt((s.rss - zero.rss) / 2 ** 20)} MiB more, heap ${fmt((s.heapUsed - zero.heapUsed) / 2 ** 20)} MiB more, fds ${zero.fds} → ${s.fds}, ${files.db} .sqlite and ${files.wal} -wal files in the data directory`,
+      );
     } finally {
       await vlg.stop();
     }
@@ -112,7 +158,8 @@ function countFiles(dir: string): { db: number; wal: number } {
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) walk(`${d}/${e.name}`);
-      else if (e.name.startsWith("_")) continue; // the alarm index
+      else if (e.name.startsWith("_"))
+        continue; // the alarm index
       else if (e.name.endsWith(".sqlite")) db++;
       else if (e.name.endsWith("-wal")) wal++;
     }

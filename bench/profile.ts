@@ -24,7 +24,8 @@ const deadline = Date.now() + Number(seconds) * 1000;
 const cpu0 = await server.call<number>("cpu");
 let events = 0;
 if (mode === "broadcast") {
-  events = (await lg.call<{ deliveries: number }>("broadcast", { group: "g", roomSize, window: 4, warmupMs: 0, durationMs: Number(seconds) * 1000 })).deliveries;
+  events = (await lg.call<{ deliveries: number }>("broadcast", { group: "g", roomSize, window: 4, warmupMs: 0, durationMs: Number(seconds) * 1000 }))
+    .deliveries;
 } else {
   while (Date.now() < deadline) events += (await lg.call<{ roundTrips: number }>("echo", { group: "g", messages: 20 })).roundTrips;
 }
@@ -36,7 +37,10 @@ await lg.stop();
 scratch.cleanup();
 
 // Main thread only (thread 0; tsx's loader thread writes one too).
-const newest = readdirSync(out).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f)).map((f) => out + f).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
+const newest = readdirSync(out)
+  .filter((f) => /\.0\.\d+\.cpuprofile$/.test(f))
+  .map((f) => out + f)
+  .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number };
 const prof = JSON.parse(readFileSync(newest, "utf8")) as { nodes: Node[]; samples: number[] };
 const self = new Map<string, number>();

@@ -46,26 +46,43 @@ export async function run(): Promise<PartResult> {
       const server = product.sides[side]!;
       const base = wsBase(server);
       const path = (i: number) => `/ROOM/room${Math.floor(i / PER_ROOM)}?u=user${i}`;
-      await connectSpread(lgs, side, base, Array.from({ length: WARM }, (_, i) => `/ROOM/warm${Math.floor(i / PER_ROOM)}?u=w${i}`));
+      await connectSpread(
+        lgs,
+        side,
+        base,
+        Array.from({ length: WARM }, (_, i) => `/ROOM/warm${Math.floor(i / PER_ROOM)}?u=w${i}`),
+      );
       const zero = await idleStats(side, server, WARM);
       let held = 0;
       per[side] = [];
       const line: string[] = [`base RSS ${fmt(zero.rss / 2 ** 20)} MiB`];
       for (const n of STEPS) {
-        await connectSpread(lgs, side, base, Array.from({ length: n - held }, (_, j) => path(held + j)));
+        await connectSpread(
+          lgs,
+          side,
+          base,
+          Array.from({ length: n - held }, (_, j) => path(held + j)),
+        );
         held = n;
         const s = await idleStats(side, server, WARM + n);
         per[side]!.push((s.rss - zero.rss) / n);
         line.push(
           `${n} conns in ${n / PER_ROOM} rooms: RSS ${fmt(s.rss / 2 ** 20)} MiB (${fmt((s.rss - zero.rss) / n)} B/conn)` +
-            (Number.isFinite(s.heapUsed) ? `, heap ${fmt((s.heapUsed - zero.heapUsed) / n)} B/conn used, ${fmt((s.heapTotal - zero.heapTotal) / n)} committed` : ""),
+            (Number.isFinite(s.heapUsed)
+              ? `, heap ${fmt((s.heapUsed - zero.heapUsed) / n)} B/conn used, ${fmt((s.heapTotal - zero.heapTotal) / n)} committed`
+              : ""),
         );
       }
       notes.push(`- rooms ${side}: ${line.join("; ")}`);
       await Promise.all(lgs.map((lg) => lg.call("close", { group: side })));
     }
     const rows: Row[] = STEPS.map((n, i) =>
-      ratioRow(`bytes per idle conn, ${n.toLocaleString("en-US")} conns in ${n / PER_ROOM} rooms (RSS)`, { raw: per.raw?.[i], workerd: per.workerd?.[i], torpor: per.torpor![i]! }, "B", { max: 1.3 }),
+      ratioRow(
+        `bytes per idle conn, ${n.toLocaleString("en-US")} conns in ${n / PER_ROOM} rooms (RSS)`,
+        { raw: per.raw?.[i], workerd: per.workerd?.[i], torpor: per.torpor![i]! },
+        "B",
+        { max: 1.3 },
+      ),
     );
     return { rows, notes };
   } finally {

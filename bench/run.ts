@@ -51,7 +51,15 @@ console.log(`\n${names.join(", ")} in ${secs} s`);
 
 if (write) {
   const file = new URL("./RESULTS.md", import.meta.url);
-  const sh = (c: string) => { try { return execSync(c, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim(); } catch { return "?"; } };
+  const sh = (c: string) => {
+    try {
+      return execSync(c, { stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim();
+    } catch {
+      return "?";
+    }
+  };
   const block = [
     "<!-- results:start (written by `pnpm bench`; edit outside these markers) -->",
     `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? "?"} · ${sh("uname -sr")} · commit ${sh("git rev-parse --short HEAD")} · parts: ${names.join(", ")}${quick ? " (quick)" : ""} · ${secs} s`,

@@ -15,6 +15,5 @@ async function load<T>(pkg: string, name: string): Promise<T> {
 export const loadWs = async () => (await load<{ default: typeof import("ws") }>("packages/core", "ws")).default;
 export const loadCore = () => load<typeof import("@torpor/core")>("examples/chat", "@torpor/core");
 export const loadSqliteStorage = () => load<typeof import("@torpor/storage-sqlite")>("examples/chat", "@torpor/storage-sqlite");
-export const loadBetterSqlite = async () =>
-  ((await load<{ default: typeof import("better-sqlite3") }>("packages/storage-sqlite", "better-sqlite3")).default);
+export const loadBetterSqlite = async () => (await load<{ default: typeof import("better-sqlite3") }>("packages/storage-sqlite", "better-sqlite3")).default;
 export const loadMiniflare = () => load<typeof import("miniflare")>("compat", "miniflare");

@@ -34,14 +34,22 @@ export async function start(name: string, script: string, opts: SpawnOptions = {
   let seq = 0;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let exited = false;
-  const exitedP = new Promise<void>((resolve) => child.once("exit", () => { exited = true; resolve(); }));
+  const exitedP = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true;
+      resolve();
+    }),
+  );
   child.once("exit", (code, signal) => {
     for (const p of pending.values()) p.reject(new Error(`${name} exited (${code ?? signal})`));
     pending.clear();
   });
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s`)), 30_000);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${name} exited during start-up (${code})`)); });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited during start-up (${code})`));
+    });
     child.on("message", (m: { type?: string; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
       if (m.type === "ready") {
         clearTimeout(timer);

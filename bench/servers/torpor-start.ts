@@ -16,13 +16,20 @@ const nodeFlags = ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "")
 if (process.env.BENCH_PROFILE_DIR) nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`);
 const cliArgs = [
   "start",
-  "--config", "bench/project/wrangler.jsonc",
-  "--port", "0",
-  "--persist-to", process.env.BENCH_DIR!,
-  "--var", `MODE:${process.env.BENCH_MODE ?? "echo"}`,
-  "--hibernate-after-ms", process.env.BENCH_HIBERNATE_MS ?? "600000",
-  "--admin-port", "0",
-  "--log-level", "info",
+  "--config",
+  "bench/project/wrangler.jsonc",
+  "--port",
+  "0",
+  "--persist-to",
+  process.env.BENCH_DIR!,
+  "--var",
+  `MODE:${process.env.BENCH_MODE ?? "echo"}`,
+  "--hibernate-after-ms",
+  process.env.BENCH_HIBERNATE_MS ?? "600000",
+  "--admin-port",
+  "0",
+  "--log-level",
+  "info",
 ];
 const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec taskset -c ${SERVER_CPU} "${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
 const child = spawn("sh", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
@@ -65,7 +72,9 @@ async function get<T>(url: string): Promise<T> {
     return (await res.json()) as T;
   } catch (error) {
     const cause = (error as { cause?: Error }).cause;
-    throw cause === undefined ? error : new Error(`${url}: ${cause.message} (torpor start ${child.exitCode === null ? "running" : `exited ${child.exitCode}`})`);
+    throw cause === undefined
+      ? error
+      : new Error(`${url}: ${cause.message} (torpor start ${child.exitCode === null ? "running" : `exited ${child.exitCode}`})`);
   }
 }
 

@@ -36,7 +36,10 @@ class Room extends (DurableObject as typeof DO) {
 
 const storage =
   mode === "durable" || process.env.BENCH_STORAGE === "sqlite"
-    ? (await loadSqliteStorage()).sqliteStorage({ dir: `${process.env.BENCH_DIR}/torpor`, synchronous: (process.env.BENCH_SYNC ?? "FULL") as "FULL" | "NORMAL" })
+    ? (await loadSqliteStorage()).sqliteStorage({
+        dir: `${process.env.BENCH_DIR}/torpor`,
+        synchronous: (process.env.BENCH_SYNC ?? "FULL") as "FULL" | "NORMAL",
+      })
     : undefined;
 const rt = new Runtime({
   objects: { ROOM: Room },

@@ -4,8 +4,7 @@
 // Path elements are split on "."; numbers index arrays.
 import { readFileSync } from "node:fs";
 
-const read = (name: string) =>
-  (JSON.parse(readFileSync(new URL(`../out/${name}.json`, import.meta.url), "utf8")) as { observations: unknown }).observations;
+const read = (name: string) => (JSON.parse(readFileSync(new URL(`../out/${name}.json`, import.meta.url), "utf8")) as { observations: unknown }).observations;
 const workerd = read("workerd");
 const torpor = read("torpor");
 const [doc, ...paths] = process.argv.slice(2);

@@ -29,12 +29,14 @@ import { observe, scenarios, startTorpor, startWorkerd, type Target } from "./ha
  * is a no-op. (Both still list the closing socket in getWebSockets() while
  * webSocketClose runs.) (The flag IS in effect in workerd: standard accept()
  * sockets do auto-reply there; see the standardClientCloses scenario.) */
-const HIBERNATABLE_NO_AUTO_REPLY = "compatibility.md, WebSockets and hibernation, row 'Close handshake' (says differs): hibernatable sockets get an automatic Close reply; workerd leaves it to the handler";
+const HIBERNATABLE_NO_AUTO_REPLY =
+  "compatibility.md, WebSockets and hibernation, row 'Close handshake' (says differs): hibernatable sockets get an automatic Close reply; workerd leaves it to the handler";
 /** Dropped TCP connection: both call webSocketClose(1006, "WebSocket
  * disconnected without sending Close frame.", false), but there workerd's
  * readyState is 2 (CLOSING) and send() does not throw; Torpor's readyState is
  * 3 (CLOSED) and send() throws. */
-const DROPPED_CONNECTION_READYSTATE = "compatibility.md, row 'Dropped connection' (says yes, notes the readyState): readyState 3 in webSocketClose (workerd: 2)";
+const DROPPED_CONNECTION_READYSTATE =
+  "compatibility.md, row 'Dropped connection' (says yes, notes the readyState): readyState 3 in webSocketClose (workerd: 2)";
 /** Standard accept() sockets: after the close event workerd fires an error
  * event "Uncaught Error: Network connection lost."; Torpor fires none. (The
  * entry also carries the send()-after-close error class difference.) */
@@ -43,7 +45,8 @@ const STANDARD_ERROR_AFTER_CLOSE = "compatibility.md, row 'ws.accept() (standard
  * 16,379-character string); Torpor's default is 2,048
  * (limits.maxAttachmentBytes, up to 16,384). Past the limit both throw
  * workerd's Error with the limit in use. */
-const ATTACHMENT_LIMIT = "compatibility.md, row 'ws.serializeAttachment / deserializeAttachment' (says differs): default limit 2,048 bytes; workerd allows 16,384";
+const ATTACHMENT_LIMIT =
+  "compatibility.md, row 'ws.serializeAttachment / deserializeAttachment' (says differs): default limit 2,048 bytes; workerd allows 16,384";
 /** close(code): workerd accepts every code from 1000 to 4999 except 1004,
  * 1005, 1006 and 1015; Torpor accepts 1000–1003, 1007–1014 and 3000–4999, so
  * 1016–2999 (here 1016 and 2999) are accepted by workerd only; Torpor throws

@@ -88,7 +88,16 @@ export function hibernationCases(ctx) {
   });
   // Event timeouts.
   out.timeoutDefault = attempt(() => ctx.getHibernatableWebSocketEventTimeout());
-  for (const [label, value] of [["1000", 1000], ["max", 604_800_000], ["overMax", 604_800_001], ["zero", 0], ["negative", -1], ["fraction", 1.5], ["string", "500"], ["nan", NaN]]) {
+  for (const [label, value] of [
+    ["1000", 1000],
+    ["max", 604_800_000],
+    ["overMax", 604_800_001],
+    ["zero", 0],
+    ["negative", -1],
+    ["fraction", 1.5],
+    ["string", "500"],
+    ["nan", NaN],
+  ]) {
     out[`timeout ${label}`] = attempt(() => {
       ctx.setHibernatableWebSocketEventTimeout(value);
       return ctx.getHibernatableWebSocketEventTimeout();

@@ -80,27 +80,133 @@ export function kvCases(storage) {
     ["listNull", () => s.list(null)],
     ["listOptions", () => s.list({ prefix: "m:", allowConcurrency: true, noCache: true })],
     // transactions
-    ["txnCommit", () => s.transaction(async (txn) => { await txn.put("t1", 1); return txn.get("t1"); })],
+    [
+      "txnCommit",
+      () =>
+        s.transaction(async (txn) => {
+          await txn.put("t1", 1);
+          return txn.get("t1");
+        }),
+    ],
     ["getT1", () => s.get("t1")],
-    ["txnRollback", () => s.transaction(async (txn) => { await txn.put("t2", 2); txn.rollback(); return "rolled back"; })],
+    [
+      "txnRollback",
+      () =>
+        s.transaction(async (txn) => {
+          await txn.put("t2", 2);
+          txn.rollback();
+          return "rolled back";
+        }),
+    ],
     ["getT2", () => s.get("t2")],
-    ["txnThrows", () => s.transaction(async (txn) => { await txn.put("t3", 3); throw new RangeError("inside"); })],
+    [
+      "txnThrows",
+      () =>
+        s.transaction(async (txn) => {
+          await txn.put("t3", 3);
+          throw new RangeError("inside");
+        }),
+    ],
     ["getT3", () => s.get("t3")],
-    ["txnPutAfterRollback", () => s.transaction(async (txn) => { txn.rollback(); await txn.put("t4", 4); })],
-    ["txnGetAfterRollback", () => s.transaction(async (txn) => { txn.rollback(); return txn.get("t1"); })],
-    ["txnRollbackTwice", () => s.transaction(async (txn) => { txn.rollback(); txn.rollback(); })],
+    [
+      "txnPutAfterRollback",
+      () =>
+        s.transaction(async (txn) => {
+          txn.rollback();
+          await txn.put("t4", 4);
+        }),
+    ],
+    [
+      "txnGetAfterRollback",
+      () =>
+        s.transaction(async (txn) => {
+          txn.rollback();
+          return txn.get("t1");
+        }),
+    ],
+    [
+      "txnRollbackTwice",
+      () =>
+        s.transaction(async (txn) => {
+          txn.rollback();
+          txn.rollback();
+        }),
+    ],
     ["txnDeleteAll", () => s.transaction(async (txn) => txn.deleteAll())],
     ["txnMethods", () => s.transaction(async (txn) => Object.getOwnPropertyNames(Object.getPrototypeOf(txn)).sort())],
-    ["txnList", () => s.transaction(async (txn) => { await txn.put({ "tl:1": 1, "tl:2": 2 }); await txn.delete("tl:1"); return txn.list({ prefix: "tl:" }); })],
-    ["txnNested", () => s.transaction(async (outer) => { await outer.put("n1", 1); return s.transaction(async (inner) => { await inner.put("n2", 2); return [await inner.get("n1"), await inner.get("n2")]; }); })],
+    [
+      "txnList",
+      () =>
+        s.transaction(async (txn) => {
+          await txn.put({ "tl:1": 1, "tl:2": 2 });
+          await txn.delete("tl:1");
+          return txn.list({ prefix: "tl:" });
+        }),
+    ],
+    [
+      "txnNested",
+      () =>
+        s.transaction(async (outer) => {
+          await outer.put("n1", 1);
+          return s.transaction(async (inner) => {
+            await inner.put("n2", 2);
+            return [await inner.get("n1"), await inner.get("n2")];
+          });
+        }),
+    ],
     ["txnNotFunction", () => s.transaction(5)],
     ["txnReturnsValue", () => s.transaction(() => 42)],
-    ["txnUsedAfterCommit", async () => { let kept; await s.transaction(async (txn) => { kept = txn; }); return kept.get("t1"); }],
-    ["txnRollbackAfterCommit", async () => { let kept; await s.transaction(async (txn) => { kept = txn; }); return kept.rollback(); }],
-    ["txnSyncCommit", () => s.transactionSync(() => { s.kv.put("ts1", 1); return s.kv.get("ts1"); })],
-    ["txnSyncThrows", () => s.transactionSync(() => { s.kv.put("ts2", 2); throw new TypeError("sync inside"); })],
+    [
+      "txnUsedAfterCommit",
+      async () => {
+        let kept;
+        await s.transaction(async (txn) => {
+          kept = txn;
+        });
+        return kept.get("t1");
+      },
+    ],
+    [
+      "txnRollbackAfterCommit",
+      async () => {
+        let kept;
+        await s.transaction(async (txn) => {
+          kept = txn;
+        });
+        return kept.rollback();
+      },
+    ],
+    [
+      "txnSyncCommit",
+      () =>
+        s.transactionSync(() => {
+          s.kv.put("ts1", 1);
+          return s.kv.get("ts1");
+        }),
+    ],
+    [
+      "txnSyncThrows",
+      () =>
+        s.transactionSync(() => {
+          s.kv.put("ts2", 2);
+          throw new TypeError("sync inside");
+        }),
+    ],
     ["getTs2", () => s.get("ts2")],
-    ["txnSyncNested", () => s.transactionSync(() => { s.kv.put("ts3", 3); try { s.transactionSync(() => { s.kv.put("ts4", 4); throw new Error("inner"); }); } catch {} return [s.kv.get("ts3"), s.kv.get("ts4")]; })],
+    [
+      "txnSyncNested",
+      () =>
+        s.transactionSync(() => {
+          s.kv.put("ts3", 3);
+          try {
+            s.transactionSync(() => {
+              s.kv.put("ts4", 4);
+              throw new Error("inner");
+            });
+          } catch {}
+          return [s.kv.get("ts3"), s.kv.get("ts4")];
+        }),
+    ],
     ["txnSyncNotFunction", () => s.transactionSync(5)],
     ["sync", () => s.sync()],
     // the synchronous KV API
@@ -118,7 +224,14 @@ export function kvCases(storage) {
     // alarms (the probe class has an alarm() handler)
     ["getAlarmNone", () => s.getAlarm()],
     ["setAlarmString", () => s.setAlarm("soon")],
-    ["setAlarmNumericString", () => s.setAlarm(String(Date.now() + 3_600_000)).then(() => s.getAlarm()).then((t) => typeof t)],
+    [
+      "setAlarmNumericString",
+      () =>
+        s
+          .setAlarm(String(Date.now() + 3_600_000))
+          .then(() => s.getAlarm())
+          .then((t) => typeof t),
+    ],
     ["setAlarmZero", () => s.setAlarm(0)],
     ["setAlarmNegative", () => s.setAlarm(-1)],
     ["setAlarmNaN", () => s.setAlarm(NaN)],
@@ -132,11 +245,29 @@ export function kvCases(storage) {
     ["setAlarmFraction", () => s.setAlarm(Date.UTC(2100, 0, 3) + 0.7).then(() => s.getAlarm())],
     ["getAlarmOptions", () => s.getAlarm({ allowConcurrency: true })],
     ["getAlarmBadOptions", () => s.getAlarm(5)],
-    ["setAlarmPastIsNow", async () => { const before = Date.now(); await s.setAlarm(1); const t = await s.getAlarm(); await s.deleteAlarm(); return t >= before && t <= Date.now(); }],
+    [
+      "setAlarmPastIsNow",
+      async () => {
+        const before = Date.now();
+        await s.setAlarm(1);
+        const t = await s.getAlarm();
+        await s.deleteAlarm();
+        return t >= before && t <= Date.now();
+      },
+    ],
     ["deleteAlarm", () => s.deleteAlarm()],
     ["getAlarmAfterDelete", () => s.getAlarm()],
     ["deleteAlarmAgain", () => s.deleteAlarm()],
-    ["txnAlarm", () => s.transaction(async (txn) => { await txn.setAlarm(Date.UTC(2100, 0, 4)); const t = await txn.getAlarm(); await txn.deleteAlarm(); return [t, await txn.getAlarm()]; })],
+    [
+      "txnAlarm",
+      () =>
+        s.transaction(async (txn) => {
+          await txn.setAlarm(Date.UTC(2100, 0, 4));
+          const t = await txn.getAlarm();
+          await txn.deleteAlarm();
+          return [t, await txn.getAlarm()];
+        }),
+    ],
     ["setAlarmBeforeDeleteAll", () => s.setAlarm(Date.UTC(2100, 0, 5))],
     // Cloudflare's limits (2 KiB keys, 2 MiB key + value, 128 keys per call): Torpor enforces them, local workerd does not
     ["putKey2049", () => s.put("k".repeat(2049), 1)],

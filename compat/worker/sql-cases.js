@@ -52,7 +52,14 @@ export function sqlCases(storage) {
     ["updateAll", () => exec("UPDATE t SET n = 0")],
     ["deleteOne", () => exec("DELETE FROM t WHERE id = 7")],
     ["returning", () => exec("INSERT INTO t (id, v) VALUES (8, 'eight'), (9, 'nine') RETURNING id, v")],
-    ["returningPartlyRead", () => { const c = sql.exec("DELETE FROM t WHERE id >= 8 RETURNING id"); const first = c.next(); return { first, rest: drain(c) }; }],
+    [
+      "returningPartlyRead",
+      () => {
+        const c = sql.exec("DELETE FROM t WHERE id >= 8 RETURNING id");
+        const first = c.next();
+        return { first, rest: drain(c) };
+      },
+    ],
     ["multipleStatements", () => exec("INSERT INTO t (id) VALUES (10); SELECT id FROM t WHERE id = 10; SELECT 'last' AS w")],
     ["multipleStatementsWithBindings", () => exec("SELECT ?; SELECT ?", 1, 2)],
     ["integers", () => exec("SELECT 9007199254740991 AS max, -9007199254740991 AS min, 1.0 AS real1, 0.1 + 0.2 AS sum")],
@@ -78,17 +85,49 @@ export function sqlCases(storage) {
     ["oneOfNone", () => sql.exec("SELECT id FROM t WHERE id = 99").one()],
     ["oneOfTwo", () => sql.exec("SELECT id FROM t WHERE id IN (1, 2)").one()],
     ["oneOfWrite", () => sql.exec("UPDATE t SET n = 1 WHERE id = 99").one()],
-    ["raw", () => { const c = sql.exec("SELECT id, v FROM t WHERE id <= 2 ORDER BY id"); return { rows: [...c.raw()], columnNames: c.columnNames }; }],
+    [
+      "raw",
+      () => {
+        const c = sql.exec("SELECT id, v FROM t WHERE id <= 2 ORDER BY id");
+        return { rows: [...c.raw()], columnNames: c.columnNames };
+      },
+    ],
     ["rawToArray", () => sql.exec("SELECT id, v FROM t WHERE id <= 2 ORDER BY id").raw().toArray()],
     ["rawDuplicateColumns", () => [...sql.exec("SELECT 1 AS a, 2 AS a").raw()]],
     ["duplicateColumns", () => exec("SELECT 1 AS a, 2 AS a")],
-    ["next", () => { const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); return [c.next(), c.next(), c.next(), c.next()]; }],
-    ["iterator", () => { const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); return { isSelf: c[Symbol.iterator]() === c, rows: [...c] }; }],
-    ["toArrayTwice", () => { const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); return [c.toArray(), c.toArray()]; }],
+    [
+      "next",
+      () => {
+        const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id");
+        return [c.next(), c.next(), c.next(), c.next()];
+      },
+    ],
+    [
+      "iterator",
+      () => {
+        const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id");
+        return { isSelf: c[Symbol.iterator]() === c, rows: [...c] };
+      },
+    ],
+    [
+      "toArrayTwice",
+      () => {
+        const c = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id");
+        return [c.toArray(), c.toArray()];
+      },
+    ],
     ["columnNamesBeforeRead", () => sql.exec("SELECT id AS first, v AS second FROM t LIMIT 1").columnNames],
     ["counters", () => counters(sql)],
     ["cursorMethods", () => Object.getOwnPropertyNames(Object.getPrototypeOf(sql.exec("SELECT 1"))).sort()],
-    ["cursorAfterNewExec", () => { const a = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id"); a.next(); sql.exec("SELECT 1"); return drain(a); }],
+    [
+      "cursorAfterNewExec",
+      () => {
+        const a = sql.exec("SELECT id FROM t WHERE id <= 2 ORDER BY id");
+        a.next();
+        sql.exec("SELECT 1");
+        return drain(a);
+      },
+    ],
     ["emptyResultColumns", () => exec("SELECT id, v FROM t WHERE id = 99")],
     ["pragmaTableList", () => exec("PRAGMA table_info(t)")],
     // errors
@@ -97,8 +136,20 @@ export function sqlCases(storage) {
     ["noSuchTable", () => sql.exec("SELECT * FROM missing")],
     ["noSuchColumn", () => sql.exec("SELECT nope FROM t")],
     ["uniqueViolation", () => sql.exec("INSERT INTO t (id) VALUES (1)")],
-    ["notNullViolation", () => { sql.exec("CREATE TABLE nn (x TEXT NOT NULL)"); return sql.exec("INSERT INTO nn VALUES (NULL)"); }],
-    ["checkViolation", () => { sql.exec("CREATE TABLE ck (x INTEGER CHECK (x > 0))"); return sql.exec("INSERT INTO ck VALUES (0)"); }],
+    [
+      "notNullViolation",
+      () => {
+        sql.exec("CREATE TABLE nn (x TEXT NOT NULL)");
+        return sql.exec("INSERT INTO nn VALUES (NULL)");
+      },
+    ],
+    [
+      "checkViolation",
+      () => {
+        sql.exec("CREATE TABLE ck (x INTEGER CHECK (x > 0))");
+        return sql.exec("INSERT INTO ck VALUES (0)");
+      },
+    ],
     ["tableExists", () => sql.exec("CREATE TABLE t (x)")],
     ["emptyQuery", () => exec("")],
     ["whitespaceQuery", () => exec("   ")],
@@ -114,12 +165,43 @@ export function sqlCases(storage) {
     ["cfTableCreate", () => sql.exec("CREATE TABLE _cf_mine (x)")],
     ["attach", () => sql.exec("ATTACH DATABASE 'x.db' AS x")],
     ["pragmaJournal", () => sql.exec("PRAGMA journal_mode = DELETE")],
-    ["failedStatementRolledBack", () => { attempt(() => sql.exec("INSERT INTO t (id) VALUES (20), (1)")); return exec("SELECT count(*) AS c FROM t WHERE id = 20"); }],
-    ["failedMultiStatement", () => { attempt(() => sql.exec("INSERT INTO t (id) VALUES (21); INSERT INTO t (id) VALUES (1)")); return exec("SELECT count(*) AS c FROM t WHERE id = 21"); }],
+    [
+      "failedStatementRolledBack",
+      () => {
+        attempt(() => sql.exec("INSERT INTO t (id) VALUES (20), (1)"));
+        return exec("SELECT count(*) AS c FROM t WHERE id = 20");
+      },
+    ],
+    [
+      "failedMultiStatement",
+      () => {
+        attempt(() => sql.exec("INSERT INTO t (id) VALUES (21); INSERT INTO t (id) VALUES (1)"));
+        return exec("SELECT count(*) AS c FROM t WHERE id = 21");
+      },
+    ],
     ["databaseSizeType", () => typeof sql.databaseSize],
-    ["databaseSizeGrows", () => { const before = sql.databaseSize; sql.exec("CREATE TABLE grow (x)"); sql.exec("INSERT INTO grow VALUES (?)", "g".repeat(50_000)); return sql.databaseSize > before; }],
+    [
+      "databaseSizeGrows",
+      () => {
+        const before = sql.databaseSize;
+        sql.exec("CREATE TABLE grow (x)");
+        sql.exec("INSERT INTO grow VALUES (?)", "g".repeat(50_000));
+        return sql.databaseSize > before;
+      },
+    ],
     ["databaseSizeMultipleOfPage", () => sql.databaseSize % 4096],
     // SQL and KV in one transactionSync
-    ["transactionSyncRollsBackSql", () => { attempt(() => storage.transactionSync(() => { sql.exec("INSERT INTO t (id) VALUES (30)"); throw new Error("undo"); })); return exec("SELECT count(*) AS c FROM t WHERE id = 30"); }],
+    [
+      "transactionSyncRollsBackSql",
+      () => {
+        attempt(() =>
+          storage.transactionSync(() => {
+            sql.exec("INSERT INTO t (id) VALUES (30)");
+            throw new Error("undo");
+          }),
+        );
+        return exec("SELECT count(*) AS c FROM t WHERE id = 30");
+      },
+    ],
   ]);
 }

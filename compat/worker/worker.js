@@ -253,7 +253,13 @@ export class Probe {
   async alarm(info) {
     const seen = {
       ev: "alarm",
-      info: { ctor: info?.constructor?.name, keys: Object.keys(info), retryCount: info.retryCount, isRetry: info.isRetry, scheduledTime: typeof info.scheduledTime },
+      info: {
+        ctor: info?.constructor?.name,
+        keys: Object.keys(info),
+        retryCount: info.retryCount,
+        isRetry: info.isRetry,
+        scheduledTime: typeof info.scheduledTime,
+      },
       getAlarm: show(await this.ctx.storage.getAlarm()),
     };
     if (this.events.filter((e) => e.ev === "alarm").length === 0) {
@@ -371,7 +377,32 @@ export class Probe {
       return server;
     };
     const out = {};
-    for (const code of [999, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016, 2999, 3000, 4999, 5000, 1000.5, "1000"]) {
+    for (const code of [
+      999,
+      1000,
+      1001,
+      1002,
+      1003,
+      1004,
+      1005,
+      1006,
+      1007,
+      1008,
+      1009,
+      1010,
+      1011,
+      1012,
+      1013,
+      1014,
+      1015,
+      1016,
+      2999,
+      3000,
+      4999,
+      5000,
+      1000.5,
+      "1000",
+    ]) {
       out[`code ${typeof code === "string" ? JSON.stringify(code) : code}`] = attempt(() => accepted().close(code, "r"));
     }
     out.noArgs = attempt(() => accepted().close());

@@ -12,7 +12,9 @@ const totals = { passed: 0, failed: 0 };
 let failedRuns = 0;
 for (const [label, script] of runs) {
   process.stdout.write(`\n--- ${label}: pnpm ${script} ---\n`);
-  const child = spawn("pnpm", ["run", "--silent", script, "--reporter=default", "--reporter=../../vitest.summary-reporter.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn("pnpm", ["run", "--silent", script, "--reporter=default", "--reporter=../../vitest.summary-reporter.ts"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let summary = null;
   for await (const line of createInterface({ input: child.stdout })) {
     const match = /^Tests: (\d+) passed, (\d+) failed/.exec(line);

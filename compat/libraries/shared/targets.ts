@@ -80,7 +80,10 @@ export class TorporApp implements AppTarget {
   /** Forces the object to hibernate through the admin endpoint (its sockets stay open). */
   async hibernate(binding: string, name: string): Promise<void> {
     // The header the admin endpoint asks of state changes when it has no token (loopback).
-    const response = await fetch(`${this.#process.adminUrl}/objects/${binding}/${encodeURIComponent(name)}/hibernate`, { method: "POST", headers: { "X-Torpor-Admin": "1" } });
+    const response = await fetch(`${this.#process.adminUrl}/objects/${binding}/${encodeURIComponent(name)}/hibernate`, {
+      method: "POST",
+      headers: { "X-Torpor-Admin": "1" },
+    });
     if (response.status !== 200) throw new Error(`hibernate ${binding}/${name}: ${response.status} ${await response.text()}`);
   }
 

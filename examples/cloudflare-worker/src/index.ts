@@ -23,11 +23,7 @@ interface Attachment {
   joinedAt: number;
 }
 
-type ClientMessage =
-  | { type: "write"; id: string; body: string }
-  | { type: "who" }
-  | { type: "broadcast"; body: string }
-  | { type: "alarm"; inMs: number };
+type ClientMessage = { type: "write"; id: string; body: string } | { type: "who" } | { type: "broadcast"; body: string } | { type: "alarm"; inMs: number };
 
 export class Room extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {

@@ -40,7 +40,10 @@ export async function startTorpor(args: string[], options: { admin?: boolean; cw
   let url: string | null = null;
   let adminUrl: string | null = null;
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`torpor did not print its URL within ${STARTUP_MS} ms.\nstdout:\n${stdout.join("\n")}\nstderr:\n${stderr}`)), STARTUP_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`torpor did not print its URL within ${STARTUP_MS} ms.\nstdout:\n${stdout.join("\n")}\nstderr:\n${stderr}`)),
+      STARTUP_MS,
+    );
     const check = () => {
       if (url !== null && (options.admin !== true || adminUrl !== null)) {
         clearTimeout(timer);

@@ -37,9 +37,7 @@ it("loses no acknowledged write when SIGTERM arrives mid-stream, and clients see
     sent++;
     if (sigtermSent) sentAfterSigterm++;
   };
-  const clients = await Promise.all(
-    Array.from({ length: CLIENTS }, (_, i) => Client.connect(wsUrl(server.url, `/rooms/load-${i % 2}/ws?user=writer-${i}`))),
-  );
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => Client.connect(wsUrl(server.url, `/rooms/load-${i % 2}/ws?user=writer-${i}`))));
   clients.forEach((client, i) => {
     client.ws.on("message", (data) => {
       const msg = JSON.parse(String(data)) as { type: string; id?: string };

@@ -21,7 +21,8 @@ const CLOUDFLARE_MODULES = {
  * @param {(specifier: string, context?: object) => Promise<{ url: string, format?: string | null }>} nextResolve
  */
 export async function resolve(specifier, context, nextResolve) {
-  const next = options.sourceCondition && !context.conditions.includes("@torpor/source") ? { ...context, conditions: [...context.conditions, "@torpor/source"] } : context;
+  const next =
+    options.sourceCondition && !context.conditions.includes("@torpor/source") ? { ...context, conditions: [...context.conditions, "@torpor/source"] } : context;
   if (specifier.startsWith("cloudflare:")) {
     const target = CLOUDFLARE_MODULES[specifier];
     if (target === undefined) {

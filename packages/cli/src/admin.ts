@@ -116,7 +116,12 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
     const { status, body } = await backend.hibernate(binding, name);
     return send(res, status, body);
   }
-  send(res, 404, { error: { code: "ERR_NOT_FOUND", message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics.` } });
+  send(res, 404, {
+    error: {
+      code: "ERR_NOT_FOUND",
+      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics.`,
+    },
+  });
 }
 
 /** Forces an object of this runtime to hibernate: 200, 409 with what pins it, or 404 when it is not in memory. */
@@ -130,7 +135,15 @@ export async function hibernateObject(runtime: Runtime, binding: string, name: s
   }
   // Asking about an object must not create it (getByName would).
   if (!runtime.objects().some((o) => o.id === id && o.binding === binding)) {
-    return { status: 404, body: { error: { code: "ERR_UNKNOWN_OBJECT", message: `The object ${binding}/${name} has not run since the server started, so there is nothing in memory to hibernate.` } } };
+    return {
+      status: 404,
+      body: {
+        error: {
+          code: "ERR_UNKNOWN_OBJECT",
+          message: `The object ${binding}/${name} has not run since the server started, so there is nothing in memory to hibernate.`,
+        },
+      },
+    };
   }
   const stub = runtime.namespace(binding).getByName(name);
   try {

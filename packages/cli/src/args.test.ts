@@ -5,9 +5,32 @@ describe("parseCliArgs", () => {
   it("parses wrangler-style flags, the entry and repeated --var", () => {
     expect(
       parseCliArgs([
-        "dev", "src/index.ts", "--config", "w.toml", "--port", "0", "--ip", "0.0.0.0", "--persist-to", "data",
-        "--var", "A:1", "--var", "URL:http://x", "--hibernate-after-ms", "250", "--max-attachment-bytes", "4096",
-        "--max-message-bytes", "1024", "--max-live-objects", "10", "--admin-port", "9000", "--log-level", "warn",
+        "dev",
+        "src/index.ts",
+        "--config",
+        "w.toml",
+        "--port",
+        "0",
+        "--ip",
+        "0.0.0.0",
+        "--persist-to",
+        "data",
+        "--var",
+        "A:1",
+        "--var",
+        "URL:http://x",
+        "--hibernate-after-ms",
+        "250",
+        "--max-attachment-bytes",
+        "4096",
+        "--max-message-bytes",
+        "1024",
+        "--max-live-objects",
+        "10",
+        "--admin-port",
+        "9000",
+        "--log-level",
+        "warn",
       ]),
     ).toEqual({
       command: "dev",
@@ -31,8 +54,19 @@ describe("parseCliArgs", () => {
   it("parses the server limits; 0 turns pings off", () => {
     expect(
       parseCliArgs([
-        "start", "--max-connections", "5", "--max-header-bytes", "2048", "--headers-timeout-ms", "500",
-        "--max-request-body-bytes", "1000", "--max-buffered-bytes", "65536", "--ping-interval-ms", "0",
+        "start",
+        "--max-connections",
+        "5",
+        "--max-header-bytes",
+        "2048",
+        "--headers-timeout-ms",
+        "500",
+        "--max-request-body-bytes",
+        "1000",
+        "--max-buffered-bytes",
+        "65536",
+        "--ping-interval-ms",
+        "0",
       ]),
     ).toMatchObject({ maxConnections: 5, maxHeaderBytes: 2048, headersTimeoutMs: 500, maxRequestBodyBytes: 1000, maxBufferedBytes: 65536, pingIntervalMs: 0 });
     expect(() => parseCliArgs(["start", "--max-connections", "0"])).toThrow("--max-connections must be at least 1");
@@ -65,7 +99,22 @@ describe("parseCliArgs", () => {
   it("lists every flag in --help", () => {
     expect(parseCliArgs(["--help"]).command).toBe("help");
     expect(parseCliArgs(["dev", "-h"]).command).toBe("help");
-    for (const flag of ["--config", "--port", "--ip", "--persist-to", "--var", "--hibernate-after-ms", "--max-attachment-bytes", "--max-message-bytes", "--max-live-objects", "--admin-port", "--admin-ip", "--log-level", "--help", "--version"]) {
+    for (const flag of [
+      "--config",
+      "--port",
+      "--ip",
+      "--persist-to",
+      "--var",
+      "--hibernate-after-ms",
+      "--max-attachment-bytes",
+      "--max-message-bytes",
+      "--max-live-objects",
+      "--admin-port",
+      "--admin-ip",
+      "--log-level",
+      "--help",
+      "--version",
+    ]) {
       expect(HELP).toContain(flag);
     }
   });

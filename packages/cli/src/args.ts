@@ -81,7 +81,11 @@ const port = (flag: string) =>
     .int(`${flag} must be a whole number`)
     .min(0, `${flag} must be 0 to 65535`)
     .max(65_535, `${flag} must be 0 to 65535`);
-const count = (flag: string, min: number) => z.coerce.number({ message: `${flag} must be a number` }).int(`${flag} must be a whole number`).min(min, `${flag} must be at least ${min}`);
+const count = (flag: string, min: number) =>
+  z.coerce
+    .number({ message: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .min(min, `${flag} must be at least ${min}`);
 
 const flagSchemas = {
   port: port("--port"),
@@ -142,7 +146,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1" };
   const [command, entry, ...extra] = positionals;
   if (command === undefined) throw new CliError("ERR_CLI_USAGE", "No command given: use torpor dev or torpor start (torpor --help lists the options).");
-  if (command !== "dev" && command !== "start" && command !== "reload") throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, torpor start or torpor reload.`);
+  if (command !== "dev" && command !== "start" && command !== "reload")
+    throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, torpor start or torpor reload.`);
   if (extra.length > 0) throw new CliError("ERR_CLI_USAGE", `Unexpected argument "${extra[0]}": torpor ${command} takes at most one entry file.`);
 
   const checked = <K extends keyof typeof flagSchemas>(flag: K): z.output<(typeof flagSchemas)[K]> | undefined => {

@@ -64,7 +64,14 @@ describe("parseConfig", () => {
   });
 
   it("reads the server limits from the torpor section; ping_interval_ms may be 0", () => {
-    const torpor = { max_connections: 5, max_header_bytes: 2048, headers_timeout_ms: 500, max_request_body_bytes: 1000, max_buffered_bytes: 65536, ping_interval_ms: 0 };
+    const torpor = {
+      max_connections: 5,
+      max_header_bytes: 2048,
+      headers_timeout_ms: 500,
+      max_request_body_bytes: 1000,
+      max_buffered_bytes: 65536,
+      ping_interval_ms: 0,
+    };
     expect(validateConfig({ ...minimal, torpor }, "/w.json").torpor).toMatchObject({
       maxConnections: 5,
       maxHeaderBytes: 2048,
@@ -81,13 +88,23 @@ describe("parseConfig", () => {
     expect(error.code).toBe("ERR_CONFIG_INVALID");
     expect(error.message).toBe('wrangler.json: "durable_objects.bindings[0].class_name" Invalid input: expected string, received number.');
     expect(errorOf(() => validateConfig({ ...minimal, compatibility_date: "June" }, "/w.json")).message).toMatch(/"compatibility_date" must be a date like/);
-    expect(errorOf(() => validateConfig({ ...minimal, torpor: { max_attachment_bytes: 99_999 } }, "/w.json")).message).toMatch(/"torpor.max_attachment_bytes" must be at most 16384/);
+    expect(errorOf(() => validateConfig({ ...minimal, torpor: { max_attachment_bytes: 99_999 } }, "/w.json")).message).toMatch(
+      /"torpor.max_attachment_bytes" must be at most 16384/,
+    );
     expect(errorOf(() => validateConfig({ ...minimal, torpor: { hibernate_after: 1 } }, "/w.json")).message).toMatch(/torpor/);
     expect(errorOf(() => validateConfig([], "/w.json")).message).toBe("w.json: the top level must be an object of settings.");
   });
 
   it("refuses a repeated binding name and a binding to a deleted class", () => {
-    const twice = { ...minimal, durable_objects: { bindings: [{ name: "A", class_name: "Room" }, { name: "A", class_name: "Room" }] } };
+    const twice = {
+      ...minimal,
+      durable_objects: {
+        bindings: [
+          { name: "A", class_name: "Room" },
+          { name: "A", class_name: "Room" },
+        ],
+      },
+    };
     expect(errorOf(() => validateConfig(twice, "/w.json")).message).toMatch(/repeats the binding name "A"/);
     const deleted = { ...minimal, migrations: [...minimal.migrations, { tag: "v2", deleted_classes: ["Room"] }] };
     expect(errorOf(() => validateConfig(deleted, "/w.json")).message).toMatch(/"Room", which migration "v2" deletes/);
@@ -118,12 +135,18 @@ describe("parseConfig", () => {
 
   it("follows migrations: renames carry the class, a bound class without a migration is a warning", () => {
     const renamed = validateConfig(
-      { ...minimal, durable_objects: { bindings: [{ name: "ROOMS", class_name: "Lobby" }] }, migrations: [...minimal.migrations, { tag: "v2", renamed_classes: [{ from: "Room", to: "Lobby" }] }] },
+      {
+        ...minimal,
+        durable_objects: { bindings: [{ name: "ROOMS", class_name: "Lobby" }] },
+        migrations: [...minimal.migrations, { tag: "v2", renamed_classes: [{ from: "Room", to: "Lobby" }] }],
+      },
       "/w.json",
     );
     expect(renamed.warnings).toEqual([]);
     const missing = validateConfig({ ...minimal, migrations: [] }, "/w.json");
-    expect(missing.warnings).toEqual([`w.json: no migration creates "Room" (bound as ROOMS); Cloudflare requires one: add { "tag": "v1", "new_sqlite_classes": ["Room"] } to "migrations".`]);
+    expect(missing.warnings).toEqual([
+      `w.json: no migration creates "Room" (bound as ROOMS); Cloudflare requires one: add { "tag": "v1", "new_sqlite_classes": ["Room"] } to "migrations".`,
+    ]);
   });
 });
 

@@ -216,14 +216,19 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     for (const key of Object.keys(b)) {
       if (key === "name" || key === "class_name") continue;
       const where = `durable_objects.bindings[${i}].${key}`;
-      if (key === "script_name") warnings.push(`${file}: "${where}" is ignored: objects of other Workers are not reachable; "${b.class_name}" is looked up in this Worker's entry.`);
+      if (key === "script_name")
+        warnings.push(`${file}: "${where}" is ignored: objects of other Workers are not reachable; "${b.class_name}" is looked up in this Worker's entry.`);
       else if (key === "environment") warnings.push(`${file}: "${where}" is ignored: named environments are not supported.`);
       else warnings.push(`${file}: unknown key "${where}" is ignored.`);
     }
   });
   const seen = new Set<string>();
   doBindings.forEach((b, i) => {
-    if (seen.has(b.name)) throw new CliError("ERR_CONFIG_INVALID", `${file}: "durable_objects.bindings[${i}].name" repeats the binding name "${b.name}"; each binding needs its own name.`);
+    if (seen.has(b.name))
+      throw new CliError(
+        "ERR_CONFIG_INVALID",
+        `${file}: "durable_objects.bindings[${i}].name" repeats the binding name "${b.name}"; each binding needs its own name.`,
+      );
     seen.add(b.name);
   });
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
@@ -270,10 +275,12 @@ function checkMigrations(migrations: Migration[], bindings: Array<{ name: string
   const deleted = new Map<string, string>();
   const tags = new Set<string>();
   migrations.forEach((m, i) => {
-    if (tags.has(m.tag)) throw new CliError("ERR_CONFIG_INVALID", `${file}: "migrations[${i}].tag" repeats the tag "${m.tag}"; each migration needs its own tag.`);
+    if (tags.has(m.tag))
+      throw new CliError("ERR_CONFIG_INVALID", `${file}: "migrations[${i}].tag" repeats the tag "${m.tag}"; each migration needs its own tag.`);
     tags.add(m.tag);
     for (const key of Object.keys(m)) {
-      if (key === "transferred_classes") warnings.push(`${file}: "migrations[${i}].transferred_classes" is ignored: there are no other Workers to transfer from.`);
+      if (key === "transferred_classes")
+        warnings.push(`${file}: "migrations[${i}].transferred_classes" is ignored: there are no other Workers to transfer from.`);
       else if (!(key in migrationSchema.shape)) warnings.push(`${file}: unknown key "migrations[${i}].${key}" is ignored.`);
     }
     for (const c of [...(m.new_sqlite_classes ?? []), ...(m.new_classes ?? [])]) {
@@ -298,7 +305,9 @@ function checkMigrations(migrations: Migration[], bindings: Array<{ name: string
       );
     }
     if (!classes.has(b.class_name)) {
-      warnings.push(`${file}: no migration creates "${b.class_name}" (bound as ${b.name}); Cloudflare requires one: add { "tag": "v1", "new_sqlite_classes": ["${b.class_name}"] } to "migrations".`);
+      warnings.push(
+        `${file}: no migration creates "${b.class_name}" (bound as ${b.name}); Cloudflare requires one: add { "tag": "v1", "new_sqlite_classes": ["${b.class_name}"] } to "migrations".`,
+      );
     }
   });
   return warnings;

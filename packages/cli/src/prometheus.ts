@@ -45,11 +45,15 @@ export function prometheusText(input: MetricsSource | readonly LabelledSource[])
     ['{state="hibernated"}', objects.length - live],
   ]);
   metric("torpor_websockets", "gauge", "Open hibernatable WebSockets.", ({ sockets }) => [["", sockets]]);
-  metric("torpor_events_total", "counter", "Events delivered to objects, by type.", ({ m }) => Object.entries(m.events).map(([type, n]) => [`{type="${type}"}`, n]));
+  metric("torpor_events_total", "counter", "Events delivered to objects, by type.", ({ m }) =>
+    Object.entries(m.events).map(([type, n]) => [`{type="${type}"}`, n]),
+  );
   metric("torpor_object_constructions_total", "counter", "Times an object's constructor ran (first start and every wake).", ({ m }) => [["", m.constructions]]);
   metric("torpor_object_wakes_total", "counter", "Constructions after a hibernation.", ({ m }) => [["", m.wakes]]);
   metric("torpor_object_evictions_total", "counter", "Times an object hibernated (its instance was dropped).", ({ m }) => [["", m.evictions]]);
-  metric("torpor_websocket_auto_responses_total", "counter", "Messages answered by the auto-response without waking the object.", ({ m }) => [["", m.autoResponses]]);
+  metric("torpor_websocket_auto_responses_total", "counter", "Messages answered by the auto-response without waking the object.", ({ m }) => [
+    ["", m.autoResponses],
+  ]);
   metric("torpor_handler_errors_total", "counter", "Handlers that threw.", ({ m }) => [["", m.handlerErrors]]);
   metric("torpor_storage_commits_total", "counter", "Storage commits.", ({ m }) => [["", m.commits]]);
   metric("torpor_storage_commit_failures_total", "counter", "Storage commits that failed.", ({ m }) => [["", m.commitFailures]]);

@@ -42,7 +42,8 @@ export function installWorkerGlobals(): void {
 
 /** Imports the entry module and finds the fetch handler and every bound class. */
 export async function loadWorker(entry: string, bindings: DurableObjectBinding[], logger: Logger): Promise<LoadedWorker> {
-  if (!existsSync(entry)) throw new CliError("ERR_ENTRY_NOT_FOUND", `The Worker entry ${entry} does not exist. Check "main" in the config or the entry argument.`);
+  if (!existsSync(entry))
+    throw new CliError("ERR_ENTRY_NOT_FOUND", `The Worker entry ${entry} does not exist. Check "main" in the config or the entry argument.`);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
@@ -86,7 +87,8 @@ type EntrypointClass = new (ctx: ExecutionContext, env: Record<string, unknown>)
  */
 export function entrypointExports(worker: LoadedWorker, runtime: Runtime): Record<string, unknown> {
   const exports: Record<string, unknown> = {};
-  if (worker.fetch !== undefined) exports.default = { fetch: (input: RequestInfo | URL, init?: RequestInit) => runtime.fetch(input as Request | string | URL, init) };
+  if (worker.fetch !== undefined)
+    exports.default = { fetch: (input: RequestInfo | URL, init?: RequestInit) => runtime.fetch(input as Request | string | URL, init) };
   for (const [name, Cls] of Object.entries(worker.entrypoints)) exports[name] = entrypointStub(name, Cls, runtime);
   return exports;
 }
@@ -122,7 +124,8 @@ function fetchHandler(entrypoint: unknown, entry: string, logger: Logger): Worke
   if (typeof entrypoint === "object" && entrypoint !== null && typeof (entrypoint as { fetch?: unknown }).fetch === "function") {
     const handlers = entrypoint as { fetch: WorkerFetch; scheduled?: unknown; queue?: unknown };
     for (const other of ["scheduled", "queue", "email", "tail"] as const) {
-      if (typeof (handlers as Record<string, unknown>)[other] === "function") logger.warn(`The Worker's ${other}() handler is never called: Torpor serves fetch only.`);
+      if (typeof (handlers as Record<string, unknown>)[other] === "function")
+        logger.warn(`The Worker's ${other}() handler is never called: Torpor serves fetch only.`);
     }
     return (request, env, ctx) => handlers.fetch(request, env, ctx);
   }

@@ -86,14 +86,29 @@ it("bad %-encoding in an admin path is 400, not a 500", async () => {
 it("an endpoint reachable beyond loopback needs a token to start", async () => {
   const runtime = new Runtime({ objects: { THINGS: Thing }, logger: silentLogger, installGlobals: false });
   onTestFinished(() => runtime.close());
-  await expect(startAdmin(runtime, { port: 0, host: "0.0.0.0", logger: silentLogger, token: null })).rejects.toMatchObject({ code: "ERR_ADMIN_TOKEN_REQUIRED" });
+  await expect(startAdmin(runtime, { port: 0, host: "0.0.0.0", logger: silentLogger, token: null })).rejects.toMatchObject({
+    code: "ERR_ADMIN_TOKEN_REQUIRED",
+  });
 });
 
 it("torpor --admin-ip 0.0.0.0 refuses to start without a token, and starts with TORPOR_ADMIN_TOKEN (server limit flags reach the runtime)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "torpor-admin-"));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "entry.js"), `export default { fetch: () => new Response("ok") };\n`);
-  const args = ["dev", "entry.js", "--port", "0", "--admin-port", "0", "--admin-ip", "0.0.0.0", "--persist-to", join(dir, "data"), "--max-header-bytes", "1024"];
+  const args = [
+    "dev",
+    "entry.js",
+    "--port",
+    "0",
+    "--admin-port",
+    "0",
+    "--admin-ip",
+    "0.0.0.0",
+    "--persist-to",
+    join(dir, "data"),
+    "--max-header-bytes",
+    "1024",
+  ];
   const refused = await runTorpor(args, dir);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/^torpor: The admin endpoint would listen on 0\.0\.0\.0, reachable from other machines, without a token\./m);

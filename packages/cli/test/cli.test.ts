@@ -65,11 +65,15 @@ it("--help lists every option and exits 0", async () => {
   const { code, stdout, stderr } = await runTorpor(["--help"], tmpdir());
   expect(code).toBe(0);
   expect(stderr).toBe("");
-  for (const flag of ["--config", "--port", "--ip", "--persist-to", "--hibernate-after-ms", "--max-attachment-bytes", "--max-message-bytes", "--admin-port"]) expect(stdout).toContain(flag);
+  for (const flag of ["--config", "--port", "--ip", "--persist-to", "--hibernate-after-ms", "--max-attachment-bytes", "--max-message-bytes", "--admin-port"])
+    expect(stdout).toContain(flag);
 });
 
 it("a malformed config gives one precise error and exit code 1", async () => {
-  const dir = project({ "wrangler.jsonc": `{\n  "main": "worker.js",\n  "vars": { "A": 1 }\n  "compatibility_date": "2025-06-01"\n}\n`, "worker.js": WORKER_JS });
+  const dir = project({
+    "wrangler.jsonc": `{\n  "main": "worker.js",\n  "vars": { "A": 1 }\n  "compatibility_date": "2025-06-01"\n}\n`,
+    "worker.js": WORKER_JS,
+  });
   const { code, stdout, stderr } = await runTorpor(["dev"], dir);
   expect(code).toBe(1);
   expect(stdout).toBe("");
@@ -83,12 +87,19 @@ it("an invalid value names its key; a missing class names the exports", async ()
   expect(invalid.stderr).toBe('torpor: wrangler.json: "durable_objects.bindings[0].class_name" Invalid input: expected string, received undefined.\n');
 
   const missing = project({
-    "wrangler.json": JSON.stringify({ main: "worker.js", compatibility_date: "2025-06-01", durable_objects: { bindings: [{ name: "ROOMS", class_name: "Room" }] }, migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }] }),
+    "wrangler.json": JSON.stringify({
+      main: "worker.js",
+      compatibility_date: "2025-06-01",
+      durable_objects: { bindings: [{ name: "ROOMS", class_name: "Room" }] },
+      migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
+    }),
     "worker.js": WORKER_JS,
   });
   const result = await runTorpor(["dev", "--port", "0"], missing);
   expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/^torpor: The binding ROOMS uses class "Room", but .*worker\.js does not export it \(its exported classes and functions: Counter\)/m);
+  expect(result.stderr).toMatch(
+    /^torpor: The binding ROOMS uses class "Room", but .*worker\.js does not export it \(its exported classes and functions: Counter\)/m,
+  );
 });
 
 it("without an entry or a config, says where it looked", async () => {
@@ -110,7 +121,11 @@ it("torpor start runs a TOML-configured JavaScript Worker (WorkerEntrypoint, RPC
   expect(await caches.text()).toMatch(/^The Cache API \(caches\) is not provided by Torpor/);
 
   expect(await server.stop()).toBe(0);
-  const logs = server.stdout().trim().split("\n").map((line) => JSON.parse(line) as { level: string; message: string });
+  const logs = server
+    .stdout()
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { level: string; message: string });
   expect(logs.filter((l) => l.level === "warn").map((l) => l.message)).toEqual([
     'wrangler.toml: "queues" is ignored: Queues are not provided.',
     'wrangler.toml: unknown key "mystery" is ignored.',
@@ -120,7 +135,9 @@ it("torpor start runs a TOML-configured JavaScript Worker (WorkerEntrypoint, RPC
 });
 
 it("runs an entry given on the command line with no config, and takes --var", async () => {
-  const dir = project({ "entry.ts": `const greet = (name: string): string => \`hello \${name}\`;\nexport default { fetch: (_req: Request, env: { WHO: string }) => new Response(greet(env.WHO)) };\n` });
+  const dir = project({
+    "entry.ts": `const greet = (name: string): string => \`hello \${name}\`;\nexport default { fetch: (_req: Request, env: { WHO: string }) => new Response(greet(env.WHO)) };\n`,
+  });
   const server = await startTorpor(["dev", "entry.ts", "--port", "0", "--var", "WHO:world", "--persist-to", join(dir, "data")], dir);
   servers.push(server);
   expect(await (await fetch(server.url)).text()).toBe("hello world");

@@ -130,7 +130,8 @@ export async function startCluster(workers: number, extraArgs: string[] = []): P
     server,
     url,
     get: getPath,
-    rpc: (name, method, arg) => getPath(`/rpc/${encodeURIComponent(name)}/${method}${arg === undefined ? "" : `?arg=${encodeURIComponent(JSON.stringify(arg))}`}`),
+    rpc: (name, method, arg) =>
+      getPath(`/rpc/${encodeURIComponent(name)}/${method}${arg === undefined ? "" : `?arg=${encodeURIComponent(JSON.stringify(arg))}`}`),
     setVersion: (version) => writeFileSync(join(dir, "worker.js"), workerSource(version)),
     async reload() {
       const seq = ++reloads;

@@ -54,11 +54,14 @@ export class AlarmScheduler {
     this.cancel();
     if (time === null) return;
     const clock = this.owner.options.clock;
-    this.#timer = clock.setTimeout(() => {
-      this.#timer = null;
-      // A retry is due by definition, even when the stored time is in the future (a forced run).
-      this.owner.deliver(delay === undefined ? { kind: "alarm" } : { kind: "alarm", args: [true] });
-    }, delay ?? Math.max(0, time - clock.now()));
+    this.#timer = clock.setTimeout(
+      () => {
+        this.#timer = null;
+        // A retry is due by definition, even when the stored time is in the future (a forced run).
+        this.owner.deliver(delay === undefined ? { kind: "alarm" } : { kind: "alarm", args: [true] });
+      },
+      delay ?? Math.max(0, time - clock.now()),
+    );
   }
 
   cancel(): void {

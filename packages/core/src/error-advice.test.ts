@@ -22,7 +22,9 @@ test("the logger's line carries the hint", () => {
   const lines: string[] = [];
   const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (lines.push(String(chunk)), true));
   try {
-    jsonLogger().error("Uncaught error in fetch()", { error: workerdError(Error, "ERR_TAG_TOO_LONG", '"x" is longer than the max tag length (256 characters).') });
+    jsonLogger().error("Uncaught error in fetch()", {
+      error: workerdError(Error, "ERR_TAG_TOO_LONG", '"x" is longer than the max tag length (256 characters).'),
+    });
   } finally {
     spy.mockRestore();
   }

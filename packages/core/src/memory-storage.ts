@@ -117,7 +117,11 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
       this.#beforeCommit?.(this.#data.key);
     } catch (cause) {
       this.rollback();
-      throw new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit failed, the batch was rolled back: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      throw new TorporError(
+        "ERR_STORAGE_COMMIT_FAILED",
+        `Commit failed, the batch was rolled back: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
     }
     this.#undo = [];
     this.#batchOpen = false;

@@ -42,7 +42,10 @@ function countingBytes(limit: BodyLimit): TransformStream<Uint8Array, Uint8Array
       }
       // Erroring the stream destroys the request and its socket: the 413 goes out first.
       await limit.exceeded();
-      throw new TorporError("ERR_REQUEST_BODY_TOO_LARGE", `The request body is over the server's limit of ${limit.maxBytes} bytes; the client was answered 413.`);
+      throw new TorporError(
+        "ERR_REQUEST_BODY_TOO_LARGE",
+        `The request body is over the server's limit of ${limit.maxBytes} bytes; the client was answered 413.`,
+      );
     },
   });
 }

@@ -360,7 +360,11 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       unhandledRejection: (reason) => {
         this.counters.errors++;
         this.runtime.metrics.handlerErrors++;
-        this.runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", { object: this.key.id, name: this.key.name, error: reason });
+        this.runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", {
+          object: this.key.id,
+          name: this.key.name,
+          error: reason,
+        });
       },
     };
     this.#incarnation = incarnation;
@@ -373,7 +377,9 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.runtime.metrics.handlerErrors++;
     const live = incarnation === this.#incarnation && this.instance !== null;
     this.runtime.options.logger.error(
-      live ? "Uncaught exception in Durable Object code; resetting the object" : "Uncaught exception in code of a Durable Object instance that was already dropped",
+      live
+        ? "Uncaught exception in Durable Object code; resetting the object"
+        : "Uncaught exception in code of a Durable Object instance that was already dropped",
       { object: this.key.id, name: this.key.name, error },
     );
     if (live) this.reset(1011, "Durable Object reset after an uncaught exception");

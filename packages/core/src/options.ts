@@ -86,11 +86,16 @@ const serverSchema = z
 
 const runtimeOptionsSchema = z
   .object({
-    objects: z.record(z.string(), z.custom<new (ctx: never, env: never) => object>((v) => typeof v === "function", { message: "must be a Durable Object class" })).superRefine((objects, ctx) => {
-      for (const key of Object.keys(objects)) {
-        if (!/^[A-Za-z_$][\w$]*$/.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "binding names must be JavaScript identifiers" });
-      }
-    }),
+    objects: z
+      .record(
+        z.string(),
+        z.custom<new (ctx: never, env: never) => object>((v) => typeof v === "function", { message: "must be a Durable Object class" }),
+      )
+      .superRefine((objects, ctx) => {
+        for (const key of Object.keys(objects)) {
+          if (!/^[A-Za-z_$][\w$]*$/.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "binding names must be JavaScript identifiers" });
+        }
+      }),
     fetch: fn("a function (request, env, ctx) => Response").optional(),
     env: z.record(z.string(), z.unknown()).default({}),
     /** Extra `ctx.exports` entries besides each class's namespace (the CLI adds the Worker's entrypoints). */
@@ -119,9 +124,12 @@ const runtimeOptionsSchema = z
       })
       .default(systemClock),
     logger: z
-      .custom<Logger>((v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"), {
-        message: "must be a Logger with debug/info/warn/error methods",
-      })
+      .custom<Logger>(
+        (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"),
+        {
+          message: "must be a Logger with debug/info/warn/error methods",
+        },
+      )
       .optional(),
     installGlobals: z.boolean().default(true),
     /** Cluster mode: which objects this process hosts and how to reach the others. */

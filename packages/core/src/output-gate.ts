@@ -95,7 +95,6 @@ export class OutputGate {
     return this.holding ? this.afterCommit() : Promise.resolve();
   }
 
-
   /** Commits now, for callers that need no result (a failure is reported and resets the object). */
   commitQuietly(): void {
     try {

@@ -16,7 +16,11 @@ import { hostOf, type StubTarget } from "./stub.ts";
 import { RoutedObject } from "./cluster/routed-object.ts";
 
 /** The Worker entry: `export default { fetch }`. */
-export type WorkerFetch = (request: Request, env: Record<string, unknown>, ctx: ExecutionContext) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
+export type WorkerFetch = (
+  request: Request,
+  env: Record<string, unknown>,
+  ctx: ExecutionContext,
+) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
 
 /** An object, named by stub or id. */
 export type ObjectTarget = { readonly id: DurableObjectId } | DurableObjectId;
@@ -117,7 +121,10 @@ export class Runtime implements HostRuntime {
   namespace<T = Record<string, unknown>>(binding: string): DurableObjectNamespace<T> {
     const entry = this.#namespaces.get(binding);
     if (entry === undefined) {
-      throw new TorporError("ERR_UNKNOWN_BINDING", `No Durable Object binding "${binding}"; the bindings are: ${[...this.#namespaces.keys()].join(", ") || "(none)"}.`);
+      throw new TorporError(
+        "ERR_UNKNOWN_BINDING",
+        `No Durable Object binding "${binding}"; the bindings are: ${[...this.#namespaces.keys()].join(", ") || "(none)"}.`,
+      );
     }
     return entry.namespace as DurableObjectNamespace<T>;
   }
@@ -154,7 +161,11 @@ export class Runtime implements HostRuntime {
     }
     const entry = this.#namespaces.get(binding);
     if (entry === undefined || name === "") {
-      return jsonError(404, "ERR_UNKNOWN_OBJECT", `No object route for ${path}. Use /<binding>/<name>/…; bindings: ${[...this.#namespaces.keys()].join(", ")}.`);
+      return jsonError(
+        404,
+        "ERR_UNKNOWN_OBJECT",
+        `No object route for ${path}. Use /<binding>/<name>/…; bindings: ${[...this.#namespaces.keys()].join(", ")}.`,
+      );
     }
     return entry.namespace.getByName(name).fetch(request);
   }
@@ -336,7 +347,10 @@ export class Runtime implements HostRuntime {
   #checkLocal(key: ObjectKey): void {
     const directory = this.options.directory;
     if (directory !== undefined && !directory.isLocal(key)) {
-      throw new TorporError("ERR_OBJECT_NOT_LOCAL", `Object ${key.namespace}/${key.name ?? key.id} is owned by another worker of this cluster; ask that worker (the admin endpoint routes there).`);
+      throw new TorporError(
+        "ERR_OBJECT_NOT_LOCAL",
+        `Object ${key.namespace}/${key.name ?? key.id} is owned by another worker of this cluster; ask that worker (the admin endpoint routes there).`,
+      );
     }
   }
 

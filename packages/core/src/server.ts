@@ -304,7 +304,9 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     resume(socket, unparsed, end) {
       // What WebSocketServer does after writing the 101 (ws/lib/websocket-server.js completeUpgrade), without the handshake.
       const options = (wss as unknown as { options: Record<string, unknown> }).options;
-      const conn = new WsWebSocket(null as unknown as string, undefined, options) as unknown as WsConnection & { setSocket(s: Socket, h: Buffer, o: object): void };
+      const conn = new WsWebSocket(null as unknown as string, undefined, options) as unknown as WsConnection & {
+        setSocket(s: Socket, h: Buffer, o: object): void;
+      };
       conn.setSocket(socket, unparsed, {
         allowSynchronousEvents: options.allowSynchronousEvents,
         maxBufferedChunks: options.maxBufferedChunks,
@@ -319,7 +321,10 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
 }
 
 function tooManyConnections(max: number): Response {
-  return jsonError(503, "ERR_TOO_MANY_CONNECTIONS", `The server holds its maximum of ${max} connections; try again later.`, { "retry-after": "5", connection: "close" });
+  return jsonError(503, "ERR_TOO_MANY_CONNECTIONS", `The server holds its maximum of ${max} connections; try again later.`, {
+    "retry-after": "5",
+    connection: "close",
+  });
 }
 
 function bodyTooLarge(max: number): Response {
@@ -327,5 +332,10 @@ function bodyTooLarge(max: number): Response {
 }
 
 function badRequest(req: IncomingMessage): Response {
-  return jsonError(400, "ERR_BAD_REQUEST", `The request target or Host header is not a valid URL: ${JSON.stringify(`${req.headers.host ?? ""} ${req.url ?? ""}`)}.`, { connection: "close" });
+  return jsonError(
+    400,
+    "ERR_BAD_REQUEST",
+    `The request target or Host header is not a valid URL: ${JSON.stringify(`${req.headers.host ?? ""} ${req.url ?? ""}`)}.`,
+    { connection: "close" },
+  );
 }

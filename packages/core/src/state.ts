@@ -115,11 +115,7 @@ export class DurableObjectState {
   getTags(ws: WebSocket): string[] {
     const end = socketArgument(ws, "getTags");
     if (end.mode === 0) {
-      throw workerdError(
-        Error,
-        "ERR_WEBSOCKET_NOT_HIBERNATABLE",
-        "you must call 'acceptWebSocket()' before attempting to access the tags of a WebSocket.",
-      );
+      throw workerdError(Error, "ERR_WEBSOCKET_NOT_HIBERNATABLE", "you must call 'acceptWebSocket()' before attempting to access the tags of a WebSocket.");
     }
     if (end.mode !== 2) throw workerdError(Error, "ERR_WEBSOCKET_NOT_HIBERNATABLE", "only hibernatable websockets can have tags.");
     return end.tags === null ? [] : [...end.tags];

@@ -6,13 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { TorporError } from "./errors.ts";
-import type {
-  DurableObjectListOptions,
-  DurableObjectStorage,
-  DurableObjectTransaction,
-  SqlStorage,
-  SyncKvStorage,
-} from "./storage.ts";
+import type { DurableObjectListOptions, DurableObjectStorage, DurableObjectTransaction, SqlStorage, SyncKvStorage } from "./storage.ts";
 import type { StorageHooks } from "./storage-provider.ts";
 import { argumentTypeError, workerdError } from "./errors.ts";
 import { finishTransaction, isRolledBack, StorageTransaction } from "./storage-transaction.ts";

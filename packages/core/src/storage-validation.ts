@@ -165,11 +165,7 @@ export function validateAlarmTime(scheduledTime: unknown): number {
 
 /** True for promises and other thenables (refused by `transactionSync`). */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
 
 /** The error `transactionSync` throws, after rolling back, when its closure returns a promise. */

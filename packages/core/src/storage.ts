@@ -31,8 +31,7 @@ export interface DurableObjectSetAlarmOptions {
 }
 
 /** A cursor over the rows of one `sql.exec` call (Cloudflare's `SqlStorageCursor`). */
-export interface SqlStorageCursor<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>
-  extends Iterable<T> {
+export interface SqlStorageCursor<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>> extends Iterable<T> {
   next(): IteratorResult<T>;
   toArray(): T[];
   one(): T;
@@ -45,10 +44,7 @@ export type SqlStorageValue = ArrayBuffer | string | number | null;
 
 /** `ctx.storage.sql` (Cloudflare's `SqlStorage`). */
 export interface SqlStorage {
-  exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(
-    query: string,
-    ...bindings: unknown[]
-  ): SqlStorageCursor<T>;
+  exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T>;
   readonly databaseSize: number;
 }
 

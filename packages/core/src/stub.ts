@@ -183,7 +183,15 @@ function findByReference(value: unknown, seen: Set<object>): string | undefined 
   if (value instanceof RpcTarget) return `an RpcTarget (${value.constructor.name})`;
   if (targetOfStub.has(value)) return "a Durable Object stub";
   seen.add(value);
-  const children = Array.isArray(value) ? value : value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Object.getPrototypeOf(value) === Object.prototype ? Object.values(value) : [];
+  const children = Array.isArray(value)
+    ? value
+    : value instanceof Map
+      ? [...value.keys(), ...value.values()]
+      : value instanceof Set
+        ? [...value]
+        : Object.getPrototypeOf(value) === Object.prototype
+          ? Object.values(value)
+          : [];
   for (const child of children) {
     const found = findByReference(child, seen);
     if (found !== undefined) return found;

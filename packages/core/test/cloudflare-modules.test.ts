@@ -48,15 +48,26 @@ test("an RpcTarget, function or stub passed or returned through RPC fails with E
   const stub = runtime.namespace<Room>("ROOMS").getByName("a");
   expect(new Greeter().hello()).toBe("hi");
   await expect(stub.take(new Greeter())).rejects.toThrow(/^The arguments of take\(\) holds an RpcTarget \(Greeter\)/);
-  await expect(stub.give()).rejects.toMatchObject({ code: "ERR_RPC_CLONE", message: expect.stringMatching(/^The result of give\(\) holds an RpcTarget \(Greeter\)/) });
+  await expect(stub.give()).rejects.toMatchObject({
+    code: "ERR_RPC_CLONE",
+    message: expect.stringMatching(/^The result of give\(\) holds an RpcTarget \(Greeter\)/),
+  });
   // Functions and stubs, which Cloudflare also passes by reference, are named the same way.
-  await expect(stub.take({ callback: function onDone() {} })).rejects.toThrow(/^The arguments of take\(\) holds a function \(onDone\): Cloudflare passes those by reference/);
-  await expect(stub.take([runtime.namespace("ROOMS").getByName("b")])).rejects.toThrow(/^The arguments of take\(\) holds a Durable Object stub: Cloudflare passes those by reference/);
+  await expect(stub.take({ callback: function onDone() {} })).rejects.toThrow(
+    /^The arguments of take\(\) holds a function \(onDone\): Cloudflare passes those by reference/,
+  );
+  await expect(stub.take([runtime.namespace("ROOMS").getByName("b")])).rejects.toThrow(
+    /^The arguments of take\(\) holds a Durable Object stub: Cloudflare passes those by reference/,
+  );
   await runtime.close();
 });
 
 test("cloudflare:* module map: provided modules resolve to core's subpaths; others throw one error naming the module", () => {
-  expect(CLOUDFLARE_MODULES).toEqual({ "cloudflare:workers": "@torpor/core/cloudflare/workers", "cloudflare:email": "@torpor/core/cloudflare/email", "cloudflare:sockets": "@torpor/core/cloudflare/sockets" });
+  expect(CLOUDFLARE_MODULES).toEqual({
+    "cloudflare:workers": "@torpor/core/cloudflare/workers",
+    "cloudflare:email": "@torpor/core/cloudflare/email",
+    "cloudflare:sockets": "@torpor/core/cloudflare/sockets",
+  });
   expect(resolveCloudflareModule("cloudflare:workers")).toBe("@torpor/core/cloudflare/workers");
   let error: unknown;
   try {
@@ -67,7 +78,8 @@ test("cloudflare:* module map: provided modules resolve to core's subpaths; othe
   expect(error).toBeInstanceOf(TorporError);
   expect(error).toMatchObject({
     code: "ERR_CLOUDFLARE_MODULE_NOT_PROVIDED",
-    message: 'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email, cloudflare:sockets). Remove the import, or load it only where the code runs on Cloudflare.',
+    message:
+      'The module "cloudflare:ai" is not provided by Torpor (it provides cloudflare:workers, cloudflare:email, cloudflare:sockets). Remove the import, or load it only where the code runs on Cloudflare.',
   });
   expect(workers.RpcTarget).toBe(RpcTarget);
   expect(() => new (class Flow extends workers.WorkflowEntrypoint {})({} as never, {})).toThrow(

@@ -91,7 +91,9 @@ describe("an exception escaping object code", () => {
   test("outside any object and the Worker is logged and ends the process with code 1 (its state is unknown)", async () => {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.stdin!.write("throw\n");
-    expect(await nextLine()).toBe("logged Uncaught exception outside any Durable Object or Worker code; exiting (the process state is unknown) | - | boom outside any object");
+    expect(await nextLine()).toBe(
+      "logged Uncaught exception outside any Durable Object or Worker code; exiting (the process state is unknown) | - | boom outside any object",
+    );
     expect(await exited).toBe(1);
   });
 });

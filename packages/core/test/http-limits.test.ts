@@ -130,7 +130,15 @@ test("connections beyond maxConnections get 503 until one closes", async () => {
   expect(refused).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
   expect(refused).toContain('"code":"ERR_TOO_MANY_CONNECTIONS"');
   first.socket.destroy();
-  await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.status, () => 0))).toBe(200);
+  await expect
+    .poll(
+      async () =>
+        await fetch(`http://127.0.0.1:${port}/`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+    )
+    .toBe(200);
   expect(runtime.closed).toBe(false);
 });
 
@@ -152,8 +160,14 @@ test("a Host that makes no URL gets 400", async () => {
 test.each([
   ["a missing Sec-WebSocket-Key", `GET /ws HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}\r\n`],
   ["a malformed Sec-WebSocket-Key", `GET /ws HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}Sec-WebSocket-Key: short\r\n\r\n`],
-  ["an unsupported version", `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`],
-  ["an invalid subprotocol list", `GET /ws HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: a,,b\r\n\r\n`],
+  [
+    "an unsupported version",
+    `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+  ],
+  [
+    "an invalid subprotocol list",
+    `GET /ws HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: a,,b\r\n\r\n`,
+  ],
 ])("a handshake with %s is refused with 400 before the Worker or the object runs", async (_what, request) => {
   workerCalls = 0;
   objectFetches = 0;

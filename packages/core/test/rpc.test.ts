@@ -82,7 +82,10 @@ test("properties can be read over RPC with await, as on Cloudflare", async () =>
   expect((await typed.label).text).toBe("counter");
   const stub = typed as unknown as Record<string, unknown>;
   expect(await stub.label).toEqual({ text: "counter" });
-  await expect(Promise.resolve(stub.missing)).rejects.toMatchObject({ code: "ERR_NO_SUCH_METHOD", message: expect.stringMatching(/no public property "missing"/) });
+  await expect(Promise.resolve(stub.missing)).rejects.toMatchObject({
+    code: "ERR_NO_SUCH_METHOD",
+    message: expect.stringMatching(/no public property "missing"/),
+  });
   await expect(Promise.resolve(stub.increment)).rejects.toMatchObject({ code: "ERR_NO_SUCH_METHOD", message: expect.stringMatching(/is a method/) });
   // The same member still works as a method.
   expect(await (stub.increment as () => Promise<number>)()).toBe(1);

@@ -53,7 +53,9 @@ describe("HTTP and WebSocket server", () => {
     expect(response.status).toBe(500);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("ERR_INTERNAL");
     const logged = logger.entries.find((e) => e.level === "error")!.fields!.error;
-    expect(logged).toEqual(new TypeError('Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".'));
+    expect(logged).toEqual(
+      new TypeError('Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".'),
+    );
     expect((logged as { code: string }).code).toBe("ERR_UPGRADE_REQUIRED");
   });
 
@@ -61,7 +63,9 @@ describe("HTTP and WebSocket server", () => {
     const { port } = await startRuntime({ objects: { ROOM: Room }, fetch: worker.fetch, env: {} });
     const raw = new Socket();
     await new Promise<void>((r) => raw.connect(port, "127.0.0.1", r));
-    raw.write("GET /nowhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    raw.write(
+      "GET /nowhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
     const answer = await new Promise<string>((r) => raw.once("data", (d) => r(d.toString())));
     expect(answer).toMatch(/^HTTP\/1.1 404/);
     expect(answer).toMatch(/not found$/);

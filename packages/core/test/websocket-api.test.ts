@@ -74,9 +74,19 @@ describe("hibernatable WebSocket API over real sockets", () => {
           }
         };
         const [, extra] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-        attempt("tooMany", () => this.ctx.acceptWebSocket(extra, Array.from({ length: 11 }, (_, i) => `t${i}`)));
+        attempt("tooMany", () =>
+          this.ctx.acceptWebSocket(
+            extra,
+            Array.from({ length: 11 }, (_, i) => `t${i}`),
+          ),
+        );
         attempt("tooLong", () => this.ctx.acceptWebSocket(extra, ["x".repeat(257)]));
-        attempt("ten", () => this.ctx.acceptWebSocket(server, Array.from({ length: 10 }, (_, i) => "y".repeat(256) + i).map((t) => t.slice(0, 256))));
+        attempt("ten", () =>
+          this.ctx.acceptWebSocket(
+            server,
+            Array.from({ length: 10 }, (_, i) => "y".repeat(256) + i).map((t) => t.slice(0, 256)),
+          ),
+        );
         attempt("again", () => this.ctx.acceptWebSocket(server));
         attempt("againStandard", () => server.accept());
         const [, third] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];

@@ -89,7 +89,9 @@ describe("new WebSocket(url): an outbound client, as workerd's", () => {
     expect(ws.protocol).toBe("");
     expect(() => ws.accept()).toThrow(new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept"));
     // workerd's error for a send before the handshake completed (checked against workerd 1.20260730).
-    expect(() => ws.send("too early")).toThrow(new TypeError("You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."));
+    expect(() => ws.send("too early")).toThrow(
+      new TypeError("You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."),
+    );
     await seen.until("open");
     expect(seen.events[0]).toEqual({ type: "open", readyState: WebSocket.OPEN, protocol: "chat" });
     ws.send("hello");
@@ -172,7 +174,11 @@ describe("new WebSocket(url): an outbound client, as workerd's", () => {
       return null;
     };
     expect(error("not a url")).toEqual({ name: "SyntaxError", message: "WebSocket Constructor: The url is invalid.", isDOMException: true });
-    expect(error("http://127.0.0.1/")).toEqual({ name: "SyntaxError", message: "WebSocket Constructor: The url scheme must be ws or wss.", isDOMException: true });
+    expect(error("http://127.0.0.1/")).toEqual({
+      name: "SyntaxError",
+      message: "WebSocket Constructor: The url scheme must be ws or wss.",
+      isDOMException: true,
+    });
   });
 
   test("a Durable Object opens one with the global WebSocket and relays what it receives", async () => {

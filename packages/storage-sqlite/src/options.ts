@@ -30,9 +30,7 @@ const schema = z.strictObject({
   dir: z.string().min(1).default(".torpor/storage"),
   synchronous: z.enum(["FULL", "NORMAL", "OFF"]).default("FULL"),
   maxOpenDatabases: z.number().int().nonnegative().default(0),
-  limits: z
-    .strictObject({ maxKeyBytes: positiveInt.optional(), maxValueBytes: positiveInt.optional(), maxKeysPerCall: positiveInt.optional() })
-    .default({}),
+  limits: z.strictObject({ maxKeyBytes: positiveInt.optional(), maxValueBytes: positiveInt.optional(), maxKeysPerCall: positiveInt.optional() }).default({}),
 });
 
 /** Validates options, throwing one ERR_INVALID_OPTIONS naming the first bad option. */

@@ -47,7 +47,12 @@ export class SqlCursor<T extends Row = Row> implements SqlStorageCursor<T> {
   }
 
   [Symbol.iterator](): IterableIterator<T> {
-    return { next: () => this.next(), [Symbol.iterator]() { return this; } };
+    return {
+      next: () => this.next(),
+      [Symbol.iterator]() {
+        return this;
+      },
+    };
   }
 
   toArray(): T[] {

@@ -130,8 +130,27 @@ export function reservedName(statement: ParsedStatement): string | undefined {
 const ALLOWED_PRAGMAS: ReadonlyMap<string, boolean> = new Map([
   ["data_version", true],
   ["page_size", true],
-  ...["table_list", "table_info", "table_xinfo", "foreign_key_check", "foreign_key_list", "index_info", "index_list", "index_xinfo", "quick_check", "optimize"].map((n) => [n, false] as const),
-  ...["case_sensitive_like", "foreign_keys", "defer_foreign_keys", "ignore_check_constraints", "legacy_alter_table", "recursive_triggers", "reverse_unordered_selects"].map((n) => [n, false] as const),
+  ...[
+    "table_list",
+    "table_info",
+    "table_xinfo",
+    "foreign_key_check",
+    "foreign_key_list",
+    "index_info",
+    "index_list",
+    "index_xinfo",
+    "quick_check",
+    "optimize",
+  ].map((n) => [n, false] as const),
+  ...[
+    "case_sensitive_like",
+    "foreign_keys",
+    "defer_foreign_keys",
+    "ignore_check_constraints",
+    "legacy_alter_table",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+  ].map((n) => [n, false] as const),
 ]);
 
 /** True unless `statement` is a PRAGMA workerd refuses ("not authorized"). */

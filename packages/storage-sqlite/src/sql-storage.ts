@@ -204,7 +204,8 @@ function convertBindings(bindings: unknown[]): unknown[] {
     if (v === undefined || t === "number") converted = null;
     else if (v instanceof ArrayBuffer) converted = Buffer.from(v);
     else if (ArrayBuffer.isView(v)) converted = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    else if (t === "bigint") converted = +(v as number); // throws "Cannot convert a BigInt value to a number"
+    else if (t === "bigint")
+      converted = +(v as number); // throws "Cannot convert a BigInt value to a number"
     else converted = `${v as string}`; // throws "Cannot convert a Symbol value to a string"
     if (out === bindings) out = bindings.slice();
     out[i] = converted;
@@ -240,7 +241,10 @@ function sqlError(err: unknown, text?: string): Error {
  * table that already exists. Other errors carry no offset, as on workerd.
  */
 function errorOffset(message: string, text: string): number {
-  const token = /^near "(.+)": syntax error$/.exec(message)?.[1] ?? /^no such column: (.+)$/.exec(message)?.[1] ?? /^(?:table|index|view|trigger) (\S+) already exists$/.exec(message)?.[1];
+  const token =
+    /^near "(.+)": syntax error$/.exec(message)?.[1] ??
+    /^no such column: (.+)$/.exec(message)?.[1] ??
+    /^(?:table|index|view|trigger) (\S+) already exists$/.exec(message)?.[1];
   if (token === undefined) return -1;
   const escaped = token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const match = new RegExp(`(^|[^A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`).exec(text);

@@ -229,9 +229,13 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     if (this.#lost !== null) return;
     const message = cause instanceof Error ? cause.message : String(cause);
     this.batchLost(
-      new TorporError("ERR_STORAGE_BATCH_LOST", `SQLite ended the write batch's transaction, rolling back every write of the batch (the object will be reset): ${message}`, {
-        cause,
-      }),
+      new TorporError(
+        "ERR_STORAGE_BATCH_LOST",
+        `SQLite ended the write batch's transaction, rolling back every write of the batch (the object will be reset): ${message}`,
+        {
+          cause,
+        },
+      ),
     );
   }
 

@@ -94,7 +94,10 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     open(key: ObjectKey, hooks: StorageHooks): ObjectStorage {
       if (closed) throw new TorporError("ERR_STORAGE_CLOSED", "This sqliteStorage() provider is closed; create a new one.");
       if (typeof key.id !== "string" || !HEX_ID.test(key.id)) {
-        throw new TorporError("ERR_INVALID_ID", `Object id ${JSON.stringify(key.id)} is not 64 lowercase hex characters. Use an id from the namespace (idFromName, newUniqueId).`);
+        throw new TorporError(
+          "ERR_INVALID_ID",
+          `Object id ${JSON.stringify(key.id)} is not 64 lowercase hex characters. Use an id from the namespace (idFromName, newUniqueId).`,
+        );
       }
       const where = location(key);
       let slot = live.get(where);

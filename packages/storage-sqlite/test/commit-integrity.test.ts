@@ -41,7 +41,10 @@ class Ledger extends DurableObject {
       else if (op === "trigger") sql.exec("INSERT INTO guarded (id) VALUES (-1)");
       else if (op === "read") {
         const kv = [...this.ctx.storage.kv.list()].map(([k]) => k);
-        const rows = sql.exec<{ id: number }>("SELECT id FROM t ORDER BY id").toArray().map((r) => r.id);
+        const rows = sql
+          .exec<{ id: number }>("SELECT id FROM t ORDER BY id")
+          .toArray()
+          .map((r) => r.id);
         ws.send(JSON.stringify({ kv, rows }));
         return;
       }

@@ -51,7 +51,10 @@ it("keeps every acknowledged batch and no partial batch across SIGKILL", { timeo
         let acked = lastAck;
         while (acked > 0 && acked % OBJECTS !== o) acked--;
         const values = [0, 1, 2, 3, 4].map((k) => s.api.kv.get<{ n: number }>(`k${k}`)?.n ?? 0);
-        const rows = s.api.sql.exec<{ n: number }>("SELECT n FROM log ORDER BY n").toArray().map((r) => r.n);
+        const rows = s.api.sql
+          .exec<{ n: number }>("SELECT n FROM log ORDER BY n")
+          .toArray()
+          .map((r) => r.n);
         const newest = rows.at(-1) ?? 0;
         const context = `round ${round}, object ${o}, last ack ${lastAck}`;
         expect(new Set(values).size, context).toBe(1); // all five keys from one batch

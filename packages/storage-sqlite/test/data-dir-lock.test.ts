@@ -19,7 +19,9 @@ test("a held lock refuses a second taker (in this process too) until released", 
   const dir = join(tempDir(), "nested", "state");
   const lock = lockDataDir(dir);
   expect(readFileSync(join(dir, "torpor.pid"), "utf8").trim()).toBe(String(process.pid));
-  expect(() => lockDataDir(dir)).toThrow(expect.objectContaining({ code: "ERR_DATA_DIR_LOCKED", message: expect.stringContaining(`locked by pid ${process.pid} (another torpor start?)`) }));
+  expect(() => lockDataDir(dir)).toThrow(
+    expect.objectContaining({ code: "ERR_DATA_DIR_LOCKED", message: expect.stringContaining(`locked by pid ${process.pid} (another torpor start?)`) }),
+  );
   lock.release();
   lock.release();
   const again = lockDataDir(dir);

@@ -75,36 +75,40 @@ async function open(url: string) {
 }
 
 describe("a full disk", () => {
-  test.skipIf(!mounted)("fails the commit with 1011 and no ack; acknowledged writes stay; the object recovers once space is freed", { timeout: 30_000 }, async () => {
-    let { runtime, logger, url } = await start();
-    const acked: string[] = [];
-    const client = await open(url);
-    let outcome = "";
-    for (let n = 0; n < 200 && outcome === ""; n++) {
-      client.ws.send(`fill ${n}`);
-      outcome = await Promise.race([client.next().then((m) => (acked.push(`k${m.split(" ")[1]}`), "")), client.closed.then((code) => `closed ${code}`)]);
-    }
-    expect(outcome).toBe("closed 1011");
-    expect(acked.length).toBeGreaterThan(0);
-    expect(logger.codes).toContain("ERR_STORAGE_COMMIT_FAILED");
+  test.skipIf(!mounted)(
+    "fails the commit with 1011 and no ack; acknowledged writes stay; the object recovers once space is freed",
+    { timeout: 30_000 },
+    async () => {
+      let { runtime, logger, url } = await start();
+      const acked: string[] = [];
+      const client = await open(url);
+      let outcome = "";
+      for (let n = 0; n < 200 && outcome === ""; n++) {
+        client.ws.send(`fill ${n}`);
+        outcome = await Promise.race([client.next().then((m) => (acked.push(`k${m.split(" ")[1]}`), "")), client.closed.then((code) => `closed ${code}`)]);
+      }
+      expect(outcome).toBe("closed 1011");
+      expect(acked.length).toBeGreaterThan(0);
+      expect(logger.codes).toContain("ERR_STORAGE_COMMIT_FAILED");
 
-    // Every acknowledged write is there, live.
-    const reader = await open(url);
-    reader.ws.send("keys");
-    expect(JSON.parse(await reader.next())).toEqual(expect.arrayContaining(acked));
+      // Every acknowledged write is there, live.
+      const reader = await open(url);
+      reader.ws.send("keys");
+      expect(JSON.parse(await reader.next())).toEqual(expect.arrayContaining(acked));
 
-    // Space comes back: the same object writes again.
-    rmSync(join(dir, "ballast"));
-    reader.ws.send("fill again");
-    expect(await reader.next()).toBe("ack again");
-    reader.ws.close();
+      // Space comes back: the same object writes again.
+      rmSync(join(dir, "ballast"));
+      reader.ws.send("fill again");
+      expect(await reader.next()).toBe("ack again");
+      reader.ws.close();
 
-    // And after a restart.
-    await runtime.close();
-    ({ runtime, url } = await start());
-    onTestFinished(() => runtime.close());
-    const after = await open(url);
-    after.ws.send("keys");
-    expect(JSON.parse(await after.next())).toEqual(expect.arrayContaining([...acked, "kagain"]));
-  });
+      // And after a restart.
+      await runtime.close();
+      ({ runtime, url } = await start());
+      onTestFinished(() => runtime.close());
+      const after = await open(url);
+      after.ws.send("keys");
+      expect(JSON.parse(await after.next())).toEqual(expect.arrayContaining([...acked, "kagain"]));
+    },
+  );
 });

@@ -34,7 +34,9 @@ describe("sqliteStorage options", () => {
   });
 
   it("refuses bad options with one precise error", () => {
-    expect(() => sqliteStorage({ dir, synchronous: "EXTRA" as "FULL" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_OPTIONS", message: expect.stringContaining("synchronous") }));
+    expect(() => sqliteStorage({ dir, synchronous: "EXTRA" as "FULL" })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTIONS", message: expect.stringContaining("synchronous") }),
+    );
     expect(() => sqliteStorage({ dir, maxOpenDatabases: -1 })).toThrow(/maxOpenDatabases/);
     expect(() => sqliteStorage({ dir, bogus: 1 } as object)).toThrow(/ERR_INVALID_OPTIONS|bogus|invalid/);
     expect(() => sqliteStorage({ dir, limits: { maxKeyBytes: 0 } })).toThrow(/limits\.maxKeyBytes/);

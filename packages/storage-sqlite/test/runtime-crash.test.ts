@@ -63,7 +63,12 @@ async function crashRound(weaken?: string): Promise<{ acked: number; problems: s
       const storage = (instance as unknown as { ctx: { storage: import("@torpor/core").DurableObjectStorage } }).ctx.storage;
       // A kill before the first commit leaves no table at all (everything acknowledged is then lost).
       const hasLog = storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'").toArray().length > 0;
-      const rows = hasLog ? storage.sql.exec<{ n: number }>("SELECT n FROM log ORDER BY n").toArray().map((r) => r.n) : [];
+      const rows = hasLog
+        ? storage.sql
+            .exec<{ n: number }>("SELECT n FROM log ORDER BY n")
+            .toArray()
+            .map((r) => r.n)
+        : [];
       return Promise.all([rows, storage.get(["a", "b", "c"])]);
     });
     await runtime.close();

@@ -126,7 +126,12 @@ describe("alarms on the runtime", () => {
     await clock.advance(60_000);
     expect(alarmLog).toEqual([{ name: "later", retryCount: 0, isRetry: false, at: clock.now() }]);
     // Only the object whose alarm fired was opened.
-    expect(second.runtime.objects().filter((o) => o.counters.constructed > 0).map((o) => o.name)).toEqual(["later"]);
+    expect(
+      second.runtime
+        .objects()
+        .filter((o) => o.counters.constructed > 0)
+        .map((o) => o.name),
+    ).toEqual(["later"]);
   });
 });
 

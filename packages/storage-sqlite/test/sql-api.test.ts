@@ -51,8 +51,14 @@ describe("sql.exec", () => {
   it("toArray(), raw() and one()", () => {
     sql.exec("CREATE TABLE t (a, b)");
     sql.exec("INSERT INTO t VALUES (1, 'x'), (2, 'y')");
-    expect(sql.exec("SELECT * FROM t ORDER BY a").toArray()).toEqual([{ a: 1, b: "x" }, { a: 2, b: "y" }]);
-    expect([...sql.exec("SELECT * FROM t ORDER BY a").raw()]).toEqual([[1, "x"], [2, "y"]]);
+    expect(sql.exec("SELECT * FROM t ORDER BY a").toArray()).toEqual([
+      { a: 1, b: "x" },
+      { a: 2, b: "y" },
+    ]);
+    expect([...sql.exec("SELECT * FROM t ORDER BY a").raw()]).toEqual([
+      [1, "x"],
+      [2, "y"],
+    ]);
     expect(sql.exec("SELECT b FROM t WHERE a = 2").one()).toEqual({ b: "y" });
     expect(errorOf(() => sql.exec("SELECT * FROM t").one()).code).toBe("ERR_SQL_NOT_ONE_ROW");
     expect(errorOf(() => sql.exec("SELECT * FROM t WHERE a > 5").one()).code).toBe("ERR_SQL_NOT_ONE_ROW");
@@ -102,7 +108,13 @@ describe("sql.exec", () => {
 
   it("protects the runtime's _cf_ tables", async () => {
     await storage.api.put("k", 1);
-    for (const q of ["SELECT * FROM _cf_KV", 'DELETE FROM "_CF_kv"', "DROP TABLE _cf_METADATA", "CREATE TABLE _cf_mine (a)", "SELECT 1; UPDATE [_cf_KV] SET value = 1"]) {
+    for (const q of [
+      "SELECT * FROM _cf_KV",
+      'DELETE FROM "_CF_kv"',
+      "DROP TABLE _cf_METADATA",
+      "CREATE TABLE _cf_mine (a)",
+      "SELECT 1; UPDATE [_cf_KV] SET value = 1",
+    ]) {
       expect(errorOf(() => sql.exec(q)).code, q).toBe("ERR_SQL_RESERVED_NAME");
     }
     expect(sql.exec("SELECT '_cf_KV' AS s").one()).toEqual({ s: "_cf_KV" });

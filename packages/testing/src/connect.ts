@@ -33,7 +33,12 @@ export interface Connector {
 const MEMORY_ORIGIN = "http://torpor.test";
 
 /** @internal `connect()` against one test runtime. */
-export async function connectWith(connector: Connector, target: ConnectTarget, pathOrOptions?: string | ConnectOptions, maybeOptions?: ConnectOptions): Promise<TestWebSocket> {
+export async function connectWith(
+  connector: Connector,
+  target: ConnectTarget,
+  pathOrOptions?: string | ConnectOptions,
+  maybeOptions?: ConnectOptions,
+): Promise<TestWebSocket> {
   const path = typeof pathOrOptions === "string" ? pathOrOptions : undefined;
   const options = (typeof pathOrOptions === "object" ? pathOrOptions : maybeOptions) ?? {};
   const transport = options.transport ?? connector.transport;
@@ -49,7 +54,8 @@ export async function connectWith(connector: Connector, target: ConnectTarget, p
     const url = new URL(path ?? "/", MEMORY_ORIGIN);
     return memoryClient(await target.fetch(url, init), url);
   }
-  if (transport !== "tcp") throw new TestingError("ERR_TEST_CONNECT_FAILED", `connect() option transport must be "tcp" or "memory"; got ${JSON.stringify(transport)}.`);
+  if (transport !== "tcp")
+    throw new TestingError("ERR_TEST_CONNECT_FAILED", `connect() option transport must be "tcp" or "memory"; got ${JSON.stringify(transport)}.`);
   let url: URL;
   if (typeof target === "string") {
     url = isAbsolute(target) ? new URL(path ?? "", target) : new URL(joinPath(target, path), await connector.listen());
@@ -74,7 +80,10 @@ function joinPath(base: string, path: string | undefined): string {
 async function memoryClient(response: globalThis.Response, url: URL): Promise<TestWebSocket> {
   const ws = (response as { webSocket?: TorporWebSocket | null }).webSocket ?? null;
   if (response.status !== 101 || ws === null) {
-    throw new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket upgrade to ${url.pathname} was answered ${response.status}${response.status === 101 ? " without a webSocket" : ""}: ${await bodyText(response)}`);
+    throw new TestingError(
+      "ERR_TEST_CONNECT_FAILED",
+      `WebSocket upgrade to ${url.pathname} was answered ${response.status}${response.status === 101 ? " without a webSocket" : ""}: ${await bodyText(response)}`,
+    );
   }
   const inbox = new Inbox();
   ws.accept();
@@ -98,10 +107,14 @@ async function tcpClient(url: URL, headers: Record<string, string>): Promise<{ s
     ws.once("unexpected-response", (_request, response) => {
       let body = "";
       response.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      response.on("end", () => reject(new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket upgrade to ${url.pathname} was answered ${response.statusCode ?? 0}: ${body}`)));
+      response.on("end", () =>
+        reject(new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket upgrade to ${url.pathname} was answered ${response.statusCode ?? 0}: ${body}`)),
+      );
       response.on("error", reject);
     });
-    ws.once("error", (error) => reject(new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket connection to ${url.href} failed: ${error.message}`, { cause: error })));
+    ws.once("error", (error) =>
+      reject(new TestingError("ERR_TEST_CONNECT_FAILED", `WebSocket connection to ${url.href} failed: ${error.message}`, { cause: error })),
+    );
   });
   return { socket: testSocket("tcp", ws, inbox), terminate: () => ws.terminate() };
 }

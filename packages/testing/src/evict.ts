@@ -50,7 +50,10 @@ export async function evictHost(host: ObjectHost, options: EvictOptions = {}, cl
   if (host.instance === null) return false;
   const blockers = host.hibernate();
   if (blockers.length > 0) {
-    throw new TorporError("ERR_NOT_HIBERNATABLE", `Object ${host.key.name === undefined ? host.key.id : `"${host.key.name}"`} cannot be evicted: ${blockers.join("; ")}.`);
+    throw new TorporError(
+      "ERR_NOT_HIBERNATABLE",
+      `Object ${host.key.name === undefined ? host.key.id : `"${host.key.name}"`} cannot be evicted: ${blockers.join("; ")}.`,
+    );
   }
   return true;
 }

@@ -19,7 +19,10 @@ export interface ListIdsOptions {
 export function listIds<T>(runtime: Runtime, namespace: DurableObjectNamespace<T>, options: ListIdsOptions = {}): DurableObjectId[] {
   const cloudflare = options.cloudflare === true;
   if (runtime.namespace(namespace.binding) !== namespace) {
-    throw new TorporError("ERR_UNKNOWN_BINDING", `This namespace (env.${namespace.binding}) belongs to another runtime; pass the one from this test runtime's env.`);
+    throw new TorporError(
+      "ERR_UNKNOWN_BINDING",
+      `This namespace (env.${namespace.binding}) belongs to another runtime; pass the one from this test runtime's env.`,
+    );
   }
   const ids = new Map<string, DurableObjectId>();
   const add = (hex: string, name: string | undefined) => {
@@ -27,7 +30,8 @@ export function listIds<T>(runtime: Runtime, namespace: DurableObjectNamespace<T
   };
   for (const key of runtime.provider.listObjects(namespace.storageName)) add(key.id, key.name);
   for (const info of runtime.objects()) {
-    if (info.binding === namespace.binding && (info.state === "live" || info.sockets > 0 || (cloudflare && info.counters.constructed > 0))) add(info.id, info.name);
+    if (info.binding === namespace.binding && (info.state === "live" || info.sockets > 0 || (cloudflare && info.counters.constructed > 0)))
+      add(info.id, info.name);
   }
   return [...ids.values()].sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
 }

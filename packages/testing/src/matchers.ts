@@ -48,7 +48,10 @@ export function installMatchers(): void {
       const name = describe(received);
       return {
         pass: blockers.length === 0,
-        message: () => (blockers.length === 0 ? `expected ${name} not to be hibernatable, but nothing pins it` : `expected ${name} to be hibernatable, but: ${blockers.join("; ")}`),
+        message: () =>
+          blockers.length === 0
+            ? `expected ${name} not to be hibernatable, but nothing pins it`
+            : `expected ${name} to be hibernatable, but: ${blockers.join("; ")}`,
       };
     },
   });

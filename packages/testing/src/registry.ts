@@ -45,11 +45,15 @@ export async function listDurableObjectIds<T>(namespace: DurableObjectNamespace<
  */
 export function connect(stub: Exclude<ConnectTarget, string>, path?: string | ConnectOptions, options?: ConnectOptions): Promise<TestWebSocket> {
   if (typeof stub === "string") {
-    return Promise.reject(new TestingError("ERR_TEST_CONTEXT", `connect("${String(stub)}") needs to know the runtime: use t.connect(url) from createTestRuntime().`));
+    return Promise.reject(
+      new TestingError("ERR_TEST_CONTEXT", `connect("${String(stub)}") needs to know the runtime: use t.connect(url) from createTestRuntime().`),
+    );
   }
   const entry = byOwner.get(hostFromStub(stub).runtime);
   if (entry === undefined) {
-    return Promise.reject(new TestingError("ERR_TEST_CONTEXT", "connect() takes a stub from a createTestRuntime() env; for another runtime use its URL with the ws package."));
+    return Promise.reject(
+      new TestingError("ERR_TEST_CONTEXT", "connect() takes a stub from a createTestRuntime() env; for another runtime use its URL with the ws package."),
+    );
   }
   return connectWith(entry.connector, stub, path, options);
 }

@@ -12,7 +12,10 @@ export type InstanceOf<S> = S extends DurableObjectStub<infer T> ? T : unknown;
  * @example
  * const count = await runInDurableObject(stub, (room, ctx) => ctx.getWebSockets().length);
  */
-export function runInDurableObject<S extends DurableObjectStub<object>, R>(stub: S, fn: (instance: InstanceOf<S>, ctx: DurableObjectState) => R | Promise<R>): Promise<Awaited<R>> {
+export function runInDurableObject<S extends DurableObjectStub<object>, R>(
+  stub: S,
+  fn: (instance: InstanceOf<S>, ctx: DurableObjectState) => R | Promise<R>,
+): Promise<Awaited<R>> {
   return runInHost(hostFromStub(stub), fn as (instance: unknown, ctx: DurableObjectState) => R | Promise<R>);
 }
 

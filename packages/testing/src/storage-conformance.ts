@@ -147,7 +147,10 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         await api.put({ b: 2, a: 1, c: 3 });
         const got = await api.get(["c", "missing", "a"]);
         expect(got).toBeInstanceOf(Map);
-        expect([...got.entries()].sort()).toEqual([["a", 1], ["c", 3]]);
+        expect([...got.entries()].sort()).toEqual([
+          ["a", 1],
+          ["c", 3],
+        ]);
         expect(await api.delete(["a", "b", "missing"])).toBe(2);
         expect([...(await api.list()).keys()]).toEqual(["c"]);
         // A key named twice is deleted once and counted once (Cloudflare counts keys actually deleted).
@@ -256,13 +259,18 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         expect(await keys({ prefix: "a", start: "a2", end: "a3" })).toEqual(["a2"]);
         expect(await keys({ prefix: "x" })).toEqual([]);
         const map = await api.list({ prefix: "b" });
-        expect([...map.entries()]).toEqual([["b1", "b1"], ["b2", "b2"]]);
+        expect([...map.entries()]).toEqual([
+          ["b1", "b1"],
+          ["b2", "b2"],
+        ]);
       });
 
       it("refuses start with startAfter, and limits below 1, with workerd's TypeErrors", async () => {
         const { api } = open();
         await api.put({ a: 1, b: 2 });
-        await expect(api.list({ start: "a", startAfter: "b" })).rejects.toThrow(new TypeError("list() cannot be called with both start and startAfter values."));
+        await expect(api.list({ start: "a", startAfter: "b" })).rejects.toThrow(
+          new TypeError("list() cannot be called with both start and startAfter values."),
+        );
         expect(await codeOf(api.list({ start: "a", startAfter: "b" }))).toBe("ERR_STORAGE_INVALID_LIST_OPTIONS");
         await expect(api.list({ limit: 0 })).rejects.toThrow(new TypeError("List limit must be positive."));
         // Converted like workerd: a fraction is truncated, a numeric string is a number.
@@ -277,7 +285,10 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         const cyclic: Record<string, unknown> = { name: "loop" };
         cyclic.self = cyclic;
         const values: Record<string, unknown> = {
-          map: new Map<unknown, unknown>([["a", 1], [2, { b: [3] }]]),
+          map: new Map<unknown, unknown>([
+            ["a", 1],
+            [2, { b: [3] }],
+          ]),
           set: new Set([1, "two", 3n]),
           date: new Date(1_700_000_000_000),
           bytes: new Uint8Array([1, 2, 255]),
@@ -372,7 +383,12 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         expect(await d.api.get(["a", "b", "before"])).toEqual(new Map([["before", 1]]));
         await d.api.put("after", 3);
         await d.api.sync();
-        expect(await reopen(d).api.get(["a", "after", "before"])).toEqual(new Map<string, number>([["after", 3], ["before", 1]]));
+        expect(await reopen(d).api.get(["a", "after", "before"])).toEqual(
+          new Map<string, number>([
+            ["after", 3],
+            ["before", 1],
+          ]),
+        );
       });
     });
 
@@ -440,7 +456,12 @@ export function describeStorageConformance(label: string, makeProvider: () => St
             throw new Error("nope");
           }),
         ).rejects.toThrow("nope");
-        expect(await api.get(["a", "b"])).toEqual(new Map([["a", 1], ["b", 2]]));
+        expect(await api.get(["a", "b"])).toEqual(
+          new Map([
+            ["a", 1],
+            ["b", 2],
+          ]),
+        );
         await api.transaction(async (txn) => {
           await txn.put("a", 20);
           await txn.setAlarm(123_000);
@@ -449,7 +470,12 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         expect(await api.get("a")).toBe(1);
         expect(await api.getAlarm()).toBeNull();
         await d.endOfTurn();
-        expect(await reopen(d).api.get(["a", "b"])).toEqual(new Map([["a", 1], ["b", 2]]));
+        expect(await reopen(d).api.get(["a", "b"])).toEqual(
+          new Map([
+            ["a", 1],
+            ["b", 2],
+          ]),
+        );
       });
 
       it("transaction() survives an end-of-turn commit while its closure awaits", async () => {
@@ -536,7 +562,12 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         d.storage.close(); // safe twice
         expect(await codeOf(d.api.get("committed"))).toBe("ERR_STORAGE_CLOSED");
         const again = reopen(d);
-        expect(await again.api.get(["committed", "pending"])).toEqual(new Map([["committed", 1], ["pending", 2]]));
+        expect(await again.api.get(["committed", "pending"])).toEqual(
+          new Map([
+            ["committed", 1],
+            ["pending", 2],
+          ]),
+        );
         expect(again.storage.alarmTime()).toBe(42_000);
       });
 

@@ -36,7 +36,8 @@ import type { TestWebSocket, Transport } from "./test-socket.ts";
 /** The running test: vitest 4.1 has it on `TestRunner` (and deprecates `vitest/suite`), vitest 3.2 in `vitest/suite` only. */
 type CurrentTest = () => { name: string; concurrent?: boolean | undefined } | undefined;
 const testRunner = (vitest as { TestRunner?: { getCurrentTest?: CurrentTest } }).TestRunner;
-const getCurrentTest: CurrentTest = typeof testRunner?.getCurrentTest === "function" ? () => testRunner.getCurrentTest!() : (await import("vitest/suite")).getCurrentTest;
+const getCurrentTest: CurrentTest =
+  typeof testRunner?.getCurrentTest === "function" ? () => testRunner.getCurrentTest!() : (await import("vitest/suite")).getCurrentTest;
 
 type ObjectClasses = Record<string, new (ctx: never, env: never) => object>;
 
@@ -46,7 +47,8 @@ export interface CleanupContext {
 }
 
 /** Options of {@link createTestRuntime}: the runtime's options, with test-friendly defaults. */
-export interface TestRuntimeOptions<O extends ObjectClasses = ObjectClasses, C extends "virtual" | "real" | Clock = "virtual"> extends Omit<RuntimeOptions, "objects" | "fetch" | "storage" | "clock" | "logger"> {
+export interface TestRuntimeOptions<O extends ObjectClasses = ObjectClasses, C extends "virtual" | "real" | Clock = "virtual">
+  extends Omit<RuntimeOptions, "objects" | "fetch" | "storage" | "clock" | "logger"> {
   objects: O;
   /** The Worker entry (`export default { fetch }`), with `env` typed by `objects`. Default: `/<BINDING>/<name>/…` routing. */
   fetch?: (request: Request, env: TestEnv<O>, ctx: ExecutionContext) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
@@ -132,7 +134,16 @@ export function createTestRuntime<O extends ObjectClasses>(options: TestRuntimeO
 export function createTestRuntime<O extends ObjectClasses>(options: TestRuntimeOptions<O, "real">): TestRuntime<O, Clock>;
 export function createTestRuntime<O extends ObjectClasses, C extends Clock>(options: TestRuntimeOptions<O, C>): TestRuntime<O, C>;
 export function createTestRuntime(options: TestRuntimeOptions<ObjectClasses, "virtual" | "real" | Clock>): TestRuntime<ObjectClasses, Clock> {
-  const { storage = "sqlite", clock: clockOption = "virtual", logger: userLogger, transport = "memory", context, fetch: userFetch, alarmRetry, ...runtimeOptions } = options;
+  const {
+    storage = "sqlite",
+    clock: clockOption = "virtual",
+    logger: userLogger,
+    transport = "memory",
+    context,
+    fetch: userFetch,
+    alarmRetry,
+    ...runtimeOptions
+  } = options;
   const cleanupWith = cleanupContext(context);
   const clock: Clock = clockOption === "virtual" ? new VirtualClock() : clockOption === "real" ? systemClock : clockOption;
   const recorder = recordingLogger();
@@ -227,7 +238,8 @@ async function evictAll(runtime: Runtime, options: EvictOptions = {}): Promise<n
       failures.push((error as Error).message);
     }
   }
-  if (failures.length > 0) throw new TorporError("ERR_NOT_HIBERNATABLE", `${failures.length} object(s) could not be evicted (${evicted} were): ${failures.join(" ")}`);
+  if (failures.length > 0)
+    throw new TorporError("ERR_NOT_HIBERNATABLE", `${failures.length} object(s) could not be evicted (${evicted} were): ${failures.join(" ")}`);
   return evicted;
 }
 

@@ -88,7 +88,12 @@ export class Inbox {
       };
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new TestingError("ERR_TEST_TIMEOUT", `No WebSocket message within ${timeout} ms. Pass next({ timeout }) to wait longer, or check that the object sends one.`));
+        reject(
+          new TestingError(
+            "ERR_TEST_TIMEOUT",
+            `No WebSocket message within ${timeout} ms. Pass next({ timeout }) to wait longer, or check that the object sends one.`,
+          ),
+        );
       }, timeout);
       this.#waiters.push(waiter);
     });
@@ -96,7 +101,8 @@ export class Inbox {
 
   async nextJson<T>(options?: { timeout?: number }): Promise<T> {
     const message = await this.next(options);
-    if (typeof message !== "string") throw new TestingError("ERR_TEST_NOT_JSON", `Expected a JSON text message; got a ${message.byteLength}-byte binary message.`);
+    if (typeof message !== "string")
+      throw new TestingError("ERR_TEST_NOT_JSON", `Expected a JSON text message; got a ${message.byteLength}-byte binary message.`);
     return JSON.parse(message) as T;
   }
 }

@@ -30,7 +30,9 @@ declare module "cloudflare:test" {
   export function evictAllDurableObjects(options?: DurableObjectEvictionOptions): Promise<void>;
 
   /** Ids of the objects that ran or hold data in this test file, sorted. */
-  export function listDurableObjectIds<T>(namespace: DurableObjectNamespace<T extends Rpc.DurableObjectBranded | undefined ? T : undefined>): Promise<DurableObjectId[]>;
+  export function listDurableObjectIds<T>(
+    namespace: DurableObjectNamespace<T extends Rpc.DurableObjectBranded | undefined ? T : undefined>,
+  ): Promise<DurableObjectId[]>;
 
   /** An `ExecutionContext` for calling the Worker's handlers directly. */
   export function createExecutionContext(): ExecutionContext;

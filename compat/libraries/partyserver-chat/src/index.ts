@@ -28,7 +28,9 @@ export class Chat extends Server<Env> {
     const state = connection.state!;
     const sent = state.sent + 1;
     connection.setState({ ...state, sent });
-    this.broadcast(JSON.stringify({ type: "chat", from: state.name, sent, text: String(message), starts: this.starts, online: [...this.getConnections()].length }));
+    this.broadcast(
+      JSON.stringify({ type: "chat", from: state.name, sent, text: String(message), starts: this.starts, online: [...this.getConnections()].length }),
+    );
   }
 }
 

@@ -64,7 +64,13 @@ export class ClusterDirectory implements HostDirectory {
     return new Promise((resolve, reject) => {
       this.#pending.set(rid, { resolve, reject });
       // A key with its name, so the owner's storage records it as a local call would.
-      this.send({ t: "call", rid, to: this.ownerOf(key), key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) }, ...op });
+      this.send({
+        t: "call",
+        rid,
+        to: this.ownerOf(key),
+        key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
+        ...op,
+      });
     });
   }
 
@@ -79,7 +85,8 @@ export class ClusterDirectory implements HostDirectory {
 
   /** The supervisor is gone: nothing routed will be answered. */
   failAll(): void {
-    for (const pending of this.#pending.values()) pending.reject(new TorporError("ERR_OBJECT_UNAVAILABLE", "The cluster supervisor exited; routed calls cannot be answered."));
+    for (const pending of this.#pending.values())
+      pending.reject(new TorporError("ERR_OBJECT_UNAVAILABLE", "The cluster supervisor exited; routed calls cannot be answered."));
     this.#pending.clear();
   }
 }

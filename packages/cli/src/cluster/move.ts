@@ -11,7 +11,10 @@ import type { Runtime } from "@torpor/core";
 import { detachSocket, stopReading, written } from "@torpor/core/cluster";
 import type { FromWorker } from "./ipc.ts";
 
-export async function moveOut(runtime: Runtime, send: (message: FromWorker, handle?: unknown) => void): Promise<{ objects: number; sockets: number; closed: number }> {
+export async function moveOut(
+  runtime: Runtime,
+  send: (message: FromWorker, handle?: unknown) => void,
+): Promise<{ objects: number; sockets: number; closed: number }> {
   const hosts = runtime.hosts();
   for (const host of hosts) for (const end of host.sockets) if (end.conn !== null) stopReading(end.conn);
   let sockets = 0;

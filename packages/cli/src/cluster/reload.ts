@@ -15,7 +15,11 @@ export async function runReload(args: CliArgs): Promise<void> {
   const { persistTo } = serveSettings(args, process.cwd());
   const dir = join(persistTo, "cluster");
   const pidFile = join(dir, "supervisor.pid");
-  if (!existsSync(pidFile)) throw new CliError("ERR_CLI_USAGE", `No running cluster for ${persistTo} (no ${pidFile}). Start one with torpor start --workers 2 or more, or pass its --persist-to.`);
+  if (!existsSync(pidFile))
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `No running cluster for ${persistTo} (no ${pidFile}). Start one with torpor start --workers 2 or more, or pass its --persist-to.`,
+    );
   const pid = Number(readFileSync(pidFile, "utf8").trim());
   const status = join(dir, "reload.json");
   const before = existsSync(status) ? readFileSync(status, "utf8") : "";

@@ -25,7 +25,14 @@ export function takeSocket(socket: Socket): Buffer {
 }
 
 /** Sends a client's upgrade (its socket, request head and bytes past it) to the worker whose object accepted it. */
-export function handOffUpgrade(send: (message: FromWorker, handle?: unknown) => void, owner: number, token: number, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+export function handOffUpgrade(
+  send: (message: FromWorker, handle?: unknown) => void,
+  owner: number,
+  token: number,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
   const net = socket as Socket;
   const more = takeSocket(net);
   send(

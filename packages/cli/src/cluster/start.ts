@@ -44,7 +44,10 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       () => writeFileSync(join(clusterDir, "reload.json"), `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: true })}\n`),
       (error: unknown) => {
         logger.error("Reload failed; the running workers keep serving", { error });
-        writeFileSync(join(clusterDir, "reload.json"), `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: false, error: (error as Error)?.message ?? String(error) })}\n`);
+        writeFileSync(
+          join(clusterDir, "reload.json"),
+          `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: false, error: (error as Error)?.message ?? String(error) })}\n`,
+        );
       },
     );
   });

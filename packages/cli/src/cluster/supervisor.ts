@@ -203,7 +203,7 @@ export class Supervisor {
       case "socket": {
         const more = handle === undefined ? Buffer.alloc(0) : takeSocket(handle);
         const moved = more.length > 0 ? { ...message.moved, unparsed: Buffer.concat([message.moved.unparsed, more]) } : message.moved;
-        this.#moveTarget(worker)?.(({ t: "socket", moved }), handle);
+        this.#moveTarget(worker)?.({ t: "socket", moved }, handle);
         return;
       }
       case "auto-response":
@@ -237,7 +237,11 @@ export class Supervisor {
     closeUndeliveredHandles(worker.child);
     // Calls it will never answer: the caller gets an error (the call may or may not have run, as when a Cloudflare object resets).
     for (const { from, rid } of worker.inflight.values()) {
-      const error: WireError = { name: "TorporError", code: "ERR_OBJECT_OWNER_EXITED", message: `The worker process hosting this object exited (code ${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.` };
+      const error: WireError = {
+        name: "TorporError",
+        code: "ERR_OBJECT_OWNER_EXITED",
+        message: `The worker process hosting this object exited (code ${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
+      };
       this.#deliver(from, { t: "reply", rid, ok: false, error });
     }
     worker.inflight.clear();
@@ -342,7 +346,8 @@ export class Supervisor {
   /** Forces hibernation of one object, in its owner. */
   async hibernate(index: number, binding: string, name: string): Promise<{ status: number; body: unknown }> {
     const worker = this.#current[index];
-    if (worker === null || worker === undefined) return { status: 503, body: { error: { code: "ERR_OBJECT_UNAVAILABLE", message: `Worker ${index} is restarting.` } } };
+    if (worker === null || worker === undefined)
+      return { status: 503, body: { error: { code: "ERR_OBJECT_UNAVAILABLE", message: `Worker ${index} is restarting.` } } };
     const rid = this.#statsRid++;
     const reply = await new Promise<FromWorker>((resolve) => {
       this.#statsWaiters.set(rid, resolve);

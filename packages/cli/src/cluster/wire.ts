@@ -64,12 +64,26 @@ export function decodeResponse(wire: WireResponse, webSocket?: WebSocket): Respo
 export function encodeError(error: unknown): WireError {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return { name: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}), ...(error.stack !== undefined ? { stack: error.stack } : {}) };
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === "string" ? { code } : {}),
+      ...(error.stack !== undefined ? { stack: error.stack } : {}),
+    };
   }
   return { name: "Error", message: String(error) };
 }
 
-const DOM_NAMES = new Set(["AbortError", "DataCloneError", "InvalidStateError", "NotSupportedError", "TimeoutError", "NetworkError", "OperationError", "QuotaExceededError"]);
+const DOM_NAMES = new Set([
+  "AbortError",
+  "DataCloneError",
+  "InvalidStateError",
+  "NotSupportedError",
+  "TimeoutError",
+  "NetworkError",
+  "OperationError",
+  "QuotaExceededError",
+]);
 const STANDARD: Record<string, new (message: string) => Error> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
 
 /** Rebuilds an error with the class and message the owner threw (as a local call would show them). */
@@ -86,4 +100,3 @@ export function decodeError(wire: WireError): Error {
   if (wire.stack !== undefined) error.stack = wire.stack;
   return error;
 }
-

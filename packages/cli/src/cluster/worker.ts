@@ -64,7 +64,11 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
 
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
     const reply = (ok: boolean, value: unknown) =>
-      send(ok ? { t: "reply", rid: message.rid, to: message.from, ok: true, value } : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) });
+      send(
+        ok
+          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
+          : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
+      );
     try {
       const host = runtime.hostForKey(message.key);
       if (message.op === "call") return reply(true, await callHost(host, message.method, message.args));

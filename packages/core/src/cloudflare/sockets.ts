@@ -78,7 +78,10 @@ export class Socket {
 
   /** Not supported: STARTTLS upgrades are not implemented; open the socket with `secureTransport: "on"` instead. */
   startTls(): Socket {
-    throw new TorporError("ERR_NOT_SUPPORTED", 'startTls() is not supported by Torpor. Open the socket with secureTransport: "on" (TLS from the start) instead.');
+    throw new TorporError(
+      "ERR_NOT_SUPPORTED",
+      'startTls() is not supported by Torpor. Open the socket with secureTransport: "on" (TLS from the start) instead.',
+    );
   }
 }
 

@@ -24,7 +24,12 @@ function frame(fin: boolean, opcode: number, payload: Buffer): Buffer {
 
 /** A server-side ws connection over a socket that goes nowhere; bytes are fed to its receiver directly. */
 function serverConnection(events: string[]): { feed(bytes: Buffer): void; receiver: Parameters<typeof unparsedBytes>[0] } {
-  const socket = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+  const socket = new Duplex({
+    read() {},
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
   const conn = new WsConnection(null as unknown as string, undefined, { autoPong: false } as never) as unknown as WsConnection & {
     setSocket(s: Duplex, head: Buffer, o: object): void;
     _receiver: Parameters<typeof unparsedBytes>[0] & { write(b: Buffer): void };

@@ -43,7 +43,10 @@ function hostOfStub(method: string, stub: unknown): ObjectHost {
 }
 
 /** Runs `callback` inside the object behind `stub`, with its instance and state; resolves with what it returns. */
-export async function runInDurableObject<S extends DurableObjectStub<object>, R>(stub: S, callback: (instance: InstanceOf<S>, state: DurableObjectState) => R | Promise<R>): Promise<Awaited<R>> {
+export async function runInDurableObject<S extends DurableObjectStub<object>, R>(
+  stub: S,
+  callback: (instance: InstanceOf<S>, state: DurableObjectState) => R | Promise<R>,
+): Promise<Awaited<R>> {
   const host = hostOfStub("runInDurableObject", stub);
   if (typeof callback !== "function") throw argumentError("runInDurableObject", 2, "function");
   return runInHost(host, callback as (instance: unknown, state: DurableObjectState) => R | Promise<R>);

@@ -33,7 +33,10 @@ test("a config error is the CLI's", async () => {
 });
 
 test("no entry, or a named environment, is refused with the fix", async () => {
-  await expect(configure({})).rejects.toMatchObject({ code: "ERR_TEST_CONFIG", message: expect.stringMatching(/no Worker entry. Pass wrangler: \{ configPath/) });
+  await expect(configure({})).rejects.toMatchObject({
+    code: "ERR_TEST_CONFIG",
+    message: expect.stringMatching(/no Worker entry. Pass wrangler: \{ configPath/),
+  });
   await expect(configure({ wrangler: { configPath: "./wrangler.jsonc" } }, "{}")).rejects.toThrow(/has no "main"; add it or pass main/);
   await expect(configure({ main: "./x.ts", wrangler: { environment: "staging" } })).rejects.toThrow(/wrangler.environment "staging" is not supported/);
 });

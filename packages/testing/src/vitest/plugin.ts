@@ -102,7 +102,10 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
 /** Reads the wrangler config as the CLI does and keeps what the test runtime needs. */
 function workerConfig(options: TorporPluginOptions, root: string): { worker: WorkerModuleConfig; warnings: string[] } {
   if (options.wrangler?.environment !== undefined) {
-    throw new TestingError("ERR_TEST_CONFIG", `torpor(): wrangler.environment ${JSON.stringify(options.wrangler.environment)} is not supported: Torpor reads the top-level configuration only. Remove the option.`);
+    throw new TestingError(
+      "ERR_TEST_CONFIG",
+      `torpor(): wrangler.environment ${JSON.stringify(options.wrangler.environment)} is not supported: Torpor reads the top-level configuration only. Remove the option.`,
+    );
   }
   const configPath = options.wrangler?.configPath;
   const config: WorkerConfig | null = configPath === undefined ? null : readConfig(resolve(root, configPath));
@@ -111,7 +114,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
     throw new TestingError(
       "ERR_TEST_CONFIG",
       configPath === undefined
-        ? "torpor(): no Worker entry. Pass wrangler: { configPath: \"./wrangler.jsonc\" } (a config with \"main\") or main: \"./src/index.ts\"."
+        ? 'torpor(): no Worker entry. Pass wrangler: { configPath: "./wrangler.jsonc" } (a config with "main") or main: "./src/index.ts".'
         : `torpor(): ${resolve(root, configPath)} has no "main"; add it or pass main: "./src/index.ts".`,
     );
   }

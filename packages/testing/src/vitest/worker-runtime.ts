@@ -22,7 +22,10 @@ let current: WorkerRuntime | null = null;
  */
 export function workerRuntime(): WorkerRuntime {
   if (current === null) {
-    throw new TestingError("ERR_TEST_CONTEXT", "No Worker runtime: workerRuntime() and cloudflare:test work in test files run with the torpor() vitest plugin (import { torpor } from \"@torpor/testing/vitest\").");
+    throw new TestingError(
+      "ERR_TEST_CONTEXT",
+      'No Worker runtime: workerRuntime() and cloudflare:test work in test files run with the torpor() vitest plugin (import { torpor } from "@torpor/testing/vitest").',
+    );
   }
   return current;
 }

@@ -53,7 +53,9 @@ test("evictDurableObject drops the instance, keeps storage, and rejects for an o
   await evictDurableObject(stub);
   expect(await (await stub.fetch("http://x/")).text()).toBe("1");
   expect(await stub.get("kept")).toBe(1);
-  await expect(evictDurableObject(stub, { webSockets: "neither" as never })).rejects.toThrow(new TypeError('options.webSockets must be "hibernate" or "close".'));
+  await expect(evictDurableObject(stub, { webSockets: "neither" as never })).rejects.toThrow(
+    new TypeError('options.webSockets must be "hibernate" or "close".'),
+  );
 });
 
 test("eviction keeps hibernatable WebSockets by default and drops them with webSockets: close", async () => {
@@ -70,7 +72,11 @@ test("eviction keeps hibernatable WebSockets by default and drops them with webS
 
   await evictDurableObject(stub, { webSockets: "close" });
   const event = await closed;
-  expect({ code: event.code, reason: event.reason, wasClean: event.wasClean }).toEqual({ code: 1006, reason: "WebSocket disconnected without sending Close frame.", wasClean: false });
+  expect({ code: event.code, reason: event.reason, wasClean: event.wasClean }).toEqual({
+    code: 1006,
+    reason: "WebSocket disconnected without sending Close frame.",
+    wasClean: false,
+  });
   expect(await runInDurableObject(stub, (_, state) => state.getWebSockets().length)).toBe(0);
 });
 
@@ -97,8 +103,12 @@ test("listDurableObjectIds lists objects that ran, without names; a bare stub is
 test("verbs given something else than a stub or namespace throw Cloudflare's TypeErrors", async () => {
   const stubError = (method: string) => new TypeError(`Failed to execute '${method}': parameter 1 is not of type 'DurableObjectStub'.`);
   await expect(runInDurableObject({} as never, () => 1)).rejects.toThrow(stubError("runInDurableObject"));
-  await expect(runInDurableObject(env.BOX.getByName("x"), 1 as never)).rejects.toThrow(new TypeError("Failed to execute 'runInDurableObject': parameter 2 is not of type 'function'."));
+  await expect(runInDurableObject(env.BOX.getByName("x"), 1 as never)).rejects.toThrow(
+    new TypeError("Failed to execute 'runInDurableObject': parameter 2 is not of type 'function'."),
+  );
   await expect(runDurableObjectAlarm(env.BOX as never)).rejects.toThrow(stubError("runDurableObjectAlarm"));
   await expect(evictDurableObject(null as never)).rejects.toThrow(stubError("evictDurableObject"));
-  await expect(listDurableObjectIds(env.BOX.getByName("x") as never)).rejects.toThrow(new TypeError("Failed to execute 'listDurableObjectIds': parameter 1 is not of type 'DurableObjectNamespace'."));
+  await expect(listDurableObjectIds(env.BOX.getByName("x") as never)).rejects.toThrow(
+    new TypeError("Failed to execute 'listDurableObjectIds': parameter 1 is not of type 'DurableObjectNamespace'."),
+  );
 });

@@ -27,8 +27,9 @@ interface WranglerConfig {
 }
 
 function readWrangler(appDir: string): WranglerConfig {
-  // The apps' wrangler.jsonc files hold no comments, so plain JSON parsing reads them.
-  return JSON.parse(readFileSync(join(appDir, "wrangler.jsonc"), "utf8")) as WranglerConfig;
+  // The apps' wrangler.jsonc files hold no comments, only JSONC's trailing commas (the formatter keeps them), which are dropped before JSON parsing.
+  const text = readFileSync(join(appDir, "wrangler.jsonc"), "utf8").replace(/,(\s*[}\]])/g, "$1");
+  return JSON.parse(text) as WranglerConfig;
 }
 
 /** One object as the admin endpoint's `GET /objects` lists it. */

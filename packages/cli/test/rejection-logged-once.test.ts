@@ -16,7 +16,8 @@ export default {
 
 it("an unhandled rejection in Worker code is logged exactly once and the server keeps serving", async () => {
   const dir = project({ "wrangler.json": JSON.stringify({ main: "worker.js", compatibility_date: "2025-06-01" }), "worker.js": WORKER_JS });
-  const server = await startTorpor(["start", "--port", "0", "--persist-to", join(dir, "data")], dir);
+  // One process: the Worker's counter `n` is per process, and this checks the single-process handler.
+  const server = await startTorpor(["start", "--workers", "1", "--port", "0", "--persist-to", join(dir, "data")], dir);
   try {
     const count = (n: number) => (server.stdout() + server.stderr()).split("\n").filter((line) => line.includes(`careless-rejection-${n}`)).length;
     expect(await (await fetch(server.url)).text()).toBe("ok");

@@ -8,7 +8,7 @@ export function initialize(data) {
 }
 
 // The cloudflare:* modules Torpor provides. Mirrors CLOUDFLARE_MODULES in
-// packages/core/src/cloudflare-modules.ts: hooks load before TypeScript can.
+// packages/core/src/cloudflare/modules.ts: hooks load before TypeScript can.
 const CLOUDFLARE_MODULES = {
   "cloudflare:workers": "@torpor/core/cloudflare/workers",
   "cloudflare:email": "@torpor/core/cloudflare/email",

@@ -2,8 +2,8 @@ import { z } from "zod";
 import { systemClock, type Clock } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import type { StorageProvider } from "./storage-provider.ts";
-import type { HostDirectory } from "./cluster/host-directory.ts";
+import type { StorageProvider } from "./storage/storage-provider.ts";
+import type { HostDirectory } from "./ids/host-directory.ts";
 
 /** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
 export interface Limits {

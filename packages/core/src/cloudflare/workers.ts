@@ -2,12 +2,12 @@
  * What `import … from "cloudflare:workers"` gives Worker code under Torpor
  * (the CLI's resolve hook maps the specifier here; see cloudflare-modules.ts).
  */
-import type { ExecutionContext } from "../execution-context.ts";
+import type { ExecutionContext } from "../object/execution-context.ts";
 import { TorporError } from "../errors.ts";
-import { liveEnv, liveExports } from "../worker-env.ts";
+import { liveEnv, liveExports } from "../runtime/worker-env.ts";
 
-export { DurableObject } from "../durable-object.ts";
-export { RpcTarget } from "../rpc-target.ts";
+export { DurableObject } from "../object/durable-object.ts";
+export { RpcTarget } from "../stubs/rpc-target.ts";
 
 /**
  * Base class of a class-based Worker entry (`export default class extends

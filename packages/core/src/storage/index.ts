@@ -4,9 +4,9 @@
  * provider's primitives, key and value validation). Durable Object code
  * never needs this entry; `@torpor/storage-sqlite` and tests do.
  */
-export type * from "../storage-provider.ts";
-export { createStorageApi, type StorageBackend } from "../storage-api.ts";
-export * from "../storage-validation.ts";
+export type * from "./storage-provider.ts";
+export { createStorageApi, type StorageBackend } from "./storage-api.ts";
+export * from "./storage-validation.ts";
 // Providers throw the same workerd-shaped errors as the rest of the API.
 export { argumentTypeError, workerdError, type CodedError } from "../errors.ts";
-export { memoryStorage, type MemoryStorageOptions } from "../memory-storage.ts";
+export { memoryStorage, type MemoryStorageOptions } from "./memory-storage.ts";

@@ -1,5 +1,5 @@
 import { deserializeAttachment, serializeAttachment } from "./attachment.ts";
-import { TorporError, argumentTypeError, workerdError } from "./errors.ts";
+import { TorporError, argumentTypeError, workerdError } from "../errors.ts";
 import { CLOSED, CLOSING, CONNECTING, HIBERNATABLE, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
 import { abortClient, clientUrl, isConnecting, openClient, type ClientListener } from "./web-socket-client.ts";
 

@@ -1,6 +1,6 @@
-import { WebSocketRequestResponsePair } from "./auto-response.ts";
+import { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
 import { Response } from "./response.ts";
-import { WebSocket, WebSocketPair } from "./web-socket.ts";
+import { WebSocket, WebSocketPair } from "../websocket/web-socket.ts";
 
 /**
  * Installs the globals Workers code expects (`WebSocket`, `WebSocketPair`,

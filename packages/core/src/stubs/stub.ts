@@ -1,10 +1,10 @@
-import { TorporError } from "./errors.ts";
-import type { DurableObjectId } from "./id.ts";
-import type { ObjectHost } from "./object-host.ts";
-import { NativeResponse, webSocketOf } from "./response.ts";
+import { TorporError } from "../errors.ts";
+import type { DurableObjectId } from "../ids/id.ts";
+import type { ObjectHost } from "../object/object-host.ts";
+import { NativeResponse, webSocketOf } from "../http/response.ts";
 import { RpcTarget } from "./rpc-target.ts";
-import { endOf } from "./web-socket.ts";
-import { RoutedObject } from "./cluster/routed-object.ts";
+import { endOf } from "../websocket/web-socket.ts";
+import { RoutedObject } from "./routed-object.ts";
 
 /** Handlers and the stub's own members, which are not RPC members. */
 type NotRpc = "fetch" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "id" | "name";

@@ -1,20 +1,20 @@
 import { AlarmScheduler } from "./alarm-scheduler.ts";
-import type { TimerHandle } from "./clock.ts";
-import { TorporError } from "./errors.ts";
+import type { TimerHandle } from "../clock.ts";
+import { TorporError } from "../errors.ts";
 import { runAs, type FaultOwner } from "./fault-isolation.ts";
 import { endsSocket, type Handler, type HostEvent } from "./host-event.ts";
-import type { DurableObjectId } from "./id.ts";
+import type { DurableObjectId } from "../ids/id.ts";
 import { InputGate } from "./input-gate.ts";
-import type { Logger } from "./logger.ts";
-import type { Metrics, ObjectCounters } from "./metrics.ts";
-import type { ResolvedOptions } from "./options.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics, ObjectCounters } from "../metrics.ts";
+import type { ResolvedOptions } from "../options.ts";
 import { OutputGate } from "./output-gate.ts";
-import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "./socket-end.ts";
-import { SocketRegistry } from "./socket-registry.ts";
+import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "../websocket/socket-end.ts";
+import { SocketRegistry } from "../websocket/socket-registry.ts";
 import { DurableObjectState } from "./state.ts";
-import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "./storage-provider.ts";
-import type { WebSocketRequestResponsePair } from "./auto-response.ts";
-import { facadeOf, type WebSocket } from "./web-socket.ts";
+import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "../storage/storage-provider.ts";
+import type { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
+import { facadeOf, type WebSocket } from "../websocket/web-socket.ts";
 
 /** What a host needs from its runtime. */
 export interface HostRuntime {

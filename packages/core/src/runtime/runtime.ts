@@ -1,19 +1,19 @@
-import { TorporError } from "./errors.ts";
-import { ExecutionContext } from "./execution-context.ts";
-import { isolateFaults, runAs, type FaultOwner } from "./fault-isolation.ts";
-import { installGlobals } from "./globals.ts";
-import type { DurableObjectId } from "./id.ts";
-import { memoryStorage } from "./memory-storage.ts";
-import { Metrics, type ObjectCounters } from "./metrics.ts";
-import { DurableObjectNamespace, type NamespaceKey } from "./namespace.ts";
-import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "./object-host.ts";
-import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./options.ts";
-import type { Logger } from "./logger.ts";
-import { jsonError, Response } from "./response.ts";
-import { startServer, type ListenOptions, type RunningServer } from "./server.ts";
-import type { ObjectKey, StorageProvider } from "./storage-provider.ts";
-import { hostOf, type StubTarget } from "./stub.ts";
-import { RoutedObject } from "./cluster/routed-object.ts";
+import { TorporError } from "../errors.ts";
+import { ExecutionContext } from "../object/execution-context.ts";
+import { isolateFaults, runAs, type FaultOwner } from "../object/fault-isolation.ts";
+import { installGlobals } from "../http/globals.ts";
+import type { DurableObjectId } from "../ids/id.ts";
+import { memoryStorage } from "../storage/memory-storage.ts";
+import { Metrics, type ObjectCounters } from "../metrics.ts";
+import { DurableObjectNamespace, type NamespaceKey } from "../stubs/namespace.ts";
+import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "../object/object-host.ts";
+import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "../options.ts";
+import type { Logger } from "../logger.ts";
+import { jsonError, Response } from "../http/response.ts";
+import { startServer, type ListenOptions, type RunningServer } from "../http/server.ts";
+import type { ObjectKey, StorageProvider } from "../storage/storage-provider.ts";
+import { hostOf, type StubTarget } from "../stubs/stub.ts";
+import { RoutedObject } from "../stubs/routed-object.ts";
 
 /** The Worker entry: `export default { fetch }`. */
 export type WorkerFetch = (

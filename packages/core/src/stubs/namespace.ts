@@ -1,5 +1,5 @@
-import { TorporError } from "./errors.ts";
-import { DurableObjectId, hexFromName, parseHex, uniqueHex } from "./id.ts";
+import { TorporError } from "../errors.ts";
+import { DurableObjectId, hexFromName, parseHex, uniqueHex } from "../ids/id.ts";
 import { createStub, type DurableObjectStub, type StubTarget } from "./stub.ts";
 
 /** What a namespace needs from its runtime. */

@@ -1,4 +1,4 @@
-import { workerdError } from "./errors.ts";
+import { workerdError } from "../errors.ts";
 import type {
   DurableObjectGetOptions,
   DurableObjectListOptions,

@@ -1,9 +1,9 @@
-import type { TimerHandle } from "./clock.ts";
+import type { TimerHandle } from "../clock.ts";
 import type { Handler, HostEvent } from "./host-event.ts";
-import type { Metrics } from "./metrics.ts";
-import type { ResolvedOptions } from "./options.ts";
+import type { Metrics } from "../metrics.ts";
+import type { ResolvedOptions } from "../options.ts";
 import type { OutputGate } from "./output-gate.ts";
-import type { ObjectStorage } from "./storage-provider.ts";
+import type { ObjectStorage } from "../storage/storage-provider.ts";
 
 /** What the alarm scheduler needs from its object. */
 export interface AlarmOwner {

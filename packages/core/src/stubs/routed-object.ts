@@ -1,6 +1,6 @@
-import type { ObjectHost } from "../object-host.ts";
-import type { ObjectKey } from "../storage-provider.ts";
-import type { HostDirectory } from "./host-directory.ts";
+import type { ObjectHost } from "../object/object-host.ts";
+import type { ObjectKey } from "../storage/storage-provider.ts";
+import type { HostDirectory } from "../ids/host-directory.ts";
 
 /**
  * What a stub holds in a runtime with a host directory: the object's key and

@@ -1,4 +1,4 @@
-import { argumentTypeError, workerdError } from "./errors.ts";
+import { argumentTypeError, workerdError } from "../errors.ts";
 
 /**
  * A request/response pair answered by the runtime without waking the object

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketPair, type WebSocket } from "../web-socket.ts";
+import { WebSocketPair, type WebSocket } from "../websocket/web-socket.ts";
 
 /**
  * A WebSocket upgrade that an object in another process accepted: the

@@ -5,10 +5,10 @@
  * every storage provider behaves the same.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { TorporError } from "./errors.ts";
+import { TorporError } from "../errors.ts";
 import type { DurableObjectListOptions, DurableObjectStorage, DurableObjectTransaction, SqlStorage, SyncKvStorage } from "./storage.ts";
 import type { StorageHooks } from "./storage-provider.ts";
-import { argumentTypeError, workerdError } from "./errors.ts";
+import { argumentTypeError, workerdError } from "../errors.ts";
 import { finishTransaction, isRolledBack, StorageTransaction } from "./storage-transaction.ts";
 import {
   asyncTransactionSyncError,

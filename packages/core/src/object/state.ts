@@ -1,10 +1,10 @@
-import { checkAutoResponse, WebSocketRequestResponsePair } from "./auto-response.ts";
-import { argumentTypeError, formatCount, toUint32, workerdError } from "./errors.ts";
-import type { DurableObjectId } from "./id.ts";
+import { checkAutoResponse, WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
+import { argumentTypeError, formatCount, toUint32, workerdError } from "../errors.ts";
+import type { DurableObjectId } from "../ids/id.ts";
 import type { ObjectHost } from "./object-host.ts";
-import type { DurableObjectStorage } from "./storage.ts";
-import type { SocketEnd } from "./socket-end.ts";
-import { facadeOf, socketEndOf, type WebSocket } from "./web-socket.ts";
+import type { DurableObjectStorage } from "../storage/storage.ts";
+import type { SocketEnd } from "../websocket/socket-end.ts";
+import { facadeOf, socketEndOf, type WebSocket } from "../websocket/web-socket.ts";
 
 /** workerd's limit on setHibernatableWebSocketEventTimeout(): 7 days. */
 const MAX_EVENT_TIMEOUT_MS = 604_800_000;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { TorporError } from "./errors.ts";
+import { TorporError } from "../errors.ts";
 
 const HEX_ID = /^[0-9a-f]{64}$/;
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { DurableObject, Runtime, TorporError, silentLogger } from "./index.ts";
+import { DurableObject, Runtime, TorporError, silentLogger } from "../index.ts";
 
 class Thing extends DurableObject {}
 

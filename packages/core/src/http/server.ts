@@ -1,18 +1,18 @@
-import { workerdError } from "./errors.ts";
+import { workerdError } from "../errors.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, WebSocket as WsWebSocket, type WebSocket as WsConnection } from "ws";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import { checkHandshake } from "./handshake.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { clientErrorResponse, toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
-import type { Logger } from "./logger.ts";
-import type { ServerLimits } from "./options.ts";
+import type { Logger } from "../logger.ts";
+import type { ServerLimits } from "../options.ts";
 import { jsonError, webSocketOf } from "./response.ts";
-import { endOf } from "./web-socket.ts";
-import type { SocketEnd } from "./socket-end.ts";
-import { handoffOf } from "./cluster/upgrade-handoff.ts";
+import { endOf } from "../websocket/web-socket.ts";
+import type { SocketEnd } from "../websocket/socket-end.ts";
+import { handoffOf } from "./upgrade-handoff.ts";
 
 /** Where to listen. */
 export interface ListenOptions {

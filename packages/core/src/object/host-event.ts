@@ -1,5 +1,5 @@
-import type { TimerHandle } from "./clock.ts";
-import type { SocketEnd } from "./socket-end.ts";
+import type { TimerHandle } from "../clock.ts";
+import type { SocketEnd } from "../websocket/socket-end.ts";
 
 /** A handler method of a Durable Object class, as the host calls it. */
 export type Handler = (...args: unknown[]) => unknown;

@@ -1,4 +1,4 @@
-import type { ObjectKey } from "../storage-provider.ts";
+import type { ObjectKey } from "../storage/storage-provider.ts";
 
 /** How a runtime reaches objects that another process hosts (cluster mode). */
 export interface RemoteHosts {

@@ -1,5 +1,5 @@
 import type { WebSocket as WsConnection } from "ws";
-import type { Clock, TimerHandle } from "./clock.ts";
+import type { Clock, TimerHandle } from "../clock.ts";
 
 /** A running ping sweep over a server's connections. */
 export interface Heartbeat {

@@ -1,4 +1,4 @@
-import { TorporError } from "./errors.ts";
+import { TorporError } from "../errors.ts";
 
 /**
  * The `cloudflare:*` modules Torpor provides, each mapped to the package

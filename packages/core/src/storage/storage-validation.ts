@@ -6,7 +6,7 @@
  */
 import { deserialize, serialize } from "node:v8";
 import type { DurableObjectListOptions } from "./storage.ts";
-import { argumentTypeError, cloneError, formatCount, TorporError, workerdError } from "./errors.ts";
+import { argumentTypeError, cloneError, formatCount, TorporError, workerdError } from "../errors.ts";
 
 /** Storage limits; Cloudflare's SQLite-backed numbers are the defaults. */
 export interface StorageLimits {

@@ -1,5 +1,5 @@
 import type { DurableObjectState } from "./state.ts";
-import type { WebSocket } from "./web-socket.ts";
+import type { WebSocket } from "../websocket/web-socket.ts";
 
 /**
  * The base class of a Durable Object, as in `cloudflare:workers`. Extending

@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { Duplex } from "node:stream";
-import { TorporError } from "./errors.ts";
+import { TorporError } from "../errors.ts";
 
 /** A cap on a request body that streams through: `exceeded` answers the client, the Worker's read then fails. */
 export interface BodyLimit {

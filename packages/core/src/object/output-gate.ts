@@ -1,8 +1,8 @@
-import { TorporError } from "./errors.ts";
-import type { Metrics } from "./metrics.ts";
-import type { Logger } from "./logger.ts";
-import { PendingClose, type Message, type SocketEnd } from "./socket-end.ts";
-import type { ObjectStorage } from "./storage-provider.ts";
+import { TorporError } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Logger } from "../logger.ts";
+import { PendingClose, type Message, type SocketEnd } from "../websocket/socket-end.ts";
+import type { ObjectStorage } from "../storage/storage-provider.ts";
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
 

@@ -6,7 +6,7 @@
  */
 import type { DurableObjectStorage } from "./storage.ts";
 import type { ObjectKey, ObjectStorage, PendingAlarm, StorageHooks, StorageProvider } from "./storage-provider.ts";
-import { TorporError } from "./errors.ts";
+import { TorporError } from "../errors.ts";
 import { createStorageApi, type StorageBackend } from "./storage-api.ts";
 import {
   compareKeys,

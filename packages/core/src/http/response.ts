@@ -1,4 +1,4 @@
-import type { WebSocket } from "./web-socket.ts";
+import type { WebSocket } from "../websocket/web-socket.ts";
 
 /** `ResponseInit` plus Cloudflare's `webSocket` for 101 responses. */
 export interface TorporResponseInit extends ResponseInit {

@@ -1,6 +1,6 @@
 import type { WebSocket as WsConnection } from "ws";
 import type { StoredAttachment } from "./attachment.ts";
-import { TorporError, domException, workerdError } from "./errors.ts";
+import { TorporError, domException, workerdError } from "../errors.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
 export const CONNECTING = 0;

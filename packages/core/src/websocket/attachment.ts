@@ -1,5 +1,5 @@
 import { deserialize, serialize } from "node:v8";
-import { cloneError, workerdError } from "./errors.ts";
+import { cloneError, workerdError } from "../errors.ts";
 
 /**
  * What a socket keeps of its attachment: the serialized bytes, or, for a flat

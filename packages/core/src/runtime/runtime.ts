@@ -7,7 +7,7 @@ import { memoryStorage } from "../storage/memory-storage.ts";
 import { Metrics, type ObjectCounters } from "../metrics.ts";
 import { DurableObjectNamespace, type NamespaceKey } from "../stubs/namespace.ts";
 import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "../object/object-host.ts";
-import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "../options.ts";
+import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./runtime-options.ts";
 import type { Logger } from "../logger.ts";
 import { jsonError, Response } from "../http/response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "../http/server.ts";

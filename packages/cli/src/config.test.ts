@@ -133,6 +133,31 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("prints one line each for Queues and Workflows, naming the bindings that stay undefined and what never runs", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        queues: {
+          producers: [
+            { binding: "JOBS", queue: "jobs" },
+            { binding: "MAIL", queue: "mail" },
+          ],
+          consumers: [{ queue: "jobs", max_batch_size: 10 }],
+        },
+        workflows: [{ name: "signup", binding: "SIGNUP", class_name: "SignupFlow" }],
+      },
+      "/app/wrangler.jsonc",
+    );
+    expect(config.warnings).toEqual([
+      'wrangler.jsonc: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md): env.JOBS, env.MAIL are undefined, and the queue() handler never runs for "jobs".',
+      'wrangler.jsonc: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md): env.SIGNUP is undefined and SignupFlow never runs.',
+    ]);
+    expect(validateConfig({ ...minimal, queues: {}, workflows: [] }, "/w.toml").warnings).toEqual([
+      'w.toml: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md).',
+      'w.toml: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md).',
+    ]);
+  });
+
   it("follows migrations: renames carry the class, a bound class without a migration is a warning", () => {
     const renamed = validateConfig(
       {

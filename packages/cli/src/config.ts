@@ -4,6 +4,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
+import { queuesLine, workflowsLine } from "./not-provided.ts";
 
 /** The files looked for, in order, when `--config` is not given (as wrangler does). */
 export const CONFIG_FILES = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"] as const;
@@ -121,14 +122,12 @@ const UNSUPPORTED: Record<string, string> = {
   r2_buckets: "R2 bindings are not provided",
   d1_databases: "D1 bindings are not provided",
   services: "service bindings are not provided",
-  queues: "Queues are not provided",
   triggers: "cron triggers are not run",
   assets: "static assets are not served; put a web server or CDN in front",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
   rules: "module rules are not applied; only JavaScript and TypeScript modules load",
   limits: "CPU limits are not enforced",
-  workflows: "Workflows are not supported (WorkflowEntrypoint from cloudflare:workers is importable, but no workflow runs)",
   send_email: "sending email is not supported (EmailMessage from cloudflare:email is importable, but there is nothing to send it with)",
 };
 
@@ -205,6 +204,10 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   const warnings: string[] = [];
   for (const key of Object.keys(raw)) {
     if (USED.has(key) || DEPLOY_ONLY.has(key)) continue;
+    if (key === "queues" || key === "workflows") {
+      warnings.push((key === "queues" ? queuesLine : workflowsLine)((raw as Record<string, unknown>)[key], file));
+      continue;
+    }
     const why = UNSUPPORTED[key];
     warnings.push(why !== undefined ? `${file}: "${key}" is ignored: ${why}.` : `${file}: unknown key "${key}" is ignored.`);
   }

@@ -4,6 +4,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
+import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
 import { queuesLine, workflowsLine } from "./not-provided.ts";
 
 /** The files looked for, in order, when `--config` is not given (as wrangler does). */
@@ -43,6 +44,8 @@ export interface WorkerConfig {
   /** `dev.port` / `dev.ip`, defaults for the flags. */
   dev: { port?: number | undefined; ip?: string | undefined };
   torpor: TorporSection;
+  /** `rules` combined with wrangler's defaults: how `.wasm`, `.txt`, `.html`, `.bin` (and the config's globs) import. */
+  moduleRules: ModuleRules;
   /** Keys present but unknown or unsupported, one message each. */
   warnings: string[];
 }
@@ -93,6 +96,7 @@ const configSchema = z.looseObject({
   migrations: z.array(migrationSchema).default([]),
   dev: z.looseObject({ port: z.number().int().min(0).max(65_535).optional(), ip: z.string().min(1).optional() }).optional(),
   torpor: torporSchema.optional(),
+  rules: moduleRulesSchema.default([]),
 });
 
 /** Read and used. */
@@ -126,7 +130,6 @@ const UNSUPPORTED: Record<string, string> = {
   assets: "static assets are not served; put a web server or CDN in front",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
-  rules: "module rules are not applied; only JavaScript and TypeScript modules load",
   limits: "CPU limits are not enforced",
   send_email: "sending email is not supported (EmailMessage from cloudflare:email is importable, but there is nothing to send it with)",
 };
@@ -235,6 +238,8 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     seen.add(b.name);
   });
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
+  const { warnings: ruleWarnings, ...moduleRules } = parseModuleRules(data.rules, file);
+  warnings.push(...ruleWarnings);
   for (const key of Object.keys(data.dev ?? {})) {
     if (key !== "port" && key !== "ip") warnings.push(`${file}: "dev.${key}" is ignored.`);
   }
@@ -261,6 +266,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       pingIntervalMs: t.ping_interval_ms,
       workers: t.workers,
     },
+    moduleRules,
     warnings,
   };
 }

@@ -7,6 +7,7 @@ import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
@@ -28,6 +29,7 @@ const EMPTY_CONFIG: WorkerConfig = {
   bindings: [],
   dev: {},
   torpor: {},
+  moduleRules: defaultModuleRules(),
   warnings: [],
 };
 
@@ -128,6 +130,7 @@ async function startLocked(
   installWorkerGlobals();
   // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
+  installModuleRules(config.moduleRules);
   const worker = await loadWorker(entry, config.bindings, logger);
 
   const t = config.torpor;

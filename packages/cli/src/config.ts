@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
 import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
@@ -41,6 +42,8 @@ export interface WorkerConfig {
   compatibilityFlags: string[];
   vars: Record<string, unknown>;
   bindings: DurableObjectBinding[];
+  /** The other bindings (KV, D1, R2…): each @torpor/bindings plugin's parsed config key, by key. */
+  bindingConfig: BindingsConfig;
   /** `dev.port` / `dev.ip`, defaults for the flags. */
   dev: { port?: number | undefined; ip?: string | undefined };
   torpor: TorporSection;
@@ -99,8 +102,11 @@ const configSchema = z.looseObject({
   rules: moduleRulesSchema.default([]),
 });
 
+/** Each binding plugin's key (KV, D1, R2…), validated by the plugin's schema. */
+const bindingsSchema = z.looseObject(Object.fromEntries(BINDING_PLUGINS.map((p) => [p.key, p.schema.optional()])));
+
 /** Read and used. */
-const USED = new Set(Object.keys(configSchema.shape));
+const USED = new Set([...Object.keys(configSchema.shape), ...Object.keys(bindingsSchema.shape)]);
 /** About deploying, not running: accepted without a warning. */
 const DEPLOY_ONLY = new Set([
   "$schema",
@@ -199,10 +205,9 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     throw new CliError("ERR_CONFIG_INVALID", `${file}: the top level must be an object of settings.`);
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CliError("ERR_CONFIG_INVALID", `${file}: "${formatPath(issue.path)}" ${issue.message}.`);
-  }
+  if (!parsed.success) throw invalid(parsed.error, file);
+  const parsedBindings = bindingsSchema.safeParse(raw);
+  if (!parsedBindings.success) throw invalid(parsedBindings.error, file);
   const data = parsed.data;
   const warnings: string[] = [];
   for (const key of Object.keys(raw)) {
@@ -214,6 +219,12 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     const why = UNSUPPORTED[key];
     warnings.push(why !== undefined ? `${file}: "${key}" is ignored: ${why}.` : `${file}: unknown key "${key}" is ignored.`);
   }
+  const bindingConfig: BindingsConfig = {};
+  for (const plugin of BINDING_PLUGINS) {
+    const value = (parsedBindings.data as Record<string, unknown>)[plugin.key];
+    if (value !== undefined) bindingConfig[plugin.key] = value;
+  }
+  warnings.push(...bindingWarnings(bindingConfig, file));
   const doBindings = data.durable_objects?.bindings ?? [];
   for (const key of Object.keys(data.durable_objects ?? {})) {
     if (key !== "bindings") warnings.push(`${file}: unknown key "durable_objects.${key}" is ignored.`);
@@ -237,6 +248,14 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       );
     seen.add(b.name);
   });
+  for (const { name, key } of boundNames(bindingConfig)) {
+    if (seen.has(name))
+      throw new CliError(
+        "ERR_CONFIG_INVALID",
+        `${file}: "${key}" binds the name "${name}", which another binding already uses; each binding needs its own name.`,
+      );
+    seen.add(name);
+  }
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
   const { warnings: ruleWarnings, ...moduleRules } = parseModuleRules(data.rules, file);
   warnings.push(...ruleWarnings);
@@ -252,6 +271,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     compatibilityFlags: data.compatibility_flags,
     vars: data.vars,
     bindings: doBindings.map((b) => ({ name: b.name, className: b.class_name })),
+    bindingConfig,
     dev: { port: data.dev?.port, ip: data.dev?.ip },
     torpor: {
       hibernateAfterMs: t.hibernate_after_ms,
@@ -320,6 +340,11 @@ function checkMigrations(migrations: Migration[], bindings: Array<{ name: string
     }
   });
   return warnings;
+}
+
+function invalid(error: z.ZodError, file: string): CliError {
+  const issue = error.issues[0]!;
+  return new CliError("ERR_CONFIG_INVALID", `${file}: "${formatPath(issue.path)}" ${issue.message}.`);
 }
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {

@@ -1,7 +1,8 @@
 import { dirname, join, resolve } from "node:path";
+import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
 import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
-import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
+import { lockDataDir, sqliteStorage } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
@@ -27,6 +28,7 @@ const EMPTY_CONFIG: WorkerConfig = {
   compatibilityFlags: [],
   vars: {},
   bindings: [],
+  bindingConfig: {},
   dev: {},
   torpor: {},
   moduleRules: defaultModuleRules(),
@@ -85,6 +87,10 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   for (const b of config.bindings) {
     if (b.name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${b.name} is both a var and a Durable Object binding; rename one.`);
   }
+  const bindingKinds = new Map(boundNames(config.bindingConfig).map(({ name, key }) => [name, key]));
+  for (const [name, key] of bindingKinds) {
+    if (name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${name} is both a var and a binding of "${key}"; rename one.`);
+  }
 
   // An empty TORPOR_ADMIN_TOKEN counts as unset.
   const adminToken = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
@@ -93,10 +99,17 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   // Before anything runs: a second server on the same directory would corrupt the first one's objects.
   // A cluster's supervisor holds the lock for all its workers.
   const lock = cluster === undefined ? lockDataDir(persistTo) : null;
-  try {
-    return await startLocked(args, { logger, config, entry, vars, persistTo, lock, adminToken, port, ip, cluster });
-  } catch (error) {
+  let bound: BoundValues | null = null;
+  const release = async () => {
+    await bound?.close();
     lock?.release();
+  };
+  try {
+    // KV, D1, R2… (their files under the data directory are shared by a cluster's workers).
+    bound = await createBindings(config.bindingConfig, { dataDir: persistTo, configDir: config.path !== null ? dirname(config.path) : cwd, logger });
+    return await startLocked(args, { logger, config, entry, vars: { ...vars, ...bound.env }, bindingKinds, persistTo, release, adminToken, port, ip, cluster });
+  } catch (error) {
+    await release();
     throw error;
   }
 }
@@ -108,8 +121,9 @@ async function startLocked(
     config,
     entry,
     vars,
+    bindingKinds,
     persistTo,
-    lock,
+    release,
     adminToken,
     port,
     ip,
@@ -119,8 +133,9 @@ async function startLocked(
     config: WorkerConfig;
     entry: string;
     vars: Record<string, unknown>;
+    bindingKinds: Map<string, string>;
     persistTo: string;
-    lock: DataDirLock | null;
+    release: () => Promise<void>;
     adminToken: string | null;
     port: number;
     ip: string;
@@ -128,7 +143,7 @@ async function startLocked(
   },
 ): Promise<RunningWorker> {
   installWorkerGlobals();
-  // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
+  // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
   installModuleRules(config.moduleRules);
   const worker = await loadWorker(entry, config.bindings, logger);
@@ -182,7 +197,10 @@ async function startLocked(
     entry,
     config: config.path ?? "(none)",
     storage: join(persistTo, "do"),
-    bindings: Object.fromEntries([...config.bindings.map((b) => [b.name, `Durable Object ${b.className}`]), ...Object.keys(vars).map((k) => [k, "var"])]),
+    bindings: Object.fromEntries([
+      ...config.bindings.map((b) => [b.name, `Durable Object ${b.className}`]),
+      ...Object.keys(vars).map((k) => [k, bindingKinds.get(k) ?? "var"]),
+    ]),
   });
 
   return {
@@ -193,7 +211,7 @@ async function startLocked(
     async close(code, reason) {
       await admin?.close();
       await runtime.close({ code, reason });
-      lock?.release();
+      await release();
     },
   };
 }

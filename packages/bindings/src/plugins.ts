@@ -1,3 +1,4 @@
+import { assetsPlugin } from "./assets/assets-plugin.ts";
 import type { BindingContext, BindingPlugin, BoundValues } from "./binding-plugin.ts";
 
 /**
@@ -5,7 +6,7 @@ import type { BindingContext, BindingPlugin, BoundValues } from "./binding-plugi
  * schema takes each plugin's schema for its key; keys listed here are no longer
  * "ignored" warnings.
  */
-export const BINDING_PLUGINS: readonly BindingPlugin[] = [];
+export const BINDING_PLUGINS: readonly BindingPlugin[] = [assetsPlugin as BindingPlugin];
 
 /** The parsed values of the plugins' config keys, by key (plain JSON). */
 export type BindingsConfig = Record<string, unknown>;
@@ -50,5 +51,7 @@ export async function createBindings(
     await close();
     throw error;
   }
-  return { env: Object.assign({}, ...made.map((m) => m.env)), close };
+  // At most one binding answers requests before the Worker (only `assets` does).
+  const route = made.find((m) => m.route !== undefined)?.route;
+  return { env: Object.assign({}, ...made.map((m) => m.env)), close, ...(route !== undefined ? { route } : {}) };
 }

@@ -133,7 +133,6 @@ const UNSUPPORTED: Record<string, string> = {
   d1_databases: "D1 bindings are not provided",
   services: "service bindings are not provided",
   triggers: "cron triggers are not run",
-  assets: "static assets are not served; put a web server or CDN in front",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
   limits: "CPU limits are not enforced",

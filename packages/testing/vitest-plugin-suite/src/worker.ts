@@ -3,6 +3,7 @@ import { DurableObject, env as moduleEnv } from "cloudflare:workers";
 interface Env {
   GREETING: string;
   BOX: DurableObjectNamespace<Box>;
+  CACHE: KVNamespace;
 }
 
 /** What module-level code saw of env when the Worker was loaded. */
@@ -57,6 +58,7 @@ export default {
       ctx.waitUntil(scheduler.wait(10).then(() => env.BOX.getByName("later").put("done", true)));
       return new Response("accepted");
     }
+    if (url.pathname.startsWith("/kv/")) return new Response(await env.CACHE.get(url.pathname.slice(4)));
     const name = url.pathname.slice(1) || "default";
     return env.BOX.getByName(name).fetch(request);
   },

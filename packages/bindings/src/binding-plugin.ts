@@ -1,4 +1,4 @@
-import type { Logger } from "@torpor/core";
+import type { Clock, Logger } from "@torpor/core";
 import type { z } from "zod";
 
 /** What a binding is given when a Worker starts: where its data lives, where the config is, where to log. */
@@ -12,6 +12,8 @@ export interface BindingContext {
   /** The directory of the wrangler config (paths in the config are relative to it), or the working directory without one. */
   configDir: string;
   logger: Logger;
+  /** Time for expirations and timestamps (tests pass a virtual clock); the system clock by default. */
+  clock?: Clock | undefined;
 }
 
 /** The env values made from one config key, and how to release what they hold (files, databases). */

@@ -148,6 +148,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
     worker: {
       main,
       bindings: config?.bindings ?? [],
+      bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
       hibernateAfterMs: options.hibernateAfterMs ?? config?.torpor.hibernateAfterMs,

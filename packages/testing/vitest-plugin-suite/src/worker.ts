@@ -7,6 +7,7 @@ import bytes from "./modules/bytes.bin";
 interface Env {
   GREETING: string;
   BOX: DurableObjectNamespace<Box>;
+  CACHE: KVNamespace;
 }
 
 /** What module-level code saw of env when the Worker was loaded. */
@@ -66,6 +67,7 @@ export default {
       ctx.waitUntil(scheduler.wait(10).then(() => env.BOX.getByName("later").put("done", true)));
       return new Response("accepted");
     }
+    if (url.pathname.startsWith("/kv/")) return new Response(await env.CACHE.get(url.pathname.slice(4)));
     const name = url.pathname.slice(1) || "default";
     return env.BOX.getByName(name).fetch(request);
   },

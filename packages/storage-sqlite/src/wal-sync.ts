@@ -65,10 +65,13 @@ export class WalFile {
 
   #start(round: Round): void {
     this.#running = round;
-    fsyncPathAsync(this.#wal, (error) => {
-      if (error === null && round.dir) fsyncPathAsync(this.#dir, (e) => this.#finish(round, e));
-      else this.#finish(round, error);
-    });
+    const run = () =>
+      fsyncPathAsync(this.#wal, (error) => {
+        if (error === null && round.dir) fsyncPathAsync(this.#dir, (e) => this.#finish(round, e));
+        else this.#finish(round, error);
+      });
+    if (fsyncFault === null) run();
+    else fsyncFault(this.#wal).then(run, (error: NodeJS.ErrnoException) => this.#finish(round, error));
   }
 
   #finish(round: Round, error: NodeJS.ErrnoException | null): void {
@@ -82,6 +85,20 @@ export class WalFile {
       this.#start(next);
     }
   }
+}
+
+/** See {@link injectFsyncFault}. */
+let fsyncFault: ((wal: string) => Promise<void>) | null = null;
+
+/**
+ * Test-only fault injection in the fsync path of `commitAsync()`: `hook`
+ * runs before each fsync round of a WAL file; the round's fsync runs when its
+ * promise resolves (a slow fsync), or fails with its rejection instead of
+ * running (a failed fsync, as EIO from the kernel would make it). `null`
+ * removes it. Not exported from the package: tests import this module.
+ */
+export function injectFsyncFault(hook: ((wal: string) => Promise<void>) | null): void {
+  fsyncFault = hook;
 }
 
 function newRound(dir: boolean): Round {

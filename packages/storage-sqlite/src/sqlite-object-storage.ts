@@ -23,10 +23,13 @@ import type { DatabaseSlot } from "./database-slot.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { createSqlStorage } from "./sql-storage.ts";
 
-const NOTHING = 0;
-const COMMITTED = 1;
+/** What a commit leaves for the alarm index to do once it is durable (any other value: index this later time). */
+const NOTHING = -1;
+const COMMITTED = -2;
 /** Committed, and the batch deleted the alarm: the index entry can go once this is durable. */
-const ALARM_DELETED = 2;
+const ALARM_DELETED = -3;
+/** `NOTHING`, `COMMITTED`, `ALARM_DELETED`, or an alarm time later than the indexed one, to index once durable. */
+type Committed = number;
 
 /** @internal made by `sqliteStorage().open()`. */
 export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolean> {
@@ -87,7 +90,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     } catch (cause) {
       throw this.#notDurable(cause);
     }
-    if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+    this.#indexDurable(done, this.#alarmWrites);
   }
 
   /** Commits now; the promise settles when the batch is on disk (null: it already is). */
@@ -96,19 +99,32 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     const wal = this.#slot.wal;
     if (done === NOTHING) return null;
     if (wal === null) {
-      if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+      this.#indexDurable(done, this.#alarmWrites);
       return null;
     }
+    if (done === COMMITTED) return wal.sync().then(undefined, (cause: unknown) => this.#throwNotDurable(cause));
     const alarmWrites = this.#alarmWrites;
     return wal.sync().then(
-      () => {
-        // The index may forget the alarm only once its deletion is durable, and only if no later batch set one.
-        if (done === ALARM_DELETED && this.#alarmWrites === alarmWrites) this.#index.deleteAlarm(this.#key);
-      },
-      (cause: unknown) => {
-        throw this.#notDurable(cause);
-      },
+      () => this.#indexDurable(done, alarmWrites),
+      (cause: unknown) => this.#throwNotDurable(cause),
     );
+  }
+
+  /**
+   * The alarm index's half of a commit that is now durable: forget a deleted
+   * alarm, or move the entry to a later time. Only once durable (a crash
+   * before would leave the object with the earlier alarm and the index
+   * without it, or later than it), and only if no later batch changed the
+   * alarm meanwhile (its own commit indexes what it set).
+   */
+  #indexDurable(done: Committed, alarmWrites: number): void {
+    if (done === COMMITTED || this.#alarmWrites !== alarmWrites) return;
+    if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+    else if (done >= 0) this.#index.setAlarm(this.#key, done);
+  }
+
+  #throwNotDurable(cause: unknown): never {
+    throw this.#notDurable(cause);
   }
 
   #notDurable(cause: unknown): TorporError {
@@ -120,7 +136,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   }
 
   /** Ends the open batch (COMMIT) and says what it did. Throws, rolled back, if the commit failed. */
-  #commitBatch(): typeof NOTHING | typeof COMMITTED | typeof ALARM_DELETED {
+  #commitBatch(): Committed {
     const batch = this.#batch;
     // Nothing written (no batch signalled, no transaction closure open): nothing to commit, and no
     // reason to open a database that may be unreadable (closing after a failed open must not throw).
@@ -137,11 +153,18 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       return NOTHING;
     }
     const alarmChanged = this.#alarmChanged;
+    let later: number | null = null;
     try {
       if (alarmChanged) {
-        // Index before commit: a crash in between leaves a stale extra entry, never a lost alarm.
+        // An earlier alarm is indexed before the commit: a crash in between leaves an early or
+        // extra entry (the runtime re-reads the object's alarm before running it), never a late or
+        // missing one. A later one only once the commit is durable (#indexDurable).
         const t = this.#readAlarm();
-        if (t !== null) this.#index.setAlarm(this.#key, t);
+        if (t !== null) {
+          const indexed = this.#index.alarmTime(this.#key);
+          if (indexed === null || t < indexed) this.#index.setAlarm(this.#key, t);
+          else if (t > indexed) later = t;
+        }
       }
       odb.commit.run();
     } catch (cause) {
@@ -153,7 +176,8 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     }
     batch.committed();
     this.#alarmChanged = false;
-    return alarmChanged && this.#readAlarm() === null ? ALARM_DELETED : COMMITTED;
+    if (!alarmChanged) return COMMITTED;
+    return later ?? (this.#readAlarm() === null ? ALARM_DELETED : COMMITTED);
   }
 
   rollback(): void {
@@ -172,18 +196,10 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     return this.#slot.mayHaveAlarm() ? this.#readAlarm() : null;
   }
 
+  /** Deletes the alarm in the open batch if it is still `scheduledTime`: committed, made durable and then unindexed like any alarm change. */
   clearAlarmIfUnchanged(scheduledTime: number): void {
     this.check();
-    if (this.#readAlarm() !== scheduledTime) return;
-    if (this.#odb.db.inTransaction) {
-      this.#odb.metaDelete.run("alarm");
-      this.#alarmChanged = true;
-      this.#batch.started();
-      this.commit();
-    } else {
-      this.#odb.metaDelete.run("alarm");
-      this.#index.deleteAlarm(this.#key);
-    }
+    if (this.#readAlarm() === scheduledTime) this.setAlarm(null);
   }
 
   close(): void {

@@ -529,6 +529,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
     this.#alarms.committed(time);
   }
 
+  /** OutputGateOwner: a failed batch changed the alarm (set, moved or cleared it): read it again after a backoff, running it if due. */
+  alarmUncertain(): void {
+    if (!this.#alarms.armed) this.#alarms.retryLater();
+  }
+
   /**
    * Discards the instance and its uncommitted writes, closing the object's
    * sockets (clients must resync: messages they were sent may be lost).

@@ -42,6 +42,8 @@ export interface OutputGateOwner {
   alarmCommitted(time: number | null): void;
   /** A commit failed (`cause`, the error its waiters got): discard the instance and close its sockets with `code`. */
   reset(code: number, reason: string, cause: unknown): void;
+  /** A batch that changed the alarm failed: what is stored now is unknown until the object reads it again. */
+  alarmUncertain(): void;
 }
 
 /**
@@ -213,8 +215,10 @@ export class OutputGate {
   }
 
   /**
-   * Clears the alarm if it is still `scheduledTime`, as its own committed
-   * batch (after `alarm()` succeeded or gave up). Throws like `commit()`.
+   * Clears the alarm if it is still `scheduledTime` (after `alarm()`
+   * succeeded or gave up) and commits now, with whatever the run wrote.
+   * Throws like `commit()`; a failure found later (the fsync) resets the
+   * object like any failed batch, and the alarm is tried again.
    */
   clearAlarm(scheduledTime: number): void {
     const storage = this.owner.storage;
@@ -224,6 +228,7 @@ export class OutputGate {
     } catch (cause) {
       throw this.#failed(cause);
     }
+    this.commit();
   }
 
   #failed(cause: unknown): TorporError {
@@ -231,6 +236,7 @@ export class OutputGate {
     const error = new TorporError("ERR_STORAGE_COMMIT_FAILED", `A storage commit failed, so the object was reset: ${message}`, { cause });
     this.owner.metrics.commitFailures++;
     this.owner.logger.error("Storage commit failed; resetting the object", { object: this.owner.objectId, error });
+    const alarm = this.#alarmDirty || this.#inflight.some((b) => b.alarm);
     this.discard();
     // Batches after a failed one were committed after it: none of them is acknowledged either.
     const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
@@ -238,6 +244,7 @@ export class OutputGate {
     this.#waiters = NONE;
     for (const w of waiters) w.reject(error);
     this.owner.reset(1011, "Durable Object reset after a failed storage write", error);
+    if (alarm) this.owner.alarmUncertain();
     return error;
   }
 

@@ -115,13 +115,7 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   }
 
   clearAlarmIfUnchanged(scheduledTime: number): void {
-    if (this.#data.alarm !== scheduledTime) return;
-    if (this.#batch.open) {
-      this.setAlarm(null);
-      this.commit();
-    } else {
-      this.#data.alarm = null;
-    }
+    if (this.#data.alarm === scheduledTime) this.setAlarm(null);
   }
 
   close(): void {

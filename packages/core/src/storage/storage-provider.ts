@@ -99,8 +99,10 @@ export interface ObjectStorage {
   /** The persisted alarm time in ms since the epoch, or null (committed or pending batch). */
   alarmTime(): number | null;
   /**
-   * Clears the alarm if it is still `scheduledTime`, as its own committed
-   * batch (after a successful `alarm()` run).
+   * Deletes the alarm if it is still `scheduledTime` (after a successful
+   * `alarm()` run), as a write of the open batch (opening one if needed): the
+   * runtime commits it at once, and it is durable, like any write, before
+   * anything relies on it being gone.
    */
   clearAlarmIfUnchanged(scheduledTime: number): void;
   /** Commits anything pending and releases file handles. Safe to call twice. */

@@ -182,7 +182,9 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   rollback(): void {
     if (this.#batch.closed) return;
-    if (this.#odb.db.inTransaction) this.#odb.rollback.run();
+    // The open handle as it is (no reopening, no recovery after a failed sync: this is part of a reset).
+    const odb = this.#slot.odb;
+    if (odb?.db.inTransaction === true) odb.rollback.run();
     this.#batch.rolledBack();
     if (this.#alarmChanged) {
       this.#alarmChanged = false;

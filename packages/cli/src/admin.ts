@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TorporError, type Logger, type ObjectInfo, type Runtime } from "@torpor/core";
+import type { DataDirLock } from "@torpor/storage-sqlite";
 import { adminAccess, checkAdminExposure } from "./admin-access.ts";
+import { lockCheck, readiness, runtimeChecks, type Readiness } from "./health.ts";
 import { prometheusText } from "./prometheus.ts";
 
 /** A listening admin endpoint. */
@@ -26,14 +28,19 @@ export interface AdminBackend {
   metrics(): Promise<string>;
   /** Forces one object to hibernate; the status and JSON body to answer with. */
   hibernate(binding: string, name: string): Promise<{ status: number; body: unknown }>;
+  /** The `/readyz` checks. */
+  ready(): Promise<Readiness>;
 }
 
-/** The admin backend of one runtime. */
-export function runtimeAdmin(runtime: Runtime): AdminBackend {
+/** The admin backend of one runtime (`lock`: the data-directory lock it serves under, if any). */
+export function runtimeAdmin(runtime: Runtime, lock: DataDirLock | null = null): AdminBackend {
+  const provider = runtime.provider as { probe?: () => string | null };
+  const storage = { probe: () => provider.probe?.() ?? null };
   return {
     objects: async () => runtime.objects().map((o) => objectRow(o)),
     metrics: async () => prometheusText(runtime),
     hibernate: (binding, name) => hibernateObject(runtime, binding, name),
+    ready: async () => readiness([...(lock !== null ? [lockCheck(lock)] : []), ...runtimeChecks(runtime, storage)]),
   };
 }
 
@@ -43,9 +50,10 @@ export function runtimeAdmin(runtime: Runtime): AdminBackend {
  * - `GET /objects`: JSON list of objects (binding, id, name, state, sockets, counters, blockers)
  * - `POST /objects/<binding>/<name>/hibernate`: 200 once hibernated (sockets stay open), 409 with the reasons if it cannot
  * - `GET /metrics`: Prometheus text format
+ * - `GET /healthz`, `GET /readyz`: liveness and readiness (health.ts), open to probes without the token
  */
-export function startAdmin(runtime: Runtime, options: AdminOptions): Promise<AdminServer> {
-  return serveAdmin(runtimeAdmin(runtime), options);
+export function startAdmin(runtime: Runtime, options: AdminOptions & { lock?: DataDirLock | null }): Promise<AdminServer> {
+  return serveAdmin(runtimeAdmin(runtime, options.lock ?? null), options);
 }
 
 /** The admin endpoint over any backend (a cluster supervisor's covers every worker). */
@@ -53,6 +61,16 @@ export async function serveAdmin(backend: AdminBackend, options: AdminOptions): 
   checkAdminExposure(options.host, options.token);
   let refuse: ReturnType<typeof adminAccess> = () => ({ status: 403, code: "ERR_ADMIN_HOST", message: "Not listening yet." });
   const server = createServer((req, res) => {
+    // Probes (a load balancer, kubelet, Docker) cannot always send the token or the bound Host;
+    // these two answer only whether the server runs and can serve.
+    const probe = probeRoute(req);
+    if (probe !== null) {
+      answerProbe(backend, probe, req, res).catch((error: unknown) => {
+        options.logger.error("Admin request failed", { url: req.url, error });
+        if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
+      });
+      return;
+    }
     const refusal = refuse(req);
     if (refusal !== null) {
       send(res, refusal.status, { error: { code: refusal.code, message: refusal.message } }, refusal.headers);
@@ -82,6 +100,35 @@ export async function serveAdmin(backend: AdminBackend, options: AdminOptions): 
         server.closeAllConnections();
       }),
   };
+}
+
+/** How long `/readyz` waits for the checks (a worker that does not answer in time is not ready). */
+const READY_TIMEOUT_MS = 5_000;
+
+function probeRoute(req: IncomingMessage): "healthz" | "readyz" | null {
+  if (req.method !== "GET" && req.method !== "HEAD") return null;
+  const path = (req.url ?? "").split("?")[0];
+  return path === "/healthz" ? "healthz" : path === "/readyz" ? "readyz" : null;
+}
+
+async function answerProbe(backend: AdminBackend, route: "healthz" | "readyz", req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (route === "healthz") {
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+    res.end(req.method === "HEAD" ? undefined : "ok\n");
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Readiness>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ ready: false, checks: [{ name: "workers", ok: false, detail: `the checks did not finish within ${READY_TIMEOUT_MS} ms` }] }),
+      READY_TIMEOUT_MS,
+    );
+  });
+  const result = await Promise.race([backend.ready(), timeout]).finally(() => clearTimeout(timer));
+  const failed = result.checks.filter((c) => !c.ok);
+  const body = { ...result, ...(failed.length > 0 ? { reason: failed.map((c) => `${c.name}: ${c.detail}`).join("; ") } : {}) };
+  res.writeHead(result.ready ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(req.method === "HEAD" ? undefined : `${JSON.stringify(body)}\n`);
 }
 
 async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,7 +166,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   send(res, 404, {
     error: {
       code: "ERR_NOT_FOUND",
-      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics.`,
+      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics, GET /healthz, GET /readyz.`,
     },
   });
 }

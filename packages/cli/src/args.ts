@@ -20,6 +20,8 @@ export interface CliArgs extends TorporSection {
   adminToken?: string | undefined;
   workers?: number | undefined;
   logLevel?: "debug" | "info" | "warn" | "error" | undefined;
+  /** `text` (readable, stderr) or `json` (one object a line, stdout); default text for dev, json for start. */
+  logFormat?: "text" | "json" | undefined;
 }
 
 /** The help text; every flag is listed here. */
@@ -70,7 +72,10 @@ Admin endpoint (off unless --admin-port is given):
                               GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics
 
 Other:
-      --log-level <level>     debug, info, warn or error (default info)
+      --log-level <level>     debug, info, warn or error (default info); debug adds a line
+                              per request (id, method, path, status, duration)
+      --log-format <format>   text (readable, on stderr) or json (one object a line, on
+                              stdout); default text for dev, json for start
   -h, --help                  show this help
   -v, --version               show the version
 `;
@@ -102,6 +107,7 @@ const flagSchemas = {
   "ping-interval-ms": count("--ping-interval-ms", 0),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
+  "log-format": z.enum(["text", "json"], { message: "--log-format must be text or json" }),
 };
 
 /** Parses `argv` (without node and the script); a bad flag throws one ERR_CLI_USAGE. */
@@ -134,6 +140,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "admin-ip": { type: "string" },
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -190,5 +197,6 @@ export function parseCliArgs(argv: string[]): CliArgs {
     adminIp: values["admin-ip"] ?? "127.0.0.1",
     adminToken: values["admin-token"],
     logLevel: checked("log-level"),
+    logFormat: checked("log-format"),
   };
 }

@@ -1,12 +1,13 @@
 import { dirname, join, resolve } from "node:path";
-import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
+import { Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
-import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
+import { lockDataDir, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { cliLogger, withFields } from "./logging.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
@@ -15,6 +16,8 @@ export interface RunningWorker {
   url: string;
   adminUrl: string | null;
   logger: Logger;
+  /** The runtime's storage provider (readiness probes it). */
+  storage: SqliteStorageProvider;
   /** Graceful stop: admin first, then the runtime (in-flight events finish, storage commits, sockets close with `code`). */
   close(code: number, reason: string): Promise<void>;
 }
@@ -56,8 +59,7 @@ export function serveSettings(args: CliArgs, cwd: string): ServeSettings {
 
 /** Reads the config, loads the Worker, and starts the runtime (and the admin endpoint if asked). */
 export async function startWorker(args: CliArgs & { command: Command }, cwd = process.cwd(), cluster?: ClusterRole): Promise<RunningWorker> {
-  const level = args.logLevel ?? "info";
-  const base = args.command === "start" ? jsonLogger(level) : consoleLogger(level);
+  const base = cliLogger(args);
   const logger = cluster === undefined ? base : withFields(base, { worker: cluster.index });
   const { configPath, config, persistTo, port, ip } = serveSettings(args, cwd);
   // In a cluster the supervisor already reported the config's warnings.
@@ -131,11 +133,12 @@ async function startLocked(
   const worker = await loadWorker(entry, config.bindings, logger);
 
   const t = config.torpor;
+  const storage = sqliteStorage({ dir: join(persistTo, "do") });
   const runtime = new Runtime({
     objects: worker.objects,
     ...(worker.fetch !== undefined ? { fetch: worker.fetch } : {}),
     env: vars,
-    storage: sqliteStorage({ dir: join(persistTo, "do") }),
+    storage,
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
     maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
     limits: {
@@ -169,7 +172,7 @@ async function startLocked(
   let admin: AdminServer | null = null;
   if (args.adminPort !== undefined && cluster === undefined) {
     try {
-      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken });
+      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken, lock });
     } catch (error) {
       await runtime.close();
       throw listenError(error, "--admin-port");
@@ -187,21 +190,12 @@ async function startLocked(
     url,
     adminUrl: admin?.url ?? null,
     logger,
+    storage,
     async close(code, reason) {
       await admin?.close();
       await runtime.close({ code, reason });
       lock?.release();
     },
-  };
-}
-
-/** A logger adding `fields` to every line (a cluster worker's index). */
-function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
-  return {
-    debug: (m, f) => logger.debug(m, { ...fields, ...f }),
-    info: (m, f) => logger.info(m, { ...fields, ...f }),
-    warn: (m, f) => logger.warn(m, { ...fields, ...f }),
-    error: (m, f) => logger.error(m, { ...fields, ...f }),
   };
 }
 

@@ -72,6 +72,11 @@ export class AlarmIndex {
     return new Map(rows.filter((r) => r.name !== null).map((r) => [r.id, r.name!]));
   }
 
+  /** Throws if the index cannot answer a query (closed, or its file is unreadable). */
+  check(): void {
+    this.#hasAlarm.get("", "");
+  }
+
   close(): void {
     this.#db.close();
   }

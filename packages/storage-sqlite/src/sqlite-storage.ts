@@ -14,6 +14,7 @@ import { DatabaseSlot, type SlotContext } from "./database-slot.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import { resolveSqliteStorageOptions, type ResolvedSqliteStorageOptions, type SqliteStorageOptions } from "./options.ts";
 import { SqliteObjectStorage } from "./sqlite-object-storage.ts";
+import { probeStorage } from "./storage-probe.ts";
 
 /** A storage provider backed by SQLite files (or in-memory databases). */
 export interface SqliteStorageProvider extends StorageProvider {
@@ -21,6 +22,8 @@ export interface SqliteStorageProvider extends StorageProvider {
   readonly options: Readonly<ResolvedSqliteStorageOptions>;
   /** Object databases currently open: those of live objects that touched storage, plus the cached handles of hibernated ones. */
   readonly openDatabaseCount: number;
+  /** Null when storage works right now (a scratch database opens and the alarm index answers), else why not. See storage-probe.ts. */
+  probe(): string | null;
 }
 
 const HEX_ID = /^[0-9a-f]{64}$/;
@@ -90,6 +93,10 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
       let n = idle.size;
       for (const slot of live.values()) if (slot.odb !== null) n++;
       return n;
+    },
+    probe(): string | null {
+      if (closed) return "the storage provider is closed";
+      return inMemory ? null : probeStorage(resolved.dir, index);
     },
     open(key: ObjectKey, hooks: StorageHooks): ObjectStorage {
       if (closed) throw new TorporError("ERR_STORAGE_CLOSED", "This sqliteStorage() provider is closed; create a new one.");

@@ -5,11 +5,13 @@
  * `POST /objects/<binding>/<name>/hibernate` runs in the object's owner.
  */
 import { hexFromName, slotOf } from "@torpor/core/cluster";
+import type { DataDirLock } from "@torpor/storage-sqlite";
 import { objectRow, type AdminBackend } from "../admin.ts";
+import { lockCheck, readiness } from "../health.ts";
 import { prometheusText } from "../prometheus.ts";
 import type { Supervisor } from "./supervisor.ts";
 
-export function clusterAdmin(supervisor: Supervisor): AdminBackend {
+export function clusterAdmin(supervisor: Supervisor, lock: DataDirLock): AdminBackend {
   return {
     async objects() {
       const stats = await supervisor.stats();
@@ -21,5 +23,6 @@ export function clusterAdmin(supervisor: Supervisor): AdminBackend {
     },
     // Ids are derived from the binding and the name alone, so the owner is known without loading the Worker.
     hibernate: (binding, name) => supervisor.hibernate(supervisor.table.slots[slotOf(hexFromName(binding, name))]!, binding, name),
+    ready: async () => readiness([lockCheck(lock), ...(await supervisor.health())]),
   };
 }

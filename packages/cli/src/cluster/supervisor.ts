@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { TorporError, type Logger, type Metrics, type ObjectInfo } from "@torpor/core";
+import type { ReadyCheck } from "../health.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
 import { takeSocket } from "./sockets.ts";
@@ -215,6 +216,7 @@ export class Supervisor {
         return;
       case "stats-reply":
       case "hibernate-reply":
+      case "health-reply":
         this.#statsWaiters.get(message.rid)?.(message);
         return;
       case "ready":
@@ -356,6 +358,36 @@ export class Supervisor {
     this.#statsWaiters.delete(rid);
     const r = reply as Extract<FromWorker, { t: "hibernate-reply" }>;
     return { status: r.status, body: r.body };
+  }
+
+  /**
+   * Each worker's readiness checks (it serves, its storage opens), asked over
+   * IPC; a worker that is not running, or does not answer within `timeoutMs`,
+   * fails the workers check. An index whose objects are moving in a reload
+   * counts as serving: its calls wait in the supervisor meanwhile.
+   */
+  async health(timeoutMs = 3_000): Promise<ReadyCheck[]> {
+    const reloading = this.#reloading !== null;
+    const perWorker = await Promise.all(
+      this.#current.map(async (worker, index): Promise<ReadyCheck[]> => {
+        if (worker === null || !worker.ready) {
+          if (reloading) return [{ name: "workers", ok: true, detail: `worker ${index} is moving to new code (reload)` }];
+          return [{ name: "workers", ok: false, detail: `worker ${index} is not running (it is restarting, or failed to)` }];
+        }
+        const rid = this.#statsRid++;
+        let timer: NodeJS.Timeout | undefined;
+        const reply = await new Promise<FromWorker | null>((resolve) => {
+          this.#statsWaiters.set(rid, resolve);
+          timer = setTimeout(() => resolve(null), timeoutMs);
+          this.#send(worker, { t: "health", rid });
+        });
+        clearTimeout(timer);
+        this.#statsWaiters.delete(rid);
+        if (reply === null) return [{ name: "workers", ok: false, detail: `worker ${index} did not answer within ${timeoutMs} ms` }];
+        return (reply as Extract<FromWorker, { t: "health-reply" }>).checks.map((c) => ({ ...c, detail: `worker ${index}: ${c.detail}` }));
+      }),
+    );
+    return perWorker.flat();
   }
 
   /** Stops listening, stops every worker (each finishes its events, commits, closes sockets with 1012) and waits for them. */

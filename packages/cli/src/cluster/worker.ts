@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
 import { callHost, endOf, fetchHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { hibernateObject } from "../admin.ts";
+import { runtimeChecks } from "../health.ts";
 import type { CliArgs, Command } from "../args.ts";
 import { startWorker, type RunningWorker } from "../serve.ts";
 import { ClusterDirectory } from "./directory.ts";
@@ -158,6 +159,9 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         return;
       case "hibernate":
         void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
+        return;
+      case "health":
+        send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });
         return;
       case "stop":
         void stop();

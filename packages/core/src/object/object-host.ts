@@ -252,8 +252,11 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.counters.errors++;
     this.runtime.metrics.handlerErrors++;
     this.runtime.options.logger.error(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, {
+      // The storage name of a namespace is its binding's name.
+      binding: this.key.namespace,
       object: this.key.id,
       name: this.key.name,
+      event: event.kind,
       error,
     });
   }

@@ -4,7 +4,7 @@ import type { TorporSection } from "./config.ts";
 import { CliError } from "./errors.ts";
 
 /** `dev`: readable logs for a terminal. `start`: JSON logs for production. */
-export type Command = "dev" | "start" | "reload";
+export type Command = "dev" | "start" | "reload" | "backup" | "restore";
 
 /** The parsed command line. Unset options (the limits too) fall back to the config, then to defaults. */
 export interface CliArgs extends TorporSection {
@@ -14,6 +14,8 @@ export interface CliArgs extends TorporSection {
   port?: number | undefined;
   ip?: string | undefined;
   persistTo?: string | undefined;
+  /** `torpor backup`: the file to write. */
+  out?: string | undefined;
   vars: Record<string, string>;
   adminPort?: number | undefined;
   adminIp: string;
@@ -32,6 +34,10 @@ Usage:
   torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT,
                                    one worker process per core, SIGHUP reloads without disconnects
   torpor reload [options]          reloads a running torpor start (found through --persist-to)
+  torpor backup --out <file> [options]
+                                   a consistent copy of every object (and the alarm index) while
+                                   the server keeps serving (or of a directory nobody serves)
+  torpor restore <file> [options]  unpacks a backup into an unused, empty --persist-to
 
   entry                       the Worker module (default: "main" from the config)
 
@@ -43,6 +49,7 @@ Options (named as in wrangler dev):
       --persist-to <dir>      directory for Durable Object storage (default: .torpor/state
                               beside the config); objects live in <dir>/do
       --var <KEY:VALUE>       add or override a var in env (repeatable)
+      --out <file>            torpor backup: where to write the backup (a tar archive)
 
 Limits (also settable in the config's "torpor" section, snake_case):
       --hibernate-after-ms <ms>     idle time before an object hibernates (default 10000)
@@ -124,6 +131,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         port: { type: "string" },
         ip: { type: "string" },
         "persist-to": { type: "string" },
+        out: { type: "string" },
         var: { type: "string", multiple: true },
         "hibernate-after-ms": { type: "string" },
         "max-attachment-bytes": { type: "string" },
@@ -153,9 +161,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1" };
   const [command, entry, ...extra] = positionals;
   if (command === undefined) throw new CliError("ERR_CLI_USAGE", "No command given: use torpor dev or torpor start (torpor --help lists the options).");
-  if (command !== "dev" && command !== "start" && command !== "reload")
-    throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, torpor start or torpor reload.`);
-  if (extra.length > 0) throw new CliError("ERR_CLI_USAGE", `Unexpected argument "${extra[0]}": torpor ${command} takes at most one entry file.`);
+  if (command !== "dev" && command !== "start" && command !== "reload" && command !== "backup" && command !== "restore")
+    throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, start, reload, backup or restore.`);
+  if (extra.length > 0)
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `Unexpected argument "${extra[0]}": torpor ${command} takes at most one ${command === "restore" ? "backup file" : "entry file"}.`,
+    );
 
   const checked = <K extends keyof typeof flagSchemas>(flag: K): z.output<(typeof flagSchemas)[K]> | undefined => {
     const raw = (values as Record<string, string | undefined>)[flag];
@@ -181,6 +193,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     port: checked("port"),
     ip: values.ip,
     persistTo: values["persist-to"],
+    out: values.out,
     vars,
     hibernateAfterMs: checked("hibernate-after-ms"),
     maxAttachmentBytes: checked("max-attachment-bytes"),

@@ -6,6 +6,7 @@ import { CliError } from "./errors.ts";
 import { serveSettings, startWorker } from "./serve.ts";
 import { stopOnSignals } from "./shutdown.ts";
 import { runReload } from "./cluster/reload.ts";
+import { runBackup, runRestore } from "./backup/backup-command.ts";
 import { runCluster } from "./cluster/start.ts";
 import { runWorker } from "./cluster/worker.ts";
 
@@ -38,6 +39,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (args.command === "reload") return runReload(args);
+  if (args.command === "backup") return runBackup(args);
+  if (args.command === "restore") return runRestore(args);
   const command = args.command;
   if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return runWorker({ ...args, command });
   if (command === "start") {

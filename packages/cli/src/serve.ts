@@ -9,6 +9,7 @@ import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { cliLogger, withFields } from "./logging.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
+import { serveBackupRequests } from "./backup/backup-requests.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
 export interface RunningWorker {
@@ -178,6 +179,8 @@ async function startLocked(
       throw listenError(error, "--admin-port");
     }
   }
+  // The lock holder answers `torpor backup` (a cluster's supervisor does it for its workers).
+  const stopBackups = lock !== null ? serveBackupRequests(persistTo, logger, (dest) => storage.backup(dest)) : () => {};
   logger.info("Worker loaded", {
     entry,
     config: config.path ?? "(none)",
@@ -192,6 +195,7 @@ async function startLocked(
     logger,
     storage,
     async close(code, reason) {
+      stopBackups();
       await admin?.close();
       await runtime.close({ code, reason });
       lock?.release();

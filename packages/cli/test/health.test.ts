@@ -38,7 +38,7 @@ function get(url: string, path: string, headers: Record<string, string> = {}): P
 async function start(args: string[]) {
   const dir = project({ "entry.js": ENTRY });
   const data = join(dir, "data");
-  const server = await startTorpor(["start", "entry.js", "--port", "0", "--admin-port", "0", "--persist-to", data, ...args], dir, 20_000, {
+  const server = await startTorpor(["start", "entry.js", "--port", "0", "--admin-port", "0", "--persist-to", data, ...args], dir, 40_000, {
     TORPOR_ADMIN_TOKEN: "t0ken",
   });
   servers.push(server);
@@ -47,7 +47,9 @@ async function start(args: string[]) {
   return { server, admin, data };
 }
 
-it("one process: /healthz and /readyz answer probes without the token; removing the lock file or the storage directory makes it unready, saying why", async () => {
+it("one process: /healthz and /readyz answer probes without the token; removing the lock file or the storage directory makes it unready, saying why", {
+  timeout: 90000,
+}, async () => {
   const { server, admin, data } = await start(["--workers", "1"]);
   // The token guards everything else, and a foreign Host is refused there.
   expect((await get(admin, "/objects")).status).toBe(401);
@@ -81,7 +83,9 @@ it("one process: /healthz and /readyz answer probes without the token; removing 
   expect(await server.stop()).toBe(0);
 });
 
-it("a cluster: /readyz covers every worker, and a worker that stops answering (SIGSTOP) makes it unready until it answers again", async () => {
+it("a cluster: /readyz covers every worker, and a worker that stops answering (SIGSTOP) makes it unready until it answers again", {
+  timeout: 90000,
+}, async () => {
   const { server, admin } = await start(["--workers", "2"]);
   const ready = JSON.parse((await get(admin, "/readyz")).body) as { ready: boolean; checks: Array<{ name: string; detail: string }> };
   expect(ready.ready).toBe(true);

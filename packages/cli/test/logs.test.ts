@@ -56,7 +56,9 @@ const lines = (server: Server): Line[] =>
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Line);
 
-it("--log-format json --log-level debug: request ids, error code and hint at the top level, handler errors name the object and event", async () => {
+it("--log-format json --log-level debug: request ids, error code and hint at the top level, handler errors name the object and event", {
+  timeout: 60000,
+}, async () => {
   const dir = project({ "wrangler.json": CONFIG, "worker.js": WORKER });
   const server = await startTorpor(["dev", "--port", "0", "--persist-to", join(dir, "data"), "--log-format", "json", "--log-level", "debug"], dir);
   servers.push(server);
@@ -97,7 +99,7 @@ it("--log-format json --log-level debug: request ids, error code and hint at the
   expect(await server.stop()).toBe(0);
 });
 
-it("--log-format text (the dev default) carries the request id too", async () => {
+it("--log-format text (the dev default) carries the request id too", { timeout: 60000 }, async () => {
   const dir = project({ "wrangler.json": CONFIG, "worker.js": WORKER });
   const server = await startTorpor(["dev", "--port", "0", "--persist-to", join(dir, "data")], dir);
   servers.push(server);

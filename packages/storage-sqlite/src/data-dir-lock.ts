@@ -88,6 +88,11 @@ export function lockDataDir(dir: string): DataDirLock {
   };
 }
 
+/** The pid named in a data directory's pid file (the lock holder's, if the lock is held), or null. */
+export function dataDirHolder(dir: string): number | null {
+  return readHolder(dir);
+}
+
 function readHolder(dir: string): number | null {
   try {
     const pid = Number.parseInt(readFileSync(join(dir, PID_FILE), "utf8"), 10);

@@ -41,6 +41,7 @@ export type ToWorker =
   | { t: "stats"; rid: number }
   | { t: "hibernate"; rid: number; binding: string; name: string }
   | { t: "health"; rid: number }
+  | { t: "backup"; rid: number; dest: string }
   | { t: "stop" };
 
 /** Worker → supervisor. */
@@ -58,4 +59,6 @@ export type FromWorker =
   | { t: "acquired" }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
-  | { t: "health-reply"; rid: number; checks: ReadyCheck[] };
+  | { t: "health-reply"; rid: number; checks: ReadyCheck[] }
+  | { t: "backup-reply"; rid: number; ok: true; objects: number; bytes: number }
+  | { t: "backup-reply"; rid: number; ok: false; error: string };

@@ -15,6 +15,7 @@ import { stopOnSignals } from "../shutdown.ts";
 import { serveAdmin } from "../admin.ts";
 import { clusterAdmin } from "./admin.ts";
 import { Supervisor } from "./supervisor.ts";
+import { serveBackupRequests } from "../backup/backup-requests.ts";
 
 export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
   const logger = cliLogger(args);
@@ -37,6 +38,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     args.adminPort === undefined ? null : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token });
   writeFileSync(join(clusterDir, "supervisor.pid"), `${process.pid}\n`);
 
+  serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));
   let reloads = 0;
   process.on("SIGHUP", () => {
     const seq = ++reloads;

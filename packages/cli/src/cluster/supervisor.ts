@@ -217,6 +217,7 @@ export class Supervisor {
       case "stats-reply":
       case "hibernate-reply":
       case "health-reply":
+      case "backup-reply":
         this.#statsWaiters.get(message.rid)?.(message);
         return;
       case "ready":
@@ -286,6 +287,8 @@ export class Supervisor {
   }
 
   async #reload(): Promise<void> {
+    // A backup copies each object in its owner: ownership must not move under it.
+    await this.#backingUp?.catch(() => {});
     const started = Date.now();
     const fresh = await Promise.allSettled(this.#current.map((_, index) => this.#spawn(index, false)));
     const failed = fresh.find((r) => r.status === "rejected");
@@ -388,6 +391,44 @@ export class Supervisor {
       }),
     );
     return perWorker.flat();
+  }
+
+  #backingUp: Promise<unknown> | null = null;
+
+  /**
+   * Has every worker copy the objects of its slots into `dest` (backup.ts in
+   * storage-sqlite: each at a batch boundary, while serving). Waits for a
+   * reload in progress, and a reload waits for it: objects do not move
+   * while they are copied.
+   */
+  async backup(dest: string): Promise<{ objects: number; bytes: number }> {
+    await this.#reloading?.catch(() => {});
+    const run = Promise.all(
+      this.#current.map(async (worker, index) => {
+        if (worker === null || !worker.ready)
+          throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} is not running (restarting), so its objects cannot be copied; try again.`);
+        const rid = this.#statsRid++;
+        const reply = await Promise.race([
+          new Promise<FromWorker>((resolve) => {
+            this.#statsWaiters.set(rid, resolve);
+            this.#send(worker, { t: "backup", rid, dest });
+          }),
+          worker.exited.then(() => null),
+        ]);
+        this.#statsWaiters.delete(rid);
+        if (reply === null) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} exited during the backup; try again.`);
+        const r = reply as Extract<FromWorker, { t: "backup-reply" }>;
+        if (!r.ok) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index}: ${r.error}`);
+        return r;
+      }),
+    );
+    this.#backingUp = run;
+    try {
+      const replies = await run;
+      return { objects: replies.reduce((n, r) => n + r.objects, 0), bytes: replies.reduce((n, r) => n + r.bytes, 0) };
+    } finally {
+      this.#backingUp = null;
+    }
   }
 
   /** Stops listening, stops every worker (each finishes its events, commits, closes sockets with 1012) and waits for them. */

@@ -163,6 +163,13 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
       case "health":
         send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });
         return;
+      case "backup":
+        // Only the objects of this worker's slots: another worker may have the rest open.
+        worker.storage.backup(message.dest, { only: (key) => directory.slots[slotOf(key.id)] === init.index }).then(
+          (report) => send({ t: "backup-reply", rid: message.rid, ok: true, ...report }),
+          (error: unknown) => send({ t: "backup-reply", rid: message.rid, ok: false, error: (error as Error)?.message ?? String(error) }),
+        );
+        return;
       case "stop":
         void stop();
         return;

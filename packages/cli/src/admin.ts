@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { TorporError, type Logger, type ObjectInfo, type Runtime } from "@torpor/core";
 import type { DataDirLock } from "@torpor/storage-sqlite";
+import { dashboardAsset, dashboardData, type WorkerStats } from "./dashboard/dashboard.ts";
 import { adminAccess, checkAdminExposure } from "./admin-access.ts";
 import { lockCheck, readiness, runtimeChecks, type Readiness } from "./health.ts";
 import { prometheusText } from "./prometheus.ts";
@@ -18,6 +19,8 @@ export interface AdminOptions {
   host: string;
   logger: Logger;
   token: string | null;
+  /** The objects' storage folder (`<persist-to>/do`): the dashboard shows each object's size on disk. */
+  dataDir?: string;
 }
 
 /** What the admin endpoint reports on: one runtime, or (cluster) every worker through the supervisor. */
@@ -30,6 +33,8 @@ export interface AdminBackend {
   hibernate(binding: string, name: string): Promise<{ status: number; body: unknown }>;
   /** The `/readyz` checks. */
   ready(): Promise<Readiness>;
+  /** Each worker's metrics and objects (one entry, worker null, for one process): what the dashboard shows. */
+  stats(): Promise<WorkerStats[]>;
 }
 
 /** The admin backend of one runtime (`lock`: the data-directory lock it serves under, if any). */
@@ -41,6 +46,7 @@ export function runtimeAdmin(runtime: Runtime, lock: DataDirLock | null = null):
     metrics: async () => prometheusText(runtime),
     hibernate: (binding, name) => hibernateObject(runtime, binding, name),
     ready: async () => readiness([...(lock !== null ? [lockCheck(lock)] : []), ...runtimeChecks(runtime, storage)]),
+    stats: async () => [{ worker: null, metrics: runtime.metrics, objects: runtime.objects() }],
   };
 }
 
@@ -51,6 +57,7 @@ export function runtimeAdmin(runtime: Runtime, lock: DataDirLock | null = null):
  * - `POST /objects/<binding>/<name>/hibernate`: 200 once hibernated (sockets stay open), 409 with the reasons if it cannot
  * - `GET /metrics`: Prometheus text format
  * - `GET /healthz`, `GET /readyz`: liveness and readiness (health.ts), open to probes without the token
+ * - `GET /dashboard`: a page showing the objects live (dashboard/), `GET /dashboard/data` its JSON
  */
 export function startAdmin(runtime: Runtime, options: AdminOptions & { lock?: DataDirLock | null }): Promise<AdminServer> {
   return serveAdmin(runtimeAdmin(runtime, options.lock ?? null), options);
@@ -71,12 +78,13 @@ export async function serveAdmin(backend: AdminBackend, options: AdminOptions): 
       });
       return;
     }
-    const refusal = refuse(req);
+    const asset = dashboardAsset(req);
+    const refusal = refuse(req, { assets: asset !== null });
     if (refusal !== null) {
       send(res, refusal.status, { error: { code: refusal.code, message: refusal.message } }, refusal.headers);
       return;
     }
-    handle(backend, req, res).catch((error: unknown) => {
+    (asset !== null ? asset.send(res) : handle(backend, req, res, options)).catch((error: unknown) => {
       options.logger.error("Admin request failed", { url: req.url, error });
       if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
       else res.destroy();
@@ -131,7 +139,7 @@ async function answerProbe(backend: AdminBackend, route: "healthz" | "readyz", r
   res.end(req.method === "HEAD" ? undefined : `${JSON.stringify(body)}\n`);
 }
 
-async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
   let path: string;
   try {
     path = new URL(req.url ?? "/", "http://admin").pathname;
@@ -141,6 +149,11 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   if (path === "/objects") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
     return send(res, 200, await backend.objects());
+  }
+  if (path === "/dashboard/data") {
+    if (req.method !== "GET") return methodNotAllowed(res, "GET");
+    res.setHeader("cache-control", "no-store");
+    return send(res, 200, dashboardData(await backend.stats(), options.dataDir));
   }
   if (path === "/metrics") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
@@ -166,7 +179,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   send(res, 404, {
     error: {
       code: "ERR_NOT_FOUND",
-      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics, GET /healthz, GET /readyz.`,
+      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics, GET /healthz, GET /readyz, GET /dashboard.`,
     },
   });
 }
@@ -219,6 +232,9 @@ export function objectRow(o: ObjectInfo, extra?: Record<string, unknown>): Recor
     events: o.counters.events,
     errors: o.counters.errors,
     blockers: o.blockers,
+    tags: o.tags,
+    lastEvent: o.lastEvent,
+    alarm: o.alarm,
     ...extra,
   };
 }

@@ -173,7 +173,7 @@ async function startLocked(
   let admin: AdminServer | null = null;
   if (args.adminPort !== undefined && cluster === undefined) {
     try {
-      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken, lock });
+      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken, lock, dataDir: join(persistTo, "do") });
     } catch (error) {
       await runtime.close();
       throw listenError(error, "--admin-port");

@@ -164,6 +164,11 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
   };
 }
 
+/** Where an object's database file is (or would be) under a provider's `dir`. */
+export function objectFilePath(dir: string, namespace: string, id: string): string {
+  return join(dir, namespaceDir(namespace), `${id}.sqlite`);
+}
+
 /** A namespace as one safe path segment. */
 function namespaceDir(namespace: string): string {
   if (typeof namespace !== "string" || namespace === "") {

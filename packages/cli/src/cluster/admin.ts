@@ -23,6 +23,7 @@ export function clusterAdmin(supervisor: Supervisor, lock: DataDirLock): AdminBa
     },
     // Ids are derived from the binding and the name alone, so the owner is known without loading the Worker.
     hibernate: (binding, name) => supervisor.hibernate(supervisor.table.slots[slotOf(hexFromName(binding, name))]!, binding, name),
+    stats: async () => (await supervisor.stats()).map((s) => ({ worker: s.index, metrics: s.metrics, objects: s.objects })),
     ready: async () => readiness([lockCheck(lock), ...(await supervisor.health())]),
   };
 }

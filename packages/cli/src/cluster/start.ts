@@ -35,7 +35,9 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   // An empty TORPOR_ADMIN_TOKEN counts as unset (as for one process).
   const token = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
   const admin =
-    args.adminPort === undefined ? null : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token });
+    args.adminPort === undefined
+      ? null
+      : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token, dataDir: join(persistTo, "do") });
   writeFileSync(join(clusterDir, "supervisor.pid"), `${process.pid}\n`);
 
   serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));

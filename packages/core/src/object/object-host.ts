@@ -51,6 +51,9 @@ const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
 export class ObjectHost implements SocketOwner, StorageHooks {
   readonly sockets = new SocketRegistry();
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
+  /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
+  lastEventKind: HostEvent["kind"] | null = null;
+  lastEventAt = 0;
   autoResponse: WebSocketRequestResponsePair | null = null;
   eventTimeoutMs: number | null;
 
@@ -176,6 +179,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   #start(event: HostEvent): void {
     const instance = this.instance!;
     this.counters.events++;
+    this.lastEventKind = event.kind;
+    this.lastEventAt = this.runtime.options.clock.now();
     this.runtime.touched(this);
     let result: unknown;
     try {
@@ -474,6 +479,11 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   /** StorageHooks: the alarm whose alarm() is running (getAlarm() reports it as null). */
   runningAlarm(): number | null {
     return this.#alarms.running;
+  }
+
+  /** When this object's armed alarm timer fires, or null (the admin dashboard's "pending alarm"). */
+  get alarmAt(): number | null {
+    return this.#alarms.at;
   }
 
   holdInput<T>(promise: Promise<T>): Promise<T> {

@@ -47,6 +47,7 @@ describe("parseCliArgs", () => {
       adminPort: 9000,
       adminIp: "127.0.0.1",
       logLevel: "warn",
+      watch: true,
     });
     expect(parseCliArgs(["start", "-c", "w.jsonc"])).toMatchObject({ command: "start", entry: undefined, config: "w.jsonc", port: undefined });
   });

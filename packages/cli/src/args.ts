@@ -24,13 +24,16 @@ export interface CliArgs extends TorporSection {
   logLevel?: "debug" | "info" | "warn" | "error" | undefined;
   /** `text` (readable, stderr) or `json` (one object a line, stdout); default text for dev, json for start. */
   logFormat?: "text" | "json" | undefined;
+  /** `torpor dev`: reload when a source file changes (off with --no-watch). */
+  watch: boolean;
 }
 
 /** The help text; every flag is listed here. */
 export const HELP = `torpor: run a Cloudflare Worker and its Durable Objects on Node.js
 
 Usage:
-  torpor dev   [entry] [options]   development: readable logs
+  torpor dev   [entry] [options]   development: readable logs; reloads when the Worker's sources or
+                                   the config change, keeping hibernatable WebSockets connected
   torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT,
                                    one worker process per core, SIGHUP reloads without disconnects
   torpor reload [options]          reloads a running torpor start (found through --persist-to)
@@ -50,6 +53,7 @@ Options (named as in wrangler dev):
                               beside the config); objects live in <dir>/do
       --var <KEY:VALUE>       add or override a var in env (repeatable)
       --out <file>            torpor backup: where to write the backup (a tar archive)
+      --no-watch              torpor dev: do not reload on changes (one process, as torpor start --workers 1)
 
 Limits (also settable in the config's "torpor" section, snake_case):
       --hibernate-after-ms <ms>     idle time before an object hibernates (default 10000)
@@ -149,6 +153,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
+        "no-watch": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -157,8 +162,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
     throw new CliError("ERR_CLI_USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run torpor --help for the options.`);
   }
   const { values, positionals } = parsed;
-  if (values.help === true) return { command: "help", vars: {}, adminIp: "127.0.0.1" };
-  if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1" };
+  if (values.help === true) return { command: "help", vars: {}, adminIp: "127.0.0.1", watch: false };
+  if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1", watch: false };
   const [command, entry, ...extra] = positionals;
   if (command === undefined) throw new CliError("ERR_CLI_USAGE", "No command given: use torpor dev or torpor start (torpor --help lists the options).");
   if (command !== "dev" && command !== "start" && command !== "reload" && command !== "backup" && command !== "restore")
@@ -211,5 +216,6 @@ export function parseCliArgs(argv: string[]): CliArgs {
     adminToken: values["admin-token"],
     logLevel: checked("log-level"),
     logFormat: checked("log-format"),
+    watch: values["no-watch"] !== true,
   };
 }

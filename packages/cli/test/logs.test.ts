@@ -106,6 +106,8 @@ it("--log-format text (the dev default) carries the request id too", { timeout: 
   expect((await fetch(`${server.url}/fail`, { headers: { "x-request-id": "trace-77" } })).status).toBe(500);
   await expect
     .poll(() => server.stderr())
-    .toMatch(/^\[torpor\] error: Uncaught error in the Worker's fetch\(\) requestId=trace-77 url=http:\/\/\S+\/fail error=Error: the Worker failed/m);
+    .toMatch(
+      /^\[torpor\] error: Uncaught error in the Worker's fetch\(\) (?:worker=0 )?requestId=trace-77 url=http:\/\/\S+\/fail error=Error: the Worker failed/m,
+    );
   expect(await server.stop()).toBe(0);
 });

@@ -19,7 +19,13 @@ export function clusterAdmin(supervisor: Supervisor, lock: DataDirLock): AdminBa
     },
     async metrics() {
       const stats = await supervisor.stats();
-      return prometheusText(stats.map((s) => ({ labels: { worker: String(s.index) }, source: { metrics: s.metrics, objects: () => s.objects } })));
+      // One worker (torpor dev) needs no label to tell its samples apart: the series read as for one process.
+      return prometheusText(
+        stats.map((s) => ({
+          labels: stats.length > 1 ? { worker: String(s.index) } : ({} as Record<string, string>),
+          source: { metrics: s.metrics, objects: () => s.objects },
+        })),
+      );
     },
     // Ids are derived from the binding and the name alone, so the owner is known without loading the Worker.
     hibernate: (binding, name) => supervisor.hibernate(supervisor.table.slots[slotOf(hexFromName(binding, name))]!, binding, name),

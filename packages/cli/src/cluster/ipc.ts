@@ -42,7 +42,7 @@ export type ToWorker =
   | { t: "hibernate"; rid: number; binding: string; name: string }
   | { t: "health"; rid: number }
   | { t: "backup"; rid: number; dest: string }
-  | { t: "stop" };
+  | { t: "stop"; code?: number; reason?: string };
 
 /** Worker → supervisor. */
 export type FromWorker =
@@ -60,5 +60,6 @@ export type FromWorker =
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
   | { t: "health-reply"; rid: number; checks: ReadyCheck[] }
+  | { t: "imports"; urls: string[] }
   | { t: "backup-reply"; rid: number; ok: true; objects: number; bytes: number }
   | { t: "backup-reply"; rid: number; ok: false; error: string };

@@ -25,6 +25,8 @@ export interface SupervisorOptions {
   script: string;
   argv: string[];
   logger: Logger;
+  /** Module URLs a worker loaded (`torpor dev` watches them). */
+  onImports?: (urls: string[]) => void;
 }
 
 /** One worker process. */
@@ -219,6 +221,9 @@ export class Supervisor {
       case "health-reply":
       case "backup-reply":
         this.#statsWaiters.get(message.rid)?.(message);
+        return;
+      case "imports":
+        this.options.onImports?.(message.urls);
         return;
       case "ready":
       case "failed":
@@ -432,14 +437,14 @@ export class Supervisor {
   }
 
   /** Stops listening, stops every worker (each finishes its events, commits, closes sockets with 1012) and waits for them. */
-  async stop(): Promise<void> {
+  async stop(code?: number, reason?: string): Promise<void> {
     this.#stopping = true;
     await this.#reloading?.catch(() => {});
     this.#server?.close();
     const all = this.#current.filter((w): w is WorkerProcess => w !== null);
     for (const worker of all) {
       worker.retiring = true;
-      if (worker.child.connected) this.#send(worker, { t: "stop" });
+      if (worker.child.connected) this.#send(worker, { t: "stop", ...(code !== undefined ? { code } : {}), ...(reason !== undefined ? { reason } : {}) });
       else worker.child.kill("SIGTERM");
     }
     await Promise.all(all.map((w) => w.exited));

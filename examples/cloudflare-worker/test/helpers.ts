@@ -13,8 +13,7 @@ import WebSocket from "ws";
 export const exampleDir = fileURLToPath(new URL("..", import.meta.url));
 const bin = fileURLToPath(new URL("../../../packages/cli/bin/torpor.js", import.meta.url));
 
-// `torpor dev` starts two processes (a supervisor and its worker, for reload on save); a loaded CI machine needs the margin.
-const STARTUP_MS = 30_000;
+const STARTUP_MS = 60_000;
 
 export interface TorporProcess {
   child: ChildProcess;

@@ -32,8 +32,8 @@ export interface StateHost {
   blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Registers an end as hibernatable (the checks are the state's). */
   acceptHibernatable(end: SocketEnd, tags: string[] | null): void;
-  /** Drops the instance and uncommitted writes, closing the sockets with `code`. */
-  reset(code: number, reason: string): void;
+  /** Drops the instance and uncommitted writes, closing the sockets with `code`; `cause` is what pending callers are failed with. */
+  reset(code: number, reason: string, cause?: unknown): void;
 }
 
 /**
@@ -176,6 +176,6 @@ export class DurableObjectState {
 
   /** Resets the object: the instance and uncommitted writes are discarded and its sockets closed. */
   abort(reason?: string): void {
-    this.#host.reset(1011, reason ?? "Durable Object aborted");
+    this.#host.reset(1011, reason ?? "Durable Object aborted", reason === undefined ? undefined : new Error(reason));
   }
 }

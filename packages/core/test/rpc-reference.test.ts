@@ -87,12 +87,11 @@ test("an RpcTarget argument: its class members run here, its own fields are not 
   await afterTurn();
   expect(counter.disposed).toBe(1);
   await expect(rooms.getByName("a").readOwn(new Counter() as never)).rejects.toThrow(new TypeError('The RPC receiver does not implement the method "own".'));
+  // `constructor` is the stub's own (the RpcStub class), as on workerd; a path through a member reaches the receiver's check.
   await expect(rooms.getByName("a").callReserved(new Counter() as never, "constructor")).rejects.toThrow(
-    "'constructor' is a reserved method and cannot be called over RPC.",
+    "Failed to construct 'JsRpcStub': Please use the 'new' operator, this object constructor cannot be called as a function.",
   );
-  await expect(rooms.getByName("a").callReserved(new Counter() as never, "toString")).rejects.toThrow(
-    'The RPC receiver does not implement the method "toString".',
-  );
+  await expect(rooms.getByName("a").callReserved(new Counter() as never, "nope")).rejects.toThrow('The RPC receiver does not implement the method "nope".');
   await runtime.close();
 });
 
@@ -129,7 +128,7 @@ test("promise pipelining: a method or property of a result before it arrives", a
   expect(await room.makeCounter!(7).increment!(3)).toBe(10);
   expect(await room.makeCounter!(4).value).toBe(4);
   expect(await room.makeMany!().b!(21)).toBe(42);
-  await expect(room.number!().foo!()).rejects.toThrow(new TypeError("Can't pipeline on RPC that did not return an object."));
+  await expect(room.number!().foo!()).rejects.toThrow(new TypeError('The RPC receiver does not implement the method "foo".'));
   const pending = room.makeCounter!(1) as unknown as Disposable & Record<string, () => Promise<unknown>>;
   pending[Symbol.dispose]();
   await expect(pending.increment!()).rejects.toThrow(new Error("RPC promise used after being disposed."));
@@ -172,7 +171,14 @@ test("new RpcStub(target): disposal reaches the target once every stub is gone; 
   stub[Symbol.dispose]();
   await afterTurn();
   expect(counter.disposed).toBe(1);
-  expect(() => new RpcStub(5 as never)).toThrow(new TypeError("RpcStubs can only wrap plain objects, functions, and RpcTarget derivatives."));
+  expect(() => new RpcStub(5 as never)).toThrow(new TypeError("Failed to construct 'JsRpcStub': constructor parameter 1 is not of type 'JsObject'."));
+  expect(() => new RpcStub(new Date())).toThrow(new TypeError("RpcStubs can only wrap plain objects, functions, and RpcTarget derivatives."));
+  expect(() => (RpcStub as unknown as (v: object) => object)(counter)).toThrow(
+    new TypeError("Failed to construct 'JsRpcStub': Please use the 'new' operator, this object constructor cannot be called as a function."),
+  );
+  // What the class JsRpcStub's prototype chain has answers locally, as on workerd.
+  expect(String(stub)).toBe("[object JsRpcStub]");
+  expect((stub as unknown as { constructor: unknown }).constructor).toBe(RpcStub);
   await runtime.close();
 });
 

@@ -78,6 +78,19 @@ class StubHold {
 
 const kHold = Symbol("torpor.rpcStubHold");
 
+/** workerd's TypeError for `RpcStub(x)` (and `stub.constructor(x)`) without `new`. */
+export const NEW_REQUIRED = "Failed to construct 'JsRpcStub': Please use the 'new' operator, this object constructor cannot be called as a function.";
+
+/** What `stub.constructor` is: the `RpcStub` class once rpc-stub.ts has registered it (it imports this module, not the reverse). */
+let stubConstructor: unknown = function JsRpcStub() {
+  throw new TypeError(NEW_REQUIRED);
+};
+
+/** @internal rpc-stub.ts registers `RpcStub` as every stub's `constructor`. */
+export function setStubConstructor(constructor: unknown): void {
+  stubConstructor = constructor;
+}
+
 type StubShell = (() => void) & { [kHold]: StubHold };
 
 // One handler for every stub; the hold rides on the proxy's target (an arrow function: no `prototype` to pin).
@@ -88,8 +101,12 @@ const stubHandler: ProxyHandler<StubShell> = {
     if (prop === kInvoke) return hold.invoke;
     if (prop === "dup") return () => dupStub(hold);
     if (prop === Symbol.dispose) return () => hold.dispose();
+    if (prop === Symbol.toStringTag) return "JsRpcStub";
     // Not a thenable: a promise resolving to a stub must give the stub (as workerd's getRpcMethod refuses "then").
     if (typeof prop !== "string" || prop === "then") return undefined;
+    // workerd's stub is an object of class JsRpcStub: what its prototype chain has answers locally (`String(stub)`).
+    if (prop === "constructor") return stubConstructor;
+    if (prop in Object.prototype) return (Object.prototype as unknown as Record<string, unknown>)[prop];
     return rpcProperty(hold.invoke, [prop]);
   },
   apply(shell, _this, args) {
@@ -195,10 +212,9 @@ export function rpcPromise(result: Promise<unknown>): Promise<unknown> {
 export function pipeline(value: unknown, path: readonly string[], args: unknown[], op: RpcOp): Promise<unknown> {
   const through = value === null || (typeof value !== "object" && typeof value !== "function") ? undefined : (value as { [kInvoke]?: Invoke })[kInvoke];
   if (typeof through === "function") return through(path, args, op);
-  if (typeof value !== "object" || value === null) {
-    return Promise.reject(new TypeError("Can't pipeline on RPC that did not return an object."));
-  }
-  if (path.length === 0) return op === "get" ? Promise.resolve(value) : Promise.reject(new TypeError('"" is not a function.'));
+  if (path.length === 0) return op === "get" ? Promise.resolve(value) : Promise.reject(new TypeError("Can't pipeline on RPC that did not return an object."));
+  // workerd reports a member of a result that is not an object as a member the receiver lacks.
+  if (typeof value !== "object" || value === null) return Promise.reject(notImplemented(path[0]!));
   // A plain result: its own properties are its members (workerd makes it a one-off loopback target).
   const name = path[0]!;
   if (!Object.hasOwn(value, name)) return Promise.reject(notImplemented(name));

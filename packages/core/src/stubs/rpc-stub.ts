@@ -1,31 +1,37 @@
 import { exportForStub } from "./rpc-marshal.ts";
-import { createRpcStub, duplicateStub, isRpcStub } from "./rpc-reference.ts";
+import { createRpcStub, duplicateStub, isRpcStub, NEW_REQUIRED, setStubConstructor } from "./rpc-reference.ts";
 import { RpcTarget } from "./rpc-target.ts";
+
+/** What `RpcStub` is to TypeScript: a class making stubs. */
+export interface RpcStubConstructor {
+  new (value: object): object;
+}
 
 /**
  * Cloudflare's `RpcStub` (exported by `cloudflare:workers`): `new
  * RpcStub(value)` makes a stub to a local function, `RpcTarget` or plain
  * object (whose own properties are then its members), disposable and
  * passable like one received over RPC. `instanceof RpcStub` is true of any
- * RPC stub.
+ * RPC stub. A function, not a class, so that calling it without `new` fails
+ * with workerd's message.
  *
  * @example
- * using stub = new RpcStub(new Counter());
+ * const stub = new RpcStub(new Counter());
  * await env.ROOMS.getByName("a").watch(stub);
  */
-export class RpcStub {
-  constructor(value: object) {
-    // biome-ignore lint/correctness/noConstructorReturn: `new RpcStub(x)` is the stub itself (a callable proxy), as on Cloudflare.
-    if (isRpcStub(value)) return duplicateStub(value) as RpcStub;
-    const plain = typeof value === "object" && value !== null && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
-    if (typeof value !== "function" && !(value instanceof RpcTarget) && !plain) {
-      throw new TypeError("RpcStubs can only wrap plain objects, functions, and RpcTarget derivatives.");
-    }
-    // biome-ignore lint/correctness/noConstructorReturn: see above.
-    return createRpcStub(exportForStub(value)) as RpcStub;
+export const RpcStub = function RpcStub(value: unknown): object {
+  if (new.target === undefined) throw new TypeError(NEW_REQUIRED);
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) {
+    throw new TypeError("Failed to construct 'JsRpcStub': constructor parameter 1 is not of type 'JsObject'.");
   }
+  if (isRpcStub(value)) return duplicateStub(value);
+  const prototype = Object.getPrototypeOf(value);
+  const plain = typeof value === "object" && (prototype === Object.prototype || prototype === null);
+  if (typeof value !== "function" && !(value instanceof RpcTarget) && !plain) {
+    throw new TypeError("RpcStubs can only wrap plain objects, functions, and RpcTarget derivatives.");
+  }
+  return createRpcStub(exportForStub(value));
+} as unknown as RpcStubConstructor;
 
-  static [Symbol.hasInstance](value: unknown): boolean {
-    return isRpcStub(value);
-  }
-}
+Object.defineProperty(RpcStub, Symbol.hasInstance, { value: isRpcStub });
+setStubConstructor(RpcStub);

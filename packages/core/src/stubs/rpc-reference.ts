@@ -87,8 +87,8 @@ let stubConstructor: unknown = function JsRpcStub() {
 };
 
 /** @internal rpc-stub.ts registers `RpcStub` as every stub's `constructor`. */
-export function setStubConstructor(constructor: unknown): void {
-  stubConstructor = constructor;
+export function setStubConstructor(rpcStubClass: unknown): void {
+  stubConstructor = rpcStubClass;
 }
 
 type StubShell = (() => void) & { [kHold]: StubHold };

@@ -158,13 +158,34 @@ async function invokeValue(root: object, path: readonly string[], args: unknown[
  * from the arguments disposed once the call is over (unless it `dup()`ed
  * them), as workerd does.
  */
-export async function call(run: (args: unknown[]) => unknown, args: unknown[], what: string): Promise<unknown> {
-  const params = marshal(args, "params", `the arguments of ${what}`);
+export function call(run: (args: unknown[]) => unknown, args: unknown[], what: string): Promise<unknown> {
+  let params: Marshalled<unknown[]>;
+  let running: Promise<unknown>;
   try {
-    return result(await run(params.value), `the result of ${what}`);
-  } finally {
-    for (const stub of params.stubs) disposeStub(stub);
+    params = marshal(args, "params", `the arguments of ${what}`);
+    running = Promise.resolve(run(params.value));
+  } catch (error) {
+    return Promise.reject(error);
   }
+  const stubs = params.stubs;
+  // Most calls pass no references: no disposal step (this path is every RPC call's).
+  if (stubs.length === 0) return running.then((value) => result(value, `the result of ${what}`));
+  const disposeParams = () => {
+    for (const stub of stubs) disposeStub(stub);
+  };
+  return running.then(
+    (value) => {
+      try {
+        return result(value, `the result of ${what}`);
+      } finally {
+        disposeParams();
+      }
+    },
+    (error: unknown) => {
+      disposeParams();
+      throw error;
+    },
+  );
 }
 
 /**

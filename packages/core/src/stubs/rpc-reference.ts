@@ -171,14 +171,33 @@ export function rpcProperty(invoke: Invoke, path: readonly string[]): object {
   return new Proxy(shell, propertyHandler);
 }
 
-type PromiseShell = (() => void) & { result: Promise<unknown>; disposed: boolean; pipeline: Invoke };
+type PromiseShell = (() => void) & { result: Promise<unknown>; disposed: boolean };
+
+const kShell = Symbol("torpor.rpcPromiseShell");
+
+// Shared, reading the shell through `this` (the proxy): `await` looks `then` up on every call, and a bound copy per lookup is garbage.
+const promiseMethods = {
+  then(this: { [kShell]: PromiseShell }, resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) {
+    return this[kShell].result.then(resolve, reject);
+  },
+  catch(this: { [kShell]: PromiseShell }, reject?: (error: unknown) => unknown) {
+    return this[kShell].result.catch(reject);
+  },
+  finally(this: { [kShell]: PromiseShell }, done?: () => void) {
+    return this[kShell].result.finally(done);
+  },
+};
+
+/** A pipelined call or read on a pending result: once it arrives, along the path from it. */
+function pipelineOn(shell: PromiseShell): Invoke {
+  return (path, args, op) =>
+    shell.disposed ? Promise.reject(new Error("RPC promise used after being disposed.")) : shell.result.then((value) => pipeline(value, path, args, op));
+}
 
 const promiseHandler: ProxyHandler<PromiseShell> = {
   get(shell, prop) {
-    if (prop === "then" || prop === "catch" || prop === "finally") {
-      const result = shell.result;
-      return result[prop].bind(result);
-    }
+    if (prop === kShell) return shell;
+    if (prop === "then" || prop === "catch" || prop === "finally") return promiseMethods[prop];
     if (prop === Symbol.dispose) {
       return () => {
         if (shell.disposed) return;
@@ -187,10 +206,10 @@ const promiseHandler: ProxyHandler<PromiseShell> = {
       };
     }
     if (typeof prop !== "string") return undefined;
-    return rpcProperty(shell.pipeline, [prop]);
+    return rpcProperty(pipelineOn(shell), [prop]);
   },
   apply(shell, _this, args) {
-    return rpcPromise(shell.pipeline([], args, "call"));
+    return rpcPromise(pipelineOn(shell)([], args, "call"));
   },
 };
 
@@ -203,8 +222,6 @@ export function rpcPromise(result: Promise<unknown>): Promise<unknown> {
   const shell = (() => {}) as PromiseShell;
   shell.result = result;
   shell.disposed = false;
-  shell.pipeline = (path, args, op) =>
-    shell.disposed ? Promise.reject(new Error("RPC promise used after being disposed.")) : result.then((value) => pipeline(value, path, args, op));
   return new Proxy(shell, promiseHandler) as unknown as Promise<unknown>;
 }
 

@@ -177,6 +177,7 @@ const kShell = Symbol("torpor.rpcPromiseShell");
 
 // Shared, reading the shell through `this` (the proxy): `await` looks `then` up on every call, and a bound copy per lookup is garbage.
 const promiseMethods = {
+  // biome-ignore lint/suspicious/noThenProperty: an RPC promise is a promise (workerd's JsRpcPromise is awaitable).
   then(this: { [kShell]: PromiseShell }, resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) {
     return this[kShell].result.then(resolve, reject);
   },

@@ -104,6 +104,9 @@ export class Room extends DurableObject {
   number() {
     return 5;
   }
+  get counter() {
+    return new Counter(9);
+  }
   async nested(callback) {
     const inner = await callback();
     return inner(4);
@@ -207,6 +210,8 @@ async function rpcCases(rooms) {
   out.pipelinedMissing = await run(() => room("p").makeMany().nope());
   out.pipelinedOnNumber = await run(() => room("p").number().foo());
   out.pipelinedFunction = await run(() => room("p").makeFunction(2)(21));
+  out.propertyPathCall = await run(() => room("g").counter.increment(1));
+  out.propertyPathRead = await run(() => room("g").counter.value);
   out.disposedPromise = await run(async () => {
     const pending = room("p").makeCounter(1);
     pending[Symbol.dispose]();

@@ -52,6 +52,8 @@ const CASES = [
   "pipelinedMissing",
   "pipelinedOnNumber",
   "pipelinedFunction",
+  "propertyPathCall",
+  "propertyPathRead",
   "disposedPromise",
   "resultDispose",
   "relayedCallback",

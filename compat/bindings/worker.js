@@ -2,7 +2,8 @@
 // (through miniflare) and on Torpor (through `torpor dev` on wrangler.jsonc),
 // so the two can be compared (test/bindings.test.ts).
 //
-// Routes: GET /kv (kv-cases.js).
+// Routes: GET /kv (kv-cases.js), GET /d1 (d1-cases.js).
+import { d1Cases } from "./d1-cases.js";
 import { kvCases } from "./kv-cases.js";
 
 const json = (value, status = 200) => new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
@@ -13,6 +14,8 @@ export default {
     switch (pathname) {
       case "/kv":
         return json(await kvCases(env.KV));
+      case "/d1":
+        return json(await d1Cases(env.DB));
       default:
         return json({ error: `unknown route ${pathname}` }, 404);
     }

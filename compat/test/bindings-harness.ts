@@ -15,8 +15,10 @@ async function miniflareBindings(): Promise<Record<string, unknown>> {
   const { readConfig } = await import("@torpor/cli");
   const config = readConfig(bindingsConfigPath);
   const kv = (config.bindingConfig.kv_namespaces ?? []) as Array<{ binding: string; id?: string }>;
+  const d1 = (config.bindingConfig.d1_databases ?? []) as Array<{ binding: string; database_id?: string }>;
   return {
     kvNamespaces: Object.fromEntries(kv.map((k) => [k.binding, k.id ?? k.binding])),
+    d1Databases: Object.fromEntries(d1.map((d) => [d.binding, d.database_id ?? d.binding])),
   };
 }
 

@@ -6,3 +6,19 @@ export { BUSY_TIMEOUT_MS, openSharedDatabase } from "./shared-database.ts";
 export { storageName, storagePath } from "./storage-names.ts";
 export { KvNamespace, KV_LIMITS, type KvListKey, type KvListResult } from "./kv/kv-namespace.ts";
 export { kvPlugin, type KvConfig } from "./kv/kv-plugin.ts";
+export { D1Database, D1DatabaseSession, D1PreparedStatement, type D1Result, type D1ExecResult } from "./d1/d1-api.ts";
+export { D1Engine, D1Failure, SERVED_BY, type D1Meta, type D1Query, type D1QueryResult, type D1Value } from "./d1/d1-engine.ts";
+export { d1Plugin, d1DatabaseId, d1DatabasePath, type D1Config, type D1DatabaseConfig } from "./d1/d1-plugin.ts";
+export {
+  applyMigrations,
+  compareMigrationNames,
+  DEFAULT_MIGRATIONS_DIR,
+  DEFAULT_MIGRATIONS_TABLE,
+  migrationFiles,
+  migrationQueries,
+  migrationsLayout,
+  MigrationError,
+  readD1Migrations,
+  type D1Migration,
+  type MigrationsLayout,
+} from "./d1/d1-migrations.ts";

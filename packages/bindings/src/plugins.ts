@@ -1,4 +1,5 @@
 import type { BindingContext, BindingPlugin, BoundValues } from "./binding-plugin.ts";
+import { d1Plugin } from "./d1/d1-plugin.ts";
 import { kvPlugin } from "./kv/kv-plugin.ts";
 
 /**
@@ -6,7 +7,7 @@ import { kvPlugin } from "./kv/kv-plugin.ts";
  * schema takes each plugin's schema for its key; keys listed here are no longer
  * "ignored" warnings.
  */
-export const BINDING_PLUGINS: readonly BindingPlugin[] = [kvPlugin as BindingPlugin];
+export const BINDING_PLUGINS: readonly BindingPlugin[] = [kvPlugin as BindingPlugin, d1Plugin as BindingPlugin];
 
 /** The parsed values of the plugins' config keys, by key (plain JSON). */
 export type BindingsConfig = Record<string, unknown>;

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { silentLogger } from "@torpor/core";
 import { expect, test } from "vitest";
+import type { D1Database } from "../src/d1/d1-api.ts";
 import { createBindings } from "../src/plugins.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -65,5 +66,26 @@ test("KV: four processes writing one namespace at once lose no write and see the
     expect(await kv.get("last")).toMatch(new RegExp(`^[0-${processes - 1}]/${count - 1}$`));
   } finally {
     await bound.close();
+  }
+});
+
+test("D1: four processes running read-then-write batches on one database lose no update and never fail on a lock", { timeout: 60_000 }, async () => {
+  const dataDir = tempDir();
+  const setup = await createBindings({ d1_databases: [{ binding: "DB", database_id: "shared" }] }, { dataDir, configDir: dataDir, logger: silentLogger });
+  const db = setup.env.DB as D1Database;
+  await db.batch([
+    db.prepare("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"),
+    db.prepare("INSERT INTO counter VALUES (1, 0)"),
+    db.prepare("CREATE TABLE log (writer INTEGER, i INTEGER, PRIMARY KEY (writer, i))"),
+  ]);
+  try {
+    const processes = 4;
+    const count = 100;
+    const reports = await runWriters(dataDir, "d1", processes, count);
+    expect(reports.flatMap((r) => r.errors)).toEqual([]);
+    expect(await db.prepare("SELECT n FROM counter WHERE id = 1").first("n")).toBe(processes * count);
+    expect(await db.prepare("SELECT count(*) AS n FROM log").first("n")).toBe(processes * count);
+  } finally {
+    await setup.close();
   }
 });

@@ -30,6 +30,7 @@ Usage:
   torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT,
                                    one worker process per core, SIGHUP reloads without disconnects
   torpor reload [options]          reloads a running torpor start (found through --persist-to)
+  torpor d1 migrate [database]     applies a project's D1 migrations (torpor d1 --help)
 
   entry                       the Worker module (default: "main" from the config)
 

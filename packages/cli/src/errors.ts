@@ -7,7 +7,10 @@ export type CliErrorCode =
   | "ERR_ENTRY_NOT_FOUND"
   | "ERR_ENTRY_LOAD"
   | "ERR_CLASS_NOT_EXPORTED"
-  | "ERR_RELOAD_FAILED";
+  | "ERR_RELOAD_FAILED"
+  | "ERR_D1_DATABASE_NOT_FOUND"
+  | "ERR_D1_MIGRATIONS_NOT_FOUND"
+  | "ERR_D1_MIGRATION_FAILED";
 
 /**
  * An error the CLI prints as one line (`torpor: <message>`) before exiting

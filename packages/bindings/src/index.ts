@@ -22,3 +22,7 @@ export {
   type D1Migration,
   type MigrationsLayout,
 } from "./d1/d1-migrations.ts";
+export { R2Bucket, R2MultipartUpload, type R2Objects, type R2UploadedPart } from "./r2/r2-bucket.ts";
+export { HeadResult as R2Object, GetResult as R2ObjectBody, Checksums as R2Checksums, type R2Range } from "./r2/r2-object.ts";
+export { R2_LIMITS } from "./r2/r2-limits.ts";
+export { r2Plugin, r2BucketId, type R2Config, type R2BucketConfig } from "./r2/r2-plugin.ts";

@@ -20,6 +20,12 @@ export interface BindingContext {
 export interface BoundValues {
   env: Record<string, unknown>;
   close(): void | Promise<void>;
+  /**
+   * For a binding that answers requests before the Worker (static assets):
+   * the response to a request, calling `worker` when the Worker should answer
+   * (`worker` is undefined when the Worker has no fetch handler).
+   */
+  route?(request: Request, worker: ((request: Request) => Promise<Response>) | undefined): Response | Promise<Response>;
 }
 
 /**

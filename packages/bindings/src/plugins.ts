@@ -1,3 +1,4 @@
+import { assetsPlugin } from "./assets/assets-plugin.ts";
 import type { BindingContext, BindingPlugin, BoundValues } from "./binding-plugin.ts";
 import { d1Plugin } from "./d1/d1-plugin.ts";
 import { kvPlugin } from "./kv/kv-plugin.ts";
@@ -8,7 +9,12 @@ import { r2Plugin } from "./r2/r2-plugin.ts";
  * schema takes each plugin's schema for its key; keys listed here are no longer
  * "ignored" warnings.
  */
-export const BINDING_PLUGINS: readonly BindingPlugin[] = [kvPlugin as BindingPlugin, d1Plugin as BindingPlugin, r2Plugin as BindingPlugin];
+export const BINDING_PLUGINS: readonly BindingPlugin[] = [
+  assetsPlugin as BindingPlugin,
+  kvPlugin as BindingPlugin,
+  d1Plugin as BindingPlugin,
+  r2Plugin as BindingPlugin,
+];
 
 /** The parsed values of the plugins' config keys, by key (plain JSON). */
 export type BindingsConfig = Record<string, unknown>;
@@ -53,5 +59,7 @@ export async function createBindings(
     await close();
     throw error;
   }
-  return { env: Object.assign({}, ...made.map((m) => m.env)), close };
+  // At most one binding answers requests before the Worker (only `assets` does).
+  const route = made.find((m) => m.route !== undefined)?.route;
+  return { env: Object.assign({}, ...made.map((m) => m.env)), close, ...(route !== undefined ? { route } : {}) };
 }

@@ -126,10 +126,35 @@ describe("parseConfig", () => {
       "/app/wrangler.json",
     );
     expect(config.warnings).toEqual([
-      'wrangler.json: "queues" is ignored: Queues are not provided.',
+      'wrangler.json: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md).',
       'wrangler.json: unknown key "typo_key" is ignored.',
       'wrangler.json: "durable_objects.bindings[0].script_name" is ignored: objects of other Workers are not reachable; "Room" is looked up in this Worker\'s entry.',
       'wrangler.json: "migrations[0].transferred_classes" is ignored: there are no other Workers to transfer from.',
+    ]);
+  });
+
+  it("prints one line each for Queues and Workflows, naming the bindings that stay undefined and what never runs", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        queues: {
+          producers: [
+            { binding: "JOBS", queue: "jobs" },
+            { binding: "MAIL", queue: "mail" },
+          ],
+          consumers: [{ queue: "jobs", max_batch_size: 10 }],
+        },
+        workflows: [{ name: "signup", binding: "SIGNUP", class_name: "SignupFlow" }],
+      },
+      "/app/wrangler.jsonc",
+    );
+    expect(config.warnings).toEqual([
+      'wrangler.jsonc: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md): env.JOBS, env.MAIL are undefined, and the queue() handler never runs for "jobs".',
+      'wrangler.jsonc: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md): env.SIGNUP is undefined and SignupFlow never runs.',
+    ]);
+    expect(validateConfig({ ...minimal, queues: {}, workflows: [] }, "/w.toml").warnings).toEqual([
+      'w.toml: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md).',
+      'w.toml: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md).',
     ]);
   });
 

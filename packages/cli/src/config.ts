@@ -5,6 +5,8 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
+import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
+import { queuesLine, workflowsLine } from "./not-provided.ts";
 
 /** The files looked for, in order, when `--config` is not given (as wrangler does). */
 export const CONFIG_FILES = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"] as const;
@@ -45,6 +47,8 @@ export interface WorkerConfig {
   /** `dev.port` / `dev.ip`, defaults for the flags. */
   dev: { port?: number | undefined; ip?: string | undefined };
   torpor: TorporSection;
+  /** `rules` combined with wrangler's defaults: how `.wasm`, `.txt`, `.html`, `.bin` (and the config's globs) import. */
+  moduleRules: ModuleRules;
   /** Keys present but unknown or unsupported, one message each. */
   warnings: string[];
 }
@@ -95,6 +99,7 @@ const configSchema = z.looseObject({
   migrations: z.array(migrationSchema).default([]),
   dev: z.looseObject({ port: z.number().int().min(0).max(65_535).optional(), ip: z.string().min(1).optional() }).optional(),
   torpor: torporSchema.optional(),
+  rules: moduleRulesSchema.default([]),
 });
 
 /** Each binding plugin's key (KV, D1, R2…), validated by the plugin's schema. */
@@ -127,14 +132,10 @@ const UNSUPPORTED: Record<string, string> = {
   r2_buckets: "R2 bindings are not provided",
   d1_databases: "D1 bindings are not provided",
   services: "service bindings are not provided",
-  queues: "Queues are not provided",
   triggers: "cron triggers are not run",
-  assets: "static assets are not served; put a web server or CDN in front",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
-  rules: "module rules are not applied; only JavaScript and TypeScript modules load",
   limits: "CPU limits are not enforced",
-  workflows: "Workflows are not supported (WorkflowEntrypoint from cloudflare:workers is importable, but no workflow runs)",
   send_email: "sending email is not supported (EmailMessage from cloudflare:email is importable, but there is nothing to send it with)",
 };
 
@@ -210,6 +211,10 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   const warnings: string[] = [];
   for (const key of Object.keys(raw)) {
     if (USED.has(key) || DEPLOY_ONLY.has(key)) continue;
+    if (key === "queues" || key === "workflows") {
+      warnings.push((key === "queues" ? queuesLine : workflowsLine)((raw as Record<string, unknown>)[key], file));
+      continue;
+    }
     const why = UNSUPPORTED[key];
     warnings.push(why !== undefined ? `${file}: "${key}" is ignored: ${why}.` : `${file}: unknown key "${key}" is ignored.`);
   }
@@ -251,6 +256,8 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     seen.add(name);
   }
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
+  const { warnings: ruleWarnings, ...moduleRules } = parseModuleRules(data.rules, file);
+  warnings.push(...ruleWarnings);
   for (const key of Object.keys(data.dev ?? {})) {
     if (key !== "port" && key !== "ip") warnings.push(`${file}: "dev.${key}" is ignored.`);
   }
@@ -278,6 +285,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       pingIntervalMs: t.ping_interval_ms,
       workers: t.workers,
     },
+    moduleRules,
     warnings,
   };
 }

@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
-import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
+import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDir, sqliteStorage } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
@@ -8,6 +8,7 @@ import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
@@ -30,6 +31,7 @@ const EMPTY_CONFIG: WorkerConfig = {
   bindingConfig: {},
   dev: {},
   torpor: {},
+  moduleRules: defaultModuleRules(),
   warnings: [],
 };
 
@@ -105,7 +107,20 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   try {
     // KV, D1, R2… (their files under the data directory are shared by a cluster's workers).
     bound = await createBindings(config.bindingConfig, { dataDir: persistTo, configDir: config.path !== null ? dirname(config.path) : cwd, logger });
-    return await startLocked(args, { logger, config, entry, vars: { ...vars, ...bound.env }, bindingKinds, persistTo, release, adminToken, port, ip, cluster });
+    return await startLocked(args, {
+      logger,
+      config,
+      entry,
+      vars: { ...vars, ...bound.env },
+      route: bound.route,
+      bindingKinds,
+      persistTo,
+      release,
+      adminToken,
+      port,
+      ip,
+      cluster,
+    });
   } catch (error) {
     await release();
     throw error;
@@ -119,6 +134,7 @@ async function startLocked(
     config,
     entry,
     vars,
+    route,
     bindingKinds,
     persistTo,
     release,
@@ -131,6 +147,7 @@ async function startLocked(
     config: WorkerConfig;
     entry: string;
     vars: Record<string, unknown>;
+    route: BoundValues["route"];
     bindingKinds: Map<string, string>;
     persistTo: string;
     release: () => Promise<void>;
@@ -143,12 +160,17 @@ async function startLocked(
   installWorkerGlobals();
   // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
+  installModuleRules(config.moduleRules);
   const worker = await loadWorker(entry, config.bindings, logger);
 
   const t = config.torpor;
+  const workerFetch = worker.fetch;
+  // Static assets answer before the Worker, or after it (assets.run_worker_first).
+  const fetch: WorkerFetch | undefined =
+    route === undefined ? workerFetch : (request, env, ctx) => route(request, workerFetch === undefined ? undefined : async (r) => workerFetch(r, env, ctx));
   const runtime = new Runtime({
     objects: worker.objects,
-    ...(worker.fetch !== undefined ? { fetch: worker.fetch } : {}),
+    ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
     storage: sqliteStorage({ dir: join(persistTo, "do") }),
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,

@@ -104,7 +104,7 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
  * parameters, which SQLite numbers in order of first appearance and
  * workerd binds positionally. The count must equal the highest index.
  */
-function bindingsFor(st: ParsedStatement, args: unknown[]): unknown[] {
+export function bindingsFor(st: ParsedStatement, args: unknown[]): unknown[] {
   const params = st.parameters;
   let anonymous = true;
   for (const p of params) if (p !== "?") anonymous = false;
@@ -136,7 +136,7 @@ function bindingCountError(): Error {
   return workerdError(Error, "ERR_SQL_BINDING_COUNT", "Wrong number of parameter bindings for SQL query.");
 }
 
-function parse(query: string): ParsedStatement[] {
+export function parse(query: string): ParsedStatement[] {
   let statements = parsed.get(query);
   if (statements === undefined) {
     statements = splitStatements(query);
@@ -194,7 +194,7 @@ function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
  * 'false', and anything else as its string form; a bigint or symbol throws
  * the TypeError JavaScript's own conversion throws.
  */
-function convertBindings(bindings: unknown[]): unknown[] {
+export function convertBindings(bindings: unknown[]): unknown[] {
   let out = bindings;
   for (let i = 0; i < bindings.length; i++) {
     const v = bindings[i];
@@ -219,7 +219,7 @@ function convertBindings(bindings: unknown[]): unknown[] {
  * extended code when it is more specific), e.g.
  * `near "SELEC": syntax error at offset 0: SQLITE_ERROR`.
  */
-function sqlError(err: unknown, text?: string): Error {
+export function sqlError(err: unknown, text?: string): Error {
   if (err instanceof TorporError || (err as { code?: unknown })?.code === "ERR_SQL_BINDING_COUNT") return err as Error;
   const e = err as { message?: string; code?: string };
   const message = e.message ?? String(err);

@@ -52,7 +52,7 @@ export async function startWorkerd(compatibilityDate = "2026-04-07", compatibili
 }
 
 /** Torpor: the same module, its class constructed directly, its fetch as the Worker entry, SQLite storage. */
-export async function startTorpor(): Promise<Target> {
+export async function startTorpor(compatibilityDate = "2026-04-07", compatibilityFlags: string[] = []): Promise<Target> {
   const { Runtime, installGlobals } = await import("@torpor/core");
   const { sqliteStorage } = await import("@torpor/storage-sqlite");
   installGlobals();
@@ -70,6 +70,8 @@ export async function startTorpor(): Promise<Target> {
     logger: { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") },
     // Objects here must not hibernate mid-scenario; workerd (local) keeps them too.
     hibernateAfterMs: 120_000,
+    compatibilityDate,
+    compatibilityFlags,
   });
   const { url } = await runtime.listen({ port: 0 });
   return { name: "torpor", url: url.replace(/\/$/, ""), logs, stop: () => runtime.close() };
@@ -299,6 +301,18 @@ export const scenarios: Record<string, Scenario> = {
     const clientSaw = await c.waitClose();
     const log = await logWhen(base, room, has("standard-close"));
     return { afterClose, clientSaw, log };
+  },
+
+  /**
+   * The object closes with 2999 (workerd accepts 1016–2999; the ws client
+   * refuses such a code and fails the connection with 1002, naming the code
+   * it received: that is how the code on the wire is seen here).
+   */
+  async serverClosesUnlistedCode(base, room) {
+    const c = await Client.open(base, room);
+    c.send("server-close-code:2999");
+    const clientSaw = await c.waitClose();
+    return { clientSaw, clientErrors: c.errors };
   },
 
   /** (b) The object closes first with 4001: is webSocketClose called, and with what? */

@@ -191,6 +191,10 @@ export class Probe {
         });
         return;
       }
+      case "server-close-code": {
+        ws.close(Number(arg), "unlisted");
+        return;
+      }
       case "set-auto": {
         this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
         const pair = this.ctx.getWebSocketAutoResponse();

@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
+import { resolveCompatibility } from "@torpor/core";
 import { CliError } from "./errors.ts";
 
 /** The files looked for, in order, when `--config` is not given (as wrangler does). */
@@ -234,6 +235,12 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
   for (const key of Object.keys(data.dev ?? {})) {
     if (key !== "port" && key !== "ip") warnings.push(`${file}: "dev.${key}" is ignored.`);
+  }
+  const { unknown } = resolveCompatibility(data.compatibility_date, data.compatibility_flags);
+  if (unknown.length > 0) {
+    warnings.push(
+      `${file}: compatibility flag${unknown.length > 1 ? "s" : ""} ${unknown.map((f) => `"${f}"`).join(", ")} ${unknown.length > 1 ? "are" : "is"} not known to Torpor and change${unknown.length > 1 ? "" : "s"} nothing (the flags it honours are listed in docs/compatibility.md).`,
+    );
   }
 
   const t = data.torpor ?? {};

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
+import { consoleLogger, DEFAULT_COMPATIBILITY_DATE, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
@@ -73,10 +73,7 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
     );
   }
   if (config.path !== null && config.compatibilityDate === undefined) {
-    logger.warn(`${config.path} has no "compatibility_date"; Cloudflare requires one (Torpor does not change behaviour by date).`);
-  }
-  if (config.compatibilityFlags.length > 0) {
-    logger.debug("Compatibility flags are accepted but do not change behaviour", { flags: config.compatibilityFlags });
+    logger.warn(`${config.path} has no "compatibility_date"; Cloudflare requires one (Torpor then behaves as at ${DEFAULT_COMPATIBILITY_DATE}).`);
   }
 
   const vars = { ...config.vars, ...args.vars };
@@ -152,6 +149,8 @@ async function startLocked(
     },
     logger,
     installGlobals: false,
+    ...(config.compatibilityDate !== undefined ? { compatibilityDate: config.compatibilityDate } : {}),
+    compatibilityFlags: config.compatibilityFlags,
     ...(cluster !== undefined ? { directory: cluster.directory } : {}),
   });
   Object.assign(runtime.exports, entrypointExports(worker, runtime));

@@ -7,6 +7,7 @@ import { memoryStorage } from "../storage/memory-storage.ts";
 import { Metrics, type ObjectCounters } from "../metrics.ts";
 import { DurableObjectNamespace, type NamespaceKey } from "../stubs/namespace.ts";
 import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "../object/object-host.ts";
+import { setAutoReplyToCloseDefault } from "../websocket/socket-end.ts";
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "../options.ts";
 import type { Logger } from "../logger.ts";
 import { jsonError, Response } from "../http/response.ts";
@@ -94,6 +95,8 @@ export class Runtime implements HostRuntime {
   constructor(options: RuntimeOptions) {
     this.options = resolveOptions(options);
     if (this.options.installGlobals) installGlobals();
+    // Sockets no object owns (the Worker's own, outbound clients) follow the last runtime's compatibility date.
+    setAutoReplyToCloseDefault(this.options.compatibility.webSocketAutoReplyToClose);
     this.provider = this.options.storage ?? memoryStorage();
     const env: Record<string, unknown> = { ...this.options.env };
     const exports: Record<string, unknown> = {};

@@ -54,11 +54,6 @@ const SQL_COUNTERS = "compatibility.md, row 'ctx.storage.sql' (says differs): ro
  * _cf_KV.key is prohibited"); Torpor refuses the statement before it runs,
  * with SQLite's generic "not authorized". Same class and SQLITE_AUTH code. */
 const SQL_RESERVED_TABLES = "compatibility.md, row 'ctx.storage.sql' (says differs): _cf_ names refused with 'not authorized: SQLITE_AUTH'";
-/** A 101 with a WebSocket to a request without Upgrade: both answer 500 and
- * raise the same TypeError; miniflare's development body shows the error,
- * Torpor's body is its JSON internal error (the TypeError goes to the log). */
-const UPGRADE_ERROR_BODY = "compatibility.md, row 'Response with status 101 and webSocket': the 500's body is Torpor's JSON error";
-
 export interface KnownDifference {
   doc: string;
   /** Path into one scenario's observation; the first element is the scenario. */
@@ -98,7 +93,6 @@ export const KNOWN: KnownDifference[] = [
   { doc: SQL_COUNTERS, path: ["sql", "body", "createIndex"], workerd: {"ok": true, "promise": false, "value": {"rows": [], "columnNames": [], "wrote": true}}, torpor: {"ok": true, "promise": false, "value": {"rows": [], "columnNames": [], "wrote": false}} },
   { doc: SQL_COUNTERS, path: ["sql", "body", "counters"], workerd: {"ok": true, "promise": false, "value": {"createTable": [1, 2], "insert3": [0, 3], "selectAll": [3, 0], "selectById": [1, 0], "update2": [3, 2], "updateNone": [3, 0], "delete1": [1, 1], "selectConstant": [0, 0]}}, torpor: {"ok": true, "promise": false, "value": {"createTable": [0, 0], "insert3": [3, 3], "selectAll": [3, 0], "selectById": [1, 0], "update2": [2, 2], "updateNone": [0, 0], "delete1": [1, 1], "selectConstant": [1, 0]}} },
   { doc: SQL_RESERVED_TABLES, path: ["sql", "body", "cfTable"], workerd: {"ok": false, "sync": true, "ctor": "Error", "name": "Error", "message": "access to _cf_KV.key is prohibited: SQLITE_AUTH"}, torpor: {"ok": false, "sync": true, "ctor": "Error", "name": "Error", "message": "not authorized: SQLITE_AUTH"} },
-  { doc: UPGRADE_ERROR_BODY, path: ["upgradeWithoutUpgradeHeader", "firstLine"], workerd: "TypeError: Worker tried to return a WebSocket in a response to a request which did not contain the header \"Upgrade: websocket\".", torpor: "{\"error\":{\"code\":\"ERR_INTERNAL\",\"message\":\"Internal Server Error\"}}" },
 ];
 
 // ---- the test ---------------------------------------------------------------------

@@ -73,7 +73,8 @@ export async function startTorpor(compatibilityDate = "2026-04-07", compatibilit
     compatibilityDate,
     compatibilityFlags,
   });
-  const { url } = await runtime.listen({ port: 0 });
+  // As `torpor dev` (miniflare is wrangler dev's runtime): uncaught errors show in the 500's body.
+  const { url } = await runtime.listen({ port: 0, errorDetails: true });
   return { name: "torpor", url: url.replace(/\/$/, ""), logs, stop: () => runtime.close() };
 }
 

@@ -160,7 +160,8 @@ async function startLocked(
   let url: string;
   try {
     // A cluster worker gets its connections from the supervisor, which listens.
-    ({ url } = await runtime.listen({ port: cluster === undefined ? port : null, host: ip }));
+    // `torpor dev` shows an uncaught error's stack in the 500, as wrangler dev does.
+    ({ url } = await runtime.listen({ port: cluster === undefined ? port : null, host: ip, errorDetails: args.command === "dev" }));
   } catch (error) {
     await runtime.close();
     throw listenError(error, "--port");

@@ -54,6 +54,16 @@ const SQL_COUNTERS = "compatibility.md, row 'ctx.storage.sql' (says differs): ro
  * _cf_KV.key is prohibited"); Torpor refuses the statement before it runs,
  * with SQLite's generic "not authorized". Same class and SQLITE_AUTH code. */
 const SQL_RESERVED_TABLES = "compatibility.md, row 'ctx.storage.sql' (says differs): _cf_ names refused with 'not authorized: SQLITE_AUTH'";
+/** A Worker's request without Accept-Encoding: workerd adds "br, gzip" (it
+ * compresses responses itself); Torpor passes the client's headers as they
+ * are and compresses nothing. */
+const ACCEPT_ENCODING_ADDED = "compatibility.md, row 'fetch, Request, Headers…' (says differs): no Accept-Encoding is added to incoming requests";
+/** Outgoing fetch() is Node's (undici): besides what the Worker forwards
+ * (the same on both, connection headers dropped), it sends its own accept,
+ * accept-language, sec-fetch-mode, user-agent, accept-encoding and
+ * connection; workerd sends only accept-encoding. */
+const OUTBOUND_FETCH_IS_NODES = "compatibility.md, row 'fetch, Request, Headers…' (says differs): Node's fetch adds its own default headers";
+
 export interface KnownDifference {
   doc: string;
   /** Path into one scenario's observation; the first element is the scenario. */
@@ -80,6 +90,11 @@ export const KNOWN: KnownDifference[] = [
   { doc: STANDARD_ERROR_AFTER_CLOSE, path: ["standardClientClosesHandlerReplies@2026-01-01+auto-reply",  "log",  "events"], workerd: [{"gen": 1, "ev": "standard-close", "code": 4000, "reason": "client-bye", "wasClean": true, "readyState": 3, "sendInClose": {"ok": false, "ctor": "TypeError", "name": "TypeError", "message": "Can't call WebSocket send() after close()."}, "closeInClose": {"ok": true, "value": {"undefined": true}}, "readyStateAfterClose": 3}, {"gen": 1, "ev": "standard-error", "message": "Uncaught Error: Network connection lost."}], torpor: [{"gen": 1, "ev": "standard-close", "code": 4000, "reason": "client-bye", "wasClean": true, "readyState": 3, "sendInClose": {"ok": false, "ctor": "TypeError", "name": "TypeError", "message": "Can't call WebSocket send() after close()."}, "closeInClose": {"ok": true, "value": {"undefined": true}}, "readyStateAfterClose": 3}] },
   { doc: HIBERNATABLE_UNANSWERED_CLOSE, path: ["clientCloses@2026-04-07+manual-reply",  "clientSaw"], workerd: null, torpor: {"code": 4000, "reason": "client-bye"} },
   { doc: STANDARD_ERROR_AFTER_CLOSE, path: ["standardClientClosesHandlerReplies@2026-04-07+manual-reply",  "log",  "events"], workerd: [{"gen": 1, "ev": "standard-close", "code": 4000, "reason": "client-bye", "wasClean": true, "readyState": 2, "sendInClose": {"ok": true, "value": {"undefined": true}}, "closeInClose": {"ok": true, "value": {"undefined": true}}, "readyStateAfterClose": 3}, {"gen": 1, "ev": "standard-error", "message": "Uncaught Error: Network connection lost."}], torpor: [{"gen": 1, "ev": "standard-close", "code": 4000, "reason": "client-bye", "wasClean": true, "readyState": 2, "sendInClose": {"ok": true, "value": {"undefined": true}}, "closeInClose": {"ok": true, "value": {"undefined": true}}, "readyStateAfterClose": 3}] },
+  { doc: ACCEPT_ENCODING_ADDED, path: ["hopByHopHeaders", "get", "body", "acceptEncoding"], workerd: "br, gzip", torpor: null },
+  { doc: ACCEPT_ENCODING_ADDED, path: ["hopByHopHeaders", "chunked", "body", "acceptEncoding"], workerd: "br, gzip", torpor: null },
+  { doc: OUTBOUND_FETCH_IS_NODES, path: ["proxyHopByHop", "chunked", "body", "clientOwn"], workerd: {"accept-encoding": "br, gzip"}, torpor: {"connection": "keep-alive", "accept": "*/*", "accept-language": "*", "sec-fetch-mode": "cors", "user-agent": "node", "accept-encoding": "gzip, deflate"} },
+  { doc: OUTBOUND_FETCH_IS_NODES, path: ["proxyHopByHop", "keepAlive", "body", "clientOwn"], workerd: {"accept-encoding": "br, gzip"}, torpor: {"connection": "keep-alive", "accept": "*/*", "accept-language": "*", "sec-fetch-mode": "cors", "user-agent": "node", "accept-encoding": "gzip, deflate"} },
+  { doc: OUTBOUND_FETCH_IS_NODES, path: ["proxyHopByHop", "both", "body", "clientOwn"], workerd: {"accept-encoding": "br, gzip"}, torpor: {"connection": "keep-alive", "accept": "*/*", "accept-language": "*", "sec-fetch-mode": "cors", "user-agent": "node", "accept-encoding": "gzip, deflate"} },
   { doc: STORAGE_LIMITS, path: ["kv", "body", "putKey2049"], workerd: {"ok": true, "promise": true, "value": {"undefined": true}}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
   { doc: STORAGE_LIMITS, path: ["kv", "body", "getKey2049"], workerd: {"ok": true, "promise": true, "value": 1}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },
   { doc: STORAGE_LIMITS, path: ["kv", "body", "deleteKey2049"], workerd: {"ok": true, "promise": true, "value": true}, torpor: {"ok": false, "ctor": "TorporError", "name": "TorporError", "message": "Key is 2,049 bytes; the limit is 2,048. Use a shorter key or a hash of it."} },

@@ -20,10 +20,12 @@
 //   GET  /room/<name>/connect?force=1    answers 101 even without an Upgrade header
 //   ANY  /headers                        the Worker's view of the request's headers
 //   ANY  /proxy?to=<url>                 fetch(url, request): a proxying Worker
+//   GET  /ids                            idFromString/idFromName/get argument handling (id-cases.js)
 //
 // Every observation is plain JSON: errors become { ok: false, ctor, name, message[, code] }.
 import { attempt, attemptAsync, errorOf, show } from "./capture.js";
 import { hibernationCases } from "./hibernation-cases.js";
+import { idCases } from "./id-cases.js";
 import { kvCases } from "./kv-cases.js";
 import { sqlCases } from "./sql-cases.js";
 
@@ -44,6 +46,7 @@ export default {
         return json({ proxyError: errorOf(error) }, 500);
       }
     }
+    if (url.pathname === "/ids") return json(idCases(env.PROBE));
     const match = /^\/room\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (match === null) return new Response("not found", { status: 404 });
     const stub = env.PROBE.get(env.PROBE.idFromName(decodeURIComponent(match[1])));

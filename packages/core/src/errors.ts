@@ -6,7 +6,6 @@ export type TorporErrorCode =
   | "ERR_INVALID_OPTIONS"
   | "ERR_INVALID_ID"
   | "ERR_ID_WRONG_NAMESPACE"
-  | "ERR_INVALID_NAME"
   | "ERR_UNKNOWN_BINDING"
   | "ERR_NO_SUCH_METHOD"
   | "ERR_RPC_CLONE"
@@ -56,7 +55,8 @@ export type TorporErrorCode =
   | "ERR_UPGRADE_REQUIRED"
   | "ERR_OBJECT_NOT_LOCAL"
   | "ERR_OBJECT_OWNER_EXITED"
-  | "ERR_OBJECT_UNAVAILABLE";
+  | "ERR_OBJECT_UNAVAILABLE"
+  | "ERR_OBJECT_RESET";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

@@ -22,6 +22,29 @@ function errorOf(fn: () => unknown): CliError {
   throw new Error("expected a CliError");
 }
 
+describe("compatibility flags", () => {
+  it("warns once, naming every flag Torpor does not know; flags it honours or always has are quiet", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        compatibility_flags: [
+          "nodejs_compat",
+          "web_socket_auto_reply_to_close",
+          "web_socket_manual_reply_to_close",
+          "no_such_flag",
+          "streams_enable_constructors",
+        ],
+      },
+      "/app/wrangler.json",
+    );
+    expect(config.compatibilityFlags).toContain("no_such_flag");
+    expect(config.warnings).toEqual([
+      'wrangler.json: compatibility flags "no_such_flag", "streams_enable_constructors" are not known to Torpor and change nothing (the flags it honours are listed in docs/compatibility.md).',
+    ]);
+    expect(validateConfig({ ...minimal, compatibility_flags: ["nodejs_compat"] }, "/app/wrangler.json").warnings).toEqual([]);
+  });
+});
+
 describe("parseConfig", () => {
   it("reads JSONC with comments and trailing commas, resolving main against the config's directory", () => {
     const config = parseConfig(

@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { TorporError, type SqlStorage, type SqlStorageCursor, type SqlStorageValue } from "@torpor/core";
 import { argumentTypeError, workerdError } from "@torpor/core/storage";
+import { indexedTable, measureRead, measureWrite } from "./sql-counters.ts";
 import { SqlCursor } from "./sql-cursor.ts";
 import { pragmaAllowed, reservedName, splitStatements, TRANSACTION_KEYWORDS, type ParsedStatement } from "./sql-statements.ts";
 import type { ObjectDatabase } from "./object-database.ts";
@@ -62,7 +63,7 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
   if (statements.length === 1) {
     first = prepare(odb, statements[0]!);
     // Reads need no batch and no savepoint.
-    if (first.readonly) return run(first, lastArgs);
+    if (first.readonly) return run(odb, statements[0]!, first, lastArgs);
   }
   host.beginWrite();
   // The first write of an object with no file creates it: prepare again on its own database.
@@ -79,7 +80,7 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
     try {
       const stmt = i === 0 && first !== undefined ? first : prepare(odb, statements[i]!);
       // Cloudflare binds the arguments to the last statement only.
-      cursor = run(stmt, i === last ? lastArgs : []);
+      cursor = run(odb, statements[i]!, stmt, i === last ? lastArgs : []);
       if (!odb.db.inTransaction) throw new TorporError("ERR_SQL", "The statement ended the open transaction.");
       odb.release.run();
     } catch (err) {
@@ -167,11 +168,14 @@ function prepare(odb: ObjectDatabase, st: ParsedStatement): Database.Statement {
   }
 }
 
-function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
+function run(odb: ObjectDatabase, st: ParsedStatement, stmt: Database.Statement, args: unknown[]): SqlCursor {
   try {
-    if (stmt.reader) {
-      const columns = stmt.columns().map((c) => c.name);
-      const rows = stmt.raw(true).all(...args) as SqlStorageValue[][];
+    let columns: string[] = [];
+    let rows: SqlStorageValue[][] = [];
+    const execute = (): number => {
+      if (!stmt.reader) return stmt.run(...args).changes;
+      columns = stmt.columns().map((c) => c.name);
+      rows = stmt.raw(true).all(...args) as SqlStorageValue[][];
       for (const row of rows) {
         for (let i = 0; i < row.length; i++) {
           const v = row[i];
@@ -179,10 +183,15 @@ function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
           if (v instanceof Uint8Array) row[i] = v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer;
         }
       }
-      return new SqlCursor(columns, rows, rows.length, stmt.readonly ? 0 : rows.length);
+      // A writing statement that returns rows (RETURNING) returns one per row changed.
+      return rows.length;
+    };
+    if (stmt.readonly) {
+      execute();
+      return new SqlCursor(columns, rows, measureRead(odb, stmt, st.text, args, rows), 0);
     }
-    const info = stmt.run(...args);
-    return new SqlCursor([], [], info.changes, info.changes);
+    const [read, written] = measureWrite(odb, stmt, st.text, args, st.keyword, indexedTable(st.keyword, st.words), execute);
+    return new SqlCursor(columns, rows, read, written);
   } catch (err) {
     throw sqlError(err, stmt.source);
   }

@@ -164,6 +164,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       maxLiveObjects: config?.torpor.maxLiveObjects,
       limits: { maxAttachmentBytes: config?.torpor.maxAttachmentBytes, maxMessageBytes: config?.torpor.maxMessageBytes },
       compatibilityDate: config?.compatibilityDate,
+      compatibilityFlags: config?.compatibilityFlags ?? [],
     },
     warnings: config?.warnings ?? [],
     moduleRules: config?.moduleRules ?? defaultModuleRules(),

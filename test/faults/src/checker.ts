@@ -85,7 +85,7 @@ export function check(history: History, stored: StoredState, model: Model, optio
   const excused = history.faults.filter((f) => f.detail.transparent !== true).map((f) => [f.start, (f.end ?? options.end) + settle] as const);
   for (const op of history.operations) {
     anomalies.push(...checkOperation(op, stored, model, options));
-    if (op.outcome === "error" && !excused.some(([from, to]) => op.start < to && (op.end ?? options.end) > from)) {
+    if (op.outcome === "error" && !excused.some(([from, to]) => op.start <= to && (op.end ?? options.end) >= from)) {
       anomalies.push({ kind: "unexpected-error", message: `${describe(op)} failed with no fault to excuse it: ${JSON.stringify(op.error)}`, detail: op });
     }
   }
@@ -136,7 +136,9 @@ function checkSession(session: Session): Anomaly[] {
     const seq = session.received[i]!;
     if (seq === i) continue;
     const kind = session.received.includes(i) ? "ws-reordered" : "ws-lost";
-    return [{ kind, message: `${where}: echo #${i} was ${seq} (received ${JSON.stringify(session.received.slice(Math.max(0, i - 3), i + 3))})`, detail: session }];
+    return [
+      { kind, message: `${where}: echo #${i} was ${seq} (received ${JSON.stringify(session.received.slice(Math.max(0, i - 3), i + 3))})`, detail: session },
+    ];
   }
   if (session.closed?.byClient === true && session.received.length !== session.sent) {
     return [

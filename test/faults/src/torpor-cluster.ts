@@ -88,7 +88,8 @@ export class TorporCluster {
     const watchLock = setInterval(() => {
       if (lockSeen || this.#holder() !== id.pid) return;
       lockSeen = true;
-      for (const p of older) if (isAlive(p)) history.observe("orphan-alive", { pid: p.pid, newSupervisor: id.pid, when: "the new instance took the data directory" });
+      for (const p of older)
+        if (isAlive(p)) history.observe("orphan-alive", { pid: p.pid, newSupervisor: id.pid, when: "the new instance took the data directory" });
     }, 10);
     try {
       const listening = await this.#waitLine(instance, (l) => l.message === "Listening", this.options.startTimeoutMs ?? 60_000);

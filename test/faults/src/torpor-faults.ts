@@ -115,7 +115,11 @@ export function torporFaults(options: TorporFaultOptions): Array<Fault<TorporClu
         const ws = new WebSocket(`${url.replace(/^http/, "ws")}/ws/${object}?op=stall`);
         ws.on("error", () => {});
         const closed = new Promise<void>((resolve) => ws.once("close", () => resolve()));
-        const opened = await Promise.race([new Promise<boolean>((resolve) => ws.once("open", () => resolve(true))), closed.then(() => false), pause(10_000).then(() => false)]);
+        const opened = await Promise.race([
+          new Promise<boolean>((resolve) => ws.once("open", () => resolve(true))),
+          closed.then(() => false),
+          pause(10_000).then(() => false),
+        ]);
         if (!opened) {
           ws.terminate();
           return;

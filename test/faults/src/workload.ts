@@ -9,7 +9,7 @@
  * `targets()` returns at the time (one cluster, or several nodes).
  */
 import { WebSocket } from "ws";
-import type { Anomaly, Model } from "./checker.ts";
+import type { Model } from "./checker.ts";
 import type { History, Operation } from "./history.ts";
 import { DeadlineExceeded, httpCall, type HttpReply } from "./http-call.ts";
 import type { Random } from "./random.ts";
@@ -61,7 +61,13 @@ export const subjectModel: Model = {
     if (op.kind !== "stream" || op.outcome !== "ok") return [];
     const value = op.value as { op?: unknown; chunks?: unknown; streamed?: boolean };
     if (value.op !== op.id || value.chunks !== op.args) {
-      return [{ kind: "wrong-reply", message: `stream ${op.id} on ${op.object} answered ${JSON.stringify(value)}, expected ${op.args} chunks of its own`, detail: op }];
+      return [
+        {
+          kind: "wrong-reply",
+          message: `stream ${op.id} on ${op.object} answered ${JSON.stringify(value)}, expected ${op.args} chunks of its own`,
+          detail: op,
+        },
+      ];
     }
     if (value.streamed === false) {
       return [{ kind: "not-streamed", message: `stream ${op.id} on ${op.object}: the first chunk arrived after the last one was made`, detail: op }];

@@ -27,6 +27,8 @@ export interface TorporSection {
   maxBufferedBytes?: number | undefined;
   pingIntervalMs?: number | undefined;
   workers?: number | undefined;
+  moveTimeoutMs?: number | undefined;
+  routeTimeoutMs?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -78,6 +80,8 @@ const torporSchema = z.strictObject({
   max_buffered_bytes: positiveInt.optional(),
   ping_interval_ms: z.number().int().nonnegative().optional(),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
+  move_timeout_ms: positiveInt.optional(),
+  route_timeout_ms: positiveInt.optional(),
 });
 
 const configSchema = z.looseObject({
@@ -257,6 +261,8 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       maxBufferedBytes: t.max_buffered_bytes,
       pingIntervalMs: t.ping_interval_ms,
       workers: t.workers,
+      moveTimeoutMs: t.move_timeout_ms,
+      routeTimeoutMs: t.route_timeout_ms,
     },
     warnings,
   };

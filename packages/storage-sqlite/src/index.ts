@@ -1,4 +1,4 @@
 export { sqliteStorage, type SqliteStorageProvider } from "./sqlite-storage.ts";
 export { type SqliteStorageOptions, type ResolvedSqliteStorageOptions, type SynchronousMode } from "./options.ts";
 export { SqlCursor } from "./sql-cursor.ts";
-export { lockDataDir, type DataDirLock } from "./data-dir-lock.ts";
+export { joinDataDir, lockDataDir, lockDataDirWhenFree, type DataDirLock } from "./data-dir-lock.ts";

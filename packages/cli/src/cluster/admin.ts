@@ -20,6 +20,6 @@ export function clusterAdmin(supervisor: Supervisor): AdminBackend {
       return prometheusText(stats.map((s) => ({ labels: { worker: String(s.index) }, source: { metrics: s.metrics, objects: () => s.objects } })));
     },
     // Ids are derived from the binding and the name alone, so the owner is known without loading the Worker.
-    hibernate: (binding, name) => supervisor.hibernate(supervisor.table.slots[slotOf(hexFromName(binding, name))]!, binding, name),
+    hibernate: (binding, name) => supervisor.hibernate(slotOf(hexFromName(binding, name)), binding, name),
   };
 }

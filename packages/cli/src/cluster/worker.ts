@@ -1,30 +1,53 @@
 /**
  * A cluster worker: one process running the Worker and the objects of the
- * slots it owns. It gets client connections, routed calls, upgrades and
- * moved sockets from the supervisor over IPC, and sends back replies and
- * the sockets of objects it gives up on a reload.
+ * slots it owns. It gets client connections, routed calls, upgrades, moved
+ * sockets and body chunks from the supervisor over IPC, and sends back
+ * replies and the sockets of objects it gives up on a reload.
+ *
+ * It is a member of its server for as long as it runs (it holds the data
+ * directory's member lock), and it never outlives its supervisor by more
+ * than ORPHAN_EXIT_MS: when the IPC channel closes it stops taking work,
+ * finishes what it can, and exits, so the next server can take the directory.
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
-import { callHost, endOf, fetchHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { callHost, endOf, fetchHost, type ObjectHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import type { CliArgs, Command } from "../args.ts";
-import { startWorker, type RunningWorker } from "../serve.ts";
+import { type RunningWorker, serveSettings, startWorker } from "../serve.ts";
+import { BodyStreams } from "./body-streams.ts";
+import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
-import { encodeError, encodeResponse, decodeRequest } from "./wire.ts";
+import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
 const UPGRADE_WAIT_MS = 30_000;
 
 const send = (message: FromWorker, handle?: unknown): void => {
-  if (process.connected) process.send!(message, handle as Socket | undefined);
+  if (!process.connected) return;
+  try {
+    process.send!(message, handle as Socket | undefined);
+  } catch {
+    // The channel closed meanwhile: the 'disconnect' handler stops this process.
+  }
 };
 
-/** Runs this process as worker `index` until the supervisor says stop (or goes away). */
+/** True while the supervisor that forked this process runs (a worker re-parented to init has lost it). */
+function supervisorAlive(): boolean {
+  return process.connected && String(process.ppid) === process.env.TORPOR_CLUSTER_SUPERVISOR;
+}
+
+/** Runs this process as a worker until the supervisor says stop (or goes away). */
 export async function runWorker(args: CliArgs & { command: Command }): Promise<void> {
+  // A supervisor that dies before it sent init leaves nothing to do.
+  process.once("disconnect", () => {
+    if (!started) process.exit(0);
+  });
+  let started = false;
   const init = await new Promise<Extract<ToWorker, { t: "init" }>>((resolve) => {
     const first = (message: ToWorker) => {
       if (message.t !== "init") return;
@@ -33,7 +56,12 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     };
     process.on("message", first);
   });
-  const directory = new ClusterDirectory(init.index, init.slots, init.acquired, send);
+  // Before anything opens the data directory: no new server takes it while this process runs. Then make sure this
+  // process still has a supervisor: one that died meanwhile may already have been replaced.
+  const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
+  if (!supervisorAlive()) process.exit(0);
+  const bodies = new BodyStreams(send);
+  const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
   let worker: RunningWorker;
   try {
     worker = await startWorker(args, process.cwd(), { index: init.index, directory });
@@ -42,15 +70,25 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     process.disconnect();
     return;
   }
+  started = true;
   const runtime = worker.runtime;
+  const logger = worker.logger;
   const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
   let nextToken = 1;
   let stopping = false;
 
-  const stop = async () => {
+  /** Finishes in-flight requests and streams, then events and storage; exits by `deadlineMs` at the latest. */
+  const stop = async (deadlineMs: number) => {
     if (stopping) return;
     stopping = true;
+    setTimeout(() => {
+      logger.error("Did not finish within the stop deadline; exiting", { deadlineMs, code: "ERR_STOP_TIMEOUT" });
+      process.exit(1);
+    }, deadlineMs);
+    runtime.server!.stopAccepting();
+    await Promise.all([runtime.server!.idle(), bodies.idle()]);
     await worker.close(1012, "Server restarting");
+    member.release();
     process.exit(0);
   };
   // Signals reach the whole process group (Ctrl-C); the supervisor decides when workers stop.
@@ -58,8 +96,9 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   process.on("SIGTERM", () => {});
   process.on("SIGHUP", () => {});
   process.on("disconnect", () => {
+    logger.warn("The supervisor exited; finishing what is in flight and exiting", { deadlineMs: ORPHAN_EXIT_MS });
     directory.failAll();
-    void stop();
+    void stop(ORPHAN_EXIT_MS);
   });
 
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
@@ -69,14 +108,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
           ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
+    let request: Request | null = null;
     try {
       const host = runtime.hostForKey(message.key);
       if (message.op === "call") return reply(true, await callHost(host, message.method, message.args));
       if (message.op === "read") return reply(true, await readHost(host, message.property));
-      const response = await fetchHost(host, decodeRequest(message.request));
+      request = decodeRequest(message.request, bodies, message.from);
+      const response = await fetchHost(host, request);
       const client = response.status === 101 ? webSocketOf(response) : null;
       const server = client === null ? null : endOf(client).peer;
-      const wire = await encodeResponse(response);
+      const wire = encodeResponse(response, bodies, message.from);
       if (server !== null) {
         // Held here until the caller's worker sends the client's socket (or gives up).
         const token = nextToken++;
@@ -86,10 +127,12 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         }, UPGRADE_WAIT_MS);
         timer.unref();
         parked.set(token, { end: server, protocol: response.headers.get("sec-websocket-protocol") ?? false, timer });
-        wire.upgrade = { token, owner: init.index };
+        wire.upgrade = { token, owner: init.serial };
       }
       reply(true, wire);
     } catch (error) {
+      // A request body nobody will read: its writer stops.
+      void request?.body?.cancel().catch(() => {});
       reply(false, error);
     }
   };
@@ -107,6 +150,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     runtime.server!.resume(socket, Buffer.from(moved.unparsed), end);
   };
 
+  /** Upgrades parked for `host` end now, while its instance still runs: the object sees them closed (1006) instead of keeping ghosts. */
+  const abandonParked = (host: ObjectHost) => {
+    for (const [token, entry] of parked) {
+      if ((entry.end.owner as unknown) !== host) continue;
+      parked.delete(token);
+      clearTimeout(entry.timer);
+      entry.end.abandon();
+    }
+  };
+
   process.on("message", (message: ToWorker, handle?: Socket) => {
     switch (message.t) {
       case "conn":
@@ -116,7 +169,7 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         void serveCall(message);
         return;
       case "reply":
-        directory.settle(message.rid, message.ok, message.ok ? message.value : message.error);
+        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error);
         return;
       case "upgrade": {
         const entry = parked.get(message.token);
@@ -145,14 +198,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);
         return;
       case "acquire":
-        directory.acquired = true;
-        runtime.scheduleStoredAlarms((key) => directory.slots[slotOf(key.id)] === init.index);
-        send({ t: "acquired" });
+        for (const slot of message.slots) directory.owned.add(slot);
+        runtime.scheduleStoredAlarms((key) => message.slots.includes(slotOf(key.id)));
         return;
-      case "release":
-        directory.acquired = false;
-        void moveOut(runtime, send).then((counts) => send({ t: "released", ...counts }));
+      case "release": {
+        // From now on nothing here is local: calls for these objects go to the supervisor, which holds them for the new owner.
+        const slots = new Set(directory.owned);
+        directory.owned.clear();
+        void moveOut(runtime, send, { slots, socketDrainMs: message.socketDrainMs, beforeMove: abandonParked });
         return;
+      }
       case "stats":
         send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
         return;
@@ -160,7 +215,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
         return;
       case "stop":
-        void stop();
+        void stop(message.deadlineMs);
+        return;
+      case "exited":
+        bodies.peerExited(message.serial);
+        return;
+      case "body-chunk":
+      case "body-end":
+      case "body-credit":
+      case "body-cancel":
+        bodies.onMessage(message);
         return;
       case "init":
         return;

@@ -27,8 +27,10 @@ export interface RunningServer {
   readonly port: number;
   readonly host: string;
   readonly url: string;
-  /** Stops accepting new connections (existing ones continue). */
+  /** Stops accepting new connections (existing ones continue; keep-alive connections close once idle). */
   stopAccepting(): void;
+  /** Resolves once no HTTP request or upgrade is being handled (a draining cluster worker waits for this). */
+  idle(): Promise<void>;
   /** Waits for WebSocket closing handshakes (bounded), then drops what is left. */
   close(): Promise<void>;
   /** Serves a connection accepted elsewhere (a cluster supervisor passed it to this process). */
@@ -64,6 +66,18 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   /** TCP connections open now, and those beyond `maxConnections` (answered 503 once their request is read). */
   let openSockets = 0;
   const overCapacity = new WeakSet<Duplex>();
+  /** Requests and upgrades being handled now, and who waits for there to be none. */
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+  const begin = () => {
+    inFlight++;
+  };
+  const done = () => {
+    if (--inFlight > 0) return;
+    // Draining: a keep-alive connection whose last response went out closes now.
+    if (!accepting) http.closeIdleConnections();
+    for (const resolve of idleWaiters.splice(0)) resolve();
+  };
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -229,10 +243,21 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       // Node checks the timeouts on this interval (default 30 s, which made a 60 s limit fire at up to 90 s).
       connectionsCheckingInterval: Math.min(5_000, Math.max(10, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    (req, res) => void onRequest(req, res),
+    (req, res) => {
+      begin();
+      void onRequest(req, res).finally(done);
+    },
   );
-  http.on("upgrade", (req, socket, head) => void onUpgrade(req, socket as Duplex, head as Buffer));
+  http.on("upgrade", (req, socket, head) => {
+    begin();
+    void onUpgrade(req, socket as Duplex, head as Buffer).finally(done);
+  });
   const onSocketClose = () => openSockets--;
+  /** A connection this process holds from now on (accepted here, or handed over by another process). */
+  const countSocket = (socket: Duplex) => {
+    openSockets++;
+    socket.once("close", onSocketClose);
+  };
   http.on("connection", (socket: Socket) => {
     if (++openSockets > limits.maxConnections) overCapacity.add(socket);
     socket.once("close", onSocketClose);
@@ -263,6 +288,10 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       accepting = false;
       http.close();
       http.closeIdleConnections();
+    },
+    idle() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
     },
     async close() {
       accepting = false;
@@ -299,6 +328,8 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         socket.destroy();
         return;
       }
+      // Another process read the request; the connection is this one's from now on, and counts here.
+      countSocket(socket);
       upgrade(req, socket, head, server, protocol);
     },
     resume(socket, unparsed, end) {
@@ -314,6 +345,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         maxPayload: options.maxPayload,
         skipUTF8Validation: options.skipUTF8Validation,
       });
+      countSocket(socket);
       track(conn);
       end.bind(conn, limits.maxBufferedBytes);
     },

@@ -19,6 +19,8 @@ import { detachSocket, type ObjectHost, slotOf, stopReading, written } from "@to
 import type { FromWorker } from "./ipc.ts";
 
 export interface MoveOptions {
+  /** Told which objects still hold their slot back once `socketDrainMs` passed (the supervisor stops this process at its own deadline). */
+  onSlow?(objects: Array<{ key: ObjectHost["key"]; waitingFor: string }>): void;
   /** The slots this process gives up (each is reported, with or without objects). */
   slots: ReadonlySet<number>;
   socketDrainMs: number;
@@ -37,13 +39,19 @@ export async function moveOut(runtime: Runtime, send: (message: FromWorker, hand
   // Slots with nothing in memory here are free at once (one message, also when it is empty: the supervisor waits for a word).
   send({ t: "released", slots: [...options.slots].filter((s) => !bySlot.has(s)), sockets: 0, closed: 0 });
   const deadline = Date.now() + options.socketDrainMs;
+  const waiting = new Map<ObjectHost, string>();
+  const slow = setTimeout(() => {
+    if (waiting.size > 0) options.onSlow?.([...waiting].map(([host, phase]) => ({ key: host.key, waitingFor: phase })));
+  }, options.socketDrainMs);
+  slow.unref();
   await Promise.all(
     [...bySlot].map(async ([slot, group]) => {
       const counts = { sockets: 0, closed: 0 };
-      await Promise.all(group.map((host) => moveHost(runtime, host, send, options, deadline, counts)));
+      await Promise.all(group.map((host) => moveHost(runtime, host, send, options, deadline, counts, waiting)));
       send({ t: "released", slots: [slot], ...counts });
     }),
   );
+  clearTimeout(slow);
 }
 
 async function moveHost(
@@ -53,9 +61,12 @@ async function moveHost(
   options: MoveOptions,
   deadline: number,
   counts: { sockets: number; closed: number },
+  waiting: Map<ObjectHost, string>,
 ): Promise<void> {
   options.beforeMove(host);
+  waiting.set(host, `its events (${host.blockers().join("; ") || "none running"})`);
   const ends = await host.moveOut();
+  waiting.set(host, "its sockets' output to drain");
   runtime.forget(host);
   const pair = host.autoResponse;
   if (pair !== null) send({ t: "auto-response", key: host.key, request: pair.request, response: pair.response });
@@ -92,6 +103,7 @@ async function moveHost(
       detached.socket,
     );
   }
+  waiting.delete(host);
 }
 
 /** True once everything written to `conn` left this process; false if that did not happen by `deadline`. */

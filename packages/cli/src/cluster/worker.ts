@@ -205,7 +205,12 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         // From now on nothing here is local: calls for these objects go to the supervisor, which holds them for the new owner.
         const slots = new Set(directory.owned);
         directory.owned.clear();
-        void moveOut(runtime, send, { slots, socketDrainMs: message.socketDrainMs, beforeMove: abandonParked });
+        void moveOut(runtime, send, {
+          slots,
+          socketDrainMs: message.socketDrainMs,
+          beforeMove: abandonParked,
+          onSlow: (objects) => logger.warn("Objects still moving out", { objects }),
+        });
         return;
       }
       case "stats":

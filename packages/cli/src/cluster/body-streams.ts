@@ -45,6 +45,8 @@ interface Incoming {
 export class BodyStreams {
   readonly #out = new Map<number, Outgoing>();
   readonly #in = new Map<string, Incoming>();
+  /** Processes known to be gone (serials are never reused): a stream from one of them fails at once. */
+  readonly #gone = new Set<number>();
   #nextId = 1;
   #idle: (() => void) | null = null;
   /** A stream nobody read to its end and nothing references any more: the writer is told to stop. */
@@ -98,8 +100,11 @@ export class BodyStreams {
     const key = `${peer}:${stream}`;
     // The entry holds nothing of the stream, so a stream nobody references can be collected (and its writer told).
     const entry: Incoming = { peer, stream, queue: [], end: null, seq: 0, wake: null };
-    this.#in.set(key, entry);
-    if (grant) this.send({ t: "body-credit", to: peer, stream, bytes: WINDOW_BYTES });
+    if (this.#gone.has(peer)) entry.end = { error: peerGone() };
+    else {
+      this.#in.set(key, entry);
+      if (grant) this.send({ t: "body-credit", to: peer, stream, bytes: WINDOW_BYTES });
+    }
     const readable = new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
@@ -151,10 +156,11 @@ export class BodyStreams {
 
   /** Process `serial` is gone: streams from it fail, streams to it stop. */
   peerExited(serial: number): void {
+    this.#gone.add(serial);
     for (const [key, entry] of this.#in) {
       if (entry.peer !== serial) continue;
       // The reader's next pull ends the stream with this error (its closure holds the entry).
-      entry.end ??= { error: new TorporError("ERR_OBJECT_OWNER_EXITED", "The worker process streaming this body exited before its end.") };
+      entry.end ??= { error: peerGone() };
       entry.wake?.();
       entry.wake = null;
       this.#finishIn(key);
@@ -215,4 +221,8 @@ export class BodyStreams {
     this.#idle = null;
     idle();
   }
+}
+
+function peerGone(): TorporError {
+  return new TorporError("ERR_OBJECT_OWNER_EXITED", "The worker process streaming this body exited before its end.");
 }

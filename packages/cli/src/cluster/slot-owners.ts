@@ -76,6 +76,19 @@ export class SlotOwners<P> {
     this.#held.set(slot, list);
   }
 
+  /** Drops the waiting calls made by `caller` (it exited: nobody would read their replies, nor send their bodies). */
+  dropFrom(caller: number): void {
+    for (const [slot, list] of this.#held) {
+      // In place: each held call's timer removes it from this very array.
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i]!.message.from !== caller) continue;
+        list[i]!.timer.cancel();
+        list.splice(i, 1);
+      }
+      if (list.length === 0) this.#held.delete(slot);
+    }
+  }
+
   /** Calls waiting now (for metrics and tests). */
   get heldCount(): number {
     let n = 0;

@@ -281,6 +281,7 @@ export class Supervisor {
       });
     }
     proc.inflight.clear();
+    this.owners.dropFrom(proc.serial);
     for (const [rid, waiter] of this.#adminWaiters) {
       if (waiter.proc === proc) {
         this.#adminWaiters.delete(rid);

@@ -181,10 +181,16 @@ export interface FaultCluster {
   stop(): Promise<number | null>;
 }
 
-export async function startFaultCluster(workers: number, args: string[] = [], extra = ""): Promise<FaultCluster> {
+/** A fresh project directory with the fault Worker (the caller removes it). */
+export function faultProject(extra = ""): string {
   const dir = mkdtempSync(join(tmpdir(), "torpor-faults-"));
   writeFileSync(join(dir, "wrangler.json"), WRANGLER);
   writeFileSync(join(dir, "worker.js"), faultWorkerSource("v1", extra));
+  return dir;
+}
+
+export async function startFaultCluster(workers: number, args: string[] = [], extra = ""): Promise<FaultCluster> {
+  const dir = faultProject(extra);
   const data = join(dir, "data");
   let server: Server;
   try {

@@ -56,6 +56,8 @@ Limits (also settable in the config's "torpor" section, snake_case):
                                     further behind is closed with 1013 (default 16777216)
       --ping-interval-ms <ms>       WebSocket pings to find dead peers; 0 turns them off
                                     (default 30000)
+      --close-timeout-ms <ms>       time a peer has to answer the server's Close frame; then the
+                                    connection is dropped (default 30000)
 
 Cluster (torpor start; also "workers" in the config's "torpor" section):
       --workers <n>           worker processes sharing the port and the data directory
@@ -106,6 +108,7 @@ const flagSchemas = {
   "max-request-body-bytes": count("--max-request-body-bytes", 1),
   "max-buffered-bytes": count("--max-buffered-bytes", 1),
   "ping-interval-ms": count("--ping-interval-ms", 0),
+  "close-timeout-ms": count("--close-timeout-ms", 1),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
   "move-timeout-ms": count("--move-timeout-ms", 1),
   "route-timeout-ms": count("--route-timeout-ms", 1),
@@ -137,6 +140,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "max-request-body-bytes": { type: "string" },
         "max-buffered-bytes": { type: "string" },
         "ping-interval-ms": { type: "string" },
+        "close-timeout-ms": { type: "string" },
         workers: { type: "string" },
         "move-timeout-ms": { type: "string" },
         "route-timeout-ms": { type: "string" },
@@ -195,6 +199,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     maxRequestBodyBytes: checked("max-request-body-bytes"),
     maxBufferedBytes: checked("max-buffered-bytes"),
     pingIntervalMs: checked("ping-interval-ms"),
+    closeTimeoutMs: checked("close-timeout-ms"),
     workers: checked("workers"),
     moveTimeoutMs: checked("move-timeout-ms"),
     routeTimeoutMs: checked("route-timeout-ms"),

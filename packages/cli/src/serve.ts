@@ -156,6 +156,7 @@ async function startLocked(
       maxRequestBodyBytes: args.maxRequestBodyBytes ?? t.maxRequestBodyBytes,
       maxBufferedBytes: args.maxBufferedBytes ?? t.maxBufferedBytes,
       pingIntervalMs: args.pingIntervalMs ?? t.pingIntervalMs,
+      closeTimeoutMs: args.closeTimeoutMs ?? t.closeTimeoutMs,
     },
     logger,
     installGlobals: false,

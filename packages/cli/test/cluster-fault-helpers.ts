@@ -7,7 +7,7 @@
  * Worker itself until a file exists). `extra` is code added to the module (a deploy that crashes,
  * a start that fails).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,7 +114,20 @@ export class Box extends DurableObject {
     return new Response("no such route", { status: 404 });
   }
   async webSocketMessage(ws, message) {
-    ws.send(String(message));
+    const text = String(message);
+    if (!text.startsWith("flood:")) return ws.send(text);
+    const chunk = "x".repeat(65536);
+    for (let sent = 0; sent < Number(text.slice(6)); sent += chunk.length) ws.send(chunk);
+  }
+  closeAll() {
+    for (const ws of this.ctx.getWebSockets()) ws.close(1000, "bye");
+    return this.ctx.getWebSockets().length;
+  }
+  async errors() {
+    return (await this.ctx.storage.get("errors")) ?? [];
+  }
+  async webSocketError(ws, error) {
+    await this.ctx.storage.put("errors", [...((await this.ctx.storage.get("errors")) ?? []), error.code ?? error.message]);
   }
   async webSocketClose(ws) {
     const { id } = ws.deserializeAttachment();
@@ -128,6 +141,7 @@ export default {
     const url = new URL(request.url);
     const [, kind, name, method] = url.pathname.split("/");
     if (kind === "pid") return Response.json({ pid: process.pid, version: VERSION });
+    if (kind === "body") return new Response("got " + (await request.arrayBuffer()).byteLength);
     if (kind === "hold") {
       await untilFile(url.searchParams.get("file"));
       return Response.json({ held: true, pid: process.pid });
@@ -279,6 +293,8 @@ export function workerPid(supervisor: number, index: number): number {
 
 /** The worker index owning the object `name` (from the slot table the supervisor wrote). */
 export function ownerIndex(data: string, name: string): number {
+  // One process (--workers 1) has no table: it owns everything.
+  if (!existsSync(join(data, "cluster", "slots.json"))) return 0;
   const table = JSON.parse(readFileSync(join(data, "cluster", "slots.json"), "utf8")) as { slots: number[] };
   return table.slots[slotOf(hexFromName("BOX", name))]!;
 }

@@ -277,6 +277,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         resolve();
       });
     });
+  } else {
+    // Node checks headersTimeout/requestTimeout from a timer it starts on 'listening' (_http_server.js,
+    // setupConnectionsTracking); a server fed connections by another process never listens, so start it here,
+    // or a client trickling its headers (slowloris) is never cut off in a cluster worker.
+    http.emit("listening");
   }
   const port = options.port === null ? 0 : (http.address() as AddressInfo).port;
 

@@ -22,6 +22,9 @@ import { existsSync } from "node:fs";
 const VERSION = ${JSON.stringify(version)};
 ${extra}
 const waiters = new Map();
+/** Bytes produced and received per object, kept per process (an instance may hibernate meanwhile). */
+const produced = new Map();
+const received = new Map();
 /** Resolves once the file exists (a test's signal that reaches any process). */
 async function untilFile(path) {
   while (!existsSync(path)) await scheduler.wait(25);
@@ -62,10 +65,10 @@ export class Box extends DurableObject {
     return (await this.ctx.storage.get("participants")) ?? [];
   }
   produced() {
-    return this.producedBytes ?? 0;
+    return produced.get(this.ctx.id.toString()) ?? 0;
   }
   received() {
-    return this.receivedBytes ?? 0;
+    return received.get(this.ctx.id.toString()) ?? 0;
   }
   async fetch(request) {
     const url = new URL(request.url);
@@ -90,26 +93,27 @@ export class Box extends DurableObject {
     if (url.pathname.startsWith("/download/")) {
       const total = Number(url.searchParams.get("bytes"));
       const chunk = new Uint8Array(65536).fill(120);
-      const self = this;
-      self.producedBytes = 0;
+      const id = this.ctx.id.toString();
+      produced.set(id, 0);
       const body = new ReadableStream({
         pull(controller) {
-          if (self.producedBytes >= total) return controller.close();
-          self.producedBytes += chunk.length;
+          if (produced.get(id) >= total) return controller.close();
+          produced.set(id, produced.get(id) + chunk.length);
           controller.enqueue(chunk);
         },
       }, { highWaterMark: 0 });
       return new Response(body);
     }
     if (url.pathname.startsWith("/upload/")) {
-      this.receivedBytes = 0;
+      const id = this.ctx.id.toString();
+      received.set(id, 0);
       const reader = request.body.getReader();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        this.receivedBytes += value.byteLength;
+        received.set(id, received.get(id) + value.byteLength);
       }
-      return Response.json({ received: this.receivedBytes, pid: process.pid });
+      return Response.json({ received: received.get(id), pid: process.pid });
     }
     return new Response("no such route", { status: 404 });
   }

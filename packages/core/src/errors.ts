@@ -6,7 +6,6 @@ export type TorporErrorCode =
   | "ERR_INVALID_OPTIONS"
   | "ERR_INVALID_ID"
   | "ERR_ID_WRONG_NAMESPACE"
-  | "ERR_INVALID_NAME"
   | "ERR_UNKNOWN_BINDING"
   | "ERR_NO_SUCH_METHOD"
   | "ERR_RPC_CLONE"
@@ -61,7 +60,8 @@ export type TorporErrorCode =
   | "ERR_MOVE_TIMEOUT"
   | "ERR_STOP_TIMEOUT"
   | "ERR_WORKER_UNRESPONSIVE"
-  | "ERR_IPC_INVALID";
+  | "ERR_IPC_INVALID"
+  | "ERR_OBJECT_RESET";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

@@ -161,8 +161,9 @@ export default {
     const stub = env.BOX.getByName(decodeURIComponent(name));
     if (kind === "ws") {
       const response = await stub.fetch(request);
-      const delay = Number(url.searchParams.get("delay") ?? 0);
-      if (delay > 0) await scheduler.wait(delay);
+      // The Worker may hold the 101 (after the object accepted) until a file exists.
+      const hold = url.searchParams.get("hold");
+      if (hold !== null) await untilFile(hold);
       return new Response(null, { status: 101, webSocket: response.webSocket });
     }
     if (kind === "sse" || kind === "download" || kind === "upload") return stub.fetch(request);

@@ -12,4 +12,4 @@ export { readStoredState } from "./stored-state.ts";
 export { childrenOf, isAlive, killIfAlive, processId, type ProcessId } from "./processes.ts";
 export { TorporCluster, type TorporClusterOptions } from "./torpor-cluster.ts";
 export { torporFaults, type TorporFaultOptions } from "./torpor-faults.ts";
-export { runSchedule, type ScheduleOptions, type ScheduleResult } from "./schedule.ts";
+export { runSchedule, SCHEDULE_ARGS, type ScheduleOptions, type ScheduleResult } from "./schedule.ts";

@@ -22,6 +22,13 @@ import { TorporCluster } from "./torpor-cluster.ts";
 import { type TorporFaultOptions, torporFaults } from "./torpor-faults.ts";
 import { subjectModel, Workload, type WorkloadOptions } from "./workload.ts";
 
+/**
+ * The cluster's bounds in a schedule: tighter than the defaults so that a run fits the CI budget (a call waits at
+ * most 20 s for its object's worker, a reload at most 5 s for a long event), below the clients' 30 s deadline, so a
+ * call that outlives its deadline is a hang and not a wait the server allows.
+ */
+export const SCHEDULE_ARGS = ["--move-timeout-ms", "5000", "--route-timeout-ms", "20000"];
+
 /** What to run. */
 export interface ScheduleOptions {
   seed: number;
@@ -29,7 +36,7 @@ export interface ScheduleOptions {
   durationMs: number;
   /** Worker processes (default 3). */
   workers?: number;
-  /** More flags for `torpor start`. */
+  /** Flags for `torpor start` (default SCHEDULE_ARGS). */
   args?: string[];
   /** Only these faults (by name); default all. */
   faults?: string[];
@@ -63,9 +70,9 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
   const logFile = join(dir, "torpor.log");
   const objects = options.workload?.objects ?? 24;
   writeSubjectProject(dir, { version: "v0" });
-  const cluster = new TorporCluster({ dir, workers: options.workers ?? 3, history, logFile, ...(options.args !== undefined ? { args: options.args } : {}) });
+  const cluster = new TorporCluster({ dir, workers: options.workers ?? 3, history, logFile, args: options.args ?? SCHEDULE_ARGS });
   const workload = new Workload({ history, rng: rng.fork(), targets: () => cluster.targets(), ...options.workload });
-  const all = torporFaults({ objects, ...options.faultOptions });
+  const all = torporFaults({ objects, longestStallMs: 15_000, ...options.faultOptions });
   const chosen = options.faults === undefined ? all : all.filter((f) => options.faults!.includes(f.name));
   const nemesis = new Nemesis(cluster, chosen, { rng: rng.fork(), history, gapMs: options.gapMs ?? [2_000, 6_000] });
   let anomalies: Anomaly[] = [];

@@ -1,6 +1,8 @@
 /**
- * `pnpm soak -- --minutes N [--seed S] [--workers W] [--faults a,b]`: the CI
- * fault schedule, run for longer. Prints the seed first and the report last;
+ * `pnpm soak -- --minutes N [--seed S] [--workers W] [--faults a,b] [--torpor-args "..."]`:
+ * the CI fault schedule, run for longer. `--torpor-args` replaces the flags the
+ * cluster runs with (SCHEDULE_ARGS), for example to run an older build that
+ * lacks them. Prints the seed first and the report last;
  * exits 1 when the checker found anything (the history, logs and data are
  * kept, and their directory printed).
  */
@@ -15,6 +17,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     workers: { type: "string", default: "3" },
     faults: { type: "string" },
+    "torpor-args": { type: "string" },
   },
 });
 const seed = values.seed !== undefined ? Number(values.seed) : Random.freshSeed();
@@ -26,6 +29,7 @@ const result = await runSchedule({
   durationMs: minutes * 60_000,
   workers: Number(values.workers),
   ...(values.faults !== undefined ? { faults: values.faults.split(",") } : {}),
+  ...(values["torpor-args"] !== undefined ? { args: values["torpor-args"].split(" ").filter((a) => a !== "") } : {}),
   onProgress: (line) => process.stdout.write(`soak: ${line}\n`),
 });
 process.stdout.write(`${result.report}\n`);

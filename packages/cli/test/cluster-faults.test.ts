@@ -94,17 +94,26 @@ it("a new worker that dies right after it said ready is never installed: the rel
   const c = await start(2);
   const names = [...namesOwnedBy(c.data, 0, 3, "p"), ...namesOwnedBy(c.data, 1, 3, "q")];
   for (const name of names) expect((await c.rpc(name, "echo", name)).body.value.version).toBe("v1");
-  // Worker 1 of the new code exits 50 ms after it reports ready; worker 0 takes 2 s longer to load, so the supervisor is still waiting.
+  // Worker 1 of the new code exits 50 ms after it reports ready; worker 0 finishes loading only after that (plus a
+  // margin), so the supervisor is still waiting for it when worker 1 is gone.
+  const gone = join(c.dir, "worker-1-gone");
   c.setCode(
     "v2",
     `
-if (process.env.TORPOR_CLUSTER_WORKER === "0") { const until = Date.now() + 2000; while (Date.now() < until); }
+const fs = process.getBuiltinModule("node:fs");
+if (process.env.TORPOR_CLUSTER_WORKER === "0") {
+  const until = Date.now() + 60000;
+  while (!fs.existsSync(${JSON.stringify(gone)}) && Date.now() < until);
+  const margin = Date.now() + 500;
+  while (Date.now() < margin);
+}
 if (process.env.TORPOR_CLUSTER_WORKER === "1") {
   const send = process.send.bind(process);
   process.send = (message, ...rest) => {
     if (message?.t === "ready") setTimeout(() => process.exit(71), 50);
     return send(message, ...rest);
   };
+  process.on("exit", () => fs.writeFileSync(${JSON.stringify(gone)}, ""));
 }`,
   );
   const reload = await runTorpor(["reload", "--persist-to", c.data], c.dir);

@@ -10,7 +10,7 @@
  * within ORPHAN_EXIT_MS), and let go only after every worker of this one has
  * exited, so two servers never have the same objects open.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jsonLogger } from "@torpor/core";
 import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
@@ -63,17 +63,20 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   const admin = args.adminPort === undefined ? null : await serveAdmin(clusterAdmin(supervisor), { port: args.adminPort, host: args.adminIp, logger, token });
   writeSupervisorPid(clusterDir);
 
+  // Through a rename: `torpor reload` (and tests) read it as soon as it changes, never half of it.
+  const report = (outcome: Record<string, unknown>) => {
+    const file = join(clusterDir, "reload.json");
+    writeFileSync(`${file}.tmp`, `${JSON.stringify({ pid: process.pid, ...outcome, at: Date.now() })}\n`);
+    renameSync(`${file}.tmp`, file);
+  };
   reload = () => {
     const seq = ++reloads;
     logger.info("Reloading: starting workers with the current code", { seq });
     supervisor.reload().then(
-      () => writeFileSync(join(clusterDir, "reload.json"), `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: true })}\n`),
+      () => report({ seq, ok: true }),
       (error: unknown) => {
         logger.error("Reload failed; the running workers keep serving", { error });
-        writeFileSync(
-          join(clusterDir, "reload.json"),
-          `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: false, error: (error as Error)?.message ?? String(error) })}\n`,
-        );
+        report({ seq, ok: false, error: (error as Error)?.message ?? String(error) });
       },
     );
   };

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
-import { callHost, endOf, fetchHost, type ObjectHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { endOf, LocalTarget, type ObjectHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import type { CliArgs, Command } from "../args.ts";
@@ -110,11 +110,11 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
       );
     let request: Request | null = null;
     try {
-      const host = runtime.hostForKey(message.key);
-      if (message.op === "call") return reply(true, await callHost(host, message.method, message.args));
-      if (message.op === "read") return reply(true, await readHost(host, message.property));
+      const target = new LocalTarget(runtime.hostForKey(message.key));
+      if (message.op === "call") return reply(true, await target.call(message.method, message.args));
+      if (message.op === "read") return reply(true, await target.read(message.property));
       request = decodeRequest(message.request, bodies, message.from);
-      const response = await fetchHost(host, request);
+      const response = await target.fetch(request);
       const client = response.status === 101 ? webSocketOf(response) : null;
       const server = client === null ? null : endOf(client).peer;
       const wire = encodeResponse(response, bodies, message.from);

@@ -28,7 +28,16 @@ export interface DataDirLock {
   readonly dir: string;
   /** Lets the next process in (idempotent). The OS also releases it when this process exits. */
   release(): void;
+  /**
+   * Null while the lock still guards the directory, else why not: released,
+   * or the lock file was removed or replaced (the directory was deleted or
+   * swapped under the server, so the next process would not be kept out).
+   */
+  problem(): string | null;
 }
+
+/** A cluster worker's hold on the directory (`joinDataDir`): no new server takes it while this is held. */
+export type DataDirMembership = Pick<DataDirLock, "dir" | "release">;
 
 /** The files the lock uses inside the directory. */
 export const LOCK_FILE = "torpor.lock";
@@ -46,7 +55,8 @@ export const MEMBERS_FILE = "torpor.members.lock";
  */
 export function lockDataDir(dir: string): DataDirLock {
   mkdirSync(dir, { recursive: true });
-  const db = new Database(join(dir, LOCK_FILE), { timeout: 0 });
+  const lockFile = join(dir, LOCK_FILE);
+  const db = new Database(lockFile, { timeout: 0 });
   try {
     // In exclusive mode SQLite keeps the lock it took until the connection closes.
     db.pragma("locking_mode = EXCLUSIVE");
@@ -76,9 +86,21 @@ export function lockDataDir(dir: string): DataDirLock {
   const pidFile = join(dir, PID_FILE);
   writeFileSync(`${pidFile}.${process.pid}`, `${process.pid}\n`);
   renameSync(`${pidFile}.${process.pid}`, pidFile);
+  // The file the OS lock is on: if the path later names another file, nothing guards the directory.
+  const inode = statSync(lockFile).ino;
   let held = true;
   return {
     dir,
+    problem() {
+      if (!held || !db.open) return "the data-directory lock was released";
+      let now: number;
+      try {
+        now = statSync(lockFile).ino;
+      } catch {
+        return `the lock file ${lockFile} is gone (the data directory was removed under the server)`;
+      }
+      return now === inode ? null : `the lock file ${lockFile} was replaced (the data directory was swapped under the server)`;
+    },
     release() {
       if (!held) return;
       held = false;
@@ -86,6 +108,11 @@ export function lockDataDir(dir: string): DataDirLock {
       db.close();
     },
   };
+}
+
+/** The pid named in a data directory's pid file (the lock holder's, if the lock is held), or null. */
+export function dataDirHolder(dir: string): number | null {
+  return readHolder(dir);
 }
 
 function readHolder(dir: string): number | null {
@@ -134,7 +161,7 @@ export async function lockDataDirWhenFree(dir: string, waitMs: number, onWait?: 
  * while a member runs. Take it before opening anything in the directory, and
  * keep the returned lock referenced: a collected connection releases it.
  */
-export function joinDataDir(dir: string): DataDirLock {
+export function joinDataDir(dir: string): DataDirMembership {
   mkdirSync(dir, { recursive: true });
   const db = new Database(join(dir, MEMBERS_FILE), { timeout: 0 });
   // In exclusive locking mode the shared lock of the first read is kept until the connection closes.

@@ -50,6 +50,20 @@ const schema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("released"), slots, sockets: z.number().int().min(0), closed: z.number().int().min(0) }),
   z.object({ t: z.literal("stats-reply"), rid, metrics: z.unknown().optional(), objects: z.array(z.unknown()) }),
   z.object({ t: z.literal("hibernate-reply"), rid, status: z.number().int(), body: z.unknown().optional() }),
+  z.object({
+    t: z.literal("health-reply"),
+    rid,
+    checks: z.array(z.object({ name: z.enum(["lock", "workers", "storage"]), ok: z.boolean(), detail: z.string() })),
+  }),
+  z.object({ t: z.literal("imports"), urls: z.array(z.string()) }),
+  z.object({
+    t: z.literal("backup-reply"),
+    rid,
+    ok: z.boolean(),
+    objects: z.number().int().min(0).optional(),
+    bytes: z.number().int().min(0).optional(),
+    error: z.string().optional(),
+  }),
   z.object({ t: z.literal("body-chunk"), to: serial, stream: rid, seq: z.number().int().min(0), data: bytes }),
   z.object({ t: z.literal("body-end"), to: serial, stream: rid, seq: z.number().int().min(0), error: wireError.optional() }),
   z.object({ t: z.literal("body-credit"), to: serial, stream: rid, bytes: z.number().int().positive() }),
@@ -68,6 +82,8 @@ export function parseFromWorker(message: unknown): { ok: true; message: FromWork
     )
       return { ok: false, reason: `a routed ${m.op} without its ${m.op === "fetch" ? "request" : m.op === "call" ? "method and args" : "property"}` };
     if (m.t === "reply" && !m.ok && m.error === undefined) return { ok: false, reason: "a failed reply without its error" };
+    if (m.t === "backup-reply" && (m.ok ? m.objects === undefined || m.bytes === undefined : m.error === undefined))
+      return { ok: false, reason: m.ok ? "a backup reply without its counts" : "a failed backup reply without its error" };
     return { ok: true, message: message as FromWorker };
   }
   const issue = result.error.issues[0]!;

@@ -11,7 +11,8 @@
 import type { Metrics, ObjectInfo } from "@torpor/core";
 import type { StoredAttachment } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
-import type { WireError, WireRequest, WireResponse } from "./wire.ts";
+import type { ReadyCheck } from "../health.ts";
+import type { WireError, WireRequest } from "./wire.ts";
 
 /** A routed operation on an object. */
 export type CallOp = { op: "fetch"; request: WireRequest } | { op: "call"; method: string; args: unknown[] } | { op: "read"; property: string };
@@ -61,8 +62,10 @@ export type ToWorker =
   | { t: "acquire"; slots: number[] }
   | { t: "stats"; rid: number }
   | { t: "hibernate"; rid: number; binding: string; name: string }
-  /** Finish what is in flight (bounded by `deadlineMs`) and exit. */
-  | { t: "stop"; deadlineMs: number }
+  | { t: "health"; rid: number }
+  | { t: "backup"; rid: number; dest: string }
+  /** Finish what is in flight (bounded by `deadlineMs`), close sockets with `code`/`reason` (default 1012) and exit. */
+  | { t: "stop"; deadlineMs: number; code?: number; reason?: string }
   /** That process is gone: streams to and from it end with an error. */
   | { t: "exited"; serial: number }
   | (DistributiveOmit<BodyMessage, "to"> & { from: number });
@@ -84,4 +87,8 @@ export type FromWorker =
   | { t: "released"; slots: number[]; sockets: number; closed: number }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
+  | { t: "health-reply"; rid: number; checks: ReadyCheck[] }
+  | { t: "imports"; urls: string[] }
+  | { t: "backup-reply"; rid: number; ok: true; objects: number; bytes: number }
+  | { t: "backup-reply"; rid: number; ok: false; error: string }
   | BodyMessage;

@@ -12,19 +12,20 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jsonLogger } from "@torpor/core";
 import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
 import { serveAdmin } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
+import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { clusterAdmin } from "./admin.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
+import { serveBackupRequests } from "../backup/backup-requests.ts";
 
 export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
-  const logger = jsonLogger(args.logLevel ?? "info");
+  const logger = cliLogger(args);
   // A SIGHUP before the workers are up (a deploy racing a start) reloads once they are, instead of ending this process.
   let started = false;
   let reloadWhenStarted = false;
@@ -60,8 +61,12 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   }
   // An empty TORPOR_ADMIN_TOKEN counts as unset (as for one process).
   const token = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
-  const admin = args.adminPort === undefined ? null : await serveAdmin(clusterAdmin(supervisor), { port: args.adminPort, host: args.adminIp, logger, token });
+  const admin =
+    args.adminPort === undefined
+      ? null
+      : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token, dataDir: join(persistTo, "do") });
   writeSupervisorPid(clusterDir);
+  serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));
 
   // Through a rename: `torpor reload` (and tests) read it as soon as it changes, never half of it.
   const report = (outcome: Record<string, unknown>) => {

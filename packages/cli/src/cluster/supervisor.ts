@@ -17,6 +17,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { type Clock, type Logger, type Metrics, type ObjectInfo, systemClock, TorporError } from "@torpor/core";
 import { slotOf } from "@torpor/core/cluster";
+import type { ReadyCheck } from "../health.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS, RESTART_STABLE_MS, restartDelay } from "./cluster-timeouts.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import { parseFromWorker } from "./ipc-validation.ts";
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   logger: Logger;
   timeouts?: Partial<ClusterTimeouts>;
   clock?: Clock;
+  /** Module URLs a worker loaded (`torpor dev` watches them). */
+  onImports?: (urls: string[]) => void;
 }
 
 export class Supervisor {
@@ -249,7 +252,9 @@ export class Supervisor {
         return;
       }
       case "stats-reply":
-      case "hibernate-reply": {
+      case "hibernate-reply":
+      case "health-reply":
+      case "backup-reply": {
         const waiter = this.#adminWaiters.get(message.rid);
         if (waiter?.proc === proc) waiter.resolve(message);
         return;
@@ -262,6 +267,9 @@ export class Supervisor {
         this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
         return;
       }
+      case "imports":
+        this.options.onImports?.(message.urls);
+        return;
       case "ready":
       case "failed":
         return;
@@ -373,6 +381,8 @@ export class Supervisor {
   }
 
   async #reload(): Promise<void> {
+    // A backup copies each object in its owner: ownership must not move under it.
+    await this.#backingUp?.catch(() => {});
     const started = this.clock.now();
     const fresh = this.serving.map((_, index) => this.spawn(index));
     const results = await Promise.allSettled(fresh.map((p) => p.ready));
@@ -417,23 +427,26 @@ export class Supervisor {
     return reply === null ? unavailable(`did not answer within ${this.timeouts.adminTimeoutMs} ms`) : { status: reply.status, body: reply.body };
   }
 
-  /** One admin request to one process; null when it exits or does not answer in time. */
-  #ask(proc: WorkerProcess, message: (rid: number) => ToWorker): Promise<FromWorker | null> {
+  /** One admin request to one process; null when it exits or does not answer within `timeoutMs` (null: no bound, as for a backup). */
+  #ask(proc: WorkerProcess, message: (rid: number) => ToWorker, timeoutMs: number | null = this.timeouts.adminTimeoutMs): Promise<FromWorker | null> {
     const rid = this.#adminRid++;
     return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.#adminWaiters.delete(rid);
-        this.logger.warn("A worker did not answer an admin request in time", {
-          worker: proc.index,
-          pid: proc.pid,
-          error: new TorporError("ERR_WORKER_UNRESPONSIVE", `Worker ${proc.index} did not answer within ${this.timeouts.adminTimeoutMs} ms.`),
-        });
-        resolve(null);
-      }, this.timeouts.adminTimeoutMs);
+      const timer =
+        timeoutMs === null
+          ? null
+          : this.clock.setTimeout(() => {
+              this.#adminWaiters.delete(rid);
+              this.logger.warn("A worker did not answer an admin request in time", {
+                worker: proc.index,
+                pid: proc.pid,
+                error: new TorporError("ERR_WORKER_UNRESPONSIVE", `Worker ${proc.index} did not answer within ${timeoutMs} ms.`),
+              });
+              resolve(null);
+            }, timeoutMs);
       this.#adminWaiters.set(rid, {
         proc,
         resolve: (reply) => {
-          timer.cancel();
+          timer?.cancel();
           this.#adminWaiters.delete(rid);
           resolve(reply);
         },
@@ -443,13 +456,65 @@ export class Supervisor {
   }
 
   /**
+   * Each worker's readiness checks (it serves, its storage opens), asked over
+   * IPC; a worker that is not running, or does not answer within `timeoutMs`,
+   * fails the workers check. An index whose objects are moving in a reload
+   * counts as serving: its calls wait in the supervisor meanwhile.
+   */
+  async health(timeoutMs = 3_000): Promise<ReadyCheck[]> {
+    const reloading = this.#reloading !== null;
+    const perWorker = await Promise.all(
+      this.serving.map(async (proc, index): Promise<ReadyCheck[]> => {
+        if (proc === null || !proc.alive) {
+          if (reloading) return [{ name: "workers", ok: true, detail: `worker ${index} is moving to new code (reload)` }];
+          return [{ name: "workers", ok: false, detail: `worker ${index} is not running (it is restarting, or failed to)` }];
+        }
+        const reply = (await this.#ask(proc, (rid) => ({ t: "health", rid }), timeoutMs)) as Extract<FromWorker, { t: "health-reply" }> | null;
+        if (reply === null) return [{ name: "workers", ok: false, detail: `worker ${index} did not answer within ${timeoutMs} ms` }];
+        return reply.checks.map((c) => ({ ...c, detail: `worker ${index}: ${c.detail}` }));
+      }),
+    );
+    return perWorker.flat();
+  }
+
+  #backingUp: Promise<unknown> | null = null;
+
+  /**
+   * Has every worker copy the objects of the slots it owns into `dest`
+   * (backup.ts in storage-sqlite: each at a batch boundary, while serving).
+   * Waits for a reload in progress, and a reload waits for it: objects do
+   * not move while they are copied.
+   */
+  async backup(dest: string): Promise<{ objects: number; bytes: number }> {
+    await this.#reloading?.catch(() => {});
+    const run = Promise.all(
+      this.serving.map(async (proc, index) => {
+        // Every slot of the index must be owned by it: a restarting index's objects cannot be copied by anyone.
+        if (proc === null || proc.state !== "serving" || this.table.slots.some((owner, s) => owner === index && this.owners.owner(s) !== proc))
+          throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} is not running (restarting), so its objects cannot be copied; try again.`);
+        const reply = (await this.#ask(proc, (rid) => ({ t: "backup", rid, dest }), null)) as Extract<FromWorker, { t: "backup-reply" }> | null;
+        if (reply === null) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} exited during the backup; try again.`);
+        if (!reply.ok) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index}: ${reply.error}`);
+        return reply;
+      }),
+    );
+    this.#backingUp = run;
+    try {
+      const replies = await run;
+      return { objects: replies.reduce((n, r) => n + r.objects, 0), bytes: replies.reduce((n, r) => n + r.bytes, 0) };
+    } finally {
+      this.#backingUp = null;
+    }
+  }
+
+  /**
    * Stops listening and stops every process (serving, draining after a reload,
    * or starting): each finishes its in-flight requests and events, commits,
-   * closes sockets with 1012, within `stopTimeoutMs`, else it is killed.
-   * Resolves only once every child has exited, so the caller may then let
-   * the data directory go.
+   * closes sockets with `code` (1012 unless told), within `stopTimeoutMs`,
+   * else it is killed. Resolves only once every child has exited, so the
+   * caller may then let the data directory go.
    */
-  async stop(): Promise<void> {
+  async stop(code?: number, reason?: string): Promise<void> {
     this.#stopping = true;
     for (let i = 0; i < this.#generation.length; i++) this.#generation[i]!++;
     this.#server?.close();
@@ -461,7 +526,7 @@ export class Supervisor {
           proc.kill();
           return proc.exited;
         }
-        return proc.stop(this.timeouts.stopTimeoutMs, () => this.#killed(proc));
+        return proc.stop(this.timeouts.stopTimeoutMs, () => this.#killed(proc), code, reason);
       }),
     );
   }

@@ -140,10 +140,10 @@ export class WorkerProcess {
     if (this.alive) this.child.kill("SIGKILL");
   }
 
-  /** Asks it to finish and exit; SIGKILL if it is still there after `deadlineMs` (plus a margin for its own cleanup). Resolves once it is gone. */
-  async stop(deadlineMs: number, onKill?: () => void): Promise<void> {
+  /** Asks it to finish and exit (its sockets close with `code`, 1012 unless told); SIGKILL if it is still there after `deadlineMs` (plus a margin for its own cleanup). Resolves once it is gone. */
+  async stop(deadlineMs: number, onKill?: () => void, code?: number, reason?: string): Promise<void> {
     if (!this.alive) return;
-    if (this.child.connected) this.send({ t: "stop", deadlineMs });
+    if (this.child.connected) this.send({ t: "stop", deadlineMs, ...(code !== undefined ? { code } : {}), ...(reason !== undefined ? { reason } : {}) });
     else this.child.kill("SIGTERM");
     const timer = setTimeout(() => {
       onKill?.();

@@ -15,8 +15,12 @@ import { WebSocketRequestResponsePair } from "@torpor/core";
 import { endOf, LocalTarget, type ObjectHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
+import { runtimeChecks } from "../health.ts";
 import type { CliArgs, Command } from "../args.ts";
 import { type RunningWorker, serveSettings, startWorker } from "../serve.ts";
+import type { RunHost } from "../main.ts";
+import { fileURLToPath } from "node:url";
+import { locateSyntaxError } from "../dev/load-error.ts";
 import { BodyStreams } from "./body-streams.ts";
 import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
 import { ClusterDirectory } from "./directory.ts";
@@ -42,7 +46,7 @@ function supervisorAlive(): boolean {
 }
 
 /** Runs this process as a worker until the supervisor says stop (or goes away). */
-export async function runWorker(args: CliArgs & { command: Command }): Promise<void> {
+export async function runWorker(args: CliArgs & { command: Command }, host: RunHost = {}): Promise<void> {
   // A supervisor that dies before it sent init leaves nothing to do.
   process.once("disconnect", () => {
     if (!started) process.exit(0);
@@ -62,11 +66,20 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   if (!supervisorAlive()) process.exit(0);
   const bodies = new BodyStreams(send);
   const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
+  // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
+  const loaded: string[] = [];
+  let pending: string[] | null = null;
+  host.watchImports?.((url) => {
+    loaded.push(url);
+    if (pending === null) return;
+    if (pending.length === 0) setImmediate(() => send({ t: "imports", urls: pending!.splice(0) }));
+    pending.push(url);
+  });
   let worker: RunningWorker;
   try {
     worker = await startWorker(args, process.cwd(), { index: init.index, directory });
   } catch (error) {
-    send({ t: "failed", error: encodeError(error) });
+    send({ t: "failed", error: encodeError(await withSyntaxErrorPlace(error, loaded)) });
     process.disconnect();
     return;
   }
@@ -77,8 +90,8 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   let nextToken = 1;
   let stopping = false;
 
-  /** Finishes in-flight requests and streams, then events and storage; exits by `deadlineMs` at the latest. */
-  const stop = async (deadlineMs: number) => {
+  /** Finishes in-flight requests and streams, then events and storage (sockets close with `code`); exits by `deadlineMs` at the latest. */
+  const stop = async (deadlineMs: number, code = 1012, reason = "Server restarting") => {
     if (stopping) return;
     stopping = true;
     setTimeout(() => {
@@ -87,7 +100,7 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     }, deadlineMs);
     runtime.server!.stopAccepting();
     await Promise.all([runtime.server!.idle(), bodies.idle()]);
-    await worker.close(1012, "Server restarting");
+    await worker.close(code, reason);
     member.release();
     process.exit(0);
   };
@@ -219,8 +232,18 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
       case "hibernate":
         void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
         return;
+      case "health":
+        send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });
+        return;
+      case "backup":
+        // Only the objects of the slots this process owns: another process may have the rest open.
+        worker.storage.backup(message.dest, { only: (key) => directory.owned.has(slotOf(key.id)) }).then(
+          (report) => send({ t: "backup-reply", rid: message.rid, ok: true, ...report }),
+          (error: unknown) => send({ t: "backup-reply", rid: message.rid, ok: false, error: (error as Error)?.message ?? String(error) }),
+        );
+        return;
       case "stop":
-        void stop(message.deadlineMs);
+        void stop(message.deadlineMs, message.code, message.reason);
         return;
       case "exited":
         bodies.peerExited(message.serial);
@@ -236,4 +259,20 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     }
   });
   send({ t: "ready" });
+  send({ t: "imports", urls: loaded });
+  pending = [];
+}
+
+/** A JavaScript syntax error names no place in its stack: add the file and line `node --check` finds (load-error.ts). */
+async function withSyntaxErrorPlace(error: unknown, loaded: string[]): Promise<unknown> {
+  const text = `${(error as Error)?.message ?? ""}`;
+  if (!/SyntaxError/.test(text) || /ERROR: /.test(text)) return error;
+  // The loader thread's reports of the last modules may still be on their way.
+  await new Promise((resolve) => setImmediate(resolve));
+  const files = loaded.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
+  const place = locateSyntaxError(files);
+  if (place === null) return error;
+  const located = new Error(`${text}\n    at ${place}`);
+  Object.assign(located, { name: (error as Error).name, code: (error as { code?: unknown }).code });
+  return located;
 }

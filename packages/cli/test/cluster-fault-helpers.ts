@@ -290,7 +290,9 @@ function readdirNumbers(): number[] {
 export function workersOf(supervisor: number): number[] {
   return childrenOf(supervisor).filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").some((v) => v.startsWith("TORPOR_CLUSTER_WORKER="));
+      return readFileSync(`/proc/${pid}/environ`, "utf8")
+        .split("\0")
+        .some((v) => v.startsWith("TORPOR_CLUSTER_WORKER="));
     } catch {
       return false;
     }

@@ -49,7 +49,12 @@ export function childrenOf(parent: number): ProcessId[] {
 /** True if the process's environment has `name` set (false once it is gone). */
 export function hasEnv(p: ProcessId, name: string): boolean {
   try {
-    return isAlive(p) && readFileSync(`/proc/${p.pid}/environ`, "utf8").split("\0").some((v) => v.startsWith(`${name}=`));
+    return (
+      isAlive(p) &&
+      readFileSync(`/proc/${p.pid}/environ`, "utf8")
+        .split("\0")
+        .some((v) => v.startsWith(`${name}=`))
+    );
   } catch {
     return false;
   }

@@ -13,6 +13,7 @@ export type { DurableObjectStub } from "./stubs/stub.ts";
 export { hostOf } from "./stubs/stub.ts";
 export { ExecutionContext } from "./object/execution-context.ts";
 export type { ObjectLifecycle, DurableObjectClass } from "./object/object-host.ts";
+export type { HostControl } from "./object/host-control.ts";
 export type { ObjectCounters } from "./metrics.ts";
 export { Metrics } from "./metrics.ts";
 

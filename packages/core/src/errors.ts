@@ -56,7 +56,11 @@ export type TorporErrorCode =
   | "ERR_UPGRADE_REQUIRED"
   | "ERR_OBJECT_NOT_LOCAL"
   | "ERR_OBJECT_OWNER_EXITED"
-  | "ERR_OBJECT_UNAVAILABLE";
+  | "ERR_OBJECT_UNAVAILABLE"
+  | "ERR_CLUSTER_DATABASE"
+  | "ERR_CLUSTER_POOLER"
+  | "ERR_CLUSTER_FENCED"
+  | "ERR_CLUSTER_LEASE_LOST";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

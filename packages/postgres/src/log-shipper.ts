@@ -250,7 +250,8 @@ export class LogShipper {
     const attempts = Math.max(...batch.map((f) => ++f.pending.attempts));
     this.#logger.warn("Commit statement failed; nothing of it was written", { objects: batch.length, attempts, error });
     if (!this.#canAcknowledge()) {
-      for (const f of batch) this.#fail(f.stream, f.pending, new TorporError("ERR_CLUSTER_LEASE_LOST", "The node's lease deadline passed before the commit was written."));
+      for (const f of batch)
+        this.#fail(f.stream, f.pending, new TorporError("ERR_CLUSTER_LEASE_LOST", "The node's lease deadline passed before the commit was written."));
       return;
     }
     if (bounded && attempts >= this.#maxAttempts) {
@@ -259,9 +260,13 @@ export class LogShipper {
         this.#fail(
           f.stream,
           f.pending,
-          new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit of ${key.namespace}/${key.name ?? key.id} failed ${attempts} times in PostgreSQL: ${message(error)}`, {
-            cause: error,
-          }),
+          new TorporError(
+            "ERR_STORAGE_COMMIT_FAILED",
+            `Commit of ${key.namespace}/${key.name ?? key.id} failed ${attempts} times in PostgreSQL: ${message(error)}`,
+            {
+              cause: error,
+            },
+          ),
         );
       }
       return;
@@ -282,7 +287,8 @@ export class LogShipper {
     this.#logger.warn("Connection failed after a commit statement was sent; reading the heads back", { objects: batch.length, error: cause });
     for (let attempt = 0; ; attempt++) {
       if (!this.#canAcknowledge()) {
-        for (const f of batch) this.#fail(f.stream, f.pending, new TorporError("ERR_CLUSTER_LEASE_LOST", "The node's lease deadline passed while a commit's outcome was unknown."));
+        for (const f of batch)
+          this.#fail(f.stream, f.pending, new TorporError("ERR_CLUSTER_LEASE_LOST", "The node's lease deadline passed while a commit's outcome was unknown."));
         return;
       }
       try {

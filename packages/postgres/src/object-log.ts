@@ -99,7 +99,12 @@ export class ObjectLog {
     );
     const row = result.rows[0];
     if (row === undefined) return null;
-    return { epoch: Number(row.epoch), head: Number(row.head), snapshotSeq: Number(row.snapshot_seq), alarm: row.alarm_at === null ? null : Number(row.alarm_at) };
+    return {
+      epoch: Number(row.epoch),
+      head: Number(row.head),
+      snapshotSeq: Number(row.snapshot_seq),
+      alarm: row.alarm_at === null ? null : Number(row.alarm_at),
+    };
   }
 
   /** Reads the latest snapshot and the log after it, consistently, up to the head. */
@@ -138,7 +143,8 @@ export class ObjectLog {
         log.rows.forEach((r, i) => {
           if (Number(r.seq) !== snapshotSeq + i + 1) throw new Error(`log of ${key.namespace}/${key.id} has a gap before seq ${r.seq}`);
         });
-        if (snapshotSeq + log.rows.length !== head) throw new Error(`log of ${key.namespace}/${key.id} ends at ${snapshotSeq + log.rows.length}, head is ${head}`);
+        if (snapshotSeq + log.rows.length !== head)
+          throw new Error(`log of ${key.namespace}/${key.id} ends at ${snapshotSeq + log.rows.length}, head is ${head}`);
         return { snapshot, snapshotSeq, records: log.rows.map((r) => r.record), head };
       } catch (error) {
         await c.query("ROLLBACK").catch(() => {});
@@ -183,7 +189,13 @@ export class ObjectLog {
       alarms.push(a.alarm);
       offset += a.record.length;
     }
-    const blob = batch.length === 1 ? batch[0]!.record : Buffer.concat(batch.map((a) => a.record), offset);
+    const blob =
+      batch.length === 1
+        ? batch[0]!.record
+        : Buffer.concat(
+            batch.map((a) => a.record),
+            offset,
+          );
     const result = await c.query<{ namespace: string; id: string }>(this.#append, [namespaces, ids, epochs, seqs, offsets, lengths, alarms, blob]);
     return new Set(result.rows.map((r) => keyOf(r as ObjectKey)));
   }

@@ -10,8 +10,15 @@ import { pgUnavailableReason, startPgServer, type PgServer, type PgServerOptions
 /** Why this machine cannot run the PostgreSQL tests (then they are skipped with this reason), or null. */
 export const pgMissing = pgUnavailableReason();
 
-/** `it` when PostgreSQL can run here, `it.skip` otherwise. */
-export const pgIt = pgMissing === null ? it : it.skip;
+/** A test that needs PostgreSQL: `it` when it can run here, `it.skip` otherwise. */
+export function pgIt(name: string, fn: () => Promise<void>, timeout?: number): void {
+  (pgMissing === null ? it : it.skip)(name, fn, timeout);
+}
+
+/** A test skipped for a reason of its own. */
+pgIt.skip = (name: string, fn: () => Promise<void>, timeout?: number): void => {
+  it.skip(name, fn, timeout);
+};
 
 /** Starts a server before the file's tests and removes it after; `get()` returns it. */
 export function usePgServer(options?: PgServerOptions): { get(): PgServer } {

@@ -14,3 +14,5 @@ export { WalTail } from "./wal-tail.ts";
 export { applyRecords, decodeRecord, encodeRecord, mergeRecords } from "./page-record.ts";
 export type { PageRecord } from "./page-record.ts";
 export { monotonicClock, monotonicNow } from "./monotonic-clock.ts";
+export { postgresStorage } from "./postgres-storage.ts";
+export type { PostgresStorageOptions, PostgresStorageProvider } from "./postgres-storage.ts";

@@ -27,6 +27,16 @@ export interface TorporSection {
   maxBufferedBytes?: number | undefined;
   pingIntervalMs?: number | undefined;
   workers?: number | undefined;
+  /** Several machines: the PostgreSQL URL of the cluster (docs/scaling.md). */
+  cluster?: string | undefined;
+  /** Where object data is durable in a cluster: `postgres` (the log, survives the node) or `local` (this node's disk). */
+  durability?: "postgres" | "local" | undefined;
+  /** The node's lease on PostgreSQL's clock, ms. */
+  leaseTtlMs?: number | undefined;
+  /** How other nodes reach this one's peer endpoint (`host:port`). */
+  nodeAddress?: string | undefined;
+  /** Port of the peer endpoint other nodes forward calls to. */
+  peerPort?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -78,6 +88,14 @@ const torporSchema = z.strictObject({
   max_buffered_bytes: positiveInt.optional(),
   ping_interval_ms: z.number().int().nonnegative().optional(),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
+  cluster: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a "postgres://…" URL')
+    .optional(),
+  durability: z.enum(["postgres", "local"]).optional(),
+  lease_ttl_ms: z.number().int().min(1_000, "must be at least 1000").optional(),
+  node_address: z.string().min(1).optional(),
+  peer_port: z.number().int().min(0).max(65_535).optional(),
 });
 
 const configSchema = z.looseObject({
@@ -257,6 +275,11 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       maxBufferedBytes: t.max_buffered_bytes,
       pingIntervalMs: t.ping_interval_ms,
       workers: t.workers,
+      cluster: t.cluster,
+      durability: t.durability,
+      leaseTtlMs: t.lease_ttl_ms,
+      nodeAddress: t.node_address,
+      peerPort: t.peer_port,
     },
     warnings,
   };

@@ -41,9 +41,11 @@ async function main(argv: string[]): Promise<void> {
   const command = args.command;
   if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return runWorker({ ...args, command });
   if (command === "start") {
-    const workers = args.workers ?? serveSettings(args, process.cwd()).config.torpor.workers ?? availableParallelism();
-    // One process needs no supervisor: `--workers 1` is today's single process.
-    if (workers > 1) return runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
+    const torpor = serveSettings(args, process.cwd()).config.torpor;
+    const workers = args.workers ?? torpor.workers ?? availableParallelism();
+    // One process needs no supervisor: `--workers 1` is today's single process. A node of several machines always
+    // has one: it holds the node's lease, and never runs user code that could delay a renewal.
+    if (workers > 1 || (args.cluster ?? torpor.cluster) !== undefined) return runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
   }
   const worker = await startWorker({ ...args, command });
   const { logger } = worker;

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
+import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type StorageProvider } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
@@ -35,6 +35,8 @@ const EMPTY_CONFIG: WorkerConfig = {
 export interface ClusterRole {
   index: number;
   directory: HostDirectory;
+  /** A node of several machines brings its own storage (the PostgreSQL log); else SQLite files in the data directory. */
+  storage?: StorageProvider;
 }
 
 /** What both a single process and a cluster supervisor read from the flags and the config. */
@@ -135,7 +137,7 @@ async function startLocked(
     objects: worker.objects,
     ...(worker.fetch !== undefined ? { fetch: worker.fetch } : {}),
     env: vars,
-    storage: sqliteStorage({ dir: join(persistTo, "do") }),
+    storage: cluster?.storage ?? sqliteStorage({ dir: join(persistTo, "do") }),
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
     maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
     limits: {

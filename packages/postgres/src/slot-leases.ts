@@ -69,15 +69,17 @@ export class SlotLeases {
    * Takes up to `count` slots that are free or whose owner's lease expired,
    * if this node's own lease is live. Returns the slots taken with their new epochs.
    */
-  async claimOrphans(count: number): Promise<Map<number, number>> {
+  async claimOrphans(count: number, takeExpired = true): Promise<Map<number, number>> {
     if (count <= 0) return new Map();
     const t = this.#db.tables;
+    // With local durability a dead node's slots wait for it (its data is on its disk): only free slots are taken.
+    const expired = takeExpired ? `OR NOT EXISTS (SELECT 1 FROM ${t.nodes} n WHERE n.node_id = s.owner AND n.expires_at > now())` : "";
     const result = await this.#db.query<{ slot: number; epoch: string }>(
       `WITH me AS (SELECT 1 FROM ${t.nodes} WHERE node_id = $1 AND expires_at > now()),
             cand AS (
               SELECT s.slot FROM ${t.slots} s
                WHERE EXISTS (SELECT 1 FROM me)
-                 AND (s.owner IS NULL OR NOT EXISTS (SELECT 1 FROM ${t.nodes} n WHERE n.node_id = s.owner AND n.expires_at > now()))
+                 AND (s.owner IS NULL ${expired})
                ORDER BY random() LIMIT $2
                FOR UPDATE SKIP LOCKED)
        UPDATE ${t.slots} s SET owner = $1, epoch = s.epoch + 1
@@ -97,10 +99,21 @@ export class SlotLeases {
    * Takes this node's fair share of orphaned slots: up to ceil(slots / live
    * nodes) in total. Returns the slots taken.
    */
-  async rebalance(): Promise<Map<number, number>> {
+  async rebalance(takeExpired = true): Promise<Map<number, number>> {
     const live = Math.max(1, (await this.liveNodes()).length);
     const fair = Math.ceil(SLOT_COUNT / live);
-    return this.claimOrphans(fair - this.owned.size);
+    return this.claimOrphans(fair - this.owned.size, takeExpired);
+  }
+
+  /**
+   * Takes back the slots PostgreSQL still records as this node's (a node id
+   * kept across restarts, with local durability: the data is on this disk).
+   * The caller holds the data directory's lock, so no other process is this node.
+   */
+  async adoptOwn(): Promise<Map<number, number>> {
+    const result = await this.#db.query<{ slot: number; epoch: string }>(`SELECT slot, epoch FROM ${this.#db.tables.slots} WHERE owner = $1`, [this.#nodeId]);
+    for (const row of result.rows) this.owned.set(row.slot, Number(row.epoch));
+    return new Map(this.owned);
   }
 
   /** Gives slots up (owner NULL, epoch raised) so others can take them at once. */

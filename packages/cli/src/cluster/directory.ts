@@ -9,6 +9,7 @@ import { handoffWebSocket, slotOf, type HostDirectory } from "@torpor/core/clust
 import type { CallOp, FromWorker } from "./ipc.ts";
 import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
 import { handOffUpgrade } from "./sockets.ts";
+import type { PeerClient } from "./peer-client.ts";
 
 interface Pending {
   resolve(value: unknown): void;
@@ -21,12 +22,18 @@ export class ClusterDirectory implements HostDirectory {
   readonly #pending = new Map<number, Pending>();
   #nextRid = 1;
 
+  /** slot → the local worker serving it; -1: another node holds it (reached through `peer`). */
+  slots: readonly number[];
+  /** Calls to other nodes (a node of several machines), else null. */
+  peer: PeerClient | null = null;
+
   constructor(
     readonly index: number,
-    readonly slots: readonly number[],
+    slots: readonly number[],
     acquired: boolean,
     readonly send: (message: FromWorker, handle?: unknown) => void,
   ) {
+    this.slots = slots;
     this.acquired = acquired;
   }
 
@@ -40,7 +47,20 @@ export class ClusterDirectory implements HostDirectory {
   }
 
   async fetch(key: ObjectKey, request: Request): Promise<Response> {
-    const wire = (await this.#route(key, { op: "fetch", request: await encodeRequest(request) })) as WireResponse;
+    const op = { op: "fetch", request: await encodeRequest(request) } as const;
+    const peer = this.peer;
+    if (peer !== null && this.ownerOf(key) < 0) {
+      const { value, upgrade } = await peer.call(key, slotOf(key.id), op);
+      const wire = value as WireResponse;
+      if (upgrade === undefined) return decodeResponse(wire);
+      // The owner node holds the WebSocket: the client's connection is spliced to it if the Worker returns this response.
+      const webSocket = handoffWebSocket({
+        handOff: (req, socket, head) => peer.spliceUpgrade(upgrade, req, socket, head),
+        abandon: () => peer.abandon(upgrade),
+      });
+      return decodeResponse(wire, webSocket);
+    }
+    const wire = (await this.#route(key, op)) as WireResponse;
     const upgrade = wire.upgrade;
     if (upgrade === undefined) return decodeResponse(wire);
     // The owner accepted a WebSocket: the client's socket goes there if the Worker returns this response.
@@ -60,6 +80,7 @@ export class ClusterDirectory implements HostDirectory {
   }
 
   #route(key: ObjectKey, op: CallOp): Promise<unknown> {
+    if (this.peer !== null && this.ownerOf(key) < 0) return this.peer.call(key, slotOf(key.id), op).then((r) => r.value);
     const rid = this.#nextRid++;
     return new Promise((resolve, reject) => {
       this.#pending.set(rid, { resolve, reject });

@@ -8,6 +8,8 @@
 import type { Metrics, ObjectInfo } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { StoredAttachment } from "@torpor/core/cluster";
+import type { NodeInit } from "./node-worker.ts";
+import type { NodeTable } from "./node-membership.ts";
 import type { WireError, WireRequest, WireResponse } from "./wire.ts";
 
 /** A routed operation on an object. */
@@ -26,7 +28,9 @@ export interface MovedSocket {
 
 /** Supervisor → worker. */
 export type ToWorker =
-  | { t: "init"; index: number; slots: number[]; acquired: boolean }
+  | { t: "init"; index: number; slots: number[]; acquired: boolean; node?: NodeInit }
+  | { t: "table"; table: NodeTable }
+  | { t: "fence"; reason: string }
   | { t: "conn" }
   | ({ t: "call"; rid: number; from: number; key: ObjectKey } & CallOp)
   | { t: "reply"; rid: number; ok: true; value: unknown; response?: WireResponse }

@@ -10,6 +10,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { TorporError, type Logger, type Metrics, type ObjectInfo } from "@torpor/core";
 import type { FromWorker, ToWorker } from "./ipc.ts";
+import type { NodeTable } from "./node-membership.ts";
+import type { NodeInit } from "./node-worker.ts";
+import { PEER, type PeerServer } from "./peer-server.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
 import { takeSocket } from "./sockets.ts";
 import { decodeError, type WireError } from "./wire.ts";
@@ -24,6 +27,8 @@ export interface SupervisorOptions {
   script: string;
   argv: string[];
   logger: Logger;
+  /** A node of several machines: what its workers are told (the table follows in `table` messages). */
+  node?: NodeInit;
 }
 
 /** One worker process. */
@@ -58,10 +63,18 @@ export class Supervisor {
   readonly #statsWaiters = new Map<number, (value: FromWorker) => void>();
   url = "";
 
+  /** The peer endpoint of a node of several machines (its forwarded calls' replies go there). */
+  peer: PeerServer | null = null;
+
   constructor(options: SupervisorOptions) {
     this.options = options;
-    this.table = loadSlotTable(join(options.persistTo, "cluster"), options.workers);
-    saveSlotTable(join(options.persistTo, "cluster"), this.table);
+    if (options.node !== undefined) {
+      // Several machines: which slots this node serves comes from PostgreSQL, not from the file.
+      this.table = { workers: options.workers, slots: [...options.node.table.slots] };
+    } else {
+      this.table = loadSlotTable(join(options.persistTo, "cluster"), options.workers);
+      saveSlotTable(join(options.persistTo, "cluster"), this.table);
+    }
     this.#current = new Array(options.workers).fill(null);
     this.#held = Array.from({ length: options.workers }, () => []);
   }
@@ -114,7 +127,7 @@ export class Supervisor {
       exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))),
     };
     child.on("error", (error) => this.logger.error("Worker process error", { worker: index, error }));
-    this.#send(worker, { t: "init", index, slots: this.table.slots, acquired });
+    this.#send(worker, { t: "init", index, slots: this.table.slots, acquired, ...(this.options.node !== undefined ? { node: this.#nodeInit() } : {}) });
     return new Promise<WorkerProcess>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.t === "ready") {
@@ -138,6 +151,8 @@ export class Supervisor {
   /** Makes `worker` the process of its index and delivers what waited for it. */
   #install(worker: WorkerProcess): void {
     this.#current[worker.index] = worker;
+    // The deadline it was started with may have passed while it loaded: the latest one goes first.
+    if (this.#nodeTable !== null) this.#send(worker, { t: "table", table: this.#nodeTable });
     const held = this.#held[worker.index]!.splice(0);
     for (const { message, handle } of held) this.#deliver(worker.index, message, handle);
   }
@@ -152,8 +167,45 @@ export class Supervisor {
     });
   }
 
+  #nodeInit(): NodeInit {
+    const node = this.options.node!;
+    return { ...node, table: this.#nodeTable ?? node.table };
+  }
+
+  #nodeTable: NodeTable | null = null;
+
+  /** A node's new table (after a renewal): every worker gets it, with the new deadline. */
+  setNodeTable(table: NodeTable): void {
+    this.#nodeTable = table;
+    this.table.slots = [...table.slots];
+    for (const worker of this.#current) if (worker !== null) this.#send(worker, { t: "table", table });
+  }
+
+  /** Tells every worker the node fenced itself; resolves when they exited (or after `ms`). */
+  async fence(reason: string, ms: number): Promise<void> {
+    this.#stopping = true;
+    this.#server?.close();
+    const all = this.#current.filter((w): w is WorkerProcess => w !== null);
+    for (const worker of all) {
+      worker.retiring = true;
+      this.#send(worker, { t: "fence", reason });
+    }
+    await Promise.race([Promise.all(all.map((w) => w.exited)), new Promise((resolve) => setTimeout(resolve, ms))]);
+    for (const worker of all) if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
+  }
+
+  /** Delivers a message to worker `index` (the peer endpoint's calls and upgrades). */
+  deliver(index: number, message: ToWorker, handle?: Socket): void {
+    this.#deliver(index, message, handle);
+  }
+
   /** Sends to the process of `index`, or holds the message until there is one. */
   #deliver(index: number, message: ToWorker, handle?: Socket): void {
+    if (index === PEER) {
+      // A reply to a call forwarded by another node.
+      if (message.t === "reply") this.peer?.settle(message.rid, message.ok ? { ok: true, value: message.value } : { ok: false, error: message.error });
+      return;
+    }
     const worker = this.#current[index];
     if (worker === null || worker === undefined) {
       if (handle !== undefined) takeSocket(handle);

@@ -6,11 +6,14 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { WebSocketRequestResponsePair } from "@torpor/core";
+import { jsonLogger, WebSocketRequestResponsePair } from "@torpor/core";
 import { callHost, endOf, fetchHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { hibernateObject } from "../admin.ts";
 import type { CliArgs, Command } from "../args.ts";
-import { startWorker, type RunningWorker } from "../serve.ts";
+import { serveSettings, startWorker, type RunningWorker } from "../serve.ts";
+import { FENCED_EXIT_CODE } from "./node-fence.ts";
+import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
+import { PeerClient } from "./peer-client.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
@@ -35,8 +38,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   });
   const directory = new ClusterDirectory(init.index, init.slots, init.acquired, send);
   let worker: RunningWorker;
+  let node: NodeWorker | null = null;
   try {
-    worker = await startWorker(args, process.cwd(), { index: init.index, directory });
+    if (init.node !== undefined) {
+      // A node of several machines: its own database connections, storage, output fence and calls to other nodes.
+      const logger = jsonLogger(args.logLevel ?? "info");
+      node = await startNodeWorker(init.node, init.index, serveSettings(args, process.cwd()).persistTo, logger);
+      const current = node;
+      directory.peer = new PeerClient(() => current.table);
+    }
+    worker = await startWorker(args, process.cwd(), { index: init.index, directory, ...(node !== null ? { storage: node.storage } : {}) });
   } catch (error) {
     send({ t: "failed", error: encodeError(error) });
     process.disconnect();
@@ -51,7 +62,20 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     if (stopping) return;
     stopping = true;
     await worker.close(1012, "Server restarting");
+    directory.peer?.close();
+    await node?.close();
     process.exit(0);
+  };
+  if (node !== null) {
+    const fence = node.fence;
+    fence.onFence((reason) => {
+      stopping = true;
+      worker.logger.error("Fencing this node: no more output; WebSockets closed with 1012; exiting", { reason });
+      fence.shutDown(runtime, 200, () => process.exit(FENCED_EXIT_CODE));
+    });
+  }
+  const guard = (socket: Socket | undefined) => {
+    if (socket !== undefined) node?.fence.guard(socket);
   };
   // Signals reach the whole process group (Ctrl-C); the supervisor decides when workers stop.
   process.on("SIGINT", () => {});
@@ -110,6 +134,7 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   process.on("message", (message: ToWorker, handle?: Socket) => {
     switch (message.t) {
       case "conn":
+        guard(handle);
         if (handle !== undefined) runtime.server!.acceptConnection(handle);
         return;
       case "call":
@@ -126,6 +151,7 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         }
         parked.delete(message.token);
         clearTimeout(entry.timer);
+        guard(handle);
         const req = { method: message.req.method, url: message.req.url, headers: message.req.headers } as unknown as IncomingMessage;
         runtime.server!.completeUpgrade(req, handle, Buffer.from(message.head), entry.end, entry.protocol);
         return;
@@ -139,7 +165,15 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         return;
       }
       case "socket":
+        guard(handle);
         adopt(message.moved, handle);
+        return;
+      case "table":
+        directory.slots = message.table.slots;
+        node?.update(message.table, runtime);
+        return;
+      case "fence":
+        node?.fence.fence(message.reason);
         return;
       case "auto-response":
         runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);

@@ -1,0 +1,88 @@
+/**
+ * What a worker of a multi-machine node adds to a plain cluster worker: its
+ * own connections to the cluster database, the commit pipeline and the
+ * storage provider (the PostgreSQL log, or this node's disk with
+ * `--durability local`), the output fence, and the alarms of slots the node
+ * takes over.
+ */
+import { join } from "node:path";
+import type { Logger, Runtime, StorageProvider } from "@torpor/core";
+import type { ObjectKey } from "@torpor/core/storage";
+import { LogShipper, ObjectLog, openClusterDb, postgresStorage, type ClusterDb } from "@torpor/postgres";
+import { sqliteStorage } from "@torpor/storage-sqlite";
+import type { NodeTable } from "./node-membership.ts";
+import { NodeFence } from "./node-fence.ts";
+
+/** What the supervisor tells a worker about its node. */
+export interface NodeInit {
+  url: string;
+  durability: "postgres" | "local";
+  table: NodeTable;
+}
+
+/** A worker's node-side state. */
+export interface NodeWorker {
+  readonly fence: NodeFence;
+  readonly storage: StorageProvider;
+  /** The latest table from the supervisor. */
+  table: NodeTable;
+  /** A new table: deadline moved, slots gained (their alarms are armed) or lost. */
+  update(table: NodeTable, runtime: Runtime): void;
+  close(): Promise<void>;
+}
+
+/** Connects this worker to the cluster database and builds its storage. */
+export async function startNodeWorker(init: NodeInit, index: number, persistTo: string, logger: Logger): Promise<NodeWorker> {
+  const fence = new NodeFence(init.table.deadline);
+  let db: ClusterDb | null = null;
+  let log: ObjectLog | null = null;
+  let storage: StorageProvider;
+  let table = init.table;
+  if (init.durability === "postgres") {
+    db = await openClusterDb({ url: init.url, poolSize: 4 });
+    log = new ObjectLog(db);
+    const shipper = new LogShipper(log, { canAcknowledge: () => fence.valid(), logger });
+    storage = postgresStorage({
+      dir: join(persistTo, "cache", `worker-${index}`),
+      nodeId: table.nodeId,
+      log,
+      shipper,
+      slotEpoch: (slot) => (worker.table.slots[slot] === index ? worker.table.epochs[slot]! : null),
+      logger,
+    });
+  } else {
+    storage = sqliteStorage({ dir: join(persistTo, "do") });
+  }
+  const worker: NodeWorker = {
+    fence,
+    storage,
+    get table() {
+      return table;
+    },
+    set table(next: NodeTable) {
+      table = next;
+    },
+    update(next, runtime) {
+      const gained: number[] = [];
+      for (let s = 0; s < next.slots.length; s++) if (next.slots[s] === index && table.slots[s] !== index) gained.push(s);
+      table = next;
+      fence.update(next.deadline);
+      if (gained.length === 0) return;
+      if (log === null) {
+        runtime.scheduleStoredAlarms((key: ObjectKey) => gained.includes(Number.parseInt(key.id.slice(0, 2), 16)));
+        return;
+      }
+      // Alarms of objects in slots taken over: armed from PostgreSQL, without restoring each object.
+      log.alarms(gained).then(
+        (alarms) => {
+          for (const { key, alarm } of alarms) runtime.hostForKey(key, true).scheduleAlarm(alarm);
+        },
+        (error: unknown) => logger.error("Reading the alarms of slots taken over failed", { slots: gained.length, error }),
+      );
+    },
+    async close() {
+      await db?.close();
+    },
+  };
+  return worker;
+}

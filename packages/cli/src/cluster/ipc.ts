@@ -31,6 +31,7 @@ export type ToWorker =
   | { t: "init"; index: number; slots: number[]; acquired: boolean; node?: NodeInit }
   | { t: "table"; table: NodeTable }
   | { t: "fence"; reason: string }
+  | { t: "drain"; rid: number; slots: number[] }
   | { t: "conn" }
   | ({ t: "call"; rid: number; from: number; key: ObjectKey } & CallOp)
   | { t: "reply"; rid: number; ok: true; value: unknown; response?: WireResponse }
@@ -59,4 +60,5 @@ export type FromWorker =
   | { t: "released"; objects: number; sockets: number; closed: number }
   | { t: "acquired" }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
-  | { t: "hibernate-reply"; rid: number; status: number; body: unknown };
+  | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
+  | { t: "drained"; rid: number; objects: number };

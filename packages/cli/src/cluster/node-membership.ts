@@ -38,7 +38,16 @@ export interface MembershipOptions {
   onTable(table: NodeTable): void;
   /** The lease is lost: the node must fence itself. */
   onLost(error: TorporError): void;
+  /**
+   * Closes the objects of `slots` (commits finished, sockets closed with
+   * 1012) so the slots can be released to a node below its share. Their
+   * calls already go elsewhere: the table sent before says nobody here holds them.
+   */
+  onDrain(slots: number[]): Promise<void>;
 }
+
+/** At most this many slots are handed over per renewal, so a node joining moves objects gradually. */
+const DRAIN_BATCH = 32;
 
 export class NodeMembership {
   readonly db: ClusterDb;
@@ -49,6 +58,8 @@ export class NodeMembership {
   readonly #assigned = new Map<number, number>();
   #table: NodeTable;
   #refreshing = false;
+  /** Slots being handed over (their objects closing); not served here, not yet released. */
+  readonly #draining = new Set<number>();
 
   private constructor(options: MembershipOptions, db: ClusterDb, lease: NodeLease) {
     this.#options = options;
@@ -102,12 +113,15 @@ export class NodeMembership {
       if (taken.size > 0) this.#options.logger.info("Took slots", { node: this.#options.nodeId, slots: taken.size, held: this.slots.owned.size });
       const views = await this.slots.read();
       const readAt = monotonicNow();
+      const excess = this.#options.durability === "postgres" && this.#draining.size === 0 ? await this.#excess() : [];
+      for (const slot of excess) this.#draining.add(slot);
       this.#assign();
       const slots = new Array<number>(SLOT_COUNT).fill(-1);
       const epochs = new Array<number>(SLOT_COUNT).fill(0);
       const remote: NodeTable["remote"] = new Array(SLOT_COUNT).fill(null);
       for (const v of views) {
         const worker = this.#assigned.get(v.slot);
+        if (this.#draining.has(v.slot)) continue;
         if (worker !== undefined) {
           slots[v.slot] = worker;
           epochs[v.slot] = this.slots.owned.get(v.slot)!;
@@ -117,6 +131,7 @@ export class NodeMembership {
       }
       this.#table = { nodeId: this.#options.nodeId, slots, epochs, remote, deadline: this.lease.deadline };
       this.#options.onTable(this.#table);
+      if (excess.length > 0) void this.#handOver(excess);
     } catch (error) {
       this.#options.logger.warn("Reading the cluster's slots failed; retrying at the next renewal", { error });
     } finally {
@@ -124,13 +139,34 @@ export class NodeMembership {
     }
   }
 
+  /** Slots held beyond this node's fair share of the live nodes (with durability in PostgreSQL, any node can serve any slot). */
+  async #excess(): Promise<number[]> {
+    const live = Math.max(1, (await this.slots.liveNodes()).length);
+    const over = this.slots.owned.size - Math.ceil(SLOT_COUNT / live);
+    if (over <= 0) return [];
+    return [...this.slots.owned.keys()].sort((a, b) => b - a).slice(0, Math.min(over, DRAIN_BATCH));
+  }
+
+  /** Closes the objects of `slots`, then releases them in PostgreSQL for a node below its share to take. */
+  async #handOver(slots: number[]): Promise<void> {
+    try {
+      await this.#options.onDrain(slots);
+      const released = await this.slots.release(slots);
+      this.#options.logger.info("Handed slots over", { node: this.#options.nodeId, slots: released.length, held: this.slots.owned.size });
+    } catch (error) {
+      this.#options.logger.warn("Handing slots over failed; they stay here", { error });
+    } finally {
+      for (const slot of slots) this.#draining.delete(slot);
+    }
+  }
+
   /** Keeps each held slot on its worker; a newly held one goes to the worker with the fewest. */
   #assign(): void {
-    for (const slot of [...this.#assigned.keys()]) if (!this.slots.owned.has(slot)) this.#assigned.delete(slot);
+    for (const slot of [...this.#assigned.keys()]) if (!this.slots.owned.has(slot) || this.#draining.has(slot)) this.#assigned.delete(slot);
     const load = new Array<number>(this.#options.workers).fill(0);
     for (const w of this.#assigned.values()) load[w]!++;
     for (const slot of [...this.slots.owned.keys()].sort((a, b) => a - b)) {
-      if (this.#assigned.has(slot)) continue;
+      if (this.#assigned.has(slot) || this.#draining.has(slot)) continue;
       const least = load.indexOf(Math.min(...load));
       this.#assigned.set(slot, least);
       load[least]!++;

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { Logger, Runtime, StorageProvider } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
-import { LogShipper, ObjectLog, openClusterDb, postgresStorage, type ClusterDb } from "@torpor/postgres";
+import { LogShipper, ObjectLog, openClusterDb, postgresStorage, type ClusterDb, type PostgresStorageProvider } from "@torpor/postgres";
 import { sqliteStorage } from "@torpor/storage-sqlite";
 import type { NodeTable } from "./node-membership.ts";
 import { NodeFence } from "./node-fence.ts";
@@ -28,6 +28,8 @@ export interface NodeWorker {
   table: NodeTable;
   /** A new table: deadline moved, slots gained (their alarms are armed) or lost. */
   update(table: NodeTable, runtime: Runtime): void;
+  /** The objects of `slots` were closed (handed over): forget their claims and cached files. */
+  forgetSlots(slots: ReadonlySet<number>): void;
   close(): Promise<void>;
 }
 
@@ -37,12 +39,13 @@ export async function startNodeWorker(init: NodeInit, index: number, persistTo: 
   let db: ClusterDb | null = null;
   let log: ObjectLog | null = null;
   let storage: StorageProvider;
+  let replicated: PostgresStorageProvider | null = null;
   let table = init.table;
   if (init.durability === "postgres") {
     db = await openClusterDb({ url: init.url, poolSize: 4 });
     log = new ObjectLog(db);
     const shipper = new LogShipper(log, { canAcknowledge: () => fence.valid(), logger });
-    storage = postgresStorage({
+    storage = replicated = postgresStorage({
       dir: join(persistTo, "cache", `worker-${index}`),
       nodeId: table.nodeId,
       log,
@@ -79,6 +82,9 @@ export async function startNodeWorker(init: NodeInit, index: number, persistTo: 
         },
         (error: unknown) => logger.error("Reading the alarms of slots taken over failed", { slots: gained.length, error }),
       );
+    },
+    forgetSlots(slots) {
+      replicated?.forgetSlots(slots);
     },
     async close() {
       await db?.close();

@@ -25,7 +25,7 @@ import type { ObjectKey } from "@torpor/core/storage";
 import { monotonicNow } from "@torpor/postgres";
 import type { CallOp } from "./ipc.ts";
 import type { NodeTable } from "./node-membership.ts";
-import { takeSocket } from "./sockets.ts";
+import { restartReading, takeSocket } from "./sockets.ts";
 import { decodeError, type WireError, type WireResponse } from "./wire.ts";
 
 /** A call's body on the wire. */
@@ -51,6 +51,8 @@ export interface RemoteUpgrade {
 }
 
 const MAX_REDIRECTS = 3;
+/** How long a call waits for some node to hold a slot nobody holds (a hand-over, a failover in progress). */
+const OWNER_WAIT_MS = 5_000;
 
 export class PeerClient {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -64,6 +66,8 @@ export class PeerClient {
   async call(key: ObjectKey, slot: number, op: CallOp): Promise<{ value: unknown; upgrade?: RemoteUpgrade }> {
     let target = this.#table().remote[slot] ?? null;
     for (let attempt = 0; ; attempt++) {
+      // Nobody holds the slot this instant (being handed over, or its owner just failed): wait for the next table.
+      if (target === null) target = await this.#owner(slot);
       if (target === null) {
         throw new TorporError(
           "ERR_OBJECT_UNAVAILABLE",
@@ -92,6 +96,17 @@ export class PeerClient {
       const wire = reply.value as WireResponse | undefined;
       if (op.op === "fetch" && wire?.upgrade !== undefined) return { value: wire, upgrade: { address: target.address, ...wire.upgrade } };
       return { value: reply.value };
+    }
+  }
+
+  /** The node holding `slot` once a table names one, waiting at most OWNER_WAIT_MS. */
+  async #owner(slot: number): Promise<NodeTable["remote"][number]> {
+    const until = monotonicNow() + OWNER_WAIT_MS;
+    for (;;) {
+      const table = this.#table();
+      const remote = table.remote[slot] ?? null;
+      if (remote !== null || (table.slots[slot] ?? -1) >= 0 || monotonicNow() >= until) return remote;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
@@ -195,7 +210,7 @@ export class PeerClient {
     // pipe() keeps order and applies backpressure both ways.
     peer.pipe(client);
     client.pipe(peer);
-    client.resume();
+    restartReading(client);
   }
 
   /** The Worker did not return the owner's WebSocket: the owner drops the socket it parked. */

@@ -130,6 +130,9 @@ async function joinCluster(
       workers: context.workers,
       logger,
       onTable: (table) => context.supervisor()?.setNodeTable(table),
+      onDrain: async (slots) => {
+        await context.supervisor()?.drain(slots);
+      },
       onLost: (error) => {
         if (fencing) return;
         fencing = true;

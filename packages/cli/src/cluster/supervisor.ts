@@ -194,6 +194,26 @@ export class Supervisor {
     for (const worker of all) if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
   }
 
+  /** Closes the objects of `slots` in every worker (a node handing slots over); resolves when all did. */
+  async drain(slots: number[]): Promise<number> {
+    const live = this.#current.filter((w): w is WorkerProcess => w !== null && w.ready);
+    const counts = await Promise.all(
+      live.map(async (worker) => {
+        const rid = this.#statsRid++;
+        const reply = await Promise.race([
+          new Promise<FromWorker>((resolve) => {
+            this.#statsWaiters.set(rid, resolve);
+            this.#send(worker, { t: "drain", rid, slots });
+          }),
+          worker.exited.then(() => null),
+        ]);
+        this.#statsWaiters.delete(rid);
+        return reply !== null && reply.t === "drained" ? reply.objects : 0;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   /** Delivers a message to worker `index` (the peer endpoint's calls and upgrades). */
   deliver(index: number, message: ToWorker, handle?: Socket): void {
     this.#deliver(index, message, handle);
@@ -267,6 +287,7 @@ export class Supervisor {
         return;
       case "stats-reply":
       case "hibernate-reply":
+      case "drained":
         this.#statsWaiters.get(message.rid)?.(message);
         return;
       case "ready":

@@ -74,6 +74,14 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
       fence.shutDown(runtime, 200, () => process.exit(FENCED_EXIT_CODE));
     });
   }
+  /** The node hands `slots` over: their objects finish their events, commit and close their sockets with 1012. */
+  const drain = async (slots: Set<number>): Promise<number> => {
+    const hosts = runtime.hosts().filter((h) => slots.has(slotOf(h.key.id)));
+    await Promise.all(hosts.map((h) => h.shutdown(1012, "Object moving to another node")));
+    for (const h of hosts) runtime.forget(h);
+    node?.forgetSlots(slots);
+    return hosts.length;
+  };
   const guard = (socket: Socket | undefined) => {
     if (socket !== undefined) node?.fence.guard(socket);
   };
@@ -174,6 +182,9 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         return;
       case "fence":
         node?.fence.fence(message.reason);
+        return;
+      case "drain":
+        void drain(new Set(message.slots)).then((objects) => send({ t: "drained", rid: message.rid, objects }));
         return;
       case "auto-response":
         runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);

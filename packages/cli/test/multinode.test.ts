@@ -1,0 +1,124 @@
+/**
+ * Nodes of several machines as real processes on one real PostgreSQL (on
+ * this machine: each node on its own ports on 127.0.0.1; the fault suite runs
+ * them in network namespaces). Any node answers for any object; a WebSocket
+ * opened through a node that does not hold the object is spliced to the one
+ * that does; a SIGKILLed node's objects come back on the survivor with every
+ * acknowledged write, within the lease TTL + 2 s; a node paused past its lease
+ * sends nothing after it wakes, closes its WebSockets with 1012 and exits 75.
+ */
+import { describe, expect } from "vitest";
+import { pgIt, usePgServer } from "../../postgres/test/pg-fixture.ts";
+import { Client } from "./cluster-helpers.ts";
+import { clusterQuery, multinodeProject, objectOwner, slotOwners, startNode, type TestNode } from "./multinode-helpers.ts";
+
+const pg = usePgServer();
+const TTL = 3_000;
+
+/** Two nodes that split the slots between them. */
+async function twoNodes() {
+  const url = pg.get().url;
+  const dir = multinodeProject();
+  const [a, b] = await Promise.all([startNode(dir, "a", url, ["--lease-ttl-ms", String(TTL)]), startNode(dir, "b", url, ["--lease-ttl-ms", String(TTL)])]);
+  // The first node takes every slot; it hands the excess over to the second, a batch per renewal.
+  await expect.poll(async () => [...(await slotOwners(url)).values()].sort(), { timeout: 60_000, interval: 250 }).toEqual([128, 128]);
+  return { url, dir, a, b };
+}
+
+/** The node whose node id claimed `name`, and the other one. */
+async function ownerAndOther(url: string, name: string, nodes: TestNode[]): Promise<[TestNode, TestNode]> {
+  const owner = await objectOwner(url, name);
+  const ids = await clusterQuery<{ node_id: string; address: string }>(url, "SELECT node_id, address FROM torpor.nodes WHERE node_id = $1", [owner]);
+  const ownerNode = nodes.find((n) => n.server.stdout().includes(`"node":"${ids[0]!.node_id}"`))!;
+  return [ownerNode, nodes.find((n) => n !== ownerNode)!];
+}
+
+describe("torpor start --cluster", () => {
+  pgIt(
+    "any node answers for any object, one instance in the cluster; a WebSocket through a non-owner is spliced to the owner",
+    async () => {
+      const { url, a, b } = await twoNodes();
+      for (let i = 0; i < 8; i++) {
+        expect((await a.rpc(`obj-${i}`, "write", `from-a-${i}`)).status).toBe(200);
+        expect((await b.rpc(`obj-${i}`, "write", `from-b-${i}`)).status).toBe(200);
+      }
+      for (let i = 0; i < 8; i++) {
+        const viaA = await a.rpc(`obj-${i}`, "writes");
+        expect(viaA.body.value.sort()).toEqual([`from-a-${i}`, `from-b-${i}`]);
+        expect((await b.rpc(`obj-${i}`, "hello")).body.value.constructions).toBe(1);
+      }
+      // An error thrown in the owner keeps its class across nodes.
+      const failed = await a.rpc("obj-0", "fail");
+      const failedB = await b.rpc("obj-0", "fail");
+      expect([failed.body.error.class, failedB.body.error.class]).toEqual(["RangeError", "RangeError"]);
+
+      const [owner, other] = await ownerAndOther(url, "obj-3", [a, b]);
+      const ownerPids = owner.pids();
+      const client = new Client(`${other.url.replace("http", "ws")}/ws/obj-3`);
+      await client.opened;
+      client.ws.send("ping");
+      const reply = await client.message(0);
+      const [word, , pid] = reply.split(" ");
+      expect(word).toBe("ping");
+      expect(ownerPids).toContain(Number(pid)); // answered by the owner's worker
+      for (let i = 0; i < 20; i++) client.ws.send(`m${i}`);
+      for (let i = 0; i < 20; i++) expect((await client.message(i + 1)).split(" ")[0]).toBe(`m${i}`);
+      client.ws.close();
+    },
+    180_000,
+  );
+
+  pgIt(
+    "SIGKILL of a node: the other one serves its objects with every acknowledged write, within the lease TTL + 2 s",
+    async () => {
+      const { url, a, b } = await twoNodes();
+      const acked: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await a.rpc(`k-${i}`, "write", `w${i}`);
+        expect(r.status).toBe(200);
+        acked.push(`k-${i}`);
+      }
+      const [victim, survivor] = await ownerAndOther(url, "k-5", [a, b]);
+      const killedAt = Date.now();
+      victim.signal("SIGKILL");
+      // The first answer through the survivor for an object the victim held.
+      let answered = 0;
+      await expect
+        .poll(
+          async () => {
+            const r = await survivor.rpc("k-5", "writes").catch(() => ({ status: 0, body: null }));
+            if (r.status === 200 && answered === 0) answered = Date.now();
+            return r.status;
+          },
+          { timeout: 30_000, interval: 100 },
+        )
+        .toBe(200);
+      expect(answered - killedAt).toBeLessThanOrEqual(TTL + 2_000);
+      for (let i = 0; i < 12; i++) expect((await survivor.rpc(`k-${i}`, "writes")).body.value).toEqual([`w${i}`]);
+    },
+    180_000,
+  );
+
+  pgIt(
+    "a node paused past its lease sends nothing after it wakes: its WebSockets close with 1012 and it exits 75",
+    async () => {
+      const { url, a, b } = await twoNodes();
+      expect((await a.rpc("paused-room", "write", "x")).status).toBe(200);
+      const [owner, other] = await ownerAndOther(url, "paused-room", [a, b]);
+      const client = new Client(`${owner.url.replace("http", "ws")}/ws/paused-room`);
+      await client.opened;
+      client.ws.send("before");
+      expect((await client.message(0)).split(" ")[0]).toBe("before");
+      owner.signal("SIGSTOP");
+      // Its lease runs out on PostgreSQL's clock and the other node takes the object.
+      await expect.poll(async () => (await other.rpc("paused-room", "writes")).status, { timeout: 30_000, interval: 200 }).toBe(200);
+      client.ws.send("after"); // waits in the paused node's socket buffer
+      owner.signal("SIGCONT");
+      const closed = await client.done;
+      expect(closed.code).toBe(1012);
+      expect(client.messages).toEqual([expect.stringMatching(/^before /)]);
+      expect(await owner.exited()).toBe(75);
+    },
+    180_000,
+  );
+});

@@ -54,7 +54,9 @@ async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: s
   const [pgNode, localNode, workerd] = await Promise.all([
     startBenchNode(scratch, "pg", dbUrl("bench_pg"), "sql"),
     startBenchNode(scratch, "local", dbUrl("bench_local"), "sql", ["--durability", "local"]),
-    WITH_WORKERD ? start("workerd-multinode", "servers/workerd.ts", { cpu: SERVER_CPU, env: { BENCH_MODE: "sql", BENCH_DIR: join(scratch, "workerd") } }) : null,
+    WITH_WORKERD
+      ? start("workerd-multinode", "servers/workerd.ts", { cpu: SERVER_CPU, env: { BENCH_MODE: "sql", BENCH_DIR: join(scratch, "workerd") } })
+      : null,
   ]);
   servers.postgres = { base: pgNode.url.replace("http", "ws"), stop: () => pgNode.stop() };
   servers.local = { base: localNode.url.replace("http", "ws"), stop: () => localNode.stop() };
@@ -91,10 +93,29 @@ async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: s
       const m = (side: Side, k: "rps" | "p50" | "p99") => (results[side] === undefined ? Number.NaN : median(results[side]!.map((x) => x[k])));
       const label = `multinode durable echo, 1 INSERT/msg, ${c.toLocaleString("en-US")} object${c === 1 ? "" : "s"}`;
       // Columns: "raw ws" holds --durability local (this node's disk), "torpor start" --durability postgres.
-      rows.push(ratioRow(`${label}: round trips/s, postgres (baseline: workerd, local disk)`, { workerd: m("workerd", "rps"), torpor: m("postgres", "rps") }, "rt/s", { min: 1, vs: "workerd" }));
+      rows.push(
+        ratioRow(`${label}: round trips/s, postgres (baseline: workerd, local disk)`, { workerd: m("workerd", "rps"), torpor: m("postgres", "rps") }, "rt/s", {
+          min: 1,
+          vs: "workerd",
+        }),
+      );
       rows.push(ratioRow(`${label}: round trips/s, postgres vs --durability local`, { raw: m("local", "rps"), torpor: m("postgres", "rps") }, "rt/s", null));
-      rows.push(ratioRow(`${label}: latency p50 (raw column: local)`, { raw: m("local", "p50"), workerd: m("workerd", "p50"), torpor: m("postgres", "p50") }, "ms", null));
-      rows.push(ratioRow(`${label}: latency p99 (raw column: local)`, { raw: m("local", "p99"), workerd: m("workerd", "p99"), torpor: m("postgres", "p99") }, "ms", null));
+      rows.push(
+        ratioRow(
+          `${label}: latency p50 (raw column: local)`,
+          { raw: m("local", "p50"), workerd: m("workerd", "p50"), torpor: m("postgres", "p50") },
+          "ms",
+          null,
+        ),
+      );
+      rows.push(
+        ratioRow(
+          `${label}: latency p99 (raw column: local)`,
+          { raw: m("local", "p99"), workerd: m("workerd", "p99"), torpor: m("postgres", "p99") },
+          "ms",
+          null,
+        ),
+      );
       rows.push(valueRow(`${label}: objects per PostgreSQL transaction`, median(shipped.map((s) => s.perTx)), "objects"));
       rows.push(valueRow(`${label}: bytes shipped per commit`, median(shipped.map((s) => s.bytes)), "B"));
       for (const side of sides) {
@@ -200,7 +221,9 @@ async function pair(url: string, scratch: string, rows: Row[], notes: string[]):
     const direct = await call(owner);
     const proxied = await call(other);
     rows.push(ratioRow("multinode: call p50, proxied through a non-owner (baseline: to the owner)", { raw: direct.p50, torpor: proxied.p50 }, "ms", null));
-    notes.push(`- call (GET → object fetch), ${calls} sequential: direct p50 ${fmt(direct.p50)} p99 ${fmt(direct.p99)} ms; proxied p50 ${fmt(proxied.p50)} p99 ${fmt(proxied.p99)} ms`);
+    notes.push(
+      `- call (GET → object fetch), ${calls} sequential: direct p50 ${fmt(direct.p50)} p99 ${fmt(direct.p99)} ms; proxied p50 ${fmt(proxied.p50)} p99 ${fmt(proxied.p99)} ms`,
+    );
 
     const ws = await loadWs();
     const echo = async (node: BenchNode, n: number) => {
@@ -247,7 +270,11 @@ async function pair(url: string, scratch: string, rows: Row[], notes: string[]):
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    rows.push(valueRow(`multinode: failover, SIGKILL of the owner to the first answer through another node (lease TTL ${TTL_MS / 1000} s)`, answered, "ms", { max: TTL_MS + 2_000 }));
+    rows.push(
+      valueRow(`multinode: failover, SIGKILL of the owner to the first answer through another node (lease TTL ${TTL_MS / 1000} s)`, answered, "ms", {
+        max: TTL_MS + 2_000,
+      }),
+    );
     notes.push(`- failover after SIGKILL: ${fmt(answered)} ms (TTL ${TTL_MS} ms)`);
   } finally {
     await db.close();

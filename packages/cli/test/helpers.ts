@@ -28,8 +28,10 @@ export interface Server {
 }
 
 /** Starts torpor and resolves once stdout names its URL (`Ready on …` or the JSON `Listening` line). */
-export function startTorpor(args: string[], cwd: string, timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+export function startTorpor(args: string[], cwd: string, timeoutMs = 60_000, env: Record<string, string> = {}, prefix: string[] = []): Promise<Server> {
+  // A prefix (`ip netns exec <ns>`) runs the process elsewhere; it execs node, so the pid is still node's.
+  const [command, ...rest] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
+  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));

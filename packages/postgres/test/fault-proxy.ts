@@ -33,8 +33,8 @@ interface Trigger {
   done(): void;
 }
 
-/** Starts a proxy to `target` (host and port). */
-export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+/** Starts a proxy to `target` (host and port), listening on `listenHost` (default 127.0.0.1), port 0. */
+export async function startFaultProxy(target: { host: string; port: number }, listenHost = "127.0.0.1"): Promise<FaultProxy> {
   const open = new Set<Socket>();
   const triggers: Trigger[] = [];
   const state = { delayMs: 0, blackhole: false };
@@ -91,7 +91,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       return false;
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const port = (server.address() as { port: number }).port;
   return {
     port,

@@ -7,6 +7,8 @@
  * acknowledged write, within the lease TTL + 2 s; a node paused past its lease
  * sends nothing after it wakes, closes its WebSockets with 1012 and exits 75.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { pgIt, usePgServer } from "../../postgres/test/pg-fixture.ts";
 import { Client } from "./cluster-helpers.ts";
@@ -15,10 +17,11 @@ import { clusterQuery, multinodeProject, objectOwner, slotOwners, startNode, typ
 const pg = usePgServer();
 const TTL = 3_000;
 
-/** Two nodes that split the slots between them. */
-async function twoNodes() {
+/** Two nodes that split the slots between them (`source`: another Worker than the cluster tests' Counter). */
+async function twoNodes(source?: string) {
   const url = pg.get().url;
   const dir = multinodeProject();
+  if (source !== undefined) writeFileSync(join(dir, "worker.js"), source);
   const [a, b] = await Promise.all([startNode(dir, "a", url, ["--lease-ttl-ms", String(TTL)]), startNode(dir, "b", url, ["--lease-ttl-ms", String(TTL)])]);
   // The first node takes every slot; it hands the excess over to the second, a batch per renewal.
   await expect.poll(async () => [...(await slotOwners(url)).values()].sort(), { timeout: 60_000, interval: 250 }).toEqual([128, 128]);
@@ -121,4 +124,52 @@ describe("torpor start --cluster", () => {
     },
     180_000,
   );
+
+  pgIt(
+    "an object spinning forever stops its worker, not its node's lease: the node keeps renewing and the other node keeps serving",
+    async () => {
+      const { url, a, b } = await twoNodes(SPINNER);
+      expect((await a.get("/touch/victim")).status).toBe(200);
+      const [owner, other] = await ownerAndOther(url, "victim", [a, b]);
+      const ownerId = owner.server.stdout().match(/"message":"Listening".*?"node":"([^"]+)"/)![1]!;
+      const expiry = async () =>
+        Number(
+          (await clusterQuery<{ ms: string }>(url, "SELECT extract(epoch FROM expires_at) * 1000 AS ms FROM torpor.nodes WHERE node_id = $1", [ownerId]))[0]!
+            .ms,
+        );
+      // The call never returns (its worker is stuck in the loop); it is not awaited.
+      void owner.get("/spin/victim", 120_000).catch(() => {});
+      const first = await expiry();
+      // Several lease periods later the spinning node's lease has been renewed all along and never lapsed.
+      await new Promise((resolve) => setTimeout(resolve, TTL * 2));
+      const later = await expiry();
+      expect(later).toBeGreaterThan(first + TTL);
+      expect(await clusterQuery(url, "SELECT 1 FROM torpor.nodes WHERE node_id = $1 AND expires_at > now()", [ownerId])).toHaveLength(1);
+      expect(owner.server.child.exitCode).toBeNull();
+      // The other node serves its own objects meanwhile.
+      for (let i = 0; i < 20; i++) {
+        const name = `free-${i}`;
+        const r = await other.get(`/touch/${name}`);
+        if (r.status === 200 && (await ownerAndOther(url, name, [a, b]))[0] === other) return;
+      }
+      throw new Error("no object of the other node answered");
+    },
+    180_000,
+  );
 });
+
+/** A Worker with an object method that never returns (a bug, or a hostile loop). */
+const SPINNER = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  touch() { return "ok"; }
+  spin() { for (;;) {} }
+}
+export default {
+  async fetch(request, env) {
+    const [, kind, name] = new URL(request.url).pathname.split("/");
+    const stub = env.COUNTER.getByName(name);
+    return Response.json(kind === "spin" ? await stub.spin() : await stub.touch());
+  },
+};
+`;

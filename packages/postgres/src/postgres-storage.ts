@@ -42,6 +42,11 @@ export interface PostgresStorageOptions {
   slotEpoch(slot: number): number | null;
   /** Log bytes since the last snapshot after which a hibernating object writes a new snapshot. Default 1 MiB. */
   snapshotAfterBytes?: number;
+  /**
+   * Log bytes since the last snapshot after which a snapshot is made while the object stays live (rebuilt from
+   * PostgreSQL's own snapshot and log, off the object's path). Default 16 MiB.
+   */
+  compactAfterBytes?: number;
   limits?: Partial<StorageLimits>;
   logger?: Logger;
 }
@@ -71,6 +76,9 @@ interface Claimed {
 export function postgresStorage(options: PostgresStorageOptions): PostgresStorageProvider {
   const logger = options.logger ?? silentLogger;
   const snapshotAfterBytes = options.snapshotAfterBytes ?? 1 << 20;
+  const compactAfterBytes = options.compactAfterBytes ?? 16 << 20;
+  /** Objects whose log is being folded into a snapshot while they stay live. */
+  const compacting = new Set<string>();
   rmSync(options.dir, { recursive: true, force: true });
   // No fsync: the local file is a cache, rebuilt from PostgreSQL after any crash. Closed databases are not kept
   // open, so a hibernated object's file is complete (checkpointed) and can become a snapshot.
@@ -119,6 +127,34 @@ export function postgresStorage(options: PostgresStorageOptions): PostgresStorag
     snapshots.add(job);
   };
 
+  /**
+   * A live object's log grew past compactAfterBytes: its latest snapshot and log are read back from PostgreSQL,
+   * applied to a scratch file, and stored as the snapshot at that head (under the fence), so the log stays short
+   * even for an object that never hibernates. Runs beside the object; a failure only leaves the log longer.
+   */
+  const compact = (c: Claimed) => {
+    const k = objectKeyString(c.key);
+    if (c.stream.logBytes < compactAfterBytes || compacting.has(k) || c.stream.failed !== null) return;
+    compacting.add(k);
+    const scratch = `${c.path}.compact`;
+    const job = (async () => {
+      const stored = await options.log.load(c.key);
+      writeFileSync(scratch, stored.snapshot ?? Buffer.alloc(0));
+      applyRecords(scratch, stored.records.map(decodeRecord));
+      const logged = stored.records.reduce((n, r) => n + r.length, 0);
+      if (await options.log.snapshot(c.key, c.stream.epoch, stored.head, readFileSync(scratch))) {
+        c.stream.logBytes = Math.max(0, c.stream.logBytes - logged);
+      }
+    })()
+      .catch((error: unknown) => logger.warn("Compacting a live object's log failed; it stays until the next try", { object: c.key.id, error }))
+      .finally(() => {
+        rmSync(scratch, { force: true });
+        compacting.delete(k);
+        snapshots.delete(job);
+      });
+    snapshots.add(job);
+  };
+
   return {
     get claimed() {
       return claims.size;
@@ -141,7 +177,14 @@ export function postgresStorage(options: PostgresStorageOptions): PostgresStorag
         throw new TorporError("ERR_STORAGE_OPEN", `${key.namespace}/${key.name ?? key.id} is not claimed by this node (prepare() first).`);
       }
       claimed.tail.reset();
-      return new ReplicatedStorage(inner.open(key, hooks), claimed, options.shipper, logger, () => snapshot(claimed));
+      return new ReplicatedStorage(
+        inner.open(key, hooks),
+        claimed,
+        options.shipper,
+        logger,
+        () => snapshot(claimed),
+        () => compact(claimed),
+      );
     },
     listAlarms(): PendingAlarm[] {
       // Alarms are armed per slot when the node takes it (the objects table), not from the local cache.
@@ -173,13 +216,15 @@ class ReplicatedStorage implements ObjectStorage {
   readonly #shipper: LogShipper;
   readonly #logger: Logger;
   readonly #closed: () => void;
+  readonly #shipped: () => void;
 
-  constructor(inner: ObjectStorage, claimed: Claimed, shipper: LogShipper, logger: Logger, closed: () => void) {
+  constructor(inner: ObjectStorage, claimed: Claimed, shipper: LogShipper, logger: Logger, closed: () => void, shipped: () => void) {
     this.#inner = inner;
     this.#claimed = claimed;
     this.#shipper = shipper;
     this.#logger = logger;
     this.#closed = closed;
+    this.#shipped = shipped;
   }
 
   get api() {
@@ -228,7 +273,7 @@ class ReplicatedStorage implements ObjectStorage {
   #ship(): Promise<void> | null {
     const record = this.#claimed.tail.read();
     if (record === null) return null;
-    return this.#shipper.ship(this.#claimed.stream, record, this.#inner.alarmTime());
+    return this.#shipper.ship(this.#claimed.stream, record, this.#inner.alarmTime()).then(this.#shipped);
   }
 
   /** A commit nobody awaits (close, alarm cleanup): its failure marks the claim failed, so the next wake restores. */

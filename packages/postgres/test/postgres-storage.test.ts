@@ -42,7 +42,7 @@ class Ledger extends DurableObject {
 }
 
 /** One node in this process: lease, slots, commit pipeline, provider and runtime. */
-async function startNode(db: ClusterDb, nodeId: string, options: { snapshotAfterBytes?: number } = {}) {
+async function startNode(db: ClusterDb, nodeId: string, options: { snapshotAfterBytes?: number; compactAfterBytes?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), `torpor-node-${nodeId}-`));
   const lease = await NodeLease.join(db, { nodeId, address: `${nodeId}:1`, ttlMs: 60_000 });
   const slots = new SlotLeases(db, nodeId);
@@ -56,6 +56,7 @@ async function startNode(db: ClusterDb, nodeId: string, options: { snapshotAfter
     shipper,
     slotEpoch: (s) => slots.owned.get(s) ?? null,
     ...(options.snapshotAfterBytes !== undefined ? { snapshotAfterBytes: options.snapshotAfterBytes } : {}),
+    ...(options.compactAfterBytes !== undefined ? { compactAfterBytes: options.compactAfterBytes } : {}),
   });
   const runtime = new Runtime({ objects: { LEDGER: Ledger }, storage, logger: silentLogger });
   const node = { lease, slots, log, shipper, storage, runtime, ns: runtime.namespace<Ledger>("LEDGER") };
@@ -130,5 +131,24 @@ describe("postgresStorage", () => {
     await expire(db, a);
     const b = await startNode(db, "b");
     expect(await b.ns.getByName("snap").dump()).toEqual(expected);
+  });
+
+  pgIt("a live object's log is folded into a snapshot once it passes compactAfterBytes, without hibernating; a takeover restores it exactly", async () => {
+    const db = await openFresh(pg.get().url);
+    onTestFinished(() => db.close());
+    const a = await startNode(db, "a", { snapshotAfterBytes: 1 << 30, compactAfterBytes: 30_000 });
+    const stub = a.ns.getByName("busy");
+    for (let n = 1; n <= 40; n++) await stub.write(n, 2_000);
+    await a.storage.snapshotsSettled();
+    const counts = await db.query<{ log: string; snaps: string }>(
+      `SELECT (SELECT count(*) FROM ${db.tables.log}) AS log, (SELECT count(DISTINCT seq) FROM ${db.tables.snapshots}) AS snaps`,
+    );
+    expect(Number(counts.rows[0]!.snaps)).toBe(1);
+    expect(Number(counts.rows[0]!.log)).toBeLessThan(40);
+    expect(a.runtime.inspect(a.ns.idFromName("busy")).state).toBe("live");
+    const expected = await stub.dump();
+    await expire(db, a);
+    const b = await startNode(db, "b");
+    expect(await b.ns.getByName("busy").dump()).toEqual(expected);
   });
 });

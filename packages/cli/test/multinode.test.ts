@@ -7,19 +7,29 @@
  * acknowledged write, within the lease TTL + 2 s; a node paused past its lease
  * sends nothing after it wakes, closes its WebSockets with 1012 and exits 75.
  */
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { pgIt, usePgServer } from "../../postgres/test/pg-fixture.ts";
+import { psql } from "../../postgres/test/pgbouncer.ts";
 import { Client } from "./cluster-helpers.ts";
 import { clusterQuery, multinodeProject, objectOwner, slotOwners, startNode, type TestNode } from "./multinode-helpers.ts";
 
 const pg = usePgServer();
 const TTL = 3_000;
 
+/** A database of its own for one test's cluster (nodes of earlier tests may still hold slots in another). */
+function freshDatabase(): string {
+  const server = pg.get();
+  const name = `cluster_${randomBytes(4).toString("hex")}`;
+  psql(server, `CREATE DATABASE ${name}`);
+  return server.url.replace("/postgres?", `/${name}?`);
+}
+
 /** Two nodes that split the slots between them (`source`: another Worker than the cluster tests' Counter). */
 async function twoNodes(source?: string) {
-  const url = pg.get().url;
+  const url = freshDatabase();
   const dir = multinodeProject();
   if (source !== undefined) writeFileSync(join(dir, "worker.js"), source);
   const [a, b] = await Promise.all([startNode(dir, "a", url, ["--lease-ttl-ms", String(TTL)]), startNode(dir, "b", url, ["--lease-ttl-ms", String(TTL)])]);
@@ -153,6 +163,33 @@ describe("torpor start --cluster", () => {
         if (r.status === 200 && (await ownerAndOther(url, name, [a, b]))[0] === other) return;
       }
       throw new Error("no object of the other node answered");
+    },
+    180_000,
+  );
+
+  pgIt(
+    "--durability local: a dead node's objects wait for it (nobody else has their data) and come back with it, same node id, data on its disk",
+    async () => {
+      const url = freshDatabase();
+      const dir = multinodeProject();
+      const local = ["--lease-ttl-ms", String(TTL), "--durability", "local"];
+      const a = await startNode(dir, "a", url, local);
+      const b = await startNode(dir, "b", url, local);
+      // a took every free slot first; with local durability nothing moves to b (the data is on a's disk).
+      expect([...(await slotOwners(url)).values()]).toEqual([256]);
+      for (let i = 0; i < 5; i++) expect((await b.rpc(`l-${i}`, "write", `w${i}`)).status).toBe(200);
+      const nodeId = a.server.stdout().match(/"message":"Listening".*?"node":"([^"]+)"/)![1]!;
+      a.signal("SIGKILL");
+      await a.exited();
+      // Its lease expires; b takes nothing and its calls to a's objects fail instead of answering from nowhere.
+      await expect.poll(async () => (await slotOwners(url)).size, { timeout: 30_000, interval: 200 }).toBe(0);
+      const waiting = await b.rpc("l-0", "writes");
+      expect(waiting.status).toBe(500);
+      expect(waiting.body.error.code).toBe("ERR_OBJECT_UNAVAILABLE");
+      // The same node (same data directory, so the same id) comes back with its slots and its data.
+      const again = await startNode(dir, "a", url, local);
+      expect(again.server.stdout()).toContain(`"node":"${nodeId}"`);
+      for (let i = 0; i < 5; i++) expect((await b.rpc(`l-${i}`, "writes")).body.value).toEqual([`w${i}`]);
     },
     180_000,
   );

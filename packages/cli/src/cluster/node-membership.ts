@@ -125,7 +125,8 @@ export class NodeMembership {
         if (worker !== undefined) {
           slots[v.slot] = worker;
           epochs[v.slot] = this.slots.owned.get(v.slot)!;
-        } else if (v.owner !== null && v.address !== null) {
+        } else if (v.owner !== null && v.address !== null && v.leaseLeftMs > 0) {
+          // An owner whose lease ran out on PostgreSQL's clock serves nothing: nobody holds the slot until it is taken.
           remote[v.slot] = { node: v.owner, address: v.address, expiresAt: readAt + v.leaseLeftMs };
         }
       }

@@ -64,9 +64,9 @@ export class PeerClient {
 
   /** Runs `op` on the owner node of `key`; for a fetch answered with a WebSocket, `upgrade` says where it is held. */
   async call(key: ObjectKey, slot: number, op: CallOp): Promise<{ value: unknown; upgrade?: RemoteUpgrade }> {
-    let target = this.#table().remote[slot] ?? null;
+    let target = live(this.#table().remote[slot] ?? null);
     for (let attempt = 0; ; attempt++) {
-      // Nobody holds the slot this instant (being handed over, or its owner just failed): wait for the next table.
+      // Nobody holds the slot this instant (being handed over, or its owner's lease ran out): wait for the next table.
       if (target === null) target = await this.#owner(slot);
       if (target === null) {
         throw new TorporError(
@@ -84,7 +84,7 @@ export class PeerClient {
           );
         }
         // The answering node's view first (it is fresher when it just lost the slot), then ours.
-        const ours = this.#table().remote[slot] ?? null;
+        const ours = live(this.#table().remote[slot] ?? null);
         target =
           redirect.address !== null && redirect.address !== target.address
             ? { node: redirect.owner ?? "", address: redirect.address, expiresAt: Infinity }
@@ -104,7 +104,7 @@ export class PeerClient {
     const until = monotonicNow() + OWNER_WAIT_MS;
     for (;;) {
       const table = this.#table();
-      const remote = table.remote[slot] ?? null;
+      const remote = live(table.remote[slot] ?? null);
       if (remote !== null || (table.slots[slot] ?? -1) >= 0 || monotonicNow() >= until) return remote;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -148,12 +148,27 @@ export class PeerClient {
       };
       req.on("error", (error) => {
         done();
+        const code = (error as NodeJS.ErrnoException).code;
+        // Refused or unroutable: the call never left this node.
+        const unsent = code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EINVAL";
         reject(
           error instanceof TorporError
             ? error
-            : new TorporError("ERR_OBJECT_OWNER_EXITED", `Forwarding to the node at ${address} failed (${error.message}); the call may or may not have run.`, {
-                cause: error,
-              }),
+            : unsent
+              ? new TorporError(
+                  "ERR_OBJECT_UNAVAILABLE",
+                  `The node at ${address} holding this object cannot be reached (${code}); the call did not run. Retry shortly.`,
+                  {
+                    cause: error,
+                  },
+                )
+              : new TorporError(
+                  "ERR_OBJECT_OWNER_EXITED",
+                  `Forwarding to the node at ${address} failed (${error.message}); the call may or may not have run.`,
+                  {
+                    cause: error,
+                  },
+                ),
         );
       });
       req.on("response", (res: IncomingMessage) => {
@@ -225,6 +240,11 @@ export class PeerClient {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** The owner as the table names it, or null when its lease (as last seen) has already run out. */
+function live(remote: NodeTable["remote"][number]): NodeTable["remote"][number] {
+  return remote !== null && remote.expiresAt > monotonicNow() ? remote : null;
 }
 
 /** "host:port" (or "[v6]:port") → [host, port]. */

@@ -53,14 +53,14 @@ export type TorporErrorCode =
   | "ERR_SQL_NO_STATEMENT"
   | "ERR_SQL_BINDING_COUNT"
   | "ERR_UPGRADE_REQUIRED"
-  | "ERR_OBJECT_NOT_LOCAL"
-  | "ERR_OBJECT_OWNER_EXITED"
-  | "ERR_OBJECT_UNAVAILABLE"
-  | "ERR_OBJECT_RESET"
   | "ERR_CLUSTER_DATABASE"
   | "ERR_CLUSTER_POOLER"
   | "ERR_CLUSTER_FENCED"
-  | "ERR_CLUSTER_LEASE_LOST";
+  | "ERR_CLUSTER_LEASE_LOST"
+  | "ERR_OBJECT_NOT_LOCAL"
+  | "ERR_OBJECT_OWNER_EXITED"
+  | "ERR_OBJECT_UNAVAILABLE"
+  | "ERR_OBJECT_RESET";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

@@ -18,10 +18,6 @@ import { fsyncPath } from "./wal-sync.ts";
 
 /** A storage provider backed by SQLite files (or in-memory databases). */
 export interface SqliteStorageProvider extends StorageProvider {
-  /** The options in force, defaults filled in. */
-  readonly options: Readonly<ResolvedSqliteStorageOptions>;
-  /** Object databases currently open: those of live objects that touched storage, plus the cached handles of hibernated ones. */
-  readonly openDatabaseCount: number;
   /** The file of an object's database (`<dir>/<namespace>/<id>.sqlite`), created on its first write; null for `":memory:"`. */
   databasePath(key: ObjectKey): string | null;
   /**
@@ -31,6 +27,10 @@ export interface SqliteStorageProvider extends StorageProvider {
    * alarm index, which a wake asks before opening the file.
    */
   replaced(key: ObjectKey, alarm: number | null): void;
+  /** The options in force, defaults filled in. */
+  readonly options: Readonly<ResolvedSqliteStorageOptions>;
+  /** Object databases currently open: those of live objects that touched storage, plus the cached handles of hibernated ones. */
+  readonly openDatabaseCount: number;
 }
 
 const HEX_ID = /^[0-9a-f]{64}$/;

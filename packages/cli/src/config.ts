@@ -29,6 +29,7 @@ export interface TorporSection {
   maxRequestBodyBytes?: number | undefined;
   maxBufferedBytes?: number | undefined;
   pingIntervalMs?: number | undefined;
+  closeTimeoutMs?: number | undefined;
   workers?: number | undefined;
   /** Several machines: the PostgreSQL URL of the cluster (docs/scaling.md). */
   cluster?: string | undefined;
@@ -40,6 +41,8 @@ export interface TorporSection {
   nodeAddress?: string | undefined;
   /** Port of the peer endpoint other nodes forward calls to. */
   peerPort?: number | undefined;
+  moveTimeoutMs?: number | undefined;
+  routeTimeoutMs?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -94,6 +97,7 @@ const torporSchema = z.strictObject({
   max_request_body_bytes: positiveInt.optional(),
   max_buffered_bytes: positiveInt.optional(),
   ping_interval_ms: z.number().int().nonnegative().optional(),
+  close_timeout_ms: positiveInt.optional(),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
   cluster: z
     .string()
@@ -103,6 +107,8 @@ const torporSchema = z.strictObject({
   lease_ttl_ms: z.number().int().min(1_000, "must be at least 1000").optional(),
   node_address: z.string().min(1).optional(),
   peer_port: z.number().int().min(0).max(65_535).optional(),
+  move_timeout_ms: positiveInt.optional(),
+  route_timeout_ms: positiveInt.optional(),
 });
 
 const configSchema = z.looseObject({
@@ -301,12 +307,15 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       maxRequestBodyBytes: t.max_request_body_bytes,
       maxBufferedBytes: t.max_buffered_bytes,
       pingIntervalMs: t.ping_interval_ms,
+      closeTimeoutMs: t.close_timeout_ms,
       workers: t.workers,
       cluster: t.cluster,
       durability: t.durability,
       leaseTtlMs: t.lease_ttl_ms,
       nodeAddress: t.node_address,
       peerPort: t.peer_port,
+      moveTimeoutMs: t.move_timeout_ms,
+      routeTimeoutMs: t.route_timeout_ms,
     },
     moduleRules,
     warnings,

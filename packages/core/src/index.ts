@@ -30,7 +30,7 @@ export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvide
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
-export { consoleLogger, jsonLogger, silentLogger } from "./logger.ts";
+export { consoleLogger, jsonLogger, jsonLine, logsAt, silentLogger } from "./logger.ts";
 export type { Logger, LogLevel } from "./logger.ts";
 export { TorporError } from "./errors.ts";
 export type { TorporErrorCode } from "./errors.ts";

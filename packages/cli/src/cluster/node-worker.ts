@@ -7,9 +7,8 @@
  */
 import { join } from "node:path";
 import type { Logger, Runtime, StorageProvider } from "@torpor/core";
-import type { ObjectKey } from "@torpor/core/storage";
 import { LogShipper, ObjectLog, openClusterDb, postgresStorage, type ClusterDb, type PostgresStorageProvider } from "@torpor/postgres";
-import { sqliteStorage } from "@torpor/storage-sqlite";
+import { sqliteStorage, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import type { NodeTable } from "./node-membership.ts";
 import { NodeFence } from "./node-fence.ts";
 
@@ -24,10 +23,14 @@ export interface NodeInit {
 export interface NodeWorker {
   readonly fence: NodeFence;
   readonly storage: StorageProvider;
+  /** The SQLite files on this machine the storage works through (the same provider with local durability). */
+  readonly local: SqliteStorageProvider;
   /** The latest table from the supervisor. */
   table: NodeTable;
-  /** A new table: deadline moved, slots gained (their alarms are armed) or lost. */
-  update(table: NodeTable, runtime: Runtime): void;
+  /** A new table: the deadline moved, slots moved between nodes. */
+  update(table: NodeTable): void;
+  /** The supervisor gave `slots` to this process: their objects' alarms are armed (from PostgreSQL). */
+  acquired(slots: number[], runtime: Runtime): void;
   /** The objects of `slots` were closed (handed over): forget their claims and cached files. */
   forgetSlots(slots: ReadonlySet<number>): void;
   close(): Promise<void>;
@@ -39,6 +42,7 @@ export async function startNodeWorker(init: NodeInit, index: number, persistTo: 
   let db: ClusterDb | null = null;
   let log: ObjectLog | null = null;
   let storage: StorageProvider;
+  let local: SqliteStorageProvider;
   let replicated: PostgresStorageProvider | null = null;
   let table = init.table;
   if (init.durability === "postgres") {
@@ -53,34 +57,33 @@ export async function startNodeWorker(init: NodeInit, index: number, persistTo: 
       slotEpoch: (slot) => (worker.table.slots[slot] === index ? worker.table.epochs[slot]! : null),
       logger,
     });
+    local = replicated.local;
   } else {
-    storage = sqliteStorage({ dir: join(persistTo, "do") });
+    storage = local = sqliteStorage({ dir: join(persistTo, "do") });
   }
   const worker: NodeWorker = {
     fence,
     storage,
+    local,
     get table() {
       return table;
     },
     set table(next: NodeTable) {
       table = next;
     },
-    update(next, runtime) {
-      const gained: number[] = [];
-      for (let s = 0; s < next.slots.length; s++) if (next.slots[s] === index && table.slots[s] !== index) gained.push(s);
+    update(next) {
       table = next;
       fence.update(next.deadline);
-      if (gained.length === 0) return;
-      if (log === null) {
-        runtime.scheduleStoredAlarms((key: ObjectKey) => gained.includes(Number.parseInt(key.id.slice(0, 2), 16)));
-        return;
-      }
-      // Alarms of objects in slots taken over: armed from PostgreSQL, without restoring each object.
-      log.alarms(gained).then(
+    },
+    acquired(slots, runtime) {
+      // With local durability the worker arms them from its own alarm index (as any cluster worker does).
+      if (log === null || slots.length === 0) return;
+      // Alarms of objects in slots this process took: armed from PostgreSQL, without restoring each object.
+      log.alarms(slots).then(
         (alarms) => {
           for (const { key, alarm } of alarms) runtime.hostForKey(key, true).scheduleAlarm(alarm);
         },
-        (error: unknown) => logger.error("Reading the alarms of slots taken over failed", { slots: gained.length, error }),
+        (error: unknown) => logger.error("Reading the alarms of slots taken over failed", { slots: slots.length, error }),
       );
     },
     forgetSlots(slots) {

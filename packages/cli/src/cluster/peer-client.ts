@@ -28,14 +28,19 @@ import type { NodeTable } from "./node-membership.ts";
 import { restartReading, takeSocket } from "./sockets.ts";
 import { decodeError, type WireError, type WireResponse } from "./wire.ts";
 
-/** A call's body on the wire. */
+/**
+ * A call's body on the wire. A fetch's request body travels whole beside it
+ * (`body`; within a node bodies stream between processes, across nodes they
+ * are buffered, bounded by the server's request body limit).
+ */
 export interface PeerCall {
   key: ObjectKey;
   op: CallOp;
+  body?: Uint8Array | null;
 }
 
-/** A reply's body on the wire: a value, or an error; a fetch's response may name a WebSocket the owner holds. */
-export type PeerReply = { ok: true; value: unknown } | { ok: false; error: WireError };
+/** A reply's body on the wire: a value, or an error; a fetch's response (its body whole in `body`) may name a WebSocket the owner holds. */
+export type PeerReply = { ok: true; value: unknown; body?: Uint8Array | null } | { ok: false; error: WireError };
 
 /** A 421 body: the answering node does not hold the slot; this is who it thinks does. */
 export interface PeerRedirect {
@@ -63,7 +68,12 @@ export class PeerClient {
   }
 
   /** Runs `op` on the owner node of `key`; for a fetch answered with a WebSocket, `upgrade` says where it is held. */
-  async call(key: ObjectKey, slot: number, op: CallOp): Promise<{ value: unknown; upgrade?: RemoteUpgrade }> {
+  async call(
+    key: ObjectKey,
+    slot: number,
+    op: CallOp,
+    body: Uint8Array | null = null,
+  ): Promise<{ value: unknown; body: Uint8Array | null; upgrade?: RemoteUpgrade }> {
     let target = live(this.#table().remote[slot] ?? null);
     for (let attempt = 0; ; attempt++) {
       // Nobody holds the slot this instant (being handed over, or its owner's lease ran out): wait for the next table.
@@ -74,7 +84,7 @@ export class PeerClient {
           `No live node holds slot ${slot} of ${key.namespace}/${key.name ?? key.id} right now (its owner failed and no other node has taken it yet); retry shortly.`,
         );
       }
-      const result = await this.#post(target.address, slot, { key, op });
+      const result = await this.#post(target.address, slot, { key, op, body });
       if (result.status === 421) {
         const redirect = result.body as PeerRedirect;
         if (attempt >= MAX_REDIRECTS) {
@@ -94,8 +104,9 @@ export class PeerClient {
       const reply = result.body as PeerReply;
       if (!reply.ok) throw decodeError(reply.error);
       const wire = reply.value as WireResponse | undefined;
-      if (op.op === "fetch" && wire?.upgrade !== undefined) return { value: wire, upgrade: { address: target.address, ...wire.upgrade } };
-      return { value: reply.value };
+      const received = reply.body ?? null;
+      if (op.op === "fetch" && wire?.upgrade !== undefined) return { value: wire, body: received, upgrade: { address: target.address, ...wire.upgrade } };
+      return { value: reply.value, body: received };
     }
   }
 
@@ -240,6 +251,16 @@ export class PeerClient {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** A body that travelled whole between nodes, as a stream again. */
+export function streamOfBytes(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 /** The owner as the table names it, or null when its lease (as last seen) has already run out. */

@@ -4,10 +4,11 @@
  * splice WebSocket upgrades (`GET /_torpor/upgrade`, then raw bytes) to the
  * objects this node holds. A call for a slot this node does not hold (any
  * more) is answered 421 with the owner it knows, and nothing runs; the caller
- * retries there. Calls go to the owning worker over IPC, like calls between
- * this node's own workers; an upgrade's socket goes to that worker, which
- * answers the handshake itself. Nothing is answered once the node's lease
- * deadline passed.
+ * retries there. Calls go to the owning worker through the supervisor, like
+ * calls between this node's own workers (a fetch's bodies travel whole
+ * between nodes); an upgrade's socket goes to the worker process holding the
+ * accepted WebSocket, which answers the handshake itself. Nothing is answered
+ * once the node's lease deadline passed.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -25,19 +26,18 @@ export interface PeerHost {
   table(): NodeTable;
   /** False once the node's deadline passed (nothing may be answered). */
   valid(): boolean;
-  /** Delivers a message to the process serving worker `index` (held while it restarts). */
-  deliver(index: number, message: ToWorker, handle?: Socket): void;
+  /** Routes a forwarded call to the process owning its object (the supervisor's routing); resolves with its reply. */
+  call(call: PeerCall): Promise<PeerReply>;
+  /** Hands a spliced upgrade's socket to process `owner` (a serial), which holds the accepted WebSocket. */
+  upgrade(owner: number, message: Extract<ToWorker, { t: "upgrade" }>, socket: Socket): void;
+  /** The caller's Worker did not take the WebSocket: process `owner` drops it. */
+  abandon(owner: number, token: number): void;
   logger: Logger;
 }
-
-/** The worker index a forwarded call's reply is addressed to. */
-export const PEER = -2;
 
 export class PeerServer {
   readonly #host: PeerHost;
   readonly #server: Server;
-  readonly #pending = new Map<number, (reply: PeerReply) => void>();
-  #nextRid = 1;
   address = "";
 
   constructor(host: PeerHost) {
@@ -61,20 +61,6 @@ export class PeerServer {
     return this.address;
   }
 
-  /** A worker's reply to a forwarded call. */
-  settle(rid: number, reply: PeerReply): void {
-    const done = this.#pending.get(rid);
-    if (done === undefined) return;
-    this.#pending.delete(rid);
-    done(reply);
-  }
-
-  /** The worker serving a forwarded call exited: its calls fail (they may or may not have run). */
-  failAll(error: PeerReply): void {
-    for (const done of this.#pending.values()) done(error);
-    this.#pending.clear();
-  }
-
   async close(): Promise<void> {
     this.#server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -85,7 +71,7 @@ export class PeerServer {
     if (req.method === "POST" && url.pathname === "/_torpor/abandon") {
       req.resume();
       const owner = Number(url.searchParams.get("owner"));
-      if (Number.isInteger(owner) && owner >= 0) this.#host.deliver(owner, { t: "abandon", token: Number(url.searchParams.get("token")) });
+      if (Number.isInteger(owner) && owner > 0) this.#host.abandon(owner, Number(url.searchParams.get("token")));
       res.writeHead(204).end();
       return;
     }
@@ -113,11 +99,7 @@ export class PeerServer {
       res.writeHead(421, { "content-type": "application/json" }).end(JSON.stringify(redirect));
       return;
     }
-    const rid = this.#nextRid++;
-    const reply = await new Promise<PeerReply>((resolve) => {
-      this.#pending.set(rid, resolve);
-      this.#host.deliver(worker, { t: "call", rid, from: PEER, key: call.key, ...call.op });
-    });
+    const reply = await this.#host.call(call);
     if (!this.#host.valid()) {
       // Past the deadline: the answer must not leave this node.
       res.destroy();
@@ -137,7 +119,7 @@ export class PeerServer {
     const url = new URL(req.url ?? "/", "http://peer");
     const original = req.headers["x-torpor-request"];
     const owner = Number(url.searchParams.get("owner"));
-    if (url.pathname !== "/_torpor/upgrade" || typeof original !== "string" || !Number.isInteger(owner) || owner < 0 || !this.#host.valid()) {
+    if (url.pathname !== "/_torpor/upgrade" || typeof original !== "string" || !Number.isInteger(owner) || owner <= 0 || !this.#host.valid()) {
       socket.destroy();
       return;
     }
@@ -151,7 +133,7 @@ export class PeerServer {
     // Bytes that arrived after the head travel with it; the owning worker answers the client's handshake on this
     // socket and holds it from now on.
     const more = takeSocket(socket);
-    this.#host.deliver(
+    this.#host.upgrade(
       owner,
       { t: "upgrade", token: Number(url.searchParams.get("token")), req: client, head: more.length > 0 ? Buffer.concat([head, more]) : head },
       socket,

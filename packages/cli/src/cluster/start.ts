@@ -4,29 +4,57 @@
  * reloads the Worker's code without closing hibernatable WebSockets. The
  * outcome of each reload is written to `<persist-to>/cluster/reload.json`
  * for `torpor reload` to report.
+ *
+ * The data directory is taken only once no process of a previous server uses
+ * it (workers of a supervisor that was killed finish and exit by themselves
+ * within ORPHAN_EXIT_MS), and let go only after every worker of this one has
+ * exited, so two servers never have the same objects open.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { jsonLogger, type Logger } from "@torpor/core";
-import { lockDataDir } from "@torpor/storage-sqlite";
+import type { Logger } from "@torpor/core";
+import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
+import { serveAdmin } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
+import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
-import { serveAdmin } from "../admin.ts";
 import { clusterAdmin } from "./admin.ts";
-import { Supervisor } from "./supervisor.ts";
+import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import { NodeMembership } from "./node-membership.ts";
 import { PeerServer } from "./peer-server.ts";
+import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
+import { Supervisor } from "./supervisor.ts";
+import { serveBackupRequests } from "../backup/backup-requests.ts";
 
 export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
-  const logger = jsonLogger(args.logLevel ?? "info");
+  const logger = cliLogger(args);
+  // A SIGHUP before the workers are up (a deploy racing a start) reloads once they are, instead of ending this process.
+  let started = false;
+  let reloadWhenStarted = false;
+  let reloads = 0;
+  let reload = () => {
+    reloadWhenStarted = true;
+  };
+  process.on("SIGHUP", () => {
+    if (!started) logger.info("Reload requested while starting; reloading once started");
+    reload();
+  });
   const { config, persistTo, port, ip } = serveSettings(args, process.cwd());
   for (const warning of config.warnings) logger.warn(warning);
-  // The supervisor holds the data directory for its workers (they take no lock of their own).
-  const lock = lockDataDir(persistTo);
+  const moveTimeoutMs = args.moveTimeoutMs ?? config.torpor.moveTimeoutMs;
+  const routeTimeoutMs = args.routeTimeoutMs ?? config.torpor.routeTimeoutMs;
+  const timeouts: Partial<ClusterTimeouts> = {
+    ...(moveTimeoutMs !== undefined ? { moveTimeoutMs } : {}),
+    ...(routeTimeoutMs !== undefined ? { routeTimeoutMs } : {}),
+  };
+  // The supervisor holds the data directory for its workers (each also joins it as a member while it runs).
+  const lock = await lockDataDirWhenFree(persistTo, DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs, (reason) =>
+    logger.warn("Waiting for the data directory", { reason, waitMs: DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs }),
+  );
   const clusterDir = join(persistTo, "cluster");
   mkdirSync(clusterDir, { recursive: true });
   let supervisor: Supervisor;
@@ -44,9 +72,9 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       script,
       argv,
       logger,
+      timeouts,
       ...(node !== null ? { node: { url: node.url, durability: node.durability, table: node.membership.table } } : {}),
     });
-    if (node !== null) supervisor.peer = node.peer;
   } catch (error) {
     lock.release();
     throw error;
@@ -54,6 +82,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   try {
     await supervisor.start();
   } catch (error) {
+    await supervisor.stop();
     await node?.membership.abandon();
     await node?.peer.close();
     lock.release();
@@ -61,30 +90,38 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   }
   // An empty TORPOR_ADMIN_TOKEN counts as unset (as for one process).
   const token = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
-  const admin = args.adminPort === undefined ? null : await serveAdmin(clusterAdmin(supervisor), { port: args.adminPort, host: args.adminIp, logger, token });
-  writeFileSync(join(clusterDir, "supervisor.pid"), `${process.pid}\n`);
+  const admin =
+    args.adminPort === undefined
+      ? null
+      : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token, dataDir: join(persistTo, "do") });
+  writeSupervisorPid(clusterDir);
+  serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));
 
-  let reloads = 0;
-  process.on("SIGHUP", () => {
+  // Through a rename: `torpor reload` (and tests) read it as soon as it changes, never half of it.
+  const report = (outcome: Record<string, unknown>) => {
+    const file = join(clusterDir, "reload.json");
+    writeFileSync(`${file}.tmp`, `${JSON.stringify({ pid: process.pid, ...outcome, at: Date.now() })}\n`);
+    renameSync(`${file}.tmp`, file);
+  };
+  reload = () => {
     const seq = ++reloads;
     logger.info("Reloading: starting workers with the current code", { seq });
     supervisor.reload().then(
-      () => writeFileSync(join(clusterDir, "reload.json"), `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: true })}\n`),
+      () => report({ seq, ok: true }),
       (error: unknown) => {
         logger.error("Reload failed; the running workers keep serving", { error });
-        writeFileSync(
-          join(clusterDir, "reload.json"),
-          `${JSON.stringify({ pid: process.pid, seq, at: Date.now(), ok: false, error: (error as Error)?.message ?? String(error) })}\n`,
-        );
+        report({ seq, ok: false, error: (error as Error)?.message ?? String(error) });
       },
     );
-  });
+  };
+  started = true;
   stopOnSignals(logger, async (signal) => {
     logger.info("Shutting down: every worker finishes its events, commits storage and closes sockets", { signal, code: 1012 });
     await Promise.all([admin?.close(), supervisor.stop()]);
     await node?.peer.close();
     await node?.membership.leave();
-    rmSync(join(clusterDir, "supervisor.pid"), { force: true });
+    // Every child has exited: only now may another server take the directory.
+    removeSupervisorPid(clusterDir);
     lock.release();
   });
   logger.info("Listening", {
@@ -93,6 +130,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     ...(node !== null ? { node: node.membership.lease.nodeId, peer: node.peer.address, durability: node.durability } : {}),
   });
   if (admin !== null) logger.info("Admin listening", { url: admin.url });
+  if (reloadWhenStarted) reload();
 }
 
 /**
@@ -111,10 +149,17 @@ async function joinCluster(
   const durability = args.durability ?? t.durability ?? "postgres";
   const { logger } = context;
   let membership: NodeMembership | null = null;
+  const unavailable = { ok: false as const, error: { name: "TorporError", code: "ERR_OBJECT_UNAVAILABLE", message: "This node is starting or stopping." } };
   const peer = new PeerServer({
     table: () => membership!.table,
     valid: () => membership?.lease.valid() ?? false,
-    deliver: (index, message, handle) => context.supervisor()?.deliver(index, message, handle),
+    call: (call) => context.supervisor()?.peerCall(call) ?? Promise.resolve(unavailable),
+    upgrade: (owner, message, socket) => {
+      const supervisor = context.supervisor();
+      if (supervisor === undefined) socket.destroy();
+      else supervisor.peerUpgrade(owner, message, socket);
+    },
+    abandon: (owner, token) => context.supervisor()?.peerAbandon(owner, token),
     logger,
   });
   const bound = await peer.listen(args.peerPort ?? t.peerPort ?? 0, context.ip);

@@ -1,33 +1,61 @@
 /**
  * A cluster worker: one process running the Worker and the objects of the
- * slots it owns. It gets client connections, routed calls, upgrades and
- * moved sockets from the supervisor over IPC, and sends back replies and
- * the sockets of objects it gives up on a reload.
+ * slots it owns. It gets client connections, routed calls, upgrades, moved
+ * sockets and body chunks from the supervisor over IPC, and sends back
+ * replies and the sockets of objects it gives up on a reload.
+ *
+ * It is a member of its server for as long as it runs (it holds the data
+ * directory's member lock), and it never outlives its supervisor by more
+ * than ORPHAN_EXIT_MS: when the IPC channel closes it stops taking work,
+ * finishes what it can, and exits, so the next server can take the directory.
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { jsonLogger, WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { WebSocketRequestResponsePair } from "@torpor/core";
+import { endOf, LocalTarget, type ObjectHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
+import { runtimeChecks } from "../health.ts";
 import type { CliArgs, Command } from "../args.ts";
-import { serveSettings, startWorker, type RunningWorker } from "../serve.ts";
-import { FENCED_EXIT_CODE } from "./node-fence.ts";
-import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
-import { PeerClient } from "./peer-client.ts";
+import { type RunningWorker, serveSettings, startWorker } from "../serve.ts";
+import type { RunHost } from "../main.ts";
+import { fileURLToPath } from "node:url";
+import { locateSyntaxError } from "../dev/load-error.ts";
+import { BodyStreams } from "./body-streams.ts";
+import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
-import { encodeError, encodeResponse, decodeRequest } from "./wire.ts";
+import { FENCED_EXIT_CODE } from "./node-fence.ts";
+import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
+import { PeerClient } from "./peer-client.ts";
+import { cliLogger } from "../logging.ts";
+import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
 const UPGRADE_WAIT_MS = 30_000;
 
 const send = (message: FromWorker, handle?: unknown): void => {
-  if (process.connected) process.send!(message, handle as Socket | undefined);
+  if (!process.connected) return;
+  try {
+    process.send!(message, handle as Socket | undefined);
+  } catch {
+    // The channel closed meanwhile: the 'disconnect' handler stops this process.
+  }
 };
 
-/** Runs this process as worker `index` until the supervisor says stop (or goes away). */
-export async function runWorker(args: CliArgs & { command: Command }): Promise<void> {
+/** True while the supervisor that forked this process runs (a worker re-parented to init has lost it). */
+function supervisorAlive(): boolean {
+  return process.connected && String(process.ppid) === process.env.TORPOR_CLUSTER_SUPERVISOR;
+}
+
+/** Runs this process as a worker until the supervisor says stop (or goes away). */
+export async function runWorker(args: CliArgs & { command: Command }, host: RunHost = {}): Promise<void> {
+  // A supervisor that dies before it sent init leaves nothing to do.
+  process.once("disconnect", () => {
+    if (!started) process.exit(0);
+  });
+  let started = false;
   const init = await new Promise<Extract<ToWorker, { t: "init" }>>((resolve) => {
     const first = (message: ToWorker) => {
       if (message.t !== "init") return;
@@ -36,52 +64,83 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     };
     process.on("message", first);
   });
-  const directory = new ClusterDirectory(init.index, init.slots, init.acquired, send);
+  // Before anything opens the data directory: no new server takes it while this process runs. Then make sure this
+  // process still has a supervisor: one that died meanwhile may already have been replaced.
+  const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
+  if (!supervisorAlive()) process.exit(0);
+  const bodies = new BodyStreams(send);
+  const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
+  // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
+  const loaded: string[] = [];
+  let pending: string[] | null = null;
+  host.watchImports?.((url) => {
+    loaded.push(url);
+    if (pending === null) return;
+    if (pending.length === 0) setImmediate(() => send({ t: "imports", urls: pending!.splice(0) }));
+    pending.push(url);
+  });
   let worker: RunningWorker;
   let node: NodeWorker | null = null;
   try {
     if (init.node !== undefined) {
       // A node of several machines: its own database connections, storage, output fence and calls to other nodes.
-      const logger = jsonLogger(args.logLevel ?? "info");
-      node = await startNodeWorker(init.node, init.index, serveSettings(args, process.cwd()).persistTo, logger);
+      node = await startNodeWorker(init.node, init.index, serveSettings(args, process.cwd()).persistTo, cliLogger(args));
       const current = node;
       directory.peer = new PeerClient(() => current.table);
+      directory.nodeSlots = init.node.table.slots;
     }
-    worker = await startWorker(args, process.cwd(), { index: init.index, directory, ...(node !== null ? { storage: node.storage } : {}) });
+    worker = await startWorker(args, process.cwd(), {
+      index: init.index,
+      directory,
+      ...(node !== null ? { storage: node.storage, local: node.local } : {}),
+    });
   } catch (error) {
-    send({ t: "failed", error: encodeError(error) });
+    await node?.close().catch(() => {});
+    send({ t: "failed", error: encodeError(await withSyntaxErrorPlace(error, loaded)) });
     process.disconnect();
     return;
   }
+  started = true;
   const runtime = worker.runtime;
+  const logger = worker.logger;
   const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
   let nextToken = 1;
   let stopping = false;
 
-  const stop = async () => {
+  /** Finishes in-flight requests and streams, then events and storage (sockets close with `code`); exits by `deadlineMs` at the latest. */
+  const stop = async (deadlineMs: number, code = 1012, reason = "Server restarting") => {
     if (stopping) return;
     stopping = true;
-    await worker.close(1012, "Server restarting");
+    setTimeout(() => {
+      logger.error("Did not finish within the stop deadline; exiting", { deadlineMs, code: "ERR_STOP_TIMEOUT" });
+      process.exit(1);
+    }, deadlineMs);
+    runtime.server!.stopAccepting();
+    await Promise.all([runtime.server!.idle(), bodies.idle()]);
+    await worker.close(code, reason);
     directory.peer?.close();
     await node?.close();
+    member.release();
     process.exit(0);
   };
   if (node !== null) {
     const fence = node.fence;
     fence.onFence((reason) => {
       stopping = true;
-      worker.logger.error("Fencing this node: no more output; WebSockets closed with 1012; exiting", { reason });
+      logger.error("Fencing this node: no more output; WebSockets closed with 1012; exiting", { reason });
       fence.shutDown(runtime, 200, () => process.exit(FENCED_EXIT_CODE));
     });
   }
   /** The node hands `slots` over: their objects finish their events, commit and close their sockets with 1012. */
   const drain = async (slots: Set<number>): Promise<number> => {
+    for (const slot of slots) directory.owned.delete(slot);
     const hosts = runtime.hosts().filter((h) => slots.has(slotOf(h.key.id)));
     await Promise.all(hosts.map((h) => h.shutdown(1012, "Object moving to another node")));
     for (const h of hosts) runtime.forget(h);
     node?.forgetSlots(slots);
     return hosts.length;
   };
+  /** Every client socket of a node is fenced: nothing leaves it after the node's deadline. */
   const guard = (socket: Socket | undefined) => {
     if (socket !== undefined) node?.fence.guard(socket);
   };
@@ -90,8 +149,9 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   process.on("SIGTERM", () => {});
   process.on("SIGHUP", () => {});
   process.on("disconnect", () => {
+    logger.warn("The supervisor exited; finishing what is in flight and exiting", { deadlineMs: ORPHAN_EXIT_MS });
     directory.failAll();
-    void stop();
+    void stop(ORPHAN_EXIT_MS);
   });
 
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
@@ -101,14 +161,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
           ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
+    let request: Request | null = null;
     try {
       const target = new LocalTarget(runtime.hostForKey(message.key));
       if (message.op === "call") return reply(true, await target.call(message.method, message.args));
       if (message.op === "read") return reply(true, await target.read(message.property));
-      const response = await target.fetch(decodeRequest(message.request));
+      request = decodeRequest(message.request, bodies, message.from);
+      const response = await target.fetch(request);
       const client = response.status === 101 ? webSocketOf(response) : null;
       const server = client === null ? null : endOf(client).peer;
-      const wire = await encodeResponse(response);
+      const wire = encodeResponse(response, bodies, message.from);
       if (server !== null) {
         // Held here until the caller's worker sends the client's socket (or gives up).
         const token = nextToken++;
@@ -118,10 +180,12 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         }, UPGRADE_WAIT_MS);
         timer.unref();
         parked.set(token, { end: server, protocol: response.headers.get("sec-websocket-protocol") ?? false, timer });
-        wire.upgrade = { token, owner: init.index };
+        wire.upgrade = { token, owner: init.serial };
       }
       reply(true, wire);
     } catch (error) {
+      // A request body nobody will read: its writer stops.
+      void request?.body?.cancel().catch(() => {});
       reply(false, error);
     }
   };
@@ -139,6 +203,16 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     runtime.server!.resume(socket, Buffer.from(moved.unparsed), end);
   };
 
+  /** Upgrades parked for `host` end now, while its instance still runs: the object sees them closed (1006) instead of keeping ghosts. */
+  const abandonParked = (host: ObjectHost) => {
+    for (const [token, entry] of parked) {
+      if ((entry.end.owner as unknown) !== host) continue;
+      parked.delete(token);
+      clearTimeout(entry.timer);
+      entry.end.abandon();
+    }
+  };
+
   process.on("message", (message: ToWorker, handle?: Socket) => {
     switch (message.t) {
       case "conn":
@@ -149,7 +223,7 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         void serveCall(message);
         return;
       case "reply":
-        directory.settle(message.rid, message.ok, message.ok ? message.value : message.error);
+        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error);
         return;
       case "upgrade": {
         const entry = parked.get(message.token);
@@ -176,10 +250,13 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         guard(handle);
         adopt(message.moved, handle);
         return;
-      case "table":
-        directory.slots = message.table.slots;
-        node?.update(message.table, runtime);
+      case "table": {
+        // Slots that went to another node leave this process (the supervisor drained them first, or the node fences).
+        for (const slot of directory.owned) if ((message.table.slots[slot] ?? -1) < 0) directory.owned.delete(slot);
+        directory.nodeSlots = message.table.slots;
+        node?.update(message.table);
         return;
+      }
       case "fence":
         node?.fence.fence(message.reason);
         return;
@@ -190,26 +267,69 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
         runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);
         return;
       case "acquire":
-        directory.acquired = true;
-        runtime.scheduleStoredAlarms((key) => directory.slots[slotOf(key.id)] === init.index);
-        send({ t: "acquired" });
+        for (const slot of message.slots) directory.owned.add(slot);
+        runtime.scheduleStoredAlarms((key) => message.slots.includes(slotOf(key.id)));
+        node?.acquired(message.slots, runtime);
         return;
-      case "release":
-        directory.acquired = false;
-        void moveOut(runtime, send).then((counts) => send({ t: "released", ...counts }));
+      case "release": {
+        // From now on nothing here is local: calls for these objects go to the supervisor, which holds them for the new owner.
+        const slots = new Set(directory.owned);
+        directory.owned.clear();
+        void moveOut(runtime, send, {
+          slots,
+          socketDrainMs: message.socketDrainMs,
+          beforeMove: abandonParked,
+          onSlow: (objects) => logger.warn("Objects still moving out", { objects }),
+        });
         return;
+      }
       case "stats":
         send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
         return;
       case "hibernate":
         void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
         return;
+      case "health":
+        send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });
+        return;
+      case "backup":
+        // Only the objects of the slots this process owns: another process may have the rest open.
+        worker.storage.backup(message.dest, { only: (key) => directory.owned.has(slotOf(key.id)) }).then(
+          (report) => send({ t: "backup-reply", rid: message.rid, ok: true, ...report }),
+          (error: unknown) => send({ t: "backup-reply", rid: message.rid, ok: false, error: (error as Error)?.message ?? String(error) }),
+        );
+        return;
       case "stop":
-        void stop();
+        void stop(message.deadlineMs, message.code, message.reason);
+        return;
+      case "exited":
+        bodies.peerExited(message.serial);
+        return;
+      case "body-chunk":
+      case "body-end":
+      case "body-credit":
+      case "body-cancel":
+        bodies.onMessage(message);
         return;
       case "init":
         return;
     }
   });
   send({ t: "ready" });
+  send({ t: "imports", urls: loaded });
+  pending = [];
+}
+
+/** A JavaScript syntax error names no place in its stack: add the file and line `node --check` finds (load-error.ts). */
+async function withSyntaxErrorPlace(error: unknown, loaded: string[]): Promise<unknown> {
+  const text = `${(error as Error)?.message ?? ""}`;
+  if (!/SyntaxError/.test(text) || /ERROR: /.test(text)) return error;
+  // The loader thread's reports of the last modules may still be on their way.
+  await new Promise((resolve) => setImmediate(resolve));
+  const files = loaded.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
+  const place = locateSyntaxError(files);
+  if (place === null) return error;
+  const located = new Error(`${text}\n    at ${place}`);
+  Object.assign(located, { name: (error as Error).name, code: (error as { code?: unknown }).code });
+  return located;
 }

@@ -7,7 +7,8 @@ import type { Clock } from "../clock.ts";
 import { checkHandshake } from "./handshake.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { clientErrorResponse, toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
-import type { Logger } from "../logger.ts";
+import { logsAt, type Logger } from "../logger.ts";
+import { requestIdOf } from "./request-id.ts";
 import type { ServerLimits } from "../options.ts";
 import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "../websocket/web-socket.ts";
@@ -27,8 +28,10 @@ export interface RunningServer {
   readonly port: number;
   readonly host: string;
   readonly url: string;
-  /** Stops accepting new connections (existing ones continue). */
+  /** Stops accepting new connections (existing ones continue; keep-alive connections close once idle). */
   stopAccepting(): void;
+  /** Resolves once no HTTP request or upgrade is being handled (a draining cluster worker waits for this). */
+  idle(): Promise<void>;
   /** Waits for WebSocket closing handshakes (bounded), then drops what is left. */
   close(): Promise<void>;
   /** Serves a connection accepted elsewhere (a cluster supervisor passed it to this process). */
@@ -64,6 +67,18 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   /** TCP connections open now, and those beyond `maxConnections` (answered 503 once their request is read). */
   let openSockets = 0;
   const overCapacity = new WeakSet<Duplex>();
+  /** Requests and upgrades being handled now, and who waits for there to be none. */
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+  const begin = () => {
+    inFlight++;
+  };
+  const done = () => {
+    if (--inFlight > 0) return;
+    // Draining: a keep-alive connection whose last response went out closes now.
+    if (!accepting) http.closeIdleConnections();
+    for (const resolve of idleWaiters.splice(0)) resolve();
+  };
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -79,11 +94,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   const heartbeat = limits.pingIntervalMs > 0 ? startHeartbeat(connections, runtime.options.clock, limits.pingIntervalMs) : null;
 
   /** Runs the Worker; a throw is logged (unless `expected` says the server caused it) and becomes a 500. */
-  const fetchSafely = async (request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
+  const fetchSafely = async (req: IncomingMessage, request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
     try {
       return await runtime.fetch(request);
     } catch (error) {
-      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { url: request.url, error });
+      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: request.url, error });
       return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
   };
@@ -92,13 +107,27 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     try {
       await writeResponse(res, response);
     } catch (error) {
-      logger.warn("Failed to write a response", { url, error });
+      logger.warn("Failed to write a response", { requestId: requestIdOf(res.req), url, error });
       res.destroy();
     }
   };
 
+  /** At debug level, one line per answered request (its id, method, path, status and time taken). */
+  const logRequest = (req: IncomingMessage, res: ServerResponse, started: number) => {
+    res.once("finish", () => {
+      logger.debug("Request", {
+        requestId: requestIdOf(req),
+        method: req.method,
+        url: req.url,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      });
+    });
+  };
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     res.on("error", () => {});
+    if (logsAt(logger, "debug")) logRequest(req, res, performance.now());
     if (overCapacity.has(req.socket)) return send(res, tooManyConnections(limits.maxConnections), req.url);
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > limits.maxRequestBodyBytes) return send(res, bodyTooLarge(limits.maxRequestBodyBytes), req.url);
@@ -121,7 +150,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     } catch {
       return send(res, badRequest(req), req.url);
     }
-    let response = await fetchSafely(request, () => bodyRefused);
+    let response = await fetchSafely(req, request, () => bodyRefused);
     if (bodyRefused) {
       await response.body?.cancel();
       return;
@@ -140,7 +169,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         "ERR_UPGRADE_REQUIRED",
         'Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".',
       );
-      logger.error("Uncaught error in the Worker's fetch()", { url: req.url, error });
+      logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: req.url, error });
       response = jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
     await send(res, response, req.url);
@@ -173,7 +202,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       await writeRawResponse(socket, badRequest(req));
       return;
     }
-    const response = await fetchSafely(request);
+    const response = await fetchSafely(req, request);
     const client = response.status === 101 ? webSocketOf(response) : null;
     if (client === null) {
       await writeRawResponse(socket, response);
@@ -229,10 +258,21 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       // Node checks the timeouts on this interval (default 30 s, which made a 60 s limit fire at up to 90 s).
       connectionsCheckingInterval: Math.min(5_000, Math.max(10, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    (req, res) => void onRequest(req, res),
+    (req, res) => {
+      begin();
+      void onRequest(req, res).finally(done);
+    },
   );
-  http.on("upgrade", (req, socket, head) => void onUpgrade(req, socket as Duplex, head as Buffer));
+  http.on("upgrade", (req, socket, head) => {
+    begin();
+    void onUpgrade(req, socket as Duplex, head as Buffer).finally(done);
+  });
   const onSocketClose = () => openSockets--;
+  /** A connection this process holds from now on (accepted here, or handed over by another process). */
+  const countSocket = (socket: Duplex) => {
+    openSockets++;
+    socket.once("close", onSocketClose);
+  };
   http.on("connection", (socket: Socket) => {
     if (++openSockets > limits.maxConnections) overCapacity.add(socket);
     socket.once("close", onSocketClose);
@@ -252,6 +292,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         resolve();
       });
     });
+  } else {
+    // Node checks headersTimeout/requestTimeout from a timer it starts on 'listening' (_http_server.js,
+    // setupConnectionsTracking); a server fed connections by another process never listens, so start it here,
+    // or a client trickling its headers (slowloris) is never cut off in a cluster worker.
+    http.emit("listening");
   }
   const port = options.port === null ? 0 : (http.address() as AddressInfo).port;
 
@@ -263,6 +308,10 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       accepting = false;
       http.close();
       http.closeIdleConnections();
+    },
+    idle() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
     },
     async close() {
       accepting = false;
@@ -299,6 +348,8 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         socket.destroy();
         return;
       }
+      // Another process read the request; the connection is this one's from now on, and counts here.
+      countSocket(socket);
       upgrade(req, socket, head, server, protocol);
     },
     resume(socket, unparsed, end) {
@@ -314,6 +365,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         maxPayload: options.maxPayload,
         skipUTF8Validation: options.skipUTF8Validation,
       });
+      countSocket(socket);
       track(conn);
       end.bind(conn, limits.maxBufferedBytes);
     },

@@ -52,6 +52,9 @@ const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
 export class ObjectHost implements SocketOwner, StorageHooks, StateHost, IncarnationHost {
   readonly sockets = new SocketRegistry();
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
+  /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
+  lastEventKind: HostEvent["kind"] | null = null;
+  lastEventAt = 0;
   autoResponse: WebSocketRequestResponsePair | null = null;
   eventTimeoutMs: number | null;
 
@@ -183,6 +186,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     const incarnation = this.#incarnation!;
     event.incarnation = incarnation;
     this.counters.events++;
+    this.lastEventKind = event.kind;
+    this.lastEventAt = this.runtime.options.clock.now();
     this.runtime.touched(this);
     let result: unknown;
     try {
@@ -267,8 +272,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     this.counters.errors++;
     this.runtime.metrics.handlerErrors++;
     this.runtime.options.logger.error(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, {
+      // The storage name of a namespace is its binding's name.
+      binding: this.key.namespace,
       object: this.key.id,
       name: this.key.name,
+      event: event.kind,
       error,
     });
   }
@@ -500,6 +508,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   /** StorageHooks: the alarm whose alarm() is running (getAlarm() reports it as null). */
   runningAlarm(): number | null {
     return this.#alarms.running;
+  }
+
+  /** When this object's armed alarm timer fires, or null (the admin dashboard's "pending alarm"). */
+  get alarmAt(): number | null {
+    return this.#alarms.at;
   }
 
   holdInput<T>(promise: Promise<T>): Promise<T> {

@@ -283,6 +283,22 @@ function readdirNumbers(): number[] {
     .map(Number);
 }
 
+/**
+ * The worker processes among the supervisor's children (their environment names an index): the supervisor may
+ * have other children, such as the esbuild service tsx starts to compile sources it has not cached yet.
+ */
+export function workersOf(supervisor: number): number[] {
+  return childrenOf(supervisor).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "utf8")
+        .split("\0")
+        .some((v) => v.startsWith("TORPOR_CLUSTER_WORKER="));
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** The worker process serving `index` now (a child of the supervisor whose environment names the index). */
 export function workerPid(supervisor: number, index: number): number {
   for (const pid of childrenOf(supervisor)) {

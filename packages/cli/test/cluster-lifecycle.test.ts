@@ -13,7 +13,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
 import { logLine } from "./cluster-helpers.ts";
-import { alive, childrenOf, type FaultCluster, faultProject, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { alive, type FaultCluster, faultProject, namesOwnedBy, startFaultCluster, workerPid, workersOf } from "./cluster-fault-helpers.ts";
 import { runTorpor, startTorpor, type Server } from "./helpers.ts";
 
 const clusters: FaultCluster[] = [];
@@ -41,7 +41,7 @@ async function until(poll: () => boolean | Promise<boolean>, timeout = 60_000, i
 it("after the supervisor is SIGKILLed, a new server takes the data directory only once every worker of the old one has exited", async () => {
   const c = await start(2);
   const supervisor = c.server.child.pid!;
-  const old = childrenOf(supervisor);
+  const old = workersOf(supervisor);
   expect(old).toHaveLength(2);
   // A long event in a worker: the worker has something to finish when its supervisor dies.
   const [busy] = namesOwnedBy(c.data, 0, 1, "b");
@@ -181,15 +181,15 @@ it("stopping waits for every child, one being restarted included, before the sup
   const c = await start(2);
   const supervisor = c.server.child.pid!;
   const victim = workerPid(supervisor, 1);
-  const seen = new Set(childrenOf(supervisor));
+  const seen = new Set(workersOf(supervisor));
   process.kill(victim, "SIGKILL");
   // The restart has forked its process: stop now, while it loads.
-  await until(() => childrenOf(supervisor).some((pid) => !seen.has(pid)), 30_000, 10);
-  for (const pid of childrenOf(supervisor)) seen.add(pid);
+  await until(() => workersOf(supervisor).some((pid) => !seen.has(pid)), 30_000, 10);
+  for (const pid of workersOf(supervisor)) seen.add(pid);
   const exited = new Promise<number | null>((resolve) => c.server.child.once("exit", (code) => resolve(code)));
   c.server.child.kill("SIGTERM");
   const watch = setInterval(() => {
-    for (const pid of childrenOf(supervisor)) seen.add(pid);
+    for (const pid of workersOf(supervisor)) seen.add(pid);
   }, 5);
   expect(await exited).toBe(0);
   clearInterval(watch);

@@ -46,6 +46,20 @@ export function childrenOf(parent: number): ProcessId[] {
   return out;
 }
 
+/** True if the process's environment has `name` set (false once it is gone). */
+export function hasEnv(p: ProcessId, name: string): boolean {
+  try {
+    return (
+      isAlive(p) &&
+      readFileSync(`/proc/${p.pid}/environ`, "utf8")
+        .split("\0")
+        .some((v) => v.startsWith(`${name}=`))
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** SIGKILLs the process if it is still that process. */
 export function killIfAlive(p: ProcessId, signal: NodeJS.Signals = "SIGKILL"): boolean {
   if (!isAlive(p)) return false;

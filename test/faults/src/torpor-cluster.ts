@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { History } from "./history.ts";
-import { childrenOf, isAlive, killIfAlive, processId, type ProcessId } from "./processes.ts";
+import { childrenOf, hasEnv, isAlive, killIfAlive, processId, type ProcessId } from "./processes.ts";
 
 const BIN = fileURLToPath(new URL("../../../packages/cli/bin/torpor.js", import.meta.url));
 
@@ -106,7 +106,8 @@ export class TorporCluster {
   workers(): ProcessId[] {
     const supervisor = this.#instance?.id;
     if (supervisor === undefined) return [];
-    const workers = childrenOf(supervisor.pid);
+    // Only workers: the supervisor may also run the esbuild service tsx starts for sources it has not cached.
+    const workers = childrenOf(supervisor.pid).filter((p) => hasEnv(p, "TORPOR_CLUSTER_WORKER"));
     for (const w of workers) if (!this.#seen.some((p) => p.pid === w.pid && p.start === w.start)) this.#seen.push(w);
     return workers;
   }

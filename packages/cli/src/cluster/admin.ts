@@ -19,10 +19,11 @@ export function clusterAdmin(supervisor: Supervisor, lock: DataDirLock): AdminBa
     },
     async metrics() {
       const stats = await supervisor.stats();
-      // One worker (torpor dev) needs no label to tell its samples apart: the series read as for one process.
+      // One worker (torpor dev) needs no label to tell its samples apart: the series read as for one process. Decided by
+      // the cluster's size, not by who answered: a cluster with one worker not answering still labels the other's.
       return prometheusText(
         stats.map((s) => ({
-          labels: stats.length > 1 ? { worker: String(s.index) } : ({} as Record<string, string>),
+          labels: supervisor.options.workers > 1 ? { worker: String(s.index) } : ({} as Record<string, string>),
           source: { metrics: s.metrics, objects: () => s.objects },
         })),
       );

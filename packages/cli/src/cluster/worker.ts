@@ -320,14 +320,27 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   pending = [];
 }
 
+/** How long a failed load waits for the loader thread's last module reports before it gives up on naming the place. */
+const IMPORT_REPORTS_WAIT_MS = 2_000;
+
 /** A JavaScript syntax error names no place in its stack: add the file and line `node --check` finds (load-error.ts). */
 async function withSyntaxErrorPlace(error: unknown, loaded: string[]): Promise<unknown> {
   const text = `${(error as Error)?.message ?? ""}`;
   if (!/SyntaxError/.test(text) || /ERROR: /.test(text)) return error;
-  // The loader thread's reports of the last modules may still be on their way.
+  // The loader thread's reports of the last modules may still be on their way (a loaded machine delays them by more
+  // than a turn): check each file once as it is reported, until one does not parse or the wait is over.
+  const deadline = Date.now() + IMPORT_REPORTS_WAIT_MS;
+  let checked = 0;
+  let place: string | null = null;
   await new Promise((resolve) => setImmediate(resolve));
-  const files = loaded.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
-  const place = locateSyntaxError(files);
+  while (place === null) {
+    const fresh = loaded.slice(checked);
+    checked = loaded.length;
+    const files = fresh.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
+    place = locateSyntaxError(files);
+    if (place !== null || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   if (place === null) return error;
   const located = new Error(`${text}\n    at ${place}`);
   Object.assign(located, { name: (error as Error).name, code: (error as { code?: unknown }).code });

@@ -59,7 +59,7 @@ export default {
 
 const TTL = 3_000;
 const SEED = Number(process.env.FAULT_SEED ?? 2_024);
-const DURATION_MS = Number(process.env.FAULT_DURATION_MS ?? 45_000);
+const DURATION_MS = Number(process.env.FAULT_DURATION_MS ?? 20_000);
 const OBJECTS = 12;
 const DEADLINE_MS = 25_000;
 

@@ -3,12 +3,15 @@
  * throwaway PostgreSQL, on this machine (each node its own data directory,
  * port and peer port on 127.0.0.1), with ways to kill, pause and inspect them.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openClusterDb } from "@torpor/postgres";
-import { onTestFinished } from "vitest";
+import { expect, onTestFinished } from "vitest";
+import { psql } from "../../postgres/test/pgbouncer.ts";
+import type { PgServer } from "../../postgres/test/pg-server.ts";
 import { workerSource } from "./cluster-helpers.ts";
 import { startTorpor, type Server } from "./helpers.ts";
 
@@ -124,4 +127,37 @@ export async function slotOwners(url: string): Promise<Map<string, number>> {
 export async function objectOwner(url: string, name: string): Promise<string | null> {
   const rows = await clusterQuery<{ owner: string }>(url, "SELECT owner FROM torpor.objects WHERE name = $1", [name]);
   return rows[0]?.owner ?? null;
+}
+
+/** Clusters of one test file's PostgreSQL server (`pg`, from usePgServer), with leases of `ttlMs`. */
+export function clusterOn(pg: { get(): PgServer }, ttlMs: number) {
+  /** A database of its own for one test's cluster (nodes of earlier tests may still hold slots in another). */
+  function freshDatabase(): string {
+    const server = pg.get();
+    const name = `cluster_${randomBytes(4).toString("hex")}`;
+    psql(server, `CREATE DATABASE ${name}`);
+    return server.url.replace("/postgres?", `/${name}?`);
+  }
+  /** Two nodes that split the slots between them (`source`: another Worker than the cluster tests' Counter). */
+  async function twoNodes(source?: string) {
+    const url = freshDatabase();
+    const dir = multinodeProject();
+    if (source !== undefined) writeFileSync(join(dir, "worker.js"), source);
+    const [a, b] = await Promise.all([
+      startNode(dir, "a", url, ["--lease-ttl-ms", String(ttlMs)]),
+      startNode(dir, "b", url, ["--lease-ttl-ms", String(ttlMs)]),
+    ]);
+    // The first node takes every slot; it hands the excess over to the second, a batch per renewal.
+    await expect.poll(async () => [...(await slotOwners(url)).values()].sort(), { timeout: 60_000, interval: 250 }).toEqual([128, 128]);
+    return { url, dir, a, b };
+  }
+  return { freshDatabase, twoNodes };
+}
+
+/** The node whose node id claimed `name`, and the other one. */
+export async function ownerAndOther(url: string, name: string, nodes: TestNode[]): Promise<[TestNode, TestNode]> {
+  const owner = await objectOwner(url, name);
+  const ids = await clusterQuery<{ node_id: string; address: string }>(url, "SELECT node_id, address FROM torpor.nodes WHERE node_id = $1", [owner]);
+  const ownerNode = nodes.find((n) => n.server.stdout().includes(`"node":"${ids[0]!.node_id}"`))!;
+  return [ownerNode, nodes.find((n) => n !== ownerNode)!];
 }

@@ -4,9 +4,11 @@
  * faults while clients write through random nodes: SIGKILL of a node, SIGSTOP
  * past its lease then SIGCONT, a blackhole route from a node to PostgreSQL, a
  * cut between two nodes, a flapping cut, a slow link to PostgreSQL, a
- * connection dropped right after a commit was sent, a PostgreSQL restart. Each
- * node reaches PostgreSQL through its own proxy in the harness (the slow link
- * and the dropped reply are the proxy's doing). Afterwards the
+ * connection dropped right after a commit was sent, a stalled link whose held
+ * statements reach PostgreSQL after the node's lease ran out and its objects
+ * moved (late delivery), a PostgreSQL restart. Each node reaches PostgreSQL
+ * through its own proxy in the harness (the slow link, the dropped reply and
+ * the stall are the proxy's doing). Afterwards the
  * checker reads the objects back and the log from PostgreSQL:
  * - every acknowledged write is present (lost-write);
  * - each reply answers its own request (wrong-reply);
@@ -247,6 +249,19 @@ describe("three nodes under a fault schedule", () => {
             proxies[i]!.delayMs = 0;
             proxies[i]!.cutAll();
             await pause(TTL);
+            await launch(i);
+          },
+        },
+        {
+          name: "stalled-link-late-delivery",
+          async run() {
+            const i = Math.floor(rng() * 3);
+            // What node i sends to PostgreSQL is held past its lease, then delivered: its commit statements sent before
+            // its deadline reach PostgreSQL after other nodes took its objects over (the fence must refuse them).
+            proxies[i]!.hold = true;
+            await pause(TTL * 3);
+            proxies[i]!.hold = false;
+            expect(await nodes[i]!.exited()).toBe(75);
             await launch(i);
           },
         },

@@ -32,6 +32,11 @@ export interface NemesisOptions {
   history: History;
   /** Quiet time between two faults, ms (a random value in the range). */
   gapMs: [number, number];
+  /**
+   * The first faults are every kind once, in a seeded random order, so that even a short run (CI) injects each
+   * of them; later ones are picked by weight. Default true.
+   */
+  coverEach?: boolean;
 }
 
 /** Runs faults until stopped. */
@@ -42,11 +47,19 @@ export class Nemesis<S> {
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
+  /** Faults still to run once (the covering round), in order. */
+  readonly #round: Array<Fault<S>>;
+  #covered = () => {};
+  /** Resolves once every kind of fault has run to its end at least once (at once when `coverEach` is false). */
+  readonly covered: Promise<void>;
 
   constructor(system: S, faults: ReadonlyArray<Fault<S>>, options: NemesisOptions) {
     this.#system = system;
     this.#faults = faults;
     this.#options = options;
+    this.#round = options.coverEach === false ? [] : options.rng.fork().shuffle(faults);
+    this.covered = new Promise((resolve) => (this.#covered = resolve));
+    if (this.#round.length === 0) this.#covered();
   }
 
   start(): void {
@@ -72,7 +85,7 @@ export class Nemesis<S> {
         };
       });
       if (!this.#running) return;
-      const fault = rng.weighted(this.#faults.map((f) => ({ weight: f.weight, value: f })));
+      const fault = this.#round.shift() ?? rng.weighted(this.#faults.map((f) => ({ weight: f.weight, value: f })));
       const detail: Record<string, unknown> = {};
       const end = history.fault(fault.name);
       try {
@@ -80,6 +93,7 @@ export class Nemesis<S> {
       } finally {
         end(detail);
       }
+      if (this.#round.length === 0) this.#covered();
     }
   }
 }

@@ -56,6 +56,16 @@ export class Random {
     return items[Math.floor(this.next() * items.length)]!;
   }
 
+  /** A copy of `items` in a random order (Fisher–Yates). */
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+
   /** One element, with probability proportional to its weight. */
   weighted<T>(items: ReadonlyArray<{ weight: number; value: T }>): T {
     const total = items.reduce((n, i) => n + i.weight, 0);

@@ -42,6 +42,12 @@ export interface ScheduleOptions {
   faults?: string[];
   /** Quiet time between faults (default 2–6 s). */
   gapMs?: [number, number];
+  /**
+   * Every kind of fault runs at least once if time allows (the first ones, in a seeded order): faults go on past
+   * `durationMs` until they all ran, for at most this much longer (default 30 s). 0: a run of `durationMs`, faults
+   * picked by weight from the start.
+   */
+  coverWithinMs?: number;
   workload?: Pick<WorkloadOptions, "httpClients" | "wsClients" | "objects" | "deadlineMs">;
   faultOptions?: Omit<TorporFaultOptions, "objects">;
   /** Where the history and the logs of a failed run are kept (default: a temporary directory, printed). */
@@ -72,9 +78,11 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
   writeSubjectProject(dir, { version: "v0" });
   const cluster = new TorporCluster({ dir, workers: options.workers ?? 3, history, logFile, args: options.args ?? SCHEDULE_ARGS });
   const workload = new Workload({ history, rng: rng.fork(), targets: () => cluster.targets(), ...options.workload });
-  const all = torporFaults({ objects, longestStallMs: 15_000, ...options.faultOptions });
+  // Stalls and long events of 5-10 s: past the schedule's 5 s move deadline, short enough that a run covers every fault.
+  const all = torporFaults({ objects, longestStallMs: 10_000, ...options.faultOptions });
   const chosen = options.faults === undefined ? all : all.filter((f) => options.faults!.includes(f.name));
-  const nemesis = new Nemesis(cluster, chosen, { rng: rng.fork(), history, gapMs: options.gapMs ?? [2_000, 6_000] });
+  const coverWithinMs = options.coverWithinMs ?? 30_000;
+  const nemesis = new Nemesis(cluster, chosen, { rng: rng.fork(), history, gapMs: options.gapMs ?? [2_000, 6_000], coverEach: coverWithinMs > 0 });
   let anomalies: Anomaly[] = [];
   let failure: unknown = null;
   try {
@@ -83,6 +91,12 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     workload.start();
     nemesis.start();
     await pause(options.durationMs);
+    if (coverWithinMs > 0) {
+      progress("waiting for every kind of fault to have run once");
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([nemesis.covered, new Promise((resolve) => (timer = setTimeout(resolve, coverWithinMs)))]);
+      clearTimeout(timer);
+    }
     progress("faults stop; draining clients");
     await nemesis.stop();
     if (cluster.supervisor === null) await cluster.start();
@@ -111,10 +125,13 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     mkdirSync(keptIn, { recursive: true });
     history.save(join(keptIn, "history.jsonl"));
   } else rmSync(dir, { recursive: true, force: true });
+  const notRun = chosen.map((f) => f.name).filter((name) => faultsByName[name] === undefined);
   const report = [
     `seed ${options.seed}: ${summary.operations} operations (${summary.ok} ok, ${summary.errors} errors, ${summary.timeouts} timeouts), ` +
       `${summary.sessions} WebSocket sessions (${summary.messages} messages), ${summary.faults} faults ${JSON.stringify(faultsByName)}`,
     failure !== null ? `harness failure: ${(failure as Error)?.stack ?? String(failure)}` : `${anomalies.length} anomalies`,
+    `faults in order: ${history.faults.map((f) => `${f.name} ${f.end !== undefined ? `${((f.end - f.start) / 1000).toFixed(1)} s` : "(unfinished)"}`).join(", ")}`,
+    ...(notRun.length > 0 ? [`not run (no time left): ${notRun.join(", ")}`] : []),
     ...summarize(anomalies),
     ...(keptIn !== null ? [`history, logs and data kept in ${keptIn}`] : []),
   ].join("\n");

@@ -111,13 +111,14 @@ export class Subject extends DurableObject {
     }
     if (url.pathname.startsWith("/stream/")) {
       // Chunks produced over time, each stamped with when it was made: a client that gets the first only
-      // after the last was made got a buffered copy, not a stream.
+      // after the last was made got a buffered copy, not a stream. 400 ms apart, so that a stream of 5 spans
+      // 1.6 s: a process starved of CPU that long (3 workers starting on 2 cores) does not pass for a buffer.
       const chunks = Number(url.searchParams.get("arg"));
       this.event("stream " + op);
       let n = 0;
       const body = new ReadableStream({
         async pull(controller) {
-          if (n > 0) await new Promise((resolve) => setTimeout(resolve, 150));
+          if (n > 0) await new Promise((resolve) => setTimeout(resolve, 400));
           controller.enqueue(new TextEncoder().encode(JSON.stringify({ op, n, at: Date.now() }) + "\\n"));
           if (++n === chunks) controller.close();
         },

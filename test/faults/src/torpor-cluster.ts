@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import type { History } from "./history.ts";
 import { childrenOf, hasEnv, isAlive, killIfAlive, processId, type ProcessId } from "./processes.ts";
 
-const BIN = fileURLToPath(new URL("../../../packages/cli/bin/torpor.js", import.meta.url));
+/** This checkout's CLI, or another build's (`FAULT_TORPOR_BIN`: to show what a schedule finds on older code). */
+const BIN = process.env.FAULT_TORPOR_BIN || fileURLToPath(new URL("../../../packages/cli/bin/torpor.js", import.meta.url));
 
 /** How to run the cluster. */
 export interface TorporClusterOptions {

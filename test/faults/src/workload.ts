@@ -282,6 +282,9 @@ function streamValue(reply: HttpReply): unknown {
     op: ops.join(","),
     chunks: chunks.every((c, i) => c.n === i) ? chunks.length : chunks.map((c) => c.n),
     streamed: reply.lines[0]!.at < chunks.at(-1)!.at,
+    // For the report: how long after it was made the first chunk arrived, and how long the stream took to make.
+    firstLagMs: reply.lines[0]!.at - chunks[0]!.at,
+    madeOverMs: chunks.at(-1)!.at - chunks[0]!.at,
   };
 }
 

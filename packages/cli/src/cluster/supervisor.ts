@@ -172,6 +172,8 @@ export class Supervisor {
     this.serving[proc.index] = proc;
     proc.state = "serving";
     proc.servingSince = this.clock.now();
+    // Tables sent while it loaded found no listener: the latest goes first (its slots and deadline), then its slots.
+    if (this.#nodeTable !== null) proc.send({ t: "table", table: this.#nodeTable });
     this.assignFree(proc.index);
   }
 

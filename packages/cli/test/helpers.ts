@@ -28,13 +28,24 @@ export interface Server {
 }
 
 /** Starts torpor and resolves once stdout names its URL (`Ready on …` or the JSON `Listening` line). */
-export function startTorpor(args: string[], cwd: string, timeoutMs = 60_000, env: Record<string, string> = {}, prefix: string[] = []): Promise<Server> {
-  // A prefix (`ip netns exec <ns>`) runs the process elsewhere; it execs node, so the pid is still node's.
+export function startTorpor(
+  args: string[],
+  cwd: string,
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+  /** Called with all of stderr so far whenever more arrives (to see what it says before it listens). */
+  onStderr?: (stderr: string) => void,
+  /** Runs the process elsewhere (`ip netns exec <ns>`); it execs node, so the pid is still node's. */
+  prefix: string[] = [],
+): Promise<Server> {
   const [command, ...rest] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
   const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+    onStderr?.(stderr);
+  });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

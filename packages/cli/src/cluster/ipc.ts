@@ -9,7 +9,7 @@
  * for a process that is gone is dropped rather than given to its successor.
  */
 import type { Metrics, ObjectInfo } from "@torpor/core";
-import type { StoredAttachment } from "@torpor/core/cluster";
+import type { MovedSocket as CoreMovedSocket } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { ReadyCheck } from "../health.ts";
 import type { NodeTable } from "./node-membership.ts";
@@ -19,14 +19,8 @@ import type { WireError, WireRequest } from "./wire.ts";
 /** A routed operation on an object. */
 export type CallOp = { op: "fetch"; request: WireRequest } | { op: "call"; method: string; args: unknown[] } | { op: "read"; property: string };
 
-/** What travels with one moved WebSocket (everything that survives hibernation, plus unparsed bytes). */
-export interface MovedSocket {
-  key: ObjectKey;
-  tags: string[] | null;
-  /** Serialized bytes, or a flat record kept decoded (see core's attachment.ts). */
-  attachment: StoredAttachment | null;
-  autoResponseAt: number;
-  protocol: string;
+/** What travels with one moved WebSocket: core's record (everything that survives hibernation), plus the unparsed bytes. */
+export interface MovedSocket extends CoreMovedSocket {
   unparsed: Uint8Array;
 }
 

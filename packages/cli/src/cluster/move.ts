@@ -1,10 +1,11 @@
 /**
- * Moving every object of a worker out (reload), reported slot by slot: each
- * object's sockets stop reading at the kernel first, so whatever clients send
- * from then on waits there; the object finishes its events and commits
- * (moveOut); then each open hibernatable socket goes to the supervisor with
- * its tags, attachment, auto-response time and the bytes read but not
- * parsed. Once every object of a slot has left, the slot is reported
+ * Moving every object of a worker out (reload), reported slot by slot, with
+ * core's socket verbs: each object's sockets stop reading at the kernel first
+ * (`pauseReading`), so whatever clients send from then on waits there; the
+ * object finishes its events and commits (`moveOut`); then each open
+ * hibernatable socket is detached (`detach`) and goes to the supervisor with
+ * its record (`toMoved`: tags, attachment, auto-response time) and the bytes
+ * read but not parsed. Once every object of a slot has left, the slot is reported
  * released, so the supervisor gives it to the new worker without waiting for
  * the slowest object of this one.
  *
@@ -15,7 +16,7 @@
  * connection end and reconnects) rather than holding its slot back.
  */
 import type { Runtime } from "@torpor/core";
-import { detachSocket, type ObjectHost, slotOf, stopReading, written } from "@torpor/core/cluster";
+import { type ObjectHost, slotOf } from "@torpor/core/cluster";
 import type { FromWorker } from "./ipc.ts";
 
 export interface MoveOptions {
@@ -30,7 +31,7 @@ export interface MoveOptions {
 
 export async function moveOut(runtime: Runtime, send: (message: FromWorker, handle?: unknown) => void, options: MoveOptions): Promise<void> {
   const hosts = runtime.hosts();
-  for (const host of hosts) for (const end of host.sockets) if (end.conn !== null) stopReading(end.conn);
+  for (const host of hosts) for (const end of host.sockets) end.pauseReading();
   const bySlot = new Map<number, ObjectHost[]>();
   for (const host of hosts) {
     const slot = slotOf(host.key.id);
@@ -71,50 +72,25 @@ async function moveHost(
   const pair = host.autoResponse;
   if (pair !== null) send({ t: "auto-response", key: host.key, request: pair.request, response: pair.response });
   for (const end of ends) {
-    const conn = end.conn;
-    if (conn === null) continue;
-    if (!(await drained(conn, deadline))) {
-      conn.terminate();
-      counts.closed++;
-      continue;
-    }
-    const detached = detachSocket(conn);
-    if (detached === null) {
-      conn.close(1012, "Server restarting");
-      counts.closed++;
-      continue;
-    }
-    end.conn = null;
-    // Nothing here serves this connection any more: the server forgets it (heartbeat, shutdown).
-    conn.emit("close", 1012, Buffer.alloc(0));
-    counts.sockets++;
-    send(
-      {
-        t: "socket",
-        moved: {
-          key: host.key,
-          tags: end.tags,
-          attachment: end.attachment,
-          autoResponseAt: end.autoResponseAt,
-          protocol: end.protocol,
-          unparsed: detached.unparsed,
-        },
+    if (end.conn === null) continue;
+    // detach waits for what was written to leave this process; a client that does not read past the deadline loses its connection instead.
+    let late = false;
+    const timer = setTimeout(
+      () => {
+        late = true;
+        end.terminate();
       },
-      detached.socket,
+      Math.max(0, deadline - Date.now()),
     );
+    const detached = await end.detach(1012, "Server restarting");
+    clearTimeout(timer);
+    if (late || detached === null) {
+      detached?.socket.destroy();
+      counts.closed++;
+      continue;
+    }
+    counts.sockets++;
+    send({ t: "socket", moved: { ...end.toMoved(host.key), unparsed: detached.unparsed } }, detached.socket);
   }
   waiting.delete(host);
-}
-
-/** True once everything written to `conn` left this process; false if that did not happen by `deadline`. */
-async function drained(conn: Parameters<typeof written>[0], deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([written(conn).then(() => true as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

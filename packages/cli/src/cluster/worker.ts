@@ -12,7 +12,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, type ObjectHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
@@ -193,14 +193,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   const adopt = (moved: MovedSocket, socket: Socket | undefined) => {
     const host = runtime.hostForKey(moved.key, true);
     if (socket === undefined || socket.destroyed) return;
-    const end = new SocketEnd();
-    // Bytes arrive as a Uint8Array view; a flat record as the record.
-    const attachment = moved.attachment;
-    end.attachment = attachment instanceof Uint8Array ? Buffer.from(attachment.buffer, attachment.byteOffset, attachment.byteLength) : attachment;
-    end.autoResponseAt = moved.autoResponseAt;
-    end.protocol = moved.protocol;
-    host.acceptHibernatable(end, moved.tags);
-    runtime.server!.resume(socket, Buffer.from(moved.unparsed), end);
+    host.adoptSocket(moved, socket, Buffer.from(moved.unparsed));
   };
 
   /** Upgrades parked for `host` end now, while its instance still runs: the object sees them closed (1006) instead of keeping ghosts. */

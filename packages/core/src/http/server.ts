@@ -2,7 +2,7 @@ import { workerdError } from "../errors.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, WebSocket as WsWebSocket, type WebSocket as WsConnection } from "ws";
+import { WebSocketServer, type WebSocket as WsConnection } from "ws";
 import type { Clock } from "../clock.ts";
 import { checkHandshake } from "./handshake.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -14,6 +14,7 @@ import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "../websocket/web-socket.ts";
 import type { SocketEnd } from "../websocket/socket-end.ts";
 import { handoffOf } from "./upgrade-handoff.ts";
+import { resumeConnection } from "../websocket/ws-transport.ts";
 
 /** Where to listen. */
 export interface ListenOptions {
@@ -353,18 +354,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       upgrade(req, socket, head, server, protocol);
     },
     resume(socket, unparsed, end) {
-      // What WebSocketServer does after writing the 101 (ws/lib/websocket-server.js completeUpgrade), without the handshake.
-      const options = (wss as unknown as { options: Record<string, unknown> }).options;
-      const conn = new WsWebSocket(null as unknown as string, undefined, options) as unknown as WsConnection & {
-        setSocket(s: Socket, h: Buffer, o: object): void;
-      };
-      conn.setSocket(socket, unparsed, {
-        allowSynchronousEvents: options.allowSynchronousEvents,
-        maxBufferedChunks: options.maxBufferedChunks,
-        maxFragments: options.maxFragments,
-        maxPayload: options.maxPayload,
-        skipUTF8Validation: options.skipUTF8Validation,
-      });
+      const conn = resumeConnection(wss, socket, unparsed);
       countSocket(socket);
       track(conn);
       end.bind(conn, limits.maxBufferedBytes);

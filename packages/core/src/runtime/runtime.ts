@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { TorporError } from "../errors.ts";
 import { ExecutionContext } from "../object/execution-context.ts";
 import { isolateFaults, runAs, type FaultOwner } from "../object/fault-isolation.ts";
@@ -13,6 +14,7 @@ import type { Logger } from "../logger.ts";
 import { jsonError, Response } from "../http/response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "../http/server.ts";
 import type { ObjectKey, StorageProvider } from "../storage/storage-provider.ts";
+import type { SocketEnd } from "../websocket/socket-end.ts";
 
 export type { ObjectTarget } from "../placement/placement.ts";
 
@@ -246,6 +248,16 @@ export class Runtime implements HostRuntime {
   /** HostRuntime: the instance was dropped. */
   released(host: ObjectHost): void {
     this.#placement.table.released(host);
+  }
+
+  /** HostRuntime: serves a socket that moved in from another process (needs the server: `listen()`). */
+  resumeSocket(socket: Socket, unparsed: Buffer, end: SocketEnd): void {
+    if (this.#server === null)
+      throw new TorporError(
+        "ERR_NOT_LISTENING",
+        "A WebSocket moved in from another process can only be adopted while this runtime serves: call listen() first.",
+      );
+    this.#server.resume(socket, unparsed, end);
   }
 
   /**

@@ -83,6 +83,16 @@ Cluster (torpor start; also "workers" in the config's "torpor" section):
                               taking the object over); then it fails with ERR_OBJECT_UNAVAILABLE
                               (default 30000)
 
+Several machines (torpor start; also in the config's "torpor" section, docs/scaling.md):
+      --cluster <url>         join the cluster whose leases, slots and logs are in this
+                              PostgreSQL database (postgres://user:pass@host:port/db)
+      --durability <mode>     postgres: object data is durable in PostgreSQL and survives the
+                              node (default); local: on this node's disk, its objects wait for it
+      --lease-ttl-ms <ms>     the node's lease on PostgreSQL's clock (default 10000); a node
+                              that cannot renew stops before it runs out
+      --peer-port <n>         port other nodes forward calls and WebSockets to (default 0: free)
+      --node-address <h:p>    how other nodes reach that port (default: --ip and the port)
+
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
       --admin-ip <addr>       its interface (default 127.0.0.1)
@@ -127,6 +137,8 @@ const flagSchemas = {
   "ping-interval-ms": count("--ping-interval-ms", 0),
   "close-timeout-ms": count("--close-timeout-ms", 1),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
+  "lease-ttl-ms": count("--lease-ttl-ms", 1_000),
+  "peer-port": port("--peer-port"),
   "move-timeout-ms": count("--move-timeout-ms", 1),
   "route-timeout-ms": count("--route-timeout-ms", 1),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
@@ -161,6 +173,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "ping-interval-ms": { type: "string" },
         "close-timeout-ms": { type: "string" },
         workers: { type: "string" },
+        cluster: { type: "string" },
+        durability: { type: "string" },
+        "lease-ttl-ms": { type: "string" },
+        "node-address": { type: "string" },
+        "peer-port": { type: "string" },
         "move-timeout-ms": { type: "string" },
         "route-timeout-ms": { type: "string" },
         "admin-port": { type: "string" },
@@ -227,6 +244,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
     pingIntervalMs: checked("ping-interval-ms"),
     closeTimeoutMs: checked("close-timeout-ms"),
     workers: checked("workers"),
+    cluster: clusterUrl(values.cluster),
+    durability: durability(values.durability),
+    leaseTtlMs: checked("lease-ttl-ms"),
+    nodeAddress: values["node-address"],
+    peerPort: checked("peer-port"),
     moveTimeoutMs: checked("move-timeout-ms"),
     routeTimeoutMs: checked("route-timeout-ms"),
     adminPort: checked("admin-port"),
@@ -236,4 +258,17 @@ export function parseCliArgs(argv: string[]): CliArgs {
     logFormat: checked("log-format"),
     watch: values["no-watch"] !== true,
   };
+}
+
+function clusterUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw))
+    throw new CliError("ERR_CLI_USAGE", `--cluster takes a "postgres://…" URL; got "${raw.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@")}".`);
+  return raw;
+}
+
+function durability(raw: string | undefined): "postgres" | "local" | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== "postgres" && raw !== "local") throw new CliError("ERR_CLI_USAGE", `--durability must be postgres or local; got "${raw}".`);
+  return raw;
 }

@@ -32,6 +32,16 @@ export interface TorporSection {
   pingIntervalMs?: number | undefined;
   closeTimeoutMs?: number | undefined;
   workers?: number | undefined;
+  /** Several machines: the PostgreSQL URL of the cluster (docs/scaling.md). */
+  cluster?: string | undefined;
+  /** Where object data is durable in a cluster: `postgres` (the log, survives the node) or `local` (this node's disk). */
+  durability?: "postgres" | "local" | undefined;
+  /** The node's lease on PostgreSQL's clock, ms. */
+  leaseTtlMs?: number | undefined;
+  /** How other nodes reach this one's peer endpoint (`host:port`). */
+  nodeAddress?: string | undefined;
+  /** Port of the peer endpoint other nodes forward calls to. */
+  peerPort?: number | undefined;
   moveTimeoutMs?: number | undefined;
   routeTimeoutMs?: number | undefined;
 }
@@ -90,6 +100,14 @@ const torporSchema = z.strictObject({
   ping_interval_ms: z.number().int().nonnegative().optional(),
   close_timeout_ms: positiveInt.optional(),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
+  cluster: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a "postgres://…" URL')
+    .optional(),
+  durability: z.enum(["postgres", "local"]).optional(),
+  lease_ttl_ms: z.number().int().min(1_000, "must be at least 1000").optional(),
+  node_address: z.string().min(1).optional(),
+  peer_port: z.number().int().min(0).max(65_535).optional(),
   move_timeout_ms: positiveInt.optional(),
   route_timeout_ms: positiveInt.optional(),
 });
@@ -298,6 +316,11 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       pingIntervalMs: t.ping_interval_ms,
       closeTimeoutMs: t.close_timeout_ms,
       workers: t.workers,
+      cluster: t.cluster,
+      durability: t.durability,
+      leaseTtlMs: t.lease_ttl_ms,
+      nodeAddress: t.node_address,
+      peerPort: t.peer_port,
       moveTimeoutMs: t.move_timeout_ms,
       routeTimeoutMs: t.route_timeout_ms,
     },

@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
-import { consoleLogger, DEFAULT_COMPATIBILITY_DATE, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
+import { DEFAULT_COMPATIBILITY_DATE, Runtime, setWorkerEnv, setWorkerExports, type Logger, type StorageProvider, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDirWhenFree, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
@@ -20,7 +20,7 @@ export interface RunningWorker {
   url: string;
   adminUrl: string | null;
   logger: Logger;
-  /** The runtime's storage provider (readiness probes it). */
+  /** The SQLite storage on this machine: the runtime's provider, or the one a cluster node's provider works through (readiness probes it). */
   storage: SqliteStorageProvider;
   /** Graceful stop: admin first, then the runtime (in-flight events finish, storage commits, sockets close with `code`). */
   close(code: number, reason: string): Promise<void>;
@@ -44,6 +44,10 @@ const EMPTY_CONFIG: WorkerConfig = {
 export interface ClusterRole {
   index: number;
   directory: HostDirectory;
+  /** A node of several machines brings its own storage (the PostgreSQL log); else SQLite files in the data directory. */
+  storage?: StorageProvider;
+  /** With `storage`: the SQLite files on this machine it works through (readiness probes them). */
+  local?: SqliteStorageProvider;
 }
 
 /** What both a single process and a cluster supervisor read from the flags and the config. */
@@ -174,7 +178,7 @@ async function startLocked(
   const worker = await loadWorker(entry, config.bindings, logger);
 
   const t = config.torpor;
-  const storage = sqliteStorage({ dir: join(persistTo, "do") });
+  const storage = cluster?.local ?? sqliteStorage({ dir: join(persistTo, "do") });
   const workerFetch = worker.fetch;
   // Static assets answer before the Worker, or after it (assets.run_worker_first).
   const fetch: WorkerFetch | undefined =
@@ -183,7 +187,7 @@ async function startLocked(
     objects: worker.objects,
     ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
-    storage,
+    storage: cluster?.storage ?? storage,
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
     maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
     limits: {

@@ -14,6 +14,7 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   durable: () => import("./durable.ts"),
   wake: () => import("./wake.ts"),
   cluster: () => import("./cluster.ts"),
+  memory: () => import("./memory.ts"),
 };
 
 const args = process.argv.slice(2);

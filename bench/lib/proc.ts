@@ -19,11 +19,13 @@ export interface SpawnOptions {
   cpu?: number;
   env?: Record<string, string>;
   nodeFlags?: string[];
+  /** Add --expose-gc (default true; false runs Node exactly as shipped, for figures at the defaults). */
+  exposeGc?: boolean;
 }
 
-/** Starts `bench/<script>` under tsx with the source condition and --expose-gc, file-descriptor limit raised to the hard limit. */
+/** Starts `bench/<script>` under tsx with the source condition and (unless `exposeGc: false`) --expose-gc, file-descriptor limit raised to the hard limit. */
 export async function start(name: string, script: string, opts: SpawnOptions = {}): Promise<Child> {
-  const node = [process.execPath, "--conditions=@torpor/source", "--import", "tsx", "--expose-gc", ...(opts.nodeFlags ?? []), `${benchDir}${script}`];
+  const node = [process.execPath, "--conditions=@torpor/source", "--import", "tsx", ...(opts.exposeGc === false ? [] : ["--expose-gc"]), ...(opts.nodeFlags ?? []), `${benchDir}${script}`];
   const pin = hasTaskset && opts.cpu !== undefined ? `taskset -c ${opts.cpu} ` : "";
   const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}${node.map(quote).join(" ")}`;
   const child: ChildProcess = spawn("sh", ["-c", cmd], {

@@ -28,6 +28,8 @@ export interface ProductOptions {
   hibernateMs?: number;
   /** Node flags for the Node servers (raw and torpor start). */
   nodeFlags?: string[];
+  /** Both Node servers exactly as shipped: no --expose-gc, no Node flags, torpor start with no tuning flags. */
+  defaults?: boolean;
 }
 
 export async function startProduct(label: string, mode: string, o: ProductOptions = {}): Promise<Product> {
@@ -37,12 +39,18 @@ export async function startProduct(label: string, mode: string, o: ProductOption
   const nodeFlags = o.nodeFlags ?? [];
   const started = await Promise.all(
     names.map((side) => {
-      if (side === "raw") return start(`raw-${label}`, "servers/raw.ts", { cpu: SERVER_CPU, env, nodeFlags });
+      if (side === "raw") return start(`raw-${label}`, "servers/raw.ts", { cpu: SERVER_CPU, env, nodeFlags, exposeGc: o.defaults !== true });
       if (side === "workerd") return start(`workerd-${label}`, "servers/workerd.ts", { cpu: SERVER_CPU, env });
       // The wrapper idles on the client core; it pins the CLI to the server core itself.
       return start(`torpor-${label}`, "servers/torpor-start.ts", {
         cpu: CLIENT_CPU,
-        env: { ...env, BENCH_DIR: `${scratch.dir}/torpor`, BENCH_HIBERNATE_MS: String(o.hibernateMs ?? 600_000), BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" ") },
+        env: {
+          ...env,
+          BENCH_DIR: `${scratch.dir}/torpor`,
+          BENCH_HIBERNATE_MS: String(o.hibernateMs ?? 600_000),
+          BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" "),
+          BENCH_DEFAULTS: o.defaults === true ? "1" : "0",
+        },
       });
     }),
   );

@@ -3,15 +3,18 @@
 // answers the driver's calls: RSS/CPU/fds from /proc, JS heap after a GC from the Worker's
 // /__bench/stats route (the CLI runs with --expose-gc), object states from the admin endpoint.
 // BENCH_MODE sets the Worker's MODE var; BENCH_HIBERNATE_MS the idle time before hibernation.
+// BENCH_DEFAULTS=1: the CLI exactly as shipped (no Node flags, no --hibernate-after-ms; only where to
+// listen and store, and the admin endpoint), for figures that must be taken at the defaults.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { cpuOf, fdsOf, rssOf } from "../lib/procfs.ts";
+import { cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
 import { serve } from "../lib/proc.ts";
 import { SERVER_CPU } from "../lib/sides.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const nodeFlags = ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
+const defaults = process.env.BENCH_DEFAULTS === "1";
+const nodeFlags = defaults ? [] : ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
 // BENCH_PROFILE_DIR=<dir>: the CLI writes a CPU profile there when it exits (see bench/README.md).
 if (process.env.BENCH_PROFILE_DIR) nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`);
 const cliArgs = [
@@ -24,8 +27,7 @@ const cliArgs = [
   process.env.BENCH_DIR!,
   "--var",
   `MODE:${process.env.BENCH_MODE ?? "echo"}`,
-  "--hibernate-after-ms",
-  process.env.BENCH_HIBERNATE_MS ?? "600000",
+  ...(defaults ? [] : ["--hibernate-after-ms", process.env.BENCH_HIBERNATE_MS ?? "600000"]),
   "--admin-port",
   "0",
   "--log-level",
@@ -87,6 +89,10 @@ serve(
       return { ...heap, rss: rssOf(pid), fds: fdsOf(pid), cpuUs: cpuOf(pid) };
     },
     cpu: () => cpuOf(pid),
+    /** The supervisor and its workers (cluster mode, the default): what an operator's monitoring sums. */
+    treeRss: () => treeRssOf(pid),
+    treeCpu: () => treeCpuOf(pid),
+    processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p) })),
     fds: () => fdsOf(pid),
     summary: async () => {
       const all = await objects();

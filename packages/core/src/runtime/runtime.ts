@@ -14,6 +14,7 @@ import { startServer, type ListenOptions, type RunningServer } from "../http/ser
 import type { ObjectKey, StorageProvider } from "../storage/storage-provider.ts";
 import { hostOf, type StubTarget } from "../stubs/stub.ts";
 import { RoutedObject } from "../stubs/routed-object.ts";
+import { IdleCollector } from "../idle-collector.ts";
 
 /** The Worker entry: `export default { fetch }`. */
 export type WorkerFetch = (
@@ -78,6 +79,7 @@ export class Runtime implements HostRuntime {
   readonly #live = new Map<ObjectHost, true>();
   readonly #waitUntil = new Set<Promise<unknown>>();
   #server: RunningServer | null = null;
+  #collector: IdleCollector | null = null;
   #closed = false;
   /** Faults escaping Worker-level code: logged; the Worker keeps no state of ours, so the process goes on. */
   readonly #worker: FaultOwner = {
@@ -176,6 +178,16 @@ export class Runtime implements HostRuntime {
     if (this.#server !== null) throw new TorporError("ERR_SERVER_LISTENING", `Already listening on ${this.#server.url}.`);
     this.#server = await startServer(this, options);
     serve(this);
+    if (this.options.idleCollection) {
+      const metrics = this.metrics;
+      this.#collector = new IdleCollector({
+        clock: this.options.clock,
+        logger: this.options.logger,
+        // What leaves garbage behind: dropped instances and closed sockets.
+        releases: () => metrics.evictions + metrics.events.webSocketClose,
+      });
+      this.#collector.start();
+    }
     return { port: this.#server.port, host: this.#server.host, url: this.#server.url };
   }
 
@@ -230,12 +242,18 @@ export class Runtime implements HostRuntime {
     const server = this.#server;
     this.#server = null;
     server?.stopAccepting();
+    this.#collector?.stop();
     await Promise.all(this.#allHosts().map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
     unserve(this);
     this.#live.clear();
     this.provider.close();
+  }
+
+  /** @internal the idle collector while serving (its counts are metrics). */
+  get collector(): IdleCollector | null {
+    return this.#collector;
   }
 
   /** @internal the running server (cluster workers hand it connections). */

@@ -88,7 +88,7 @@ async function settle(rss: () => number): Promise<number> {
 export async function run(): Promise<PartResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
-  const product = await startProduct("memory", "idle", { workerd: false, defaults: true });
+  const product = await startProduct("memory", "idle", { workerd: false, defaults: true, pinned: false });
   const lgs = await startLoadgens();
   const vlg = await startLoadgen("loadgen-visit");
   const results: Partial<Record<Side, { visits: Burst; flood: Burst; listed: number | null }>> = {};
@@ -100,10 +100,25 @@ export async function run(): Promise<PartResult> {
       const closed = socketsClosed(side, server);
       // Warm-up: both paths run once (code compiled, pools made) before the base is taken.
       await vlg.call("visit", { base: http, paths: Array.from({ length: WARM }, (_, i) => `/visit/warm${i}`) });
-      await connectSpread(lgs, `warm-${side}`, wsBase(server), Array.from({ length: WARM }, (_, i) => `/ROOM/warm${i}?u=w${i}`));
+      await connectSpread(
+        lgs,
+        `warm-${side}`,
+        wsBase(server),
+        Array.from({ length: WARM }, (_, i) => `/ROOM/warm${i}?u=w${i}`),
+      );
       await Promise.all(lgs.map((lg) => lg.call("close", { group: `warm-${side}` })));
       await waitFor(`${side}: warm-up sockets closed`, closed);
       const base = await settle(rss);
+      const procs = async (when: string) => {
+        if (side !== "torpor") return;
+        const list = await server.call<Array<{ pid: number; rss: number }>>("processes");
+        const gc = await server.call<{ collections: number; seconds: number }>("idleGc");
+        perProcess.push(
+          `${when} ${list.map((p) => fmt(p.rss / MIB)).join(" / ")} (idle collections in the workers so far: ${gc.collections}, ${fmt(gc.seconds * 1000)} ms CPU)`,
+        );
+      };
+      const perProcess: string[] = [];
+      await procs("base");
 
       const visits = await measure(
         rss,
@@ -112,21 +127,29 @@ export async function run(): Promise<PartResult> {
         async () => {},
       );
       const listed = side === "torpor" ? (await server.call<{ objects: number }>("summary")).objects : null;
+      await procs("after the visits");
 
       const flood = await measure(
         rss,
         visits.settled,
         async () => {
-          await connectSpread(lgs, side, wsBase(server), Array.from({ length: FLOOD }, (_, i) => `/ROOM/flood${i}?u=u${i}`));
+          await connectSpread(
+            lgs,
+            side,
+            wsBase(server),
+            Array.from({ length: FLOOD }, (_, i) => `/ROOM/flood${i}?u=u${i}`),
+          );
           await Promise.all(lgs.map((lg) => lg.call("close", { group: side })));
         },
         () => waitFor(`${side}: flood sockets closed`, closed),
       );
+      await procs("after the flood");
       results[side] = { visits, flood, listed };
       const line = (name: string, b: Burst) =>
         `${name}: base ${fmt(b.base / MIB)} MiB, peak ${fmt(b.peak / MIB)}, settled ${fmt(b.settled / MIB)} (kept ${fmt((b.settled - b.base) / MIB)} MiB, ${fmt(b.settled / b.base)}× base), within 10% of base after ${Number.isNaN(b.backMs) ? "—" : `${fmt(b.backMs / 1000)} s`}; RSS each second after: ${b.series.map((r) => fmt(r / MIB)).join(" ")}`;
       notes.push(`- ${side}, ${line(`${VISITS.toLocaleString("en-US")} read-only visits`, visits)}`);
       notes.push(`- ${side}, ${line(`flood of ${FLOOD.toLocaleString("en-US")} connections that close`, flood)}`);
+      if (perProcess.length > 0) notes.push(`- ${side}: RSS per process, MiB (supervisor first): ${perProcess.join("; ")}`);
       if (listed !== null) notes.push(`- ${side}: /objects lists ${listed} objects ${SETTLE_MS / 1000} s after the visits`);
     }
   } finally {
@@ -142,7 +165,12 @@ export async function run(): Promise<PartResult> {
     return b === undefined ? undefined : (b.peak - b.base) / MIB;
   };
   rows.push(
-    ratioRow(`RSS kept ${SETTLE_MS / 1000} s after a flood of ${FLOOD.toLocaleString("en-US")} connections that close`, { raw: kept("raw", "flood"), torpor: kept("torpor", "flood")! }, "MiB", { max: 1 }),
+    ratioRow(
+      `RSS kept ${SETTLE_MS / 1000} s after a flood of ${FLOOD.toLocaleString("en-US")} connections that close`,
+      { raw: kept("raw", "flood"), torpor: kept("torpor", "flood")! },
+      "MiB",
+      { max: 1 },
+    ),
     ratioRow(`RSS peak over base during the flood`, { raw: peak("raw", "flood"), torpor: peak("torpor", "flood")! }, "MiB", null),
     valueRow(`RSS kept ${SETTLE_MS / 1000} s after ${VISITS.toLocaleString("en-US")} read-only visits`, kept("torpor", "visits")!, "MiB", { max: 10 }),
     valueRow(`settled RSS over base ${SETTLE_MS / 1000} s after the flood`, results.torpor!.flood.settled / results.torpor!.flood.base, "×", { max: 1.1 }),

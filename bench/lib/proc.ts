@@ -25,7 +25,15 @@ export interface SpawnOptions {
 
 /** Starts `bench/<script>` under tsx with the source condition and (unless `exposeGc: false`) --expose-gc, file-descriptor limit raised to the hard limit. */
 export async function start(name: string, script: string, opts: SpawnOptions = {}): Promise<Child> {
-  const node = [process.execPath, "--conditions=@torpor/source", "--import", "tsx", ...(opts.exposeGc === false ? [] : ["--expose-gc"]), ...(opts.nodeFlags ?? []), `${benchDir}${script}`];
+  const node = [
+    process.execPath,
+    "--conditions=@torpor/source",
+    "--import",
+    "tsx",
+    ...(opts.exposeGc === false ? [] : ["--expose-gc"]),
+    ...(opts.nodeFlags ?? []),
+    `${benchDir}${script}`,
+  ];
   const pin = hasTaskset && opts.cpu !== undefined ? `taskset -c ${opts.cpu} ` : "";
   const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}${node.map(quote).join(" ")}`;
   const child: ChildProcess = spawn("sh", ["-c", cmd], {

@@ -6,6 +6,7 @@
 // BENCH_DEFAULTS=1: the CLI exactly as shipped (no Node flags, no --hibernate-after-ms; only where to
 // listen and store, and the admin endpoint), for figures that must be taken at the defaults.
 import { spawn } from "node:child_process";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
@@ -33,7 +34,10 @@ const cliArgs = [
   "--log-level",
   "info",
 ];
-const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec taskset -c ${SERVER_CPU} "${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
+// BENCH_PIN=0: every core (this wrapper is pinned to the client core, and children inherit that), so
+// the CLI's default worker count is the machine's cores.
+const pin = `taskset -c ${process.env.BENCH_PIN === "0" ? `0-${cpus().length - 1}` : SERVER_CPU} `;
+const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
 const child = spawn("sh", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
 process.on("exit", () => child.kill("SIGKILL"));
 process.on("SIGTERM", () => {
@@ -94,6 +98,13 @@ serve(
     treeCpu: () => treeCpuOf(pid),
     processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p) })),
     fds: () => fdsOf(pid),
+    /** Idle collections (idle-collector.ts) over every process, and their time (from the admin /metrics). */
+    idleGc: async () => {
+      const res = await fetch(`${urls.admin}/metrics`);
+      const text = await res.text();
+      const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
+      return { collections: sum("torpor_idle_gc_total"), seconds: sum("torpor_idle_gc_seconds_total") };
+    },
     summary: async () => {
       const all = await objects();
       return { objects: all.length, live: all.filter((o) => o.state === "live").length, sockets: all.reduce((n, o) => n + o.sockets, 0) };

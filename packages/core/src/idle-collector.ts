@@ -49,6 +49,8 @@ export interface IdleCollectorOptions {
   releasesThreshold?: number;
   /** Event-loop utilization below which an interval counts as idle (default 0.05). */
   idleUtilization?: number;
+  /** Called after each collection (the runtime counts them in its metrics). */
+  onCollection?: (collection: Collection) => void;
   /** @internal test seams: the collection itself, event-loop utilization since the last call, heap figures. */
   collect?: (compact: boolean) => void;
   utilization?: () => number;
@@ -72,10 +74,11 @@ const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
 /** See the module comment. `start()` begins looking; `stop()` ends it. */
 export class IdleCollector {
-  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "utilization" | "heap">>;
+  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "utilization" | "heap" | "onCollection">>;
   readonly #collect: (compact: boolean) => void;
   readonly #utilization: () => number;
   readonly #heap: () => HeapFigures;
+  readonly #onCollection: ((collection: Collection) => void) | undefined;
   #timer: TimerHandle | null = null;
   #idleChecks = 0;
   #releasesAt = 0;
@@ -98,6 +101,7 @@ export class IdleCollector {
     this.#collect = options.collect ?? v8Collect;
     this.#utilization = options.utilization ?? eventLoopUtilization();
     this.#heap = options.heap ?? heapFigures;
+    this.#onCollection = options.onCollection;
   }
 
   start(): void {
@@ -170,7 +174,9 @@ export class IdleCollector {
       oldCommittedMiB: mib(before.oldCommitted, after.oldCommitted),
       youngCommittedMiB: mib(before.youngCommitted, after.youngCommitted),
     });
-    return { ms, compacted, before, after };
+    const collection = { ms, compacted, before, after };
+    this.#onCollection?.(collection);
+    return collection;
   }
 }
 

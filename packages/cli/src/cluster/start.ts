@@ -7,7 +7,8 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jsonLogger } from "@torpor/core";
+import { jsonLogger, systemClock } from "@torpor/core";
+import { IdleCollector } from "@torpor/core/cluster";
 import { lockDataDir } from "@torpor/storage-sqlite";
 import type { CliArgs } from "../args.ts";
 import { listenError, serveSettings } from "../serve.ts";
@@ -51,7 +52,11 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       },
     );
   });
+  // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
+  const collector = new IdleCollector({ clock: systemClock, logger, releases: () => 0 });
+  collector.start();
   stopOnSignals(logger, async (signal) => {
+    collector.stop();
     logger.info("Shutting down: every worker finishes its events, commits storage and closes sockets", { signal, code: 1012 });
     await Promise.all([admin?.close(), supervisor.stop()]);
     rmSync(join(clusterDir, "supervisor.pid"), { force: true });

@@ -169,6 +169,10 @@ export class Runtime implements HostRuntime {
         logger: this.options.logger,
         // What leaves garbage behind: dropped instances and closed sockets.
         releases: () => metrics.evictions + metrics.events.webSocketClose,
+        onCollection: ({ ms }) => {
+          metrics.idleCollections++;
+          metrics.idleCollectionMs += ms;
+        },
       });
       this.#collector.start();
     }
@@ -200,9 +204,14 @@ export class Runtime implements HostRuntime {
     return this.#info(this.#hostOf(target));
   }
 
-  /** Every object this runtime has hosted since it started. */
-  objects(): ObjectInfo[] {
-    return this.#placement.table.all().map((h) => this.#info(h));
+  /**
+   * The objects this runtime holds: live, or hibernated with sockets, an alarm or events queued.
+   * `{ all: true }` adds hibernated objects that hold nothing but are still referenced (a stub in
+   * use, or garbage not yet collected): which of those are listed depends on the garbage collector.
+   */
+  objects(options: { all?: boolean } = {}): ObjectInfo[] {
+    const table = this.#placement.table;
+    return (options.all === true ? table.all() : table.kept()).map((h) => this.#info(h));
   }
 
   /** Fires the object's pending alarm now; resolves with whether `alarm()` ran. */

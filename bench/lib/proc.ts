@@ -55,7 +55,7 @@ export async function start(name: string, script: string, opts: SpawnOptions = {
     pending.clear();
   });
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s`)), 120_000);
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited during start-up (${code})`));

@@ -90,8 +90,8 @@ export async function rotate<T>(names: Side[], rounds: number, fn: (side: Side, 
 }
 
 /** Polls until torpor start reports every object hibernated (deadline 30 s). */
-export async function waitHibernated(torpor: Child, sockets: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
+export async function waitHibernated(torpor: Child, sockets: number, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const s = await torpor.call<{ live: number; sockets: number }>("summary");
     if (s.live === 0 && s.sockets === sockets) return;

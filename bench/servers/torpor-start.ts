@@ -49,7 +49,7 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
   let url = "";
   let admin = "";
   const lines = createInterface({ input: child.stdout! });
-  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 30 s")), 30_000);
+  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 120 s")), 120_000);
   child.once("exit", (code) => reject(new Error(`torpor start exited (${code})`)));
   lines.on("line", (line) => {
     let entry: { message?: string; url?: string; level?: string };

@@ -70,6 +70,8 @@ export function prometheusText(input: MetricsSource | readonly LabelledSource[])
     "Full garbage collections run once the process went idle after a burst, so memory goes back to the OS.",
     ({ m }) => [["", m.idleCollections]],
   );
-  metric("torpor_idle_gc_seconds_total", "counter", "Time spent in those collections.", ({ m }) => [["", m.idleCollectionMs / 1000]]);
+  metric("torpor_idle_gc_seconds_total", "counter", "CPU time of those collections (the process's, GC helper threads included).", ({ m }) => [
+    ["", m.idleCollectionMs / 1000],
+  ]);
   return `${lines.join("\n")}\n`;
 }

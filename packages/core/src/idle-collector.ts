@@ -59,7 +59,9 @@ export interface IdleCollectorOptions {
 
 /** What one collection did. */
 export interface Collection {
+  /** Wall time of the collection, and the process's CPU time over it (GC helper threads included), ms. */
   ms: number;
+  cpuMs: number;
   compacted: boolean;
   before: HeapFigures;
   after: HeapFigures;
@@ -86,7 +88,7 @@ export class IdleCollector {
   #lastAt = Number.NEGATIVE_INFINITY;
   /** One more collection is allowed for a young generation the last one left grown. */
   #youngRetry = false;
-  /** Collections run, and their total time (ms): the CPU this costs. */
+  /** Collections run, and their total CPU time (ms): what this costs. */
   collections = 0;
   collectionMs = 0;
 
@@ -147,6 +149,7 @@ export class IdleCollector {
 
   #run(before: HeapFigures): Collection {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     this.#collect(false);
     let after = this.#heap();
     // A regular full collection frees whole pages only; copy the survivors together when much is left free.
@@ -157,10 +160,12 @@ export class IdleCollector {
       after = this.#heap();
     }
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
     // The collection's own time is not traffic: the next interval starts now.
     this.#utilization();
     this.collections++;
-    this.collectionMs += ms;
+    this.collectionMs += cpuMs;
     this.#lastAt = this.#o.clock.now();
     this.#releasesAt = this.#o.releases();
     this.#heapAfter = after.used;
@@ -169,12 +174,13 @@ export class IdleCollector {
     this.#youngRetry = !this.#youngRetry && after.youngCommitted > YOUNG_GROWN_BYTES;
     this.#o.logger.debug("Idle: collected garbage", {
       ms: Math.round(ms),
+      cpuMs: Math.round(cpuMs),
       compacted,
       heapUsedMiB: mib(before.used, after.used),
       oldCommittedMiB: mib(before.oldCommitted, after.oldCommitted),
       youngCommittedMiB: mib(before.youngCommitted, after.youngCommitted),
     });
-    const collection = { ms, compacted, before, after };
+    const collection = { ms, cpuMs, compacted, before, after };
     this.#onCollection?.(collection);
     return collection;
   }

@@ -169,9 +169,9 @@ export class Runtime implements HostRuntime {
         logger: this.options.logger,
         // What leaves garbage behind: dropped instances and closed sockets.
         releases: () => metrics.evictions + metrics.events.webSocketClose,
-        onCollection: ({ ms }) => {
+        onCollection: ({ cpuMs }) => {
           metrics.idleCollections++;
-          metrics.idleCollectionMs += ms;
+          metrics.idleCollectionMs += cpuMs;
         },
       });
       this.#collector.start();

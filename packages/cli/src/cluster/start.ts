@@ -7,12 +7,13 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jsonLogger, systemClock } from "@torpor/core";
-import { IdleCollector } from "@torpor/core/cluster";
+import { jsonLogger } from "@torpor/core";
 import { lockDataDir } from "@torpor/storage-sqlite";
 import type { CliArgs } from "../args.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
+import { systemClock } from "@torpor/core";
+import { IdleCollector } from "@torpor/core/cluster";
 import { serveAdmin } from "../admin.ts";
 import { clusterAdmin } from "./admin.ts";
 import { Supervisor } from "./supervisor.ts";

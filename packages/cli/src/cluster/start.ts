@@ -12,8 +12,6 @@ import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
-import { systemClock } from "@torpor/core";
-import { IdleCollector } from "@torpor/core/cluster";
 import { serveAdmin } from "../admin.ts";
 import { clusterAdmin } from "./admin.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -58,11 +56,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       },
     );
   });
-  // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
-  const collector = new IdleCollector({ clock: systemClock, logger, releases: () => 0 });
-  collector.start();
   stopOnSignals(logger, async (signal) => {
-    collector.stop();
     logger.info("Shutting down: every worker finishes its events, commits storage and closes sockets", { signal, code: 1012 });
     await Promise.all([admin?.close(), supervisor.stop()]);
     rmSync(join(clusterDir, "supervisor.pid"), { force: true });

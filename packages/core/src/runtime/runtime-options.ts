@@ -31,16 +31,16 @@ const runtimeOptionsSchema = z
     maxLiveObjects: positiveInt.default(100_000),
     eventTimeoutMs: positiveInt.nullable().default(null),
     alarmRetry: alarmRetrySchema,
-    limits: limitsSchema,
-    server: serverSchema,
-    clock: clockSchema,
-    logger: loggerSchema,
-    installGlobals: z.boolean().default(true),
     /**
      * While serving, run a full garbage collection once the process goes idle after a burst of
      * hibernations, socket closes or heap growth, so its memory goes back to the OS (idle-collector.ts).
      */
     idleCollection: z.boolean().default(true),
+    limits: limitsSchema,
+    server: serverSchema,
+    clock: clockSchema,
+    logger: loggerSchema,
+    installGlobals: z.boolean().default(true),
     /** Cluster mode: which objects this process hosts and how to reach the others. */
     directory: z
       .custom<HostDirectory>((v) => typeof v === "object" && v !== null && typeof (v as HostDirectory).isLocal === "function", {

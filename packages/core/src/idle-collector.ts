@@ -21,7 +21,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { performance } from "node:perf_hooks";
 import { runInNewContext } from "node:vm";
-import type { Clock, TimerHandle } from "./clock.ts";
+import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
 import type { Logger } from "./logger.ts";
 
 /** What the collector reads from V8 (a seam for tests). */
@@ -35,9 +35,10 @@ export interface HeapFigures {
   youngCommitted: number;
 }
 
-/** How the collector is wired; everything but `clock`, `releases` and `logger` has a default. */
+/** How the collector is wired; everything but `releases` and `logger` has a default. */
 export interface IdleCollectorOptions {
-  clock: Clock;
+  /** Whose timers the looks run on (default the system clock). */
+  clock?: Clock;
   /** A count that grows with work whose memory becomes garbage (hibernations, socket closes). */
   releases: () => number;
   logger: Logger;
@@ -94,6 +95,7 @@ export class IdleCollector {
 
   constructor(options: IdleCollectorOptions) {
     this.#o = {
+      clock: systemClock,
       intervalMs: 2_000,
       minGapMs: 5_000,
       releasesThreshold: 100,

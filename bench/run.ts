@@ -9,6 +9,7 @@ import { renderTable } from "./lib/stats.ts";
 const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   rooms: () => import("./rooms.ts"),
   objects: () => import("./objects.ts"),
+  memory: () => import("./memory.ts"),
   echo: () => import("./echo.ts"),
   broadcast: () => import("./broadcast.ts"),
   durable: () => import("./durable.ts"),

@@ -21,6 +21,7 @@ import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
+import { IdleCollector } from "@torpor/core/cluster";
 import { clusterAdmin } from "./admin.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
@@ -114,8 +115,12 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       },
     );
   };
+  // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
+  const collector = new IdleCollector({ logger, releases: () => 0 });
+  collector.start();
   started = true;
   stopOnSignals(logger, async (signal) => {
+    collector.stop();
     logger.info("Shutting down: every worker finishes its events, commits storage and closes sockets", { signal, code: 1012 });
     await Promise.all([admin?.close(), supervisor.stop()]);
     await node?.peer.close();

@@ -9,3 +9,4 @@ export { kvPlugin, type KvConfig } from "./kv/kv-plugin.ts";
 export { assetsPlugin } from "./assets/assets-plugin.ts";
 export type { AssetsConfig } from "./assets/assets-config.ts";
 export { AssetServer } from "./assets/asset-server.ts";
+export { HTMLRewriter } from "./html-rewriter/html-rewriter.ts";

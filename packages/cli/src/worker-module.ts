@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type Runtime, type WorkerFetch } from "@torpor/core";
 import { WorkerEntrypoint } from "@torpor/core/cloudflare/workers";
+import { HTMLRewriter } from "@torpor/bindings";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { scheduler } from "./scheduler.ts";
@@ -19,7 +20,7 @@ const CACHES_MESSAGE =
 
 /**
  * Installs what Workers code expects globally: core's `WebSocketPair`,
- * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, and a `caches`
+ * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, `HTMLRewriter`, and a `caches`
  * whose use throws a clear error (rather than "caches is not defined").
  * Runs before the entry is imported, so module-level code sees them too.
  */
@@ -27,6 +28,7 @@ export function installWorkerGlobals(): void {
   installGlobals();
   const g = globalThis as Record<string, unknown>;
   g.scheduler ??= scheduler;
+  g.HTMLRewriter ??= HTMLRewriter;
   if (g.caches === undefined) {
     const unsupported = () => {
       throw new TypeError(CACHES_MESSAGE);

@@ -1,8 +1,9 @@
 // The web APIs probe: each route runs its cases and answers their observations
 // as JSON. Runs unchanged on workerd (miniflare) and on torpor dev.
+import { cacheCases } from "./cache-cases.js";
 import { htmlRewriterCases } from "./html-rewriter-cases.js";
 
-const ROUTES = { "/html-rewriter": htmlRewriterCases };
+const ROUTES = { "/html-rewriter": htmlRewriterCases, "/cache": cacheCases };
 
 export default {
   async fetch(request) {
@@ -11,7 +12,8 @@ export default {
     const out = {};
     for (const [label, run] of Object.entries(cases)) {
       try {
-        out[label] = await run();
+        const result = await run();
+        out[label] = result === undefined ? "undefined" : result;
       } catch (error) {
         out[label] = { threw: error?.constructor?.name, message: error?.message };
       }

@@ -10,3 +10,5 @@ export { assetsPlugin } from "./assets/assets-plugin.ts";
 export type { AssetsConfig } from "./assets/assets-config.ts";
 export { AssetServer } from "./assets/asset-server.ts";
 export { HTMLRewriter } from "./html-rewriter/html-rewriter.ts";
+export { Cache, CacheStorage, openCaches, type CacheQueryOptions, type CacheStorageOptions } from "./cache/cache.ts";
+export { CACHE_STORE_LIMITS, type CacheStoreLimits } from "./cache/cache-store.ts";

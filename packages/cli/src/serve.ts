@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
+import { boundNames, createBindings, openCaches, type BoundValues } from "@torpor/bindings";
 import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDir, sqliteStorage } from "@torpor/storage-sqlite";
@@ -157,7 +157,9 @@ async function startLocked(
     cluster: ClusterRole | undefined;
   },
 ): Promise<RunningWorker> {
-  installWorkerGlobals();
+  // The Cache API's files sit beside the bindings' (shared by a cluster's workers); opened on first use.
+  const caches = openCaches(persistTo);
+  installWorkerGlobals(caches);
   // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
   installModuleRules(config.moduleRules);
@@ -230,6 +232,7 @@ async function startLocked(
     async close(code, reason) {
       await admin?.close();
       await runtime.close({ code, reason });
+      caches.close();
       await release();
     },
   };

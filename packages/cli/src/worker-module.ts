@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type Runtime, type WorkerFetch } from "@torpor/core";
 import { WorkerEntrypoint } from "@torpor/core/cloudflare/workers";
-import { HTMLRewriter } from "@torpor/bindings";
+import { HTMLRewriter, type CacheStorage } from "@torpor/bindings";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { scheduler } from "./scheduler.ts";
@@ -15,31 +15,19 @@ export interface LoadedWorker {
   entrypoints: Record<string, EntrypointClass>;
 }
 
-const CACHES_MESSAGE =
-  "The Cache API (caches) is not provided by Torpor: a self-hosted server has no edge cache. Put a caching reverse proxy in front, or keep the data in Durable Object storage.";
-
 /**
  * Installs what Workers code expects globally: core's `WebSocketPair`,
- * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, `HTMLRewriter`, and a `caches`
- * whose use throws a clear error (rather than "caches is not defined").
+ * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, `HTMLRewriter`,
+ * and `caches` (the Cache API on the data directory's files).
  * Runs before the entry is imported, so module-level code sees them too.
  */
-export function installWorkerGlobals(): void {
+export function installWorkerGlobals(caches: CacheStorage): void {
   installGlobals();
   const g = globalThis as Record<string, unknown>;
   g.scheduler ??= scheduler;
   g.HTMLRewriter ??= HTMLRewriter;
-  if (g.caches === undefined) {
-    const unsupported = () => {
-      throw new TypeError(CACHES_MESSAGE);
-    };
-    g.caches = Object.freeze({
-      get default(): never {
-        return unsupported();
-      },
-      open: unsupported,
-    });
-  }
+  // Replaced on each call: a test file or a restarted Worker has its own data directory.
+  g.caches = caches;
 }
 
 /** Imports the entry module and finds the fetch handler and every bound class. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createBindings, type BoundValues } from "@torpor/bindings";
+import { createBindings, openCaches, type BoundValues, type CacheStorage } from "@torpor/bindings";
 import { installWorkerGlobals, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
@@ -14,7 +14,7 @@ export type WorkerRuntime = TestRuntime<Record<string, new (ctx: never, env: nev
 
 let current: WorkerRuntime | null = null;
 /** This file's KV, D1, R2… and the directory holding their data (removed when the file's tests end). */
-let bindings: { bound: BoundValues; dataDir: string } | null = null;
+let bindings: { bound: BoundValues; caches: CacheStorage; dataDir: string } | null = null;
 
 /**
  * The runtime behind `cloudflare:test` in this test file (with
@@ -39,13 +39,14 @@ export function workerRuntime(): WorkerRuntime {
 /** @internal Starts this file's runtime (the plugin's setup file calls it before the file's tests). */
 export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: () => Promise<unknown>): Promise<WorkerRuntime> {
   if (current !== null) return current;
-  installWorkerGlobals();
   const loading = recordingLogger();
   const clock = (config.clock === "virtual" ? new VirtualClock() : systemClock) as Clock;
-  // Each test file starts with empty KV namespaces, D1 databases and R2 buckets, as with Cloudflare's integration.
+  // Each test file starts with empty KV namespaces, D1 databases, R2 buckets and caches, as with Cloudflare's integration.
   const dataDir = mkdtempSync(join(tmpdir(), "torpor-vitest-bindings-"));
+  const caches = openCaches(dataDir, clock);
+  installWorkerGlobals(caches);
   const bound = await createBindings(config.bindingConfig, { dataDir, configDir: dirname(config.main), logger: loading, clock });
-  bindings = { bound, dataDir };
+  bindings = { bound, caches, dataDir };
   const env = { ...config.vars, ...bound.env };
   // Module-level code of the Worker may read env: vars and bindings now, namespaces once the runtime exists.
   setWorkerEnv({ ...env });
@@ -79,6 +80,7 @@ export async function closeWorkerRuntime(): Promise<void> {
   bindings = null;
   if (b !== null) {
     await b.bound.close();
+    b.caches.close();
     rmSync(b.dataDir, { recursive: true, force: true });
   }
 }

@@ -56,7 +56,8 @@ export type TorporErrorCode =
   | "ERR_UPGRADE_REQUIRED"
   | "ERR_OBJECT_NOT_LOCAL"
   | "ERR_OBJECT_OWNER_EXITED"
-  | "ERR_OBJECT_UNAVAILABLE";
+  | "ERR_OBJECT_UNAVAILABLE"
+  | "ERR_OBJECT_RESET";
 
 /** The base class of every error Torpor throws on purpose. */
 export class TorporError extends Error {

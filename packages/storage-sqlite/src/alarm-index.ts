@@ -1,9 +1,12 @@
 /**
  * A small database listing which objects may have an alarm, so start-up does
- * not open every object's database. Invariant: index ⊇ real alarms. A set
- * alarm is written here before its object's commit and a deleted one removed
- * after, so a crash in between leaves only a stale extra entry; the runtime
- * re-reads the object's own alarm before firing.
+ * not open every object's database. Invariant: every real alarm is indexed,
+ * at its time or earlier. An alarm set earlier than the indexed one is
+ * written here before its object's commit; a deleted one is removed, and one
+ * moved later is moved here, only once that commit is durable. A crash in
+ * between leaves a stale extra or early entry, never a missing or late one:
+ * the runtime re-reads the object's own alarm before firing, and a timer
+ * that fired early is set again for the real time.
  */
 import Database from "better-sqlite3";
 import type { ObjectKey, PendingAlarm } from "@torpor/core/storage";
@@ -33,12 +36,12 @@ export class AlarmIndex {
     this.#listAlarms = this.#db.prepare(
       "SELECT a.namespace, a.id, a.time, o.name FROM alarms a LEFT JOIN objects o ON o.namespace = a.namespace AND o.id = a.id",
     );
-    this.#hasAlarm = this.#db.prepare("SELECT 1 FROM alarms WHERE namespace = ? AND id = ?").pluck();
+    this.#hasAlarm = this.#db.prepare("SELECT time FROM alarms WHERE namespace = ? AND id = ?").pluck();
     this.#upsertName = this.#db.prepare("INSERT OR REPLACE INTO objects (namespace, id, name) VALUES (?, ?, ?)");
     this.#names = this.#db.prepare("SELECT id, name FROM objects WHERE namespace = ?");
   }
 
-  /** Records that `key` has an alarm at `time` (call before the object's commit). */
+  /** Records that `key` has an alarm at `time` (before the object's commit if earlier than indexed, after it is durable if later). */
   setAlarm(key: ObjectKey, time: number): void {
     this.#upsertAlarm.run(key.namespace, key.id, time);
   }
@@ -51,6 +54,12 @@ export class AlarmIndex {
   /** Whether `key` may have an alarm (false means it certainly has none: the index holds every real alarm). */
   hasAlarm(key: ObjectKey): boolean {
     return this.#hasAlarm.get(key.namespace, key.id) !== undefined;
+  }
+
+  /** The indexed time of `key`'s alarm (never later than the real one), or null. */
+  alarmTime(key: ObjectKey): number | null {
+    const time = this.#hasAlarm.get(key.namespace, key.id) as number | undefined;
+    return time ?? null;
   }
 
   /** Every indexed alarm, possibly with stale extra entries. */

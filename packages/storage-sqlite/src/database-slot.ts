@@ -7,12 +7,13 @@
  * and fsyncs.
  */
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { TorporError } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import type { SynchronousMode } from "./options.ts";
-import { WalFile } from "./wal-sync.ts";
+import { fsyncPath, WalFile } from "./wal-sync.ts";
 
 /** What the slots of one provider share. */
 export interface SlotContext {
@@ -24,6 +25,8 @@ export interface SlotContext {
   readonly index: AlarmIndex;
   /** The shared empty database that answers reads of objects with no file. Never written. */
   empty(): ObjectDatabase;
+  /** Databases whose last WAL sync failed, not yet rewritten: nothing of them is trusted until it is. */
+  readonly unsynced: Set<string>;
 }
 
 /** @internal one object's database handle, shared by its storages while it is live. */
@@ -37,23 +40,78 @@ export class DatabaseSlot {
   #named = false;
   /** Set when the provider makes commits durable itself. */
   readonly wal: WalFile | null;
+  /** A WAL sync of this database failed: it is rewritten and synced before it is read or written again. */
+  #suspect: boolean;
 
   constructor(
     readonly where: string,
     readonly key: ObjectKey,
     readonly context: SlotContext,
   ) {
-    this.wal = context.syncWal ? new WalFile(where) : null;
+    this.wal = context.syncWal ? new WalFile(where, () => this.#syncFailed()) : null;
+    this.#suspect = context.unsynced.has(where);
   }
 
   /** The database to read from: the object's own if it has one, else the shared empty one. */
   reader(): ObjectDatabase {
+    if (this.#suspect) this.#recoverIfIdle();
     return this.odb ?? this.#openExisting() ?? this.context.empty();
   }
 
   /** The object's own database, created (with its schema) on the first write. */
   writer(): ObjectDatabase {
+    if (this.#suspect) this.#recoverIfIdle();
     return this.odb ?? this.#openExisting() ?? this.#create();
+  }
+
+  /** Not while a batch is open: that batch can no longer be acknowledged (its sync fails), and the reset that follows rolls it back. */
+  #recoverIfIdle(): void {
+    if (this.odb === null || !this.odb.db.inTransaction) this.#recover();
+  }
+
+  #syncFailed(): void {
+    this.#suspect = true;
+    this.context.unsynced.add(this.where);
+  }
+
+  /**
+   * After a failed WAL sync the kernel may have dropped pages it could not
+   * write while the page cache still shows them, and a later sync would not
+   * say so: acknowledging anything written on top would rest on data that a
+   * power loss can take. As PostgreSQL's crash recovery ends with a
+   * checkpoint, the database SQLite shows is first written again into the
+   * main file (a TRUNCATE checkpoint, which dirties those pages anew and
+   * syncs the file) and synced with its directory; only then is it used. If
+   * that fails too, the storage cannot open (`ERR_STORAGE_OPEN`) and the next
+   * event tries again.
+   */
+  #recover(): void {
+    let odb = this.odb;
+    let opened = false;
+    try {
+      if (odb === null && existsSync(this.where)) {
+        odb = this.odb = this.#open(this.where);
+        opened = true;
+      }
+      if (odb !== null) {
+        const [result] = odb.db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number }>;
+        if (result !== undefined && result.busy !== 0) throw new Error("the checkpoint could not complete");
+        fsyncPath(this.where);
+        fsyncPath(`${this.where}-wal`);
+        fsyncPath(dirname(this.where));
+      }
+    } catch (cause) {
+      if (opened) this.close();
+      const key = this.key;
+      throw new TorporError(
+        "ERR_STORAGE_OPEN",
+        `The storage of Durable Object ${key.namespace}/${key.name ?? key.id} could not be made durable again after a failed fsync: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
+    }
+    this.#suspect = false;
+    this.context.unsynced.delete(this.where);
+    this.wal?.recovered();
   }
 
   /** Records the name an id was derived from (for listings), once per open database; call inside the write batch. */

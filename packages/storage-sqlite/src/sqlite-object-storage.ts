@@ -7,10 +7,11 @@ import type Database from "better-sqlite3";
 import { TorporError, type DurableObjectStorage, type SqlStorage, type StorageLimits } from "@torpor/core";
 import {
   compareKeys,
+  commitFailed,
   createStorageApi,
   deserializeValue,
   prefixUpperBound,
-  storageClosedError,
+  WriteBatch,
   type NormalizedListOptions,
   type ObjectKey,
   type ObjectStorage,
@@ -22,10 +23,13 @@ import type { DatabaseSlot } from "./database-slot.ts";
 import type { ObjectDatabase } from "./object-database.ts";
 import { createSqlStorage } from "./sql-storage.ts";
 
-const NOTHING = 0;
-const COMMITTED = 1;
+/** What a commit leaves for the alarm index to do once it is durable (any other value: index this later time). */
+const NOTHING = -1;
+const COMMITTED = -2;
 /** Committed, and the batch deleted the alarm: the index entry can go once this is durable. */
-const ALARM_DELETED = 2;
+const ALARM_DELETED = -3;
+/** `NOTHING`, `COMMITTED`, `ALARM_DELETED`, or an alarm time later than the indexed one, to index once durable. */
+type Committed = number;
 
 /** @internal made by `sqliteStorage().open()`. */
 export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolean> {
@@ -36,21 +40,16 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   readonly #index: AlarmIndex;
   readonly #onClose: () => void;
   readonly #sql: SqlStorage;
-  /** `writeStarted` was called for the open transaction. */
-  #signalled = false;
+  /**
+   * Write-started signal, closure depth, deferred commit and lost batch (core's
+   * protocol, shared by every provider). A batch is lost here when SQLite ended
+   * the open transaction itself: every write of it is gone, so nothing may be
+   * written or read until the runtime fails the batch (commit throws) and rolls back.
+   */
+  readonly #batch: WriteBatch;
   #alarmChanged = false;
   /** Counts alarm changes, so a late index cleanup can tell that a newer batch set one. */
   #alarmWrites = 0;
-  /** transactionSync/transaction closures running; commits wait for them. */
-  #depth = 0;
-  #commitDeferred = false;
-  #closed = false;
-  /**
-   * Set when SQLite ended the open batch's transaction itself: every write of
-   * the batch is gone, so nothing may be written or read until the runtime
-   * fails the batch (commit throws) and rolls back.
-   */
-  #lost: TorporError | null = null;
 
   constructor(slot: DatabaseSlot, hooks: StorageHooks, limits: StorageLimits, index: AlarmIndex, onClose: () => void) {
     this.#slot = slot;
@@ -58,6 +57,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     this.hooks = hooks;
     this.#index = index;
     this.#onClose = onClose;
+    this.#batch = new WriteBatch(hooks);
     this.#sql = createSqlStorage({
       database: () => {
         this.check();
@@ -75,7 +75,11 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   }
 
   get hasPendingWrites(): boolean {
-    return this.#signalled;
+    return this.#batch.open;
+  }
+
+  get #label(): string {
+    return `${this.#key.namespace}/${this.#key.id}`;
   }
 
   commit(): void {
@@ -86,7 +90,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     } catch (cause) {
       throw this.#notDurable(cause);
     }
-    if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+    this.#indexDurable(done, this.#alarmWrites);
   }
 
   /** Commits now; the promise settles when the batch is on disk (null: it already is). */
@@ -95,19 +99,32 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     const wal = this.#slot.wal;
     if (done === NOTHING) return null;
     if (wal === null) {
-      if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+      this.#indexDurable(done, this.#alarmWrites);
       return null;
     }
+    if (done === COMMITTED) return wal.sync().then(undefined, (cause: unknown) => this.#throwNotDurable(cause));
     const alarmWrites = this.#alarmWrites;
     return wal.sync().then(
-      () => {
-        // The index may forget the alarm only once its deletion is durable, and only if no later batch set one.
-        if (done === ALARM_DELETED && this.#alarmWrites === alarmWrites) this.#index.deleteAlarm(this.#key);
-      },
-      (cause: unknown) => {
-        throw this.#notDurable(cause);
-      },
+      () => this.#indexDurable(done, alarmWrites),
+      (cause: unknown) => this.#throwNotDurable(cause),
     );
+  }
+
+  /**
+   * The alarm index's half of a commit that is now durable: forget a deleted
+   * alarm, or move the entry to a later time. Only once durable (a crash
+   * before would leave the object with the earlier alarm and the index
+   * without it, or later than it), and only if no later batch changed the
+   * alarm meanwhile (its own commit indexes what it set).
+   */
+  #indexDurable(done: Committed, alarmWrites: number): void {
+    if (done === COMMITTED || this.#alarmWrites !== alarmWrites) return;
+    if (done === ALARM_DELETED) this.#index.deleteAlarm(this.#key);
+    else if (done >= 0) this.#index.setAlarm(this.#key, done);
+  }
+
+  #throwNotDurable(cause: unknown): never {
+    throw this.#notDurable(cause);
   }
 
   #notDurable(cause: unknown): TorporError {
@@ -119,60 +136,56 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   }
 
   /** Ends the open batch (COMMIT) and says what it did. Throws, rolled back, if the commit failed. */
-  #commitBatch(): typeof NOTHING | typeof COMMITTED | typeof ALARM_DELETED {
+  #commitBatch(): Committed {
+    const batch = this.#batch;
     // Nothing written (no batch signalled, no transaction closure open): nothing to commit, and no
     // reason to open a database that may be unreadable (closing after a failed open must not throw).
-    if (this.#closed || (!this.#signalled && this.#depth === 0)) {
-      this.#signalled = false;
+    if (batch.closed || (!batch.open && batch.depth === 0)) {
+      batch.committed();
       return NOTHING;
     }
     this.#checkBatch();
-    const lost = this.#lost;
-    if (lost !== null) {
-      this.rollback();
-      throw new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit of ${this.#key.namespace}/${this.#key.id} failed: ${lost.message}`, { cause: lost.cause });
-    }
+    const step = batch.beginCommit(() => this.rollback(), this.#label);
     const odb = this.#odb;
-    if (!odb.db.inTransaction) {
-      this.#signalled = false;
-      return NOTHING;
-    }
-    if (this.#depth > 0) {
-      // A transaction closure is still running: committing now would make
-      // half of it durable. Ask again when it settles (endTransaction).
-      this.#commitDeferred = true;
+    if (step === "deferred") return NOTHING;
+    if (step === "none" || !odb.db.inTransaction) {
+      batch.committed();
       return NOTHING;
     }
     const alarmChanged = this.#alarmChanged;
+    let later: number | null = null;
     try {
       if (alarmChanged) {
-        // Index before commit: a crash in between leaves a stale extra entry, never a lost alarm.
+        // An earlier alarm is indexed before the commit: a crash in between leaves an early or
+        // extra entry (the runtime re-reads the object's alarm before running it), never a late or
+        // missing one. A later one only once the commit is durable (#indexDurable).
         const t = this.#readAlarm();
-        if (t !== null) this.#index.setAlarm(this.#key, t);
+        if (t !== null) {
+          const indexed = this.#index.alarmTime(this.#key);
+          if (indexed === null || t < indexed) this.#index.setAlarm(this.#key, t);
+          else if (t > indexed) later = t;
+        }
       }
       odb.commit.run();
     } catch (cause) {
       if (odb.db.inTransaction) odb.rollback.run();
-      this.#signalled = false;
+      batch.rolledBack();
       this.#alarmChanged = false;
       if (alarmChanged) this.hooks.alarmChanged();
-      throw new TorporError(
-        "ERR_STORAGE_COMMIT_FAILED",
-        `Commit of ${this.#key.namespace}/${this.#key.id} failed and its batch was rolled back: ${cause instanceof Error ? cause.message : String(cause)}`,
-        { cause },
-      );
+      throw commitFailed(this.#label, cause);
     }
-    this.#signalled = false;
+    batch.committed();
     this.#alarmChanged = false;
-    return alarmChanged && this.#readAlarm() === null ? ALARM_DELETED : COMMITTED;
+    if (!alarmChanged) return COMMITTED;
+    return later ?? (this.#readAlarm() === null ? ALARM_DELETED : COMMITTED);
   }
 
   rollback(): void {
-    if (this.#closed) return;
-    if (this.#odb.db.inTransaction) this.#odb.rollback.run();
-    this.#lost = null;
-    this.#signalled = false;
-    this.#commitDeferred = false;
+    if (this.#batch.closed) return;
+    // The open handle as it is (no reopening, no recovery after a failed sync: this is part of a reset).
+    const odb = this.#slot.odb;
+    if (odb?.db.inTransaction === true) odb.rollback.run();
+    this.#batch.rolledBack();
     if (this.#alarmChanged) {
       this.#alarmChanged = false;
       this.hooks.alarmChanged();
@@ -185,28 +198,19 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     return this.#slot.mayHaveAlarm() ? this.#readAlarm() : null;
   }
 
+  /** Deletes the alarm in the open batch if it is still `scheduledTime`: committed, made durable and then unindexed like any alarm change. */
   clearAlarmIfUnchanged(scheduledTime: number): void {
     this.check();
-    if (this.#readAlarm() !== scheduledTime) return;
-    if (this.#odb.db.inTransaction) {
-      this.#odb.metaDelete.run("alarm");
-      this.#alarmChanged = true;
-      this.#signalled = true;
-      this.commit();
-    } else {
-      this.#odb.metaDelete.run("alarm");
-      this.#index.deleteAlarm(this.#key);
-    }
+    if (this.#readAlarm() === scheduledTime) this.setAlarm(null);
   }
 
   close(): void {
-    if (this.#closed) return;
+    if (this.#batch.closed) return;
     try {
-      this.#depth = 0;
-      this.#commitDeferred = false;
+      this.#batch.abandonClosures();
       this.commit();
     } finally {
-      this.#closed = true;
+      this.#batch.close();
       this.#onClose();
     }
   }
@@ -214,19 +218,19 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   // --- StorageBackend: the primitives createStorageApi builds `api` on ------
 
   check(): void {
-    if (this.#closed) throw storageClosedError();
-    if (this.#lost !== null) throw this.#lost;
+    this.#batch.check();
   }
 
   /** A batch is open (we signalled it, or a transaction closure runs) but SQLite has no transaction: it ended it. */
   #checkBatch(): void {
-    if (this.#lost === null && (this.#signalled || this.#depth > 0) && !this.#odb.db.inTransaction) {
+    const batch = this.#batch;
+    if (batch.lost === null && (batch.open || batch.depth > 0) && !this.#odb.db.inTransaction) {
       this.#batchLost(new Error("SQLite ended the transaction of the write batch before its commit"));
     }
   }
 
   #batchLost(cause: unknown): void {
-    if (this.#lost !== null) return;
+    if (this.#batch.lost !== null) return;
     const message = cause instanceof Error ? cause.message : String(cause);
     this.batchLost(
       new TorporError(
@@ -240,13 +244,8 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   }
 
   batchLost(error: TorporError): void {
-    if (this.#lost !== null) return;
-    this.#lost = error;
     // The runtime must commit, and so fail, this batch even if nothing signalled it yet.
-    if (!this.#signalled) {
-      this.#signalled = true;
-      this.hooks.writeStarted();
-    }
+    this.#batch.lose(error);
   }
 
   /** Runs a write statement; if SQLite ended the batch's transaction with it, the batch is lost. */
@@ -269,16 +268,13 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   }
 
   #beginWrite(): void {
-    this.check();
+    this.#batch.check();
     this.#checkBatch();
-    if (this.#lost !== null) throw this.#lost;
+    this.#batch.check();
     const odb = this.#slot.writer();
     if (!odb.db.inTransaction) odb.begin.run();
     this.#slot.recordName(odb);
-    if (!this.#signalled) {
-      this.#signalled = true;
-      this.hooks.writeStarted();
-    }
+    this.#batch.started();
   }
 
   #readAlarm(): number | null {
@@ -402,34 +398,34 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   /** Sync and async closures alike hold commits back while they run (#depth); returns whether it began the SQLite transaction. */
   beginTransaction(): boolean {
-    this.check();
+    this.#batch.check();
     this.#checkBatch();
-    if (this.#lost !== null) throw this.#lost;
+    this.#batch.check();
     const odb = this.#slot.writer();
     const began = !odb.db.inTransaction;
     if (began) odb.begin.run();
     odb.savepoint.run();
-    this.#depth++;
+    this.#batch.enterClosure();
     return began;
   }
 
   endTransaction(began: boolean, ok: boolean): void {
-    this.#depth--;
-    const odb = this.#odb;
-    if (this.#closed) return;
-    if (!odb.db.inTransaction) {
-      // SQLite ended the transaction inside the closure (the savepoint went with it).
-      this.#checkBatch();
-      return;
-    }
-    if (!ok) odb.rollbackTo.run();
-    odb.release.run();
-    // A transaction that wrote nothing must not leave an empty one open.
-    if (began && !this.#signalled && this.#depth === 0 && odb.db.inTransaction) odb.commit.run();
-    if (this.#depth === 0 && this.#commitDeferred) {
-      this.#commitDeferred = false;
-      // The runtime's commit came while a closure ran; ask for another.
-      if (this.#signalled) this.hooks.writeStarted();
+    const batch = this.#batch;
+    try {
+      if (batch.closed) return;
+      const odb = this.#odb;
+      if (!odb.db.inTransaction) {
+        // SQLite ended the transaction inside the closure (the savepoint went with it).
+        this.#checkBatch();
+        return;
+      }
+      if (!ok) odb.rollbackTo.run();
+      odb.release.run();
+      // A transaction that wrote nothing must not leave an empty one open.
+      if (began && !batch.open && batch.depth === 1 && odb.db.inTransaction) odb.commit.run();
+    } finally {
+      // A commit deferred while the closure ran is asked for again.
+      batch.leaveClosure();
     }
   }
 }

@@ -6,7 +6,7 @@
  * open for faster wakes.
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { TorporError, type StorageLimits, type StorageProvider } from "@torpor/core";
 import { resolveStorageLimits, type ObjectKey, type ObjectStorage, type PendingAlarm, type StorageHooks } from "@torpor/core/storage";
 import { AlarmIndex } from "./alarm-index.ts";
@@ -14,6 +14,7 @@ import { DatabaseSlot, type SlotContext } from "./database-slot.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import { resolveSqliteStorageOptions, type ResolvedSqliteStorageOptions, type SqliteStorageOptions } from "./options.ts";
 import { SqliteObjectStorage } from "./sqlite-object-storage.ts";
+import { fsyncPath } from "./wal-sync.ts";
 
 /** A storage provider backed by SQLite files (or in-memory databases). */
 export interface SqliteStorageProvider extends StorageProvider {
@@ -35,7 +36,8 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
   const resolved = resolveSqliteStorageOptions(options);
   const limits: StorageLimits = resolveStorageLimits(resolved.limits);
   const inMemory = resolved.dir === ":memory:";
-  if (!inMemory) mkdirSync(resolved.dir, { recursive: true });
+  const synced = !inMemory && resolved.synchronous !== "OFF";
+  if (!inMemory) makeDir(resolved.dir, synced);
   const index = new AlarmIndex(inMemory ? ":memory:" : join(resolved.dir, "_alarms.sqlite"), resolved.synchronous);
   /** Slots in use by open storages. */
   const live = new Map<string, DatabaseSlot>();
@@ -51,6 +53,7 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     syncWal,
     index,
     empty: () => (empty ??= new ObjectDatabase(":memory:", resolved.synchronous)),
+    unsynced: new Set(),
   };
   const knownDirs = new Set<string>();
   let closed = false;
@@ -59,7 +62,7 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     if (inMemory) return `${key.namespace}\u0000${key.id}`;
     const dir = join(resolved.dir, namespaceDir(key.namespace));
     if (!knownDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true });
+      makeDir(dir, synced);
       knownDirs.add(dir);
     }
     return join(dir, `${key.id}.sqlite`);
@@ -142,6 +145,21 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
       index.close();
     },
   };
+}
+
+/**
+ * Creates `dir` (and missing parents). A new directory's name is durable only
+ * once its parent directory is fsynced: without that, a power loss can take
+ * the namespace directory, and every object file in it, although the files
+ * and their WALs were synced.
+ */
+function makeDir(dir: string, durable: boolean): void {
+  const first = mkdirSync(dir, { recursive: true });
+  if (first === undefined || !durable) return;
+  for (let made = dir; ; made = dirname(made)) {
+    fsyncPath(dirname(made));
+    if (made === first || dirname(made) === made) break;
+  }
 }
 
 /** A namespace as one safe path segment. */

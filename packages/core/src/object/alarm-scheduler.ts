@@ -152,6 +152,8 @@ export class AlarmScheduler {
       this.owner.gate.clearAlarm(time);
       this.#storageFailures = 0;
     } catch {
+      // The failed commit reset the object, which usually re-armed the timer already (alarmUncertain).
+      if (this.#timer !== null) return;
       this.#storageFailures++;
       this.owner.metrics.alarmRetries++;
       this.schedule(time, this.#backoff(this.#storageFailures));

@@ -1,5 +1,6 @@
 import type { TimerHandle } from "../clock.ts";
 import type { SocketEnd } from "../websocket/socket-end.ts";
+import type { Incarnation } from "./incarnation.ts";
 
 /** A handler method of a Durable Object class, as the host calls it. */
 export type Handler = (...args: unknown[]) => unknown;
@@ -13,6 +14,8 @@ export interface HostEvent {
   readonly call?: (instance: Record<string, unknown>) => unknown;
   resolve?: (value: unknown) => void;
   reject?: (error: unknown) => void;
+  /** The incarnation that ran it: if that one was reset meanwhile, the event reports no success. */
+  incarnation?: Incarnation;
   /** Set when the event timeout gave up on this event. */
   timedOut?: boolean;
   timer?: TimerHandle;

@@ -1,7 +1,8 @@
 import { AlarmScheduler } from "./alarm-scheduler.ts";
 import type { TimerHandle } from "../clock.ts";
 import { TorporError } from "../errors.ts";
-import { runAs, type FaultOwner } from "./fault-isolation.ts";
+import { runAs } from "./fault-isolation.ts";
+import { currentIncarnation, Incarnation, objectResetError, type IncarnationHost } from "./incarnation.ts";
 import { endsSocket, type Handler, type HostEvent } from "./host-event.ts";
 import type { DurableObjectId } from "../ids/id.ts";
 import { InputGate } from "./input-gate.ts";
@@ -48,7 +49,7 @@ export type ObjectLifecycle = "live" | "hibernated";
 /** Most objects never accept a socket the standard way: they share this empty set (never added to). */
 const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
 
-export class ObjectHost implements SocketOwner, StorageHooks {
+export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
   readonly sockets = new SocketRegistry();
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
   autoResponse: WebSocketRequestResponsePair | null = null;
@@ -67,7 +68,9 @@ export class ObjectHost implements SocketOwner, StorageHooks {
   readonly gate: OutputGate = new OutputGate(this);
   readonly #alarms: AlarmScheduler = new AlarmScheduler(this);
   /** The async context of the live instance's code: exceptions escaping it are attributed here. */
-  #incarnation: FaultOwner | null = null;
+  #incarnation: Incarnation | null = null;
+  /** How many times the object was reset: while 0, no code of a dead incarnation can be running. */
+  #resets = 0;
 
   #idleTimer: TimerHandle | null = null;
   #lastActive = 0;
@@ -175,11 +178,13 @@ export class ObjectHost implements SocketOwner, StorageHooks {
 
   #start(event: HostEvent): void {
     const instance = this.instance!;
+    const incarnation = this.#incarnation!;
+    event.incarnation = incarnation;
     this.counters.events++;
     this.runtime.touched(this);
     let result: unknown;
     try {
-      result = runAs(this.#incarnation!, ObjectHost.#invokeOn, this, instance, event);
+      result = runAs(incarnation, ObjectHost.#invokeOn, this, instance, event);
     } catch (error) {
       this.#finish(event, undefined, error);
       return;
@@ -235,6 +240,14 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     if (event.timedOut === true) return;
     event.timer?.cancel();
     if (endsSocket(event)) this.sockets.delete(event.end!);
+    // Reset while it ran: its writes may be gone with the failed batch, so it reports no success.
+    const resetBy = event.incarnation?.resetBy ?? null;
+    if (resetBy !== null) {
+      if (event.kind === "call") event.reject!(resetBy);
+      else if (event.kind === "alarm") this.#alarms.finished(event, true, resetBy);
+      this.#input.finished();
+      return;
+    }
     if (event.kind === "call") {
       if (failed) event.reject!(error);
       else if (this.gate.holding) this.gate.afterCommit().then(() => event.resolve!(value), event.reject!);
@@ -295,7 +308,8 @@ export class ObjectHost implements SocketOwner, StorageHooks {
       this.counters.woken++;
       runtime.metrics.wakes++;
     }
-    const incarnation = this.#newIncarnation();
+    const incarnation = new Incarnation(this);
+    this.#incarnation = incarnation;
     try {
       this.instance = runAs(incarnation, () => new this.cls(ctx, runtime.env as never) as Record<string, unknown>);
     } catch (error) {
@@ -354,25 +368,19 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     }
   }
 
-  #newIncarnation(): FaultOwner {
-    const incarnation: FaultOwner = {
-      uncaughtException: (error) => this.#uncaughtException(incarnation, error),
-      unhandledRejection: (reason) => {
-        this.counters.errors++;
-        this.runtime.metrics.handlerErrors++;
-        this.runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", {
-          object: this.key.id,
-          name: this.key.name,
-          error: reason,
-        });
-      },
-    };
-    this.#incarnation = incarnation;
-    return incarnation;
+  /** IncarnationHost: a promise of the object's code rejected with no handler (logged; the object goes on, as on Cloudflare). */
+  incarnationRejection(_incarnation: Incarnation, reason: unknown): void {
+    this.counters.errors++;
+    this.runtime.metrics.handlerErrors++;
+    this.runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", {
+      object: this.key.id,
+      name: this.key.name,
+      error: reason,
+    });
   }
 
-  /** An exception escaped the code of `incarnation` (a timer, a listener, a microtask): reset the object if that instance is still the live one. */
-  #uncaughtException(incarnation: FaultOwner, error: unknown): void {
+  /** IncarnationHost: an exception escaped the code of `incarnation` (a timer, a listener, a microtask): reset the object if that instance is still the live one. */
+  incarnationFault(incarnation: Incarnation, error: unknown): void {
     this.counters.errors++;
     this.runtime.metrics.handlerErrors++;
     const live = incarnation === this.#incarnation && this.instance !== null;
@@ -382,7 +390,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
         : "Uncaught exception in code of a Durable Object instance that was already dropped",
       { object: this.key.id, name: this.key.name, error },
     );
-    if (live) this.reset(1011, "Durable Object reset after an uncaught exception");
+    if (live) this.reset(1011, "Durable Object reset after an uncaught exception", error);
   }
 
   /** The storage of the live instance. */
@@ -426,7 +434,7 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     this.runtime.metrics.handlerErrors++;
     this.runtime.options.logger.error("A blockConcurrencyWhile() callback threw; resetting the object", { object: this.key.id, name: this.key.name, error });
     this.#failQueued(error);
-    this.reset(1011, "Durable Object reset: blockConcurrencyWhile() callback threw");
+    this.reset(1011, "Durable Object reset: blockConcurrencyWhile() callback threw", error);
   }
 
   /** InputGateOwner: nothing runs or waits; start the idle timer. */
@@ -505,23 +513,52 @@ export class ObjectHost implements SocketOwner, StorageHooks {
     return this.gate.hold(end, item);
   }
 
+  /** SocketOwner: a send or close from code of an instance that was reset is dropped (it must not reach the next instance's clients). */
+  refusesOutput(): boolean {
+    return this.#resets > 0 && this.isDeadCode();
+  }
+
+  /** True when the running code belongs to an instance of this object that was reset. */
+  isDeadCode(): boolean {
+    const running = currentIncarnation();
+    return running !== undefined && running.host === this && running.resetBy !== null;
+  }
+
   /** A committed batch changed the persisted alarm. */
   alarmCommitted(time: number | null): void {
     this.#alarms.committed(time);
   }
 
+  /** OutputGateOwner: a failed batch changed the alarm (set, moved or cleared it): read it again after a backoff, running it if due. */
+  alarmUncertain(): void {
+    if (!this.#alarms.armed) this.#alarms.retryLater();
+  }
+
   /**
    * Discards the instance and its uncommitted writes, closing the object's
    * sockets (clients must resync: messages they were sent may be lost).
+   * Events of the discarded instance still running fail with `error`
+   * (`ERR_STORAGE_COMMIT_FAILED` after a failed commit) or, without one,
+   * `ERR_OBJECT_RESET` with `cause`; whatever its code sends later is dropped.
    */
-  reset(code: number, reason: string): void {
+  reset(code: number, reason: string, cause?: unknown): void {
+    const incarnation = this.#incarnation;
+    const error =
+      cause instanceof TorporError && cause.code === "ERR_STORAGE_COMMIT_FAILED"
+        ? cause
+        : objectResetError(`${this.key.namespace}/${this.key.name ?? this.key.id}`, reason, cause);
     this.#storage?.rollback();
-    this.gate.discard();
+    this.gate.discard(error);
     const heldCloses = this.gate.takeDroppedCloses();
     for (const end of [...this.sockets.list(), ...this.#standard]) end.close(code, reason);
     // A close() held behind the failed commit left its socket CLOSING with nothing sent.
     for (const end of heldCloses) end.transmit(new PendingClose(code, reason));
     if (this.instance !== null) this.#release();
+    // Last: this often runs in the instance's own async context, and from here on its sends are dropped.
+    if (incarnation !== null) {
+      this.#resets++;
+      incarnation.reset(error);
+    }
   }
 
   // ---- sockets ----------------------------------------------------------------

@@ -16,6 +16,8 @@ interface SealedBatch {
   waiters: Waiter[];
   /** The batch changed the persisted alarm. */
   readonly alarm: boolean;
+  /** Its commit is durable; it is released once every batch before it is too. */
+  durable: boolean;
 }
 
 function collectCloses(outbox: Array<SocketEnd | Message | PendingClose>, into: SocketEnd[]): void {
@@ -38,8 +40,10 @@ export interface OutputGateOwner {
   readonly objectId: string;
   /** A batch that changed the persisted alarm is durable: schedule `time`. */
   alarmCommitted(time: number | null): void;
-  /** A commit failed: discard the instance and close its sockets with `code`. */
-  reset(code: number, reason: string): void;
+  /** A commit failed (`cause`, the error its waiters got): discard the instance and close its sockets with `code`. */
+  reset(code: number, reason: string, cause: unknown): void;
+  /** A batch that changed the alarm failed: what is stored now is unknown until the object reads it again. */
+  alarmUncertain(): void;
 }
 
 /**
@@ -132,7 +136,7 @@ export class OutputGate {
     }
     this.#dirty = false;
     if (durable !== null) {
-      const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm: this.#alarmDirty };
+      const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm: this.#alarmDirty, durable: false };
       this.#outbox = NONE;
       this.#waiters = NONE;
       this.#alarmDirty = false;
@@ -167,21 +171,32 @@ export class OutputGate {
     }
   }
 
+  /**
+   * `batch` is durable. Batches are released in commit order: one that
+   * became durable before an earlier one waits for it (after a reset, the
+   * next instance's database handle has its own fsync queue, so its first
+   * batch can overtake the last one of the instance before). A batch that a
+   * failure discarded meanwhile is no longer in flight.
+   */
   #durable(batch: SealedBatch): void {
-    // Gone if a failure discarded it meanwhile.
-    if (this.#inflight[0] !== batch) return;
-    this.#inflight.shift();
-    if (this.#inflight.length === 0) this.#inflight = NONE;
-    releaseBatch(batch);
-    if (batch.alarm) this.#alarmCommitted();
-    if (this.#inflight.length === 0 && !this.#dirty) this.#release();
+    const inflight = this.#inflight;
+    if (!inflight.includes(batch)) return;
+    batch.durable = true;
+    while (inflight.length > 0 && inflight[0]!.durable) {
+      const done = inflight.shift()!;
+      releaseBatch(done);
+      if (done.alarm) this.#alarmCommitted();
+    }
+    if (inflight.length > 0) return;
+    if (this.#inflight === inflight) this.#inflight = NONE;
+    if (!this.#dirty) this.#release();
   }
 
   /** Releases what was held since the last sealed batch (nothing is in flight, no batch open). */
   #release(): void {
     const alarm = this.#alarmDirty;
     this.#alarmDirty = false;
-    const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm };
+    const batch: SealedBatch = { outbox: this.#outbox, waiters: this.#waiters, alarm, durable: true };
     this.#outbox = NONE;
     this.#waiters = NONE;
     releaseBatch(batch);
@@ -200,8 +215,10 @@ export class OutputGate {
   }
 
   /**
-   * Clears the alarm if it is still `scheduledTime`, as its own committed
-   * batch (after `alarm()` succeeded or gave up). Throws like `commit()`.
+   * Clears the alarm if it is still `scheduledTime` (after `alarm()`
+   * succeeded or gave up) and commits now, with whatever the run wrote.
+   * Throws like `commit()`; a failure found later (the fsync) resets the
+   * object like any failed batch, and the alarm is tried again.
    */
   clearAlarm(scheduledTime: number): void {
     const storage = this.owner.storage;
@@ -211,6 +228,7 @@ export class OutputGate {
     } catch (cause) {
       throw this.#failed(cause);
     }
+    this.commit();
   }
 
   #failed(cause: unknown): TorporError {
@@ -218,13 +236,15 @@ export class OutputGate {
     const error = new TorporError("ERR_STORAGE_COMMIT_FAILED", `A storage commit failed, so the object was reset: ${message}`, { cause });
     this.owner.metrics.commitFailures++;
     this.owner.logger.error("Storage commit failed; resetting the object", { object: this.owner.objectId, error });
+    const alarm = this.#alarmDirty || this.#inflight.some((b) => b.alarm);
     this.discard();
     // Batches after a failed one were committed after it: none of them is acknowledged either.
     const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
     this.#inflight = NONE;
     this.#waiters = NONE;
     for (const w of waiters) w.reject(error);
-    this.owner.reset(1011, "Durable Object reset after a failed storage write");
+    this.owner.reset(1011, "Durable Object reset after a failed storage write", error);
+    if (alarm) this.owner.alarmUncertain();
     return error;
   }
 
@@ -242,11 +262,20 @@ export class OutputGate {
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
-  /** Drops held output (the object is being reset; its open batch was rolled back). Batches in flight still settle their waiters. */
-  discard(): void {
+  /**
+   * Drops held output (the object is being reset; its open batch was rolled
+   * back). Results waiting for the open batch fail with `error`: what they
+   * answer may rest on its writes. Batches in flight still settle their waiters.
+   */
+  discard(error?: unknown): void {
     if (this.#droppedCloses === NONE) this.#droppedCloses = [];
     collectCloses(this.#outbox, this.#droppedCloses);
     for (const batch of this.#inflight) collectCloses(batch.outbox, this.#droppedCloses);
+    if (this.#dirty && error !== undefined && this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = NONE;
+      for (const w of waiters) w.reject(error);
+    }
     this.#dirty = false;
     this.#alarmDirty = false;
     this.#outbox = NONE;

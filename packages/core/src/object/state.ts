@@ -156,6 +156,6 @@ export class DurableObjectState {
 
   /** Resets the object: the instance and uncommitted writes are discarded and its sockets closed. */
   abort(reason?: string): void {
-    this.#host.reset(1011, reason ?? "Durable Object aborted");
+    this.#host.reset(1011, reason ?? "Durable Object aborted", reason === undefined ? undefined : new Error(reason));
   }
 }

@@ -6,6 +6,7 @@
  */
 export type * from "./storage-provider.ts";
 export { createStorageApi, type StorageBackend } from "./storage-api.ts";
+export { commitFailed, WriteBatch, type CommitStep } from "./write-batch.ts";
 export * from "./storage-validation.ts";
 // Providers throw the same workerd-shaped errors as the rest of the API.
 export { argumentTypeError, workerdError, type CodedError } from "../errors.ts";

@@ -8,15 +8,8 @@ import type { DurableObjectStorage } from "./storage.ts";
 import type { ObjectKey, ObjectStorage, PendingAlarm, StorageHooks, StorageProvider } from "./storage-provider.ts";
 import { TorporError } from "../errors.ts";
 import { createStorageApi, type StorageBackend } from "./storage-api.ts";
-import {
-  compareKeys,
-  deserializeValue,
-  prefixUpperBound,
-  resolveStorageLimits,
-  storageClosedError,
-  type NormalizedListOptions,
-  type StorageLimits,
-} from "./storage-validation.ts";
+import { commitFailed, WriteBatch } from "./write-batch.ts";
+import { compareKeys, deserializeValue, prefixUpperBound, resolveStorageLimits, type NormalizedListOptions, type StorageLimits } from "./storage-validation.ts";
 
 /** Options of {@link memoryStorage}. */
 export interface MemoryStorageOptions {
@@ -81,57 +74,40 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   readonly #beforeCommit: ((key: ObjectKey) => void) | undefined;
   /** Undo log of the open batch; a savepoint is a length of it. */
   #undo: Undo[] = [];
-  #batchOpen = false;
-  #closed = false;
-  /** Async `transaction()` closures running; commits wait for them. */
-  #activeTransactions = 0;
-  #commitDeferred = false;
-  /** The open batch can no longer be committed as its writers saw it (see `batchLost`). */
-  #lost: TorporError | null = null;
+  /** Write-started signal, closure depth, deferred commit, lost batch (the protocol every provider shares). */
+  readonly #batch: WriteBatch;
 
   constructor(data: ObjectData, hooks: StorageHooks, limits: StorageLimits, beforeCommit?: (key: ObjectKey) => void) {
     this.#data = data;
     this.hooks = hooks;
     this.#beforeCommit = beforeCommit;
+    this.#batch = new WriteBatch(hooks);
     this.api = createStorageApi(this, limits);
   }
 
   get hasPendingWrites(): boolean {
-    return this.#batchOpen;
+    return this.#batch.open;
+  }
+
+  get #label(): string {
+    return `${this.#data.key.namespace}/${this.#data.key.id}`;
   }
 
   commit(): void {
-    const lost = this.#lost;
-    if (lost !== null) {
-      this.rollback();
-      throw new TorporError("ERR_STORAGE_COMMIT_FAILED", `Commit failed, the batch was rolled back: ${lost.message}`, { cause: lost });
-    }
-    if (!this.#batchOpen) return;
-    if (this.#activeTransactions > 0) {
-      // A transaction() closure is still running: its writes must not become
-      // durable half-way. Commit when it settles (see #transactionSettled).
-      this.#commitDeferred = true;
-      return;
-    }
+    if (this.#batch.beginCommit(() => this.rollback(), this.#label) !== "commit") return;
     try {
       this.#beforeCommit?.(this.#data.key);
     } catch (cause) {
       this.rollback();
-      throw new TorporError(
-        "ERR_STORAGE_COMMIT_FAILED",
-        `Commit failed, the batch was rolled back: ${cause instanceof Error ? cause.message : String(cause)}`,
-        { cause },
-      );
+      throw commitFailed(this.#label, cause);
     }
     this.#undo = [];
-    this.#batchOpen = false;
+    this.#batch.committed();
   }
 
   rollback(): void {
-    this.#lost = null;
     this.#rollbackTo(0);
-    this.#batchOpen = false;
-    this.#commitDeferred = false;
+    this.#batch.rolledBack();
   }
 
   alarmTime(): number | null {
@@ -139,39 +115,27 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   }
 
   clearAlarmIfUnchanged(scheduledTime: number): void {
-    if (this.#data.alarm !== scheduledTime) return;
-    if (this.#batchOpen) {
-      this.setAlarm(null);
-      this.commit();
-    } else {
-      this.#data.alarm = null;
-    }
+    if (this.#data.alarm === scheduledTime) this.setAlarm(null);
   }
 
   close(): void {
-    if (this.#closed) return;
+    if (this.#batch.closed) return;
     try {
-      this.#activeTransactions = 0;
+      this.#batch.abandonClosures();
       this.commit();
     } finally {
-      this.#closed = true;
+      this.#batch.close();
     }
   }
 
   // --- StorageBackend: the primitives createStorageApi builds `api` on ------
 
   check(): void {
-    if (this.#closed) throw storageClosedError();
-    if (this.#lost !== null) throw this.#lost;
+    this.#batch.check();
   }
 
   batchLost(error: TorporError): void {
-    if (this.#lost !== null) return;
-    this.#lost = error;
-    if (!this.#batchOpen) {
-      this.#batchOpen = true;
-      this.hooks.writeStarted();
-    }
+    this.#batch.lose(error);
   }
 
   getAlarm(): number | null {
@@ -186,11 +150,8 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
   }
 
   #beginWrite(): void {
-    this.check();
-    if (!this.#batchOpen) {
-      this.#batchOpen = true;
-      this.hooks.writeStarted();
-    }
+    this.#batch.check();
+    this.#batch.started();
   }
 
   get(key: string): unknown {
@@ -296,31 +257,21 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
         d.alarm = u.alarm;
       }
     }
-    if (alarmTouched && !this.#closed) this.hooks.alarmChanged();
+    if (alarmTouched && !this.#batch.closed) this.hooks.alarmChanged();
   }
 
   /** A transaction's savepoint: the undo log's length when it began. */
-  beginTransaction(async: boolean): number {
-    this.check();
-    // An async closure may span turns: commits wait for it (see commit()).
-    if (async) this.#activeTransactions++;
+  beginTransaction(_async: boolean): number {
+    this.#batch.check();
+    this.#batch.enterClosure();
     return this.#undo.length;
   }
 
-  endTransaction(mark: number, keep: boolean, async: boolean): void {
+  endTransaction(mark: number, keep: boolean, _async: boolean): void {
     try {
       if (!keep) this.#rollbackTo(mark);
     } finally {
-      if (async) this.#transactionSettled();
-    }
-  }
-
-  #transactionSettled(): void {
-    if (this.#activeTransactions > 0) this.#activeTransactions--;
-    if (this.#activeTransactions === 0 && this.#commitDeferred) {
-      this.#commitDeferred = false;
-      // The runtime's commit came while the closure ran; ask for another.
-      if (this.#batchOpen) this.hooks.writeStarted();
+      this.#batch.leaveClosure();
     }
   }
 }

@@ -7,6 +7,34 @@
  * provider owns bytes on disk: it runs the user-facing API synchronously,
  * buffers each batch of writes in one open transaction, and tells core when a
  * batch starts so core can schedule the commit at the end of the turn.
+ *
+ * A provider is written against this contract (memory, SQLite, and any
+ * third one, such as a PostgreSQL-backed provider):
+ * 1. `open(key, hooks)` returns an `ObjectStorage` whose `api` is
+ *    `createStorageApi(backend, limits)` over the provider's primitives
+ *    (`StorageBackend`), and which keeps a `WriteBatch` (write-batch.ts):
+ *    call `batch.check()` first in every primitive, `batch.started()` after
+ *    every write joined the open batch, `enterClosure()`/`leaveClosure()`
+ *    around `beginTransaction`/`endTransaction`, and `batch.lose(error)` when
+ *    the open batch can no longer commit as written.
+ * 2. `commit()` / `commitAsync()` start with `batch.beginCommit()` and do
+ *    nothing unless it says `"commit"`; a failed commit rolls back and throws
+ *    `ERR_STORAGE_COMMIT_FAILED` (`commitFailed()`); a successful one calls
+ *    `batch.committed()`.
+ * 3. Durability: `commit()` returns only once the batch is durable;
+ *    `commitAsync()` returns (synchronously, the batch ended and visible to
+ *    reads) a promise that resolves once it is durable and rejects if it
+ *    cannot become so. Core acknowledges nothing of the batch, nor of any
+ *    later batch of the object, before that promise resolved, and resets the
+ *    object when it rejects. Once a promise rejected, the provider must not
+ *    let a later commit of the object resolve on top of data that may not be
+ *    on disk (see docs/architecture.md, "fsync failure").
+ * 4. Alarms: `hooks.alarmChanged()` when the batch changes the alarm;
+ *    `alarmTime()` reads it (pending batch included); `listAlarms()` may list
+ *    extra or earlier alarms than stored (the runtime re-reads before
+ *    running), never a later or missing one.
+ * The conformance suite (`@torpor/testing`'s storage-conformance) runs
+ * against every provider.
  */
 import type { DurableObjectStorage } from "./storage.ts";
 
@@ -71,8 +99,10 @@ export interface ObjectStorage {
   /** The persisted alarm time in ms since the epoch, or null (committed or pending batch). */
   alarmTime(): number | null;
   /**
-   * Clears the alarm if it is still `scheduledTime`, as its own committed
-   * batch (after a successful `alarm()` run).
+   * Deletes the alarm if it is still `scheduledTime` (after a successful
+   * `alarm()` run), as a write of the open batch (opening one if needed): the
+   * runtime commits it at once, and it is durable, like any write, before
+   * anything relies on it being gone.
    */
   clearAlarmIfUnchanged(scheduledTime: number): void;
   /** Commits anything pending and releases file handles. Safe to call twice. */

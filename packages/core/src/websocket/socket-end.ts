@@ -26,6 +26,8 @@ export interface SocketOwner {
   socketError(end: SocketEnd, error: unknown): void;
   /** Output gate: queues the send or close and returns true while writes are not yet durable. */
   holdOutput(end: SocketEnd, item: Message | PendingClose): boolean;
+  /** True when the calling code may not send on the owner's sockets (an instance that was reset): the send or close is dropped. */
+  refusesOutput(): boolean;
   /** The configured attachment limit in bytes. */
   readonly maxAttachmentBytes: number;
 }
@@ -85,7 +87,8 @@ export class SocketEnd {
     if (this.mode === NOT_ACCEPTED) throw notAcceptedError();
     if (this.state !== OPEN) throw workerdError(TypeError, "ERR_WEBSOCKET_CLOSED", "Can't call WebSocket send() after close().");
     const message = typeof data === "string" || data instanceof ArrayBuffer ? data : copyView(data);
-    if (this.owner !== null && this.owner.holdOutput(this, message)) return;
+    const owner = this.owner;
+    if (owner !== null && (owner.refusesOutput() || owner.holdOutput(this, message))) return;
     this.transmit(message);
   }
 
@@ -103,6 +106,7 @@ export class SocketEnd {
     }
     // CLOSING with a received Close is the half-open case: this close() is the reply.
     if (this.state === CLOSED || (this.state === CLOSING && !this.closeReceived)) return;
+    if (this.owner?.refusesOutput() === true) return;
     this.state = this.closeReceived ? CLOSED : CLOSING;
     const item = new PendingClose(code, text);
     if (this.owner !== null && this.owner.holdOutput(this, item)) return;

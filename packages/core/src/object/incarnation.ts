@@ -1,0 +1,59 @@
+/**
+ * One incarnation of an object: the instance made by one construction, from
+ * its constructor until it hibernates or is reset. Its code runs in the
+ * incarnation's async context (fault-isolation.ts), so whatever that code
+ * does later (a handler resuming after a fetch, a timer) can be told apart
+ * from the code of the next instance: once reset, an incarnation may report
+ * no success, send nothing and start no subrequest.
+ */
+import { TorporError } from "../errors.ts";
+import { currentOwner, type FaultOwner } from "./fault-isolation.ts";
+
+/** What an incarnation reports to its object. */
+export interface IncarnationHost {
+  /** An exception escaped `incarnation`'s code. */
+  incarnationFault(incarnation: Incarnation, error: unknown): void;
+  /** A promise of `incarnation`'s code rejected with no handler. */
+  incarnationRejection(incarnation: Incarnation, reason: unknown): void;
+}
+
+/** The async context of one instance of an object. */
+export class Incarnation implements FaultOwner {
+  /** Why the incarnation was reset (the error its unfinished events fail with), or null. */
+  #resetBy: Error | null = null;
+
+  constructor(readonly host: IncarnationHost) {}
+
+  /** The error this incarnation's unfinished work fails with, or null while it was not reset. */
+  get resetBy(): Error | null {
+    return this.#resetBy;
+  }
+
+  /** The object was reset: this incarnation's events fail with `error`, its output is dropped. */
+  reset(error: Error): void {
+    this.#resetBy ??= error;
+  }
+
+  uncaughtException(error: unknown): void {
+    this.host.incarnationFault(this, error);
+  }
+
+  unhandledRejection(reason: unknown): void {
+    this.host.incarnationRejection(this, reason);
+  }
+}
+
+/** The incarnation whose code is running now, or undefined (Worker code, the runtime itself). */
+export function currentIncarnation(): Incarnation | undefined {
+  const owner = currentOwner();
+  return owner instanceof Incarnation ? owner : undefined;
+}
+
+/** `ERR_OBJECT_RESET`: the object was reset (`reason`) while the caller's event was still running. */
+export function objectResetError(label: string, reason: string, cause?: unknown): TorporError {
+  return new TorporError(
+    "ERR_OBJECT_RESET",
+    `Durable Object ${label} was reset (${reason}) while this call was running; its result was discarded, and its writes after the last acknowledged one may be lost.`,
+    cause === undefined ? undefined : { cause },
+  );
+}

@@ -18,8 +18,22 @@ function cases(env, ctx) {
     "rpc: async method": () => env.B.later(5),
     "rpc: each Worker sees its own env": async () => ({ b: await env.B.whoAmI(), a: { env: env.WHO, imported: importedEnv.WHO } }),
     "rpc: structured values": async () => {
-      const value = await env.B.echo({ date: new Date(0), map: new Map([[1, "one"]]), set: new Set([2]), bytes: new Uint8Array([1, 2]), big: 10n, nested: { a: [1, { b: null }] } });
-      return { date: value.date instanceof Date, map: [...value.map], set: [...value.set], bytes: [...value.bytes], big: typeof value.big, nested: value.nested };
+      const value = await env.B.echo({
+        date: new Date(0),
+        map: new Map([[1, "one"]]),
+        set: new Set([2]),
+        bytes: new Uint8Array([1, 2]),
+        big: 10n,
+        nested: { a: [1, { b: null }] },
+      });
+      return {
+        date: value.date instanceof Date,
+        map: [...value.map],
+        set: [...value.set],
+        bytes: [...value.bytes],
+        big: typeof value.big,
+        nested: value.nested,
+      };
     },
     "rpc: arguments are copies": async () => {
       const arg = { n: 1 };

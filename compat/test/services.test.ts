@@ -56,7 +56,13 @@ let torpor: Target;
 const observed: Record<"workerd" | "torpor", Record<string, unknown>> = { workerd: {}, torpor: {} };
 
 beforeAll(async () => {
-  [workerd, torpor] = await Promise.all([startWorkerd(), startTorporDev(project, CONFIGS.flatMap((c) => ["-c", c]))]);
+  [workerd, torpor] = await Promise.all([
+    startWorkerd(),
+    startTorporDev(
+      project,
+      CONFIGS.flatMap((c) => ["-c", c]),
+    ),
+  ]);
   for (const side of [workerd, torpor]) {
     const response = await fetch(`${side.url}/`);
     const text = await response.text();

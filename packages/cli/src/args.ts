@@ -175,7 +175,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     command,
     entry,
     config: values.config?.[0],
-    moreConfigs: values.config?.slice(1) ?? [],
+    moreConfigs: values.config !== undefined && values.config.length > 1 ? values.config.slice(1) : undefined,
     port: checked("port"),
     ip: values.ip,
     persistTo: values["persist-to"],

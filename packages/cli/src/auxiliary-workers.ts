@@ -48,7 +48,8 @@ export async function startAuxiliaryWorkers(
       if (config.name === undefined) {
         throw new CliError("ERR_CONFIG_INVALID", `${file} has no "name": every Worker after the first needs one (service bindings call it by name).`);
       }
-      if (names.has(config.name)) throw new CliError("ERR_CONFIG_INVALID", `${file}: the name "${config.name}" is used by another config given; each Worker needs its own.`);
+      if (names.has(config.name))
+        throw new CliError("ERR_CONFIG_INVALID", `${file}: the name "${config.name}" is used by another config given; each Worker needs its own.`);
       names.add(config.name);
       if (config.main === undefined) throw new CliError("ERR_CONFIG_INVALID", `${file} has no "main"; every Worker needs its entry.`);
       if (options.cluster && config.bindings.length > 0) {
@@ -67,14 +68,19 @@ export async function startAuxiliaryWorkers(
   return started;
 }
 
-async function startOne(config: WorkerConfig, scope: string, options: { persistTo: string; logger: Logger; registry: ServiceRegistry }): Promise<AuxiliaryWorker> {
+async function startOne(
+  config: WorkerConfig,
+  scope: string,
+  options: { persistTo: string; logger: Logger; registry: ServiceRegistry },
+): Promise<AuxiliaryWorker> {
   const name = config.name!;
   const logger = withWorker(options.logger, name);
   const bound = await createBindings(config.bindingConfig, { dataDir: options.persistTo, configDir: dirname(config.path!), logger });
   try {
     const env: Record<string, unknown> = { ...config.vars, ...bound.env, ...serviceEnv(config.services, options.registry) };
     for (const { name: binding, key } of boundNames(config.bindingConfig)) {
-      if (binding in config.vars) throw new CliError("ERR_CONFIG_INVALID", `${config.path}: the name ${binding} is both a var and a binding of "${key}"; rename one.`);
+      if (binding in config.vars)
+        throw new CliError("ERR_CONFIG_INVALID", `${config.path}: the name ${binding} is both a var and a binding of "${key}"; rename one.`);
     }
     setWorkerEnv({ ...env }, scope);
     const worker = await loadWorker(config.main!, config.bindings, logger, scope);

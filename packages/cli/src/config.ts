@@ -101,7 +101,10 @@ const torporSchema = z.strictObject({
 const serviceSchema = z.looseObject({
   binding: bindingName,
   service: z.string().min(1),
-  entrypoint: z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be the name of an exported class").optional(),
+  entrypoint: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, "must be the name of an exported class")
+    .optional(),
   environment: z.string().optional(),
 });
 
@@ -275,7 +278,10 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   }
   data.services.forEach((b, i) => {
     if (seen.has(b.binding))
-      throw new CliError("ERR_CONFIG_INVALID", `${file}: "services[${i}].binding" binds the name "${b.binding}", which another binding already uses; each binding needs its own name.`);
+      throw new CliError(
+        "ERR_CONFIG_INVALID",
+        `${file}: "services[${i}].binding" binds the name "${b.binding}", which another binding already uses; each binding needs its own name.`,
+      );
     seen.add(b.binding);
     for (const key of Object.keys(b)) {
       if (key === "environment") warnings.push(`${file}: "services[${i}].environment" is ignored: named environments are not supported.`);

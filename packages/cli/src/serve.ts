@@ -177,7 +177,14 @@ async function startLocked(
   setWorkerEnv({ ...vars });
   installModuleRules(config.moduleRules);
   // The other Workers given (-c a -c b): each loaded apart, reachable through service bindings.
-  const auxiliary = await startAuxiliaryWorkers(args.moreConfigs ?? [], { cwd, persistTo, logger, registry: services, primary: config, cluster: cluster !== undefined });
+  const auxiliary = await startAuxiliaryWorkers(args.moreConfigs ?? [], {
+    cwd,
+    persistTo,
+    logger,
+    registry: services,
+    primary: config,
+    cluster: cluster !== undefined,
+  });
   const closeAuxiliary = async () => {
     for (const aux of auxiliary.reverse()) await aux.close();
   };

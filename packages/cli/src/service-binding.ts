@@ -168,7 +168,8 @@ export function serviceBinding(registry: ServiceRegistry, service: string, entry
         if (typeof property !== "string" || property === "then") return undefined;
         const call = (...args: unknown[]) => invoke(target(), entrypoint, property, args);
         return Object.assign(call, {
-          then: (resolve: (value: unknown) => unknown, reject: (error: unknown) => unknown) => readProperty(target(), entrypoint, property).then(resolve, reject),
+          then: (resolve: (value: unknown) => unknown, reject: (error: unknown) => unknown) =>
+            readProperty(target(), entrypoint, property).then(resolve, reject),
         });
       },
     },

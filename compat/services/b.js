@@ -8,8 +8,6 @@ export class Counter extends DurableObject {
   }
 }
 
-let constructed = 0;
-
 export default class extends WorkerEntrypoint {
   async fetch(request) {
     const url = new URL(request.url);
@@ -29,7 +27,6 @@ export default class extends WorkerEntrypoint {
     return "later";
   }
   whoAmI() {
-    constructed++;
     return { env: this.env.WHO, imported: importedEnv.WHO, hasCtx: typeof this.ctx.waitUntil };
   }
   echo(value) {

@@ -8,7 +8,7 @@ import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
-import { startAuxiliaryWorkers, serviceEnv, UNNAMED, withAssets, type AuxiliaryWorker } from "./auxiliary-workers.ts";
+import { startAuxiliaryWorkers, serviceEnv, UNNAMED, withAssets } from "./auxiliary-workers.ts";
 import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { ServiceRegistry } from "./service-binding.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker, serviceTarget } from "./worker-module.ts";

@@ -168,6 +168,7 @@ export function serviceBinding(registry: ServiceRegistry, service: string, entry
         if (typeof property !== "string" || property === "then") return undefined;
         const call = (...args: unknown[]) => invoke(target(), entrypoint, property, args);
         return Object.assign(call, {
+          // biome-ignore lint/suspicious/noThenProperty: workerd's RPC property is awaitable (await env.SERVICE.someGetter) and callable at once.
           then: (resolve: (value: unknown) => unknown, reject: (error: unknown) => unknown) =>
             readProperty(target(), entrypoint, property).then(resolve, reject),
         });

@@ -72,8 +72,8 @@ function validateUrl(token: string, onlyRelative: boolean, noPorts: boolean, sea
 const hasHost = (token: string) => /^https:\/\/+[^/]+/.test(token);
 
 function compile(rule: string): Pattern | undefined {
-  const escape = (s: string) => s.replace(/[-/\\^$*+?.()|[\]{}]/g, "\\$&");
-  let source = rule.split("*").map(escape).join("(?<splat>.*)");
+  const escapeRegExp = (s: string) => s.replace(/[-/\\^$*+?.()|[\]{}]/g, "\\$&");
+  let source = rule.split("*").map(escapeRegExp).join("(?<splat>.*)");
   for (const match of source.matchAll(/(?<=^https:\\\/\\\/[^/]*?):([A-Za-z]\w*)(?=\\)/g)) source = source.split(match[0]).join(`(?<${match[1]}>[^/.]+)`);
   for (const match of source.matchAll(/:([A-Za-z]\w*)/g)) source = source.split(match[0]).join(`(?<${match[1]}>[^/]+)`);
   try {

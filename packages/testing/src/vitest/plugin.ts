@@ -147,6 +147,8 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
   return {
     worker: {
       main,
+      // Paths in the config (assets.directory) are relative to it, as for torpor dev.
+      configDir: config?.path != null ? dirname(config.path) : dirname(main),
       bindings: config?.bindings ?? [],
       bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },

@@ -5,6 +5,8 @@ import type { DurableObjectBinding } from "@torpor/cli";
 export interface WorkerModuleConfig {
   /** Absolute path of the Worker's main module. */
   main: string;
+  /** The directory of the wrangler config (of `main` without one): config paths are relative to it. */
+  configDir: string;
   bindings: DurableObjectBinding[];
   /** The other bindings (KV, D1, R2…), as the config gives them; each test file gets them on empty storage. */
   bindingConfig: BindingsConfig;

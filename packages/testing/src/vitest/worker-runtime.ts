@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { createBindings, openCaches, type BoundValues, type CacheStorage } from "@torpor/bindings";
-import { installWorkerGlobals, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
+import { installWorkerGlobals, setWorkerEnv, setWorkerExports, withAssets, workerFromModule } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
 import { recordingLogger } from "../recording-logger.ts";
@@ -45,16 +45,18 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
   const dataDir = mkdtempSync(join(tmpdir(), "torpor-vitest-bindings-"));
   const caches = openCaches(dataDir, clock);
   installWorkerGlobals(caches);
-  const bound = await createBindings(config.bindingConfig, { dataDir, configDir: dirname(config.main), logger: loading, clock });
+  const bound = await createBindings(config.bindingConfig, { dataDir, configDir: config.configDir, logger: loading, clock });
   bindings = { bound, caches, dataDir };
   const env = { ...config.vars, ...bound.env };
   // Module-level code of the Worker may read env: vars and bindings now, namespaces once the runtime exists.
   setWorkerEnv({ ...env });
   const mod = (await loadMain()) as Record<string, unknown>;
   const worker = workerFromModule(mod, config.main, config.bindings, loading);
+  // SELF goes where a request to the Worker goes: through its static assets first (as configured).
+  const fetch = withAssets(bound.route, worker.fetch);
   const t = createTestRuntime({
     objects: worker.objects as Record<string, new (ctx: never, env: never) => object>,
-    ...(worker.fetch !== undefined ? { fetch: worker.fetch as never } : {}),
+    ...(fetch !== undefined ? { fetch: fetch as never } : {}),
     env,
     clock,
     hibernateAfterMs: config.hibernateAfterMs,

@@ -150,6 +150,8 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       // Paths in the config (assets.directory) are relative to it, as for torpor dev.
       configDir: config?.path != null ? dirname(config.path) : dirname(main),
       bindings: config?.bindings ?? [],
+      name: config?.name,
+      services: config?.services ?? [],
       bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
@@ -158,7 +160,17 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       limits: { maxAttachmentBytes: config?.torpor.maxAttachmentBytes, maxMessageBytes: config?.torpor.maxMessageBytes },
       compatibilityDate: config?.compatibilityDate,
     },
-    warnings: config?.warnings ?? [],
+    warnings: [...(config?.warnings ?? []), ...otherWorkers(config)],
     moduleRules: config?.moduleRules ?? defaultModuleRules(),
   };
+}
+
+/** One warning per service binding to another Worker: the plugin runs only the Worker under test. */
+function otherWorkers(config: WorkerConfig | null): string[] {
+  return (config?.services ?? [])
+    .filter((s) => s.service !== config?.name)
+    .map(
+      (s) =>
+        `${config?.path}: the service binding ${s.binding} names the Worker "${s.service}", which this plugin does not run (only the Worker under test, "${config?.name ?? "(no name)"}"): its calls fail with ERR_SERVICE_NOT_FOUND.`,
+    );
 }

@@ -2,7 +2,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBindings, openCaches, type BoundValues, type CacheStorage } from "@torpor/bindings";
-import { installWorkerGlobals, setWorkerEnv, setWorkerExports, withAssets, workerFromModule } from "@torpor/cli";
+import {
+  entrypointExports,
+  installWorkerGlobals,
+  ServiceRegistry,
+  serviceEnv,
+  serviceTarget,
+  setWorkerEnv,
+  setWorkerExports,
+  UNNAMED,
+  withAssets,
+  workerFromModule,
+} from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
 import { recordingLogger } from "../recording-logger.ts";
@@ -47,7 +58,9 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
   installWorkerGlobals(caches);
   const bound = await createBindings(config.bindingConfig, { dataDir, configDir: config.configDir, logger: loading, clock });
   bindings = { bound, caches, dataDir };
-  const env = { ...config.vars, ...bound.env };
+  // Service bindings find the Worker at each call: to itself (and its entrypoints) once the runtime exists.
+  const services = new ServiceRegistry();
+  const env = { ...config.vars, ...bound.env, ...serviceEnv(config.services, services) };
   // Module-level code of the Worker may read env: vars and bindings now, namespaces once the runtime exists.
   setWorkerEnv({ ...env });
   const mod = (await loadMain()) as Record<string, unknown>;
@@ -65,6 +78,10 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     context: null,
   }) as WorkerRuntime;
   t.logs.unshift(...loading.entries);
+  const name = config.name ?? UNNAMED;
+  services.add(name, serviceTarget(worker, t.runtime));
+  // ctx.exports and cloudflare:workers' exports: the entrypoints beside the Durable Object namespaces, as with torpor dev.
+  Object.assign(t.runtime.exports, entrypointExports(worker, services, name));
   setWorkerEnv(t.runtime.env);
   setWorkerExports(t.runtime.exports);
   current = t;

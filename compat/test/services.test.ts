@@ -58,10 +58,8 @@ const observed: Record<"workerd" | "torpor", Record<string, unknown>> = { worker
 beforeAll(async () => {
   [workerd, torpor] = await Promise.all([
     startWorkerd(),
-    startTorporDev(
-      project,
-      CONFIGS.flatMap((c) => ["-c", c]),
-    ),
+    // One process (--no-watch): svc-b binds Durable Objects, which only the first Worker may under dev's reloading supervisor.
+    startTorporDev(project, ["--no-watch", ...CONFIGS.flatMap((c) => ["-c", c])]),
   ]);
   for (const side of [workerd, torpor]) {
     const response = await fetch(`${side.url}/`);

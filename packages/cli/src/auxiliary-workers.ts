@@ -55,7 +55,7 @@ export async function startAuxiliaryWorkers(
       if (options.cluster && config.bindings.length > 0) {
         throw new CliError(
           "ERR_CONFIG_INVALID",
-          `${file}: the Worker "${config.name}" binds Durable Objects; in cluster mode only the first Worker's objects are placed across worker processes. Run it with --workers 1, or move the objects to the first Worker.`,
+          `${file}: the Worker "${config.name}" binds Durable Objects; in cluster mode only the first Worker's objects are placed across worker processes. Run it with --workers 1 (torpor dev: --no-watch, one process without reloads), or move the objects to the first Worker.`,
         );
       }
       for (const warning of config.warnings) options.logger.warn(warning);

@@ -11,6 +11,8 @@ export interface CliArgs extends TorporSection {
   command: Command | "help" | "version";
   entry?: string | undefined;
   config?: string | undefined;
+  /** `-c` given more than once: the configs after the first, each another Worker of this process (as wrangler dev). */
+  moreConfigs?: string[] | undefined;
   port?: number | undefined;
   ip?: string | undefined;
   persistTo?: string | undefined;
@@ -47,7 +49,9 @@ Usage:
 
 Options (named as in wrangler dev):
   -c, --config <file>         wrangler.jsonc, wrangler.json or wrangler.toml
-                              (default: the first of these in the current directory)
+                              (default: the first of these in the current directory);
+                              repeat it to run more Workers in this process (-c a.jsonc -c b.jsonc):
+                              the first serves the port, the others answer its service bindings
       --port <n>              port to listen on; 0 picks a free one (default: dev.port or 8787)
       --ip <addr>             interface to listen on (default: dev.ip or 127.0.0.1)
       --persist-to <dir>      directory for Durable Object storage (default: .torpor/state
@@ -155,7 +159,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       allowPositionals: true,
       strict: true,
       options: {
-        config: { type: "string", short: "c" },
+        config: { type: "string", short: "c", multiple: true },
         port: { type: "string" },
         ip: { type: "string" },
         "persist-to": { type: "string" },
@@ -226,7 +230,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
   return {
     command,
     entry,
-    config: values.config,
+    config: values.config?.[0],
+    moreConfigs: values.config !== undefined && values.config.length > 1 ? values.config.slice(1) : undefined,
     port: checked("port"),
     ip: values.ip,
     persistTo: values["persist-to"],

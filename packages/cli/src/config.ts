@@ -46,10 +46,21 @@ export interface TorporSection {
   routeTimeoutMs?: number | undefined;
 }
 
+/** One `services` entry: env.<binding> calls the Worker named `service` (its `entrypoint` export, else the default). */
+export interface ServiceBindingConfig {
+  binding: string;
+  service: string;
+  entrypoint?: string | undefined;
+}
+
 /** What Torpor uses of a wrangler config. */
 export interface WorkerConfig {
   /** The config file, or null when there is none. */
   path: string | null;
+  /** `name`: what other Workers' service bindings call this one by. */
+  name?: string | undefined;
+  /** `services`: bindings to other Workers of this process (or to this one). */
+  services?: ServiceBindingConfig[] | undefined;
   /** `main`, resolved against the config's directory. */
   main: string | undefined;
   compatibilityDate: string | undefined;
@@ -112,7 +123,18 @@ const torporSchema = z.strictObject({
   route_timeout_ms: positiveInt.optional(),
 });
 
+const serviceSchema = z.looseObject({
+  binding: bindingName,
+  service: z.string().min(1),
+  entrypoint: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, "must be the name of an exported class")
+    .optional(),
+  environment: z.string().optional(),
+});
+
 const configSchema = z.looseObject({
+  name: z.string().min(1).optional(),
   main: z.string().min(1).optional(),
   compatibility_date: z
     .string()
@@ -125,6 +147,7 @@ const configSchema = z.looseObject({
   dev: z.looseObject({ port: z.number().int().min(0).max(65_535).optional(), ip: z.string().min(1).optional() }).optional(),
   torpor: torporSchema.optional(),
   rules: moduleRulesSchema.default([]),
+  services: z.array(serviceSchema).default([]),
 });
 
 /** Each binding plugin's key (KV, D1, R2…), validated by the plugin's schema. */
@@ -135,7 +158,6 @@ const USED = new Set([...Object.keys(configSchema.shape), ...Object.keys(binding
 /** About deploying, not running: accepted without a warning. */
 const DEPLOY_ONLY = new Set([
   "$schema",
-  "name",
   "account_id",
   "workers_dev",
   "preview_urls",
@@ -156,7 +178,6 @@ const UNSUPPORTED: Record<string, string> = {
   kv_namespaces: "KV bindings are not provided",
   r2_buckets: "R2 bindings are not provided",
   d1_databases: "D1 bindings are not provided",
-  services: "service bindings are not provided",
   triggers: "cron triggers are not run",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
@@ -280,6 +301,18 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       );
     seen.add(name);
   }
+  data.services.forEach((b, i) => {
+    if (seen.has(b.binding))
+      throw new CliError(
+        "ERR_CONFIG_INVALID",
+        `${file}: "services[${i}].binding" binds the name "${b.binding}", which another binding already uses; each binding needs its own name.`,
+      );
+    seen.add(b.binding);
+    for (const key of Object.keys(b)) {
+      if (key === "environment") warnings.push(`${file}: "services[${i}].environment" is ignored: named environments are not supported.`);
+      else if (!(key in serviceSchema.shape)) warnings.push(`${file}: unknown key "services[${i}].${key}" is ignored.`);
+    }
+  });
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
   const { warnings: ruleWarnings, ...moduleRules } = parseModuleRules(data.rules, file);
   warnings.push(...ruleWarnings);
@@ -296,6 +329,8 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   const t = data.torpor ?? {};
   return {
     path,
+    name: data.name,
+    services: data.services.map((b) => ({ binding: b.binding, service: b.service, entrypoint: b.entrypoint })),
     main: data.main === undefined ? undefined : resolve(dirname(path), data.main),
     compatibilityDate: data.compatibility_date,
     compatibilityFlags: data.compatibility_flags,

@@ -5,7 +5,7 @@ import { createBindings, type BoundValues } from "@torpor/bindings";
 import { installWorkerGlobals, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
-import { recordingLogger } from "../recording-logger.ts";
+import { recordingLogger } from "@torpor/core";
 import { createTestRuntime, type TestRuntime } from "../test-runtime.ts";
 import type { WorkerModuleConfig } from "./worker-config.ts";
 

@@ -31,7 +31,7 @@ export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvide
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
-export { consoleLogger, jsonLogger, recordingLogger, silentLogger } from "./logger.ts";
+export { consoleLogger, jsonLogger, jsonLine, logsAt, recordingLogger, silentLogger } from "./logger.ts";
 export type { Logger, LogLevel, LogEntry, RecordingLogger } from "./logger.ts";
 export { TorporError } from "./errors.ts";
 export type { TorporErrorCode } from "./errors.ts";

@@ -7,7 +7,8 @@ import type { Clock } from "../clock.ts";
 import { checkHandshake } from "./handshake.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { clientErrorResponse, toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
-import type { Logger } from "../logger.ts";
+import { logsAt, type Logger } from "../logger.ts";
+import { requestIdOf } from "./request-id.ts";
 import type { ServerLimits } from "../options.ts";
 import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "../websocket/web-socket.ts";
@@ -80,11 +81,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   const heartbeat = limits.pingIntervalMs > 0 ? startHeartbeat(connections, runtime.options.clock, limits.pingIntervalMs) : null;
 
   /** Runs the Worker; a throw is logged (unless `expected` says the server caused it) and becomes a 500. */
-  const fetchSafely = async (request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
+  const fetchSafely = async (req: IncomingMessage, request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
     try {
       return await runtime.fetch(request);
     } catch (error) {
-      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { url: request.url, error });
+      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: request.url, error });
       return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
   };
@@ -93,13 +94,27 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     try {
       await writeResponse(res, response);
     } catch (error) {
-      logger.warn("Failed to write a response", { url, error });
+      logger.warn("Failed to write a response", { requestId: requestIdOf(res.req), url, error });
       res.destroy();
     }
   };
 
+  /** At debug level, one line per answered request (its id, method, path, status and time taken). */
+  const logRequest = (req: IncomingMessage, res: ServerResponse, started: number) => {
+    res.once("finish", () => {
+      logger.debug("Request", {
+        requestId: requestIdOf(req),
+        method: req.method,
+        url: req.url,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      });
+    });
+  };
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     res.on("error", () => {});
+    if (logsAt(logger, "debug")) logRequest(req, res, performance.now());
     if (overCapacity.has(req.socket)) return send(res, tooManyConnections(limits.maxConnections), req.url);
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > limits.maxRequestBodyBytes) return send(res, bodyTooLarge(limits.maxRequestBodyBytes), req.url);
@@ -122,7 +137,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     } catch {
       return send(res, badRequest(req), req.url);
     }
-    let response = await fetchSafely(request, () => bodyRefused);
+    let response = await fetchSafely(req, request, () => bodyRefused);
     if (bodyRefused) {
       await response.body?.cancel();
       return;
@@ -141,7 +156,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         "ERR_UPGRADE_REQUIRED",
         'Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".',
       );
-      logger.error("Uncaught error in the Worker's fetch()", { url: req.url, error });
+      logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: req.url, error });
       response = jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
     await send(res, response, req.url);
@@ -174,7 +189,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       await writeRawResponse(socket, badRequest(req));
       return;
     }
-    const response = await fetchSafely(request);
+    const response = await fetchSafely(req, request);
     const client = response.status === 101 ? webSocketOf(response) : null;
     if (client === null) {
       await writeRawResponse(socket, response);

@@ -25,6 +25,9 @@ import type { OutputGate } from "./output-gate.ts";
 /** What running an event needs from its object's host. */
 export interface DispatchHost extends HostControl {
   readonly counters: ObjectCounters;
+  /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
+  lastEventKind: HostEvent["kind"] | null;
+  lastEventAt: number;
   readonly eventTimeoutMs: number | null;
   readonly runtime: {
     readonly options: { readonly logger: Logger; readonly clock: Clock };
@@ -47,6 +50,8 @@ export function runEvent(host: DispatchHost, event: HostEvent): void {
   const incarnation = host.incarnation!;
   event.incarnation = incarnation;
   host.counters.events++;
+  host.lastEventKind = event.kind;
+  host.lastEventAt = host.runtime.options.clock.now();
   host.runtime.touched(host);
   let result: unknown;
   try {

@@ -38,6 +38,9 @@ export type { ObjectLifecycle } from "./host-control.ts";
 export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, HostControl {
   readonly sockets: HostSockets = new HostSockets(this);
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
+  /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
+  lastEventKind: HostEvent["kind"] | null = null;
+  lastEventAt = 0;
   autoResponse: WebSocketRequestResponsePair | null = null;
   eventTimeoutMs: number | null;
 
@@ -168,15 +171,17 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   }
 
   /** The one place an error of the object's code is counted and logged, with the object's id and name. */
-  report(message: string, error: unknown): void {
+  report(message: string, error: unknown, event?: HostEvent["kind"]): void {
     this.counters.errors++;
     this.runtime.metrics.handlerErrors++;
-    this.runtime.options.logger.error(message, { object: this.key.id, name: this.key.name, error });
+    // The storage name of a namespace is its binding's name.
+    const fields = { binding: this.key.namespace, object: this.key.id, name: this.key.name, ...(event === undefined ? {} : { event }), error };
+    this.runtime.options.logger.error(message, fields);
   }
 
   /** Logs and counts an error a handler threw. */
   reportHandlerError(event: HostEvent, error: unknown): void {
-    this.report(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, error);
+    this.report(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, error, event.kind);
   }
 
   // ---- construction and hibernation ---------------------------------------
@@ -335,6 +340,11 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   /** `blockConcurrencyWhile`: no other event starts until `fn` settles. */
   blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T> {
     return this.input.blockConcurrencyWhile(fn);
+  }
+
+  /** When this object's armed alarm timer fires, or null (the admin dashboard's "pending alarm"). */
+  get alarmAt(): number | null {
+    return this.alarms.at;
   }
 
   waitUntil(promise: Promise<unknown>): void {

@@ -36,6 +36,12 @@ export interface ObjectInfo {
   counters: ObjectCounters;
   /** Why it cannot hibernate right now (empty when it can). */
   blockers: string[];
+  /** How many of its hibernatable sockets carry each tag. */
+  tags: Record<string, number>;
+  /** The last event delivered to an instance (`call` is a fetch or an RPC call), with its time (the runtime's clock, ms); null before the first. */
+  lastEvent: { kind: string; at: number } | null;
+  /** When its armed alarm fires (ms since the epoch), or null. */
+  alarm: number | null;
 }
 
 /**
@@ -286,6 +292,9 @@ export class Runtime implements HostRuntime {
       sockets: host.sockets.size,
       counters: { ...host.counters },
       blockers: host.instance === null ? [] : host.blockers(),
+      tags: host.sockets.tagCounts(),
+      lastEvent: host.lastEventKind === null ? null : { kind: host.lastEventKind, at: host.lastEventAt },
+      alarm: host.alarmAt,
     };
   }
 

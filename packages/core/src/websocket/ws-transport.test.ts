@@ -93,12 +93,20 @@ it("every private member of ws that ws-transport.ts uses is still there (a failu
   });
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   const client = new WsConnection(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  // The server accepts before the client has read the 101: terminating a client still connecting
+  // emits an error with no listener, so the client is open before it is terminated.
+  const opened = new Promise<void>((resolve, reject) => {
+    client.once("open", resolve);
+    client.once("error", reject);
+  });
+  const closed = new Promise((resolve) => client.once("close", resolve));
   try {
-    const conn = await accepted;
+    const [conn] = await Promise.all([accepted, opened]);
     const missing = missingInternals(conn, wss);
     expect(missing, `ws ${WS_VERSION} lacks private members that packages/core/src/websocket/ws-transport.ts relies on: ${missing.join(", ")}`).toEqual([]);
   } finally {
     client.terminate();
+    await closed;
     await new Promise((resolve) => http.close(resolve));
   }
 });

@@ -5,6 +5,7 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
+import { configKeyOf, configSchemaOf, LIMITS, type LimitValues } from "./limits.ts";
 import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
 import { queuesLine, workflowsLine } from "./not-provided.ts";
 
@@ -18,17 +19,7 @@ export interface DurableObjectBinding {
 }
 
 /** Torpor's own settings: the `torpor` section of the config (flags override them). */
-export interface TorporSection {
-  hibernateAfterMs?: number | undefined;
-  maxAttachmentBytes?: number | undefined;
-  maxMessageBytes?: number | undefined;
-  maxLiveObjects?: number | undefined;
-  maxConnections?: number | undefined;
-  maxHeaderBytes?: number | undefined;
-  headersTimeoutMs?: number | undefined;
-  maxRequestBodyBytes?: number | undefined;
-  maxBufferedBytes?: number | undefined;
-  pingIntervalMs?: number | undefined;
+export interface TorporSection extends LimitValues {
   workers?: number | undefined;
 }
 
@@ -74,16 +65,8 @@ const migrationSchema = z.looseObject({
 });
 
 const torporSchema = z.strictObject({
-  hibernate_after_ms: z.number().int().nonnegative().optional(),
-  max_attachment_bytes: positiveInt.max(16_384, "must be at most 16384 (Cloudflare's ceiling)").optional(),
-  max_message_bytes: positiveInt.optional(),
-  max_live_objects: positiveInt.optional(),
-  max_connections: positiveInt.optional(),
-  max_header_bytes: positiveInt.optional(),
-  headers_timeout_ms: positiveInt.optional(),
-  max_request_body_bytes: positiveInt.optional(),
-  max_buffered_bytes: positiveInt.optional(),
-  ping_interval_ms: z.number().int().nonnegative().optional(),
+  // The limits (limits.ts), each under its snake_case key.
+  ...Object.fromEntries(LIMITS.map((row) => [configKeyOf(row), configSchemaOf(row).optional()])),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
 });
 
@@ -273,16 +256,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     bindingConfig,
     dev: { port: data.dev?.port, ip: data.dev?.ip },
     torpor: {
-      hibernateAfterMs: t.hibernate_after_ms,
-      maxAttachmentBytes: t.max_attachment_bytes,
-      maxMessageBytes: t.max_message_bytes,
-      maxLiveObjects: t.max_live_objects,
-      maxConnections: t.max_connections,
-      maxHeaderBytes: t.max_header_bytes,
-      headersTimeoutMs: t.headers_timeout_ms,
-      maxRequestBodyBytes: t.max_request_body_bytes,
-      maxBufferedBytes: t.max_buffered_bytes,
-      pingIntervalMs: t.ping_interval_ms,
+      ...Object.fromEntries(LIMITS.map((row) => [row.name, (t as Record<string, number | undefined>)[configKeyOf(row)]])),
       workers: t.workers,
     },
     moduleRules,

@@ -8,6 +8,7 @@ import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { mergeLimits, runtimeLimits } from "./limits.ts";
 import { cliLogger, withFields } from "./logging.ts";
 import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
@@ -180,20 +181,8 @@ async function startLocked(
     ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
     storage,
-    hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
-    maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
-    limits: {
-      maxAttachmentBytes: args.maxAttachmentBytes ?? t.maxAttachmentBytes,
-      maxMessageBytes: args.maxMessageBytes ?? t.maxMessageBytes,
-    },
-    server: {
-      maxConnections: args.maxConnections ?? t.maxConnections,
-      maxHeaderBytes: args.maxHeaderBytes ?? t.maxHeaderBytes,
-      headersTimeoutMs: args.headersTimeoutMs ?? t.headersTimeoutMs,
-      maxRequestBodyBytes: args.maxRequestBodyBytes ?? t.maxRequestBodyBytes,
-      maxBufferedBytes: args.maxBufferedBytes ?? t.maxBufferedBytes,
-      pingIntervalMs: args.pingIntervalMs ?? t.pingIntervalMs,
-    },
+    // Each limit from its flag, else from the config (limits.ts).
+    ...runtimeLimits(mergeLimits(args, t)),
     logger,
     installGlobals: false,
     ...(cluster !== undefined ? { directory: cluster.directory } : {}),

@@ -3,7 +3,9 @@ import { fileURLToPath } from "node:url";
 import { resolveCloudflareModule } from "@torpor/core";
 import {
   defaultModuleRules,
+  inProcessLimits,
   matchModuleRule,
+  mergeLimits,
   moduleSource,
   readConfig,
   removedRuleMessage,
@@ -151,9 +153,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
-      hibernateAfterMs: options.hibernateAfterMs ?? config?.torpor.hibernateAfterMs,
-      maxLiveObjects: config?.torpor.maxLiveObjects,
-      limits: { maxAttachmentBytes: config?.torpor.maxAttachmentBytes, maxMessageBytes: config?.torpor.maxMessageBytes },
+      limits: inProcessLimits(mergeLimits({ hibernateAfterMs: options.hibernateAfterMs }, config?.torpor ?? {})),
       compatibilityDate: config?.compatibilityDate,
     },
     warnings: config?.warnings ?? [],

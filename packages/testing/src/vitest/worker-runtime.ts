@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createBindings, type BoundValues } from "@torpor/bindings";
-import { installWorkerGlobals, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
+import { installWorkerGlobals, runtimeLimits, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
 import { recordingLogger } from "@torpor/core";
@@ -56,9 +56,7 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     ...(worker.fetch !== undefined ? { fetch: worker.fetch as never } : {}),
     env,
     clock,
-    hibernateAfterMs: config.hibernateAfterMs,
-    maxLiveObjects: config.maxLiveObjects,
-    limits: config.limits,
+    ...runtimeLimits(config.limits),
     context: null,
   }) as WorkerRuntime;
   t.logs.unshift(...loading.entries);

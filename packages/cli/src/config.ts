@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
+import { positiveInt } from "@torpor/core/storage";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
 import { configKeyOf, configSchemaOf, LIMITS, type LimitValues } from "./limits.ts";
@@ -46,7 +47,6 @@ export interface WorkerConfig {
 
 const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");
 const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier (it becomes env.<name>)");
-const positiveInt = z.number().int().positive();
 
 const bindingSchema = z.looseObject({
   name: bindingName,

@@ -7,6 +7,7 @@
  * schemas), shown in the help as they are.
  */
 import { runtimeDefaults, type RuntimeOptions } from "@torpor/core";
+import { nonNegativeInt, positiveInt } from "@torpor/core/storage";
 import { z } from "zod";
 
 /** One limit: its name (camelCase, as in `CliArgs` and `TorporSection`), where the Runtime takes it, its range and its help line. */
@@ -81,7 +82,7 @@ export function configKeyOf(row: LimitRow): string {
 
 /** The config's schema of a limit (messages without a name: the config error names the key). */
 export function configSchemaOf(row: LimitRow): z.ZodType<number> {
-  const base = row.min === 0 ? z.number().int().nonnegative() : z.number().int().positive();
+  const base = row.min === 0 ? nonNegativeInt : positiveInt;
   return row.max === undefined ? base : base.max(row.max.value, `must be at most ${row.max.value} (${row.max.why})`);
 }
 

@@ -61,6 +61,8 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   #resets = 0;
 
   #idleTimer: TimerHandle | null = null;
+  /** The provider's prepare() for the next construction is pending. */
+  #preparing = false;
   #lastActive = 0;
   #closing = false;
   #stopped = false;
@@ -186,9 +188,28 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
 
   // ---- construction and hibernation ---------------------------------------
 
-  /** Creates a fresh instance (first start or wake). Returns false (queued events failed) if its storage or constructor failed. */
+  /**
+   * Creates a fresh instance (first start or wake). Returns false if its storage or constructor failed (queued events
+   * failed), or while the provider prepares the object (events stay queued; construction resumes when it is ready).
+   */
   #construct(): boolean {
     const runtime = this.runtime;
+    if (this.#preparing) return false;
+    const preparing = runtime.provider.prepare?.(this.key) ?? null;
+    if (preparing !== null) {
+      this.#preparing = true;
+      preparing.then(
+        () => {
+          this.#preparing = false;
+          if (this.instance === null && this.#input.queued > 0 && this.#construct()) this.#input.kick();
+        },
+        (cause: unknown) => {
+          this.#preparing = false;
+          this.#openFailed(cause);
+        },
+      );
+      return false;
+    }
     let storage: ObjectStorage;
     try {
       storage = runtime.provider.open(this.key, new InstanceHooks(this));

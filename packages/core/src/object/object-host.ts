@@ -1,6 +1,5 @@
 import type { Socket } from "node:net";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
-import type { TimerHandle } from "../clock.ts";
 import { TorporError } from "../errors.ts";
 import { runAs } from "./fault-isolation.ts";
 import { failQueued, runEvent } from "./event-dispatch.ts";
@@ -19,7 +18,8 @@ import { PendingClose, type Message, type SocketEnd, type SocketOwner } from "..
 import { DurableObjectState, type StateHost } from "./state.ts";
 import type { ObjectKey, ObjectStorage } from "../storage/storage-provider.ts";
 import type { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
-import { InstanceHooks } from "./storage-hooks.ts";
+import { IdleTimer } from "./idle-timer.ts";
+import { InstanceHooks, storageOpenError } from "./storage-hooks.ts";
 
 export type { ExportedSocket, ExportedSockets } from "./host-sockets.ts";
 import type { DurableObjectClass, HostRuntime } from "./host-runtime.ts";
@@ -60,8 +60,10 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   /** How many times the object was reset: while 0, no code of a dead incarnation can be running. */
   #resets = 0;
 
-  #idleTimer: TimerHandle | null = null;
-  #lastActive = 0;
+  /** Hibernates the live instance once idle (made with the instance). */
+  #idle: IdleTimer | null = null;
+  /** The provider's prepare() for the next construction is pending. */
+  #preparing = false;
   #closing = false;
   #stopped = false;
 
@@ -186,9 +188,28 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
 
   // ---- construction and hibernation ---------------------------------------
 
-  /** Creates a fresh instance (first start or wake). Returns false (queued events failed) if its storage or constructor failed. */
+  /**
+   * Creates a fresh instance (first start or wake). Returns false if its storage or constructor failed (queued events
+   * failed), or while the provider prepares the object (events stay queued; construction resumes when it is ready).
+   */
   #construct(): boolean {
     const runtime = this.runtime;
+    if (this.#preparing) return false;
+    const preparing = runtime.provider.prepare?.(this.key) ?? null;
+    if (preparing !== null) {
+      this.#preparing = true;
+      preparing.then(
+        () => {
+          this.#preparing = false;
+          if (this.instance === null && this.input.queued > 0 && this.#construct()) this.input.kick();
+        },
+        (cause: unknown) => {
+          this.#preparing = false;
+          this.#openFailed(cause);
+        },
+      );
+      return false;
+    }
     let storage: ObjectStorage;
     try {
       storage = runtime.provider.open(this.key, new InstanceHooks(this));
@@ -219,6 +240,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
       failQueued(this, error);
       return false;
     }
+    this.#idle = new IdleTimer(this);
     runtime.touched(this);
     if (!this.alarms.armed) {
       let time: number | null = null;
@@ -239,12 +261,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
    * not run later; sockets waiting on it are closed with 1011.
    */
   #openFailed(cause: unknown): void {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    const error = new TorporError(
-      "ERR_STORAGE_OPEN",
-      `The storage of Durable Object ${this.key.namespace}/${this.key.name ?? this.key.id} could not be opened: ${message}`,
-      { cause },
-    );
+    const error = storageOpenError(this.key, cause);
     this.report("Durable Object storage could not be opened", error);
     failQueued(this, error, "Durable Object storage could not be opened");
   }
@@ -288,8 +305,8 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   }
 
   #release(): void {
-    this.#idleTimer?.cancel();
-    this.#idleTimer = null;
+    this.#idle?.cancel();
+    this.#idle = null;
     const storage = this.#storage;
     this.instance = null;
     this.#incarnation = null;
@@ -310,24 +327,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
 
   /** InputGateOwner: nothing runs or waits; start the idle timer. */
   idle(): void {
-    if (this.instance === null || this.#closing) return;
-    const { clock, hibernateAfterMs } = this.runtime.options;
-    this.#lastActive = clock.now();
-    // A closure per arming (live objects only), not a field that outlives the instance.
-    if (this.#idleTimer === null) this.#idleTimer = clock.setTimeout(() => this.#idleCheck(), hibernateAfterMs);
-  }
-
-  #idleCheck(): void {
-    this.#idleTimer = null;
-    if (this.instance === null || this.input.running > 0 || this.input.queued > 0) return;
-    const { clock, hibernateAfterMs } = this.runtime.options;
-    const idleFor = clock.now() - this.#lastActive;
-    if (idleFor < hibernateAfterMs) {
-      this.#idleTimer = clock.setTimeout(() => this.#idleCheck(), hibernateAfterMs - idleFor);
-      return;
-    }
-    // Pinned objects are re-checked when the pin goes (socket closed, waitUntil settled).
-    this.hibernate();
+    if (!this.#closing) this.#idle?.arm();
   }
 
   /** Re-arms the idle timer after a pin went away. */
@@ -448,7 +448,8 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     await this.drained();
     if (this.gate.holding) this.gate.commitQuietly();
     await this.gate.settled();
-    this.#idleTimer?.cancel();
+    this.#idle?.cancel();
+    this.#idle = null;
     this.alarms.cancel();
     this.sockets.closeOpen(code, reason);
     this.#stopped = true;

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
-import type { StorageHooks } from "../storage/storage-provider.ts";
+import { TorporError } from "../errors.ts";
+import type { ObjectKey, StorageHooks } from "../storage/storage-provider.ts";
 import type { AlarmScheduler } from "./alarm-scheduler.ts";
 import type { InputGate } from "./input-gate.ts";
 import type { OutputGate } from "./output-gate.ts";
@@ -47,4 +48,10 @@ export class InstanceHooks implements StorageHooks {
   now(): number {
     return this.host.runtime.options.clock.now();
   }
+}
+
+/** The error queued events fail with when an object's storage cannot be opened (disk full, no fds, a corrupt file). */
+export function storageOpenError(key: ObjectKey, cause: unknown): TorporError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new TorporError("ERR_STORAGE_OPEN", `The storage of Durable Object ${key.namespace}/${key.name ?? key.id} could not be opened: ${message}`, { cause });
 }

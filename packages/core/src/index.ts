@@ -24,10 +24,16 @@ export { WebSocketRequestResponsePair } from "./websocket/auto-response.ts";
 export { Response, jsonError } from "./http/response.ts";
 export type { TorporResponseInit } from "./http/response.ts";
 export { installGlobals } from "./http/globals.ts";
+// For other RPC surfaces (service bindings, entrypoints) to pass values as Durable Object RPC does.
+export { call as rpcCall, result as rpcResult } from "./stubs/rpc-marshal.ts";
+export { RpcStub } from "./stubs/rpc-stub.ts";
 export { RpcTarget } from "./stubs/rpc-target.ts";
 /** @internal what runs a Worker (the CLI, a test plugin) sets for `cloudflare:workers`'s `env` and `exports`. */
 export { setWorkerEnv, setWorkerExports } from "./runtime/worker-env.ts";
 export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvided } from "./cloudflare/modules.ts";
+
+export { resolveCompatibility, HONOURED_FLAGS, DEFAULT_COMPATIBILITY_DATE } from "./compatibility.ts";
+export type { CompatibilityFlags } from "./compatibility.ts";
 
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";

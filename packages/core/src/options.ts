@@ -2,6 +2,7 @@ import { z } from "zod";
 import { systemClock, type Clock } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import type { CompatibilityFlags } from "./compatibility.ts";
 
 /** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
 export interface Limits {
@@ -39,6 +40,8 @@ export interface ObjectOptions {
   readonly limits: Limits;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The behaviours the compatibility date and flags chose (e.g. the auto-reply to a peer's Close). */
+  readonly compatibility: CompatibilityFlags;
 }
 
 /** A whole number above 0 (zod), shared by every option schema (`@torpor/core/storage` exports it for providers and the CLI). */

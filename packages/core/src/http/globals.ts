@@ -1,4 +1,5 @@
 import { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
+import { outboundFetch } from "./outbound-fetch.ts";
 import { Response } from "./response.ts";
 import { WebSocket, WebSocketPair } from "../websocket/web-socket.ts";
 
@@ -11,6 +12,7 @@ import { WebSocket, WebSocketPair } from "../websocket/web-socket.ts";
  * `WebSocket.READY_STATE_OPEN` and calls `WebSocket.prototype.serializeAttachment`
  * on sockets from `WebSocketPair`, which must be instances of the global class
  * (partyserver does both). Torpor's class is also a client (`new WebSocket(url)`).
+ * `fetch` drops connection headers a proxied request carries (outbound-fetch.ts).
  */
 export function installGlobals(): void {
   const g = globalThis as Record<string, unknown>;
@@ -18,4 +20,5 @@ export function installGlobals(): void {
   g.WebSocketPair = WebSocketPair;
   g.WebSocketRequestResponsePair = WebSocketRequestResponsePair;
   g.Response = Response;
+  g.fetch = outboundFetch(globalThis.fetch);
 }

@@ -16,7 +16,7 @@ import { facadeOf } from "../websocket/web-socket.ts";
 import type { AlarmScheduler } from "./alarm-scheduler.ts";
 import { runAs } from "./fault-isolation.ts";
 import type { HostControl } from "./host-control.ts";
-import { endsSocket, type Handler, type HostEvent } from "./host-event.ts";
+import { endsSocket, type Handler, type HostEvent, type SocketCloseEvent, type SocketErrorEvent } from "./host-event.ts";
 import type { HostSockets } from "./host-sockets.ts";
 import type { Incarnation } from "./incarnation.ts";
 import type { InputGate } from "./input-gate.ts";
@@ -103,7 +103,7 @@ function invoke(host: DispatchHost, instance: Record<string, unknown>, event: Ho
 function finish(host: DispatchHost, event: HostEvent, value: unknown, error: unknown, failed = error !== undefined): void {
   if (event.timedOut === true) return;
   event.timer?.cancel();
-  if (endsSocket(event)) host.sockets.delete(event.end);
+  if (endsSocket(event)) socketDone(host, event);
   // Reset while it ran: its writes may be gone with the failed batch, so it reports no success.
   const resetBy = event.incarnation?.resetBy ?? null;
   if (resetBy !== null) {
@@ -124,6 +124,12 @@ function finish(host: DispatchHost, event: HostEvent, value: unknown, error: unk
   host.input.finished();
 }
 
+/** The last event of a hibernatable socket ran: it leaves the registry, and a Close the handler left unanswered is answered. */
+function socketDone(host: DispatchHost, event: SocketCloseEvent | SocketErrorEvent): void {
+  host.sockets.delete(event.end);
+  if (event.kind === "webSocketClose") event.end.closeHandled(...event.args);
+}
+
 /** Fails every queued event with `error` (the instance could not be made); with `closeReason`, their sockets are closed with 1011. */
 export function failQueued(host: DispatchHost, error: unknown, closeReason?: string): void {
   for (const event of host.input.takeQueued()) {
@@ -132,7 +138,7 @@ export function failQueued(host: DispatchHost, error: unknown, closeReason?: str
       continue;
     }
     if (event.kind === "call" || event.kind === "alarm") event.reject?.(error);
-    else if (endsSocket(event)) host.sockets.delete(event.end);
+    else if (endsSocket(event)) socketDone(host, event);
     else if (closeReason !== undefined && event.end.state === OPEN) event.end.close(1011, closeReason);
   }
 }
@@ -143,7 +149,7 @@ function armEventTimeout(host: DispatchHost, event: HostEvent): void {
     if (event.timedOut === true) return;
     event.timedOut = true;
     // Abandoned, but the socket is closed all the same: it leaves getWebSockets() as if the handler had returned.
-    if (endsSocket(event)) host.sockets.delete(event.end);
+    if (endsSocket(event)) socketDone(host, event);
     host.reportHandlerError(
       event,
       new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),

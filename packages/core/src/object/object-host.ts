@@ -96,6 +96,11 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     return this.runtime.options.limits.maxAttachmentBytes;
   }
 
+  /** SocketOwner: the compatibility date's `web_socket_auto_reply_to_close`. */
+  get autoReplyToClose(): boolean {
+    return this.runtime.options.compatibility.webSocketAutoReplyToClose;
+  }
+
   get lifecycle(): ObjectLifecycle {
     return this.instance === null ? "hibernated" : "live";
   }
@@ -430,8 +435,6 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     this.sockets.error(end, error);
   }
 
-  // ---- alarms -----------------------------------------------------------------
-
   /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
   runAlarmNow(): Promise<boolean> {
     return this.alarms.runNow();
@@ -439,10 +442,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
 
   // ---- shutdown ---------------------------------------------------------------
 
-  /**
-   * Graceful stop: refuse new calls, let running events finish, commit,
-   * then close every socket with `code` so clients reconnect elsewhere.
-   */
+  /** Graceful stop: refuse new calls, let running events finish, commit, then close every socket with `code` (clients reconnect elsewhere). */
   async shutdown(code: number, reason: string): Promise<void> {
     this.#closing = true;
     await this.drained();

@@ -13,4 +13,5 @@ export interface WorkerModuleConfig {
   /** The limits that apply in one process (limits.ts in the CLI: the config's `torpor` section, `hibernateAfterMs` from the plugin's options first); the network limits do not apply. */
   limits: InProcessLimits;
   compatibilityDate: string | undefined;
+  compatibilityFlags: string[];
 }

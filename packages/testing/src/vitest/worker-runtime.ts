@@ -57,6 +57,8 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     env,
     clock,
     ...runtimeLimits(config.limits),
+    ...(config.compatibilityDate !== undefined ? { compatibilityDate: config.compatibilityDate } : {}),
+    compatibilityFlags: config.compatibilityFlags,
     context: null,
   }) as WorkerRuntime;
   t.logs.unshift(...loading.entries);

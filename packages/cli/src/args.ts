@@ -63,6 +63,12 @@ ${limitsHelp()}
 Cluster (torpor start; also "workers" in the config's "torpor" section):
       --workers <n>           worker processes sharing the port and the data directory
                               (default: the available cores; 1 runs one process, no supervisor)
+      --move-timeout-ms <ms>  how long a reload waits for an object to move to the new workers
+                              (running events, sockets draining); then the old worker is stopped
+                              (default 30000)
+      --route-timeout-ms <ms> how long a call waits for its object's worker (restarting, or
+                              taking the object over); then it fails with ERR_OBJECT_UNAVAILABLE
+                              (default 30000)
 
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
@@ -97,6 +103,8 @@ const flagSchemas = {
   port: port("--port"),
   "admin-port": port("--admin-port"),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
+  "move-timeout-ms": count("--move-timeout-ms", 1),
+  "route-timeout-ms": count("--route-timeout-ms", 1),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
   "log-format": z.enum(["text", "json"], { message: "--log-format must be text or json" }),
 };
@@ -129,6 +137,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
         var: { type: "string", multiple: true },
         ...LIMIT_FLAGS,
         workers: { type: "string" },
+        "move-timeout-ms": { type: "string" },
+        "route-timeout-ms": { type: "string" },
         "admin-port": { type: "string" },
         "admin-ip": { type: "string" },
         "admin-token": { type: "string" },
@@ -186,6 +196,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
     vars,
     ...limits,
     workers: checked("workers"),
+    moveTimeoutMs: checked("move-timeout-ms"),
+    routeTimeoutMs: checked("route-timeout-ms"),
     adminPort: checked("admin-port"),
     adminIp: values["admin-ip"] ?? "127.0.0.1",
     adminToken: values["admin-token"],

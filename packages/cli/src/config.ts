@@ -23,6 +23,8 @@ export interface DurableObjectBinding {
 /** Torpor's own settings: the `torpor` section of the config (flags override them). */
 export interface TorporSection extends LimitValues {
   workers?: number | undefined;
+  moveTimeoutMs?: number | undefined;
+  routeTimeoutMs?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -69,6 +71,8 @@ const torporSchema = z.strictObject({
   // The limits (limits.ts), each under its snake_case key.
   ...Object.fromEntries(LIMITS.map((row) => [configKeyOf(row), configSchemaOf(row).optional()])),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
+  move_timeout_ms: positiveInt.optional(),
+  route_timeout_ms: positiveInt.optional(),
 });
 
 const configSchema = z.looseObject({
@@ -265,6 +269,8 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     torpor: {
       ...Object.fromEntries(LIMITS.map((row) => [row.name, (t as Record<string, number | undefined>)[configKeyOf(row)]])),
       workers: t.workers,
+      moveTimeoutMs: t.move_timeout_ms,
+      routeTimeoutMs: t.route_timeout_ms,
     },
     moduleRules,
     warnings,

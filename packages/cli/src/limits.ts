@@ -61,6 +61,14 @@ export const LIMITS = [
     inProcess: false,
   },
   { name: "pingIntervalMs", group: "server", min: 0, unit: "ms", help: "WebSocket pings to find dead peers; 0 turns them off", inProcess: false },
+  {
+    name: "closeTimeoutMs",
+    group: "server",
+    min: 1,
+    unit: "ms",
+    help: "time a peer has to answer the server's Close frame; then the connection is dropped",
+    inProcess: false,
+  },
 ] as const satisfies readonly LimitRow[];
 
 /** The name of a limit. */

@@ -460,19 +460,19 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     storage?.close();
   }
 
-  /**
-   * Moves the object out of this process (cluster reload). Its sockets stop
-   * reading at once (clients' bytes wait in the kernel); running events
-   * finish, storage commits, `ws.accept()` sockets close with 1012, the
-   * instance and timers go; then each open hibernatable socket is handed over
-   * (HostSockets.handOver) for `adoptSocket` in the new owner.
-   */
-  async exportSockets(): Promise<ExportedSockets> {
-    this.sockets.pauseReading();
+  /** Moves the object out (cluster reload; its sockets stopped reading): events finish, storage commits, `ws.accept()` sockets close with 1012, the instance and timers go. Returns its open hibernatable sockets, taken out of it. */
+  async moveOut(): Promise<SocketEnd[]> {
     this.#closing = true;
     await this.drained();
     const moving = this.sockets.takeForMove();
     await this.shutdown(1012, "Server restarting");
+    return moving;
+  }
+
+  /** `moveOut` with the reading stopped first, then each open hibernatable socket handed over (record, TCP socket, unparsed bytes) for `adoptSocket` in the new owner. */
+  async exportSockets(): Promise<ExportedSockets> {
+    this.sockets.pauseReading();
+    const moving = await this.moveOut();
     return { autoResponse: this.autoResponse, ...(await this.sockets.handOver(moving)) };
   }
 

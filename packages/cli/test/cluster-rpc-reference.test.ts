@@ -82,7 +82,7 @@ const scenarios = {
     const greeter = await x.stub.giveTarget("gina");
     const out = {
       owner: x.pid,
-      name: x.name,
+      object: x.name,
       hello: await greeter.hello("bob"),
       name: await greeter.name,
       own: await attempt(() => greeter.secret()),
@@ -167,7 +167,7 @@ beforeAll(async () => {
     }),
   );
   server = await startTorpor(["start", "--workers", "3", "--port", "0", "--admin-port", "0", "--persist-to", join(dir, "data")], dir, 60_000);
-  admin = /"message":"Admin listening","url":"([^"]+)"/.exec(server.stdout())![1]!;
+  admin = await vi.waitFor(() => /"message":"Admin listening","url":"([^"]+)"/.exec(server.stdout())![1]!, { timeout: 10_000, interval: 20 });
 }, 90_000);
 
 afterAll(async () => {
@@ -217,7 +217,7 @@ it("an RpcTarget or a function returned from another worker process: its methods
   expect(result.afterDispose).toEqual({ error: { class: "Error", message: "RPC stub used after being disposed." } });
   expect(result.promiseAfterDispose).toEqual({ error: { class: "Error", message: "RPC promise used after being disposed." } });
   // Disposing the last stub ran each target's Symbol.dispose, in the process that owns it (the object's module state there).
-  await vi.waitFor(async () => expect((await visit(`disposed?name=${result.name}`)).list).toEqual(expect.arrayContaining(["gina", "pipe", "promise"])), {
+  await vi.waitFor(async () => expect((await visit(`disposed?name=${result.object}`)).list).toEqual(expect.arrayContaining(["gina", "pipe", "promise"])), {
     timeout: 10_000,
     interval: 50,
   });

@@ -48,6 +48,8 @@ export class Room extends DurableObject {
   async callKept(n) { return await this.kept(n); }
   dropKept() { this.kept[Symbol.dispose](); }
   async passOn(callback, other) { return await this.env.ROOMS.getByName(other).callBack(callback, 3); }
+  async askRoom(room) { return { pid: await room.pid(), same: room.id.toString() }; }
+  giveRoom(name) { return { room: this.env.ROOMS.getByName(name) }; }
 }
 
 /** An object another worker process owns (and not one of \`not\`'s), found by asking. */
@@ -127,6 +129,18 @@ const scenarios = {
     const y = await elsewhere(env, "pass-y", [x.pid]);
     return { owner: x.pid, third: y.pid, value: await x.stub.passOn((n) => ({ value: n * 14, pid: process.pid }), y.name) };
   },
+  async durable(env) {
+    const x = await elsewhere(env, "durable-x");
+    const other = env.ROOMS.getByName("durable-other");
+    const given = await x.stub.giveRoom("durable-given");
+    return {
+      owner: x.pid,
+      passed: await x.stub.askRoom(other),
+      otherId: other.id.toString(),
+      otherPid: await other.pid(),
+      returned: { pid: await given.room.pid(), name: given.room.name },
+    };
+  },
   async hold(env) {
     const x = await elsewhere(env, "hold");
     await x.stub.keep(() => "still here");
@@ -189,12 +203,16 @@ function visit(path: string): Promise<Record<string, any>> {
   });
 }
 
-/** The references every worker holds for the others now, summed (the torpor_rpc_references gauge). */
-async function references(): Promise<number> {
+/** The references the workers that answer hold for the others now, summed (the torpor_rpc_references gauge), and how many answered. */
+async function references(): Promise<{ sum: number; workers: number }> {
   const text = await (await fetch(`${admin}/metrics`)).text();
   const samples = [...text.matchAll(/^torpor_rpc_references\{worker="\d+"\} (\d+)$/gm)];
-  expect(samples).toHaveLength(3);
-  return samples.reduce((sum, match) => sum + Number(match[1]), 0);
+  return { sum: samples.reduce((sum, match) => sum + Number(match[1]), 0), workers: samples.length };
+}
+
+/** Waits until all three workers answer and hold `sum` references in all. */
+async function settled(sum: number, timeout = 10_000): Promise<void> {
+  await vi.waitFor(async () => expect(await references()).toEqual({ sum, workers: 3 }), { timeout, interval: 50 });
 }
 
 it("a function passed to an object on another worker process is called back in its own process; what it throws reaches the caller", async () => {
@@ -228,22 +246,32 @@ it("a stub the callee keeps with dup() calls back after the call returned, until
   expect(result.owner).not.toBe(result.via);
   expect(result.kept).toEqual({ value: 42, pid: result.via });
   expect(result.dropped).toEqual({ error: { class: "Error", message: "RPC stub used after being disposed." } });
-  await vi.waitFor(async () => expect(await references()).toBe(0), { timeout: 10_000, interval: 50 });
+  await settled(0);
 }, 60_000);
 
 it("a stub passed on to a third object on a third worker process still calls back into its origin", async () => {
   const result = await visit("passOn");
   expect(new Set([result.via, result.owner, result.third]).size).toBe(3);
   expect(result.value).toEqual({ value: 42, pid: result.via });
-  await vi.waitFor(async () => expect(await references()).toBe(0), { timeout: 10_000, interval: 50 });
+  await settled(0);
+}, 60_000);
+
+it("a Durable Object stub passed to or returned from another worker process is a stub to the same object", async () => {
+  const result = await visit("durable");
+  expect(result.owner).not.toBe(result.via);
+  expect(result.passed).toEqual({ pid: result.otherPid, same: result.otherId });
+  expect(result.returned.name).toBe("durable-given");
+  expect(typeof result.returned.pid).toBe("number");
 }, 60_000);
 
 it("killing the worker process that holds a stub releases its entry in the caller's table; a stub to what it held fails with ERR_RPC_REFERENCE_LOST", async () => {
-  await vi.waitFor(async () => expect(await references()).toBe(0), { timeout: 10_000, interval: 50 });
+  await settled(0);
   const held = await visit("hold");
-  expect(await references()).toBe(1);
+  expect(await references()).toEqual({ sum: 1, workers: 3 });
   process.kill(held.owner, "SIGKILL");
-  await vi.waitFor(async () => expect(await references()).toBe(0), { timeout: 20_000, interval: 50 });
+  // The caller's worker lets go of the entry as soon as it hears of the exit (the killed one's successor starts empty).
+  await vi.waitFor(async () => expect((await references()).sum).toBe(0), { timeout: 10_000, interval: 50 });
+  await settled(0, 60_000);
 
   const lost = await visit("lost");
   expect(lost.before).toBe(`hello you from doomed in ${lost.owner}`);

@@ -67,7 +67,15 @@ export const referenceSchemas = [
     args: z.array(z.unknown()),
     refs: wireRefsSchema.optional(),
   }),
-  z.object({ t: z.literal("ref-reply"), to: serial, rid: id, ok: z.boolean(), value: z.unknown().optional(), refs: wireRefsSchema.optional(), error: wireError.optional() }),
+  z.object({
+    t: z.literal("ref-reply"),
+    to: serial,
+    rid: id,
+    ok: z.boolean(),
+    value: z.unknown().optional(),
+    refs: wireRefsSchema.optional(),
+    error: wireError.optional(),
+  }),
   z.object({ t: z.literal("ref-release"), to: serial, ids: z.array(id).min(1) }),
 ] as const;
 

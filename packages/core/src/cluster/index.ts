@@ -15,5 +15,5 @@ export type { StoredAttachment } from "../websocket/attachment.ts";
 export { IdleCollector } from "../idle-collector.ts";
 export { clone as rpcClone } from "../stubs/rpc-clone.ts";
 export { disposable } from "../stubs/rpc-marshal.ts";
-export type { RpcExport, RpcOp } from "../stubs/rpc-reference.ts";
+export { disposeValue, type Invoke, pipeline, type RpcExport, type RpcOp, rpcProperty } from "../stubs/rpc-reference.ts";
 export { disposeAll, importedStub, type Importer, transferIn, transferOut, type Transferred, type WireRef, type WireRefs } from "../stubs/rpc-transfer.ts";

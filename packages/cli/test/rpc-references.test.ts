@@ -3,7 +3,8 @@
 // message goes through V8's serializer, as Node's advanced IPC serialization does.
 // The real processes are in cluster-rpc-reference.test.ts: this covers what needs
 // exact counts (the table's limit, releases).
-import { deserialize, serialize } from "node:v8";
+import { deserialize, serialize, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { RpcTarget } from "@torpor/core";
 import { expect, it, vi } from "vitest";
 import type { ReferenceFromWorker, ReferenceToWorker } from "../src/cluster/reference-messages.ts";
@@ -92,4 +93,25 @@ it("when the other process exits, calls waiting on it fail with ERR_RPC_REFERENC
   await vi.waitFor(() => expect(greeter.disposed).toBe(1));
   // And nothing more is sent to it: a call fails at once.
   await expect(never.wait()).rejects.toMatchObject({ code: "ERR_RPC_REFERENCE_LOST" });
+});
+
+it("a stub dropped without being disposed releases its entry once the garbage collector takes it", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const { a, send } = pair();
+  const greeter = new Greeter();
+  // In a function of its own: no reference to the stub outlives it.
+  await (async () => {
+    expect(await send(greeter, A, B).hello("once")).toBe("hello once");
+  })();
+  expect(a.size).toBe(1);
+  await vi.waitFor(
+    async () => {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(a.size).toBe(0);
+    },
+    { timeout: 10_000, interval: 20 },
+  );
+  await vi.waitFor(() => expect(greeter.disposed).toBe(1));
 });

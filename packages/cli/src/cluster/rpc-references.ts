@@ -90,14 +90,20 @@ export class RpcReferences {
   }
 
   /** `value` for the wire, its references held for `owner` (a serial, or an `openCall()`). */
-  transfer<T>(value: T, direction: "params" | "result", what: string, owner: number): Transferred<T> {
+  transfer<T>(value: T, direction: "params" | "result", what: string, owner: number, fresh = false): Transferred<T> {
     const made: number[] = [];
     try {
-      return transferOut(value, direction, what, (exported) => {
-        const id = this.#add(exported, owner);
-        made.push(id);
-        return id;
-      });
+      return transferOut(
+        value,
+        direction,
+        what,
+        (exported) => {
+          const id = this.#add(exported, owner);
+          made.push(id);
+          return id;
+        },
+        fresh,
+      );
     } catch (error) {
       // Nothing was sent: what this value had exported so far is released.
       for (const id of made) this.#drop(id);
@@ -142,12 +148,13 @@ export class RpcReferences {
   async serveRouted(host: ObjectHost, message: RoutedReferenceCall): Promise<Transferred<unknown>> {
     const target = new LocalTarget(host, true);
     if (message.op === "read") {
-      return this.transfer(await target.read(message.property), "result", `the property ${message.property}`, message.from);
+      return this.transfer(await target.read(message.property), "result", `the property ${message.property}`, message.from, true);
     }
     const stubs: object[] = [];
     try {
       const args = this.receive(message.args, message.refs, message.from, stubs) as unknown[];
-      return this.transfer(await target.call(message.method, args), "result", `the result of ${message.method}()`, message.from);
+      // LocalTarget marshalled the result already (a copy of its own): it is not copied again.
+      return this.transfer(await target.call(message.method, args), "result", `the result of ${message.method}()`, message.from, true);
     } finally {
       disposeAll(stubs);
     }
@@ -221,7 +228,8 @@ export class RpcReferences {
     try {
       const args = this.receive(message.args, message.refs, peer, stubs) as unknown[];
       const label = message.path.length === 0 ? "a function" : message.path.join(".");
-      const out = this.transfer(await entry.exported.invoke(message.path, args, message.op), "result", `the result of ${label}`, peer);
+      // The invoke marshalled its result already (rpc-marshal.ts): it is not copied again.
+      const out = this.transfer(await entry.exported.invoke(message.path, args, message.op), "result", `the result of ${label}`, peer, true);
       reply = { t: "ref-reply", to: peer, rid: message.rid, ok: true, value: out.value, ...(out.refs !== undefined ? { refs: out.refs } : {}) };
     } catch (error) {
       reply = { t: "ref-reply", to: peer, rid: message.rid, ok: false, error: encodeError(error) };

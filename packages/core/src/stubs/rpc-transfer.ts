@@ -10,6 +10,7 @@
  * like is mistaken for a reference.
  */
 import type { DurableObjectId } from "../ids/id.ts";
+import { findByReference } from "./rpc-clone.ts";
 import { marshalWith, type Direction } from "./rpc-marshal.ts";
 import { createRpcStub, disposeStub, type Invoke, RpcExport } from "./rpc-reference.ts";
 
@@ -30,9 +31,12 @@ export interface Transferred<T> {
  * value for the receiver (it retains `exported` once, and releases it when
  * the receiver says so or goes away) and names it. Throws what marshal
  * throws (ERR_RPC_CLONE for what cannot be copied), and what `exportRef`
- * throws (a full table).
+ * throws (a full table). `fresh`: the value is a copy nobody else holds
+ * (core's `result()` made it), so without references it is not copied again.
  */
-export function transferOut<T>(value: T, direction: Direction, what: string, exportRef: (exported: RpcExport) => number): Transferred<T> {
+export function transferOut<T>(value: T, direction: Direction, what: string, exportRef: (exported: RpcExport) => number, fresh = false): Transferred<T> {
+  // A value that is already a private copy (a result marshalled in this process) and holds no reference goes as it is.
+  if (fresh && findByReference(value, new Set()) === undefined) return { value };
   const refs: WireRefs = [];
   const out = marshalWith(value, direction, what, {
     reference(exported, disposed) {

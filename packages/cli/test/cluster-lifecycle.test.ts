@@ -12,7 +12,6 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
-import { logLine } from "./cluster-helpers.ts";
 import { alive, type FaultCluster, faultProject, namesOwnedBy, startFaultCluster, workerPid, workersOf } from "./cluster-fault-helpers.ts";
 import { runTorpor, startTorpor, type Server } from "./helpers.ts";
 

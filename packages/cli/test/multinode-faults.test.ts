@@ -6,7 +6,12 @@
  * cut between two nodes, a flapping cut, a slow link to PostgreSQL, a
  * connection dropped right after a commit was sent, a stalled link whose held
  * statements reach PostgreSQL after the node's lease ran out and its objects
- * moved (late delivery), a PostgreSQL restart. Each node reaches PostgreSQL
+ * moved (late delivery), a PostgreSQL restart, and a lease that ends on
+ * PostgreSQL's clock while its node still counts time left (PostgreSQL's
+ * clock stepping forward; the node's renewals stall): other nodes take its
+ * slots and claim its objects while it still serves them until its own
+ * deadline, so only the per-commit fence (`epoch = mine AND head = seq - 1`)
+ * keeps two owners from both acknowledging writes. Each node reaches PostgreSQL
  * through its own proxy in the harness (the slow link, the dropped reply and
  * the stall are the proxy's doing). Afterwards the
  * checker reads the objects back and the log from PostgreSQL:
@@ -30,7 +35,7 @@ import { startPgServer } from "../../postgres/test/pg-server.ts";
 import { pgIt, pgMissing } from "../../postgres/test/pg-fixture.ts";
 import { restoredRows } from "../../postgres/test/restored-rows.ts";
 import { createLab, labUnavailableReason, type Lab } from "./netns.ts";
-import { clusterQuery, multinodeProject, startNode, type TestNode } from "./multinode-helpers.ts";
+import { clusterQuery, multinodeProject, nodeIdOf, startNode, type TestNode } from "./multinode-helpers.ts";
 
 const SUBJECT = `
 import { DurableObject } from "cloudflare:workers";
@@ -64,7 +69,9 @@ export default {
 `;
 
 const TTL = 3_000;
-const SEED = Number(process.env.FAULT_SEED ?? 2_024);
+// The CI seed's first faults are lease-ends-early, postgres-restart, lease-ends-early: CI itself checks that the
+// per-commit fence is what keeps two owners from acknowledging (with the fence removed, seed 1521 finds a lost write).
+const SEED = Number(process.env.FAULT_SEED ?? 1_521);
 const DURATION_MS = Number(process.env.FAULT_DURATION_MS ?? 20_000);
 const OBJECTS = 12;
 const DEADLINE_MS = 25_000;
@@ -279,6 +286,21 @@ describe("three nodes under a fault schedule", () => {
           },
         },
         {
+          name: "lease-ends-early-on-postgres-clock",
+          async run() {
+            const i = Math.floor(rng() * 3);
+            // Node i's renewals stall (its other connections flow), and its lease ends now on PostgreSQL's clock, as if
+            // that clock stepped forward past it. Node i keeps serving until its own deadline (up to TTL - margin after
+            // its last renewal), while the others take its slots at their next renewal and claim its objects.
+            proxies[i]!.stallMatching = "SET expires_at = now() +";
+            await clusterQuery(url, "UPDATE torpor.nodes SET expires_at = now() - interval '1 millisecond' WHERE node_id = $1", [nodeIdOf(nodes[i]!)]);
+            await pause(TTL * 2);
+            proxies[i]!.stallMatching = null;
+            expect(await nodes[i]!.exited()).toBe(75);
+            await launch(i);
+          },
+        },
+        {
           name: "postgres-restart",
           async run() {
             pg.restart("immediate");
@@ -358,6 +380,7 @@ describe("three nodes under a fault schedule", () => {
       }
       const acked = ops.filter((o) => o.outcome === "ok").length;
       say(`${ops.length} operations, ${acked} acknowledged, ${anomalies.length} anomalies`);
+      process.stdout.write(`multinode fault schedule, seed ${SEED}:\n${log.join("\n")}\n`);
       expect(acked, log.join("\n")).toBeGreaterThan(0);
       expect(anomalies, `seed ${SEED}\n${log.join("\n")}`).toEqual([]);
     },

@@ -154,6 +154,13 @@ export function clusterOn(pg: { get(): PgServer }, ttlMs: number) {
   return { freshDatabase, twoNodes };
 }
 
+/** The node id a node process joined the cluster with (from its "Listening" log line). */
+export function nodeIdOf(node: TestNode): string {
+  const id = /"node":"([^"]+)"/.exec(node.server.stdout())?.[1];
+  if (id === undefined) throw new Error(`${node.name} has not logged its node id`);
+  return id;
+}
+
 /** The node whose node id claimed `name`, and the other one. */
 export async function ownerAndOther(url: string, name: string, nodes: TestNode[]): Promise<[TestNode, TestNode]> {
   const owner = await objectOwner(url, name);

@@ -1,11 +1,28 @@
+import { afterOutputGate } from "../object/incarnation.ts";
 import { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
 import { Response } from "./response.ts";
 import { WebSocket, WebSocketPair } from "../websocket/web-socket.ts";
 
+/** The `fetch` that was global when {@link installGlobals} wrapped it (the platform's, normally). */
+let platformFetch: typeof fetch | undefined;
+
+/**
+ * The global `fetch` while Torpor's globals are installed: the platform's,
+ * behind the output gate. Called from Durable Object code that made writes,
+ * the request leaves once those writes are durable (as on Cloudflare, where
+ * the output gate holds outgoing requests too); from an instance that was
+ * reset, it never leaves and rejects with the reset's error. Elsewhere it is
+ * the platform's fetch, unchanged.
+ */
+function gatedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
+  return afterOutputGate(() => platformFetch!(input, init));
+}
+
 /**
  * Installs the globals Workers code expects (`WebSocket`, `WebSocketPair`,
  * `WebSocketRequestResponsePair`, a `Response` that accepts status 101), so
- * Durable Object code written for Cloudflare runs unchanged. Idempotent.
+ * Durable Object code written for Cloudflare runs unchanged, and puts the
+ * global `fetch` behind the output gate of the object calling it. Idempotent.
  *
  * `WebSocket` replaces Node 22's own global client: Workers code reads
  * `WebSocket.READY_STATE_OPEN` and calls `WebSocket.prototype.serializeAttachment`
@@ -18,4 +35,8 @@ export function installGlobals(): void {
   g.WebSocketPair = WebSocketPair;
   g.WebSocketRequestResponsePair = WebSocketRequestResponsePair;
   g.Response = Response;
+  if (typeof g.fetch === "function" && g.fetch !== gatedFetch) {
+    platformFetch = g.fetch as typeof fetch;
+    g.fetch = gatedFetch;
+  }
 }

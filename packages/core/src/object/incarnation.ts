@@ -15,6 +15,8 @@ export interface IncarnationHost {
   incarnationFault(incarnation: Incarnation, error: unknown): void;
   /** A promise of `incarnation`'s code rejected with no handler. */
   incarnationRejection(incarnation: Incarnation, reason: unknown): void;
+  /** Resolves once the object's writes so far are durable (rejects if they failed); null when they already are. */
+  outputBarrier(): Promise<void> | null;
 }
 
 /** The async context of one instance of an object. */
@@ -47,6 +49,29 @@ export class Incarnation implements FaultOwner {
 export function currentIncarnation(): Incarnation | undefined {
   const owner = currentOwner();
   return owner instanceof Incarnation ? owner : undefined;
+}
+
+/**
+ * The output gate for subrequests (a stub's RPC call, property read or
+ * `fetch`, and the global `fetch()`), as on Cloudflare: code of an object
+ * that made writes may not reach another object or the network until those
+ * writes are durable, or a power loss could keep the effect (another
+ * object's write, an external call) and lose its cause. Returns a promise
+ * to wait for, or null when the call may leave now (no writes pending, or
+ * not object code). Code of an instance that was reset gets its reset error:
+ * its subrequests never leave.
+ */
+export function subrequestGate(): Promise<void> | null {
+  const incarnation = currentIncarnation();
+  if (incarnation === undefined) return null;
+  if (incarnation.resetBy !== null) return Promise.reject(incarnation.resetBy);
+  return incarnation.host.outputBarrier();
+}
+
+/** Runs `send` once `subrequestGate()` allows (at once when nothing is pending). */
+export function afterOutputGate<T>(send: () => Promise<T>): Promise<T> {
+  const wait = subrequestGate();
+  return wait === null ? send() : wait.then(send);
 }
 
 /** `ERR_OBJECT_RESET`: the object was reset (`reason`) while the caller's event was still running. */

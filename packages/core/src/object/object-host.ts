@@ -518,6 +518,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
     return this.#resets > 0 && this.isDeadCode();
   }
 
+  /** IncarnationHost: what a subrequest of this object's code waits for (see subrequestGate). */
+  outputBarrier(): Promise<void> | null {
+    return this.gate.barrier(this.#storage?.inClosure === true);
+  }
+
   /** True when the running code belongs to an instance of this object that was reset. */
   isDeadCode(): boolean {
     const running = currentIncarnation();

@@ -82,6 +82,8 @@ export interface ObjectStorage {
   readonly api: DurableObjectStorage;
   /** True while a batch of writes is open (not yet durable). */
   readonly hasPendingWrites: boolean;
+  /** True while a `transaction()`/`transactionSync()` closure runs: a commit now would be deferred (`WriteBatch.depth > 0`). */
+  readonly inClosure?: boolean;
   /**
    * Makes the open batch durable (synchronously). On failure it rolls the
    * batch back and throws; nothing of that batch is visible afterwards.

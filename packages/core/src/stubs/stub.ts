@@ -1,5 +1,6 @@
 import { TorporError } from "../errors.ts";
 import type { DurableObjectId } from "../ids/id.ts";
+import { afterOutputGate } from "../object/incarnation.ts";
 import type { ObjectHost } from "../object/object-host.ts";
 import { NativeResponse, webSocketOf } from "../http/response.ts";
 import { RpcTarget } from "./rpc-target.ts";
@@ -46,12 +47,8 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
   const base = {
     id,
     name: id.name,
-    fetch: (input: RequestInfo | URL, init?: RequestInit) => {
-      if (!(target instanceof RoutedObject)) return stubFetch(target, input, init);
-      const host = target.local();
-      if (host !== null) return stubFetch(host, input, init);
-      return target.directory.fetch(target.key, input instanceof Request && init === undefined ? input : new Request(input, init));
-    },
+    // A subrequest leaves once the calling object's writes so far are durable (the output gate).
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => afterOutputGate(() => fetchTo(target, input, init)),
   };
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const stub = new Proxy(base, {
@@ -62,10 +59,11 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
       let member = methods.get(prop);
       if (member === undefined) {
         // Callable for a method, thenable for a property (`await stub.count`), as on Cloudflare.
-        const call = (...args: unknown[]) => rpcTo(target, prop, args);
+        const call = (...args: unknown[]) => afterOutputGate(() => rpcTo(target, prop, args));
         member = Object.assign(call, {
           // biome-ignore lint/suspicious/noThenProperty: `await stub.prop` reads the property over RPC (Cloudflare's property reads); the stub itself stays non-thenable.
-          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => readPropertyOf(target, prop).then(resolve, reject),
+          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) =>
+            afterOutputGate(() => readPropertyOf(target, prop)).then(resolve, reject),
         });
         methods.set(prop, member);
       }
@@ -74,6 +72,13 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
   });
   targetOfStub.set(stub, target);
   return stub as unknown as DurableObjectStub<T>;
+}
+
+function fetchTo(target: StubTarget, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  if (!(target instanceof RoutedObject)) return stubFetch(target, input, init);
+  const host = target.local();
+  if (host !== null) return stubFetch(host, input, init);
+  return target.directory.fetch(target.key, input instanceof Request && init === undefined ? input : new Request(input, init));
 }
 
 function rpcTo(target: StubTarget, method: string, args: unknown[]): Promise<unknown> {

@@ -17,12 +17,16 @@ export interface IncarnationHost {
   incarnationRejection(incarnation: Incarnation, reason: unknown): void;
   /** Resolves once the object's writes so far are durable (rejects if they failed); null when they already are. */
   outputBarrier(): Promise<void> | null;
+  /** The last pending timer of `incarnation` fired or was cleared. */
+  incarnationTimersDone(incarnation: Incarnation): void;
 }
 
 /** The async context of one instance of an object. */
 export class Incarnation implements FaultOwner {
   /** Why the incarnation was reset (the error its unfinished events fail with), or null. */
   #resetBy: Error | null = null;
+  /** Timers its code set that have not fired (or, intervals, been cleared): see object-timers.ts. */
+  #timers: Set<NodeJS.Timeout> | null = null;
 
   constructor(readonly host: IncarnationHost) {}
 
@@ -34,6 +38,37 @@ export class Incarnation implements FaultOwner {
   /** The object was reset: this incarnation's events fail with `error`, its output is dropped. */
   reset(error: Error): void {
     this.#resetBy ??= error;
+  }
+
+  /** A timer of this incarnation's code was set. */
+  timerStarted(timer: NodeJS.Timeout): void {
+    (this.#timers ??= new Set()).add(timer);
+  }
+
+  /** A timer fired (a timeout) or was cleared. */
+  timerDone(timer: NodeJS.Timeout): void {
+    const timers = this.#timers;
+    if (timers === null || !timers.delete(timer)) return;
+    if (this.pendingTimers === 0) this.host.incarnationTimersDone(this);
+  }
+
+  /** `clearTimeout(+timer)`: the timer by its primitive id. */
+  timerDoneById(id: number): void {
+    for (const timer of this.#timers ?? []) if (Number(timer) === id) return this.timerDone(timer);
+  }
+
+  /** Timers that keep the instance live: set, not yet fired or cleared, and not `unref()`ed. */
+  get pendingTimers(): number {
+    let n = 0;
+    for (const timer of this.#timers ?? []) if (timer.hasRef()) n++;
+    return n;
+  }
+
+  /** Removes and returns the pending timers (the instance is being discarded). */
+  takeTimers(): NodeJS.Timeout[] {
+    const timers = this.#timers;
+    this.#timers = null;
+    return timers === null ? [] : [...timers];
   }
 
   uncaughtException(error: unknown): void {

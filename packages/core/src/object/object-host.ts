@@ -3,6 +3,7 @@ import type { TimerHandle } from "../clock.ts";
 import { TorporError } from "../errors.ts";
 import { runAs } from "./fault-isolation.ts";
 import { currentIncarnation, Incarnation, objectResetError, type IncarnationHost } from "./incarnation.ts";
+import { cancelTimer } from "./object-timers.ts";
 import { endsSocket, type Handler, type HostEvent } from "./host-event.ts";
 import type { DurableObjectId } from "../ids/id.ts";
 import { InputGate } from "./input-gate.ts";
@@ -132,6 +133,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
       out.push(`${this.#standard.size} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
     }
     if (this.gate.holding) out.push("storage writes not yet committed");
+    const timers = this.#incarnation?.pendingTimers ?? 0;
+    if (timers > 0) out.push(`${timers} timer(s) pending (setTimeout/setInterval; an object with pending timers does not hibernate, as on Cloudflare)`);
     return out;
   }
 
@@ -518,6 +521,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
     return this.#resets > 0 && this.isDeadCode();
   }
 
+  /** IncarnationHost: the instance's last pending timer is done; it may hibernate again once idle. */
+  incarnationTimersDone(incarnation: Incarnation): void {
+    if (incarnation === this.#incarnation) this.#unpinned();
+  }
+
   /** IncarnationHost: what a subrequest of this object's code waits for (see subrequestGate). */
   outputBarrier(): Promise<void> | null {
     return this.gate.barrier(this.#storage?.inClosure === true);
@@ -563,6 +571,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
     if (incarnation !== null) {
       this.#resets++;
       incarnation.reset(error);
+      // Its timers would only run code whose storage is closed and whose output is dropped.
+      for (const timer of incarnation.takeTimers()) if (timer.hasRef()) cancelTimer(timer);
     }
   }
 

@@ -1,6 +1,7 @@
 import { TorporError } from "../errors.ts";
 import { ExecutionContext } from "../object/execution-context.ts";
 import { isolateFaults, runAs, type FaultOwner } from "../object/fault-isolation.ts";
+import { followObjectTimers } from "../object/object-timers.ts";
 import { installGlobals } from "../http/globals.ts";
 import type { DurableObjectId } from "../ids/id.ts";
 import { memoryStorage } from "../storage/memory-storage.ts";
@@ -79,6 +80,8 @@ export class Runtime implements HostRuntime {
   readonly #waitUntil = new Set<Promise<unknown>>();
   #server: RunningServer | null = null;
   #closed = false;
+  /** Stops following object timers (object-timers.ts) once this runtime closes. */
+  readonly #unfollowTimers = followObjectTimers();
   /** Faults escaping Worker-level code: logged; the Worker keeps no state of ours, so the process goes on. */
   readonly #worker: FaultOwner = {
     uncaughtException: (error) => {
@@ -234,6 +237,7 @@ export class Runtime implements HostRuntime {
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
     unserve(this);
+    this.#unfollowTimers();
     this.#live.clear();
     this.provider.close();
   }

@@ -1,6 +1,7 @@
 import type { WebSocket as WsConnection } from "ws";
 import type { StoredAttachment } from "./attachment.ts";
 import { TorporError, domException, workerdError } from "../errors.ts";
+import { outsideOwners } from "../owner-context.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
 export const CONNECTING = 0;
@@ -116,7 +117,7 @@ export class SocketEnd {
   /** Puts a message or close on the wire (or hands it to the in-process peer). */
   transmit(item: Message | PendingClose): void {
     if (this.conn !== null) {
-      if (item instanceof PendingClose) this.conn.close(item.code, item.reason);
+      if (item instanceof PendingClose) closeConnection(this.conn, item);
       else if (this.conn.readyState === OPEN) {
         if (this.conn.bufferedAmount > this.maxBufferedBytes) this.#closeSlowConsumer();
         else this.conn.send(item);
@@ -143,7 +144,7 @@ export class SocketEnd {
    */
   #closeSlowConsumer(): void {
     const waiting = this.conn!.bufferedAmount;
-    this.conn!.close(1013, "Slow consumer: too much data waiting to be read");
+    closeConnection(this.conn!, new PendingClose(1013, "Slow consumer: too much data waiting to be read"));
     this.receiveError(
       new TorporError(
         "ERR_WEBSOCKET_BACKPRESSURE",
@@ -244,6 +245,11 @@ function checkCloseCode(raw: unknown): number {
     throw domException("InvalidAccessError", `Invalid WebSocket close code: ${String(raw)}.`);
   }
   return code;
+}
+
+/** Starts the closing handshake on the wire, outside the object's async context: the close timer `ws` arms belongs to the connection. */
+function closeConnection(conn: WsConnection, item: PendingClose): void {
+  outsideOwners(() => conn.close(item.code, item.reason));
 }
 
 function notAcceptedError(): Error {

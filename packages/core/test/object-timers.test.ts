@@ -1,0 +1,89 @@
+import { describe, expect, test, vi } from "vitest";
+import { DurableObject, VirtualClock } from "../src/index.ts";
+import { startRuntime } from "./helpers.ts";
+
+/**
+ * An object with a pending setTimeout/setInterval does not hibernate (as on
+ * Cloudflare), and the timer is what `inspect()` (and so the admin's
+ * /objects) names as keeping it live. Before, the instance was dropped after
+ * hibernateAfterMs and its timers ran on in a dead instance (storage closed),
+ * one more per wake. A reset cancels the discarded instance's timers.
+ */
+
+let fired = 0;
+let ticks = 0;
+let lastInterval: NodeJS.Timeout | undefined;
+
+class Ticker extends DurableObject {
+  #interval: ReturnType<typeof setInterval> | undefined;
+  later(ms: number): void {
+    setTimeout(() => {
+      fired++;
+    }, ms);
+  }
+  every(ms: number): void {
+    this.#interval = setInterval(() => {
+      ticks++;
+    }, ms);
+    lastInterval = this.#interval as unknown as NodeJS.Timeout;
+  }
+  stop(): void {
+    clearInterval(this.#interval);
+  }
+  cancelById(ms: number): void {
+    const timer = setTimeout(() => fired++, ms);
+    clearTimeout(Number(timer) as unknown as ReturnType<typeof setTimeout>);
+  }
+  abort(): void {
+    this.ctx.abort("test reset");
+  }
+}
+
+describe("timers of object code", () => {
+  test("an object with a pending setTimeout stays live past hibernateAfterMs and says why; it hibernates once the timer fired", async () => {
+    fired = 0;
+    const clock = new VirtualClock();
+    const { runtime } = await startRuntime({ objects: { T: Ticker }, clock, hibernateAfterMs: 1_000 });
+    const stub = runtime.namespace<Ticker>("T").getByName("a");
+    await stub.later(0);
+    await vi.waitFor(() => expect(fired).toBe(1));
+    // A timer that has fired pins nothing: idle hibernation goes ahead.
+    await clock.advance(1_000);
+    expect(runtime.inspect(stub).state).toBe("hibernated");
+
+    fired = 0;
+    await stub.later(60_000);
+    expect(runtime.inspect(stub).blockers).toEqual([
+      "1 timer(s) pending (setTimeout/setInterval; an object with pending timers does not hibernate, as on Cloudflare)",
+    ]);
+    await clock.advance(5_000);
+    expect(runtime.inspect(stub).state).toBe("live");
+    await expect(runtime.hibernate(stub)).rejects.toMatchObject({ code: "ERR_NOT_HIBERNATABLE", message: expect.stringContaining("1 timer(s) pending") });
+  });
+
+  test("an interval pins the object until it is cleared; a timer cleared by its id pins nothing", async () => {
+    const clock = new VirtualClock();
+    const { runtime } = await startRuntime({ objects: { T: Ticker }, clock, hibernateAfterMs: 1_000 });
+    const stub = runtime.namespace<Ticker>("T").getByName("b");
+    await stub.every(60_000);
+    await clock.advance(2_000);
+    expect(runtime.inspect(stub).state).toBe("live");
+    await stub.stop();
+    expect(runtime.inspect(stub).blockers).toEqual([]);
+    await clock.advance(1_000);
+    expect(runtime.inspect(stub).state).toBe("hibernated");
+    await stub.cancelById(60_000);
+    expect(runtime.inspect(stub).blockers).toEqual([]);
+  });
+
+  test("a reset cancels the timers of the instance it discards", async () => {
+    ticks = 0;
+    const { runtime } = await startRuntime({ objects: { T: Ticker } });
+    const stub = runtime.namespace<Ticker>("T").getByName("c");
+    await stub.every(1);
+    await vi.waitFor(() => expect(ticks).toBeGreaterThan(0));
+    await expect(stub.abort()).rejects.toMatchObject({ code: "ERR_OBJECT_RESET" });
+    // Node marks a cleared timer destroyed (lib/internal/timers.js): the interval will not run again.
+    expect((lastInterval as unknown as { _destroyed: boolean })._destroyed).toBe(true);
+  });
+});

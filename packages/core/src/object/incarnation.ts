@@ -54,7 +54,11 @@ export class Incarnation implements FaultOwner {
 
   /** `clearTimeout(+timer)`: the timer by its primitive id. */
   timerDoneById(id: number): void {
-    for (const timer of this.#timers ?? []) if (Number(timer) === id) return this.timerDone(timer);
+    for (const timer of this.#timers ?? []) {
+      if (Number(timer) !== id) continue;
+      this.timerDone(timer);
+      return;
+    }
   }
 
   /** Timers that keep the instance live: set, not yet fired or cleared, and not `unref()`ed. */

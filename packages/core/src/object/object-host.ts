@@ -73,6 +73,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
   /** How many times the object was reset: while 0, no code of a dead incarnation can be running. */
   #resets = 0;
 
+  /** Sockets not being read because this object has too many events pending (see #backpressure). */
+  #paused: SocketEnd[] | null = null;
   #idleTimer: TimerHandle | null = null;
   #lastActive = 0;
   #closing = false;
@@ -261,6 +263,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
       this.reportHandlerError(event, error);
     }
     this.#input.finished();
+    if (this.#paused !== null) this.#resumeReading();
   }
 
   /** Logs and counts an error a handler threw. */
@@ -286,6 +289,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
         new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
       );
       this.#input.finished(true);
+      if (this.#paused !== null) this.#resumeReading();
     }, ms);
   }
 
@@ -556,6 +560,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
    */
   reset(code: number, reason: string, cause?: unknown): void {
     const incarnation = this.#incarnation;
+    this.#resumeReading(true);
     const error =
       cause instanceof TorporError && cause.code === "ERR_STORAGE_COMMIT_FAILED"
         ? cause
@@ -608,6 +613,34 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
     } else {
       this.deliver({ kind: "listener", end, args: [{ type: "message", data }] });
     }
+    this.#backpressure(end);
+  }
+
+  /**
+   * Inbound backpressure. A client that sends faster than its object handles
+   * would otherwise grow the object's event queue without limit; past
+   * `limits.maxPendingEvents` queued or running, the socket that brought the
+   * event stops being read (ws's pause(): TCP flow control then holds the
+   * sender back), until the object is down to half of it. Frames already read
+   * from the socket are still delivered (at most one read, 64 KiB), in order.
+   */
+  #backpressure(end: SocketEnd): void {
+    const input = this.#input;
+    if (input.queued + input.running <= this.runtime.options.limits.maxPendingEvents) return;
+    const conn = end.conn;
+    if (conn === null || conn.isPaused) return;
+    conn.pause();
+    (this.#paused ??= []).push(end);
+  }
+
+  /** Resumes the paused sockets once the object is down to half its bound (or at once with `all`). */
+  #resumeReading(all = false): void {
+    const paused = this.#paused;
+    if (paused === null) return;
+    const input = this.#input;
+    if (!all && input.queued + input.running > this.runtime.options.limits.maxPendingEvents / 2) return;
+    this.#paused = null;
+    for (const end of paused) end.conn?.resume();
   }
 
   socketClose(end: SocketEnd, code: number, reason: string, wasClean: boolean): void {
@@ -653,6 +686,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
    */
   async shutdown(code: number, reason: string): Promise<void> {
     this.#closing = true;
+    // Not resumed: the sockets close here, or move to another process whose reading the caller controls.
+    this.#paused = null;
     await this.drained();
     if (this.gate.holding) this.gate.commitQuietly();
     await this.gate.settled();

@@ -1,4 +1,4 @@
-// `pnpm pack:packages`: builds the four published packages and packs them
+// `pnpm pack:packages`: builds the published packages and packs them
 // into packs/ at the repository root, as npm would publish them (pnpm turns
 // the workspace:* and catalog: ranges into real versions while packing).
 // Install them anywhere with `npm install ../torpor/packs/*.tgz`.

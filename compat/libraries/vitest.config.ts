@@ -7,8 +7,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     pool: "forks",
-    testTimeout: 40_000,
-    hookTimeout: 20_000,
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
     setupFiles: [fileURLToPath(new URL("../../vitest.setup.ts", import.meta.url))],
     reporters: ["default", new SummaryLineReporter()],
   },

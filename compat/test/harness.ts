@@ -402,6 +402,11 @@ export const scenarios: Record<string, Scenario> = {
     return getJson(base, `/room/${room}/sql`);
   },
 
+  /** idFromString's conversion and errors, get() with a non-id, idFromName with a non-string. */
+  async ids(base) {
+    return getJson(base, "/ids");
+  },
+
   /** An alarm fires; inside alarm() getAlarm() is null, so it reschedules once. */
   async alarm(base, room) {
     const scheduled = await getJson(base, `/room/${room}/alarm`);

@@ -18,16 +18,19 @@
 //   GET  /room/<name>/sql                the SQL API (sql-cases.js)
 //   GET  /room/<name>/alarm              schedules an alarm; alarm() logs what it sees
 //   GET  /room/<name>/connect?force=1    answers 101 even without an Upgrade header
+//   GET  /ids                            idFromString/idFromName/get argument handling (id-cases.js)
 //
 // Every observation is plain JSON: errors become { ok: false, ctor, name, message[, code] }.
 import { attempt, attemptAsync, errorOf, show } from "./capture.js";
 import { hibernationCases } from "./hibernation-cases.js";
+import { idCases } from "./id-cases.js";
 import { kvCases } from "./kv-cases.js";
 import { sqlCases } from "./sql-cases.js";
 
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname === "/ids") return json(idCases(env.PROBE));
     const match = /^\/room\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (match === null) return new Response("not found", { status: 404 });
     const stub = env.PROBE.get(env.PROBE.idFromName(decodeURIComponent(match[1])));

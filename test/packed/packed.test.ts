@@ -1,6 +1,6 @@
 /**
  * The README's "Use it in your project", run as a new user would: build and
- * pack the four published packages, check the packed manifests, install the
+ * pack the five published packages, check the packed manifests, install the
  * tarballs with plain npm (no pnpm, no overrides) into a project outside the
  * workspace, run its Durable Object test with @torpor/testing, type-check it,
  * and serve it with `npx @torpor/cli dev` and exchange a WebSocket message.
@@ -26,7 +26,7 @@ import WebSocket from "ws";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const packsDir = join(repoRoot, "packs");
-const PACKAGES = ["core", "storage-sqlite", "testing", "cli"] as const;
+const PACKAGES = ["core", "storage-sqlite", "bindings", "testing", "cli"] as const;
 
 /** The README's commands, in order. */
 const COMMANDS = {

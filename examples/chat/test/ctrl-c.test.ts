@@ -11,7 +11,7 @@ import { afterEach, expect, it } from "vitest";
 import { removeDir, tempDir } from "./helpers.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const STARTUP_MS = 20_000;
+const STARTUP_MS = 60_000;
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {

@@ -13,7 +13,7 @@ import WebSocket from "ws";
 export const exampleDir = fileURLToPath(new URL("..", import.meta.url));
 const bin = fileURLToPath(new URL("../../../packages/cli/bin/torpor.js", import.meta.url));
 
-const STARTUP_MS = 15_000;
+const STARTUP_MS = 60_000;
 
 export interface TorporProcess {
   child: ChildProcess;

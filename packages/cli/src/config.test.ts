@@ -117,7 +117,7 @@ describe("parseConfig", () => {
         name: "app",
         account_id: "x",
         routes: [],
-        kv_namespaces: [],
+        queues: {},
         tail_consumers: [],
         typo_key: 1,
         durable_objects: { bindings: [{ name: "ROOMS", class_name: "Room", script_name: "other" }] },
@@ -126,11 +126,66 @@ describe("parseConfig", () => {
       "/app/wrangler.json",
     );
     expect(config.warnings).toEqual([
-      'wrangler.json: "kv_namespaces" is ignored: KV bindings are not provided.',
+      'wrangler.json: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md).',
       'wrangler.json: unknown key "typo_key" is ignored.',
       'wrangler.json: "durable_objects.bindings[0].script_name" is ignored: objects of other Workers are not reachable; "Room" is looked up in this Worker\'s entry.',
       'wrangler.json: "migrations[0].transferred_classes" is ignored: there are no other Workers to transfer from.',
     ]);
+  });
+
+  it("prints one line each for Queues and Workflows, naming the bindings that stay undefined and what never runs", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        queues: {
+          producers: [
+            { binding: "JOBS", queue: "jobs" },
+            { binding: "MAIL", queue: "mail" },
+          ],
+          consumers: [{ queue: "jobs", max_batch_size: 10 }],
+        },
+        workflows: [{ name: "signup", binding: "SIGNUP", class_name: "SignupFlow" }],
+      },
+      "/app/wrangler.jsonc",
+    );
+    expect(config.warnings).toEqual([
+      'wrangler.jsonc: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md): env.JOBS, env.MAIL are undefined, and the queue() handler never runs for "jobs".',
+      'wrangler.jsonc: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md): env.SIGNUP is undefined and SignupFlow never runs.',
+    ]);
+    expect(validateConfig({ ...minimal, queues: {}, workflows: [] }, "/w.toml").warnings).toEqual([
+      'w.toml: "queues" is ignored: Queues are not provided yet (they come next; see "Queues and Workflows" in docs/compatibility.md).',
+      'w.toml: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md).',
+    ]);
+  });
+
+  it("reads kv_namespaces as Cloudflare documents them, with one line per key that has no effect", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        kv_namespaces: [
+          { binding: "CACHE", id: "0f2ac74b498b48028cb68387c421e279", preview_id: "p" },
+          { binding: "SESSIONS", remote: true, tyop: 1 },
+        ],
+      },
+      "/app/wrangler.jsonc",
+    );
+    expect(config.bindingConfig).toEqual({
+      kv_namespaces: [
+        { binding: "CACHE", id: "0f2ac74b498b48028cb68387c421e279", preview_id: "p" },
+        { binding: "SESSIONS", remote: true, tyop: 1 },
+      ],
+    });
+    expect(config.warnings).toEqual([
+      'wrangler.jsonc: "kv_namespaces[1].remote" is ignored: SESSIONS is kept locally, under the data directory.',
+      'wrangler.jsonc: unknown key "kv_namespaces[1].tyop" is ignored.',
+    ]);
+    expect(errorOf(() => validateConfig({ ...minimal, kv_namespaces: [{ id: "x" }] }, "/w.json")).message).toBe(
+      'w.json: "kv_namespaces[0].binding" Invalid input: expected string, received undefined.',
+    );
+    expect(errorOf(() => validateConfig({ ...minimal, kv_namespaces: [{ binding: "ROOMS", id: "x" }] }, "/w.json")).message).toBe(
+      'w.json: "kv_namespaces" binds the name "ROOMS", which another binding already uses; each binding needs its own name.',
+    );
+    expect(errorOf(() => validateConfig({ ...minimal, kv_namespaces: { binding: "KV" } }, "/w.json")).code).toBe("ERR_CONFIG_INVALID");
   });
 
   it("follows migrations: renames carry the class, a bound class without a migration is a warning", () => {

@@ -2,8 +2,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
+import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
+import { queuesLine, workflowsLine } from "./not-provided.ts";
 
 /** The files looked for, in order, when `--config` is not given (as wrangler does). */
 export const CONFIG_FILES = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"] as const;
@@ -39,9 +42,13 @@ export interface WorkerConfig {
   compatibilityFlags: string[];
   vars: Record<string, unknown>;
   bindings: DurableObjectBinding[];
+  /** The other bindings (KV, D1, R2…): each @torpor/bindings plugin's parsed config key, by key. */
+  bindingConfig: BindingsConfig;
   /** `dev.port` / `dev.ip`, defaults for the flags. */
   dev: { port?: number | undefined; ip?: string | undefined };
   torpor: TorporSection;
+  /** `rules` combined with wrangler's defaults: how `.wasm`, `.txt`, `.html`, `.bin` (and the config's globs) import. */
+  moduleRules: ModuleRules;
   /** Keys present but unknown or unsupported, one message each. */
   warnings: string[];
 }
@@ -92,10 +99,14 @@ const configSchema = z.looseObject({
   migrations: z.array(migrationSchema).default([]),
   dev: z.looseObject({ port: z.number().int().min(0).max(65_535).optional(), ip: z.string().min(1).optional() }).optional(),
   torpor: torporSchema.optional(),
+  rules: moduleRulesSchema.default([]),
 });
 
+/** Each binding plugin's key (KV, D1, R2…), validated by the plugin's schema. */
+const bindingsSchema = z.looseObject(Object.fromEntries(BINDING_PLUGINS.map((p) => [p.key, p.schema.optional()])));
+
 /** Read and used. */
-const USED = new Set(Object.keys(configSchema.shape));
+const USED = new Set([...Object.keys(configSchema.shape), ...Object.keys(bindingsSchema.shape)]);
 /** About deploying, not running: accepted without a warning. */
 const DEPLOY_ONLY = new Set([
   "$schema",
@@ -121,14 +132,10 @@ const UNSUPPORTED: Record<string, string> = {
   r2_buckets: "R2 bindings are not provided",
   d1_databases: "D1 bindings are not provided",
   services: "service bindings are not provided",
-  queues: "Queues are not provided",
   triggers: "cron triggers are not run",
-  assets: "static assets are not served; put a web server or CDN in front",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
-  rules: "module rules are not applied; only JavaScript and TypeScript modules load",
   limits: "CPU limits are not enforced",
-  workflows: "Workflows are not supported (WorkflowEntrypoint from cloudflare:workers is importable, but no workflow runs)",
   send_email: "sending email is not supported (EmailMessage from cloudflare:email is importable, but there is nothing to send it with)",
 };
 
@@ -197,17 +204,26 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     throw new CliError("ERR_CONFIG_INVALID", `${file}: the top level must be an object of settings.`);
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CliError("ERR_CONFIG_INVALID", `${file}: "${formatPath(issue.path)}" ${issue.message}.`);
-  }
+  if (!parsed.success) throw invalid(parsed.error, file);
+  const parsedBindings = bindingsSchema.safeParse(raw);
+  if (!parsedBindings.success) throw invalid(parsedBindings.error, file);
   const data = parsed.data;
   const warnings: string[] = [];
   for (const key of Object.keys(raw)) {
     if (USED.has(key) || DEPLOY_ONLY.has(key)) continue;
+    if (key === "queues" || key === "workflows") {
+      warnings.push((key === "queues" ? queuesLine : workflowsLine)((raw as Record<string, unknown>)[key], file));
+      continue;
+    }
     const why = UNSUPPORTED[key];
     warnings.push(why !== undefined ? `${file}: "${key}" is ignored: ${why}.` : `${file}: unknown key "${key}" is ignored.`);
   }
+  const bindingConfig: BindingsConfig = {};
+  for (const plugin of BINDING_PLUGINS) {
+    const value = (parsedBindings.data as Record<string, unknown>)[plugin.key];
+    if (value !== undefined) bindingConfig[plugin.key] = value;
+  }
+  warnings.push(...bindingWarnings(bindingConfig, file));
   const doBindings = data.durable_objects?.bindings ?? [];
   for (const key of Object.keys(data.durable_objects ?? {})) {
     if (key !== "bindings") warnings.push(`${file}: unknown key "durable_objects.${key}" is ignored.`);
@@ -231,7 +247,17 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       );
     seen.add(b.name);
   });
+  for (const { name, key } of boundNames(bindingConfig)) {
+    if (seen.has(name))
+      throw new CliError(
+        "ERR_CONFIG_INVALID",
+        `${file}: "${key}" binds the name "${name}", which another binding already uses; each binding needs its own name.`,
+      );
+    seen.add(name);
+  }
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
+  const { warnings: ruleWarnings, ...moduleRules } = parseModuleRules(data.rules, file);
+  warnings.push(...ruleWarnings);
   for (const key of Object.keys(data.dev ?? {})) {
     if (key !== "port" && key !== "ip") warnings.push(`${file}: "dev.${key}" is ignored.`);
   }
@@ -244,6 +270,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     compatibilityFlags: data.compatibility_flags,
     vars: data.vars,
     bindings: doBindings.map((b) => ({ name: b.name, className: b.class_name })),
+    bindingConfig,
     dev: { port: data.dev?.port, ip: data.dev?.ip },
     torpor: {
       hibernateAfterMs: t.hibernate_after_ms,
@@ -258,6 +285,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       pingIntervalMs: t.ping_interval_ms,
       workers: t.workers,
     },
+    moduleRules,
     warnings,
   };
 }
@@ -311,6 +339,11 @@ function checkMigrations(migrations: Migration[], bindings: Array<{ name: string
     }
   });
   return warnings;
+}
+
+function invalid(error: z.ZodError, file: string): CliError {
+  const issue = error.issues[0]!;
+  return new CliError("ERR_CONFIG_INVALID", `${file}: "${formatPath(issue.path)}" ${issue.message}.`);
 }
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {

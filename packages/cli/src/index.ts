@@ -12,6 +12,8 @@ export type { MetricsSource } from "./prometheus.ts";
 export { CliError } from "./errors.ts";
 export type { CliErrorCode } from "./errors.ts";
 export { workerFromModule, installWorkerGlobals } from "./worker-module.ts";
+export { defaultModuleRules, matchModuleRule, moduleSource, removedRuleMessage } from "./module-rules.ts";
+export type { ModuleRules, ModuleRule, ModuleMatcher, ModuleRuleType } from "./module-rules.ts";
 export type { LoadedWorker } from "./worker-module.ts";
 /** @internal sets what `import { env, exports } from "cloudflare:workers"` reflect (for @torpor/testing's vitest plugin). */
 export { setWorkerEnv, setWorkerExports } from "@torpor/core";

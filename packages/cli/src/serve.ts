@@ -1,12 +1,14 @@
 import { dirname, join, resolve } from "node:path";
-import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger } from "@torpor/core";
+import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
+import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
-import { lockDataDir, sqliteStorage, type DataDirLock } from "@torpor/storage-sqlite";
+import { lockDataDir, sqliteStorage } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
@@ -26,8 +28,10 @@ const EMPTY_CONFIG: WorkerConfig = {
   compatibilityFlags: [],
   vars: {},
   bindings: [],
+  bindingConfig: {},
   dev: {},
   torpor: {},
+  moduleRules: defaultModuleRules(),
   warnings: [],
 };
 
@@ -83,6 +87,10 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   for (const b of config.bindings) {
     if (b.name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${b.name} is both a var and a Durable Object binding; rename one.`);
   }
+  const bindingKinds = new Map(boundNames(config.bindingConfig).map(({ name, key }) => [name, key]));
+  for (const [name, key] of bindingKinds) {
+    if (name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${name} is both a var and a binding of "${key}"; rename one.`);
+  }
 
   // An empty TORPOR_ADMIN_TOKEN counts as unset.
   const adminToken = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
@@ -91,10 +99,30 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   // Before anything runs: a second server on the same directory would corrupt the first one's objects.
   // A cluster's supervisor holds the lock for all its workers.
   const lock = cluster === undefined ? lockDataDir(persistTo) : null;
-  try {
-    return await startLocked(args, { logger, config, entry, vars, persistTo, lock, adminToken, port, ip, cluster });
-  } catch (error) {
+  let bound: BoundValues | null = null;
+  const release = async () => {
+    await bound?.close();
     lock?.release();
+  };
+  try {
+    // KV, D1, R2… (their files under the data directory are shared by a cluster's workers).
+    bound = await createBindings(config.bindingConfig, { dataDir: persistTo, configDir: config.path !== null ? dirname(config.path) : cwd, logger });
+    return await startLocked(args, {
+      logger,
+      config,
+      entry,
+      vars: { ...vars, ...bound.env },
+      route: bound.route,
+      bindingKinds,
+      persistTo,
+      release,
+      adminToken,
+      port,
+      ip,
+      cluster,
+    });
+  } catch (error) {
+    await release();
     throw error;
   }
 }
@@ -106,8 +134,10 @@ async function startLocked(
     config,
     entry,
     vars,
+    route,
+    bindingKinds,
     persistTo,
-    lock,
+    release,
     adminToken,
     port,
     ip,
@@ -117,8 +147,10 @@ async function startLocked(
     config: WorkerConfig;
     entry: string;
     vars: Record<string, unknown>;
+    route: BoundValues["route"];
+    bindingKinds: Map<string, string>;
     persistTo: string;
-    lock: DataDirLock | null;
+    release: () => Promise<void>;
     adminToken: string | null;
     port: number;
     ip: string;
@@ -126,14 +158,19 @@ async function startLocked(
   },
 ): Promise<RunningWorker> {
   installWorkerGlobals();
-  // Module-level code of the entry may read env (vars are there; namespaces come with the runtime).
+  // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
+  installModuleRules(config.moduleRules);
   const worker = await loadWorker(entry, config.bindings, logger);
 
   const t = config.torpor;
+  const workerFetch = worker.fetch;
+  // Static assets answer before the Worker, or after it (assets.run_worker_first).
+  const fetch: WorkerFetch | undefined =
+    route === undefined ? workerFetch : (request, env, ctx) => route(request, workerFetch === undefined ? undefined : async (r) => workerFetch(r, env, ctx));
   const runtime = new Runtime({
     objects: worker.objects,
-    ...(worker.fetch !== undefined ? { fetch: worker.fetch } : {}),
+    ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
     storage: sqliteStorage({ dir: join(persistTo, "do") }),
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
@@ -179,7 +216,10 @@ async function startLocked(
     entry,
     config: config.path ?? "(none)",
     storage: join(persistTo, "do"),
-    bindings: Object.fromEntries([...config.bindings.map((b) => [b.name, `Durable Object ${b.className}`]), ...Object.keys(vars).map((k) => [k, "var"])]),
+    bindings: Object.fromEntries([
+      ...config.bindings.map((b) => [b.name, `Durable Object ${b.className}`]),
+      ...Object.keys(vars).map((k) => [k, bindingKinds.get(k) ?? "var"]),
+    ]),
   });
 
   return {
@@ -190,7 +230,7 @@ async function startLocked(
     async close(code, reason) {
       await admin?.close();
       await runtime.close({ code, reason });
-      lock?.release();
+      await release();
     },
   };
 }

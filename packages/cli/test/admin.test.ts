@@ -112,7 +112,7 @@ it("torpor --admin-ip 0.0.0.0 refuses to start without a token, and starts with 
   const refused = await runTorpor(args, dir);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/^torpor: The admin endpoint would listen on 0\.0\.0\.0, reachable from other machines, without a token\./m);
-  const server = await startTorpor(args, dir, 15_000, { TORPOR_ADMIN_TOKEN: "from-env" });
+  const server = await startTorpor(args, dir, undefined, { TORPOR_ADMIN_TOKEN: "from-env" });
   onTestFinished(() => void server.child.kill("SIGKILL"));
   await expect.poll(() => /^Admin on (\S+)$/m.test(server.stdout())).toBe(true);
   const adminUrl = /^Admin on (\S+)$/m.exec(server.stdout())![1]!.replace("0.0.0.0", "127.0.0.1");

@@ -107,7 +107,9 @@ it("cloudflare:workers exports, ctx.exports loopbacks, WorkflowEntrypoint, RpcTa
     "ERR_NOT_SUPPORTED: Workflows are not supported by Torpor: Flow cannot run. Durable Object alarms (ctx.storage.setAlarm) can schedule multi-step work instead.",
   );
   expect(server.stderr()).toContain('"send_email" is ignored: sending email is not supported');
-  expect(server.stderr()).toContain('"workflows" is ignored: Workflows are not supported');
+  expect(server.stderr()).toContain(
+    'wrangler.jsonc: "workflows" is ignored: Workflows are not provided (see "Queues and Workflows" in docs/compatibility.md): env.FLOW is undefined and Flow never runs.',
+  );
 });
 
 it("a cloudflare:* module Torpor does not provide fails with one error naming it", async () => {

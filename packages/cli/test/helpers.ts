@@ -28,7 +28,7 @@ export interface Server {
 }
 
 /** Starts torpor and resolves once stdout names its URL (`Ready on …` or the JSON `Listening` line). */
-export function startTorpor(args: string[], cwd: string, timeoutMs = 15_000, env: Record<string, string> = {}): Promise<Server> {
+export function startTorpor(args: string[], cwd: string, timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { TorporError } from "../errors.ts";
+import { workerdError } from "../errors.ts";
 
-const HEX_ID = /^[0-9a-f]{64}$/;
+const HEX_ANY_CASE = /^[0-9a-fA-F]{64}$/;
 
 /**
  * Identifies one Durable Object within a namespace: 64 lowercase hex
@@ -49,14 +49,16 @@ export function uniqueHex(): string {
   return randomBytes(32).toString("hex");
 }
 
-/** Validates an id string for `idFromString`. */
+/**
+ * Converts and validates `idFromString`'s argument as workerd does: the value
+ * is converted to a string, must be 64 hex digits (either case; the id's
+ * string form is lowercase), and anything else throws workerd's TypeError.
+ * (workerd's ids also carry a MAC of their namespace, so it also refuses a
+ * well-formed id of another namespace; Torpor's ids have none: see
+ * docs/compatibility.md.)
+ */
 export function parseHex(value: unknown): string {
-  if (typeof value !== "string" || !HEX_ID.test(value)) {
-    const shown = typeof value === "string" ? JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value) : typeof value;
-    throw new TorporError(
-      "ERR_INVALID_ID",
-      `Invalid Durable Object id ${shown}: an id is 64 lowercase hex characters, as returned by id.toString(). To address an object by a name, use idFromName(name) or getByName(name).`,
-    );
-  }
-  return value;
+  const text = String(value);
+  if (!HEX_ANY_CASE.test(text)) throw workerdError(TypeError, "ERR_INVALID_ID", "Invalid Durable Object ID: must be 64 hex digits");
+  return text.toLowerCase();
 }

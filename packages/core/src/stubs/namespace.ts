@@ -1,4 +1,4 @@
-import { TorporError } from "../errors.ts";
+import { argumentTypeError, TorporError } from "../errors.ts";
 import { DurableObjectId, hexFromName, parseHex, uniqueHex } from "../ids/id.ts";
 import { createStub, type DurableObjectStub, type StubTarget } from "./stub.ts";
 
@@ -36,12 +36,13 @@ export class DurableObjectNamespace<T = Record<string, unknown>> {
     this.storageName = storageName;
   }
 
-  /** The id of the object called `name` (deterministic: same name, same id). */
+  /**
+   * The id of the object called `name` (deterministic: same name, same id).
+   * A non-string is converted to a string first, as workerd does (`5` is `"5"`).
+   */
   idFromName(name: string): DurableObjectId {
-    if (typeof name !== "string") {
-      throw new TorporError("ERR_INVALID_NAME", `idFromName() takes a string; got ${typeof name}.`);
-    }
-    return new DurableObjectId(hexFromName(this.storageName, name), this.storageName, name);
+    const text = String(name);
+    return new DurableObjectId(hexFromName(this.storageName, text), this.storageName, text);
   }
 
   /** A new random id. `options.jurisdiction` is accepted and ignored (one location). */
@@ -49,7 +50,7 @@ export class DurableObjectNamespace<T = Record<string, unknown>> {
     return new DurableObjectId(uniqueHex(), this.storageName);
   }
 
-  /** Parses an id from `id.toString()`; bad input throws ERR_INVALID_ID. */
+  /** Parses an id from `id.toString()`; anything but 64 hex digits throws workerd's TypeError (code ERR_INVALID_ID). */
   idFromString(value: string): DurableObjectId {
     return new DurableObjectId(parseHex(value), this.storageName);
   }
@@ -57,7 +58,7 @@ export class DurableObjectNamespace<T = Record<string, unknown>> {
   /** A stub for the object with this id. `options` (location hints) are accepted and ignored. */
   get(id: DurableObjectId, _options?: { locationHint?: string }): DurableObjectStub<T> {
     if (!(id instanceof DurableObjectId)) {
-      throw new TorporError("ERR_INVALID_ID", `get() takes a DurableObjectId (from idFromName, newUniqueId or idFromString); got ${describe(id)}.`);
+      throw argumentTypeError("get", "DurableObjectNamespace", 1, "DurableObjectId");
     }
     if (id.namespaceKey !== this.storageName) {
       throw new TorporError(
@@ -77,8 +78,4 @@ export class DurableObjectNamespace<T = Record<string, unknown>> {
   jurisdiction(_name: string): DurableObjectNamespace<T> {
     return this;
   }
-}
-
-function describe(value: unknown): string {
-  return value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "object") : typeof value;
 }

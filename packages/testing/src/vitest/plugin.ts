@@ -1,7 +1,16 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveCloudflareModule } from "@torpor/core";
-import { readConfig, type WorkerConfig } from "@torpor/cli";
+import {
+  defaultModuleRules,
+  matchModuleRule,
+  moduleSource,
+  readConfig,
+  removedRuleMessage,
+  type ModuleRules,
+  type ModuleRuleType,
+  type WorkerConfig,
+} from "@torpor/cli";
 import type { Plugin } from "vitest/config";
 import { TestingError } from "../errors.ts";
 import type { WorkerModuleConfig } from "./worker-config.ts";
@@ -29,6 +38,8 @@ const CLOUDFLARE_TEST = "cloudflare:test";
 const CLOUDFLARE_WORKERS = "cloudflare:workers";
 const WORKER_CONFIG = "virtual:torpor/worker-config";
 const RESOLVED_WORKER_CONFIG = `\0${WORKER_CONFIG}`;
+/** Ids of Text, Data and CompiledWasm imports (wrangler's module rules): `\0torpor-module:<type>:<file>`. */
+const MODULE_RULE_PREFIX = "\0torpor-module:";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Running from the TypeScript source (this repository) or from the built package.
@@ -54,12 +65,15 @@ const modulePath = (name: string) => resolve(here, `${name}${ext}`);
 export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions | Promise<TorporPluginOptions>) = {}): Plugin {
   let worker: WorkerModuleConfig | undefined;
   let warnings: string[] = [];
+  let moduleRules: ModuleRules = defaultModuleRules();
   return {
     name: "torpor:vitest",
+    // Before Vite's own handling of .wasm and asset imports: module rules decide, as in wrangler.
+    enforce: "pre",
     async config(userConfig) {
       const resolvedOptions = typeof options === "function" ? await options() : options;
       const root = resolve(userConfig.root ?? process.cwd());
-      ({ worker, warnings } = workerConfig(resolvedOptions, root));
+      ({ worker, warnings, moduleRules } = workerConfig(resolvedOptions, root));
       // In this repository the packages run from their TypeScript source (the "@torpor/source" export condition).
       const conditions = fromSource ? { conditions: ["@torpor/source", "module", "node", "development|production"] } : {};
       return {
@@ -73,8 +87,15 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
     configResolved(config) {
       for (const warning of warnings) config.logger.warn(`[torpor] ${warning}`);
     },
-    async resolveId(id) {
+    async resolveId(id, importer) {
       if (id === CLOUDFLARE_TEST) return modulePath("cloudflare-test");
+      const rule = id.startsWith("\0") ? null : matchModuleRule(moduleRules, id);
+      if (rule !== null) {
+        if (rule.removed) this.error(removedRuleMessage(id, rule.matcher.rule));
+        // The file itself (wrangler's `?module` suffix is only a marker).
+        const file = await this.resolve(id.replace(/\?module$/, ""), importer, { skipSelf: true });
+        return file === null ? null : `${MODULE_RULE_PREFIX}${rule.matcher.type}:${file.id.replace(/\?.*$/, "")}`;
+      }
       if (id === WORKER_CONFIG) return RESOLVED_WORKER_CONFIG;
       if (id === CLOUDFLARE_WORKERS) {
         // Resolved from this package, so the CLI's module (and its `env`) is the one the runtime side sets.
@@ -89,6 +110,11 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
       return null;
     },
     load(id) {
+      if (id.startsWith(MODULE_RULE_PREFIX)) {
+        const rest = id.slice(MODULE_RULE_PREFIX.length);
+        const colon = rest.indexOf(":");
+        return moduleSource(rest.slice(0, colon) as ModuleRuleType, rest.slice(colon + 1));
+      }
       if (id !== RESOLVED_WORKER_CONFIG || worker === undefined) return null;
       return [
         `export const config = ${JSON.stringify(worker)};`,
@@ -100,7 +126,7 @@ export function torpor(options: TorporPluginOptions | (() => TorporPluginOptions
 }
 
 /** Reads the wrangler config as the CLI does and keeps what the test runtime needs. */
-function workerConfig(options: TorporPluginOptions, root: string): { worker: WorkerModuleConfig; warnings: string[] } {
+function workerConfig(options: TorporPluginOptions, root: string): { worker: WorkerModuleConfig; warnings: string[]; moduleRules: ModuleRules } {
   if (options.wrangler?.environment !== undefined) {
     throw new TestingError(
       "ERR_TEST_CONFIG",
@@ -122,6 +148,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
     worker: {
       main,
       bindings: config?.bindings ?? [],
+      bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
       hibernateAfterMs: options.hibernateAfterMs ?? config?.torpor.hibernateAfterMs,
@@ -130,5 +157,6 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       compatibilityDate: config?.compatibilityDate,
     },
     warnings: config?.warnings ?? [],
+    moduleRules: config?.moduleRules ?? defaultModuleRules(),
   };
 }

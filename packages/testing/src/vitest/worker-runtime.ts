@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createBindings, type BoundValues } from "@torpor/bindings";
 import { installWorkerGlobals, setWorkerEnv, setWorkerExports, workerFromModule } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
@@ -9,6 +13,8 @@ import type { WorkerModuleConfig } from "./worker-config.ts";
 export type WorkerRuntime = TestRuntime<Record<string, new (ctx: never, env: never) => object>, Clock>;
 
 let current: WorkerRuntime | null = null;
+/** This file's KV, D1, R2… and the directory holding their data (removed when the file's tests end). */
+let bindings: { bound: BoundValues; dataDir: string } | null = null;
 
 /**
  * The runtime behind `cloudflare:test` in this test file (with
@@ -34,16 +40,22 @@ export function workerRuntime(): WorkerRuntime {
 export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: () => Promise<unknown>): Promise<WorkerRuntime> {
   if (current !== null) return current;
   installWorkerGlobals();
-  // Module-level code of the Worker may read env: vars now, namespaces once the runtime exists.
-  setWorkerEnv({ ...config.vars });
-  const mod = (await loadMain()) as Record<string, unknown>;
   const loading = recordingLogger();
+  const clock = (config.clock === "virtual" ? new VirtualClock() : systemClock) as Clock;
+  // Each test file starts with empty KV namespaces, D1 databases and R2 buckets, as with Cloudflare's integration.
+  const dataDir = mkdtempSync(join(tmpdir(), "torpor-vitest-bindings-"));
+  const bound = await createBindings(config.bindingConfig, { dataDir, configDir: dirname(config.main), logger: loading, clock });
+  bindings = { bound, dataDir };
+  const env = { ...config.vars, ...bound.env };
+  // Module-level code of the Worker may read env: vars and bindings now, namespaces once the runtime exists.
+  setWorkerEnv({ ...env });
+  const mod = (await loadMain()) as Record<string, unknown>;
   const worker = workerFromModule(mod, config.main, config.bindings, loading);
   const t = createTestRuntime({
     objects: worker.objects as Record<string, new (ctx: never, env: never) => object>,
     ...(worker.fetch !== undefined ? { fetch: worker.fetch as never } : {}),
-    env: config.vars,
-    clock: (config.clock === "virtual" ? new VirtualClock() : systemClock) as Clock,
+    env,
+    clock,
     hibernateAfterMs: config.hibernateAfterMs,
     maxLiveObjects: config.maxLiveObjects,
     limits: config.limits,
@@ -63,4 +75,10 @@ export async function closeWorkerRuntime(): Promise<void> {
   setWorkerEnv({});
   setWorkerExports({});
   await t?.close();
+  const b = bindings;
+  bindings = null;
+  if (b !== null) {
+    await b.bound.close();
+    rmSync(b.dataDir, { recursive: true, force: true });
+  }
 }

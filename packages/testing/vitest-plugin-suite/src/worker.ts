@@ -1,8 +1,13 @@
 import { DurableObject, env as moduleEnv } from "cloudflare:workers";
+// Module rules (wrangler's defaults): Text, CompiledWasm and Data imports.
+import hello from "./modules/hello.txt";
+import add from "./modules/add.wasm";
+import bytes from "./modules/bytes.bin";
 
 interface Env {
   GREETING: string;
   BOX: DurableObjectNamespace<Box>;
+  CACHE: KVNamespace;
 }
 
 /** What module-level code saw of env when the Worker was loaded. */
@@ -53,10 +58,16 @@ export class Box extends DurableObject<Env> {
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === "/modules") {
+      const instance = await WebAssembly.instantiate(add);
+      const sum = (instance.exports.add as (a: number, b: number) => number)(2, 40);
+      return Response.json({ hello, wasm: add instanceof WebAssembly.Module, sum, bytes: [bytes instanceof ArrayBuffer, [...new Uint8Array(bytes)]] });
+    }
     if (url.pathname === "/later") {
       ctx.waitUntil(scheduler.wait(10).then(() => env.BOX.getByName("later").put("done", true)));
       return new Response("accepted");
     }
+    if (url.pathname.startsWith("/kv/")) return new Response(await env.CACHE.get(url.pathname.slice(4)));
     const name = url.pathname.slice(1) || "default";
     return env.BOX.getByName(name).fetch(request);
   },

@@ -1,0 +1,74 @@
+// Differential test of the data bindings (KV, D1, R2): the same Worker
+// (bindings/worker.js) on workerd through miniflare, and on Torpor through the
+// CLI reading bindings/wrangler.jsonc; each route's observations must be
+// equal but for the known differences below (each names its row of
+// docs/compatibility.md and pins both sides' values, as in differential.test.ts).
+//
+// Reading the observations by eye: compat/out/bindings-{workerd,torpor}.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getRoute, startTorporBindings, startWorkerdBindings } from "./bindings-harness.ts";
+import type { Target } from "./harness.ts";
+
+interface KnownDifference {
+  doc: string;
+  /** Path into one route's observation; the first element is the route. */
+  path: (string | number)[];
+  workerd: unknown;
+  torpor: unknown;
+}
+
+// biome-ignore format: one known difference per line
+const KNOWN: KnownDifference[] = [];
+
+const ROUTES = ["kv"] as const;
+
+function at(value: unknown, path: (string | number)[]): unknown {
+  let v = value as Record<string | number, unknown> | undefined;
+  for (const key of path) v = v?.[key] as Record<string | number, unknown> | undefined;
+  return v;
+}
+
+function replaceAt(value: unknown, path: (string | number)[], replacement: unknown): void {
+  const parent = at(value, path.slice(0, -1)) as Record<string | number, unknown> | undefined;
+  if (parent !== undefined && parent !== null) parent[path.at(-1)!] = replacement;
+}
+
+let workerd: Target;
+let torpor: Target;
+const observed: { workerd: Record<string, unknown>; torpor: Record<string, unknown> } = { workerd: {}, torpor: {} };
+
+beforeAll(async () => {
+  [workerd, torpor] = await Promise.all([startWorkerdBindings(), startTorporBindings()]);
+  for (const route of ROUTES) {
+    [observed.workerd[route], observed.torpor[route]] = await Promise.all([getRoute(workerd.url, `/${route}`), getRoute(torpor.url, `/${route}`)]);
+  }
+  const out = new URL("../out/", import.meta.url);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(new URL("bindings-workerd.json", out), JSON.stringify({ observations: observed.workerd, logs: workerd.logs }, null, 2));
+  writeFileSync(new URL("bindings-torpor.json", out), JSON.stringify({ observations: observed.torpor, logs: torpor.logs }, null, 2));
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([workerd?.stop(), torpor?.stop()]);
+});
+
+describe("the same Worker's bindings on workerd and on Torpor", () => {
+  for (const route of ROUTES) {
+    it(route, () => {
+      const w = structuredClone(observed.workerd[route]) as { status: number };
+      const t = structuredClone(observed.torpor[route]) as { status: number };
+      expect(w.status, "workerd run").toBe(200);
+      expect(t.status, "torpor run").toBe(200);
+      for (const known of KNOWN.filter((k) => k.path[0] === route)) {
+        const rest = known.path.slice(1);
+        const where = `${known.path.join(".")} (${known.doc})`;
+        expect(at(w, rest), `workerd at ${where}: update or remove the KNOWN entry`).toEqual(known.workerd);
+        expect(at(t, rest), `torpor at ${where}: update or remove the KNOWN entry`).toEqual(known.torpor);
+        replaceAt(w, rest, `<known: ${known.doc}>`);
+        replaceAt(t, rest, `<known: ${known.doc}>`);
+      }
+      expect(t).toEqual(w);
+    });
+  }
+});

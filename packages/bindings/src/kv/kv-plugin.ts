@@ -1,0 +1,65 @@
+import { systemClock } from "@torpor/core";
+import { z } from "zod";
+import { definePlugin } from "../binding-plugin.ts";
+import { storagePath } from "../storage-names.ts";
+import { KvNamespace } from "./kv-namespace.ts";
+import { KvStore } from "./kv-store.ts";
+
+const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier (it becomes env.<name>)");
+
+/** One `kv_namespaces` entry, as Cloudflare documents it. */
+const kvNamespaceSchema = z.looseObject({
+  binding: bindingName,
+  /** The namespace's id; wrangler can provision one when it is left out, so the binding name stands in for it. */
+  id: z.string().min(1).optional(),
+  preview_id: z.string().min(1).optional(),
+  remote: z.boolean().optional(),
+});
+
+/** The parsed `kv_namespaces` key. */
+export type KvConfig = z.output<typeof kvNamespaceSchema>[];
+
+/**
+ * `kv_namespaces`: each entry becomes `env.<binding>`, a {@link KvNamespace}
+ * stored in `<data dir>/kv/<id>.sqlite`. Entries with the same id share it.
+ */
+export const kvPlugin = definePlugin<KvConfig>({
+  key: "kv_namespaces",
+  schema: z.array(kvNamespaceSchema),
+  names: (entries) => entries.map((e) => e.binding),
+  warnings(entries, file) {
+    const out: string[] = [];
+    entries.forEach((e, i) => {
+      if (e.remote === true) out.push(`${file}: "kv_namespaces[${i}].remote" is ignored: ${e.binding} is kept locally, under the data directory.`);
+      for (const key of Object.keys(e)) {
+        if (!(key in kvNamespaceSchema.shape)) out.push(`${file}: unknown key "kv_namespaces[${i}].${key}" is ignored.`);
+      }
+    });
+    return out;
+  },
+  create(entries, context) {
+    const clock = context.clock ?? systemClock;
+    const stores = new Map<string, KvStore>();
+    try {
+      const env: Record<string, unknown> = {};
+      for (const entry of entries) {
+        const id = entry.id ?? entry.binding;
+        let store = stores.get(id);
+        if (store === undefined) {
+          store = new KvStore(storagePath(context.dataDir, "kv", id, ".sqlite"));
+          stores.set(id, store);
+        }
+        env[entry.binding] = new KvNamespace(store, clock);
+      }
+      return {
+        env,
+        close() {
+          for (const store of stores.values()) store.close();
+        },
+      };
+    } catch (error) {
+      for (const store of stores.values()) store.close();
+      throw error;
+    }
+  },
+});

@@ -66,6 +66,9 @@ export async function startTraced(run: TracedRun = {}): Promise<Traced> {
     dir,
     port,
     async stop() {
+      // A last round trip first: the server's main thread made the syscalls of every earlier ack
+      // before this one's, so strace has written them all out (one killed mid-syscall has no result line).
+      await barrier(port);
       process.kill(pid, "SIGKILL");
       await exited;
       return readTrace(traceFile, dir);
@@ -74,6 +77,20 @@ export async function startTraced(run: TracedRun = {}): Promise<Traced> {
       rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+/** One round trip to the server (an object that writes nothing). */
+async function barrier(port: number): Promise<void> {
+  const ws = new WsClient(`ws://127.0.0.1:${port}/STORE/barrier`);
+  ws.on("error", () => {});
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const pong = new Promise((resolve) => ws.once("message", resolve));
+  ws.send("ping");
+  await pong;
+  ws.terminate();
 }
 
 /** A connection to one object that sends requests one at a time. */

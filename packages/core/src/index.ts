@@ -1,6 +1,7 @@
 export { Runtime } from "./runtime/runtime.ts";
 export type { ObjectInfo, ObjectTarget, WorkerFetch } from "./runtime/runtime.ts";
-export type { RuntimeOptions, ResolvedOptions, Limits, AlarmRetryOptions, ServerLimits } from "./options.ts";
+export type { Limits, AlarmRetryOptions, ServerLimits } from "./options.ts";
+export type { RuntimeOptions, ResolvedOptions } from "./runtime/runtime-options.ts";
 export type { ListenOptions } from "./http/server.ts";
 
 export { DurableObject } from "./object/durable-object.ts";

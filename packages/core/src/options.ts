@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { systemClock, type Clock } from "./clock.ts";
 import { TorporError } from "./errors.ts";
-import { consoleLogger, type Logger } from "./logger.ts";
-import type { StorageProvider } from "./storage/storage-provider.ts";
-import type { HostDirectory } from "./ids/host-directory.ts";
+import type { Logger } from "./logger.ts";
 
 /** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
 export interface Limits {
@@ -35,11 +33,27 @@ export interface AlarmRetryOptions {
   jitter: number;
 }
 
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
-const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: `must be ${what}` });
+/**
+ * What an object host reads of the runtime's options. The Runtime's full
+ * options (`runtime/runtime-options.ts`) add the classes, the Worker, storage
+ * and placement; the layers below the runtime see only this.
+ */
+export interface ObjectOptions {
+  readonly hibernateAfterMs: number;
+  readonly eventTimeoutMs: number | null;
+  readonly alarmRetry: AlarmRetryOptions;
+  readonly limits: Limits;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
 
-const limitsSchema = z
+/** @internal zod pieces the option schemas share. */
+export const positiveInt = z.number().int().positive();
+/** @internal */
+export const nonNegativeInt = z.number().int().nonnegative();
+
+/** @internal the per-object limits with their defaults. */
+export const limitsSchema = z
   .object({
     maxTags: nonNegativeInt.default(10),
     maxTagLength: positiveInt.default(256),
@@ -74,7 +88,8 @@ export interface ServerLimits {
   closeTimeoutMs: number;
 }
 
-const serverSchema = z
+/** @internal the server limits with their defaults. */
+export const serverSchema = z
   .object({
     // About 1 GiB of idle sockets; the process's fd limit (ulimit -n) may be lower: set this below it.
     maxConnections: positiveInt.default(100_000),
@@ -92,74 +107,32 @@ const serverSchema = z
   .strict()
   .prefault({});
 
-const runtimeOptionsSchema = z
+/** @internal alarm retries with Cloudflare's defaults. */
+export const alarmRetrySchema = z
   .object({
-    objects: z
-      .record(
-        z.string(),
-        z.custom<new (ctx: never, env: never) => object>((v) => typeof v === "function", { message: "must be a Durable Object class" }),
-      )
-      .superRefine((objects, ctx) => {
-        for (const key of Object.keys(objects)) {
-          if (!/^[A-Za-z_$][\w$]*$/.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "binding names must be JavaScript identifiers" });
-        }
-      }),
-    fetch: fn("a function (request, env, ctx) => Response").optional(),
-    env: z.record(z.string(), z.unknown()).default({}),
-    /** Extra `ctx.exports` entries besides each class's namespace (the CLI adds the Worker's entrypoints). */
-    exports: z.record(z.string(), z.unknown()).default({}),
-    storage: z
-      .custom<StorageProvider>((v) => typeof v === "object" && v !== null && typeof (v as StorageProvider).open === "function", {
-        message: "must be a StorageProvider (for example sqliteStorage() from @torpor/storage-sqlite)",
-      })
-      .optional(),
-    hibernateAfterMs: nonNegativeInt.default(10_000),
-    maxLiveObjects: positiveInt.default(100_000),
-    eventTimeoutMs: positiveInt.nullable().default(null),
-    alarmRetry: z
-      .object({
-        maxRetries: nonNegativeInt.default(6),
-        initialBackoffMs: positiveInt.default(2_000),
-        jitter: z.number().min(0).max(1).default(0.25),
-      })
-      .strict()
-      .prefault({}),
-    limits: limitsSchema,
-    server: serverSchema,
-    clock: z
-      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function" && typeof (v as Clock).setTimeout === "function", {
-        message: "must be a Clock ({ now(), setTimeout(fn, ms) })",
-      })
-      .default(systemClock),
-    logger: z
-      .custom<Logger>(
-        (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"),
-        {
-          message: "must be a Logger with debug/info/warn/error methods",
-        },
-      )
-      .optional(),
-    installGlobals: z.boolean().default(true),
-    /** Cluster mode: which objects this process hosts and how to reach the others. */
-    directory: z
-      .custom<HostDirectory>((v) => typeof v === "object" && v !== null && typeof (v as HostDirectory).isLocal === "function", {
-        message: "must be a HostDirectory ({ isLocal, fetch, call, read })",
-      })
-      .optional(),
+    maxRetries: nonNegativeInt.default(6),
+    initialBackoffMs: positiveInt.default(2_000),
+    jitter: z.number().min(0).max(1).default(0.25),
   })
-  .strict();
+  .strict()
+  .prefault({});
 
-/** Options of `new Runtime(options)`. */
-export type RuntimeOptions = z.input<typeof runtimeOptionsSchema>;
-/** Options after defaults are applied. */
-export type ResolvedOptions = Omit<z.output<typeof runtimeOptionsSchema>, "logger"> & { logger: Logger };
+/** @internal an injectable clock, the system's by default. */
+export const clockSchema = z
+  .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function" && typeof (v as Clock).setTimeout === "function", {
+    message: "must be a Clock ({ now(), setTimeout(fn, ms) })",
+  })
+  .default(systemClock);
 
-/** Validates options, applying defaults; a bad option throws one precise ERR_INVALID_OPTIONS. */
-export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
-  const result = runtimeOptionsSchema.safeParse(options);
-  if (!result.success) throw optionsError(result.error, "Runtime");
-  return { ...result.data, logger: result.data.logger ?? consoleLogger() };
-}
+/** @internal a logger (absent: the runtime makes a console logger of its own). */
+export const loggerSchema = z
+  .custom<Logger>(
+    (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"),
+    {
+      message: "must be a Logger with debug/info/warn/error methods",
+    },
+  )
+  .optional();
 
 /** Turns a zod error into one TorporError naming the first offending option. */
 export function optionsError(error: z.ZodError, what: string): TorporError {

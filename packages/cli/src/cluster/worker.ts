@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
-import { callHost, endOf, fetchHost, readHost, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { endOf, LocalTarget, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { hibernateObject } from "../admin.ts";
 import type { CliArgs, Command } from "../args.ts";
 import { startWorker, type RunningWorker } from "../serve.ts";
@@ -70,10 +70,10 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
     try {
-      const host = runtime.hostForKey(message.key);
-      if (message.op === "call") return reply(true, await callHost(host, message.method, message.args));
-      if (message.op === "read") return reply(true, await readHost(host, message.property));
-      const response = await fetchHost(host, decodeRequest(message.request));
+      const target = new LocalTarget(runtime.hostForKey(message.key));
+      if (message.op === "call") return reply(true, await target.call(message.method, message.args));
+      if (message.op === "read") return reply(true, await target.read(message.property));
+      const response = await target.fetch(decodeRequest(message.request));
       const client = response.status === 101 ? webSocketOf(response) : null;
       const server = client === null ? null : endOf(client).peer;
       const wire = await encodeResponse(response);

@@ -2,10 +2,9 @@
 // supervisor and workers use to route calls and move sockets. Not user API.
 export { SLOT_COUNT, slotOf } from "../ids/slots.ts";
 export type { HostDirectory, RemoteHosts } from "../ids/host-directory.ts";
-export { RoutedObject } from "../stubs/routed-object.ts";
 export { handoffWebSocket, handoffOf, type UpgradeHandoff } from "../http/upgrade-handoff.ts";
 export { detachSocket, stopReading, unparsedBytes, written } from "./ws-handoff.ts";
-export { stubFetch as fetchHost, rpc as callHost, readProperty as readHost } from "../stubs/stub.ts";
+export { LocalTarget } from "../stubs/local-target.ts";
 export { hexFromName } from "../ids/id.ts";
 export { SocketEnd, OPEN } from "../websocket/socket-end.ts";
 export { endOf } from "../websocket/web-socket.ts";

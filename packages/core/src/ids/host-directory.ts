@@ -11,12 +11,14 @@ export interface RemoteHosts {
 }
 
 /**
- * Which objects this runtime hosts: the seam cluster ownership plugs into.
- * A runtime without a directory hosts every object. With one, a stub asks it
- * on every call (ownership moves during a reload), and only objects it calls
- * local are constructed here, run their events and alarms, and open storage.
+ * Which objects this runtime hosts: the seam cluster or multi-node ownership
+ * plugs into (`new Runtime({ directory })`; docs/architecture.md, "Placement").
+ * A runtime without one uses the directory that says "local" for everything.
+ * A stub asks it on every call (ownership moves during a reload or a
+ * failover), and only objects it calls local are constructed here, run
+ * their events and alarms, and open storage.
  */
 export interface HostDirectory extends RemoteHosts {
-  /** True when this process owns the object now. */
+  /** True when this process owns the object now. Asked on every stub call: keep it cheap. */
   isLocal(key: ObjectKey): boolean;
 }

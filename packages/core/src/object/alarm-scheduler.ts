@@ -1,13 +1,13 @@
 import type { TimerHandle } from "../clock.ts";
 import type { Handler, HostEvent } from "./host-event.ts";
 import type { Metrics } from "../metrics.ts";
-import type { ResolvedOptions } from "../options.ts";
+import type { ObjectOptions } from "../options.ts";
 import type { OutputGate } from "./output-gate.ts";
 import type { ObjectStorage } from "../storage/storage-provider.ts";
 
 /** What the alarm scheduler needs from its object. */
 export interface AlarmOwner {
-  readonly options: ResolvedOptions;
+  readonly options: ObjectOptions;
   readonly metrics: Metrics;
   /** For log lines. */
   readonly objectId: string;

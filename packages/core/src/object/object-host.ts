@@ -9,18 +9,18 @@ import type { DurableObjectId } from "../ids/id.ts";
 import { InputGate } from "./input-gate.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics, ObjectCounters } from "../metrics.ts";
-import type { ResolvedOptions } from "../options.ts";
+import type { ObjectOptions } from "../options.ts";
 import { OutputGate } from "./output-gate.ts";
 import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "../websocket/socket-end.ts";
 import { SocketRegistry } from "../websocket/socket-registry.ts";
-import { DurableObjectState } from "./state.ts";
+import { DurableObjectState, type StateHost } from "./state.ts";
 import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "../storage/storage-provider.ts";
 import type { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
 import { facadeOf, type WebSocket } from "../websocket/web-socket.ts";
 
 /** What a host needs from its runtime. */
 export interface HostRuntime {
-  readonly options: ResolvedOptions;
+  readonly options: ObjectOptions;
   readonly provider: StorageProvider;
   readonly env: Record<string, unknown>;
   /** `ctx.exports`: loopback bindings of the Worker's own exports. */
@@ -50,7 +50,7 @@ export type ObjectLifecycle = "live" | "hibernated";
 /** Most objects never accept a socket the standard way: they share this empty set (never added to). */
 const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
 
-export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
+export class ObjectHost implements SocketOwner, StorageHooks, StateHost, IncarnationHost {
   readonly sockets = new SocketRegistry();
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
   autoResponse: WebSocketRequestResponsePair | null = null;
@@ -89,7 +89,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, IncarnationHost {
     this.eventTimeoutMs = runtime.options.eventTimeoutMs;
   }
 
-  get options(): ResolvedOptions {
+  get options(): ObjectOptions {
     return this.runtime.options;
   }
 

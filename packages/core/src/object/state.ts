@@ -1,9 +1,10 @@
 import { checkAutoResponse, WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
 import { argumentTypeError, formatCount, toUint32, workerdError } from "../errors.ts";
 import type { DurableObjectId } from "../ids/id.ts";
-import type { ObjectHost } from "./object-host.ts";
+import type { Limits } from "../options.ts";
 import type { DurableObjectStorage } from "../storage/storage.ts";
 import type { SocketEnd } from "../websocket/socket-end.ts";
+import type { SocketRegistry } from "../websocket/socket-registry.ts";
 import { facadeOf, socketEndOf, type WebSocket } from "../websocket/web-socket.ts";
 
 /** workerd's limit on setHibernatableWebSocketEventTimeout(): 7 days. */
@@ -17,19 +18,38 @@ function socketArgument(ws: unknown, method: string): SocketEnd {
 }
 
 /**
+ * What `ctx` needs from its object's host (the object host implements it):
+ * kept narrow so the state depends on the host's surface, not its class.
+ */
+export interface StateHost {
+  readonly id: DurableObjectId;
+  readonly runtime: { readonly exports: Record<string, unknown>; readonly options: { readonly limits: Limits } };
+  /** The object's hibernatable sockets. */
+  readonly sockets: SocketRegistry;
+  autoResponse: WebSocketRequestResponsePair | null;
+  eventTimeoutMs: number | null;
+  waitUntil(promise: Promise<unknown>): void;
+  blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T>;
+  /** Registers an end as hibernatable (the checks are the state's). */
+  acceptHibernatable(end: SocketEnd, tags: string[] | null): void;
+  /** Drops the instance and uncommitted writes, closing the sockets with `code`; `cause` is what pending callers are failed with. */
+  reset(code: number, reason: string, cause?: unknown): void;
+}
+
+/**
  * `ctx` in a Durable Object (Cloudflare's `DurableObjectState`). A fresh one
  * is made each time the object is constructed; what must survive
  * hibernation (sockets, tags, attachments, auto-response) lives in the host.
  */
 export class DurableObjectState {
-  readonly #host: ObjectHost;
+  readonly #host: StateHost;
   /** This object's id. */
   readonly id: DurableObjectId;
   /** This object's transactional storage. */
   readonly storage: DurableObjectStorage;
 
   /** @internal created by the runtime. */
-  constructor(host: ObjectHost, storage: DurableObjectStorage) {
+  constructor(host: StateHost, storage: DurableObjectStorage) {
     this.#host = host;
     this.id = host.id;
     this.storage = storage;

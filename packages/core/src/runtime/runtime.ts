@@ -7,14 +7,15 @@ import type { DurableObjectId } from "../ids/id.ts";
 import { memoryStorage } from "../storage/memory-storage.ts";
 import { Metrics, type ObjectCounters } from "../metrics.ts";
 import { DurableObjectNamespace, type NamespaceKey } from "../stubs/namespace.ts";
-import { ObjectHost, type DurableObjectClass, type HostRuntime, type ObjectLifecycle } from "../object/object-host.ts";
-import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "../options.ts";
+import type { DurableObjectClass, HostRuntime, ObjectHost, ObjectLifecycle } from "../object/object-host.ts";
+import { everythingLocal, Placement, type ObjectTarget, type PlacedNamespace } from "../placement/placement.ts";
+import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./runtime-options.ts";
 import type { Logger } from "../logger.ts";
 import { jsonError, Response } from "../http/response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "../http/server.ts";
 import type { ObjectKey, StorageProvider } from "../storage/storage-provider.ts";
-import { hostOf, type StubTarget } from "../stubs/stub.ts";
-import { RoutedObject } from "../stubs/routed-object.ts";
+
+export type { ObjectTarget } from "../placement/placement.ts";
 
 /** The Worker entry: `export default { fetch }`. */
 export type WorkerFetch = (
@@ -22,9 +23,6 @@ export type WorkerFetch = (
   env: Record<string, unknown>,
   ctx: ExecutionContext,
 ) => Response | globalThis.Response | Promise<Response | globalThis.Response>;
-
-/** An object, named by stub or id. */
-export type ObjectTarget = { readonly id: DurableObjectId } | DurableObjectId;
 
 /** What `runtime.inspect()` tells about one object. */
 export interface ObjectInfo {
@@ -61,22 +59,11 @@ export class Runtime implements HostRuntime {
    * `options.exports` (the CLI adds the Worker's entrypoints there).
    */
   readonly exports: Record<string, unknown>;
-  readonly #namespaces = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
+  readonly #namespaces = new Map<string, PlacedNamespace>();
   /** The same entries by storage name (what ids and stored keys carry). */
-  readonly #byStorageName = new Map<string, { namespace: DurableObjectNamespace; cls: DurableObjectClass }>();
-  /** Hosts with something to keep: a live instance, sockets, an alarm (see `ObjectHost.disposable`). */
-  readonly #hosts = new Map<string, ObjectHost>();
-  /**
-   * Hosts with nothing to keep (hibernated, no sockets, no alarm), held weakly: a stub still in
-   * use keeps its host (and its counters), so one id never gets two hosts; otherwise the record is
-   * garbage, and the registry drops its entry.
-   */
-  readonly #spare = new Map<string, WeakRef<ObjectHost>>();
-  readonly #collected = new FinalizationRegistry<string>((key) => {
-    if (this.#spare.get(key)?.deref() === undefined) this.#spare.delete(key);
-  });
-  /** Live instances, least recently used first. */
-  readonly #live = new Map<ObjectHost, true>();
+  readonly #byStorageName = new Map<string, PlacedNamespace>();
+  /** Where objects live, and their hosts in this process. */
+  readonly #placement: Placement;
   readonly #waitUntil = new Set<Promise<unknown>>();
   #server: RunningServer | null = null;
   #closed = false;
@@ -100,13 +87,9 @@ export class Runtime implements HostRuntime {
     this.provider = this.options.storage ?? memoryStorage();
     const env: Record<string, unknown> = { ...this.options.env };
     const exports: Record<string, unknown> = {};
-    const directory = this.options.directory;
-    const self = {
-      target: (ns: NamespaceKey, id: DurableObjectId): StubTarget => {
-        if (directory === undefined) return this.#host(ns, id);
-        return new RoutedObject({ namespace: ns.storageName, id: id.toString(), name: id.name }, directory, () => this.#host(ns, id));
-      },
-    };
+    const placement = new Placement(this, this.options.directory ?? everythingLocal, this.#byStorageName, this.options.maxLiveObjects);
+    this.#placement = placement;
+    const self = { target: (ns: NamespaceKey, id: DurableObjectId) => placement.target(ns, id) };
     for (const [binding, cls] of Object.entries(this.options.objects)) {
       const namespace = new DurableObjectNamespace(self, binding, binding);
       const entry = { namespace, cls: cls as unknown as DurableObjectClass };
@@ -195,7 +178,7 @@ export class Runtime implements HostRuntime {
   /** Hibernates every live object that can; returns how many did. */
   async hibernateAll(): Promise<number> {
     let count = 0;
-    for (const host of [...this.#live.keys()]) {
+    for (const host of this.#placement.table.live()) {
       await host.drained();
       if (host.instance !== null && host.hibernate().length === 0) count++;
     }
@@ -209,7 +192,7 @@ export class Runtime implements HostRuntime {
 
   /** Every object this runtime has hosted since it started. */
   objects(): ObjectInfo[] {
-    return this.#allHosts().map((h) => this.#info(h));
+    return this.#placement.table.all().map((h) => this.#info(h));
   }
 
   /** Fires the object's pending alarm now; resolves with whether `alarm()` ran. */
@@ -230,15 +213,16 @@ export class Runtime implements HostRuntime {
   async close(options: { code?: number; reason?: string } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#placement.close();
     const server = this.#server;
     this.#server = null;
     server?.stopAccepting();
-    await Promise.all(this.#allHosts().map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
+    await Promise.all(this.#placement.table.all().map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
     unserve(this);
     this.#unfollowTimers();
-    this.#live.clear();
+    this.#placement.table.clearLive();
     this.provider.close();
   }
 
@@ -252,70 +236,14 @@ export class Runtime implements HostRuntime {
     return this.#closed;
   }
 
+  /** HostRuntime: the instance was constructed or handled an event (LRU bookkeeping). */
   touched(host: ObjectHost): void {
-    const live = this.#live;
-    if (live.has(host)) {
-      // Re-insert to keep least-recently-used order; skipped while far below the cap, where order does not matter.
-      if (live.size * 2 >= this.options.maxLiveObjects) {
-        live.delete(host);
-        live.set(host, true);
-      }
-      return;
-    }
-    live.set(host, true);
-    this.#keep(host);
-    if (live.size > this.options.maxLiveObjects) this.#evictLeastRecentlyUsed(host);
+    this.#placement.table.touched(host);
   }
 
+  /** HostRuntime: the instance was dropped. */
   released(host: ObjectHost): void {
-    this.#live.delete(host);
-    if (host.disposable) this.#spareHost(host);
-  }
-
-  /** Every host: kept ones, and spare ones something still references. */
-  #allHosts(): ObjectHost[] {
-    const all = [...this.#hosts.values()];
-    for (const ref of this.#spare.values()) {
-      const host = ref.deref();
-      if (host !== undefined) all.push(host);
-    }
-    return all;
-  }
-
-  /** Holds the host strongly (it is live, or has sockets or an alarm). */
-  #keep(host: ObjectHost): void {
-    const key = hostKey(host.key.namespace, host.key.id);
-    if (this.#hosts.get(key) === host) return;
-    this.#spare.delete(key);
-    this.#hosts.set(key, host);
-  }
-
-  #spareHost(host: ObjectHost): void {
-    const key = hostKey(host.key.namespace, host.key.id);
-    if (this.#hosts.get(key) === host) this.#hosts.delete(key);
-    this.#spare.set(key, new WeakRef(host));
-  }
-
-  #evictLeastRecentlyUsed(keep: ObjectHost): void {
-    // Objects that cannot hibernate now (events in flight, standard sockets) are skipped.
-    for (const host of this.#live.keys()) {
-      if (this.#live.size <= this.options.maxLiveObjects) return;
-      if (host !== keep) host.hibernate();
-    }
-  }
-
-  #host(namespace: NamespaceKey, id: DurableObjectId): ObjectHost {
-    if (this.#closed) throw new TorporError("ERR_RUNTIME_CLOSED", "This runtime was closed.");
-    const key = hostKey(namespace.storageName, id.toString());
-    let host = this.#hosts.get(key) ?? this.#spare.get(key)?.deref();
-    if (host === undefined) {
-      const cls = this.#namespaces.get(namespace.binding)!.cls;
-      host = new ObjectHost(this, cls, id, { namespace: namespace.storageName, id: id.toString(), name: id.name });
-      // Spare until it has something to keep: a stub made and never called leaves no record.
-      this.#spare.set(key, new WeakRef(host));
-      this.#collected.register(host, key);
-    }
-    return host;
+    this.#placement.table.released(host);
   }
 
   /**
@@ -324,50 +252,21 @@ export class Runtime implements HostRuntime {
    * not yet owned (its sockets arrive before its calls).
    */
   hostForKey(key: ObjectKey, adopting = false): ObjectHost {
-    const entry = this.#byStorageName.get(key.namespace);
-    if (entry === undefined) throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace "${key.namespace}" in this runtime.`);
-    if (!adopting) this.#checkLocal(key);
-    const ns = entry.namespace;
-    const host = this.#host(ns, key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id));
-    // Sockets are about to move in: held strongly, as any host with sockets.
-    if (adopting) this.#keep(host);
-    return host;
+    return this.#placement.hostForKey(key, adopting);
   }
 
   /** @internal every host in memory (cluster workers moving objects out). */
   hosts(): ObjectHost[] {
-    return this.#allHosts();
+    return this.#placement.table.all();
   }
 
   /** @internal forgets a host that moved to another process. */
   forget(host: ObjectHost): void {
-    const key = hostKey(host.key.namespace, host.key.id);
-    if (this.#hosts.get(key) === host) this.#hosts.delete(key);
-    if (this.#spare.get(key)?.deref() === host) this.#spare.delete(key);
-    this.#live.delete(host);
-  }
-
-  /** Only the owner may construct an object: a host is never made for one owned elsewhere. */
-  #checkLocal(key: ObjectKey): void {
-    const directory = this.options.directory;
-    if (directory !== undefined && !directory.isLocal(key)) {
-      throw new TorporError(
-        "ERR_OBJECT_NOT_LOCAL",
-        `Object ${key.namespace}/${key.name ?? key.id} is owned by another worker of this cluster; ask that worker (the admin endpoint routes there).`,
-      );
-    }
+    this.#placement.table.forget(host);
   }
 
   #hostOf(target: ObjectTarget): ObjectHost {
-    const fromStub = hostOf(target as object);
-    if (fromStub !== undefined) return fromStub;
-    const id = ("id" in target ? target.id : target) as DurableObjectId;
-    const entry = this.#byStorageName.get(id.namespaceKey);
-    if (entry !== undefined) {
-      this.#checkLocal({ namespace: id.namespaceKey, id: id.toString() });
-      return this.#host(entry.namespace, id);
-    }
-    throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace of this runtime made the id ${String(id)}.`);
+    return this.#placement.hostFor(target);
   }
 
   #info(host: ObjectHost): ObjectInfo {
@@ -383,28 +282,13 @@ export class Runtime implements HostRuntime {
   }
 
   /**
-   * Schedules the persisted alarms of the objects this process hosts (all of
-   * them without a host directory; `only` narrows further, for objects a
+   * Schedules the persisted alarms of the objects this process hosts (those
+   * the host directory calls local; `only` narrows further, for objects a
    * cluster worker just took over), without opening the objects.
    */
   scheduleStoredAlarms(only?: (key: ObjectKey) => boolean): void {
-    const directory = this.options.directory;
-    for (const { key, scheduledTime } of this.provider.listAlarms()) {
-      const entry = this.#byStorageName.get(key.namespace);
-      if (entry === undefined) continue;
-      if (directory !== undefined && !directory.isLocal(key)) continue;
-      if (only !== undefined && !only(key)) continue;
-      const ns = entry.namespace;
-      const id = key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id);
-      const host = this.#host(ns, id);
-      this.#keep(host);
-      host.scheduleAlarm(scheduledTime);
-    }
+    this.#placement.restoreAlarms(this.provider.listAlarms(), only);
   }
-}
-
-function hostKey(namespace: string, id: string): string {
-  return `${namespace}/${id}`;
 }
 
 /**

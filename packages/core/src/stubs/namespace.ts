@@ -1,10 +1,11 @@
 import { argumentTypeError, TorporError } from "../errors.ts";
 import { DurableObjectId, hexFromName, parseHex, uniqueHex } from "../ids/id.ts";
-import { createStub, type DurableObjectStub, type StubTarget } from "./stub.ts";
+import { createStub, type DurableObjectStub } from "./stub.ts";
+import type { StubTarget } from "./stub-target.ts";
 
 /** What a namespace needs from its runtime. */
 export interface NamespaceRuntime {
-  /** What a stub for `id` calls: the local host, or (cluster mode) a routed object. */
+  /** What a stub for `id` calls (the placement layer decides). */
   target(namespace: NamespaceKey, id: DurableObjectId): StubTarget;
 }
 

@@ -1,0 +1,83 @@
+import { TorporError } from "../errors.ts";
+import { NativeResponse, webSocketOf } from "../http/response.ts";
+import type { ObjectHost } from "../object/object-host.ts";
+import { endOf } from "../websocket/web-socket.ts";
+import { clone } from "./rpc-clone.ts";
+import type { StubTarget } from "./stub-target.ts";
+
+/** Handlers and built-ins that are not RPC methods (Cloudflare refuses them too). */
+const NOT_RPC = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError", "constructor", "then", "ctx", "env"]);
+
+/**
+ * An object whose host is in this process: calls run on the host, through
+ * its gates. What a routed target uses while the object is local, and what
+ * a cluster owner runs for a call routed to it.
+ */
+export class LocalTarget implements StubTarget {
+  constructor(readonly host: ObjectHost) {}
+
+  /** The host. */
+  localHost(): ObjectHost {
+    return this.host;
+  }
+
+  /** `stub.fetch` against the host (also what a cluster owner runs for a routed request). */
+  async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const host = this.host;
+    // Pass a Request through as is: a copy per WebSocket handshake is measurable garbage (bench/RESULTS.md).
+    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+    host.runtime.metrics.events.fetch++;
+    const response = await host.call((instance) => {
+      const handler = instance.fetch;
+      if (typeof handler !== "function") {
+        throw new TorporError("ERR_NO_SUCH_METHOD", `The Durable Object class ${host.cls.name} has no fetch() handler.`);
+      }
+      return handler.call(instance, request) as Response | Promise<Response>;
+    });
+    // Any platform Response will do: Response.json() and fetch() results are not instances of the installed subclass.
+    if (!(response instanceof NativeResponse)) {
+      throw new TypeError(`${host.cls.name}.fetch() must return a Response; it returned ${response === null ? "null" : typeof response}.`);
+    }
+    // A standard-accepted server end handed out by this object belongs to it.
+    const client = webSocketOf(response);
+    const server = client === null ? null : endOf(client).peer;
+    if (server !== null) host.adoptStandard(server);
+    return response;
+  }
+
+  /** An RPC call against the host. */
+  async call(method: string, args: unknown[]): Promise<unknown> {
+    const host = this.host;
+    const cloned = clone(args, `the arguments of ${method}()`);
+    host.runtime.metrics.events.rpc++;
+    const result = await host.call((instance) => {
+      const fn = NOT_RPC.has(method) ? undefined : instance[method];
+      if (typeof fn !== "function") {
+        throw new TorporError(
+          "ERR_NO_SUCH_METHOD",
+          `The Durable Object class ${host.cls.name} has no public method "${method}" to call over RPC. Check the spelling, and that it is a method, not a field.`,
+        );
+      }
+      return fn.apply(instance, cloned);
+    });
+    return clone(result, `the result of ${method}()`);
+  }
+
+  /** An RPC property read against the host. */
+  async read(name: string): Promise<unknown> {
+    const host = this.host;
+    const value = await host.call((instance) => {
+      const found = NOT_RPC.has(name) ? undefined : instance[name];
+      if (found === undefined || typeof found === "function") {
+        throw new TorporError(
+          "ERR_NO_SUCH_METHOD",
+          found === undefined
+            ? `The Durable Object class ${host.cls.name} has no public property "${name}" to read over RPC.`
+            : `"${name}" is a method of ${host.cls.name}: call it (stub.${name}(…)) instead of awaiting it.`,
+        );
+      }
+      return found;
+    });
+    return clone(value, `the property ${name}`);
+  }
+}

@@ -1,0 +1,58 @@
+import { TorporError } from "../errors.ts";
+import { RpcTarget } from "./rpc-target.ts";
+import { isStub } from "./stub.ts";
+
+/**
+ * Copies an RPC value (arguments, a result, a property) as Torpor's RPC
+ * passes it: a structured clone. What Cloudflare would pass by reference
+ * fails with ERR_RPC_CLONE naming it, rather than arriving as a copy.
+ */
+export function clone<T>(value: T, what: string): T {
+  const byReference = findByReference(value, new Set());
+  if (byReference !== undefined) {
+    throw new TorporError(
+      "ERR_RPC_CLONE",
+      `${capitalize(what)} holds ${byReference}: Cloudflare passes those by reference, and Torpor's RPC copies values (structured clone), so it cannot arrive as it was sent. Pass plain data, or call the object through its stub.`,
+    );
+  }
+  try {
+    return structuredClone(value);
+  } catch (cause) {
+    throw new TorporError(
+      "ERR_RPC_CLONE",
+      `RPC values are structured-cloned, and ${what} cannot be: ${(cause as Error).message}. Pass plain data (no functions, class instances with behaviour, or sockets).`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * What Cloudflare would pass by reference (an RpcTarget, a function, a stub),
+ * described, or undefined. Structured clone would copy an RpcTarget silently
+ * without its methods, and fail on the others with a message naming none.
+ */
+function findByReference(value: unknown, seen: Set<object>): string | undefined {
+  if (typeof value === "function") return `a function${value.name === "" ? "" : ` (${value.name})`}`;
+  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
+  if (value instanceof RpcTarget) return `an RpcTarget (${value.constructor.name})`;
+  if (isStub(value)) return "a Durable Object stub";
+  seen.add(value);
+  const children = Array.isArray(value)
+    ? value
+    : value instanceof Map
+      ? [...value.keys(), ...value.values()]
+      : value instanceof Set
+        ? [...value]
+        : Object.getPrototypeOf(value) === Object.prototype
+          ? Object.values(value)
+          : [];
+  for (const child of children) {
+    const found = findByReference(child, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

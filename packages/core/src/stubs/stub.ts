@@ -64,8 +64,7 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
         const call = (...args: unknown[]) => afterOutputGate(() => target.call(prop, args));
         member = Object.assign(call, {
           // biome-ignore lint/suspicious/noThenProperty: `await stub.prop` reads the property over RPC (Cloudflare's property reads); the stub itself stays non-thenable.
-          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) =>
-            afterOutputGate(() => target.read(prop)).then(resolve, reject),
+          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => afterOutputGate(() => target.read(prop)).then(resolve, reject),
         });
         methods.set(prop, member);
       }

@@ -18,3 +18,23 @@ export const ownerContext = new AsyncLocalStorage<object>();
 export function outsideOwners<T>(fn: () => T): T {
   return ownerContext.exit(fn);
 }
+
+/** An owner whose output waits for its writes to be durable (an object's incarnation). */
+export interface OutputOwner {
+  /**
+   * Null when output of this owner's code may leave now; else a promise that
+   * resolves once it may, or rejects when it never may (its writes failed, or
+   * the instance was reset).
+   */
+  outputBarrier(): Promise<void> | null;
+}
+
+/**
+ * The output barrier of the running code's owner (see `OutputOwner`): what a
+ * send on a socket no object owns, or an outbound connection, waits for. Null
+ * outside object code.
+ */
+export function currentOutputBarrier(): Promise<void> | null {
+  const owner = ownerContext.getStore() as Partial<OutputOwner> | undefined;
+  return owner?.outputBarrier === undefined ? null : owner.outputBarrier();
+}

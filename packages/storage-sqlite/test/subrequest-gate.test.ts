@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeAll, describe, expect, onTestFinished, test, vi } from "vitest";
-import { DurableObject, Runtime, type DurableObjectNamespace, type Logger } from "@torpor/core";
+import { WebSocket as WsClient, WebSocketServer } from "ws";
+import { DurableObject, Response, Runtime, WebSocket, WebSocketPair, type DurableObjectNamespace, type Logger } from "@torpor/core";
 import { sqliteStorage } from "../src/index.ts";
 import { injectFsyncFault } from "../src/wal-sync.ts";
 
@@ -51,6 +53,33 @@ class A extends DurableObject<Env> {
       return this.env.B.getByName("b").note("transaction");
     });
   }
+  async viaClientSocket(): Promise<string> {
+    const ws = await this.socketToB();
+    this.ctx.storage.put("x", "socket");
+    ws.send("socket");
+    return "sent";
+  }
+  async socketAfterReset(): Promise<string> {
+    const ws = await this.socketToB();
+    await this.ctx.storage.put("x", "doomed");
+    await hold.promise;
+    // The batch failed and the object was reset meanwhile: this message must never reach B.
+    ws.send("from a reset instance");
+    return "sent";
+  }
+  async outbound(url: string): Promise<string> {
+    this.ctx.storage.put("x", "outbound");
+    const ws = new WebSocket(url);
+    ws.addEventListener("open", () => ws.send("outbound"));
+    return "opened";
+  }
+  /** The client end of a WebSocket B accepted (no object owns it here): its sends wait for A's own output gate. */
+  async socketToB(): Promise<WebSocket> {
+    const response = await this.env.B.getByName("b").fetch("http://b/?from=upgrade", { headers: { Upgrade: "websocket" } });
+    const ws = (response as Response).webSocket!;
+    ws.accept();
+    return ws;
+  }
   async afterReset(): Promise<string> {
     await this.ctx.storage.put("x", "doomed");
     await hold.promise;
@@ -69,9 +98,17 @@ class B extends DurableObject {
     return `noted ${from}`;
   }
   override fetch(request: Request): Response {
+    if (request.headers.get("Upgrade") === "websocket") {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      this.ctx.acceptWebSocket(server);
+      return new Response(null, { status: 101, webSocket: client });
+    }
     const from = new URL(request.url).searchParams.get("from")!;
     reached.push(from);
     return new Response(`fetched ${from}`);
+  }
+  override webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): void {
+    reached.push(String(message));
   }
 }
 
@@ -112,7 +149,12 @@ async function start() {
   });
   const a = runtime.namespace<A>("A").getByName("a");
   const aWal = `${runtime.namespace("A").idFromName("a").toString()}.sqlite-wal`;
-  return { runtime, a, aWal };
+  /** What reached B so far: a call from outside any object, queued behind every event already delivered to B. */
+  const reachedB = async () => {
+    await runtime.namespace<B>("B").getByName("b").note("probe");
+    return reached.filter((mark) => mark !== "probe");
+  };
+  return { runtime, a, aWal, reachedB };
 }
 
 /** Holds every fsync of A's WAL until `release()`; B's run at once. */
@@ -172,5 +214,64 @@ describe("subrequests wait for the caller's writes to be durable", () => {
     hold.release();
     expect(await settled).toBe("ERR_STORAGE_COMMIT_FAILED");
     expect(reached).toEqual([]);
+  });
+});
+
+describe("WebSocket output of object code waits for its writes to be durable", () => {
+  test("a message on the client end of a WebSocket another object returned leaves only once the write before it is durable", async () => {
+    const { a, aWal, reachedB } = await start();
+    const fsyncs = holdFsyncsOf(aWal);
+    const call = a.viaClientSocket();
+    await vi.waitFor(() => expect(fsyncs.held).toBe(1));
+    expect(await reachedB()).toEqual([]);
+    fsyncs.release();
+    expect(await call).toBe("sent");
+    await vi.waitFor(async () => expect(await reachedB()).toEqual(["socket"]));
+  });
+
+  test("code of an instance that was reset sends nothing on such a socket", async () => {
+    const { a, reachedB } = await start();
+    hold = released();
+    injectFsyncFault(() => Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" })));
+    const settled = a.socketAfterReset().then(
+      () => "resolved",
+      (error: { code?: string }) => error.code,
+    );
+    await vi.waitFor(() => expect(errors).toContain("Storage commit failed; resetting the object"));
+    hold.release();
+    expect(await settled).toBe("ERR_STORAGE_COMMIT_FAILED");
+    expect(await reachedB()).toEqual([]);
+  });
+
+  test("an outbound new WebSocket(url) connects only once the write before it is durable", async () => {
+    const { a, aWal } = await start();
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    onTestFinished(() => {
+      for (const client of server.clients) client.terminate();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    await new Promise<void>((resolve) => server.once("listening", resolve));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const connections: string[] = [];
+    const messages: string[] = [];
+    server.on("connection", (socket, request) => {
+      connections.push(request.headers["x-probe"] === undefined ? "a" : "probe");
+      socket.on("message", (data) => messages.push(String(data)));
+    });
+    const fsyncs = holdFsyncsOf(aWal);
+    const call = a.outbound(url);
+    await vi.waitFor(() => expect(fsyncs.held).toBe(1));
+    // A connection opened after A's (from outside any object) completes its handshake; A's has not started.
+    const probe = new WsClient(url, { headers: { "x-probe": "1" } });
+    await new Promise((resolve, reject) => {
+      probe.once("open", resolve);
+      probe.once("error", reject);
+    });
+    probe.close();
+    expect(connections).toEqual(["probe"]);
+    fsyncs.release();
+    expect(await call).toBe("opened");
+    await vi.waitFor(() => expect(messages).toEqual(["outbound"]));
+    expect(connections).toEqual(["probe", "a"]);
   });
 });

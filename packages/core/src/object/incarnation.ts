@@ -7,6 +7,7 @@
  * no success, send nothing and start no subrequest.
  */
 import { TorporError } from "../errors.ts";
+import type { OutputOwner } from "../owner-context.ts";
 import { currentOwner, type FaultOwner } from "./fault-isolation.ts";
 
 /** What an incarnation reports to its object. */
@@ -22,7 +23,7 @@ export interface IncarnationHost {
 }
 
 /** The async context of one instance of an object. */
-export class Incarnation implements FaultOwner {
+export class Incarnation implements FaultOwner, OutputOwner {
   /** Why the incarnation was reset (the error its unfinished events fail with), or null. */
   #resetBy: Error | null = null;
   /** Timers its code set that have not fired (or, intervals, been cleared): see object-timers.ts. */
@@ -38,6 +39,16 @@ export class Incarnation implements FaultOwner {
   /** The object was reset: this incarnation's events fail with `error`, its output is dropped. */
   reset(error: Error): void {
     this.#resetBy ??= error;
+  }
+
+  /**
+   * What output of this incarnation's code (a subrequest, a send on a socket
+   * no object owns) waits for: null when its object's writes so far are
+   * durable; once reset, the reset's error (the output never leaves).
+   */
+  outputBarrier(): Promise<void> | null {
+    if (this.#resetBy !== null) return Promise.reject(this.#resetBy);
+    return this.host.outputBarrier();
   }
 
   /** A timer of this incarnation's code was set. */
@@ -101,10 +112,7 @@ export function currentIncarnation(): Incarnation | undefined {
  * its subrequests never leave.
  */
 export function subrequestGate(): Promise<void> | null {
-  const incarnation = currentIncarnation();
-  if (incarnation === undefined) return null;
-  if (incarnation.resetBy !== null) return Promise.reject(incarnation.resetBy);
-  return incarnation.host.outputBarrier();
+  return currentIncarnation()?.outputBarrier() ?? null;
 }
 
 /** Runs `send` once `subrequestGate()` allows (at once when nothing is pending). */

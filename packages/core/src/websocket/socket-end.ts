@@ -2,6 +2,7 @@ import type { WebSocket as WsConnection } from "ws";
 import type { StoredAttachment } from "./attachment.ts";
 import { TorporError, domException, workerdError } from "../errors.ts";
 import { outsideOwners } from "../owner-context.ts";
+import { holdOwnerlessOutput } from "./ownerless-output.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
 export const CONNECTING = 0;
@@ -90,6 +91,8 @@ export class SocketEnd {
     const message = typeof data === "string" || data instanceof ArrayBuffer ? data : copyView(data);
     const owner = this.owner;
     if (owner !== null && (owner.refusesOutput() || owner.holdOutput(this, message))) return;
+    // No object owns it (a client end, an outbound client): the sender's own output gate holds it.
+    if (owner === null && holdOwnerlessOutput(this, message)) return;
     this.transmit(message);
   }
 
@@ -111,6 +114,7 @@ export class SocketEnd {
     this.state = this.closeReceived ? CLOSED : CLOSING;
     const item = new PendingClose(code, text);
     if (this.owner !== null && this.owner.holdOutput(this, item)) return;
+    if (this.owner === null && holdOwnerlessOutput(this, item)) return;
     this.transmit(item);
   }
 

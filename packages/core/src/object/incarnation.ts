@@ -115,7 +115,13 @@ export function subrequestGate(): Promise<void> | null {
   return currentIncarnation()?.outputBarrier() ?? null;
 }
 
-/** Runs `send` once `subrequestGate()` allows (at once when nothing is pending). */
+/**
+ * Runs `send` once `subrequestGate()` allows (at once when nothing is
+ * pending): from Durable Object code, once the object's writes so far are
+ * durable; from an instance that was reset, never (the promise rejects with
+ * the reset's error). Bindings that write elsewhere (KV, D1, R2) use it, as
+ * workerd waits for the output locks before their requests.
+ */
 export function afterOutputGate<T>(send: () => Promise<T>): Promise<T> {
   const wait = subrequestGate();
   return wait === null ? send() : wait.then(send);

@@ -11,17 +11,21 @@
  * (or whose instance was reset) sends is dropped.
  */
 import { currentOutputBarrier } from "../owner-context.ts";
-import type { Message, PendingClose, SocketEnd } from "./socket-end.ts";
+
+/** A socket end as seen here (a `SocketEnd`; structural, so that socket-end.ts can import this file). */
+interface Transmitter<T> {
+  transmit(item: T): void;
+}
 
 /** The last held item of each socket that has one (kept beside the end: most ends never hold anything). */
-const tails = new WeakMap<SocketEnd, Promise<void>>();
+const tails = new WeakMap<object, Promise<void>>();
 
 /**
  * Holds `item` (a message or a close from `end`) until the running code's
  * writes so far are durable, and after whatever `end` already holds; returns
  * false when it may be transmitted now.
  */
-export function holdOwnerlessOutput(end: SocketEnd, item: Message | PendingClose): boolean {
+export function holdOwnerlessOutput<T>(end: Transmitter<T>, item: T): boolean {
   const barrier = currentOutputBarrier();
   const previous = tails.get(end);
   if (barrier === null && previous === undefined) return false;

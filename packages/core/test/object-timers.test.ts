@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from "vitest";
-import { DurableObject, VirtualClock } from "../src/index.ts";
-import { startRuntime } from "./helpers.ts";
+import { DurableObject, Response, VirtualClock, WebSocketPair, type WebSocket } from "../src/index.ts";
+import { connect, startRuntime } from "./helpers.ts";
 
 /**
  * An object with a pending setTimeout/setInterval does not hibernate (as on
@@ -36,6 +36,28 @@ class Ticker extends DurableObject {
   }
   abort(): void {
     this.ctx.abort("test reset");
+  }
+}
+
+let lastTimeout: NodeJS.Timeout | undefined;
+/** Settles the promise a Lingerer left behind (no event awaits it). */
+let wake: (() => void) | undefined;
+
+class Lingerer extends DurableObject {
+  override fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    if (message !== "linger") {
+      ws.send(`pong ${String(message)}`);
+      return;
+    }
+    // Left behind: an unref()ed timer (pins nothing) and a promise no event awaits.
+    lastTimeout = setTimeout(() => ws.send("zombie timer"), 60_000).unref();
+    void new Promise<void>((resolve) => (wake = resolve)).then(() => ws.send("zombie"));
+    ws.send("lingering");
   }
 }
 
@@ -85,5 +107,20 @@ describe("timers of object code", () => {
     await expect(stub.abort()).rejects.toMatchObject({ code: "ERR_OBJECT_RESET" });
     // Node marks a cleared timer destroyed (lib/internal/timers.js): the interval will not run again.
     expect((lastInterval as unknown as { _destroyed: boolean })._destroyed).toBe(true);
+  });
+
+  test("hibernation cancels the unref()ed timers of the instance it drops, and code of it still running sends nothing", async () => {
+    const { runtime, wsUrl } = await startRuntime({ objects: { L: Lingerer } });
+    const client = await connect(`${wsUrl}/L/x`);
+    client.send("linger");
+    expect(await client.next()).toBe("lingering");
+    const stub = runtime.namespace<Lingerer>("L").getByName("x");
+    await runtime.hibernate(stub);
+    expect(runtime.inspect(stub).state).toBe("hibernated");
+    expect((lastTimeout as unknown as { _destroyed: boolean })._destroyed).toBe(true);
+    // The dropped instance's leftover promise settles: its send must not reach the client (the next instance answers the ping).
+    wake!();
+    client.send("ping");
+    expect(await client.next()).toBe("pong ping");
   });
 });

@@ -70,7 +70,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   readonly #alarms: AlarmScheduler = new AlarmScheduler(this);
   /** The async context of the live instance's code: exceptions escaping it are attributed here. */
   #incarnation: Incarnation | null = null;
-  /** How many times the object was reset: while 0, no code of a dead incarnation can be running. */
+  /** How many instances were discarded (reset, or dropped when hibernating): while 0, no code of a dead incarnation can be running. */
   #resets = 0;
 
   /** Sockets not being read because this object has too many events pending (see #backpressure). */
@@ -410,6 +410,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     if (this.instance === null) return [];
     const blockers = this.blockers();
     if (blockers.length > 0) return blockers;
+    if (this.#incarnation !== null) this.#retire(this.#incarnation);
     this.#release();
     this.counters.evicted++;
     this.runtime.metrics.evictions++;
@@ -433,6 +434,25 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     for (const end of this.sockets) end.facade = null;
     storage?.close();
     this.runtime.released(this);
+  }
+
+  /**
+   * The instance hibernates (idle, evicted or asked to): as when Cloudflare
+   * evicts an isolate, nothing of it runs on. Its timers are cancelled (only
+   * `unref()`ed ones can be left: pending ones pin it), and code of it that
+   * still runs later (such a timer's callback, a promise no event awaited)
+   * counts as code of a reset instance: its sends are dropped and its
+   * subrequests reject without leaving.
+   */
+  #retire(incarnation: Incarnation): void {
+    for (const timer of incarnation.takeTimers()) cancelTimer(timer);
+    this.#resets++;
+    incarnation.reset(
+      new TorporError(
+        "ERR_OBJECT_RESET",
+        `Durable Object ${this.key.namespace}/${this.key.name ?? this.key.id} hibernated: code its dropped instance left running (an unref()ed timer, a promise no event awaited) cannot send or make subrequests.`,
+      ),
+    );
   }
 
   /** InputGateOwner: a blockConcurrencyWhile() callback threw. As Cloudflare documents, the object is reset. */

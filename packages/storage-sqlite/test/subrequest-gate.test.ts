@@ -65,6 +65,8 @@ class A extends DurableObject<Env> {
     await hold.promise;
     // The batch failed and the object was reset meanwhile: this message must never reach B.
     ws.send("from a reset instance");
+    // Its close must still end the connection, with the runtime's code (1011), not the dead code's.
+    ws.close(1000, "bye");
     return "sent";
   }
   async outbound(url: string): Promise<string> {
@@ -109,6 +111,9 @@ class B extends DurableObject {
   }
   override webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): void {
     reached.push(String(message));
+  }
+  override webSocketClose(_ws: WebSocket, code: number): void {
+    reached.push(`close ${code}`);
   }
 }
 
@@ -229,7 +234,7 @@ describe("WebSocket output of object code waits for its writes to be durable", (
     await vi.waitFor(async () => expect(await reachedB()).toEqual(["socket"]));
   });
 
-  test("code of an instance that was reset sends nothing on such a socket", async () => {
+  test("code of an instance that was reset sends nothing on such a socket; its close becomes 1011", async () => {
     const { a, reachedB } = await start();
     hold = released();
     injectFsyncFault(() => Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" })));
@@ -240,7 +245,7 @@ describe("WebSocket output of object code waits for its writes to be durable", (
     await vi.waitFor(() => expect(errors).toContain("Storage commit failed; resetting the object"));
     hold.release();
     expect(await settled).toBe("ERR_STORAGE_COMMIT_FAILED");
-    expect(await reachedB()).toEqual([]);
+    await vi.waitFor(async () => expect(await reachedB()).toEqual(["close 1011"]));
   });
 
   test("an outbound new WebSocket(url) connects only once the write before it is durable", async () => {

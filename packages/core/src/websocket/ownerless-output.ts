@@ -23,9 +23,11 @@ const tails = new WeakMap<object, Promise<void>>();
 /**
  * Holds `item` (a message or a close from `end`) until the running code's
  * writes so far are durable, and after whatever `end` already holds; returns
- * false when it may be transmitted now.
+ * false when it may be transmitted now. If the sender's writes fail, `item`
+ * is dropped, or replaced by `instead` (a close: the connection must still
+ * end, with the runtime's code rather than the dead code's).
  */
-export function holdOwnerlessOutput<T>(end: Transmitter<T>, item: T): boolean {
+export function holdOwnerlessOutput<T>(end: Transmitter<T>, item: T, instead?: T): boolean {
   const barrier = currentOutputBarrier();
   const previous = tails.get(end);
   if (barrier === null && previous === undefined) return false;
@@ -36,6 +38,7 @@ export function holdOwnerlessOutput<T>(end: Transmitter<T>, item: T): boolean {
     .then((send) => {
       if (tails.get(end) === tail) tails.delete(end);
       if (send) end.transmit(item);
+      else if (instead !== undefined) end.transmit(instead);
     });
   tails.set(end, tail);
   return true;

@@ -21,6 +21,9 @@ export class PendingClose {
   ) {}
 }
 
+/** What a close from code whose writes failed (a reset instance) becomes on a socket no object owns: the connection still ends. */
+const SENDER_RESET = new PendingClose(1011, "Durable Object reset");
+
 /** Where a socket accepted inside an object reports its events: the object's host. */
 export interface SocketOwner {
   socketMessage(end: SocketEnd, data: Message): void;
@@ -114,7 +117,7 @@ export class SocketEnd {
     this.state = this.closeReceived ? CLOSED : CLOSING;
     const item = new PendingClose(code, text);
     if (this.owner !== null && this.owner.holdOutput(this, item)) return;
-    if (this.owner === null && holdOwnerlessOutput(this, item)) return;
+    if (this.owner === null && holdOwnerlessOutput(this, item, SENDER_RESET)) return;
     this.transmit(item);
   }
 

@@ -26,7 +26,7 @@ import WebSocket from "ws";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const packsDir = join(repoRoot, "packs");
-const PACKAGES = ["core", "storage-sqlite", "bindings", "testing", "cli"] as const;
+const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "cli"] as const;
 
 /** The README's commands, in order. */
 const COMMANDS = {

@@ -18,6 +18,15 @@ import { fsyncPath } from "./wal-sync.ts";
 
 /** A storage provider backed by SQLite files (or in-memory databases). */
 export interface SqliteStorageProvider extends StorageProvider {
+  /** The file of an object's database (`<dir>/<namespace>/<id>.sqlite`), created on its first write; null for `":memory:"`. */
+  databasePath(key: ObjectKey): string | null;
+  /**
+   * For providers layered on this one (the PostgreSQL log): the object's
+   * database file was replaced from outside while the object was closed (a
+   * restore). Forgets any cached handle of it and records its alarm in the
+   * alarm index, which a wake asks before opening the file.
+   */
+  replaced(key: ObjectKey, alarm: number | null): void;
   /** The options in force, defaults filled in. */
   readonly options: Readonly<ResolvedSqliteStorageOptions>;
   /** Object databases currently open: those of live objects that touched storage, plus the cached handles of hibernated ones. */
@@ -117,6 +126,20 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     },
     listAlarms(): PendingAlarm[] {
       return index.listAlarms();
+    },
+    databasePath(key: ObjectKey): string | null {
+      return inMemory ? null : location(key);
+    },
+    replaced(key: ObjectKey, alarm: number | null): void {
+      const where = location(key);
+      if (live.has(where)) throw new TorporError("ERR_STORAGE_OPEN", `The storage of ${key.namespace}/${key.id} is open; it cannot be replaced.`);
+      const cached = idle.get(where);
+      if (cached !== undefined) {
+        idle.delete(where);
+        cached.close();
+      }
+      if (alarm === null) index.deleteAlarm(key);
+      else index.setAlarm(key, alarm);
     },
     listObjects(namespace: string): ObjectKey[] {
       let ids: string[];

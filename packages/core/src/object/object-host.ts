@@ -76,6 +76,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   /** Sockets not being read because this object has too many events pending (see #backpressure). */
   #paused: SocketEnd[] | null = null;
   #idleTimer: TimerHandle | null = null;
+  /** The provider's prepare() for the next construction is pending. */
+  #preparing = false;
   #lastActive = 0;
   #closing = false;
   #stopped = false;
@@ -295,9 +297,28 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
 
   // ---- construction and hibernation ---------------------------------------
 
-  /** Creates a fresh instance (first start or wake). Returns false (queued events failed) if its storage or constructor failed. */
+  /**
+   * Creates a fresh instance (first start or wake). Returns false if its storage or constructor failed (queued events
+   * failed), or while the provider prepares the object (events stay queued; construction resumes when it is ready).
+   */
   #construct(): boolean {
     const runtime = this.runtime;
+    if (this.#preparing) return false;
+    const preparing = runtime.provider.prepare?.(this.key) ?? null;
+    if (preparing !== null) {
+      this.#preparing = true;
+      preparing.then(
+        () => {
+          this.#preparing = false;
+          if (this.instance === null && this.#input.queued > 0 && this.#construct()) this.#input.kick();
+        },
+        (cause: unknown) => {
+          this.#preparing = false;
+          this.#openFailed(cause);
+        },
+      );
+      return false;
+    }
     let storage: ObjectStorage;
     try {
       storage = runtime.provider.open(this.key, this);

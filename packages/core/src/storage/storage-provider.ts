@@ -119,6 +119,16 @@ export interface PendingAlarm {
 
 /** Creates per-object storage. One provider serves a whole runtime. */
 export interface StorageProvider {
+  /**
+   * Optional: work that must finish before `open(key)` may run, such as
+   * claiming the object and restoring its data from a remote log. Returns
+   * null when there is none (the common case, allocating nothing). The
+   * runtime calls it before constructing the object's instance (first start
+   * and every wake) and keeps the object's events queued until the promise
+   * settles; a rejection fails them as a failed `open()` does
+   * (`ERR_STORAGE_OPEN`).
+   */
+  prepare?(key: ObjectKey): Promise<void> | null;
   /** Opens (or creates) the storage of one object. */
   open(key: ObjectKey, hooks: StorageHooks): ObjectStorage;
   /** Every persisted alarm across all objects, without opening each object. */

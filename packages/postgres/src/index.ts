@@ -1,0 +1,18 @@
+export { openClusterDb, isConnectionFailure, redact } from "./cluster-db.ts";
+export type { ClusterDb, ClusterDbOptions, TimedClient } from "./cluster-db.ts";
+export { SCHEMA_VERSION, tablesOf } from "./schema.ts";
+export type { Tables } from "./schema.ts";
+export { NodeLease } from "./node-lease.ts";
+export type { NodeLeaseOptions } from "./node-lease.ts";
+export { SlotLeases } from "./slot-leases.ts";
+export type { SlotView, NodeView } from "./slot-leases.ts";
+export { ObjectLog, objectKeyString } from "./object-log.ts";
+export type { Append, Claim, Head, Stored } from "./object-log.ts";
+export { LogShipper, LogStream } from "./log-shipper.ts";
+export type { LogShipperOptions, ShipperStats } from "./log-shipper.ts";
+export { WalTail } from "./wal-tail.ts";
+export { applyRecords, decodeRecord, encodeRecord, mergeRecords } from "./page-record.ts";
+export type { PageRecord } from "./page-record.ts";
+export { monotonicClock, monotonicNow } from "./monotonic-clock.ts";
+export { postgresStorage } from "./postgres-storage.ts";
+export type { PostgresStorageOptions, PostgresStorageProvider } from "./postgres-storage.ts";

@@ -1,0 +1,125 @@
+/**
+ * A TCP proxy in front of a server, for fault tests: it forwards bytes both
+ * ways and can, on command, delay them (a slow link), swallow everything (a
+ * blackhole: connections stay open, nothing arrives), or drop a connection at
+ * a precise point of the protocol: right after the server answered a matching
+ * request (the statement ran, its reply is lost) or before the request
+ * reaches the server (it never ran). Listens on 127.0.0.1, port 0.
+ */
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+/** What the proxy does to a client chunk that contains a trigger. */
+export type DropPoint = "after-reply" | "before-request";
+
+/** A running proxy. */
+export interface FaultProxy {
+  readonly port: number;
+  /** Open client connections. */
+  readonly connections: number;
+  /** Extra delay per chunk in each direction, ms (0: none). */
+  delayMs: number;
+  /** Swallows all bytes both ways and holds new connections silently (true), or forwards (false). */
+  blackhole: boolean;
+  /** The next client chunk containing `match` drops its connection at `point`; resolves when it happened. */
+  dropOnce(match: string, point: DropPoint): Promise<void>;
+  /** Destroys every open connection (a cut link). */
+  cutAll(): void;
+  close(): Promise<void>;
+}
+
+interface Trigger {
+  match: Buffer;
+  point: DropPoint;
+  done(): void;
+}
+
+/** Starts a proxy to `target` (host and port), listening on `listenHost` (default 127.0.0.1), port 0. */
+export async function startFaultProxy(target: { host: string; port: number }, listenHost = "127.0.0.1"): Promise<FaultProxy> {
+  const open = new Set<Socket>();
+  const triggers: Trigger[] = [];
+  const state = { delayMs: 0, blackhole: false };
+
+  const pipe = (from: Socket, to: Socket, onChunk?: (chunk: Buffer) => boolean) => {
+    from.on("data", (chunk: Buffer) => {
+      if (state.blackhole) return;
+      if (onChunk !== undefined && !onChunk(chunk)) return;
+      if (state.delayMs > 0) {
+        // Keep order: pause reading while a delayed chunk waits.
+        from.pause();
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+          from.resume();
+        }, state.delayMs);
+      } else if (!to.destroyed) to.write(chunk);
+    });
+  };
+
+  const server: Server = createServer((client) => {
+    open.add(client);
+    const upstream = connect(target.port, target.host);
+    open.add(upstream);
+    const kill = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on("error", kill);
+    upstream.on("error", kill);
+    client.on("close", kill);
+    upstream.on("close", kill);
+    let dropAfterReply: Trigger | null = null;
+    pipe(client, upstream, (chunk) => {
+      const i = triggers.findIndex((t) => chunk.includes(t.match));
+      if (i < 0) return true;
+      const trigger = triggers.splice(i, 1)[0]!;
+      if (trigger.point === "before-request") {
+        kill();
+        trigger.done();
+        return false;
+      }
+      dropAfterReply = trigger;
+      return true;
+    });
+    pipe(upstream, client, () => {
+      if (dropAfterReply === null) return true;
+      // The server answered the request (so it ran it): the client never sees the answer.
+      const trigger = dropAfterReply;
+      dropAfterReply = null;
+      kill();
+      trigger.done();
+      return false;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    get connections() {
+      return [...open].length / 2;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(ms: number) {
+      state.delayMs = ms;
+    },
+    get blackhole() {
+      return state.blackhole;
+    },
+    set blackhole(on: boolean) {
+      state.blackhole = on;
+    },
+    dropOnce(match, point) {
+      return new Promise((resolve) => triggers.push({ match: Buffer.from(match), point, done: resolve }));
+    },
+    cutAll() {
+      for (const s of open) s.destroy();
+      open.clear();
+    },
+    close() {
+      for (const s of open) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

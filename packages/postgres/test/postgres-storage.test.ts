@@ -29,6 +29,14 @@ class Ledger extends DurableObject {
     await this.ctx.storage.put(`k${n % 7}`, { n });
     return n;
   }
+  /** A stub call inside a transaction() closure: the output gate must not wait for the closure's own batch. */
+  async callInTransaction() {
+    const env = this.env as unknown as { LEDGER: { getByName(name: string): { write(n: number): Promise<number> } } };
+    return this.ctx.storage.transaction(async (txn) => {
+      await txn.put("t", 1);
+      return env.LEDGER.getByName("callee").write(1);
+    });
+  }
   async setAlarmAt(time: number) {
     await this.ctx.storage.setAlarm(time);
   }
@@ -96,6 +104,16 @@ describe("postgresStorage", () => {
     const after = await stubB.dump();
     expect(after.rows.map((r) => r.n)).toEqual([...before.rows.map((r) => r.n), 41]);
   });
+
+  pgIt(
+    "a stub call inside a transaction() closure completes: the provider says the closure is open, so the call waits only for committed batches",
+    async () => {
+      const db = await openFresh(pg.get().url);
+      onTestFinished(() => db.close());
+      const a = await startNode(db, "a");
+      expect(await a.ns.getByName("caller").callInTransaction()).toBe(1);
+    },
+  );
 
   pgIt("commits of many objects in one turn share statements, and each object's sequence stays contiguous", async () => {
     const db = await openFresh(pg.get().url);

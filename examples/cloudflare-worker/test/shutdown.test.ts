@@ -20,7 +20,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
 
-it("loses no acknowledged write when SIGTERM arrives mid-stream, and clients see 1012", async () => {
+// Two starts of `torpor dev` (a supervisor and a worker each): more than the default 20 s on a loaded machine.
+it("loses no acknowledged write when SIGTERM arrives mid-stream, and clients see 1012", { timeout: 60_000 }, async () => {
   const dir = tempDir();
   dirs.push(dir);
   const server = await startTorpor(["start", "--port", "0", "--persist-to", dir]);

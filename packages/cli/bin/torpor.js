@@ -16,8 +16,17 @@ import { register as registerTsx } from "tsx/esm/api";
 const fromSource = existsSync(new URL("../src/main.ts", import.meta.url));
 const main = new URL(fromSource ? "../src/main.ts" : "../dist/main.js", import.meta.url);
 
-registerTsx();
+// Every module tsx loads is reported, so `torpor dev` can watch the Worker's import graph
+// (the URLs arrive asynchronously from the loader thread; early ones wait here for a listener).
+const imported = [];
+let onImport = null;
+registerTsx({ onImport: (url) => (onImport === null ? imported.push(url) : onImport(url)) });
 register("./hooks.js", import.meta.url, { data: { sourceCondition: fromSource } });
 
 const { run } = await import(main.href);
-await run(process.argv.slice(2));
+await run(process.argv.slice(2), {
+  watchImports(listener) {
+    onImport = listener;
+    for (const url of imported.splice(0)) listener(url);
+  },
+});

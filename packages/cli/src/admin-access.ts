@@ -48,10 +48,12 @@ export interface Refusal {
  *   `X-Torpor-Admin` header: a cross-site form cannot set a header, and a
  *   cross-site fetch that does is stopped by CORS preflight (never answered).
  */
-export function adminAccess(host: string, port: number, token: string | null): (req: IncomingMessage) => Refusal | null {
+export function adminAccess(host: string, port: number, token: string | null): (req: IncomingMessage, options?: { assets?: boolean }) => Refusal | null {
   const hosts = allowedHosts(host, port);
   const expected = token === null ? null : digest(token);
-  return (req) => {
+  // `assets`: the dashboard's page, script and style hold no data; a browser cannot send the
+  // token on a navigation, so they need only the Host check (the page then sends the token).
+  return (req, options) => {
     const hostHeader = (req.headers.host ?? "").toLowerCase();
     if (hosts !== null && !hosts.has(hostHeader)) {
       return {
@@ -60,6 +62,7 @@ export function adminAccess(host: string, port: number, token: string | null): (
         message: `Host ${JSON.stringify(req.headers.host ?? null)} is not this admin endpoint's address (${[...hosts].join(", ")}); requests through another name are refused to stop DNS rebinding.`,
       };
     }
+    if (options?.assets === true) return null;
     if (expected !== null) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
       if (match === null || !timingSafeEqual(digest(match[1]!), expected)) {

@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TorporError, type Logger, type ObjectInfo, type Runtime } from "@torpor/core";
+import type { DataDirLock } from "@torpor/storage-sqlite";
+import { dashboardAsset, dashboardData, type WorkerStats } from "./dashboard/dashboard.ts";
 import { adminAccess, checkAdminExposure } from "./admin-access.ts";
+import { lockCheck, readiness, runtimeChecks, type Readiness } from "./health.ts";
 import { prometheusText } from "./prometheus.ts";
 
 /** A listening admin endpoint. */
@@ -16,6 +19,8 @@ export interface AdminOptions {
   host: string;
   logger: Logger;
   token: string | null;
+  /** The objects' storage folder (`<persist-to>/do`): the dashboard shows each object's size on disk. */
+  dataDir?: string;
 }
 
 /** What the admin endpoint reports on: one runtime, or (cluster) every worker through the supervisor. */
@@ -26,14 +31,22 @@ export interface AdminBackend {
   metrics(): Promise<string>;
   /** Forces one object to hibernate; the status and JSON body to answer with. */
   hibernate(binding: string, name: string): Promise<{ status: number; body: unknown }>;
+  /** The `/readyz` checks. */
+  ready(): Promise<Readiness>;
+  /** Each worker's metrics and objects (one entry, worker null, for one process): what the dashboard shows. */
+  stats(): Promise<WorkerStats[]>;
 }
 
-/** The admin backend of one runtime. */
-export function runtimeAdmin(runtime: Runtime): AdminBackend {
+/** The admin backend of one runtime (`lock`: the data-directory lock it serves under, if any). */
+export function runtimeAdmin(runtime: Runtime, lock: DataDirLock | null = null): AdminBackend {
+  const provider = runtime.provider as { probe?: () => string | null };
+  const storage = { probe: () => provider.probe?.() ?? null };
   return {
     objects: async () => runtime.objects().map((o) => objectRow(o)),
     metrics: async () => prometheusText(runtime),
     hibernate: (binding, name) => hibernateObject(runtime, binding, name),
+    ready: async () => readiness([...(lock !== null ? [lockCheck(lock)] : []), ...runtimeChecks(runtime, storage)]),
+    stats: async () => [{ worker: null, metrics: runtime.metrics, objects: runtime.objects() }],
   };
 }
 
@@ -43,9 +56,11 @@ export function runtimeAdmin(runtime: Runtime): AdminBackend {
  * - `GET /objects`: JSON list of objects (binding, id, name, state, sockets, counters, blockers)
  * - `POST /objects/<binding>/<name>/hibernate`: 200 once hibernated (sockets stay open), 409 with the reasons if it cannot
  * - `GET /metrics`: Prometheus text format
+ * - `GET /healthz`, `GET /readyz`: liveness and readiness (health.ts), open to probes without the token
+ * - `GET /dashboard`: a page showing the objects live (dashboard/), `GET /dashboard/data` its JSON
  */
-export function startAdmin(runtime: Runtime, options: AdminOptions): Promise<AdminServer> {
-  return serveAdmin(runtimeAdmin(runtime), options);
+export function startAdmin(runtime: Runtime, options: AdminOptions & { lock?: DataDirLock | null }): Promise<AdminServer> {
+  return serveAdmin(runtimeAdmin(runtime, options.lock ?? null), options);
 }
 
 /** The admin endpoint over any backend (a cluster supervisor's covers every worker). */
@@ -53,12 +68,23 @@ export async function serveAdmin(backend: AdminBackend, options: AdminOptions): 
   checkAdminExposure(options.host, options.token);
   let refuse: ReturnType<typeof adminAccess> = () => ({ status: 403, code: "ERR_ADMIN_HOST", message: "Not listening yet." });
   const server = createServer((req, res) => {
-    const refusal = refuse(req);
+    // Probes (a load balancer, kubelet, Docker) cannot always send the token or the bound Host;
+    // these two answer only whether the server runs and can serve.
+    const probe = probeRoute(req);
+    if (probe !== null) {
+      answerProbe(backend, probe, req, res).catch((error: unknown) => {
+        options.logger.error("Admin request failed", { url: req.url, error });
+        if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
+      });
+      return;
+    }
+    const asset = dashboardAsset(req);
+    const refusal = refuse(req, { assets: asset !== null });
     if (refusal !== null) {
       send(res, refusal.status, { error: { code: refusal.code, message: refusal.message } }, refusal.headers);
       return;
     }
-    handle(backend, req, res).catch((error: unknown) => {
+    (asset !== null ? asset.send(res) : handle(backend, req, res, options)).catch((error: unknown) => {
       options.logger.error("Admin request failed", { url: req.url, error });
       if (!res.headersSent) send(res, 500, { error: { code: "ERR_INTERNAL", message: (error as Error).message } });
       else res.destroy();
@@ -84,7 +110,36 @@ export async function serveAdmin(backend: AdminBackend, options: AdminOptions): 
   };
 }
 
-async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** How long `/readyz` waits for the checks (a worker that does not answer in time is not ready). */
+const READY_TIMEOUT_MS = 5_000;
+
+function probeRoute(req: IncomingMessage): "healthz" | "readyz" | null {
+  if (req.method !== "GET" && req.method !== "HEAD") return null;
+  const path = (req.url ?? "").split("?")[0];
+  return path === "/healthz" ? "healthz" : path === "/readyz" ? "readyz" : null;
+}
+
+async function answerProbe(backend: AdminBackend, route: "healthz" | "readyz", req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (route === "healthz") {
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+    res.end(req.method === "HEAD" ? undefined : "ok\n");
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Readiness>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ ready: false, checks: [{ name: "workers", ok: false, detail: `the checks did not finish within ${READY_TIMEOUT_MS} ms` }] }),
+      READY_TIMEOUT_MS,
+    );
+  });
+  const result = await Promise.race([backend.ready(), timeout]).finally(() => clearTimeout(timer));
+  const failed = result.checks.filter((c) => !c.ok);
+  const body = { ...result, ...(failed.length > 0 ? { reason: failed.map((c) => `${c.name}: ${c.detail}`).join("; ") } : {}) };
+  res.writeHead(result.ready ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(req.method === "HEAD" ? undefined : `${JSON.stringify(body)}\n`);
+}
+
+async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
   let path: string;
   try {
     path = new URL(req.url ?? "/", "http://admin").pathname;
@@ -94,6 +149,11 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   if (path === "/objects") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
     return send(res, 200, await backend.objects());
+  }
+  if (path === "/dashboard/data") {
+    if (req.method !== "GET") return methodNotAllowed(res, "GET");
+    res.setHeader("cache-control", "no-store");
+    return send(res, 200, dashboardData(await backend.stats(), options.dataDir));
   }
   if (path === "/metrics") {
     if (req.method !== "GET") return methodNotAllowed(res, "GET");
@@ -119,7 +179,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   send(res, 404, {
     error: {
       code: "ERR_NOT_FOUND",
-      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics.`,
+      message: `No admin route ${req.method ?? "GET"} ${path}. Routes: GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics, GET /healthz, GET /readyz, GET /dashboard.`,
     },
   });
 }
@@ -172,6 +232,9 @@ export function objectRow(o: ObjectInfo, extra?: Record<string, unknown>): Recor
     events: o.counters.events,
     errors: o.counters.errors,
     blockers: o.blockers,
+    tags: o.tags,
+    lastEvent: o.lastEvent,
+    alarm: o.alarm,
     ...extra,
   };
 }

@@ -47,6 +47,7 @@ describe("parseCliArgs", () => {
       adminPort: 9000,
       adminIp: "127.0.0.1",
       logLevel: "warn",
+      watch: true,
     });
     expect(parseCliArgs(["start", "-c", "w.jsonc"])).toMatchObject({ command: "start", entry: undefined, config: "w.jsonc", port: undefined });
   });
@@ -82,7 +83,7 @@ describe("parseCliArgs", () => {
       return "no error";
     };
     expect(message([])).toMatch(/^No command given/);
-    expect(message(["serve"])).toBe('Unknown command "serve": use torpor dev, torpor start or torpor reload.');
+    expect(message(["serve"])).toBe('Unknown command "serve": use torpor dev, start, reload, backup or restore.');
     expect(message(["dev", "a.js", "b.js"])).toMatch(/Unexpected argument "b\.js"/);
     expect(message(["dev", "--port", "http"])).toBe('--port must be a number; got "http".');
     expect(message(["dev", "--port", "70000"])).toBe('--port must be 0 to 65535; got "70000".');

@@ -4,7 +4,7 @@ import type { TorporSection } from "./config.ts";
 import { CliError } from "./errors.ts";
 
 /** `dev`: readable logs for a terminal. `start`: JSON logs for production. */
-export type Command = "dev" | "start" | "reload";
+export type Command = "dev" | "start" | "reload" | "backup" | "restore";
 
 /** The parsed command line. Unset options (the limits too) fall back to the config, then to defaults. */
 export interface CliArgs extends TorporSection {
@@ -14,22 +14,33 @@ export interface CliArgs extends TorporSection {
   port?: number | undefined;
   ip?: string | undefined;
   persistTo?: string | undefined;
+  /** `torpor backup`: the file to write. */
+  out?: string | undefined;
   vars: Record<string, string>;
   adminPort?: number | undefined;
   adminIp: string;
   adminToken?: string | undefined;
   workers?: number | undefined;
   logLevel?: "debug" | "info" | "warn" | "error" | undefined;
+  /** `text` (readable, stderr) or `json` (one object a line, stdout); default text for dev, json for start. */
+  logFormat?: "text" | "json" | undefined;
+  /** `torpor dev`: reload when a source file changes (off with --no-watch). */
+  watch: boolean;
 }
 
 /** The help text; every flag is listed here. */
 export const HELP = `torpor: run a Cloudflare Worker and its Durable Objects on Node.js
 
 Usage:
-  torpor dev   [entry] [options]   development: readable logs
+  torpor dev   [entry] [options]   development: readable logs; reloads when the Worker's sources or
+                                   the config change, keeping hibernatable WebSockets connected
   torpor start [entry] [options]   production: JSON logs, graceful shutdown on SIGTERM/SIGINT,
                                    one worker process per core, SIGHUP reloads without disconnects
   torpor reload [options]          reloads a running torpor start (found through --persist-to)
+  torpor backup --out <file> [options]
+                                   a consistent copy of every object (and the alarm index) while
+                                   the server keeps serving (or of a directory nobody serves)
+  torpor restore <file> [options]  unpacks a backup into an unused, empty --persist-to
 
   entry                       the Worker module (default: "main" from the config)
 
@@ -41,6 +52,8 @@ Options (named as in wrangler dev):
       --persist-to <dir>      directory for Durable Object storage (default: .torpor/state
                               beside the config); objects live in <dir>/do
       --var <KEY:VALUE>       add or override a var in env (repeatable)
+      --out <file>            torpor backup: where to write the backup (a tar archive)
+      --no-watch              torpor dev: do not reload on changes (one process, as torpor start --workers 1)
 
 Limits (also settable in the config's "torpor" section, snake_case):
       --hibernate-after-ms <ms>     idle time before an object hibernates (default 10000)
@@ -70,7 +83,10 @@ Admin endpoint (off unless --admin-port is given):
                               GET /objects, POST /objects/<binding>/<name>/hibernate, GET /metrics
 
 Other:
-      --log-level <level>     debug, info, warn or error (default info)
+      --log-level <level>     debug, info, warn or error (default info); debug adds a line
+                              per request (id, method, path, status, duration)
+      --log-format <format>   text (readable, on stderr) or json (one object a line, on
+                              stdout); default text for dev, json for start
   -h, --help                  show this help
   -v, --version               show the version
 `;
@@ -102,6 +118,7 @@ const flagSchemas = {
   "ping-interval-ms": count("--ping-interval-ms", 0),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
+  "log-format": z.enum(["text", "json"], { message: "--log-format must be text or json" }),
 };
 
 /** Parses `argv` (without node and the script); a bad flag throws one ERR_CLI_USAGE. */
@@ -118,6 +135,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         port: { type: "string" },
         ip: { type: "string" },
         "persist-to": { type: "string" },
+        out: { type: "string" },
         var: { type: "string", multiple: true },
         "hibernate-after-ms": { type: "string" },
         "max-attachment-bytes": { type: "string" },
@@ -134,6 +152,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "admin-ip": { type: "string" },
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
+        "no-watch": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -142,13 +162,17 @@ export function parseCliArgs(argv: string[]): CliArgs {
     throw new CliError("ERR_CLI_USAGE", `${(error as Error).message.replace(/\.$/, "")}. Run torpor --help for the options.`);
   }
   const { values, positionals } = parsed;
-  if (values.help === true) return { command: "help", vars: {}, adminIp: "127.0.0.1" };
-  if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1" };
+  if (values.help === true) return { command: "help", vars: {}, adminIp: "127.0.0.1", watch: false };
+  if (values.version === true) return { command: "version", vars: {}, adminIp: "127.0.0.1", watch: false };
   const [command, entry, ...extra] = positionals;
   if (command === undefined) throw new CliError("ERR_CLI_USAGE", "No command given: use torpor dev or torpor start (torpor --help lists the options).");
-  if (command !== "dev" && command !== "start" && command !== "reload")
-    throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, torpor start or torpor reload.`);
-  if (extra.length > 0) throw new CliError("ERR_CLI_USAGE", `Unexpected argument "${extra[0]}": torpor ${command} takes at most one entry file.`);
+  if (command !== "dev" && command !== "start" && command !== "reload" && command !== "backup" && command !== "restore")
+    throw new CliError("ERR_CLI_USAGE", `Unknown command "${command}": use torpor dev, start, reload, backup or restore.`);
+  if (extra.length > 0)
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `Unexpected argument "${extra[0]}": torpor ${command} takes at most one ${command === "restore" ? "backup file" : "entry file"}.`,
+    );
 
   const checked = <K extends keyof typeof flagSchemas>(flag: K): z.output<(typeof flagSchemas)[K]> | undefined => {
     const raw = (values as Record<string, string | undefined>)[flag];
@@ -174,6 +198,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     port: checked("port"),
     ip: values.ip,
     persistTo: values["persist-to"],
+    out: values.out,
     vars,
     hibernateAfterMs: checked("hibernate-after-ms"),
     maxAttachmentBytes: checked("max-attachment-bytes"),
@@ -190,5 +215,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     adminIp: values["admin-ip"] ?? "127.0.0.1",
     adminToken: values["admin-token"],
     logLevel: checked("log-level"),
+    logFormat: checked("log-format"),
+    watch: values["no-watch"] !== true,
   };
 }

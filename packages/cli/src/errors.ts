@@ -7,7 +7,10 @@ export type CliErrorCode =
   | "ERR_ENTRY_NOT_FOUND"
   | "ERR_ENTRY_LOAD"
   | "ERR_CLASS_NOT_EXPORTED"
-  | "ERR_RELOAD_FAILED";
+  | "ERR_RELOAD_FAILED"
+  | "ERR_BACKUP_ARCHIVE"
+  | "ERR_BACKUP_FAILED"
+  | "ERR_RESTORE_TARGET_NOT_EMPTY";
 
 /**
  * An error the CLI prints as one line (`torpor: <message>`) before exiting

@@ -6,19 +6,21 @@ import { CliError } from "./errors.ts";
 import { serveSettings, startWorker } from "./serve.ts";
 import { stopOnSignals } from "./shutdown.ts";
 import { runReload } from "./cluster/reload.ts";
+import { runBackup, runRestore } from "./backup/backup-command.ts";
 import { runCluster } from "./cluster/start.ts";
 import { runWorker } from "./cluster/worker.ts";
+import { runDev } from "./dev/dev-server.ts";
 
 /**
  * Runs the `torpor` command line (bin/torpor.js calls this after installing
  * its module hooks). Errors the user can fix print one line and exit 1.
  */
-export async function run(argv: string[]): Promise<void> {
+export async function run(argv: string[], host: RunHost = {}): Promise<void> {
   try {
-    await main(argv);
+    await main(argv, host);
   } catch (error) {
-    if (error instanceof CliError || error instanceof TorporError) {
-      process.stderr.write(`torpor: ${error.message}\n`);
+    if (error instanceof CliError || error instanceof TorporError || isUserErrorFromWorker(error)) {
+      process.stderr.write(`torpor: ${(error as Error).message}\n`);
     } else {
       process.stderr.write(`torpor: ${(error as Error)?.stack ?? String(error)}\n`);
     }
@@ -26,7 +28,13 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-async function main(argv: string[]): Promise<void> {
+/** What bin/torpor.js offers the CLI: the modules its loader hooks load (for `torpor dev`'s watcher). */
+export interface RunHost {
+  /** Calls `listener` with the URL of every module loaded so far and from now on. */
+  watchImports?(listener: (url: string) => void): void;
+}
+
+async function main(argv: string[], host: RunHost): Promise<void> {
   const args = parseCliArgs(argv);
   if (args.command === "help") {
     process.stdout.write(HELP);
@@ -38,8 +46,12 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (args.command === "reload") return runReload(args);
+  if (args.command === "backup") return runBackup(args);
+  if (args.command === "restore") return runRestore(args);
   const command = args.command;
-  if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return runWorker({ ...args, command });
+  if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return runWorker({ ...args, command }, host);
+  // `torpor dev` reloads on save: a supervisor with one worker, reloaded as a cluster is (dev/dev-server.ts).
+  if (command === "dev" && args.watch) return runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {
     const workers = args.workers ?? serveSettings(args, process.cwd()).config.torpor.workers ?? availableParallelism();
     // One process needs no supervisor: `--workers 1` is today's single process.
@@ -65,4 +77,10 @@ async function main(argv: string[]): Promise<void> {
     logger.info("Listening", { url: worker.url });
     if (worker.adminUrl !== null) logger.info("Admin listening", { url: worker.adminUrl });
   }
+}
+
+/** A CliError or TorporError a worker process reported (rebuilt from IPC, so not an instance of either here). */
+function isUserErrorFromWorker(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown } | null;
+  return typeof e?.code === "string" && (e.name === "CliError" || e.name === "TorporError");
 }

@@ -10,6 +10,9 @@ const object = (state: ObjectInfo["state"], sockets: number): ObjectInfo => ({
   sockets,
   counters: { constructed: 1, woken: 0, evicted: 0, events: 0, errors: 0 },
   blockers: [],
+  tags: {},
+  lastEvent: null,
+  alarm: null,
 });
 
 it("renders gauges and counters in the Prometheus text format", () => {

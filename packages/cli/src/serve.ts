@@ -1,15 +1,17 @@
 import { dirname, join, resolve } from "node:path";
 import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
-import { consoleLogger, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
+import { Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
-import { lockDataDir, sqliteStorage } from "@torpor/storage-sqlite";
+import { lockDataDir, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { cliLogger, withFields } from "./logging.ts";
 import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
+import { serveBackupRequests } from "./backup/backup-requests.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
 export interface RunningWorker {
@@ -17,6 +19,8 @@ export interface RunningWorker {
   url: string;
   adminUrl: string | null;
   logger: Logger;
+  /** The runtime's storage provider (readiness probes it). */
+  storage: SqliteStorageProvider;
   /** Graceful stop: admin first, then the runtime (in-flight events finish, storage commits, sockets close with `code`). */
   close(code: number, reason: string): Promise<void>;
 }
@@ -60,8 +64,7 @@ export function serveSettings(args: CliArgs, cwd: string): ServeSettings {
 
 /** Reads the config, loads the Worker, and starts the runtime (and the admin endpoint if asked). */
 export async function startWorker(args: CliArgs & { command: Command }, cwd = process.cwd(), cluster?: ClusterRole): Promise<RunningWorker> {
-  const level = args.logLevel ?? "info";
-  const base = args.command === "start" ? jsonLogger(level) : consoleLogger(level);
+  const base = cliLogger(args);
   const logger = cluster === undefined ? base : withFields(base, { worker: cluster.index });
   const { configPath, config, persistTo, port, ip } = serveSettings(args, cwd);
   // In a cluster the supervisor already reported the config's warnings.
@@ -115,6 +118,7 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
       route: bound.route,
       bindingKinds,
       persistTo,
+      lock,
       release,
       adminToken,
       port,
@@ -137,6 +141,7 @@ async function startLocked(
     route,
     bindingKinds,
     persistTo,
+    lock,
     release,
     adminToken,
     port,
@@ -150,6 +155,7 @@ async function startLocked(
     route: BoundValues["route"];
     bindingKinds: Map<string, string>;
     persistTo: string;
+    lock: DataDirLock | null;
     release: () => Promise<void>;
     adminToken: string | null;
     port: number;
@@ -164,6 +170,7 @@ async function startLocked(
   const worker = await loadWorker(entry, config.bindings, logger);
 
   const t = config.torpor;
+  const storage = sqliteStorage({ dir: join(persistTo, "do") });
   const workerFetch = worker.fetch;
   // Static assets answer before the Worker, or after it (assets.run_worker_first).
   const fetch: WorkerFetch | undefined =
@@ -172,7 +179,7 @@ async function startLocked(
     objects: worker.objects,
     ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
-    storage: sqliteStorage({ dir: join(persistTo, "do") }),
+    storage,
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
     maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
     limits: {
@@ -206,12 +213,14 @@ async function startLocked(
   let admin: AdminServer | null = null;
   if (args.adminPort !== undefined && cluster === undefined) {
     try {
-      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken });
+      admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken, lock, dataDir: join(persistTo, "do") });
     } catch (error) {
       await runtime.close();
       throw listenError(error, "--admin-port");
     }
   }
+  // The lock holder answers `torpor backup` (a cluster's supervisor does it for its workers).
+  const stopBackups = lock !== null ? serveBackupRequests(persistTo, logger, (dest) => storage.backup(dest)) : () => {};
   logger.info("Worker loaded", {
     entry,
     config: config.path ?? "(none)",
@@ -227,21 +236,13 @@ async function startLocked(
     url,
     adminUrl: admin?.url ?? null,
     logger,
+    storage,
     async close(code, reason) {
+      stopBackups();
       await admin?.close();
       await runtime.close({ code, reason });
       await release();
     },
-  };
-}
-
-/** A logger adding `fields` to every line (a cluster worker's index). */
-function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
-  return {
-    debug: (m, f) => logger.debug(m, { ...fields, ...f }),
-    info: (m, f) => logger.info(m, { ...fields, ...f }),
-    warn: (m, f) => logger.warn(m, { ...fields, ...f }),
-    error: (m, f) => logger.error(m, { ...fields, ...f }),
   };
 }
 

@@ -37,8 +37,8 @@ export default {
     if (url.pathname === "/plain") return new Response("plain");
     if (url.pathname === "/rpc-target") {
       try {
-        await env.ROOM.getByName("a").giveTarget();
-        return new Response("copied?");
+        const greeter = await env.ROOM.getByName("a").giveTarget();
+        return new Response("by reference: " + (await greeter.hello("gina")));
       } catch (error) {
         return new Response(error.code + ": " + error.message, { status: 500 });
       }
@@ -98,8 +98,8 @@ it("cloudflare:workers exports, ctx.exports loopbacks, WorkflowEntrypoint, RpcTa
   });
 
   const target = await fetch(`${server.url}/rpc-target`);
-  expect(target.status).toBe(500);
-  expect(await target.text()).toMatch(/^ERR_RPC_CLONE: The result of giveTarget\(\) holds an RpcTarget \(Greeter\): Cloudflare passes those by reference/);
+  expect(await target.text()).toBe("by reference: hello gina");
+  expect(target.status).toBe(200);
 
   const workflow = await fetch(`${server.url}/workflow`);
   expect(workflow.status).toBe(501);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { vi } from "vitest";
 import { WebSocket } from "ws";
 import { startTorpor, type Server } from "./helpers.ts";
 
@@ -138,8 +139,16 @@ export async function startCluster(workers: number, extraArgs: string[] = []): P
       const outcome = logLine(server, (line) => line.message === "Reloaded" || line.message === "Reload failed; the running workers keep serving");
       server.child.kill("SIGHUP");
       await outcome;
-      const status = JSON.parse(readFileSync(join(dir, "data", "cluster", "reload.json"), "utf8")) as { seq: number; ok: boolean; at: number; error?: string };
-      if (status.seq !== seq) throw new Error(`reload.json is for reload ${status.seq}, expected ${seq}`);
+      // The outcome is logged before the supervisor writes it to reload.json: wait for the file to name this reload.
+      const file = join(dir, "data", "cluster", "reload.json");
+      const status = await vi.waitFor(
+        () => {
+          const read = JSON.parse(readFileSync(file, "utf8")) as { seq: number; ok: boolean; at: number; error?: string };
+          if (read.seq !== seq) throw new Error(`reload.json is for reload ${read.seq}, expected ${seq}`);
+          return read;
+        },
+        { timeout: 10_000, interval: 20 },
+      );
       return status;
     },
     async stop() {

@@ -24,10 +24,12 @@ function project(): string {
   return dir;
 }
 
-it("a second process on the same --persist-to refuses to start, naming the holder's pid; a SIGKILLed holder's lock is taken over", async () => {
+it("a second process on the same --persist-to refuses to start, naming the holder's pid; a SIGKILLed holder's lock is taken over", {
+  timeout: 90000,
+}, async () => {
   const dir = project();
   const data = join(dir, "data");
-  const first = await startTorpor(["start", "entry.js", "--port", "0", "--persist-to", data], dir);
+  const first = await startTorpor(["start", "entry.js", "--port", "0", "--persist-to", data], dir, 40_000);
   servers.push(first);
 
   const second = await runTorpor(["start", "entry.js", "--port", "0", "--persist-to", data], dir);
@@ -40,7 +42,7 @@ it("a second process on the same --persist-to refuses to start, naming the holde
   const killed = new Promise((resolve) => first.child.once("exit", resolve));
   first.child.kill("SIGKILL");
   await killed;
-  const third = await startTorpor(["start", "entry.js", "--port", "0", "--persist-to", data], dir);
+  const third = await startTorpor(["start", "entry.js", "--port", "0", "--persist-to", data], dir, 40_000);
   servers.push(third);
   expect(readFileSync(join(data, "torpor.pid"), "utf8").trim()).toBe(String(third.child.pid));
   expect(await third.stop()).toBe(0);

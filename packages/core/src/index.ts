@@ -13,6 +13,7 @@ export type { DurableObjectStub } from "./stubs/stub.ts";
 export { hostOf } from "./stubs/stub.ts";
 export { ExecutionContext } from "./object/execution-context.ts";
 export type { ObjectLifecycle, DurableObjectClass } from "./object/object-host.ts";
+export type { HostControl } from "./object/host-control.ts";
 export type { ObjectCounters } from "./metrics.ts";
 export { Metrics } from "./metrics.ts";
 
@@ -22,6 +23,9 @@ export { WebSocketRequestResponsePair } from "./websocket/auto-response.ts";
 export { Response, jsonError } from "./http/response.ts";
 export type { TorporResponseInit } from "./http/response.ts";
 export { installGlobals } from "./http/globals.ts";
+// For other RPC surfaces (service bindings, entrypoints) to pass values as Durable Object RPC does.
+export { call as rpcCall, result as rpcResult } from "./stubs/rpc-marshal.ts";
+export { RpcStub } from "./stubs/rpc-stub.ts";
 export { RpcTarget } from "./stubs/rpc-target.ts";
 /** For bindings that reach storage outside the object (KV, D1, R2): run the request behind the calling object's output gate, as workerd does. */
 export { afterOutputGate } from "./object/incarnation.ts";
@@ -32,7 +36,7 @@ export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvide
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
-export { consoleLogger, jsonLogger, silentLogger } from "./logger.ts";
+export { consoleLogger, jsonLogger, jsonLine, logsAt, silentLogger } from "./logger.ts";
 export type { Logger, LogLevel } from "./logger.ts";
 export { TorporError } from "./errors.ts";
 export type { TorporErrorCode } from "./errors.ts";

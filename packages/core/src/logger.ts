@@ -6,6 +6,8 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** The lowest level written, when known: lets callers skip building fields for lines that would be dropped. */
+  readonly level?: LogLevel;
 }
 
 const levels = ["debug", "info", "warn", "error"] as const;
@@ -21,18 +23,36 @@ export function consoleLogger(level: LogLevel = "info"): Logger {
   });
 }
 
-/** One JSON object per line on stdout, for production log collectors. */
+/**
+ * One JSON object per line on stdout, for production log collectors:
+ * `time`, `level`, `message`, then the fields (an error as `{ name, message,
+ * stack, code }`), with the error's `code` repeated at the top level and
+ * `hint` (how to fix it) when one is known, so collectors can filter on both.
+ */
 export function jsonLogger(level: LogLevel = "info"): Logger {
   return leveled(level, (l, message, fields) => {
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: l, message, ...serializable(withHint(fields)) })}\n`);
+    process.stdout.write(`${jsonLine(l, message, fields)}\n`);
   });
+}
+
+/** One log line as JSON (what `jsonLogger` writes). */
+export function jsonLine(level: LogLevel, message: string, fields?: Record<string, unknown>): string {
+  const out: Record<string, unknown> = { time: new Date().toISOString(), level, message, ...serializable(withHint(fields)) };
+  const code = (fields?.error as { code?: unknown } | undefined)?.code;
+  if (out.code === undefined && typeof code === "string") out.code = code;
+  return JSON.stringify(out);
+}
+
+/** Whether `logger` writes lines of `level` (true when it does not say). */
+export function logsAt(logger: Logger, level: LogLevel): boolean {
+  return logger.level === undefined || levels.indexOf(level) >= levels.indexOf(logger.level);
 }
 
 /** A logger writing through `write`, with levels below `level` turned into no-ops. */
 function leveled(level: LogLevel, write: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void): Logger {
   const min = levels.indexOf(level);
   const make = (l: LogLevel) => (levels.indexOf(l) < min ? () => {} : (message: string, fields?: Record<string, unknown>) => write(l, message, fields));
-  return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
+  return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error"), level };
 }
 
 /** A logger that drops everything. */

@@ -1,5 +1,14 @@
 import { expect, test } from "vitest";
-import { CLOUDFLARE_MODULES, DurableObject, ExecutionContext, RpcTarget, Runtime, TorporError, resolveCloudflareModule, silentLogger } from "../src/index.ts";
+import {
+  CLOUDFLARE_MODULES,
+  DurableObject,
+  type ExecutionContext,
+  RpcTarget,
+  Runtime,
+  TorporError,
+  resolveCloudflareModule,
+  silentLogger,
+} from "../src/index.ts";
 import * as workers from "../src/cloudflare/workers.ts";
 
 class Greeter extends RpcTarget {
@@ -43,22 +52,16 @@ test("ctx.exports: each class's namespace under its class name, plus options.exp
   await runtime.close();
 });
 
-test("an RpcTarget, function or stub passed or returned through RPC fails with ERR_RPC_CLONE naming it (Cloudflare passes them by reference)", async () => {
+test("an RpcTarget, function or stub passed or returned through RPC arrives by reference, as a stub calling back into it", async () => {
   const runtime = new Runtime({ objects: { ROOMS: Room }, logger: silentLogger });
   const stub = runtime.namespace<Room>("ROOMS").getByName("a");
   expect(new Greeter().hello()).toBe("hi");
-  await expect(stub.take(new Greeter())).rejects.toThrow(/^The arguments of take\(\) holds an RpcTarget \(Greeter\)/);
-  await expect(stub.give()).rejects.toMatchObject({
-    code: "ERR_RPC_CLONE",
-    message: expect.stringMatching(/^The result of give\(\) holds an RpcTarget \(Greeter\)/),
-  });
-  // Functions and stubs, which Cloudflare also passes by reference, are named the same way.
-  await expect(stub.take({ callback: function onDone() {} })).rejects.toThrow(
-    /^The arguments of take\(\) holds a function \(onDone\): Cloudflare passes those by reference/,
-  );
-  await expect(stub.take([runtime.namespace("ROOMS").getByName("b")])).rejects.toThrow(
-    /^The arguments of take\(\) holds a Durable Object stub: Cloudflare passes those by reference/,
-  );
+  // Stubs are callable proxies (typeof "function"), never copies.
+  expect(await stub.take(new Greeter())).toBe("function");
+  const given = (await stub.give()) as unknown as { nested: [{ hello(): Promise<string> }] };
+  expect(await given.nested[0].hello()).toBe("hi");
+  expect(await stub.take({ callback: function onDone() {} })).toBe("object");
+  expect(await stub.take([runtime.namespace("ROOMS").getByName("b")])).toBe("object");
   await runtime.close();
 });
 

@@ -81,6 +81,16 @@ export class AlarmIndex {
     return new Map(rows.filter((r) => r.name !== null).map((r) => [r.id, r.name!]));
   }
 
+  /** Forgets every alarm and name (a restore writes them again from the objects). */
+  clear(): void {
+    this.#db.exec("DELETE FROM alarms; DELETE FROM objects");
+  }
+
+  /** Throws if the index cannot answer a query (closed, or its file is unreadable). */
+  check(): void {
+    this.#hasAlarm.get("", "");
+  }
+
   close(): void {
     this.#db.close();
   }

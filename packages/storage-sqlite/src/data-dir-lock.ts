@@ -10,7 +10,7 @@
  * staleness guess and no pid-reuse confusion. The holder's pid goes to
  * `<dir>/torpor.pid` only so that the refusal can name it.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { TorporError } from "@torpor/core";
@@ -21,6 +21,12 @@ export interface DataDirLock {
   readonly dir: string;
   /** Lets the next process in (idempotent). The OS also releases it when this process exits. */
   release(): void;
+  /**
+   * Null while the lock still guards the directory, else why not: released,
+   * or the lock file was removed or replaced (the directory was deleted or
+   * swapped under the server, so the next process would not be kept out).
+   */
+  problem(): string | null;
 }
 
 /** The files the lock uses inside the directory. */
@@ -38,7 +44,8 @@ export const PID_FILE = "torpor.pid";
  */
 export function lockDataDir(dir: string): DataDirLock {
   mkdirSync(dir, { recursive: true });
-  const db = new Database(join(dir, LOCK_FILE), { timeout: 0 });
+  const lockFile = join(dir, LOCK_FILE);
+  const db = new Database(lockFile, { timeout: 0 });
   try {
     // In exclusive mode SQLite keeps the lock it took until the connection closes.
     db.pragma("locking_mode = EXCLUSIVE");
@@ -57,9 +64,21 @@ export function lockDataDir(dir: string): DataDirLock {
   const pidFile = join(dir, PID_FILE);
   writeFileSync(`${pidFile}.${process.pid}`, `${process.pid}\n`);
   renameSync(`${pidFile}.${process.pid}`, pidFile);
+  // The file the OS lock is on: if the path later names another file, nothing guards the directory.
+  const inode = statSync(lockFile).ino;
   let held = true;
   return {
     dir,
+    problem() {
+      if (!held || !db.open) return "the data-directory lock was released";
+      let now: number;
+      try {
+        now = statSync(lockFile).ino;
+      } catch {
+        return `the lock file ${lockFile} is gone (the data directory was removed under the server)`;
+      }
+      return now === inode ? null : `the lock file ${lockFile} was replaced (the data directory was swapped under the server)`;
+    },
     release() {
       if (!held) return;
       held = false;
@@ -67,6 +86,11 @@ export function lockDataDir(dir: string): DataDirLock {
       db.close();
     },
   };
+}
+
+/** The pid named in a data directory's pid file (the lock holder's, if the lock is held), or null. */
+export function dataDirHolder(dir: string): number | null {
+  return readHolder(dir);
 }
 
 function readHolder(dir: string): number | null {

@@ -1,4 +1,6 @@
-export { sqliteStorage, type SqliteStorageProvider } from "./sqlite-storage.ts";
+export { sqliteStorage, objectFilePath, type SqliteStorageProvider } from "./sqlite-storage.ts";
 export { type SqliteStorageOptions, type ResolvedSqliteStorageOptions, type SynchronousMode } from "./options.ts";
 export { SqlCursor } from "./sql-cursor.ts";
-export { lockDataDir, type DataDirLock } from "./data-dir-lock.ts";
+export { lockDataDir, dataDirHolder, type DataDirLock } from "./data-dir-lock.ts";
+export { backupAlarmIndex, type BackupOptions, type BackupReport } from "./directory-backup.ts";
+export { rebuildAlarmIndex, type RestoredObjects } from "./directory-restore.ts";

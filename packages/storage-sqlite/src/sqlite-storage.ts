@@ -14,6 +14,8 @@ import { DatabaseSlot, type SlotContext } from "./database-slot.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import { resolveSqliteStorageOptions, type ResolvedSqliteStorageOptions, type SqliteStorageOptions } from "./options.ts";
 import { SqliteObjectStorage } from "./sqlite-object-storage.ts";
+import { probeStorage } from "./storage-probe.ts";
+import { backupObjects, type BackupOptions, type BackupReport } from "./directory-backup.ts";
 import { fsyncPath } from "./wal-sync.ts";
 
 /** A storage provider backed by SQLite files (or in-memory databases). */
@@ -31,6 +33,14 @@ export interface SqliteStorageProvider extends StorageProvider {
   readonly options: Readonly<ResolvedSqliteStorageOptions>;
   /** Object databases currently open: those of live objects that touched storage, plus the cached handles of hibernated ones. */
   readonly openDatabaseCount: number;
+  /** Null when storage works right now (a scratch database opens and the alarm index answers), else why not. See storage-probe.ts. */
+  probe(): string | null;
+  /**
+   * Copies every object database to the same place under `dest` while the
+   * objects keep serving, each at a batch boundary (a copy never holds half
+   * a batch). See directory-backup.ts and object-snapshot.ts.
+   */
+  backup(dest: string, options?: BackupOptions): Promise<BackupReport>;
 }
 
 const HEX_ID = /^[0-9a-f]{64}$/;
@@ -103,6 +113,16 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
       for (const slot of live.values()) if (slot.odb !== null) n++;
       return n;
     },
+    probe(): string | null {
+      if (closed) return "the storage provider is closed";
+      return inMemory ? null : probeStorage(resolved.dir, index);
+    },
+    backup(dest: string, options?: BackupOptions): Promise<BackupReport> {
+      if (closed) return Promise.reject(new TorporError("ERR_STORAGE_CLOSED", "This sqliteStorage() provider is closed; create a new one."));
+      if (inMemory) return Promise.reject(new TorporError("ERR_BACKUP_FAILED", "An in-memory sqliteStorage() has no files to back up."));
+      const openOn = (file: string) => (live.get(file) ?? idle.get(file))?.odb ?? null;
+      return backupObjects(resolved.dir, dest, { openOn, synchronous: context.synchronous }, options);
+    },
     open(key: ObjectKey, hooks: StorageHooks): ObjectStorage {
       if (closed) throw new TorporError("ERR_STORAGE_CLOSED", "This sqliteStorage() provider is closed; create a new one.");
       if (typeof key.id !== "string" || !HEX_ID.test(key.id)) {
@@ -168,6 +188,11 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
       index.close();
     },
   };
+}
+
+/** Where an object's database file is (or would be) under a provider's `dir`. */
+export function objectFilePath(dir: string, namespace: string, id: string): string {
+  return join(dir, namespaceDir(namespace), `${id}.sqlite`);
 }
 
 /**

@@ -47,7 +47,7 @@ export async function evictHost(host: ObjectHost, options: EvictOptions = {}, cl
   await host.flush();
   // Detached first: an evicted object is gone, so its webSocketClose() must not run (and wake it).
   if (mode === "close") closeSockets(host);
-  if (host.instance === null) return false;
+  if (host.lifecycle === "hibernated") return false;
   const blockers = host.hibernate();
   if (blockers.length > 0) {
     throw new TorporError(
@@ -62,30 +62,11 @@ function closeWithGoingAway(host: ObjectHost): void {
   host.closeAllSockets(EVICT_CLOSE_CODE, EVICT_CLOSE_REASON);
 }
 
-/** workerd's reason for a connection that ended without a Close frame. */
-const DROPPED_REASON = "WebSocket disconnected without sending Close frame.";
-
 /**
  * Drops the object's hibernatable WebSockets without a closing handshake,
  * as an isolate torn down on Cloudflare does: clients see 1006, `wasClean`
  * false, and no handler of the object runs for it.
  */
 export function dropHibernatableSockets(host: ObjectHost): void {
-  for (const end of [...host.sockets.list()]) {
-    host.sockets.delete(end);
-    end.owner = null;
-    end.listener = null;
-    end.state = WebSocketClosed;
-    if (end.conn !== null) {
-      end.terminate();
-    } else if (end.peer !== null) {
-      const peer = end.peer;
-      end.peer = null;
-      // Asynchronous, as a network drop would be noticed.
-      queueMicrotask(() => peer.receiveClose(1006, DROPPED_REASON, false));
-    }
-  }
+  host.dropSockets();
 }
-
-/** `WebSocket.CLOSED`. */
-const WebSocketClosed = 3;

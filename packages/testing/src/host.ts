@@ -1,7 +1,7 @@
-import { TorporError, hostOf, type DurableObjectStub, type Runtime } from "@torpor/core";
+import { TorporError, hostOf, type DurableObjectStub, type HostControl } from "@torpor/core";
 
-/** The runtime's per-object host (internal to core; the testing package drives it directly). */
-export type ObjectHost = ReturnType<Runtime["hostFor"]>;
+/** An object's host as the testing package drives it: core's narrow control interface, never its records. */
+export type ObjectHost = HostControl;
 
 /** Anything that names one object: a stub (from any runtime) or, with a runtime, an id. */
 export type StubLike = Pick<DurableObjectStub, "id">;
@@ -15,5 +15,5 @@ export function hostFromStub(stub: StubLike): ObjectHost {
       "Expected a Durable Object stub (env.BINDING.get(id) or getByName(name)) from a Torpor runtime. For a bare id, use the verbs of createTestRuntime(), which know the runtime.",
     );
   }
-  return host as ObjectHost;
+  return host;
 }

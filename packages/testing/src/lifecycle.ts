@@ -30,7 +30,7 @@ export function lifecycle(stub: DurableObjectStub<object>): LifecycleInfo {
 
 /** @internal */
 export function lifecycleOf(host: ObjectHost): LifecycleInfo {
-  return { state: host.lifecycle, sockets: host.sockets.size, ...host.counters };
+  return { state: host.lifecycle, sockets: host.socketCount, ...host.counters };
 }
 
 /**
@@ -47,5 +47,5 @@ export function hibernationBlockers(stub: DurableObjectStub<object>): string[] {
 
 /** @internal */
 export function blockersOf(host: ObjectHost): string[] {
-  return host.instance === null ? [] : host.blockers();
+  return host.lifecycle === "hibernated" ? [] : host.blockers();
 }

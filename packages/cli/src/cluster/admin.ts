@@ -5,11 +5,13 @@
  * `POST /objects/<binding>/<name>/hibernate` runs in the object's owner.
  */
 import { hexFromName, slotOf } from "@torpor/core/cluster";
+import type { DataDirLock } from "@torpor/storage-sqlite";
 import { objectRow, type AdminBackend } from "../admin.ts";
+import { lockCheck, readiness } from "../health.ts";
 import { prometheusText } from "../prometheus.ts";
 import type { Supervisor } from "./supervisor.ts";
 
-export function clusterAdmin(supervisor: Supervisor): AdminBackend {
+export function clusterAdmin(supervisor: Supervisor, lock: DataDirLock): AdminBackend {
   return {
     async objects() {
       const stats = await supervisor.stats();
@@ -17,9 +19,17 @@ export function clusterAdmin(supervisor: Supervisor): AdminBackend {
     },
     async metrics() {
       const stats = await supervisor.stats();
-      return prometheusText(stats.map((s) => ({ labels: { worker: String(s.index) }, source: { metrics: s.metrics, objects: () => s.objects } })));
+      // One worker (torpor dev) needs no label to tell its samples apart: the series read as for one process.
+      return prometheusText(
+        stats.map((s) => ({
+          labels: stats.length > 1 ? { worker: String(s.index) } : ({} as Record<string, string>),
+          source: { metrics: s.metrics, objects: () => s.objects },
+        })),
+      );
     },
     // Ids are derived from the binding and the name alone, so the owner is known without loading the Worker.
     hibernate: (binding, name) => supervisor.hibernate(supervisor.table.slots[slotOf(hexFromName(binding, name))]!, binding, name),
+    stats: async () => (await supervisor.stats()).map((s) => ({ worker: s.index, metrics: s.metrics, objects: s.objects })),
+    ready: async () => readiness([lockCheck(lock), ...(await supervisor.health())]),
   };
 }

@@ -7,20 +7,15 @@
  */
 import type { Metrics, ObjectInfo } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
-import type { StoredAttachment } from "@torpor/core/cluster";
+import type { MovedSocket as CoreMovedSocket } from "@torpor/core/cluster";
+import type { ReadyCheck } from "../health.ts";
 import type { WireError, WireRequest, WireResponse } from "./wire.ts";
 
 /** A routed operation on an object. */
 export type CallOp = { op: "fetch"; request: WireRequest } | { op: "call"; method: string; args: unknown[] } | { op: "read"; property: string };
 
-/** What travels with one moved WebSocket (everything that survives hibernation, plus unparsed bytes). */
-export interface MovedSocket {
-  key: ObjectKey;
-  tags: string[] | null;
-  /** Serialized bytes, or a flat record kept decoded (see core's attachment.ts). */
-  attachment: StoredAttachment | null;
-  autoResponseAt: number;
-  protocol: string;
+/** What travels with one moved WebSocket: core's record (everything that survives hibernation), plus the unparsed bytes. */
+export interface MovedSocket extends CoreMovedSocket {
   unparsed: Uint8Array;
 }
 
@@ -39,7 +34,9 @@ export type ToWorker =
   | { t: "acquire" }
   | { t: "stats"; rid: number }
   | { t: "hibernate"; rid: number; binding: string; name: string }
-  | { t: "stop" };
+  | { t: "health"; rid: number }
+  | { t: "backup"; rid: number; dest: string }
+  | { t: "stop"; code?: number; reason?: string };
 
 /** Worker → supervisor. */
 export type FromWorker =
@@ -55,4 +52,8 @@ export type FromWorker =
   | { t: "released"; objects: number; sockets: number; closed: number }
   | { t: "acquired" }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
-  | { t: "hibernate-reply"; rid: number; status: number; body: unknown };
+  | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
+  | { t: "health-reply"; rid: number; checks: ReadyCheck[] }
+  | { t: "imports"; urls: string[] }
+  | { t: "backup-reply"; rid: number; ok: true; objects: number; bytes: number }
+  | { t: "backup-reply"; rid: number; ok: false; error: string };

@@ -1,14 +1,13 @@
 /**
- * Moving every object of a worker out (reload): each object's sockets stop
- * reading at the kernel first, so whatever clients send from then on waits
- * there; the object finishes its events and commits (moveOut); then each
- * open hibernatable socket goes to the supervisor with its tags, attachment,
- * auto-response time and the bytes read but not parsed. Sockets accepted
- * with ws.accept() cannot move (their state lives in the instance) and were
- * closed with 1012 by moveOut.
+ * Moving every object of a worker out (reload), through core's verb
+ * `host.exportSockets()`: each object's sockets stop reading at the kernel
+ * first, so whatever clients send from then on waits there; the object
+ * finishes its events and commits; then each open hibernatable socket goes
+ * to the supervisor with its record (tags, attachment, auto-response time)
+ * and the bytes read but not parsed. Sockets accepted with ws.accept()
+ * cannot move (their state lives in the instance) and are closed with 1012.
  */
 import type { Runtime } from "@torpor/core";
-import { detachSocket, stopReading, written } from "@torpor/core/cluster";
 import type { FromWorker } from "./ipc.ts";
 
 export async function moveOut(
@@ -16,43 +15,19 @@ export async function moveOut(
   send: (message: FromWorker, handle?: unknown) => void,
 ): Promise<{ objects: number; sockets: number; closed: number }> {
   const hosts = runtime.hosts();
-  for (const host of hosts) for (const end of host.sockets) if (end.conn !== null) stopReading(end.conn);
   let sockets = 0;
   let closed = 0;
+  // Every host's sockets stop reading in this first synchronous pass (exportSockets does it before awaiting).
   await Promise.all(
     hosts.map(async (host) => {
-      const ends = await host.moveOut();
+      const exported = await host.exportSockets();
       runtime.forget(host);
-      const pair = host.autoResponse;
+      const pair = exported.autoResponse;
       if (pair !== null) send({ t: "auto-response", key: host.key, request: pair.request, response: pair.response });
-      for (const end of ends) {
-        const conn = end.conn;
-        if (conn === null) continue;
-        await written(conn);
-        const detached = detachSocket(conn);
-        if (detached === null) {
-          conn.close(1012, "Server restarting");
-          closed++;
-          continue;
-        }
-        end.conn = null;
-        // Nothing here serves this connection any more: the server forgets it (heartbeat, shutdown).
-        conn.emit("close", 1012, Buffer.alloc(0));
+      closed += exported.closed;
+      for (const { record, socket, unparsed } of exported.sockets) {
         sockets++;
-        send(
-          {
-            t: "socket",
-            moved: {
-              key: host.key,
-              tags: end.tags,
-              attachment: end.attachment,
-              autoResponseAt: end.autoResponseAt,
-              protocol: end.protocol,
-              unparsed: detached.unparsed,
-            },
-          },
-          detached.socket,
-        );
+        send({ t: "socket", moved: { ...record, unparsed } }, socket);
       }
     }),
   );

@@ -7,17 +7,18 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jsonLogger } from "@torpor/core";
 import { lockDataDir } from "@torpor/storage-sqlite";
 import type { CliArgs } from "../args.ts";
+import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { serveAdmin } from "../admin.ts";
 import { clusterAdmin } from "./admin.ts";
 import { Supervisor } from "./supervisor.ts";
+import { serveBackupRequests } from "../backup/backup-requests.ts";
 
 export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
-  const logger = jsonLogger(args.logLevel ?? "info");
+  const logger = cliLogger(args);
   const { config, persistTo, port, ip } = serveSettings(args, process.cwd());
   for (const warning of config.warnings) logger.warn(warning);
   // The supervisor holds the data directory for its workers (they take no lock of their own).
@@ -33,9 +34,13 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   }
   // An empty TORPOR_ADMIN_TOKEN counts as unset (as for one process).
   const token = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
-  const admin = args.adminPort === undefined ? null : await serveAdmin(clusterAdmin(supervisor), { port: args.adminPort, host: args.adminIp, logger, token });
+  const admin =
+    args.adminPort === undefined
+      ? null
+      : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token, dataDir: join(persistTo, "do") });
   writeFileSync(join(clusterDir, "supervisor.pid"), `${process.pid}\n`);
 
+  serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));
   let reloads = 0;
   process.on("SIGHUP", () => {
     const seq = ++reloads;

@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { TorporError, type Logger, type Metrics, type ObjectInfo } from "@torpor/core";
+import type { ReadyCheck } from "../health.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
 import { takeSocket } from "./sockets.ts";
@@ -24,6 +25,8 @@ export interface SupervisorOptions {
   script: string;
   argv: string[];
   logger: Logger;
+  /** Module URLs a worker loaded (`torpor dev` watches them). */
+  onImports?: (urls: string[]) => void;
 }
 
 /** One worker process. */
@@ -215,7 +218,12 @@ export class Supervisor {
         return;
       case "stats-reply":
       case "hibernate-reply":
+      case "health-reply":
+      case "backup-reply":
         this.#statsWaiters.get(message.rid)?.(message);
+        return;
+      case "imports":
+        this.options.onImports?.(message.urls);
         return;
       case "ready":
       case "failed":
@@ -284,6 +292,8 @@ export class Supervisor {
   }
 
   async #reload(): Promise<void> {
+    // A backup copies each object in its owner: ownership must not move under it.
+    await this.#backingUp?.catch(() => {});
     const started = Date.now();
     const fresh = await Promise.allSettled(this.#current.map((_, index) => this.#spawn(index, false)));
     const failed = fresh.find((r) => r.status === "rejected");
@@ -358,15 +368,83 @@ export class Supervisor {
     return { status: r.status, body: r.body };
   }
 
+  /**
+   * Each worker's readiness checks (it serves, its storage opens), asked over
+   * IPC; a worker that is not running, or does not answer within `timeoutMs`,
+   * fails the workers check. An index whose objects are moving in a reload
+   * counts as serving: its calls wait in the supervisor meanwhile.
+   */
+  async health(timeoutMs = 3_000): Promise<ReadyCheck[]> {
+    const reloading = this.#reloading !== null;
+    const perWorker = await Promise.all(
+      this.#current.map(async (worker, index): Promise<ReadyCheck[]> => {
+        if (worker === null || !worker.ready) {
+          if (reloading) return [{ name: "workers", ok: true, detail: `worker ${index} is moving to new code (reload)` }];
+          return [{ name: "workers", ok: false, detail: `worker ${index} is not running (it is restarting, or failed to)` }];
+        }
+        const rid = this.#statsRid++;
+        let timer: NodeJS.Timeout | undefined;
+        const reply = await new Promise<FromWorker | null>((resolve) => {
+          this.#statsWaiters.set(rid, resolve);
+          timer = setTimeout(() => resolve(null), timeoutMs);
+          this.#send(worker, { t: "health", rid });
+        });
+        clearTimeout(timer);
+        this.#statsWaiters.delete(rid);
+        if (reply === null) return [{ name: "workers", ok: false, detail: `worker ${index} did not answer within ${timeoutMs} ms` }];
+        return (reply as Extract<FromWorker, { t: "health-reply" }>).checks.map((c) => ({ ...c, detail: `worker ${index}: ${c.detail}` }));
+      }),
+    );
+    return perWorker.flat();
+  }
+
+  #backingUp: Promise<unknown> | null = null;
+
+  /**
+   * Has every worker copy the objects of its slots into `dest` (backup.ts in
+   * storage-sqlite: each at a batch boundary, while serving). Waits for a
+   * reload in progress, and a reload waits for it: objects do not move
+   * while they are copied.
+   */
+  async backup(dest: string): Promise<{ objects: number; bytes: number }> {
+    await this.#reloading?.catch(() => {});
+    const run = Promise.all(
+      this.#current.map(async (worker, index) => {
+        if (worker === null || !worker.ready)
+          throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} is not running (restarting), so its objects cannot be copied; try again.`);
+        const rid = this.#statsRid++;
+        const reply = await Promise.race([
+          new Promise<FromWorker>((resolve) => {
+            this.#statsWaiters.set(rid, resolve);
+            this.#send(worker, { t: "backup", rid, dest });
+          }),
+          worker.exited.then(() => null),
+        ]);
+        this.#statsWaiters.delete(rid);
+        if (reply === null) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} exited during the backup; try again.`);
+        const r = reply as Extract<FromWorker, { t: "backup-reply" }>;
+        if (!r.ok) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index}: ${r.error}`);
+        return r;
+      }),
+    );
+    this.#backingUp = run;
+    try {
+      const replies = await run;
+      return { objects: replies.reduce((n, r) => n + r.objects, 0), bytes: replies.reduce((n, r) => n + r.bytes, 0) };
+    } finally {
+      this.#backingUp = null;
+    }
+  }
+
   /** Stops listening, stops every worker (each finishes its events, commits, closes sockets with 1012) and waits for them. */
-  async stop(): Promise<void> {
+  async stop(code?: number, reason?: string): Promise<void> {
     this.#stopping = true;
     await this.#reloading?.catch(() => {});
     this.#server?.close();
     const all = this.#current.filter((w): w is WorkerProcess => w !== null);
     for (const worker of all) {
       worker.retiring = true;
-      if (worker.child.connected) this.#send(worker, { t: "stop" });
+      if (worker.child.connected) this.#send(worker, { t: "stop", ...(code !== undefined ? { code } : {}), ...(reason !== undefined ? { reason } : {}) });
       else worker.child.kill("SIGTERM");
     }
     await Promise.all(all.map((w) => w.exited));

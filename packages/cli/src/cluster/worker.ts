@@ -7,10 +7,14 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { endOf, LocalTarget, slotOf, webSocketOf, type SocketEnd } from "@torpor/core/cluster";
 import { hibernateObject } from "../admin.ts";
+import { runtimeChecks } from "../health.ts";
 import type { CliArgs, Command } from "../args.ts";
 import { startWorker, type RunningWorker } from "../serve.ts";
+import type { RunHost } from "../main.ts";
+import { fileURLToPath } from "node:url";
+import { locateSyntaxError } from "../dev/load-error.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
@@ -24,7 +28,7 @@ const send = (message: FromWorker, handle?: unknown): void => {
 };
 
 /** Runs this process as worker `index` until the supervisor says stop (or goes away). */
-export async function runWorker(args: CliArgs & { command: Command }): Promise<void> {
+export async function runWorker(args: CliArgs & { command: Command }, host: RunHost = {}): Promise<void> {
   const init = await new Promise<Extract<ToWorker, { t: "init" }>>((resolve) => {
     const first = (message: ToWorker) => {
       if (message.t !== "init") return;
@@ -34,11 +38,20 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
     process.on("message", first);
   });
   const directory = new ClusterDirectory(init.index, init.slots, init.acquired, send);
+  // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
+  const loaded: string[] = [];
+  let pending: string[] | null = null;
+  host.watchImports?.((url) => {
+    loaded.push(url);
+    if (pending === null) return;
+    if (pending.length === 0) setImmediate(() => send({ t: "imports", urls: pending!.splice(0) }));
+    pending.push(url);
+  });
   let worker: RunningWorker;
   try {
     worker = await startWorker(args, process.cwd(), { index: init.index, directory });
   } catch (error) {
-    send({ t: "failed", error: encodeError(error) });
+    send({ t: "failed", error: encodeError(await withSyntaxErrorPlace(error, loaded)) });
     process.disconnect();
     return;
   }
@@ -47,10 +60,10 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   let nextToken = 1;
   let stopping = false;
 
-  const stop = async () => {
+  const stop = async (code = 1012, reason = "Server restarting") => {
     if (stopping) return;
     stopping = true;
-    await worker.close(1012, "Server restarting");
+    await worker.close(code, reason);
     process.exit(0);
   };
   // Signals reach the whole process group (Ctrl-C); the supervisor decides when workers stop.
@@ -97,14 +110,7 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
   const adopt = (moved: MovedSocket, socket: Socket | undefined) => {
     const host = runtime.hostForKey(moved.key, true);
     if (socket === undefined || socket.destroyed) return;
-    const end = new SocketEnd();
-    // Bytes arrive as a Uint8Array view; a flat record as the record.
-    const attachment = moved.attachment;
-    end.attachment = attachment instanceof Uint8Array ? Buffer.from(attachment.buffer, attachment.byteOffset, attachment.byteLength) : attachment;
-    end.autoResponseAt = moved.autoResponseAt;
-    end.protocol = moved.protocol;
-    host.acceptHibernatable(end, moved.tags);
-    runtime.server!.resume(socket, Buffer.from(moved.unparsed), end);
+    host.adoptSocket(moved, socket, Buffer.from(moved.unparsed));
   };
 
   process.on("message", (message: ToWorker, handle?: Socket) => {
@@ -159,12 +165,38 @@ export async function runWorker(args: CliArgs & { command: Command }): Promise<v
       case "hibernate":
         void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
         return;
+      case "health":
+        send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });
+        return;
+      case "backup":
+        // Only the objects of this worker's slots: another worker may have the rest open.
+        worker.storage.backup(message.dest, { only: (key) => directory.slots[slotOf(key.id)] === init.index }).then(
+          (report) => send({ t: "backup-reply", rid: message.rid, ok: true, ...report }),
+          (error: unknown) => send({ t: "backup-reply", rid: message.rid, ok: false, error: (error as Error)?.message ?? String(error) }),
+        );
+        return;
       case "stop":
-        void stop();
+        void stop(message.code, message.reason);
         return;
       case "init":
         return;
     }
   });
   send({ t: "ready" });
+  send({ t: "imports", urls: loaded });
+  pending = [];
+}
+
+/** A JavaScript syntax error names no place in its stack: add the file and line `node --check` finds (load-error.ts). */
+async function withSyntaxErrorPlace(error: unknown, loaded: string[]): Promise<unknown> {
+  const text = `${(error as Error)?.message ?? ""}`;
+  if (!/SyntaxError/.test(text) || /ERROR: /.test(text)) return error;
+  // The loader thread's reports of the last modules may still be on their way.
+  await new Promise((resolve) => setImmediate(resolve));
+  const files = loaded.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
+  const place = locateSyntaxError(files);
+  if (place === null) return error;
+  const located = new Error(`${text}\n    at ${place}`);
+  Object.assign(located, { name: (error as Error).name, code: (error as { code?: unknown }).code });
+  return located;
 }

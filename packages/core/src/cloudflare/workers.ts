@@ -7,6 +7,7 @@ import { TorporError } from "../errors.ts";
 import { liveEnv, liveExports } from "../runtime/worker-env.ts";
 
 export { DurableObject } from "../object/durable-object.ts";
+export { RpcStub } from "../stubs/rpc-stub.ts";
 export { RpcTarget } from "../stubs/rpc-target.ts";
 
 /**

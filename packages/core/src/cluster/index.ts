@@ -3,10 +3,11 @@
 export { SLOT_COUNT, slotOf } from "../ids/slots.ts";
 export type { HostDirectory, RemoteHosts } from "../ids/host-directory.ts";
 export { handoffWebSocket, handoffOf, type UpgradeHandoff } from "../http/upgrade-handoff.ts";
-export { detachSocket, stopReading, unparsedBytes, written } from "./ws-handoff.ts";
 export { LocalTarget } from "../stubs/local-target.ts";
 export { hexFromName } from "../ids/id.ts";
-export { SocketEnd, OPEN } from "../websocket/socket-end.ts";
+export type { SocketEnd } from "../websocket/socket-end.ts";
+export type { MovedSocket } from "../websocket/moved-socket.ts";
+export type { ExportedSocket, ExportedSockets } from "../object/object-host.ts";
 export { endOf } from "../websocket/web-socket.ts";
 export type { ObjectHost } from "../object/object-host.ts";
 export { webSocketOf } from "../http/response.ts";

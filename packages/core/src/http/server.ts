@@ -2,17 +2,19 @@ import { workerdError } from "../errors.ts";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, WebSocket as WsWebSocket, type WebSocket as WsConnection } from "ws";
+import { WebSocketServer, type WebSocket as WsConnection } from "ws";
 import type { Clock } from "../clock.ts";
 import { checkHandshake } from "./handshake.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { clientErrorResponse, toRequest, writeRawResponse, writeResponse } from "./node-http.ts";
-import type { Logger } from "../logger.ts";
+import { logsAt, type Logger } from "../logger.ts";
+import { requestIdOf } from "./request-id.ts";
 import type { ServerLimits } from "../options.ts";
 import { jsonError, webSocketOf } from "./response.ts";
 import { endOf } from "../websocket/web-socket.ts";
 import type { SocketEnd } from "../websocket/socket-end.ts";
 import { handoffOf } from "./upgrade-handoff.ts";
+import { resumeConnection } from "../websocket/ws-transport.ts";
 
 /** Where to listen. */
 export interface ListenOptions {
@@ -79,11 +81,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   const heartbeat = limits.pingIntervalMs > 0 ? startHeartbeat(connections, runtime.options.clock, limits.pingIntervalMs) : null;
 
   /** Runs the Worker; a throw is logged (unless `expected` says the server caused it) and becomes a 500. */
-  const fetchSafely = async (request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
+  const fetchSafely = async (req: IncomingMessage, request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
     try {
       return await runtime.fetch(request);
     } catch (error) {
-      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { url: request.url, error });
+      if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: request.url, error });
       return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
   };
@@ -92,13 +94,27 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     try {
       await writeResponse(res, response);
     } catch (error) {
-      logger.warn("Failed to write a response", { url, error });
+      logger.warn("Failed to write a response", { requestId: requestIdOf(res.req), url, error });
       res.destroy();
     }
   };
 
+  /** At debug level, one line per answered request (its id, method, path, status and time taken). */
+  const logRequest = (req: IncomingMessage, res: ServerResponse, started: number) => {
+    res.once("finish", () => {
+      logger.debug("Request", {
+        requestId: requestIdOf(req),
+        method: req.method,
+        url: req.url,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      });
+    });
+  };
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     res.on("error", () => {});
+    if (logsAt(logger, "debug")) logRequest(req, res, performance.now());
     if (overCapacity.has(req.socket)) return send(res, tooManyConnections(limits.maxConnections), req.url);
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > limits.maxRequestBodyBytes) return send(res, bodyTooLarge(limits.maxRequestBodyBytes), req.url);
@@ -121,7 +137,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
     } catch {
       return send(res, badRequest(req), req.url);
     }
-    let response = await fetchSafely(request, () => bodyRefused);
+    let response = await fetchSafely(req, request, () => bodyRefused);
     if (bodyRefused) {
       await response.body?.cancel();
       return;
@@ -140,7 +156,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         "ERR_UPGRADE_REQUIRED",
         'Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".',
       );
-      logger.error("Uncaught error in the Worker's fetch()", { url: req.url, error });
+      logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: req.url, error });
       response = jsonError(500, "ERR_INTERNAL", "Internal Server Error");
     }
     await send(res, response, req.url);
@@ -173,7 +189,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       await writeRawResponse(socket, badRequest(req));
       return;
     }
-    const response = await fetchSafely(request);
+    const response = await fetchSafely(req, request);
     const client = response.status === 101 ? webSocketOf(response) : null;
     if (client === null) {
       await writeRawResponse(socket, response);
@@ -302,18 +318,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       upgrade(req, socket, head, server, protocol);
     },
     resume(socket, unparsed, end) {
-      // What WebSocketServer does after writing the 101 (ws/lib/websocket-server.js completeUpgrade), without the handshake.
-      const options = (wss as unknown as { options: Record<string, unknown> }).options;
-      const conn = new WsWebSocket(null as unknown as string, undefined, options) as unknown as WsConnection & {
-        setSocket(s: Socket, h: Buffer, o: object): void;
-      };
-      conn.setSocket(socket, unparsed, {
-        allowSynchronousEvents: options.allowSynchronousEvents,
-        maxBufferedChunks: options.maxBufferedChunks,
-        maxFragments: options.maxFragments,
-        maxPayload: options.maxPayload,
-        skipUTF8Validation: options.skipUTF8Validation,
-      });
+      const conn = resumeConnection(wss, socket, unparsed);
       track(conn);
       end.bind(conn, limits.maxBufferedBytes);
     },

@@ -27,6 +27,8 @@ export interface AlarmOwner {
  */
 export class AlarmScheduler {
   #timer: TimerHandle | null = null;
+  /** When the armed timer fires (the alarm's time, or a retry's), or null while none is armed. */
+  #at: number | null = null;
   #retryCount = 0;
   /** Consecutive times the alarm could not run or be cleared because storage failed (backoff, not the alarm's retries). */
   #storageFailures = 0;
@@ -44,6 +46,11 @@ export class AlarmScheduler {
 
   constructor(private readonly owner: AlarmOwner) {}
 
+  /** When the armed timer fires (the alarm's time, or a retry's), or null while none is armed. */
+  get at(): number | null {
+    return this.#timer === null ? null : this.#at;
+  }
+
   /** True while a timer is set (the next run, or a retry). */
   get armed(): boolean {
     return this.#timer !== null;
@@ -54,6 +61,7 @@ export class AlarmScheduler {
     this.cancel();
     if (time === null) return;
     const clock = this.owner.options.clock;
+    this.#at = delay === undefined ? time : clock.now() + delay;
     this.#timer = clock.setTimeout(
       () => {
         this.#timer = null;

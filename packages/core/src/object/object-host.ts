@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
 import type { TimerHandle } from "../clock.ts";
 import { TorporError } from "../errors.ts";
@@ -11,7 +12,9 @@ import type { Logger } from "../logger.ts";
 import type { Metrics, ObjectCounters } from "../metrics.ts";
 import type { ObjectOptions } from "../options.ts";
 import { OutputGate } from "./output-gate.ts";
-import { CLOSED, HIBERNATABLE, OPEN, PendingClose, STANDARD, type Message, type SocketEnd, type SocketOwner } from "../websocket/socket-end.ts";
+import type { HostControl, ObjectLifecycle } from "./host-control.ts";
+import type { MovedSocket } from "../websocket/moved-socket.ts";
+import { CLOSED, HIBERNATABLE, OPEN, PendingClose, SocketEnd, STANDARD, type Message, type SocketOwner } from "../websocket/socket-end.ts";
 import { SocketRegistry } from "../websocket/socket-registry.ts";
 import { DurableObjectState, type StateHost } from "./state.ts";
 import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "../storage/storage-provider.ts";
@@ -30,13 +33,30 @@ export interface HostRuntime {
   touched(host: ObjectHost): void;
   /** The instance was dropped. */
   released(host: ObjectHost): void;
+  /** Serves a socket moved in from another process with `end`; `unparsed` is read first (the runtime's server binds it). */
+  resumeSocket(socket: Socket, unparsed: Buffer, end: SocketEnd): void;
+}
+
+/** One hibernatable socket leaving with its object: the record, its TCP socket, and the bytes read but not parsed. */
+export interface ExportedSocket {
+  record: MovedSocket;
+  socket: Socket;
+  unparsed: Buffer;
+}
+
+/** What `exportSockets()` hands over. */
+export interface ExportedSockets {
+  /** The object's auto-response pair (it lives in the host, so it moves too). */
+  autoResponse: WebSocketRequestResponsePair | null;
+  sockets: ExportedSocket[];
+  /** Open sockets that could not move and were closed with 1012. */
+  closed: number;
 }
 
 /** A Durable Object class as the runtime sees it. */
 export type DurableObjectClass = new (ctx: DurableObjectState, env: never) => object;
 
-/** Lifecycle state of an object. */
-export type ObjectLifecycle = "live" | "hibernated";
+export type { ObjectLifecycle } from "./host-control.ts";
 
 /**
  * Keeps one object alive across hibernation. The host is cheap and outlives
@@ -50,9 +70,12 @@ export type ObjectLifecycle = "live" | "hibernated";
 /** Most objects never accept a socket the standard way: they share this empty set (never added to). */
 const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
 
-export class ObjectHost implements SocketOwner, StorageHooks, StateHost, IncarnationHost {
+export class ObjectHost implements SocketOwner, StorageHooks, StateHost, IncarnationHost, HostControl {
   readonly sockets = new SocketRegistry();
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
+  /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
+  lastEventKind: HostEvent["kind"] | null = null;
+  lastEventAt = 0;
   autoResponse: WebSocketRequestResponsePair | null = null;
   eventTimeoutMs: number | null;
 
@@ -113,6 +136,10 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
 
   get lifecycle(): ObjectLifecycle {
     return this.instance === null ? "hibernated" : "live";
+  }
+
+  get socketCount(): number {
+    return this.sockets.size;
   }
 
   /**
@@ -188,6 +215,8 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     const incarnation = this.#incarnation!;
     event.incarnation = incarnation;
     this.counters.events++;
+    this.lastEventKind = event.kind;
+    this.lastEventAt = this.runtime.options.clock.now();
     this.runtime.touched(this);
     let result: unknown;
     try {
@@ -273,8 +302,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     this.counters.errors++;
     this.runtime.metrics.handlerErrors++;
     this.runtime.options.logger.error(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, {
+      // The storage name of a namespace is its binding's name.
+      binding: this.key.namespace,
       object: this.key.id,
       name: this.key.name,
+      event: event.kind,
       error,
     });
   }
@@ -529,6 +561,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     return this.#alarms.running;
   }
 
+  /** When this object's armed alarm timer fires, or null (the admin dashboard's "pending alarm"). */
+  get alarmAt(): number | null {
+    return this.#alarms.at;
+  }
+
   holdInput<T>(promise: Promise<T>): Promise<T> {
     return this.#input.hold(promise);
   }
@@ -763,6 +800,52 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     }
     await this.shutdown(1012, "Server restarting");
     return moving;
+  }
+
+  /**
+   * Moves the object out of this process (cluster reload). Its sockets stop
+   * reading at once (what clients send meanwhile waits in the kernel);
+   * running events finish, storage commits, sockets accepted with
+   * `ws.accept()` close with 1012, and the instance and timers go
+   * (`moveOut`). Each open hibernatable socket is then handed over as a
+   * record with its TCP socket and the bytes read but not parsed, for
+   * `adoptSocket` in the new owner; one that cannot move is closed with 1012.
+   */
+  async exportSockets(): Promise<ExportedSockets> {
+    for (const end of this.sockets) end.pauseReading();
+    const ends = await this.moveOut();
+    const sockets: ExportedSocket[] = [];
+    let closed = 0;
+    for (const end of ends) {
+      if (end.conn === null) continue;
+      const detached = await end.detach(1012, "Server restarting");
+      if (detached === null) closed++;
+      else sockets.push({ record: end.toMoved(this.key), socket: detached.socket, unparsed: detached.unparsed });
+    }
+    return { autoResponse: this.autoResponse, sockets, closed };
+  }
+
+  /**
+   * A socket moved in from another process (`exportSockets` there): accepted
+   * as hibernatable with its tags, attachment and auto-response time, and
+   * served here, `unparsed` read before anything the socket still holds.
+   */
+  adoptSocket(record: MovedSocket, socket: Socket, unparsed: Buffer): void {
+    const end = SocketEnd.fromMoved(record);
+    this.acceptHibernatable(end, record.tags);
+    this.runtime.resumeSocket(socket, unparsed, end);
+  }
+
+  /**
+   * Drops the hibernatable WebSockets without a closing handshake, as an
+   * isolate torn down on Cloudflare does: clients see 1006, `wasClean`
+   * false, and no handler of the object runs for it.
+   */
+  dropSockets(): void {
+    for (const end of this.sockets.list()) {
+      this.sockets.delete(end);
+      end.drop();
+    }
   }
 
   /**

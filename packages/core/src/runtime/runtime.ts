@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { TorporError } from "../errors.ts";
 import { ExecutionContext } from "../object/execution-context.ts";
 import { isolateFaults, runAs, type FaultOwner } from "../object/fault-isolation.ts";
@@ -14,6 +15,7 @@ import type { Logger } from "../logger.ts";
 import { jsonError, Response } from "../http/response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "../http/server.ts";
 import type { ObjectKey, StorageProvider } from "../storage/storage-provider.ts";
+import type { SocketEnd } from "../websocket/socket-end.ts";
 
 export type { ObjectTarget } from "../placement/placement.ts";
 
@@ -35,6 +37,12 @@ export interface ObjectInfo {
   counters: ObjectCounters;
   /** Why it cannot hibernate right now (empty when it can). */
   blockers: string[];
+  /** How many of its hibernatable sockets carry each tag. */
+  tags: Record<string, number>;
+  /** The last event delivered to an instance (`call` is a fetch or an RPC call), with its time (the runtime's clock, ms); null before the first. */
+  lastEvent: { kind: string; at: number } | null;
+  /** When its armed alarm fires (ms since the epoch), or null. */
+  alarm: number | null;
 }
 
 /**
@@ -246,6 +254,16 @@ export class Runtime implements HostRuntime {
     this.#placement.table.released(host);
   }
 
+  /** HostRuntime: serves a socket that moved in from another process (needs the server: `listen()`). */
+  resumeSocket(socket: Socket, unparsed: Buffer, end: SocketEnd): void {
+    if (this.#server === null)
+      throw new TorporError(
+        "ERR_NOT_LISTENING",
+        "A WebSocket moved in from another process can only be adopted while this runtime serves: call listen() first.",
+      );
+    this.#server.resume(socket, unparsed, end);
+  }
+
   /**
    * @internal the host of an object this process owns, by key (cluster
    * workers serving routed calls). `adopting`: the object is moving in and
@@ -278,6 +296,9 @@ export class Runtime implements HostRuntime {
       sockets: host.sockets.size,
       counters: { ...host.counters },
       blockers: host.instance === null ? [] : host.blockers(),
+      tags: host.sockets.tagCounts(),
+      lastEvent: host.lastEventKind === null ? null : { kind: host.lastEventKind, at: host.lastEventAt },
+      alarm: host.alarmAt,
     };
   }
 

@@ -3,6 +3,7 @@ import { NativeResponse, webSocketOf } from "../http/response.ts";
 import type { ObjectHost } from "../object/object-host.ts";
 import { endOf } from "../websocket/web-socket.ts";
 import { clone } from "./rpc-clone.ts";
+import { call, result } from "./rpc-marshal.ts";
 import type { StubTarget } from "./stub-target.ts";
 
 /** Handlers and built-ins that are not RPC methods (Cloudflare refuses them too). */
@@ -12,9 +13,17 @@ const NOT_RPC = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose",
  * An object whose host is in this process: calls run on the host, through
  * its gates. What a routed target uses while the object is local, and what
  * a cluster owner runs for a call routed to it.
+ *
+ * With `byReference` (a caller in this process), functions, RpcTargets and
+ * stubs in arguments and results pass by reference (rpc-marshal.ts);
+ * without it (a caller in another process), values are structured-cloned
+ * and those fail with ERR_RPC_CLONE.
  */
 export class LocalTarget implements StubTarget {
-  constructor(readonly host: ObjectHost) {}
+  constructor(
+    readonly host: ObjectHost,
+    readonly byReference = false,
+  ) {}
 
   /** The host. */
   localHost(): ObjectHost {
@@ -48,19 +57,24 @@ export class LocalTarget implements StubTarget {
   /** An RPC call against the host. */
   async call(method: string, args: unknown[]): Promise<unknown> {
     const host = this.host;
+    const run = (received: unknown[]) =>
+      host.call((instance) => {
+        const fn = NOT_RPC.has(method) ? undefined : instance[method];
+        if (typeof fn !== "function") {
+          throw new TorporError(
+            "ERR_NO_SUCH_METHOD",
+            `The Durable Object class ${host.cls.name} has no public method "${method}" to call over RPC. Check the spelling, and that it is a method, not a field.`,
+          );
+        }
+        return fn.apply(instance, received);
+      });
+    if (this.byReference) {
+      host.runtime.metrics.events.rpc++;
+      return call(run, args, `${method}()`);
+    }
     const cloned = clone(args, `the arguments of ${method}()`);
     host.runtime.metrics.events.rpc++;
-    const result = await host.call((instance) => {
-      const fn = NOT_RPC.has(method) ? undefined : instance[method];
-      if (typeof fn !== "function") {
-        throw new TorporError(
-          "ERR_NO_SUCH_METHOD",
-          `The Durable Object class ${host.cls.name} has no public method "${method}" to call over RPC. Check the spelling, and that it is a method, not a field.`,
-        );
-      }
-      return fn.apply(instance, cloned);
-    });
-    return clone(result, `the result of ${method}()`);
+    return clone(await run(cloned), `the result of ${method}()`);
   }
 
   /** An RPC property read against the host. */
@@ -78,6 +92,6 @@ export class LocalTarget implements StubTarget {
       }
       return found;
     });
-    return clone(value, `the property ${name}`);
+    return this.byReference ? result(value, `the property ${name}`) : clone(value, `the property ${name}`);
   }
 }

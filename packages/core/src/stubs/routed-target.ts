@@ -36,7 +36,7 @@ export class RoutedTarget implements StubTarget {
   ) {
     this.key = { namespace: namespace.storageName, id: id.toString(), name: id.name };
     this.#generation = hosts.generation;
-    if (directory.isLocal(this.key)) this.#local = new LocalTarget(hosts.host(namespace, id));
+    if (directory.isLocal(this.key)) this.#local = new LocalTarget(hosts.host(namespace, id), true);
   }
 
   /** The local target when the directory says the object is here now, else null. */
@@ -44,7 +44,7 @@ export class RoutedTarget implements StubTarget {
     if (!this.directory.isLocal(this.key)) return null;
     const hosts = this.hosts;
     if (this.#local === null || this.#generation !== hosts.generation) {
-      this.#local = new LocalTarget(hosts.host(this.namespace, this.id));
+      this.#local = new LocalTarget(hosts.host(this.namespace, this.id), true);
       this.#generation = hosts.generation;
     }
     return this.#local;
@@ -63,7 +63,7 @@ export class RoutedTarget implements StubTarget {
   call(method: string, args: unknown[]): Promise<unknown> {
     const local = this.#localNow();
     if (local !== null) return local.call(method, args);
-    // Cloned here too, so a value that cannot cross fails the same way as a local call.
+    // Cloned here: what passes by reference in one process cannot cross to another (ERR_RPC_CLONE, not a hang).
     let cloned: unknown[];
     try {
       cloned = clone(args, `the arguments of ${method}()`);

@@ -1,18 +1,21 @@
 import { TorporError } from "../errors.ts";
+import { isRpcStub } from "./rpc-reference.ts";
 import { RpcTarget } from "./rpc-target.ts";
 import { isStub } from "./stub.ts";
 
 /**
- * Copies an RPC value (arguments, a result, a property) as Torpor's RPC
- * passes it: a structured clone. What Cloudflare would pass by reference
- * fails with ERR_RPC_CLONE naming it, rather than arriving as a copy.
+ * Copies an RPC value (arguments, a result, a property) that crosses to
+ * another process: a structured clone. What is passed by reference (see
+ * rpc-marshal.ts) only crosses within one process, so between processes it
+ * fails with ERR_RPC_CLONE naming it, rather than arriving as a copy or
+ * leaving its caller waiting.
  */
 export function clone<T>(value: T, what: string): T {
   const byReference = findByReference(value, new Set());
   if (byReference !== undefined) {
     throw new TorporError(
       "ERR_RPC_CLONE",
-      `${capitalize(what)} holds ${byReference}: Cloudflare passes those by reference, and Torpor's RPC copies values (structured clone), so it cannot arrive as it was sent. Pass plain data, or call the object through its stub.`,
+      `${capitalize(what)} holds ${byReference}: those are passed by reference, which Torpor supports only between a caller and an object in the same process, and this call crosses to another worker process (cluster mode), where RPC copies values (structured clone). Pass plain data, or run with one worker process.`,
     );
   }
   try {
@@ -27,11 +30,12 @@ export function clone<T>(value: T, what: string): T {
 }
 
 /**
- * What Cloudflare would pass by reference (an RpcTarget, a function, a stub),
+ * What RPC passes by reference (an RpcTarget, a function, a stub),
  * described, or undefined. Structured clone would copy an RpcTarget silently
  * without its methods, and fail on the others with a message naming none.
  */
-function findByReference(value: unknown, seen: Set<object>): string | undefined {
+export function findByReference(value: unknown, seen: Set<object>): string | undefined {
+  if (isRpcStub(value)) return "an RPC stub";
   if (typeof value === "function") return `a function${value.name === "" ? "" : ` (${value.name})`}`;
   if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
   if (value instanceof RpcTarget) return `an RpcTarget (${value.constructor.name})`;

@@ -1,8 +1,9 @@
 /**
  * Cloudflare's `RpcTarget` (exported by `cloudflare:workers`): a class whose
- * instances RPC passes by reference. Torpor's RPC copies values (structured
- * clone), so an instance can be constructed and used locally, and passing
- * one through a stub fails with ERR_RPC_CLONE instead of arriving as a copy
- * without its methods.
+ * instances RPC passes by reference. The receiver gets a stub whose calls
+ * run the instance's class members here (not its own instance properties);
+ * when every stub to it is disposed, its `Symbol.dispose` method runs.
+ * Within one process only: to another worker process it fails with
+ * ERR_RPC_CLONE.
  */
 export class RpcTarget {}

@@ -1,6 +1,7 @@
 import type { DurableObjectId } from "../ids/id.ts";
 import { afterOutputGate } from "../object/incarnation.ts";
 import type { ObjectHost } from "../object/object-host.ts";
+import { disposeValue, type Invoke, kInvoke, pipeline, rpcProperty } from "./rpc-reference.ts";
 import type { StubTarget } from "./stub-target.ts";
 
 /** Handlers and the stub's own members, which are not RPC members. */
@@ -51,22 +52,35 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
     // A subrequest leaves once the calling object's writes so far are durable (the output gate).
     fetch: (input: RequestInfo | URL, init?: RequestInit) => afterOutputGate(() => target.fetch(input, init)),
   };
-  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  // A call or read along a path from the object: its first name is the object's member, the rest is pipelined on what that gives.
+  const invoke: Invoke = (path, args, op) => {
+    const name = path[0];
+    if (name === undefined) return Promise.reject(new TypeError("A Durable Object stub is not a function."));
+    // A subrequest leaves once the calling object's writes so far are durable (the output gate).
+    return afterOutputGate(() => {
+      if (path.length === 1) return op === "call" ? target.call(name, args) : target.read(name);
+      return target.read(name).then(async (value) => {
+        try {
+          return await pipeline(value, path.slice(1), args, op);
+        } finally {
+          disposeValue(value);
+        }
+      });
+    });
+  };
+  const members = new Map<string, object>();
   const stub = new Proxy(base, {
     get(own, prop, receiver) {
       if (prop === kTarget) return target;
+      if (prop === kInvoke) return invoke;
       if (typeof prop !== "string" || prop in own) return Reflect.get(own, prop, receiver);
       // A stub is not a thenable: `await stub` must give the stub.
       if (prop === "then" || prop === "toJSON") return undefined;
-      let member = methods.get(prop);
+      let member = members.get(prop);
       if (member === undefined) {
-        // Callable for a method, thenable for a property (`await stub.count`), as on Cloudflare.
-        const call = (...args: unknown[]) => afterOutputGate(() => target.call(prop, args));
-        member = Object.assign(call, {
-          // biome-ignore lint/suspicious/noThenProperty: `await stub.prop` reads the property over RPC (Cloudflare's property reads); the stub itself stays non-thenable.
-          then: (resolve?: (value: unknown) => unknown, reject?: (error: unknown) => unknown) => afterOutputGate(() => target.read(prop)).then(resolve, reject),
-        });
-        methods.set(prop, member);
+        // Callable for a method, thenable for a property (`await stub.count`), pipelined further (`stub.counter.increment()`), as on Cloudflare.
+        member = rpcProperty(invoke, [prop]);
+        members.set(prop, member);
       }
       return member;
     },

@@ -1,8 +1,11 @@
+import type { Socket } from "node:net";
 import type { WebSocket as WsConnection } from "ws";
 import type { StoredAttachment } from "./attachment.ts";
 import { TorporError, domException, workerdError } from "../errors.ts";
 import { outsideOwners } from "../owner-context.ts";
+import type { MovedSocket } from "./moved-socket.ts";
 import { holdOwnerlessOutput } from "./ownerless-output.ts";
+import { detachSocket, interceptCloseFrames, OVERSIZED, releaseConnection, sayWhyOversized, stopReading, written } from "./ws-transport.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
 export const CONNECTING = 0;
@@ -221,7 +224,7 @@ export class SocketEnd {
     bound.on("message", onConnectionMessage);
     bound.on("close", onConnectionClose);
     bound.on("error", onConnectionError);
-    if (this.allowHalfOpen) interceptCloseFrames(bound, this);
+    if (this.allowHalfOpen) interceptCloseFrames(bound, (code, reason) => this.receiveClose(code, reason.toString(), true));
     const pending = this.peer?.inbox ?? null;
     this.peer = null;
     this.conn = bound;
@@ -238,7 +241,76 @@ export class SocketEnd {
   terminate(): void {
     this.conn?.terminate();
   }
+
+  /**
+   * Drops the connection without a closing handshake and without telling
+   * this end's object (an isolate torn down): the peer sees 1006, `wasClean`
+   * false. The caller has taken the end out of its object's registry.
+   */
+  drop(): void {
+    this.owner = null;
+    this.listener = null;
+    this.state = CLOSED;
+    if (this.conn !== null) {
+      this.conn.terminate();
+    } else if (this.peer !== null) {
+      const peer = this.peer;
+      this.peer = null;
+      // Asynchronous, as a network drop would be noticed.
+      queueMicrotask(() => peer.receiveClose(1006, DROPPED_REASON, false));
+    }
+  }
+
+  // ---- moving to another process ------------------------------------------
+
+  /** Stops reading the network connection at the kernel: what the peer sends next waits there (the socket is about to move). */
+  pauseReading(): void {
+    if (this.conn !== null) stopReading(this.conn);
+  }
+
+  /**
+   * Takes the TCP socket from this end to move it to another process, once
+   * everything written to it left this process (after `pauseReading`).
+   * Resolves with the socket and the bytes read but not parsed, and this end
+   * is closed here with `code` without a word to the peer (it is served from
+   * elsewhere now). Resolves null when the connection cannot move (ws is
+   * inside a frame it cannot give back): it is then closed with `code` and
+   * `reason`.
+   */
+  async detach(code: number, reason: string): Promise<{ socket: Socket; unparsed: Buffer } | null> {
+    const conn = this.conn;
+    if (conn === null) return null;
+    await written(conn);
+    const detached = detachSocket(conn);
+    if (detached === null) {
+      conn.close(code, reason);
+      return null;
+    }
+    this.conn = null;
+    // ws's close event, so the server stops tracking it (heartbeat, shutdown).
+    releaseConnection(conn, code);
+    return detached;
+  }
+
+  /** What travels with this end when it moves (everything that survives hibernation). */
+  toMoved(key: MovedSocket["key"]): MovedSocket {
+    return { key, tags: this.tags, attachment: this.attachment, autoResponseAt: this.autoResponseAt, protocol: this.protocol };
+  }
+
+  /** An end for a socket that moved in (its network connection is bound by the server). */
+  static fromMoved(record: MovedSocket): SocketEnd {
+    const end = new SocketEnd();
+    const attachment = record.attachment;
+    // Bytes arrive through IPC as a Uint8Array view; a flat record as the record.
+    end.attachment = attachment instanceof Uint8Array ? Buffer.from(attachment.buffer, attachment.byteOffset, attachment.byteLength) : attachment;
+    end.autoResponseAt = record.autoResponseAt;
+    end.protocol = record.protocol;
+    return end;
+  }
 }
+
+/** workerd's reason for a connection that ended without a Close frame. */
+const DROPPED_REASON = "WebSocket disconnected without sending Close frame.";
 
 /**
  * Close codes an application may send. Like workerd, the code is converted
@@ -285,7 +357,7 @@ function onConnectionMessage(this: BoundConnection, data: Buffer, isBinary: bool
 function onConnectionClose(this: BoundConnection, code: number, reason: Buffer): void {
   const end = this[kEnd]!;
   // workerd's wording for a connection that went away without a Close frame.
-  end.receiveClose(code, code === 1006 ? "WebSocket disconnected without sending Close frame." : reason.toString(), code !== 1006);
+  end.receiveClose(code, code === 1006 ? DROPPED_REASON : reason.toString(), code !== 1006);
   end.state = CLOSED;
 }
 
@@ -303,71 +375,5 @@ function onConnectionError(this: BoundConnection, error: Error & { code?: string
   end.receiveError(error);
 }
 
-/** ws's error code for a message over maxPayload, and workerd's reason for closing on it. */
-const OVERSIZED = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+/** workerd's reason for closing on a message over the limit. */
 const TOO_LARGE = "Message is too large";
-
-/** The ws internals the oversized-message reason needs. */
-interface WsReceiver extends NodeJS.EventEmitter {
-  [kEnd]?: SocketEnd;
-}
-let wsReceiverOnError: ((this: WsReceiver, error: Error) => void) | undefined;
-
-/**
- * ws answers a message over maxPayload with Close 1009 and no reason;
- * workerd's Close frame says "Message is too large". ws's receiver error
- * listener (see ws/lib/websocket.js receiverOnError) calls
- * `websocket.close(code)`: this shared listener runs it with that call
- * supplying the reason. Shared, so a connection costs no closure.
- */
-function sayWhyOversized(conn: BoundConnection): void {
-  const receiver = (conn as unknown as { _receiver?: WsReceiver })._receiver;
-  if (receiver === undefined) return;
-  const original = receiver.listeners("error")[0] as typeof wsReceiverOnError;
-  if (original === undefined) return;
-  wsReceiverOnError ??= original;
-  receiver.removeListener("error", original);
-  receiver.on("error", onReceiverError);
-  receiver[kEnd] = conn[kEnd];
-}
-
-function onReceiverError(this: WsReceiver, error: Error & { code?: string }): void {
-  const conn = this[kEnd]?.conn;
-  if (error.code !== OVERSIZED || conn === null || conn === undefined) {
-    wsReceiverOnError!.call(this, error);
-    return;
-  }
-  const close = conn.close;
-  conn.close = (code?: number) => close.call(conn, code, TOO_LARGE);
-  try {
-    wsReceiverOnError!.call(this, error);
-  } finally {
-    delete (conn as { close?: unknown }).close;
-  }
-}
-
-/** The parts of ws's private state the half-open mode must keep consistent. */
-interface WsInternals {
-  _receiver: NodeJS.EventEmitter;
-  _closeFrameReceived: boolean;
-  _closeCode: number;
-  _closeMessage: Buffer;
-}
-
-/**
- * `ws` answers a Close frame itself. For `accept({ allowHalfOpen: true })`
- * the application answers instead (the pre-auto-reply Cloudflare behaviour
- * proxies rely on), so the receiver's "conclude" handler is replaced with one
- * that records the frame as ws would and reports it, without replying. See
- * ws/lib/websocket.js receiverOnConclude.
- */
-function interceptCloseFrames(conn: BoundConnection, end: SocketEnd): void {
-  const internals = conn as unknown as WsInternals;
-  internals._receiver.removeAllListeners("conclude");
-  internals._receiver.on("conclude", (code: number, reason: Buffer) => {
-    internals._closeFrameReceived = true;
-    internals._closeCode = code;
-    internals._closeMessage = Buffer.from(reason);
-    end.receiveClose(code, reason.toString(), true);
-  });
-}

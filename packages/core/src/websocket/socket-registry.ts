@@ -44,6 +44,13 @@ export class SocketRegistry {
     return set === undefined ? [] : [...set];
   }
 
+  /** How many sockets carry each tag (for the admin dashboard). */
+  tagCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    if (this.#byTag !== null) for (const [tag, set] of this.#byTag) counts[tag] = set.size;
+    return counts;
+  }
+
   [Symbol.iterator](): IterableIterator<SocketEnd> {
     return this.#all.values();
   }

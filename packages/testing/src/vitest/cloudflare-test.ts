@@ -39,7 +39,7 @@ function argumentError(method: string, position: number, type: string): TypeErro
 function hostOfStub(method: string, stub: unknown): ObjectHost {
   const host = typeof stub === "object" && stub !== null ? hostOf(stub) : undefined;
   if (host === undefined) throw argumentError(method, 1, "DurableObjectStub");
-  return host as ObjectHost;
+  return host;
 }
 
 /** Runs `callback` inside the object behind `stub`, with its instance and state; resolves with what it returns. */
@@ -87,7 +87,7 @@ export async function evictAllDurableObjects(options: DurableObjectEvictionOptio
     if (info.state !== "live") continue;
     const namespace = runtime.namespace(info.binding);
     const host = runtime.hostFor(namespace.idFromString(info.id)) as ObjectHost;
-    if (host.instance !== null) await evictRunning(host, mode);
+    if (host.lifecycle === "live") await evictRunning(host, mode);
   }
 }
 
@@ -99,7 +99,7 @@ function evictionMode(options: DurableObjectEvictionOptions): "hibernate" | "clo
 
 async function evictRunning(host: ObjectHost, mode: "hibernate" | "close"): Promise<void> {
   await host.drained();
-  if (host.instance === null) throw new Error(NOT_RUNNING);
+  if (host.lifecycle === "hibernated") throw new Error(NOT_RUNNING);
   await evictHost(host, { webSockets: mode }, dropHibernatableSockets);
 }
 

@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { Duplex } from "node:stream";
 import { expect, it } from "vitest";
-import { WebSocket as WsConnection } from "ws";
-import { unparsedBytes } from "./ws-handoff.ts";
+import { WebSocketServer, WebSocket as WsConnection } from "ws";
+import { missingInternals, unparsedBytes } from "./ws-transport.ts";
+
+const WS_VERSION = (createRequire(import.meta.url)("ws/package.json") as { version: string }).version;
 
 /** A masked client frame, as a browser would send it. */
 function frame(fin: boolean, opcode: number, payload: Buffer): Buffer {
@@ -78,4 +83,36 @@ it("the bytes left in a receiver, cut at any point, re-encode to the same messag
     cuts++;
   }
   expect(cuts).toBeGreaterThan(600);
+});
+
+it("every private member of ws that ws-transport.ts uses is still there (a failure names the one that disappeared)", async () => {
+  const http = createServer();
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const accepted = new Promise<WsConnection>((resolve) => {
+    http.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, resolve));
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const client = new WsConnection(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  // The server accepts before the client has read the 101: terminating a client still connecting
+  // emits an error with no listener, so the client is open before it is terminated.
+  const opened = new Promise<void>((resolve, reject) => {
+    client.once("open", resolve);
+    client.once("error", reject);
+  });
+  const closed = new Promise((resolve) => client.once("close", resolve));
+  try {
+    const [conn] = await Promise.all([accepted, opened]);
+    const missing = missingInternals(conn, wss);
+    expect(missing, `ws ${WS_VERSION} lacks private members that packages/core/src/websocket/ws-transport.ts relies on: ${missing.join(", ")}`).toEqual([]);
+  } finally {
+    client.terminate();
+    await closed;
+    await new Promise((resolve) => http.close(resolve));
+  }
+});
+
+it("the internals check names each missing member by owner", () => {
+  const receiver = { _state: 0, _buffers: [], _fin: false, _opcode: 0, _fragmented: 0, _payloadLength: 0, _mask: undefined, _compressed: false };
+  const conn = { _receiver: receiver, _socket: null, _closeFrameReceived: false, _closeCode: 1006, setSocket() {}, emitClose() {} };
+  expect(missingInternals(conn as never)).toEqual(["WebSocket#_closeMessage", "Receiver#_fragments"]);
 });

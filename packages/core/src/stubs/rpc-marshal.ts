@@ -1,0 +1,203 @@
+import { clone, findByReference } from "./rpc-clone.ts";
+import {
+  createRpcStub,
+  disposeStub,
+  disposeValue,
+  duplicateStub,
+  type Invoke,
+  isRpcStub,
+  kInvoke,
+  notImplemented,
+  RpcExport,
+  type RpcOp,
+} from "./rpc-reference.ts";
+import { RpcTarget } from "./rpc-target.ts";
+import { isStub } from "./stub.ts";
+
+/**
+ * How stubs already in a value travel. In arguments they are duplicated:
+ * the caller keeps its own (workerd's `rpc_params_dup_stubs`, the default
+ * from 2026-01-20). In a result they are moved: the sender's stub is
+ * disposed and the receiver owns the new one.
+ */
+export type Direction = "params" | "result";
+
+/** A value as it arrives on the other side of an RPC, and the stubs made for it. */
+export interface Marshalled<T> {
+  value: T;
+  stubs: object[];
+}
+
+/**
+ * Copies an RPC value as workerd's RPC does: structured clone, except that
+ * functions and `RpcTarget`s become stubs calling back into them, RPC stubs
+ * are duplicated (arguments) or moved (results), and Durable Object stubs
+ * pass as they are. Values holding none of those take the plain clone.
+ */
+export function marshal<T>(value: T, direction: Direction, what: string): Marshalled<T> {
+  if (findByReference(value, new Set()) === undefined) return { value: clone(value, what), stubs: [] };
+  const stubs: object[] = [];
+  return { value: copy(value, direction, what, stubs, new Map()) as T, stubs };
+}
+
+function copy(value: unknown, direction: Direction, what: string, stubs: object[], seen: Map<object, unknown>): unknown {
+  if (typeof value !== "object" && typeof value !== "function") return value;
+  if (value === null) return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  let result: unknown;
+  if (isRpcStub(value)) {
+    result = duplicateStub(value);
+    if (direction === "result") disposeStub(value);
+    stubs.push(result as object);
+  } else if (typeof value === "function" || value instanceof RpcTarget) {
+    result = createRpcStub(exportOf(value, direction));
+    stubs.push(result as object);
+  } else if (isStub(value)) {
+    // A Durable Object stub is a handle to an object wherever it goes in this process: it passes as it is.
+    result = value;
+  } else if (findByReference(value, new Set()) === undefined) {
+    result = clone(value, what);
+  } else if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    seen.set(value, out);
+    for (const item of value) out.push(copy(item, direction, what, stubs, seen));
+    return out;
+  } else if (value instanceof Map) {
+    const out = new Map();
+    seen.set(value, out);
+    for (const [k, v] of value) out.set(copy(k, direction, what, stubs, seen), copy(v, direction, what, stubs, seen));
+    return out;
+  } else if (value instanceof Set) {
+    const out = new Set();
+    seen.set(value, out);
+    for (const item of value) out.add(copy(item, direction, what, stubs, seen));
+    return out;
+  } else {
+    // A plain object (findByReference descends into no other kind).
+    const out: Record<string, unknown> = {};
+    seen.set(value, out);
+    for (const [k, v] of Object.entries(value)) out[k] = copy(v, direction, what, stubs, seen);
+    return out;
+  }
+  seen.set(value, result);
+  return result;
+}
+
+/**
+ * The export for a function or an RpcTarget sent by reference. In
+ * arguments, a `dup()` method of its own is called and the duplicate is
+ * exported instead, as workerd does.
+ */
+function exportOf(value: object, direction: Direction): RpcExport {
+  let exported = value;
+  const dup = (value as { dup?: unknown }).dup;
+  if (direction === "params" && typeof dup === "function") {
+    const replacement = dup.call(value) as unknown;
+    const isFunction = typeof value === "function";
+    if (isFunction ? typeof replacement !== "function" : !(replacement instanceof RpcTarget)) {
+      const kind = isFunction ? "function" : "RcpTarget";
+      const other = isFunction ? "another function" : "another RpcTarget";
+      throw new DOMException(
+        `Couldn't create a stub for the ${kind} because it has a dup() method which did not return ${other}. Either remove the dup() method or make sure it returns ${isFunction ? "a function" : "an RpcTarget"}.`,
+        "DataCloneError",
+      );
+    }
+    exported = replacement as object;
+  }
+  return new RpcExport(exported, (path, args, op) => invokeValue(exported, path, args, op));
+}
+
+/**
+ * A value given to `new RpcStub(value)`: a function, an RpcTarget, or a
+ * plain object (whose own properties are then its members).
+ */
+export function exportForStub(value: object): RpcExport {
+  return new RpcExport(value, (path, args, op) => invokeValue(value, path, args, op));
+}
+
+/** Names no stub may call (workerd's reserved names for RpcTarget receivers). */
+const RESERVED = new Set(["dup", "constructor"]);
+
+/**
+ * Runs a call or read that arrived through a stub, on the value it refers
+ * to, with workerd's lookup rules: an RpcTarget offers its class's members
+ * (not its own instance properties, nor Object.prototype's); a plain object
+ * or a function offers its own properties; a stub met on the way takes the
+ * rest of the path.
+ */
+async function invokeValue(root: object, path: readonly string[], args: unknown[], op: RpcOp): Promise<unknown> {
+  let current: unknown = root;
+  let self: unknown;
+  for (let i = 0; i < path.length; i++) {
+    const name = path[i]!;
+    if ((typeof current !== "object" && typeof current !== "function") || current === null) throw notImplemented(name);
+    // A stub met on the way (an RpcTarget's member holding one) takes the rest of the path.
+    const through = (current as { [kInvoke]?: Invoke })[kInvoke];
+    if (typeof through === "function") return through(path.slice(i), args, op);
+    if (RESERVED.has(name)) throw new TypeError(`'${name}' is a reserved method and cannot be called over RPC.`);
+    const holder = current as Record<string, unknown>;
+    if (current instanceof RpcTarget) {
+      if (Object.hasOwn(holder, name) || holder[name] === (Object.prototype as Record<string, unknown>)[name]) throw notImplemented(name);
+    } else if (!Object.hasOwn(holder, name)) {
+      throw notImplemented(name);
+    }
+    self = current;
+    current = holder[name];
+  }
+  const label = path.join(".");
+  if (op === "get") return call(() => current, [], label);
+  if (typeof current !== "function") throw new TypeError(`"${label}" is not a function.`);
+  const fn = current as (...a: unknown[]) => unknown;
+  return call((received) => fn.apply(self, received), args, label === "" ? "a function" : `${label}()`);
+}
+
+/**
+ * One RPC hop in this process: the arguments marshalled for the callee, the
+ * callee run, its result marshalled for the caller, and the callee's stubs
+ * from the arguments disposed once the call is over (unless it `dup()`ed
+ * them), as workerd does.
+ */
+export function call(run: (args: unknown[]) => unknown, args: unknown[], what: string): Promise<unknown> {
+  let params: Marshalled<unknown[]>;
+  let running: Promise<unknown>;
+  try {
+    params = marshal(args, "params", `the arguments of ${what}`);
+    running = Promise.resolve(run(params.value));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const stubs = params.stubs;
+  // Most calls pass no references: no disposal step (this path is every RPC call's).
+  if (stubs.length === 0) return running.then((value) => result(value, `the result of ${what}`));
+  const disposeParams = () => {
+    for (const stub of stubs) disposeStub(stub);
+  };
+  return running.then(
+    (value) => {
+      try {
+        return result(value, `the result of ${what}`);
+      } finally {
+        disposeParams();
+      }
+    },
+    (error: unknown) => {
+      disposeParams();
+      throw error;
+    },
+  );
+}
+
+/**
+ * A result (or a property read) marshalled for its caller. An object result
+ * gets `Symbol.dispose`, which disposes every stub in it (workerd's
+ * shortcut for `using result = await stub.method()`).
+ */
+export function result(value: unknown, what: string): unknown {
+  const out = marshal(value, "result", what).value;
+  const plain = Array.isArray(out) || (typeof out === "object" && out !== null && Object.getPrototypeOf(out) === Object.prototype);
+  if (plain && !Object.hasOwn(out, Symbol.dispose)) {
+    Object.defineProperty(out, Symbol.dispose, { value: () => disposeValue(out), writable: true, configurable: true });
+  }
+  return out;
+}

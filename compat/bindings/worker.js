@@ -2,8 +2,10 @@
 // (through miniflare) and on Torpor (through `torpor dev` on wrangler.jsonc),
 // so the two can be compared (test/bindings.test.ts).
 //
-// Routes: GET /kv (kv-cases.js).
+// Routes: GET /kv (kv-cases.js), GET /d1 (d1-cases.js), GET /r2 (r2-cases.js).
+import { d1Cases } from "./d1-cases.js";
 import { kvCases } from "./kv-cases.js";
+import { r2Cases } from "./r2-cases.js";
 
 const json = (value, status = 200) => new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
 
@@ -13,6 +15,10 @@ export default {
     switch (pathname) {
       case "/kv":
         return json(await kvCases(env.KV));
+      case "/d1":
+        return json(await d1Cases(env.DB));
+      case "/r2":
+        return json(await r2Cases(env.R2));
       default:
         return json({ error: `unknown route ${pathname}` }, 404);
     }

@@ -15,8 +15,12 @@ async function miniflareBindings(): Promise<Record<string, unknown>> {
   const { readConfig } = await import("@torpor/cli");
   const config = readConfig(bindingsConfigPath);
   const kv = (config.bindingConfig.kv_namespaces ?? []) as Array<{ binding: string; id?: string }>;
+  const d1 = (config.bindingConfig.d1_databases ?? []) as Array<{ binding: string; database_id?: string }>;
+  const r2 = (config.bindingConfig.r2_buckets ?? []) as Array<{ binding: string; bucket_name?: string }>;
   return {
     kvNamespaces: Object.fromEntries(kv.map((k) => [k.binding, k.id ?? k.binding])),
+    d1Databases: Object.fromEntries(d1.map((d) => [d.binding, d.database_id ?? d.binding])),
+    r2Buckets: Object.fromEntries(r2.map((b) => [b.binding, b.bucket_name ?? b.binding])),
   };
 }
 

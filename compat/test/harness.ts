@@ -1,6 +1,8 @@
 // Starts the probe Worker (worker/worker.js) on workerd (through miniflare)
 // and on Torpor, and drives either one with the same scripted client over real
 // WebSockets, returning what it observed as plain JSON per scenario.
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
@@ -52,7 +54,7 @@ export async function startWorkerd(compatibilityDate = "2026-04-07", compatibili
 }
 
 /** Torpor: the same module, its class constructed directly, its fetch as the Worker entry, SQLite storage. */
-export async function startTorpor(): Promise<Target> {
+export async function startTorpor(compatibilityDate = "2026-04-07", compatibilityFlags: string[] = []): Promise<Target> {
   const { Runtime, installGlobals } = await import("@torpor/core");
   const { sqliteStorage } = await import("@torpor/storage-sqlite");
   installGlobals();
@@ -70,8 +72,11 @@ export async function startTorpor(): Promise<Target> {
     logger: { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") },
     // Objects here must not hibernate mid-scenario; workerd (local) keeps them too.
     hibernateAfterMs: 120_000,
+    compatibilityDate,
+    compatibilityFlags,
   });
-  const { url } = await runtime.listen({ port: 0 });
+  // As `torpor dev` (miniflare is wrangler dev's runtime): uncaught errors show in the 500's body.
+  const { url } = await runtime.listen({ port: 0, errorDetails: true });
   return { name: "torpor", url: url.replace(/\/$/, ""), logs, stop: () => runtime.close() };
 }
 
@@ -301,6 +306,18 @@ export const scenarios: Record<string, Scenario> = {
     return { afterClose, clientSaw, log };
   },
 
+  /**
+   * The object closes with 2999 (workerd accepts 1016–2999; the ws client
+   * refuses such a code and fails the connection with 1002, naming the code
+   * it received: that is how the code on the wire is seen here).
+   */
+  async serverClosesUnlistedCode(base, room) {
+    const c = await Client.open(base, room);
+    c.send("server-close-code:2999");
+    const clientSaw = await c.waitClose();
+    return { clientSaw, clientErrors: c.errors };
+  },
+
   /** (b) The object closes first with 4001: is webSocketClose called, and with what? */
   async serverCloses(base, room) {
     const c = await Client.open(base, room);
@@ -488,3 +505,103 @@ export async function observe(target: Target, only?: string[]): Promise<Record<s
   }
   return out;
 }
+
+// ---- HTTP requests with hop-by-hop headers ---------------------------------------
+
+/** Headers that describe one connection, not the request: what does a Worker see of them? */
+const HOP_BY_HOP = {
+  connection: "keep-alive, x-conn-listed",
+  "keep-alive": "timeout=5",
+  te: "trailers",
+  "proxy-connection": "keep-alive",
+  "x-conn-listed": "listed in Connection",
+  "x-plain": "an end-to-end header",
+};
+
+/** Sends a request with raw control over headers (fetch() refuses some); the response's status and JSON body. */
+function rawRequest(base: string, path: string, method: string, headers: Record<string, string>, chunks: string[] | null): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { method, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => {
+        try {
+          resolve({ status: res.statusCode, body: JSON.parse(text) });
+        } catch {
+          resolve({ status: res.statusCode, firstLine: text.split("\n")[0] });
+        }
+      });
+    });
+    req.on("error", reject);
+    for (const chunk of chunks ?? []) req.write(chunk);
+    req.end();
+  });
+}
+
+/** Header names and values a Worker saw, without the ones that name this run's ports or the runtime. */
+function comparableHeaders(observation: unknown): unknown {
+  const o = observation as { body?: { headers?: [string, string][]; acceptEncoding?: string | null } };
+  if (o.body?.headers) {
+    // Reported apart: workerd adds one to a request that has none (the client here sends none).
+    o.body.acceptEncoding = o.body.headers.find(([name]) => name === "accept-encoding")?.[1] ?? null;
+    o.body.headers = o.body.headers
+      .filter(([name]) => name !== "host" && name !== "accept-encoding" && !name.startsWith("cf-") && name !== "x-forwarded-proto" && name !== "x-real-ip")
+      .sort();
+  }
+  return observation;
+}
+
+/** Headers an HTTP client may set itself; reported apart unless they carry the value the test client sent. */
+const CLIENT_OWN = new Set(["accept", "accept-language", "accept-encoding", "sec-fetch-mode", "user-agent", "connection", "keep-alive"]);
+
+/** A plain origin server that reports what it received, for the proxying Worker. */
+export async function startOrigin(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    let length = 0;
+    req.on("data", (chunk: Buffer) => (length += chunk.length));
+    req.on("end", () => {
+      const headers: [string, string][] = [];
+      const clientOwn: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (name === "host" || name.startsWith("cf-") || name === "x-forwarded-proto" || name === "x-real-ip") continue;
+        // What the outgoing HTTP client adds of its own (Node's fetch: accept, user-agent, …), apart from what was forwarded.
+        if (CLIENT_OWN.has(name) && value !== HOP_BY_HOP[name as keyof typeof HOP_BY_HOP]) clientOwn[name] = String(value);
+        else headers.push([name, String(value)]);
+      }
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ method: req.method, headers: headers.sort(), clientOwn, bodyLength: length }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/origin`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+let origin: Promise<{ url: string; stop(): Promise<void> }> | null = null;
+/** One origin for the whole run (stopped at exit). */
+function originUrl(): Promise<string> {
+  origin ??= startOrigin().then((o) => {
+    process.once("beforeExit", () => void o.stop());
+    return o;
+  });
+  return origin.then((o) => o.url);
+}
+
+Object.assign(scenarios, {
+  /** What a Worker's Request holds of hop-by-hop headers, on a GET and on a chunked POST. */
+  async hopByHopHeaders(base: string) {
+    const get = comparableHeaders(await rawRequest(base, "/headers", "GET", HOP_BY_HOP, null));
+    const chunked = comparableHeaders(await rawRequest(base, "/headers", "POST", { ...HOP_BY_HOP, "transfer-encoding": "chunked" }, ["ab", "cd", "ef"]));
+    return { get, chunked };
+  },
+
+  /** A Worker proxying with fetch(origin, request): a chunked upload and a Keep-Alive header. */
+  async proxyHopByHop(base: string) {
+    const to = encodeURIComponent(await originUrl());
+    const chunked = await rawRequest(base, `/proxy?to=${to}`, "POST", { "transfer-encoding": "chunked", "x-plain": "1" }, ["ab", "cd"]);
+    const keepAlive = await rawRequest(base, `/proxy?to=${to}`, "GET", { connection: "keep-alive", "keep-alive": "timeout=5", "x-plain": "1" }, null);
+    const both = await rawRequest(base, `/proxy?to=${to}`, "POST", HOP_BY_HOP, ["xyz"]);
+    return { chunked, keepAlive, both };
+  },
+} satisfies Record<string, Scenario>);

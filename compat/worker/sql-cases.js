@@ -31,6 +31,49 @@ function counters(sql) {
   };
 }
 
+/**
+ * rowsRead and rowsWritten where workerd counts b-tree operations: index
+ * entries, UNIQUE constraints, AUTOINCREMENT's sqlite_sequence, UPDATE of
+ * indexed and unindexed columns, DELETE, DDL and triggers.
+ */
+function btreeCounters(sql) {
+  const count = (query, ...bindings) => {
+    try {
+      const c = sql.exec(query, ...bindings);
+      c.toArray();
+      return [c.rowsRead, c.rowsWritten];
+    } catch (error) {
+      return error.message;
+    }
+  };
+  return {
+    createIndexed: count("CREATE TABLE ix (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT)"),
+    createIndex: count("CREATE INDEX ix_a ON ix (a)"),
+    insertTwoIndexed: count("INSERT INTO ix (a, b, c) VALUES ('a1', 'b1', 'c1'), ('a2', 'b2', 'c2')"),
+    createIndexOnRows: count("CREATE INDEX ix_b ON ix (b)"),
+    insertOneTwoIndexes: count("INSERT INTO ix (a, b, c) VALUES (?, ?, ?)", "a3", "b3", "c3"),
+    updateIndexed: count("UPDATE ix SET a = 'a9' WHERE id = 1"),
+    updateUnindexed: count("UPDATE ix SET c = 'c9' WHERE id = 1"),
+    updateBothIndexed: count("UPDATE ix SET a = 'a8', b = 'b8' WHERE id = 2"),
+    updateAllUnindexed: count("UPDATE ix SET c = 'all'"),
+    updateByIndex: count("UPDATE ix SET c = 'byindex' WHERE a = 'a3'"),
+    selectByIndex: count("SELECT id FROM ix WHERE a = 'a3'"),
+    selectCount: count("SELECT count(*) FROM ix"),
+    deleteIndexed: count("DELETE FROM ix WHERE id = 3"),
+    createUnique: count("CREATE TABLE uq (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT)"),
+    insertUnique: count("INSERT INTO uq (email, name) VALUES ('x@y', 'x'), ('z@y', 'z')"),
+    insertOrIgnoreDuplicate: count("INSERT OR IGNORE INTO uq (email, name) VALUES ('x@y', 'again')"),
+    createAutoincrement: count("CREATE TABLE ai (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)"),
+    insertAutoincrement3: count("INSERT INTO ai (v) VALUES ('a'), ('b'), ('c')"),
+    insertAutoincrement1: count("INSERT INTO ai (v) VALUES ('d')"),
+    createLog: count("CREATE TABLE audit (what TEXT)"),
+    createTrigger: count("CREATE TRIGGER ai_audit AFTER INSERT ON ai BEGIN INSERT INTO audit (what) VALUES (new.v); END"),
+    insertWithTrigger: count("INSERT INTO ai (v) VALUES ('e'), ('f')"),
+    deleteAll: count("DELETE FROM audit"),
+    deleteWhereScan: count("DELETE FROM ix WHERE c = 'all'"),
+  };
+}
+
 export function sqlCases(storage) {
   const sql = storage.sql;
   const exec = (...args) => drain(sql.exec(...args));
@@ -118,6 +161,7 @@ export function sqlCases(storage) {
     ],
     ["columnNamesBeforeRead", () => sql.exec("SELECT id AS first, v AS second FROM t LIMIT 1").columnNames],
     ["counters", () => counters(sql)],
+    ["btreeCounters", () => btreeCounters(sql)],
     ["cursorMethods", () => Object.getOwnPropertyNames(Object.getPrototypeOf(sql.exec("SELECT 1"))).sort()],
     [
       "cursorAfterNewExec",

@@ -18,6 +18,8 @@
 //   GET  /room/<name>/sql                the SQL API (sql-cases.js)
 //   GET  /room/<name>/alarm              schedules an alarm; alarm() logs what it sees
 //   GET  /room/<name>/connect?force=1    answers 101 even without an Upgrade header
+//   ANY  /headers                        the Worker's view of the request's headers
+//   ANY  /proxy?to=<url>                 fetch(url, request): a proxying Worker
 //   GET  /ids                            idFromString/idFromName/get argument handling (id-cases.js)
 //
 // Every observation is plain JSON: errors become { ok: false, ctor, name, message[, code] }.
@@ -30,6 +32,20 @@ import { sqlCases } from "./sql-cases.js";
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    // The headers the Worker's Request carries (hop-by-hop ones included or not).
+    if (url.pathname === "/headers") {
+      const body = request.body === null ? null : (await request.text()).length;
+      return json({ method: request.method, headers: [...request.headers], bodyLength: body });
+    }
+    // A proxying Worker: the request forwarded as is to the origin named by ?to=.
+    if (url.pathname === "/proxy") {
+      try {
+        const response = await fetch(url.searchParams.get("to"), request);
+        return new Response(response.body, { status: response.status, headers: { "content-type": "application/json" } });
+      } catch (error) {
+        return json({ proxyError: errorOf(error) }, 500);
+      }
+    }
     if (url.pathname === "/ids") return json(idCases(env.PROBE));
     const match = /^\/room\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (match === null) return new Response("not found", { status: 404 });
@@ -192,6 +208,10 @@ export class Probe {
           sendAfterClose: attempt(() => ws.send("after-close")),
           closeAgain: attempt(() => ws.close(4002, "again")),
         });
+        return;
+      }
+      case "server-close-code": {
+        ws.close(Number(arg), "unlisted");
         return;
       }
       case "set-auto": {

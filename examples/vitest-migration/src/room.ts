@@ -40,9 +40,12 @@ export class Room extends DurableObject<Env> {
     for (const peer of this.ctx.getWebSockets("chat")) peer.send(`${me.name}: ${message}`);
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // Completes the closing handshake (compatibility dates before 2026-04-07 need it).
-    ws.close(code, reason);
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    // A hibernatable socket is half-open here: send() still reaches the member,
+    // and this close() is the reply to their Close frame.
+    const me = ws.deserializeAttachment() as Member;
+    ws.send(`goodbye ${me.name}`);
+    ws.close(1000, `bye ${me.name}`);
   }
 
   /** The members, oldest first, as their attachments say. */

@@ -116,6 +116,24 @@ describe("SQL", () => {
     expect(rows).toEqual({ n: 2 });
   });
 
+  it("counts rowsWritten as b-tree writes: a row plus each index entry, and AUTOINCREMENT's sqlite_sequence row", async () => {
+    const stub = env.COUNTER.getByName("rows-written");
+    const written = await runInDurableObject(stub, (_instance: Counter, ctx) => {
+      const sql = ctx.storage.sql;
+      sql.exec("CREATE TABLE tagged (id INTEGER PRIMARY KEY, tag TEXT, note TEXT)");
+      sql.exec("CREATE INDEX tagged_tag ON tagged (tag)");
+      sql.exec("CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)");
+      return {
+        twoRowsOneIndex: sql.exec("INSERT INTO tagged (tag) VALUES ('a'), ('b')").rowsWritten,
+        unindexedUpdate: sql.exec("UPDATE tagged SET note = 'n' WHERE id = 1").rowsWritten,
+        indexedUpdate: sql.exec("UPDATE tagged SET tag = 'c' WHERE id = 1").rowsWritten,
+        threeAutoincrement: sql.exec("INSERT INTO seq (v) VALUES ('x'), ('y'), ('z')").rowsWritten,
+        oneMoreAutoincrement: sql.exec("INSERT INTO seq (v) VALUES ('w')").rowsWritten,
+      };
+    });
+    expect(written).toEqual({ twoRowsOneIndex: 4, unindexedUpdate: 1, indexedUpdate: 2, threeAutoincrement: 4, oneMoreAutoincrement: 2 });
+  });
+
   it("keeps rows through eviction", async () => {
     const stub = env.COUNTER.getByName("sql");
     await evictDurableObject(stub);

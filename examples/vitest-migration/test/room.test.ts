@@ -20,6 +20,14 @@ describe("a hibernating chat room", () => {
     expect(await env.ROOM.getByName("lobby").history()).toEqual(["alice: hi"]);
   });
 
+  it("answers a member's Close from webSocketClose: a last message, then the handler's code and reason", async () => {
+    const gina = await join("leaving", "gina");
+    gina.ws.close(4000, "leaving now");
+    const closed = await gina.closed;
+    expect({ code: closed.code, reason: closed.reason }).toEqual({ code: 1000, reason: "bye gina" });
+    expect(gina.received).toEqual(["goodbye gina"]);
+  });
+
   it("tags each socket and keeps its attachment", async () => {
     const carol = await join("tags", "carol");
     await join("tags", "dave");

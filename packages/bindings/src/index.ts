@@ -9,3 +9,23 @@ export { kvPlugin, type KvConfig } from "./kv/kv-plugin.ts";
 export { assetsPlugin } from "./assets/assets-plugin.ts";
 export type { AssetsConfig } from "./assets/assets-config.ts";
 export { AssetServer } from "./assets/asset-server.ts";
+export { D1Database, D1DatabaseSession, D1PreparedStatement, type D1Result, type D1ExecResult } from "./d1/d1-api.ts";
+export { D1Engine, D1Failure, SERVED_BY, type D1Meta, type D1Query, type D1QueryResult, type D1Value } from "./d1/d1-engine.ts";
+export { d1Plugin, d1DatabaseId, d1DatabasePath, type D1Config, type D1DatabaseConfig } from "./d1/d1-plugin.ts";
+export {
+  applyMigrations,
+  compareMigrationNames,
+  DEFAULT_MIGRATIONS_DIR,
+  DEFAULT_MIGRATIONS_TABLE,
+  migrationFiles,
+  migrationQueries,
+  migrationsLayout,
+  MigrationError,
+  readD1Migrations,
+  type D1Migration,
+  type MigrationsLayout,
+} from "./d1/d1-migrations.ts";
+export { R2Bucket, R2MultipartUpload, type R2Objects, type R2UploadedPart } from "./r2/r2-bucket.ts";
+export { HeadResult as R2Object, GetResult as R2ObjectBody, Checksums as R2Checksums, type R2Range } from "./r2/r2-object.ts";
+export { R2_LIMITS } from "./r2/r2-limits.ts";
+export { r2Plugin, r2BucketId, type R2Config, type R2BucketConfig } from "./r2/r2-plugin.ts";

@@ -1,13 +1,20 @@
 import { assetsPlugin } from "./assets/assets-plugin.ts";
 import type { BindingContext, BindingPlugin, BoundValues } from "./binding-plugin.ts";
+import { d1Plugin } from "./d1/d1-plugin.ts";
 import { kvPlugin } from "./kv/kv-plugin.ts";
+import { r2Plugin } from "./r2/r2-plugin.ts";
 
 /**
  * Every binding Torpor provides, one plugin per wrangler config key. The CLI's config
  * schema takes each plugin's schema for its key; keys listed here are no longer
  * "ignored" warnings.
  */
-export const BINDING_PLUGINS: readonly BindingPlugin[] = [assetsPlugin as BindingPlugin, kvPlugin as BindingPlugin];
+export const BINDING_PLUGINS: readonly BindingPlugin[] = [
+  assetsPlugin as BindingPlugin,
+  kvPlugin as BindingPlugin,
+  d1Plugin as BindingPlugin,
+  r2Plugin as BindingPlugin,
+];
 
 /** The parsed values of the plugins' config keys, by key (plain JSON). */
 export type BindingsConfig = Record<string, unknown>;

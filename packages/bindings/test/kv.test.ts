@@ -6,7 +6,7 @@ import { afterEach, expect, test } from "vitest";
 import type { BoundValues } from "../src/binding-plugin.ts";
 import type { KvNamespace } from "../src/kv/kv-namespace.ts";
 import { kvPlugin, type KvConfig } from "../src/kv/kv-plugin.ts";
-import { prefixEnd } from "../src/kv/kv-store.ts";
+import { prefixEnd } from "../src/key-range.ts";
 import { bindingContext, tempDir } from "./helpers.ts";
 
 const open: BoundValues[] = [];

@@ -41,6 +41,7 @@ Usage:
                                    a consistent copy of every object (and the alarm index) while
                                    the server keeps serving (or of a directory nobody serves)
   torpor restore <file> [options]  unpacks a backup into an unused, empty --persist-to
+  torpor d1 migrate [database]     applies a project's D1 migrations (torpor d1 --help)
 
   entry                       the Worker module (default: "main" from the config)
 

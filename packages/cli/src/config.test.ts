@@ -22,6 +22,29 @@ function errorOf(fn: () => unknown): CliError {
   throw new Error("expected a CliError");
 }
 
+describe("compatibility flags", () => {
+  it("warns once, naming every flag Torpor does not know; flags it honours or always has are quiet", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        compatibility_flags: [
+          "nodejs_compat",
+          "web_socket_auto_reply_to_close",
+          "web_socket_manual_reply_to_close",
+          "no_such_flag",
+          "streams_enable_constructors",
+        ],
+      },
+      "/app/wrangler.json",
+    );
+    expect(config.compatibilityFlags).toContain("no_such_flag");
+    expect(config.warnings).toEqual([
+      'wrangler.json: compatibility flags "no_such_flag", "streams_enable_constructors" are not known to Torpor and change nothing (the flags it honours are listed in docs/compatibility.md).',
+    ]);
+    expect(validateConfig({ ...minimal, compatibility_flags: ["nodejs_compat"] }, "/app/wrangler.json").warnings).toEqual([]);
+  });
+});
+
 describe("parseConfig", () => {
   it("reads JSONC with comments and trailing commas, resolving main against the config's directory", () => {
     const config = parseConfig(
@@ -186,6 +209,32 @@ describe("parseConfig", () => {
       'w.json: "kv_namespaces" binds the name "ROOMS", which another binding already uses; each binding needs its own name.',
     );
     expect(errorOf(() => validateConfig({ ...minimal, kv_namespaces: { binding: "KV" } }, "/w.json")).code).toBe("ERR_CONFIG_INVALID");
+  });
+
+  it("reads d1_databases as Cloudflare documents them", () => {
+    const entry = {
+      binding: "DB",
+      database_name: "app",
+      database_id: "0b7a5c6e",
+      migrations_dir: "db",
+      migrations_table: "mig",
+      migrations_pattern: "db/*.sql",
+    };
+    const config = validateConfig({ ...minimal, d1_databases: [entry, { binding: "OTHER", remote: true }] }, "/app/wrangler.jsonc");
+    expect(config.bindingConfig).toEqual({ d1_databases: [entry, { binding: "OTHER", remote: true }] });
+    expect(config.warnings).toEqual(['wrangler.jsonc: "d1_databases[1].remote" is ignored: OTHER is kept locally, under the data directory.']);
+    expect(errorOf(() => validateConfig({ ...minimal, d1_databases: [{ binding: "DB", database_id: 5 }] }, "/w.json")).message).toBe(
+      'w.json: "d1_databases[0].database_id" Invalid input: expected string, received number.',
+    );
+  });
+
+  it("reads r2_buckets as Cloudflare documents them", () => {
+    const config = validateConfig(
+      { ...minimal, r2_buckets: [{ binding: "FILES", bucket_name: "uploads", preview_bucket_name: "p", jurisdiction: "eu" }] },
+      "/w.jsonc",
+    );
+    expect(config.bindingConfig).toEqual({ r2_buckets: [{ binding: "FILES", bucket_name: "uploads", preview_bucket_name: "p", jurisdiction: "eu" }] });
+    expect(config.warnings).toEqual(['w.jsonc: "r2_buckets[0].jurisdiction" is ignored: there is one location.']);
   });
 
   it("follows migrations: renames carry the class, a bound class without a migration is a warning", () => {

@@ -4,6 +4,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc
 import { parse as parseToml, TomlError } from "smol-toml";
 import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
 import { z } from "zod";
+import { resolveCompatibility } from "@torpor/core";
 import { CliError } from "./errors.ts";
 import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
 import { queuesLine, workflowsLine } from "./not-provided.ts";
@@ -260,6 +261,12 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   warnings.push(...ruleWarnings);
   for (const key of Object.keys(data.dev ?? {})) {
     if (key !== "port" && key !== "ip") warnings.push(`${file}: "dev.${key}" is ignored.`);
+  }
+  const { unknown } = resolveCompatibility(data.compatibility_date, data.compatibility_flags);
+  if (unknown.length > 0) {
+    warnings.push(
+      `${file}: compatibility flag${unknown.length > 1 ? "s" : ""} ${unknown.map((f) => `"${f}"`).join(", ")} ${unknown.length > 1 ? "are" : "is"} not known to Torpor and change${unknown.length > 1 ? "" : "s"} nothing (the flags it honours are listed in docs/compatibility.md).`,
+    );
   }
 
   const t = data.torpor ?? {};

@@ -10,7 +10,10 @@ export type CliErrorCode =
   | "ERR_RELOAD_FAILED"
   | "ERR_BACKUP_ARCHIVE"
   | "ERR_BACKUP_FAILED"
-  | "ERR_RESTORE_TARGET_NOT_EMPTY";
+  | "ERR_RESTORE_TARGET_NOT_EMPTY"
+  | "ERR_D1_DATABASE_NOT_FOUND"
+  | "ERR_D1_MIGRATIONS_NOT_FOUND"
+  | "ERR_D1_MIGRATION_FAILED";
 
 /**
  * An error the CLI prints as one line (`torpor: <message>`) before exiting

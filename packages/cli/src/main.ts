@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { TorporError } from "@torpor/core";
 import { HELP, parseCliArgs } from "./args.ts";
+import { runD1 } from "./d1-command.ts";
 import { CliError } from "./errors.ts";
 import { serveSettings, startWorker } from "./serve.ts";
 import { stopOnSignals } from "./shutdown.ts";
@@ -35,6 +36,8 @@ export interface RunHost {
 }
 
 async function main(argv: string[], host: RunHost): Promise<void> {
+  // `torpor d1 …` has its own arguments (d1-command.ts).
+  if (argv[0] === "d1") return runD1(argv.slice(1));
   const args = parseCliArgs(argv);
   if (args.command === "help") {
     process.stdout.write(HELP);

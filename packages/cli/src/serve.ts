@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
-import { Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
+import { consoleLogger, DEFAULT_COMPATIBILITY_DATE, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDir, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
@@ -80,10 +80,7 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
     );
   }
   if (config.path !== null && config.compatibilityDate === undefined) {
-    logger.warn(`${config.path} has no "compatibility_date"; Cloudflare requires one (Torpor does not change behaviour by date).`);
-  }
-  if (config.compatibilityFlags.length > 0) {
-    logger.debug("Compatibility flags are accepted but do not change behaviour", { flags: config.compatibilityFlags });
+    logger.warn(`${config.path} has no "compatibility_date"; Cloudflare requires one (Torpor then behaves as at ${DEFAULT_COMPATIBILITY_DATE}).`);
   }
 
   const vars = { ...config.vars, ...args.vars };
@@ -196,6 +193,8 @@ async function startLocked(
     },
     logger,
     installGlobals: false,
+    ...(config.compatibilityDate !== undefined ? { compatibilityDate: config.compatibilityDate } : {}),
+    compatibilityFlags: config.compatibilityFlags,
     ...(cluster !== undefined ? { directory: cluster.directory } : {}),
   });
   Object.assign(runtime.exports, entrypointExports(worker, runtime));
@@ -205,7 +204,8 @@ async function startLocked(
   let url: string;
   try {
     // A cluster worker gets its connections from the supervisor, which listens.
-    ({ url } = await runtime.listen({ port: cluster === undefined ? port : null, host: ip }));
+    // `torpor dev` shows an uncaught error's stack in the 500, as wrangler dev does.
+    ({ url } = await runtime.listen({ port: cluster === undefined ? port : null, host: ip, errorDetails: args.command === "dev" }));
   } catch (error) {
     await runtime.close();
     throw listenError(error, "--port");

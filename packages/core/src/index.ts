@@ -33,6 +33,9 @@ export { afterOutputGate } from "./object/incarnation.ts";
 export { setWorkerEnv, setWorkerExports } from "./runtime/worker-env.ts";
 export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvided } from "./cloudflare/modules.ts";
 
+export { resolveCompatibility, HONOURED_FLAGS, DEFAULT_COMPATIBILITY_DATE } from "./compatibility.ts";
+export type { CompatibilityFlags } from "./compatibility.ts";
+
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";

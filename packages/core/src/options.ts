@@ -2,6 +2,7 @@ import { z } from "zod";
 import { systemClock, type Clock } from "./clock.ts";
 import { TorporError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import type { CompatibilityFlags } from "./compatibility.ts";
 
 /** Per-object limits. Defaults are Cloudflare's; every one is configurable. */
 export interface Limits {
@@ -45,6 +46,8 @@ export interface ObjectOptions {
   readonly limits: Limits;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The behaviours the compatibility date and flags chose (e.g. the auto-reply to a peer's Close). */
+  readonly compatibility: CompatibilityFlags;
 }
 
 /** @internal zod pieces the option schemas share. */

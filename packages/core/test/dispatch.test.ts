@@ -5,28 +5,38 @@ import { Room, closeLog } from "./fixtures.ts";
 import { connect, startRuntime } from "./helpers.ts";
 
 describe("event dispatch", () => {
-  test("peer Close: the runtime replies, readyState is CLOSED in webSocketClose, a late close() is a no-op", async () => {
+  test("peer Close on a hibernatable socket: readyState is CLOSING in webSocketClose and its close() is the reply (as on workerd)", async () => {
     const { runtime, wsUrl } = await startRuntime({ objects: { ROOM: Room } });
     const a = await connect(`${wsUrl}/ROOM/close`);
     const b = await connect(`${wsUrl}/ROOM/close`);
     closeLog.length = 0;
     a.close(4001, "see you");
-    expect(await a.closed).toEqual({ code: 4001, reason: "see you" });
+    expect(await a.closed).toEqual({ code: 1000, reason: "late" });
     await vi.waitFor(() => expect(closeLog).toHaveLength(1));
     // As on workerd, the closing socket is still listed while webSocketClose runs, and removed after.
-    expect(closeLog[0]).toEqual({ code: 4001, reason: "see you", wasClean: true, readyState: 3, remaining: 2 });
+    expect(closeLog[0]).toEqual({ code: 4001, reason: "see you", wasClean: true, readyState: 2, remaining: 2 });
     await vi.waitFor(() => expect(runtime.inspect(runtime.namespace("ROOM").getByName("close")).sockets).toBe(1));
     b.send("still here");
     expect(await b.next()).toBe("echo:still here");
   });
 
-  test("a dropped TCP connection gives webSocketClose(1006, wasClean false)", async () => {
+  test("a Close the handler leaves unanswered is answered with the peer's code once webSocketClose returns", async () => {
+    const { runtime, wsUrl } = await startRuntime({ objects: { ROOM: Room } });
+    const a = await connect(`${wsUrl}/ROOM/no-reply`);
+    closeLog.length = 0;
+    a.close(4002, "no-reply");
+    expect(await a.closed).toEqual({ code: 4002, reason: "no-reply" });
+    expect(closeLog).toEqual([{ code: 4002, reason: "no-reply", wasClean: true, readyState: 2, remaining: 1 }]);
+    await vi.waitFor(() => expect(runtime.inspect(runtime.namespace("ROOM").getByName("no-reply")).sockets).toBe(0));
+  });
+
+  test("a dropped TCP connection gives webSocketClose(1006, wasClean false), readyState CLOSING as on workerd", async () => {
     const { wsUrl } = await startRuntime({ objects: { ROOM: Room } });
     const a = await connect(`${wsUrl}/ROOM/drop`);
     closeLog.length = 0;
     a.ws.terminate();
     await vi.waitFor(() => expect(closeLog).toHaveLength(1));
-    expect(closeLog[0]).toMatchObject({ code: 1006, reason: "WebSocket disconnected without sending Close frame.", wasClean: false, readyState: 3 });
+    expect(closeLog[0]).toMatchObject({ code: 1006, reason: "WebSocket disconnected without sending Close frame.", wasClean: false, readyState: 2 });
   });
 
   test("the object closing a socket sends the code and reason", async () => {
@@ -179,6 +189,32 @@ describe("allowHalfOpen", () => {
     client.close(4000, "done");
     expect(await client.closed).toEqual({ code: 4002, reason: "relayed" });
     expect(seen).toEqual([{ code: 4000, readyState: 2 }]);
+  });
+
+  test("a compatibility date before 2026-04-07 makes standard sockets half-open (web_socket_auto_reply_to_close off); the flag turns it back on", async () => {
+    const seen: Array<{ code: number; readyState: number }> = [];
+    class Late extends DurableObject {
+      override fetch() {
+        const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+        server.accept();
+        server.addEventListener("close", (event) => {
+          seen.push({ code: event.code, readyState: server.readyState });
+          setImmediate(() => server.close(4003, "answered late"));
+        });
+        return new Response(null, { status: 101, webSocket: client });
+      }
+    }
+    const old = await startRuntime({ objects: { L: Late }, compatibilityDate: "2026-01-01" });
+    const client = await connect(`${old.wsUrl}/L/x`);
+    client.close(4000, "done");
+    expect(await client.closed).toEqual({ code: 4003, reason: "answered late" });
+    expect(seen).toEqual([{ code: 4000, readyState: 2 }]);
+    seen.length = 0;
+    const flagged = await startRuntime({ objects: { L: Late }, compatibilityDate: "2026-01-01", compatibilityFlags: ["web_socket_auto_reply_to_close"] });
+    const other = await connect(`${flagged.wsUrl}/L/x`);
+    other.close(4000, "done");
+    expect(await other.closed).toEqual({ code: 4000, reason: "done" });
+    expect(seen).toEqual([{ code: 4000, readyState: 3 }]);
   });
 
   test("without it the runtime replies at once, echoing the peer's code", async () => {

@@ -92,8 +92,9 @@ export class Room extends DurableObject {
   override async webSocketClose(ws: WebSocket, code: number, reason: string, wasClean: boolean) {
     const record = { code, reason, wasClean, readyState: ws.readyState, remaining: this.ctx.getWebSockets().length };
     closeLog.push(record);
-    // A close() after the peer's Close is a silent no-op (the runtime already replied).
-    ws.close(1000, "late");
+    // As on workerd, a hibernatable socket is half-open here: this close() is the reply the peer gets
+    // (a handler that does not close is answered by the runtime with the peer's code once it returns).
+    if (reason !== "no-reply") ws.close(1000, "late");
   }
 
   override async webSocketError(_ws: WebSocket, error: unknown) {

@@ -1,8 +1,8 @@
 import { Socket } from "node:net";
-import { describe, expect, test } from "vitest";
-import { DurableObject, Response, type DurableObjectNamespace, type ExecutionContext, type WebSocket } from "../src/index.ts";
+import { describe, expect, onTestFinished, test } from "vitest";
+import { DurableObject, Response, Runtime, type DurableObjectNamespace, type ExecutionContext, type WebSocket } from "../src/index.ts";
 import { Room } from "./fixtures.ts";
-import { connect, startRuntime } from "./helpers.ts";
+import { connect, recordingLogger, startRuntime } from "./helpers.ts";
 
 const worker = {
   async fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext) {
@@ -38,6 +38,23 @@ describe("HTTP and WebSocket server", () => {
     expect(await response.json()).toEqual({ error: { code: "ERR_INTERNAL", message: "Internal Server Error" } });
     expect(logger.entries.some((e) => e.level === "error" && (e.fields?.error as Error | undefined)?.message === "worker failed")).toBe(true);
     expect((await fetch(`${url}/vars`)).status).toBe(200);
+  });
+
+  test("with errorDetails (torpor dev) the 500 shows the error as wrangler dev does: its stack as text, first line 'TypeError: message'", async () => {
+    const listen = async (options: ConstructorParameters<typeof Runtime>[0]) => {
+      const runtime = new Runtime({ ...options, logger: recordingLogger() });
+      onTestFinished(() => runtime.close());
+      return (await runtime.listen({ port: 0, errorDetails: true })).url;
+    };
+    const upgrade = await fetch(`${await listen({ objects: { ROOM: Room } })}/ROOM/x?force=1`);
+    expect(upgrade.status).toBe(500);
+    expect(upgrade.headers.get("content-type")).toBe("text/plain; charset=UTF-8");
+    expect((await upgrade.text()).split("\n")[0]).toBe(
+      'TypeError: Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".',
+    );
+    const thrown = await fetch(`${await listen({ objects: { ROOM: Room }, fetch: worker.fetch })}/boom`);
+    expect(thrown.status).toBe(500);
+    expect((await thrown.text()).split("\n")[0]).toBe("Error: worker failed");
   });
 
   test("an unknown object route is 404 with a stable code", async () => {

@@ -21,7 +21,7 @@ test("send before accept, send after close, and bad close codes or reasons are r
       results.sendBeforeAccept = codeOf(() => server.send("x"));
       this.ctx.acceptWebSocket(server);
       results.reservedCode = codeOf(() => server.close(1005));
-      results.outOfRange = codeOf(() => server.close(2999));
+      results.outOfRange = codeOf(() => server.close(5000));
       results.longReason = codeOf(() => server.close(1000, "r".repeat(124)));
       return new Response(null, { status: 101, webSocket: client });
     }
@@ -95,7 +95,7 @@ test("close() follows workerd: code coercion, no reason without a code, no close
       this.ctx.acceptWebSocket(server);
       results.reasonWithoutCode = codeOf(() => server.close(undefined, "why"));
       results.reserved1006 = codeOf(() => server.close(1006));
-      results.protocolRange = codeOf(() => server.close(2000));
+      results.reserved1015 = codeOf(() => server.close(1015));
       return new Response(null, { status: 101, webSocket: client });
     }
     override webSocketMessage(ws: WebSocket) {
@@ -111,7 +111,7 @@ test("close() follows workerd: code coercion, no reason without a code, no close
     beforeAccept: "ERR_WEBSOCKET_NOT_ACCEPTED",
     reasonWithoutCode: "InvalidAccessError",
     reserved1006: "InvalidAccessError",
-    protocolRange: "InvalidAccessError",
+    reserved1015: "InvalidAccessError",
   });
 });
 
@@ -130,4 +130,31 @@ test("tags follow workerd: non-strings are converted and length is measured in U
   const { wsUrl } = await startRuntime({ objects: { T: Tagger } });
   await connect(`${wsUrl}/T/x`);
   expect(results).toEqual({ multibyte: "ERR_TAG_TOO_LONG", tags: ["1", "é".repeat(128)] });
+});
+
+test("close codes 1016–2999 are accepted, as on workerd, and their Close frame carries the code (ws refuses to send them)", async () => {
+  class Unlisted extends DurableObject {
+    override fetch() {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      this.ctx.acceptWebSocket(server);
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+      ws.close(Number(message), "unlisted");
+    }
+  }
+  const { wsUrl } = await startRuntime({ objects: { U: Unlisted } });
+  for (const code of [1016, 2999]) {
+    const client = await connect(`${wsUrl}/U/${code}`);
+    const frames: Buffer[] = [];
+    // The raw bytes from the server: a Close frame (0x88), its length, the code and the reason.
+    (client.ws as unknown as { _socket: import("node:net").Socket })._socket.prependListener("data", (chunk: Buffer) => void frames.push(chunk));
+    client.send(String(code));
+    await client.closed;
+    const bytes = Buffer.concat(frames);
+    const at = bytes.indexOf(0x88);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(bytes.readUInt16BE(at + 2)).toBe(code);
+    expect(bytes.subarray(at + 4, at + 2 + bytes[at + 1]!).toString()).toBe("unlisted");
+  }
 });

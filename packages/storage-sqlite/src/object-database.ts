@@ -27,6 +27,8 @@ export class ObjectDatabase {
   readonly metaDelete: Database.Statement<[string]>;
   readonly size: Database.Statement<[], { size: number }>;
   readonly userTables: Database.Statement<[], { type: string; name: string }>;
+  /** Bumped after each DDL statement of user SQL: the row counters read statements' programs again (sql-counters.ts). */
+  schemaEpoch = 0;
   readonly #list = new Map<string, Database.Statement>();
   readonly #user = new Map<string, Database.Statement>();
 

@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { TorporError, type SqlStorage, type SqlStorageCursor, type SqlStorageValue } from "@torpor/core";
 import { argumentTypeError, workerdError } from "@torpor/core/storage";
+import { indexedTable, measureRead, measureWrite } from "./sql-counters.ts";
 import { SqlCursor } from "./sql-cursor.ts";
 import { pragmaAllowed, reservedName, splitStatements, TRANSACTION_KEYWORDS, type ParsedStatement } from "./sql-statements.ts";
 import type { ObjectDatabase } from "./object-database.ts";
@@ -62,7 +63,7 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
   if (statements.length === 1) {
     first = prepare(odb, statements[0]!);
     // Reads need no batch and no savepoint.
-    if (first.readonly) return run(first, lastArgs);
+    if (first.readonly) return run(odb, statements[0]!, first, lastArgs);
   }
   host.beginWrite();
   // The first write of an object with no file creates it: prepare again on its own database.
@@ -79,7 +80,7 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
     try {
       const stmt = i === 0 && first !== undefined ? first : prepare(odb, statements[i]!);
       // Cloudflare binds the arguments to the last statement only.
-      cursor = run(stmt, i === last ? lastArgs : []);
+      cursor = run(odb, statements[i]!, stmt, i === last ? lastArgs : []);
       if (!odb.db.inTransaction) throw new TorporError("ERR_SQL", "The statement ended the open transaction.");
       odb.release.run();
     } catch (err) {
@@ -104,7 +105,7 @@ function exec(host: SqlHost, query: string, bindings: unknown[]): SqlCursor {
  * parameters, which SQLite numbers in order of first appearance and
  * workerd binds positionally. The count must equal the highest index.
  */
-function bindingsFor(st: ParsedStatement, args: unknown[]): unknown[] {
+export function bindingsFor(st: ParsedStatement, args: unknown[]): unknown[] {
   const params = st.parameters;
   let anonymous = true;
   for (const p of params) if (p !== "?") anonymous = false;
@@ -136,7 +137,7 @@ function bindingCountError(): Error {
   return workerdError(Error, "ERR_SQL_BINDING_COUNT", "Wrong number of parameter bindings for SQL query.");
 }
 
-function parse(query: string): ParsedStatement[] {
+export function parse(query: string): ParsedStatement[] {
   let statements = parsed.get(query);
   if (statements === undefined) {
     statements = splitStatements(query);
@@ -167,11 +168,14 @@ function prepare(odb: ObjectDatabase, st: ParsedStatement): Database.Statement {
   }
 }
 
-function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
+function run(odb: ObjectDatabase, st: ParsedStatement, stmt: Database.Statement, args: unknown[]): SqlCursor {
   try {
-    if (stmt.reader) {
-      const columns = stmt.columns().map((c) => c.name);
-      const rows = stmt.raw(true).all(...args) as SqlStorageValue[][];
+    let columns: string[] = [];
+    let rows: SqlStorageValue[][] = [];
+    const execute = (): number => {
+      if (!stmt.reader) return stmt.run(...args).changes;
+      columns = stmt.columns().map((c) => c.name);
+      rows = stmt.raw(true).all(...args) as SqlStorageValue[][];
       for (const row of rows) {
         for (let i = 0; i < row.length; i++) {
           const v = row[i];
@@ -179,10 +183,15 @@ function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
           if (v instanceof Uint8Array) row[i] = v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer;
         }
       }
-      return new SqlCursor(columns, rows, rows.length, stmt.readonly ? 0 : rows.length);
+      // A writing statement that returns rows (RETURNING) returns one per row changed.
+      return rows.length;
+    };
+    if (stmt.readonly) {
+      execute();
+      return new SqlCursor(columns, rows, measureRead(odb, stmt, st.text, args, rows), 0);
     }
-    const info = stmt.run(...args);
-    return new SqlCursor([], [], info.changes, info.changes);
+    const [read, written] = measureWrite(odb, stmt, st.text, args, st.keyword, indexedTable(st.keyword, st.words), execute);
+    return new SqlCursor(columns, rows, read, written);
   } catch (err) {
     throw sqlError(err, stmt.source);
   }
@@ -194,7 +203,7 @@ function run(stmt: Database.Statement, args: unknown[]): SqlCursor {
  * 'false', and anything else as its string form; a bigint or symbol throws
  * the TypeError JavaScript's own conversion throws.
  */
-function convertBindings(bindings: unknown[]): unknown[] {
+export function convertBindings(bindings: unknown[]): unknown[] {
   let out = bindings;
   for (let i = 0; i < bindings.length; i++) {
     const v = bindings[i];
@@ -219,7 +228,7 @@ function convertBindings(bindings: unknown[]): unknown[] {
  * extended code when it is more specific), e.g.
  * `near "SELEC": syntax error at offset 0: SQLITE_ERROR`.
  */
-function sqlError(err: unknown, text?: string): Error {
+export function sqlError(err: unknown, text?: string): Error {
   if (err instanceof TorporError || (err as { code?: unknown })?.code === "ERR_SQL_BINDING_COUNT") return err as Error;
   const e = err as { message?: string; code?: string };
   const message = e.message ?? String(err);

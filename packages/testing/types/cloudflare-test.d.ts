@@ -40,13 +40,21 @@ declare module "cloudflare:test" {
   /** Waits for every `ctx.waitUntil()` promise; rejects with a rejection (an AggregateError for several). */
   export function waitOnExecutionContext(ctx: ExecutionContext): Promise<void>;
 
+  /** One migration: its file name and statements (what `readD1Migrations()` of `@torpor/testing/vitest` returns). */
+  export interface D1Migration {
+    name: string;
+    queries: string[];
+  }
+
+  /** Applies the migrations not yet recorded in `migrationsTableName` (default `d1_migrations`), each in one batch. */
+  export function applyD1Migrations(db: D1Database, migrations: D1Migration[], migrationsTableName?: string): Promise<void>;
+
   /** Not provided by Torpor: each throws `TestingError` `ERR_TEST_UNSUPPORTED` saying why. */
   export function reset(): Promise<void>;
   export function abortAllDurableObjects(): Promise<void>;
   export function createScheduledController(options?: unknown): never;
   export function createMessageBatch(queueName: string, messages: unknown[]): never;
   export function getQueueResult(batch: unknown, ctx: ExecutionContext): never;
-  export function applyD1Migrations(db: unknown, migrations: unknown[], migrationsTableName?: string): Promise<void>;
   export function createPagesEventContext(init: unknown): never;
   export function adminSecretsStore(binding: unknown): never;
   export function introspectWorkflow(workflow: unknown): never;

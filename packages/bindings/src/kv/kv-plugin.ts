@@ -1,11 +1,10 @@
 import { systemClock } from "@torpor/core";
 import { z } from "zod";
 import { definePlugin } from "../binding-plugin.ts";
+import { bindingName, unknownKeys } from "../binding-name.ts";
 import { storagePath } from "../storage-names.ts";
 import { KvNamespace } from "./kv-namespace.ts";
 import { KvStore } from "./kv-store.ts";
-
-const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier (it becomes env.<name>)");
 
 /** One `kv_namespaces` entry, as Cloudflare documents it. */
 const kvNamespaceSchema = z.looseObject({
@@ -31,9 +30,7 @@ export const kvPlugin = definePlugin<KvConfig>({
     const out: string[] = [];
     entries.forEach((e, i) => {
       if (e.remote === true) out.push(`${file}: "kv_namespaces[${i}].remote" is ignored: ${e.binding} is kept locally, under the data directory.`);
-      for (const key of Object.keys(e)) {
-        if (!(key in kvNamespaceSchema.shape)) out.push(`${file}: unknown key "kv_namespaces[${i}].${key}" is ignored.`);
-      }
+      out.push(...unknownKeys(e, kvNamespaceSchema.shape, `kv_namespaces[${i}]`, file));
     });
     return out;
   },

@@ -1,5 +1,6 @@
 import { afterOutputGate } from "../object/incarnation.ts";
 import { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
+import { outboundFetch } from "./outbound-fetch.ts";
 import { Response } from "./response.ts";
 import { WebSocket, WebSocketPair } from "../websocket/web-socket.ts";
 
@@ -28,6 +29,7 @@ function gatedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<globa
  * `WebSocket.READY_STATE_OPEN` and calls `WebSocket.prototype.serializeAttachment`
  * on sockets from `WebSocketPair`, which must be instances of the global class
  * (partyserver does both). Torpor's class is also a client (`new WebSocket(url)`).
+ * `fetch` drops connection headers a proxied request carries (outbound-fetch.ts).
  */
 export function installGlobals(): void {
   const g = globalThis as Record<string, unknown>;
@@ -35,8 +37,9 @@ export function installGlobals(): void {
   g.WebSocketPair = WebSocketPair;
   g.WebSocketRequestResponsePair = WebSocketRequestResponsePair;
   g.Response = Response;
+  // The platform's fetch minus connection headers (outbound-fetch.ts), behind the output gate.
   if (typeof g.fetch === "function" && g.fetch !== gatedFetch) {
-    platformFetch = g.fetch as typeof fetch;
+    platformFetch = outboundFetch(g.fetch as typeof fetch);
     g.fetch = gatedFetch;
   }
 }

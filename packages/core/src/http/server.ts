@@ -22,6 +22,13 @@ export interface ListenOptions {
   port?: number | null;
   /** Interface; default 127.0.0.1. */
   host?: string;
+  /**
+   * Development (`torpor dev`): the 500 for an uncaught error in the Worker's
+   * `fetch` carries the error's stack as plain text, its first line
+   * `TypeError: message`, as `wrangler dev` shows it. Otherwise the body is
+   * Torpor's JSON error, which tells a client nothing about the code.
+   */
+  errorDetails?: boolean;
 }
 
 /** A listening server. */
@@ -80,13 +87,20 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   });
   const heartbeat = limits.pingIntervalMs > 0 ? startHeartbeat(connections, runtime.options.clock, limits.pingIntervalMs) : null;
 
+  /** The 500 for an uncaught error (see `errorDetails`). */
+  const internalError = (error: unknown): Response => {
+    if (options.errorDetails !== true) return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
+    const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : `Uncaught ${String(error)}`;
+    return new Response(text, { status: 500, headers: { "content-type": "text/plain; charset=UTF-8" } });
+  };
+
   /** Runs the Worker; a throw is logged (unless `expected` says the server caused it) and becomes a 500. */
   const fetchSafely = async (req: IncomingMessage, request: Request, expected?: () => boolean): Promise<Response | globalThis.Response> => {
     try {
       return await runtime.fetch(request);
     } catch (error) {
       if (expected?.() !== true) logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: request.url, error });
-      return jsonError(500, "ERR_INTERNAL", "Internal Server Error");
+      return internalError(error);
     }
   };
 
@@ -157,7 +171,7 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         'Worker tried to return a WebSocket in a response to a request which did not contain the header "Upgrade: websocket".',
       );
       logger.error("Uncaught error in the Worker's fetch()", { requestId: requestIdOf(req), url: req.url, error });
-      response = jsonError(500, "ERR_INTERNAL", "Internal Server Error");
+      response = internalError(error);
     }
     await send(res, response, req.url);
   };

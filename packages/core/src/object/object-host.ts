@@ -134,6 +134,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     return this.runtime.options.limits.maxAttachmentBytes;
   }
 
+  /** SocketOwner: the compatibility date's `web_socket_auto_reply_to_close`. */
+  get autoReplyToClose(): boolean {
+    return this.runtime.options.compatibility.webSocketAutoReplyToClose;
+  }
+
   get lifecycle(): ObjectLifecycle {
     return this.instance === null ? "hibernated" : "live";
   }
@@ -275,7 +280,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   #finish(event: HostEvent, value: unknown, error: unknown, failed = error !== undefined): void {
     if (event.timedOut === true) return;
     event.timer?.cancel();
-    if (endsSocket(event)) this.sockets.delete(event.end!);
+    if (endsSocket(event)) this.#socketDone(event);
     // Reset while it ran: its writes may be gone with the failed batch, so it reports no success.
     const resetBy = event.incarnation?.resetBy ?? null;
     if (resetBy !== null) {
@@ -295,6 +300,13 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     }
     this.#input.finished();
     if (this.#paused !== null) this.#resumeReading();
+  }
+
+  /** The last event of a hibernatable socket ran: it leaves the registry, and a Close the handler left unanswered is answered. */
+  #socketDone(event: HostEvent): void {
+    const end = event.end!;
+    this.sockets.delete(end);
+    if (event.kind === "webSocketClose") end.closeHandled(event.args![0] as number, event.args![1] as string, event.args![2] as boolean);
   }
 
   /** Logs and counts an error a handler threw. */
@@ -317,7 +329,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
       if (event.timedOut === true) return;
       event.timedOut = true;
       // Abandoned, but the socket is closed all the same: it leaves getWebSockets() as if the handler had returned.
-      if (endsSocket(event)) this.sockets.delete(event.end!);
+      if (endsSocket(event)) this.#socketDone(event);
       this.reportHandlerError(
         event,
         new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
@@ -423,7 +435,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
         continue;
       }
       event.reject?.(error);
-      if (endsSocket(event)) this.sockets.delete(event.end!);
+      if (endsSocket(event)) this.#socketDone(event);
       else if (closeReason !== undefined && event.end !== undefined && event.end.state === OPEN) event.end.close(1011, closeReason);
     }
   }

@@ -3,6 +3,7 @@ import type { HostDirectory } from "../ids/host-directory.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
 import { alarmRetrySchema, clockSchema, limitsSchema, loggerSchema, nonNegativeInt, optionsError, positiveInt, serverSchema } from "../options.ts";
 import type { StorageProvider } from "../storage/storage-provider.ts";
+import { resolveCompatibility, type CompatibilityFlags } from "../compatibility.ts";
 
 const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: `must be ${what}` });
 
@@ -36,6 +37,13 @@ const runtimeOptionsSchema = z
     clock: clockSchema,
     logger: loggerSchema,
     installGlobals: z.boolean().default(true),
+    /** Cloudflare's compatibility date (YYYY-MM-DD); the flags Torpor honours follow it (docs/compatibility.md). */
+    compatibilityDate: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-04-07")
+      .optional(),
+    /** Cloudflare's compatibility flags; ones Torpor does not know are listed in `unknownCompatibilityFlags`. */
+    compatibilityFlags: z.array(z.string()).default([]),
     /** Cluster mode: which objects this process hosts and how to reach the others. */
     directory: z
       .custom<HostDirectory>((v) => typeof v === "object" && v !== null && typeof (v as HostDirectory).isLocal === "function", {
@@ -48,11 +56,18 @@ const runtimeOptionsSchema = z
 /** Options of `new Runtime(options)`. */
 export type RuntimeOptions = z.input<typeof runtimeOptionsSchema>;
 /** Options after defaults are applied. */
-export type ResolvedOptions = Omit<z.output<typeof runtimeOptionsSchema>, "logger"> & { logger: Logger };
+export type ResolvedOptions = Omit<z.output<typeof runtimeOptionsSchema>, "logger"> & {
+  logger: Logger;
+  /** The behaviours chosen by the compatibility date and flags. */
+  compatibility: CompatibilityFlags;
+  /** Compatibility flags Torpor does not know (they change nothing). */
+  unknownCompatibilityFlags: string[];
+};
 
 /** Validates options, applying defaults; a bad option throws one precise ERR_INVALID_OPTIONS. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   const result = runtimeOptionsSchema.safeParse(options);
   if (!result.success) throw optionsError(result.error, "Runtime");
-  return { ...result.data, logger: result.data.logger ?? consoleLogger() };
+  const { flags, unknown } = resolveCompatibility(result.data.compatibilityDate, result.data.compatibilityFlags);
+  return { ...result.data, logger: result.data.logger ?? consoleLogger(), compatibility: flags, unknownCompatibilityFlags: unknown };
 }

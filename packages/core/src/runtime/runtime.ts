@@ -11,6 +11,7 @@ import { DurableObjectNamespace, type NamespaceKey } from "../stubs/namespace.ts
 import type { DurableObjectClass, HostRuntime, ObjectHost, ObjectLifecycle } from "../object/object-host.ts";
 import { everythingLocal, Placement, type ObjectTarget, type PlacedNamespace } from "../placement/placement.ts";
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from "./runtime-options.ts";
+import { setAutoReplyToCloseDefault } from "../websocket/socket-end.ts";
 import type { Logger } from "../logger.ts";
 import { jsonError, Response } from "../http/response.ts";
 import { startServer, type ListenOptions, type RunningServer } from "../http/server.ts";
@@ -92,6 +93,8 @@ export class Runtime implements HostRuntime {
   constructor(options: RuntimeOptions) {
     this.options = resolveOptions(options);
     if (this.options.installGlobals) installGlobals();
+    // Sockets no object owns (the Worker's own, outbound clients) follow the last runtime's compatibility date.
+    setAutoReplyToCloseDefault(this.options.compatibility.webSocketAutoReplyToClose);
     this.provider = this.options.storage ?? memoryStorage();
     const env: Record<string, unknown> = { ...this.options.env };
     const exports: Record<string, unknown> = {};

@@ -5,7 +5,16 @@ import { TorporError, domException, workerdError } from "../errors.ts";
 import { outsideOwners } from "../owner-context.ts";
 import type { MovedSocket } from "./moved-socket.ts";
 import { holdOwnerlessOutput } from "./ownerless-output.ts";
-import { detachSocket, interceptCloseFrames, OVERSIZED, releaseConnection, sayWhyOversized, stopReading, written } from "./ws-transport.ts";
+import {
+  type CloseFrameTaker,
+  detachSocket,
+  OVERSIZED,
+  releaseConnection,
+  sayWhyOversized,
+  stopReading,
+  takeOverCloseFrames,
+  written,
+} from "./ws-transport.ts";
 
 /** `readyState` values, as in the WHATWG WebSocket API. */
 export const CONNECTING = 0;
@@ -38,6 +47,20 @@ export interface SocketOwner {
   refusesOutput(): boolean;
   /** The configured attachment limit in bytes. */
   readonly maxAttachmentBytes: number;
+  /** Whether a peer's Close on a standard socket is answered by the runtime (compatibility flag `web_socket_auto_reply_to_close`). */
+  readonly autoReplyToClose: boolean;
+}
+
+/**
+ * For sockets no object owns (a Worker's own sockets, outbound clients): whether
+ * the runtime answers a peer's Close. Set by the runtime from its compatibility
+ * date and flags (the last runtime constructed in the process wins).
+ */
+let autoReplyToCloseDefault = true;
+
+/** Sets what ownerless sockets do with a peer's Close (see `SocketOwner.autoReplyToClose`). */
+export function setAutoReplyToCloseDefault(autoReply: boolean): void {
+  autoReplyToCloseDefault = autoReply;
 }
 
 /** Receives events of a socket that no object owns (a client end, or a Worker-level socket). */
@@ -63,7 +86,7 @@ type BoundConnection = WsConnection & { [kEnd]?: SocketEnd };
  * (tags, attachment, auto-response time) and nothing else: idle hibernated
  * connections cost this record plus the `ws` connection.
  */
-export class SocketEnd {
+export class SocketEnd implements CloseFrameTaker {
   state = OPEN;
   mode = NOT_ACCEPTED;
   /** The other end while the pair is in-process (before or instead of a network connection). */
@@ -80,7 +103,8 @@ export class SocketEnd {
   facade: object | null = null;
   /** Events that arrived before the end was accepted, delivered in order at accept. */
   inbox: Array<Message | PendingClose> | null = null;
-  allowHalfOpen = false;
+  /** `accept({ allowHalfOpen })` as given; null: as the compatibility date says (see `halfOpen`). */
+  allowHalfOpen: boolean | null = null;
   /** True once a Close frame came from the other side. */
   closeReceived = false;
   /** True after a protocol error (an oversized message): reported to webSocketError, never to webSocketClose. */
@@ -93,7 +117,8 @@ export class SocketEnd {
   /** Sends a message from this end (after the output gate). */
   send(data: Message | ArrayBufferView): void {
     if (this.mode === NOT_ACCEPTED) throw notAcceptedError();
-    if (this.state !== OPEN) throw workerdError(TypeError, "ERR_WEBSOCKET_CLOSED", "Can't call WebSocket send() after close().");
+    // Half-open (the peer closed, this end has not answered yet) still sends, as on workerd.
+    if (this.state !== OPEN && !this.awaitingReply) throw workerdError(TypeError, "ERR_WEBSOCKET_CLOSED", "Can't call WebSocket send() after close().");
     const message = typeof data === "string" || data instanceof ArrayBuffer ? data : copyView(data);
     const owner = this.owner;
     if (owner !== null && (owner.refusesOutput() || owner.holdOutput(this, message))) return;
@@ -127,7 +152,7 @@ export class SocketEnd {
   /** Puts a message or close on the wire (or hands it to the in-process peer). */
   transmit(item: Message | PendingClose): void {
     if (this.conn !== null) {
-      if (item instanceof PendingClose) closeConnection(this.conn, item);
+      if (item instanceof PendingClose) closeConnection(this.conn, item.code, item.reason);
       else if (this.conn.readyState === OPEN) {
         if (this.conn.bufferedAmount > this.maxBufferedBytes) this.#closeSlowConsumer();
         else this.conn.send(item);
@@ -154,7 +179,7 @@ export class SocketEnd {
    */
   #closeSlowConsumer(): void {
     const waiting = this.conn!.bufferedAmount;
-    closeConnection(this.conn!, new PendingClose(1013, "Slow consumer: too much data waiting to be read"));
+    closeConnection(this.conn!, 1013, "Slow consumer: too much data waiting to be read");
     this.receiveError(
       new TorporError(
         "ERR_WEBSOCKET_BACKPRESSURE",
@@ -180,7 +205,7 @@ export class SocketEnd {
     }
     this.closeReceived = true;
     const initiatedHere = this.state === CLOSING;
-    if (initiatedHere || !this.allowHalfOpen) {
+    if (initiatedHere || !this.halfOpen()) {
       // Cloudflare's auto-reply: the runtime answers a Close frame with one,
       // so readyState is CLOSED in the handler (ws already replied on the wire).
       if (!initiatedHere && this.conn === null && this.peer !== null) this.transmit(new PendingClose(code === 1005 ? undefined : code, reason));
@@ -190,6 +215,53 @@ export class SocketEnd {
     }
     if (this.owner !== null) this.owner.socketClose(this, code, reason, wasClean);
     else this.listener?.onClose(code, reason, wasClean);
+  }
+
+  /**
+   * Whether a peer's Close waits for this end's own `close()` instead of an
+   * automatic reply. Hibernatable sockets always wait, as on workerd (whose
+   * hibernation manager never auto-replies): `webSocketClose` sees CLOSING and
+   * may still send; `closeHandled` answers for a handler that did not close.
+   * Standard sockets wait with `accept({ allowHalfOpen: true })`, or when the
+   * compatibility date predates `web_socket_auto_reply_to_close` (2026-04-07).
+   */
+  halfOpen(): boolean {
+    if (this.mode === HIBERNATABLE) return true;
+    return this.allowHalfOpen ?? !(this.owner?.autoReplyToClose ?? autoReplyToCloseDefault);
+  }
+
+  /** CloseFrameTaker: this end answers the peer's Close itself while open and half-open. */
+  answersCloseFrame(): boolean {
+    return this.state === OPEN && this.conn !== null && this.halfOpen();
+  }
+
+  /** CloseFrameTaker: the peer's Close frame, not yet answered. */
+  receiveCloseFrame(code: number, reason: Buffer): void {
+    this.receiveClose(code, reason.toString(), true);
+  }
+
+  /** The peer's Close arrived and this end has not answered it yet (half-open). */
+  get awaitingReply(): boolean {
+    return this.state === CLOSING && this.closeReceived && !this.protocolError;
+  }
+
+  /**
+   * The hibernatable socket's `webSocketClose` has returned (or the event
+   * could not run). A handler that did not call `close()` gets the Close
+   * answered here with the peer's own code, so no client waits for a reply
+   * that never comes (workerd leaves it half-open until the object
+   * hibernates, then drops the connection: 1006). After a dropped connection
+   * there is nothing to answer: the socket is CLOSED.
+   */
+  closeHandled(code: number, reason: string, wasClean: boolean): void {
+    if (!this.awaitingReply) return;
+    this.state = CLOSED;
+    const connected = this.conn !== null ? this.conn.readyState === OPEN : this.peer !== null;
+    if (!wasClean || !connected) return;
+    // The peer's code was valid on the wire, so it needs no check; behind the output gate like any close().
+    const item = new PendingClose(code === 1005 ? undefined : code, code === 1005 ? "" : reason);
+    if (this.owner !== null && this.owner.holdOutput(this, item)) return;
+    this.transmit(item);
   }
 
   receiveError(error: unknown): void {
@@ -221,10 +293,10 @@ export class SocketEnd {
     this.maxBufferedBytes = maxBufferedBytes;
     bound[kEnd] = this;
     sayWhyOversized(bound);
+    takeOverCloseFrames(bound, this);
     bound.on("message", onConnectionMessage);
     bound.on("close", onConnectionClose);
     bound.on("error", onConnectionError);
-    if (this.allowHalfOpen) interceptCloseFrames(bound, (code, reason) => this.receiveClose(code, reason.toString(), true));
     const pending = this.peer?.inbox ?? null;
     this.peer = null;
     this.conn = bound;
@@ -314,21 +386,78 @@ const DROPPED_REASON = "WebSocket disconnected without sending Close frame.";
 
 /**
  * Close codes an application may send. Like workerd, the code is converted
- * as a WebIDL unsigned short (so "1000" and 1000.5 mean 1000); the accepted
- * set is what both workerd and the `ws` wire layer allow: 1000–1003,
- * 1007–1014 and 3000–4999 (1004–1006 and 1015 are reserved for the runtime).
+ * as a WebIDL unsigned short (so "1000" and 1000.5 mean 1000), and every code
+ * from 1000 to 4999 is accepted except 1004, 1005, 1006 and 1015, which RFC
+ * 6455 reserves for the runtime (workerd's WebSocket::close).
  */
 function checkCloseCode(raw: unknown): number {
   const code = Math.trunc(Number(raw));
-  if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
+  if (!(code >= 1000 && code <= 4999) || code === 1004 || code === 1005 || code === 1006 || code === 1015) {
     throw domException("InvalidAccessError", `Invalid WebSocket close code: ${String(raw)}.`);
   }
   return code;
 }
 
-/** Starts the closing handshake on the wire, outside the object's async context: the close timer `ws` arms belongs to the connection. */
-function closeConnection(conn: WsConnection, item: PendingClose): void {
-  outsideOwners(() => conn.close(item.code, item.reason));
+/** Codes `ws` sends itself (its isValidStatusCode); the others (1016–2999) need closeWithUnlistedCode. */
+function wsSends(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+/**
+ * Starts the closing handshake on a network connection with any code close()
+ * accepted, outside the object's async context: the close timer `ws` arms
+ * belongs to the connection, not to the object's code.
+ */
+function closeConnection(conn: WsConnection, code: number | undefined, reason: string): void {
+  outsideOwners(() => {
+    if (code === undefined || wsSends(code)) conn.close(code, reason);
+    else closeWithUnlistedCode(conn, code, reason);
+  });
+}
+
+/** The ws internals closeWithUnlistedCode needs (ws/lib/sender.js, ws 8). */
+interface WsSender {
+  enqueue(params: unknown[]): void;
+  constructor: { frame(data: Buffer, options: { opcode: number }): unknown };
+}
+
+/** A code ws's close() accepts, sent in place of the real one until the frame's bytes are rewritten. */
+const STAND_IN_CODE = 3999;
+
+/**
+ * Sends a Close frame whose code `ws` refuses (1016–2999: registered or
+ * reserved by RFC 6455, accepted by workerd). ws's close() does all the rest
+ * of the handshake (state, timer, ending the socket after the reply), so it
+ * runs with a stand-in code, and the two code bytes of the payload are
+ * rewritten as the frame is built (Sender.frame, or the queue when the sender
+ * is busy), before any masking.
+ */
+function closeWithUnlistedCode(conn: WsConnection, code: number, reason: string): void {
+  const sender = (conn as unknown as { _sender?: WsSender })._sender;
+  if (sender === undefined) {
+    conn.close(1000, reason);
+    return;
+  }
+  const Sender = sender.constructor;
+  const frame = Sender.frame;
+  const rewrite = (data: unknown, opcode: number | undefined) => {
+    if (opcode === 0x08 && Buffer.isBuffer(data) && data.length >= 2 && data.readUInt16BE(0) === STAND_IN_CODE) data.writeUInt16BE(code, 0);
+  };
+  Sender.frame = (data, options) => {
+    rewrite(data, options.opcode);
+    return frame.call(Sender, data, options);
+  };
+  const enqueue = sender.enqueue;
+  sender.enqueue = (params) => {
+    rewrite(params[1], (params[3] as { opcode?: number } | undefined)?.opcode);
+    enqueue.call(sender, params);
+  };
+  try {
+    conn.close(STAND_IN_CODE, reason);
+  } finally {
+    Sender.frame = frame;
+    delete (sender as { enqueue?: unknown }).enqueue;
+  }
 }
 
 function notAcceptedError(): Error {
@@ -358,7 +487,8 @@ function onConnectionClose(this: BoundConnection, code: number, reason: Buffer):
   const end = this[kEnd]!;
   // workerd's wording for a connection that went away without a Close frame.
   end.receiveClose(code, code === 1006 ? DROPPED_REASON : reason.toString(), code !== 1006);
-  end.state = CLOSED;
+  // A hibernatable socket stays CLOSING until its webSocketClose() has run (closeHandled), as on workerd.
+  if (end.mode !== HIBERNATABLE || !end.awaitingReply) end.state = CLOSED;
 }
 
 function onConnectionError(this: BoundConnection, error: Error & { code?: string }): void {

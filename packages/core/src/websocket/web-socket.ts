@@ -111,7 +111,8 @@ export class WebSocket {
     // As on workerd: accepting twice is a no-op; after acceptWebSocket() it is an error.
     if (end.mode === STANDARD) return;
     if (end.mode === HIBERNATABLE) throw workerdError(TypeError, "ERR_WEBSOCKET_ALREADY_ACCEPTED", "Can't accept() WebSocket after enabling hibernation.");
-    end.allowHalfOpen = options?.allowHalfOpen === true;
+    // Unset: the compatibility date decides (web_socket_auto_reply_to_close).
+    if (typeof options?.allowHalfOpen === "boolean") end.allowHalfOpen = options.allowHalfOpen;
     if (end.owner === null) end.listener = listenerFor(this);
     end.markAccepted(STANDARD);
   }
@@ -123,7 +124,7 @@ export class WebSocket {
     this.#end.send(typeof message === "string" || message instanceof ArrayBuffer || ArrayBuffer.isView(message) ? message : String(message));
   }
 
-  /** Closes the connection. After the peer closed, this is a no-op (the runtime already replied). */
+  /** Closes the connection. After the peer closed, this is the reply (hibernatable and half-open sockets) or a no-op (the runtime already replied). */
   close(code?: number, reason?: string): void {
     // An outbound connection still in its handshake is abandoned (workerd: error, then close 1006).
     if (isConnecting(this.#end)) abortClient(this.#end);

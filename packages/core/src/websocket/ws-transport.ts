@@ -8,7 +8,7 @@
  * What needs them:
  * - workerd's close reason for an oversized message (`sayWhyOversized`);
  * - half-open sockets, whose Close frame the application answers
- *   (`interceptCloseFrames`);
+ *   (`takeOverCloseFrames`);
  * - moving a live connection's TCP socket to another process without the
  *   peer noticing (`stopReading`, `written`, `detachSocket`,
  *   `releaseConnection`), and serving one that arrived (`resumeConnection`):
@@ -260,20 +260,50 @@ function onReceiverError(this: TaggedReceiver, error: Error & { code?: string })
   }
 }
 
+/** Who answers a connection's Close frames (`takeOverCloseFrames`). */
+export interface CloseFrameTaker {
+  /** True when the application answers this Close frame instead of ws (asked per frame). */
+  answersCloseFrame(): boolean;
+  /** The peer's Close frame, recorded as ws would; nothing was replied. */
+  receiveCloseFrame(code: number, reason: Buffer): void;
+}
+
+const kTaker = Symbol("torpor.closeTaker");
+type ConcludingReceiver = TaggedReceiver & { [kTaker]?: CloseFrameTaker };
+let wsReceiverOnConclude: ((this: ConcludingReceiver, code: number, reason: Buffer) => void) | undefined;
+
 /**
- * `ws` answers a Close frame itself. For `accept({ allowHalfOpen: true })`
- * the application answers instead (the pre-auto-reply Cloudflare behaviour
- * proxies rely on), so the receiver's "conclude" handler is replaced with one
- * that records the frame as ws would (receiverOnConclude) and reports it to
- * `onClose`, without replying.
+ * `ws` answers a Close frame itself (receiverOnConclude). Where the
+ * application answers instead (hibernatable sockets, which workerd never
+ * auto-replies for; `accept({ allowHalfOpen: true })`; a compatibility date
+ * before `web_socket_auto_reply_to_close`), this shared listener records the
+ * frame as ws would and reports it to `taker` without replying: the end's own
+ * `close()` sends the reply later, and ws then ends the connection because it
+ * saw the peer's Close. Otherwise ws's listener runs as usual. Shared, so a
+ * connection costs no closure.
  */
-export function interceptCloseFrames(conn: WsConnection, onClose: (code: number, reason: Buffer) => void): void {
+export function takeOverCloseFrames(conn: WsConnection, taker: CloseFrameTaker): void {
+  const receiver = (conn as unknown as { _receiver?: ConcludingReceiver })._receiver;
+  if (receiver === undefined) return;
+  receiver[kConn] = conn;
+  receiver[kTaker] = taker;
+  const original = receiver.listeners("conclude")[0] as typeof wsReceiverOnConclude;
+  if (original === undefined || original === onReceiverConclude) return;
+  wsReceiverOnConclude ??= original;
+  receiver.removeListener("conclude", original);
+  receiver.on("conclude", onReceiverConclude);
+}
+
+function onReceiverConclude(this: ConcludingReceiver, code: number, reason: Buffer): void {
+  const conn = this[kConn];
+  const taker = this[kTaker];
+  if (conn === undefined || taker === undefined || !taker.answersCloseFrame()) {
+    wsReceiverOnConclude!.call(this, code, reason);
+    return;
+  }
   const internals = conn as unknown as ConnectionInternals;
-  internals._receiver.removeAllListeners("conclude");
-  internals._receiver.on("conclude", (code: number, reason: Buffer) => {
-    internals._closeFrameReceived = true;
-    internals._closeCode = code;
-    internals._closeMessage = Buffer.from(reason);
-    onClose(code, reason);
-  });
+  internals._closeFrameReceived = true;
+  internals._closeCode = code;
+  internals._closeMessage = Buffer.from(reason);
+  taker.receiveCloseFrame(code, reason);
 }

@@ -7,6 +7,7 @@
  */
 import { DurableObjectNamespace, hostOf, type DurableObjectId, type DurableObjectState, type DurableObjectStub } from "@torpor/core";
 import { env } from "@torpor/cli/cloudflare-workers";
+import { applyMigrations, DEFAULT_MIGRATIONS_TABLE, MigrationError, type D1Database, type D1Migration } from "@torpor/bindings";
 import { TestingError } from "../errors.ts";
 import { dropHibernatableSockets, evictHost } from "../evict.ts";
 import type { ObjectHost } from "../host.ts";
@@ -109,6 +110,47 @@ export async function listDurableObjectIds<T>(namespace: DurableObjectNamespace<
   return listIds(workerRuntime().runtime, namespace, { cloudflare: true });
 }
 
+/**
+ * Applies the migrations not yet recorded in `migrationsTableName` (default `d1_migrations`)
+ * to a D1 binding, each in one batch with its record, as Cloudflare's integration does; safe
+ * to call in a setup file that runs more than once. `migrations` usually comes from
+ * `readD1Migrations()` of `@torpor/testing/vitest`, passed in through `miniflare.bindings`.
+ */
+export async function applyD1Migrations(db: unknown, migrations: unknown, migrationsTableName: unknown = DEFAULT_MIGRATIONS_TABLE): Promise<void> {
+  if (!isD1Database(db)) throw new TypeError("Failed to execute 'applyD1Migrations': parameter 1 is not of type 'D1Database'.");
+  if (!isD1Migrations(migrations)) throw new TypeError("Failed to execute 'applyD1Migrations': parameter 2 is not of type 'D1Migration[]'.");
+  if (typeof migrationsTableName !== "string") throw new TypeError("Failed to execute 'applyD1Migrations': parameter 3 is not of type 'string'.");
+  try {
+    await applyMigrations(db, migrations, migrationsTableName);
+  } catch (error) {
+    // Cloudflare's integration lets D1's own error through.
+    throw error instanceof MigrationError ? error.cause : error;
+  }
+}
+
+/** Cloudflare's test: a D1Database by its class name and methods. */
+function isD1Database(v: unknown): v is D1Database {
+  const o = v as { constructor?: { name?: unknown }; prepare?: unknown; batch?: unknown; exec?: unknown } | null;
+  return (
+    typeof o === "object" &&
+    o !== null &&
+    o.constructor?.name === "D1Database" &&
+    typeof o.prepare === "function" &&
+    typeof o.batch === "function" &&
+    typeof o.exec === "function"
+  );
+}
+
+function isD1Migrations(v: unknown): v is D1Migration[] {
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (m: { name?: unknown; queries?: unknown } | null) =>
+        typeof m === "object" && m !== null && typeof m.name === "string" && Array.isArray(m.queries) && m.queries.every((q) => typeof q === "string"),
+    )
+  );
+}
+
 /** The parts of Cloudflare's module Torpor does not provide: each throws, saying why. */
 function unsupported(name: string, why: string): (...args: unknown[]) => never {
   return () => {
@@ -120,7 +162,6 @@ const NOT_SERVED = "Torpor serves a Worker's fetch handler and Durable Objects o
 export const createScheduledController = unsupported("createScheduledController", `${NOT_SERVED} (no scheduled() handlers)`);
 export const createMessageBatch = unsupported("createMessageBatch", `${NOT_SERVED} (no Queues)`);
 export const getQueueResult = unsupported("getQueueResult", `${NOT_SERVED} (no Queues)`);
-export const applyD1Migrations = unsupported("applyD1Migrations", `${NOT_SERVED} (no D1)`);
 export const createPagesEventContext = unsupported("createPagesEventContext", `${NOT_SERVED} (no Pages Functions)`);
 export const adminSecretsStore = unsupported("adminSecretsStore", `${NOT_SERVED} (no Secrets Store)`);
 export const introspectWorkflow = unsupported("introspectWorkflow", `${NOT_SERVED} (no Workflows)`);

@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveCloudflareModule } from "@torpor/core";
+import { readD1Migrations as readMigrations, type D1Migration } from "@torpor/bindings";
 import {
   defaultModuleRules,
   matchModuleRule,
@@ -14,6 +15,14 @@ import {
 import type { Plugin } from "vitest/config";
 import { TestingError } from "../errors.ts";
 import type { WorkerModuleConfig } from "./worker-config.ts";
+
+/**
+ * Cloudflare's `readD1Migrations(dir)`: the folder's `.sql` files, ordered by their
+ * number, each split into statements, for `applyD1Migrations()` in a setup file.
+ */
+export async function readD1Migrations(migrationsPath: string): Promise<D1Migration[]> {
+  return readMigrations(migrationsPath);
+}
 
 /** Options of {@link torpor}: Cloudflare's `cloudflareTest()` shape, plus Torpor's own. */
 export interface TorporPluginOptions {
@@ -155,6 +164,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       maxLiveObjects: config?.torpor.maxLiveObjects,
       limits: { maxAttachmentBytes: config?.torpor.maxAttachmentBytes, maxMessageBytes: config?.torpor.maxMessageBytes },
       compatibilityDate: config?.compatibilityDate,
+      compatibilityFlags: config?.compatibilityFlags ?? [],
     },
     warnings: config?.warnings ?? [],
     moduleRules: config?.moduleRules ?? defaultModuleRules(),

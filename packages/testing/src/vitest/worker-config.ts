@@ -15,4 +15,5 @@ export interface WorkerModuleConfig {
   maxLiveObjects: number | undefined;
   limits: { maxAttachmentBytes: number | undefined; maxMessageBytes: number | undefined };
   compatibilityDate: string | undefined;
+  compatibilityFlags: string[];
 }

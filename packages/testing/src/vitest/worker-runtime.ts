@@ -59,6 +59,8 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     hibernateAfterMs: config.hibernateAfterMs,
     maxLiveObjects: config.maxLiveObjects,
     limits: config.limits,
+    ...(config.compatibilityDate !== undefined ? { compatibilityDate: config.compatibilityDate } : {}),
+    compatibilityFlags: config.compatibilityFlags,
     context: null,
   }) as WorkerRuntime;
   t.logs.unshift(...loading.entries);

@@ -70,10 +70,18 @@ Limits (also settable in the config's "torpor" section, snake_case):
                                     further behind is closed with 1013 (default 16777216)
       --ping-interval-ms <ms>       WebSocket pings to find dead peers; 0 turns them off
                                     (default 30000)
+      --close-timeout-ms <ms>       time a peer has to answer the server's Close frame; then the
+                                    connection is dropped (default 30000)
 
 Cluster (torpor start; also "workers" in the config's "torpor" section):
       --workers <n>           worker processes sharing the port and the data directory
                               (default: the available cores; 1 runs one process, no supervisor)
+      --move-timeout-ms <ms>  how long a reload waits for an object to move to the new workers
+                              (running events, sockets draining); then the old worker is stopped
+                              (default 30000)
+      --route-timeout-ms <ms> how long a call waits for its object's worker (restarting, or
+                              taking the object over); then it fails with ERR_OBJECT_UNAVAILABLE
+                              (default 30000)
 
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
@@ -117,7 +125,10 @@ const flagSchemas = {
   "max-request-body-bytes": count("--max-request-body-bytes", 1),
   "max-buffered-bytes": count("--max-buffered-bytes", 1),
   "ping-interval-ms": count("--ping-interval-ms", 0),
+  "close-timeout-ms": count("--close-timeout-ms", 1),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
+  "move-timeout-ms": count("--move-timeout-ms", 1),
+  "route-timeout-ms": count("--route-timeout-ms", 1),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
   "log-format": z.enum(["text", "json"], { message: "--log-format must be text or json" }),
 };
@@ -148,7 +159,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "max-request-body-bytes": { type: "string" },
         "max-buffered-bytes": { type: "string" },
         "ping-interval-ms": { type: "string" },
+        "close-timeout-ms": { type: "string" },
         workers: { type: "string" },
+        "move-timeout-ms": { type: "string" },
+        "route-timeout-ms": { type: "string" },
         "admin-port": { type: "string" },
         "admin-ip": { type: "string" },
         "admin-token": { type: "string" },
@@ -211,7 +225,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
     maxRequestBodyBytes: checked("max-request-body-bytes"),
     maxBufferedBytes: checked("max-buffered-bytes"),
     pingIntervalMs: checked("ping-interval-ms"),
+    closeTimeoutMs: checked("close-timeout-ms"),
     workers: checked("workers"),
+    moveTimeoutMs: checked("move-timeout-ms"),
+    routeTimeoutMs: checked("route-timeout-ms"),
     adminPort: checked("admin-port"),
     adminIp: values["admin-ip"] ?? "127.0.0.1",
     adminToken: values["admin-token"],

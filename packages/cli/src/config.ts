@@ -30,7 +30,10 @@ export interface TorporSection {
   maxRequestBodyBytes?: number | undefined;
   maxBufferedBytes?: number | undefined;
   pingIntervalMs?: number | undefined;
+  closeTimeoutMs?: number | undefined;
   workers?: number | undefined;
+  moveTimeoutMs?: number | undefined;
+  routeTimeoutMs?: number | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
@@ -85,7 +88,10 @@ const torporSchema = z.strictObject({
   max_request_body_bytes: positiveInt.optional(),
   max_buffered_bytes: positiveInt.optional(),
   ping_interval_ms: z.number().int().nonnegative().optional(),
+  close_timeout_ms: positiveInt.optional(),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
+  move_timeout_ms: positiveInt.optional(),
+  route_timeout_ms: positiveInt.optional(),
 });
 
 const configSchema = z.looseObject({
@@ -290,7 +296,10 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       maxRequestBodyBytes: t.max_request_body_bytes,
       maxBufferedBytes: t.max_buffered_bytes,
       pingIntervalMs: t.ping_interval_ms,
+      closeTimeoutMs: t.close_timeout_ms,
       workers: t.workers,
+      moveTimeoutMs: t.move_timeout_ms,
+      routeTimeoutMs: t.route_timeout_ms,
     },
     moduleRules,
     warnings,

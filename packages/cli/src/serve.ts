@@ -2,8 +2,9 @@ import { dirname, join, resolve } from "node:path";
 import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
 import { consoleLogger, DEFAULT_COMPATIBILITY_DATE, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
-import { lockDataDir, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
+import { lockDataDirWhenFree, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
+import { DEFAULT_CLUSTER_TIMEOUTS } from "./cluster/cluster-timeouts.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
@@ -98,7 +99,13 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
 
   // Before anything runs: a second server on the same directory would corrupt the first one's objects.
   // A cluster's supervisor holds the lock for all its workers.
-  const lock = cluster === undefined ? lockDataDir(persistTo) : null;
+  // Workers of a server whose supervisor died may still be finishing: wait for them (bounded) rather than open files beside them.
+  const lock =
+    cluster === undefined
+      ? await lockDataDirWhenFree(persistTo, DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs, (reason) =>
+          logger.warn("Waiting for the data directory", { reason, waitMs: DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs }),
+        )
+      : null;
   let bound: BoundValues | null = null;
   const release = async () => {
     await bound?.close();
@@ -190,6 +197,7 @@ async function startLocked(
       maxRequestBodyBytes: args.maxRequestBodyBytes ?? t.maxRequestBodyBytes,
       maxBufferedBytes: args.maxBufferedBytes ?? t.maxBufferedBytes,
       pingIntervalMs: args.pingIntervalMs ?? t.pingIntervalMs,
+      closeTimeoutMs: args.closeTimeoutMs ?? t.closeTimeoutMs,
     },
     logger,
     installGlobals: false,

@@ -214,9 +214,9 @@ describe("reload", () => {
       for (const c of clients) c.client.ws.send(String(c.sent++));
       await progress.until(() => clients.every((c) => c.received >= 3));
 
-      // Alarms every 250 ms from now on, set before the reload: some fall before or during the move, some after it.
+      // Alarms every 500 ms for a minute, set before the reload: some fall before or during the move, some after it (a loaded machine takes long to start workers).
       const start = Date.now();
-      const alarms = Array.from({ length: 120 }, (_, k) => ({ name: `alarm${k}`, at: start + 500 + 250 * k }));
+      const alarms = Array.from({ length: 120 }, (_, k) => ({ name: `alarm${k}`, at: start + 500 + 500 * k }));
       await Promise.all(alarms.map((a) => cluster.rpc(a.name, "arm", a.at)));
       cluster.setVersion("v2");
       const status = await cluster.reload();

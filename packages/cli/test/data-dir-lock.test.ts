@@ -25,7 +25,8 @@ function project(): string {
 }
 
 it("a second process on the same --persist-to refuses to start, naming the holder's pid; a SIGKILLed holder's lock is taken over", {
-  timeout: 90000,
+  // Three starts, and the third waits for the workers the SIGKILLed supervisor left (cluster mode on a multi-core machine).
+  timeout: 120_000,
 }, async () => {
   const dir = project();
   const data = join(dir, "data");

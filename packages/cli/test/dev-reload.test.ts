@@ -4,12 +4,14 @@
  * close) and their next message runs the new class; a standard accept()
  * socket is closed with 1012; a save with a syntax error keeps the old code
  * serving and prints the error once, with file and line; a config change
- * reloads too; --no-watch runs one process that never reloads.
+ * reloads too; --no-watch runs one process that never reloads; a dev server
+ * started after one was SIGKILLed waits for its orphaned worker.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { alive, workersOf } from "./cluster-fault-helpers.ts";
 import { project, startTorpor, type Server } from "./helpers.ts";
 
 const servers: Server[] = [];
@@ -120,4 +122,50 @@ it("--no-watch: one process, no reload", { timeout: 60_000 }, async () => {
   const player = await client(server.url, "/lobby");
   expect(await player.ask("a")).toBe("v1 hi a joined on v1");
   expect(await server.stop()).toBe(0);
+});
+
+it("a dev server started while a killed one's worker still finishes a request waits for that worker, instead of refusing the data directory", {
+  timeout: 180_000,
+}, async () => {
+  // The request waits for a file, so the orphaned worker is still running (with the data directory open) while the next dev starts.
+  const gated = `
+import { existsSync, writeFileSync } from "node:fs";
+import { setTimeout as wait } from "node:timers/promises";
+export default {
+  async fetch(request) {
+    const gate = new URL(request.url).searchParams.get("gate");
+    if (gate !== null) writeFileSync(gate + ".in", "");
+    if (gate !== null) while (!existsSync(gate)) await wait(25);
+    return new Response("done");
+  },
+};
+`;
+  const dir = project({ "wrangler.json": JSON.stringify({ main: "worker.js", compatibility_date: "2025-06-01" }), "worker.js": gated });
+  const data = join(dir, "data");
+  const gate = join(dir, "gate");
+  const first = await startTorpor(["dev", "--port", "0", "--persist-to", data], dir, 40_000);
+  servers.push(first);
+  const orphan = workersOf(first.child.pid!)[0]!;
+  const slow = fetch(`${first.url}/?gate=${encodeURIComponent(gate)}`);
+  // The request is running in the worker (it waits for its gate).
+  await expect.poll(() => existsSync(`${gate}.in`), { timeout: 30_000 }).toBe(true);
+  const killed = new Promise((resolve) => first.child.once("exit", resolve));
+  first.child.kill("SIGKILL");
+  await killed;
+
+  let waiting = () => {};
+  const sawWait = new Promise<void>((resolve) => (waiting = resolve));
+  const next = startTorpor(["dev", "--port", "0", "--persist-to", data], dir, 60_000, {}, (stderr) => {
+    if (stderr.includes("Waiting for the data directory")) waiting();
+  });
+  next.then((s) => servers.push(s)).catch(() => {});
+  // It waits for the orphan, which still has the request to finish, and says so (before the fix it refused: ERR_DATA_DIR_LOCKED).
+  await Promise.race([sawWait, next.then(() => Promise.reject(new Error("the second dev started beside the first's worker")))]);
+  expect(alive(orphan)).toBe(true);
+  writeFileSync(gate, "");
+  expect(await (await slow).text()).toBe("done");
+  const second = await next;
+  expect(alive(orphan)).toBe(false);
+  expect(await (await fetch(second.url)).text()).toBe("done");
+  expect(await second.stop()).toBe(0);
 });

@@ -28,11 +28,21 @@ export interface Server {
 }
 
 /** Starts torpor and resolves once stdout names its URL (`Ready on …` or the JSON `Listening` line). */
-export function startTorpor(args: string[], cwd: string, timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Server> {
+export function startTorpor(
+  args: string[],
+  cwd: string,
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+  /** Called with all of stderr so far whenever more arrives (to see what it says before it listens). */
+  onStderr?: (stderr: string) => void,
+): Promise<Server> {
   const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+    onStderr?.(stderr);
+  });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -62,6 +62,11 @@ export type TorporErrorCode =
   | "ERR_OBJECT_NOT_LOCAL"
   | "ERR_OBJECT_OWNER_EXITED"
   | "ERR_OBJECT_UNAVAILABLE"
+  | "ERR_WORKER_START_TIMEOUT"
+  | "ERR_MOVE_TIMEOUT"
+  | "ERR_STOP_TIMEOUT"
+  | "ERR_WORKER_UNRESPONSIVE"
+  | "ERR_IPC_INVALID"
   | "ERR_OBJECT_RESET";
 
 /** The base class of every error Torpor throws on purpose. */

@@ -19,16 +19,17 @@ export function clusterAdmin(supervisor: Supervisor, lock: DataDirLock): AdminBa
     },
     async metrics() {
       const stats = await supervisor.stats();
-      // One worker (torpor dev) needs no label to tell its samples apart: the series read as for one process.
+      // One worker (torpor dev) needs no label to tell its samples apart: the series read as for one process. Decided by
+      // the cluster's size, not by who answered: a cluster with one worker not answering still labels the other's.
       return prometheusText(
         stats.map((s) => ({
-          labels: stats.length > 1 ? { worker: String(s.index) } : ({} as Record<string, string>),
+          labels: supervisor.options.workers > 1 ? { worker: String(s.index) } : ({} as Record<string, string>),
           source: { metrics: s.metrics, objects: () => s.objects },
         })),
       );
     },
     // Ids are derived from the binding and the name alone, so the owner is known without loading the Worker.
-    hibernate: (binding, name) => supervisor.hibernate(supervisor.table.slots[slotOf(hexFromName(binding, name))]!, binding, name),
+    hibernate: (binding, name) => supervisor.hibernate(slotOf(hexFromName(binding, name)), binding, name),
     stats: async () => (await supervisor.stats()).map((s) => ({ worker: s.index, metrics: s.metrics, objects: s.objects })),
     ready: async () => readiness([lockCheck(lock), ...(await supervisor.health())]),
   };

@@ -1,92 +1,114 @@
 /**
- * A worker's view of object ownership (core's HostDirectory): the slot
- * table from the supervisor, whether this worker holds its slots yet, and
- * routed calls to the others, relayed by the supervisor by worker index.
+ * A worker's view of object ownership (core's HostDirectory): the slots this
+ * process owns now (given by the supervisor with `acquire`, given up on a
+ * reload), and routed calls for every other object. A routed call names the
+ * object, not a worker: the supervisor knows who owns its slot now. Replies
+ * come back to this process by its serial, matched by a call id unique in
+ * this process.
  */
 import { TorporError } from "@torpor/core";
+import { handoffWebSocket, type HostDirectory, slotOf } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
-import { handoffWebSocket, slotOf, type HostDirectory } from "@torpor/core/cluster";
+import type { BodyStreams } from "./body-streams.ts";
 import type { CallOp, FromWorker } from "./ipc.ts";
-import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
 import { handOffUpgrade } from "./sockets.ts";
+import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
+
+/** A routed fetch's response as it arrived, with its body stream opened. */
+type ReceivedResponse = WireResponse & { stream: ReadableStream<Uint8Array> | null };
 
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** The request body streaming out with this call, if any (cancelled if the call fails). */
+  body: number | null;
+  /** A routed fetch: its response body streams from the process that answered. */
+  fetch: boolean;
 }
 
 export class ClusterDirectory implements HostDirectory {
-  /** False until the supervisor says this worker's slots are free of any other owner (after a move-in). */
-  acquired: boolean;
+  /** Slots this process owns now. */
+  readonly owned = new Set<number>();
   readonly #pending = new Map<number, Pending>();
   #nextRid = 1;
+  #closed = false;
 
   constructor(
     readonly index: number,
-    readonly slots: readonly number[],
-    acquired: boolean,
+    /** This process's serial (what replies and upgrades are addressed to). */
+    readonly serial: number,
     readonly send: (message: FromWorker, handle?: unknown) => void,
-  ) {
-    this.acquired = acquired;
-  }
-
-  /** The index of the worker owning `key`. */
-  ownerOf(key: ObjectKey): number {
-    return this.slots[slotOf(key.id)]!;
-  }
+    readonly bodies: BodyStreams,
+  ) {}
 
   isLocal(key: ObjectKey): boolean {
-    return this.acquired && this.slots[slotOf(key.id)] === this.index;
+    return this.owned.has(slotOf(key.id));
   }
 
   async fetch(key: ObjectKey, request: Request): Promise<Response> {
-    const wire = (await this.#route(key, { op: "fetch", request: await encodeRequest(request) })) as WireResponse;
+    // The body streams to whichever process gets the call: it asks for it (credit) once it runs the request.
+    const body = request.body === null || request.method === "GET" || request.method === "HEAD" ? null : this.bodies.outgoing(request.body, null);
+    const wire = (await this.#route(key, { op: "fetch", request: encodeRequest(request, body) }, body)) as ReceivedResponse;
     const upgrade = wire.upgrade;
-    if (upgrade === undefined) return decodeResponse(wire);
+    if (upgrade === undefined) return decodeResponse(wire, wire.stream);
     // The owner accepted a WebSocket: the client's socket goes there if the Worker returns this response.
     const webSocket = handoffWebSocket({
       handOff: (req, socket, head) => handOffUpgrade(this.send, upgrade.owner, upgrade.token, req, socket, head),
       abandon: () => this.send({ t: "abandon", to: upgrade.owner, token: upgrade.token }),
     });
-    return decodeResponse(wire, webSocket);
+    return decodeResponse(wire, wire.stream, webSocket);
   }
 
   call(key: ObjectKey, method: string, args: unknown[]): Promise<unknown> {
-    return this.#route(key, { op: "call", method, args });
+    return this.#route(key, { op: "call", method, args }, null);
   }
 
   read(key: ObjectKey, property: string): Promise<unknown> {
-    return this.#route(key, { op: "read", property });
+    return this.#route(key, { op: "read", property }, null);
   }
 
-  #route(key: ObjectKey, op: CallOp): Promise<unknown> {
+  #route(key: ObjectKey, op: CallOp, body: number | null): Promise<unknown> {
+    if (this.#closed) {
+      if (body !== null) this.bodies.cancelOutgoing(body);
+      return Promise.reject(supervisorGone());
+    }
     const rid = this.#nextRid++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(rid, { resolve, reject });
+      this.#pending.set(rid, { resolve, reject, body, fetch: op.op === "fetch" });
       // A key with its name, so the owner's storage records it as a local call would.
-      this.send({
-        t: "call",
-        rid,
-        to: this.ownerOf(key),
-        key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
-        ...op,
-      });
+      this.send({ t: "call", rid, key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) }, ...op });
     });
   }
 
-  /** A reply to one of this worker's routed calls. */
-  settle(rid: number, ok: boolean, value: unknown): void {
+  /** A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor). */
+  settle(rid: number, from: number, ok: boolean, value: unknown): void {
     const pending = this.#pending.get(rid);
     if (pending === undefined) return;
     this.#pending.delete(rid);
-    if (ok) pending.resolve(value);
-    else pending.reject(decodeError(value as WireError));
+    if (ok) {
+      // Its body's chunks may follow at once in the same turn: the stream is there to take them before the caller resumes.
+      if (pending.fetch) {
+        const wire = value as ReceivedResponse;
+        wire.stream = wire.body === null ? null : this.bodies.incoming(from, wire.body.stream, false);
+      }
+      pending.resolve(value);
+      return;
+    }
+    if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+    pending.reject(decodeError(value as WireError));
   }
 
   /** The supervisor is gone: nothing routed will be answered. */
   failAll(): void {
-    for (const pending of this.#pending.values())
-      pending.reject(new TorporError("ERR_OBJECT_UNAVAILABLE", "The cluster supervisor exited; routed calls cannot be answered."));
+    this.#closed = true;
+    for (const pending of this.#pending.values()) {
+      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+      pending.reject(supervisorGone());
+    }
     this.#pending.clear();
   }
+}
+
+function supervisorGone(): TorporError {
+  return new TorporError("ERR_OBJECT_UNAVAILABLE", "The cluster supervisor exited; routed calls cannot be answered.");
 }

@@ -1,15 +1,18 @@
 /**
  * The messages between the supervisor and its workers (Node IPC, advanced
  * serialization). Workers never talk to each other directly: the supervisor
- * relays by worker index, so it can hold messages for an index whose worker
- * is restarting or whose objects are moving, and fail the calls a dead
- * worker will never answer.
+ * relays them. A routed call names the object (the supervisor finds the
+ * process owning its slot now, or holds the call while the slot has none);
+ * everything else (replies, upgrades, body chunks) names a process by its
+ * serial, unique for the supervisor's life, never by worker index: the
+ * process behind an index changes on every restart and reload, and a message
+ * for a process that is gone is dropped rather than given to its successor.
  */
 import type { Metrics, ObjectInfo } from "@torpor/core";
-import type { ObjectKey } from "@torpor/core/storage";
 import type { MovedSocket as CoreMovedSocket } from "@torpor/core/cluster";
+import type { ObjectKey } from "@torpor/core/storage";
 import type { ReadyCheck } from "../health.ts";
-import type { WireError, WireRequest, WireResponse } from "./wire.ts";
+import type { WireError, WireRequest } from "./wire.ts";
 
 /** A routed operation on an object. */
 export type CallOp = { op: "fetch"; request: WireRequest } | { op: "call"; method: string; args: unknown[] } | { op: "read"; property: string };
@@ -19,41 +22,67 @@ export interface MovedSocket extends CoreMovedSocket {
   unparsed: Uint8Array;
 }
 
+/** The request line and headers of an upgrade handed to another process. */
+export interface UpgradeHead {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One piece of a streamed body (request or response) between two processes: `seq` counts from 0. */
+export type BodyMessage =
+  | { t: "body-chunk"; to: number; stream: number; seq: number; data: Uint8Array }
+  | { t: "body-end"; to: number; stream: number; seq: number; error?: WireError }
+  /** The reader took `bytes` more: the writer may send that much more (flow control). */
+  | { t: "body-credit"; to: number; stream: number; bytes: number }
+  /** The reader gave up (its caller went away): the writer stops. */
+  | { t: "body-cancel"; to: number; stream: number };
+
 /** Supervisor → worker. */
 export type ToWorker =
-  | { t: "init"; index: number; slots: number[]; acquired: boolean }
+  | { t: "init"; index: number; serial: number; slots: number[] }
   | { t: "conn" }
   | ({ t: "call"; rid: number; from: number; key: ObjectKey } & CallOp)
-  | { t: "reply"; rid: number; ok: true; value: unknown; response?: WireResponse }
-  | { t: "reply"; rid: number; ok: false; error: WireError }
-  | { t: "upgrade"; token: number; req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }; head: Uint8Array }
+  /** `from`: the process that answered (a streamed response body comes from there). */
+  | { t: "reply"; rid: number; from: number; ok: true; value: unknown }
+  | { t: "reply"; rid: number; from: number; ok: false; error: WireError }
+  | { t: "upgrade"; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; token: number }
-  | { t: "release"; to: number }
+  /** Give up every object (reload): report each slot with `released` once its objects left. */
+  | { t: "release"; socketDrainMs: number }
   | { t: "socket"; moved: MovedSocket }
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
-  | { t: "acquire" }
+  /** These slots are yours from now on (nobody else has them). */
+  | { t: "acquire"; slots: number[] }
   | { t: "stats"; rid: number }
   | { t: "hibernate"; rid: number; binding: string; name: string }
   | { t: "health"; rid: number }
   | { t: "backup"; rid: number; dest: string }
-  | { t: "stop"; code?: number; reason?: string };
+  /** Finish what is in flight (bounded by `deadlineMs`), close sockets with `code`/`reason` (default 1012) and exit. */
+  | { t: "stop"; deadlineMs: number; code?: number; reason?: string }
+  /** That process is gone: streams to and from it end with an error. */
+  | { t: "exited"; serial: number }
+  | (DistributiveOmit<BodyMessage, "to"> & { from: number });
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Worker → supervisor. */
 export type FromWorker =
   | { t: "ready" }
   | { t: "failed"; error: WireError }
-  | ({ t: "call"; rid: number; to: number; key: ObjectKey } & CallOp)
-  | { t: "reply"; rid: number; to: number; ok: true; value: unknown; response?: WireResponse }
+  | ({ t: "call"; rid: number; key: ObjectKey } & CallOp)
+  | { t: "reply"; rid: number; to: number; ok: true; value: unknown }
   | { t: "reply"; rid: number; to: number; ok: false; error: WireError }
-  | { t: "upgrade"; to: number; token: number; req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }; head: Uint8Array }
+  | { t: "upgrade"; to: number; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; to: number; token: number }
   | { t: "socket"; moved: MovedSocket }
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
-  | { t: "released"; objects: number; sockets: number; closed: number }
-  | { t: "acquired" }
+  /** These slots have no object here any more (their sockets were sent before this message). */
+  | { t: "released"; slots: number[]; sockets: number; closed: number }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
   | { t: "health-reply"; rid: number; checks: ReadyCheck[] }
   | { t: "imports"; urls: string[] }
   | { t: "backup-reply"; rid: number; ok: true; objects: number; bytes: number }
-  | { t: "backup-reply"; rid: number; ok: false; error: string };
+  | { t: "backup-reply"; rid: number; ok: false; error: string }
+  | BodyMessage;

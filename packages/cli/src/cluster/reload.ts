@@ -1,13 +1,15 @@
 /**
  * `torpor reload`: signals the supervisor of the cluster that owns
- * `--persist-to` (its pid is in cluster/supervisor.pid) and waits for the
- * outcome it writes to cluster/reload.json.
+ * `--persist-to` (named by cluster/supervisor.pid, checked to be that very
+ * process: a stale file's pid may belong to another process by now) and
+ * waits for the outcome it writes to cluster/reload.json.
  */
 import { existsSync, readFileSync, watch } from "node:fs";
 import { join } from "node:path";
 import type { CliArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { serveSettings } from "../serve.ts";
+import { isRunning, readSupervisorPid } from "./pid-file.ts";
 
 const WAIT_MS = 120_000;
 
@@ -15,12 +17,18 @@ export async function runReload(args: CliArgs): Promise<void> {
   const { persistTo } = serveSettings(args, process.cwd());
   const dir = join(persistTo, "cluster");
   const pidFile = join(dir, "supervisor.pid");
-  if (!existsSync(pidFile))
+  const named = readSupervisorPid(dir);
+  if (named === null)
     throw new CliError(
       "ERR_CLI_USAGE",
       `No running cluster for ${persistTo} (no ${pidFile}). Start one with torpor start --workers 2 or more, or pass its --persist-to.`,
     );
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  const pid = named.pid;
+  if (!isRunning(named))
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `The cluster supervisor named in ${pidFile} (pid ${pid}) is not running (the file is left from a server that did not stop cleanly); nothing was signalled.`,
+    );
   const status = join(dir, "reload.json");
   const before = existsSync(status) ? readFileSync(status, "utf8") : "";
   try {

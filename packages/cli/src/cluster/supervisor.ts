@@ -1,19 +1,32 @@
 /**
- * The cluster supervisor: holds the data directory, the listening socket and
- * the slot table; runs N worker processes; hands each client connection to a
- * worker; relays routed calls by worker index (holding them while that index
- * restarts or moves); restarts a worker that dies; and on reload starts new
- * workers and moves every object, sockets included, to them.
+ * The cluster supervisor: holds the listening socket and the slot table;
+ * runs N worker processes; hands each client connection to a worker; routes
+ * calls to the process owning the object's slot (holding them, bounded,
+ * while the slot has none); relays replies, upgrades and body chunks to the
+ * process they name; restarts a worker that dies, with backoff; and reloads
+ * (reload.ts in this folder does the moving).
+ *
+ * Two invariants make it safe: a slot is owned by at most one process, given
+ * only once its previous owner released it or exited (so an object never
+ * runs in two processes, and its alarms are armed once); and messages are
+ * addressed to a process (its serial), never to an index, so nothing meant
+ * for a process that is gone reaches the one that replaced it.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { createServer, type Server, type Socket } from "node:net";
+import type { Socket, Server } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
-import { TorporError, type Logger, type Metrics, type ObjectInfo } from "@torpor/core";
+import { type Clock, type Logger, type Metrics, type ObjectInfo, systemClock, TorporError } from "@torpor/core";
+import { slotOf } from "@torpor/core/cluster";
 import type { ReadyCheck } from "../health.ts";
+import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS, RESTART_STABLE_MS, restartDelay } from "./cluster-timeouts.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
+import { parseFromWorker } from "./ipc-validation.ts";
+import { moveObjects } from "./reload-move.ts";
+import { SlotOwners } from "./slot-owners.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
 import { takeSocket } from "./sockets.ts";
-import { decodeError, type WireError } from "./wire.ts";
+import type { WireError } from "./wire.ts";
+import { WorkerProcess } from "./worker-process.ts";
 
 /** What the supervisor needs to start workers and listen. */
 export interface SupervisorOptions {
@@ -25,63 +38,73 @@ export interface SupervisorOptions {
   script: string;
   argv: string[];
   logger: Logger;
+  timeouts?: Partial<ClusterTimeouts>;
+  clock?: Clock;
   /** Module URLs a worker loaded (`torpor dev` watches them). */
   onImports?: (urls: string[]) => void;
 }
 
-/** One worker process. */
-interface WorkerProcess {
-  /** Unique per process, for logs. */
-  serial: number;
-  index: number;
-  child: ChildProcess;
-  ready: boolean;
-  /** Set when the supervisor asked it to stop (an exit is then not a crash). */
-  retiring: boolean;
-  /** Routed calls forwarded to it and not yet answered: rid → caller index. */
-  inflight: Map<string, { from: number; rid: number }>;
-  exited: Promise<number | null>;
-}
-
-type Held = { message: ToWorker; handle?: Socket };
-
 export class Supervisor {
   readonly options: SupervisorOptions;
+  readonly timeouts: ClusterTimeouts;
+  readonly clock: Clock;
   readonly table: SlotTable;
-  /** The process serving each index (null while it starts). */
-  readonly #current: Array<WorkerProcess | null>;
-  /** Messages for an index whose process is starting, restarting or taking over moved objects. */
-  readonly #held: Held[][];
+  /** Every process alive (starting, serving or draining), by serial. */
+  readonly procs = new Map<number, WorkerProcess>();
+  /** The process serving each index (it gets connections and the index's slots); null while it restarts. */
+  readonly serving: Array<WorkerProcess | null>;
+  readonly owners: SlotOwners<WorkerProcess>;
+  /** Slots a draining process was asked to give up and has not yet: nobody may take them. */
+  readonly moving = new Set<number>();
+  /** Bumped whenever an index gets a new process: a restart planned for an older one is dropped. */
+  readonly #generation: number[];
+  readonly #attempts: number[];
   #server: Server | null = null;
   #nextConn = 0;
   #serial = 0;
+  #adminRid = 1;
+  readonly #adminWaiters = new Map<number, { proc: WorkerProcess; resolve: (reply: FromWorker | null) => void }>();
   #stopping = false;
   #reloading: Promise<void> | null = null;
-  #statsRid = 1;
-  readonly #statsWaiters = new Map<number, (value: FromWorker) => void>();
   url = "";
 
   constructor(options: SupervisorOptions) {
     this.options = options;
+    this.timeouts = { ...DEFAULT_CLUSTER_TIMEOUTS, ...options.timeouts };
+    this.clock = options.clock ?? systemClock;
     this.table = loadSlotTable(join(options.persistTo, "cluster"), options.workers);
     saveSlotTable(join(options.persistTo, "cluster"), this.table);
-    this.#current = new Array(options.workers).fill(null);
-    this.#held = Array.from({ length: options.workers }, () => []);
+    this.serving = new Array(options.workers).fill(null);
+    this.#generation = new Array(options.workers).fill(0);
+    this.#attempts = new Array(options.workers).fill(0);
+    this.owners = new SlotOwners(this.clock, this.timeouts.routeTimeoutMs, (message, slot) => {
+      const index = this.table.slots[slot]!;
+      this.replyError(message.from, message.rid, {
+        name: "TorporError",
+        code: "ERR_OBJECT_UNAVAILABLE",
+        message: `The object's worker (${index}) was not available within ${this.timeouts.routeTimeoutMs} ms (${this.serving[index] === null ? "it is restarting" : "its objects are moving"}); the call did not run. Retry later.`,
+      });
+    });
   }
 
   get logger(): Logger {
     return this.options.logger;
   }
 
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   /** Starts every worker, then listens. Rejects with the first worker's load error. */
   async start(): Promise<void> {
-    const started = await Promise.allSettled(this.#current.map((_, index) => this.#spawn(index, true)));
+    const fresh = this.serving.map((_, index) => this.spawn(index));
+    const started = await Promise.allSettled(fresh.map((p) => p.ready));
     const failed = started.find((r) => r.status === "rejected");
     if (failed !== undefined) {
-      await this.stop();
+      await Promise.all(fresh.map((p) => this.#discard(p)));
       throw (failed as PromiseRejectedResult).reason;
     }
-    for (const r of started) this.#install((r as PromiseFulfilledResult<WorkerProcess>).value);
+    for (const p of fresh) this.serve(p);
     const server = createServer({ pauseOnConnect: true }, (socket) => this.#connection(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -97,131 +120,153 @@ export class Supervisor {
   }
 
   /** Workers serving now, by index. */
-  workers(): Array<{ index: number; pid: number | undefined; ready: boolean }> {
-    return this.#current.map((w, index) => ({ index, pid: w?.child.pid, ready: w?.ready ?? false }));
+  workers(): Array<{ index: number; pid: number | undefined; serial: number | undefined }> {
+    return this.serving.map((w, index) => ({ index, pid: w?.pid, serial: w?.serial }));
   }
 
-  #spawn(index: number, acquired: boolean): Promise<WorkerProcess> {
-    const child = fork(this.options.script, this.options.argv, {
-      env: { ...process.env, TORPOR_CLUSTER_WORKER: String(index) },
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    const worker: WorkerProcess = {
-      serial: ++this.#serial,
+  /** Forks a process for `index` (it owns nothing until `serve`). */
+  spawn(index: number): WorkerProcess {
+    const proc = new WorkerProcess({
+      script: this.options.script,
+      argv: this.options.argv,
       index,
-      child,
-      ready: false,
-      retiring: false,
-      inflight: new Map(),
-      exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))),
-    };
-    child.on("error", (error) => this.logger.error("Worker process error", { worker: index, error }));
-    this.#send(worker, { t: "init", index, slots: this.table.slots, acquired });
-    return new Promise<WorkerProcess>((resolve, reject) => {
-      const onMessage = (message: FromWorker) => {
-        if (message.t === "ready") {
-          child.off("message", onMessage);
-          worker.ready = true;
-          child.on("message", (m: FromWorker, handle?: Socket) => this.#fromWorker(worker, m, handle));
-          void worker.exited.then((code) => this.#exited(worker, code));
-          resolve(worker);
-        } else if (message.t === "failed") {
-          child.off("message", onMessage);
-          reject(decodeError(message.error));
-        }
-      };
-      child.on("message", onMessage);
-      void worker.exited.then((code) => {
-        if (!worker.ready) reject(new TorporError("ERR_OBJECT_OWNER_EXITED", `Worker ${index} exited (code ${code}) before it was ready.`));
-      });
+      serial: ++this.#serial,
+      slots: this.table.slots,
+      startTimeoutMs: this.timeouts.startTimeoutMs,
     });
+    this.procs.set(proc.serial, proc);
+    proc.onMessage = (message, handle) => this.#fromWorker(proc, message, handle);
+    void proc.exited.then((code) => this.#exited(proc, code));
+    return proc;
   }
 
-  /** Makes `worker` the process of its index and delivers what waited for it. */
-  #install(worker: WorkerProcess): void {
-    this.#current[worker.index] = worker;
-    const held = this.#held[worker.index]!.splice(0);
-    for (const { message, handle } of held) this.#deliver(worker.index, message, handle);
+  /** Makes `proc` the process of its index: it gets connections and every free slot of the index. */
+  serve(proc: WorkerProcess): void {
+    this.#generation[proc.index]!++;
+    this.serving[proc.index] = proc;
+    proc.state = "serving";
+    proc.servingSince = this.clock.now();
+    this.assignFree(proc.index);
   }
 
-  #send(worker: WorkerProcess, message: ToWorker, handle?: Socket): void {
-    if (!worker.child.connected) {
-      handle?.destroy();
-      return;
+  /** Gives the index's slots that nobody owns (and that are not moving) to its serving process, with the calls that waited for them. */
+  assignFree(index: number): void {
+    const proc = this.serving[index];
+    if (proc === null || proc === undefined || proc.state !== "serving") return;
+    const free: number[] = [];
+    for (let s = 0; s < this.table.slots.length; s++) {
+      if (this.table.slots[s] === index && this.owners.owner(s) === null && !this.moving.has(s)) free.push(s);
     }
-    worker.child.send(message, handle, (error) => {
-      if (error !== null && error !== undefined) handle?.destroy();
-    });
+    if (free.length === 0) return;
+    // The worker learns of its slots before any call for them (IPC keeps order).
+    proc.send({ t: "acquire", slots: free });
+    for (const s of free) proc.owned.add(s);
+    for (const message of this.owners.assign(free, proc)) this.#sendCall(proc, message);
   }
 
-  /** Sends to the process of `index`, or holds the message until there is one. */
-  #deliver(index: number, message: ToWorker, handle?: Socket): void {
-    const worker = this.#current[index];
-    if (worker === null || worker === undefined) {
-      if (handle !== undefined) takeSocket(handle);
-      this.#held[index]!.push({ message, ...(handle !== undefined ? { handle } : {}) });
-      return;
-    }
-    if (message.t === "call") worker.inflight.set(`${message.from}:${message.rid}`, { from: message.from, rid: message.rid });
-    this.#send(worker, message, handle);
+  /** Answers a routed call with an error (its caller may be gone: then nothing happens). */
+  replyError(to: number, rid: number, error: WireError): void {
+    this.procs.get(to)?.send({ t: "reply", rid, from: 0, ok: false, error });
+  }
+
+  #sendCall(proc: WorkerProcess, message: Extract<ToWorker, { t: "call" }>): void {
+    proc.inflight.set(`${message.from}:${message.rid}`, { from: message.from, rid: message.rid });
+    proc.send(message);
   }
 
   #connection(socket: Socket): void {
     socket.on("error", () => {});
-    const ready = this.#current.filter((w): w is WorkerProcess => w !== null && w.ready);
+    const ready = this.serving.filter((w): w is WorkerProcess => w !== null && w.state === "serving" && w.child.connected);
     if (ready.length === 0 || this.#stopping) {
       socket.destroy();
       return;
     }
-    const worker = ready[this.#nextConn++ % ready.length]!;
-    this.#send(worker, { t: "conn" }, socket);
+    ready[this.#nextConn++ % ready.length]!.send({ t: "conn" }, socket);
   }
 
-  #fromWorker(worker: WorkerProcess, message: FromWorker, handle?: Socket): void {
+  #fromWorker(proc: WorkerProcess, raw: unknown, handle?: Socket): void {
+    const parsed = parseFromWorker(raw);
+    if (!parsed.ok) {
+      handle?.destroy();
+      this.logger.error("Dropped an invalid message from a worker (its Worker code may call process.send)", {
+        worker: proc.index,
+        pid: proc.pid,
+        error: new TorporError("ERR_IPC_INVALID", `Invalid message from worker ${proc.index}: ${parsed.reason}.`),
+      });
+      return;
+    }
+    const message = parsed.message;
     switch (message.t) {
       case "call": {
-        const { to, ...rest } = message;
-        this.#deliver(to, { ...rest, from: worker.index });
+        const { t, rid, key, ...op } = message;
+        const call = { t, rid, key, ...op, from: proc.serial } as Extract<ToWorker, { t: "call" }>;
+        const slot = slotOf(key.id);
+        const owner = this.owners.owner(slot);
+        if (owner !== null) this.#sendCall(owner, call);
+        else this.owners.hold(slot, call);
         return;
       }
       case "reply": {
-        worker.inflight.delete(`${message.to}:${message.rid}`);
+        // Only the process a call went to may answer it, once.
+        if (!proc.inflight.delete(`${message.to}:${message.rid}`)) return;
         const { to, ...rest } = message;
-        this.#deliver(to, rest as ToWorker);
+        this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
         return;
       }
       case "upgrade": {
         // Bytes this process may have read after receiving the socket travel with the request's head.
         const more = handle === undefined ? Buffer.alloc(0) : takeSocket(handle);
+        const target = this.procs.get(message.to);
+        if (target === undefined) {
+          handle?.destroy();
+          return;
+        }
         const { to, ...rest } = message;
-        this.#deliver(to, { ...rest, head: more.length > 0 ? Buffer.concat([message.head, more]) : message.head }, handle);
+        target.send({ ...rest, head: more.length > 0 ? Buffer.concat([message.head, more]) : message.head }, handle);
         return;
       }
       case "abandon": {
         const { to, ...rest } = message;
-        this.#deliver(to, rest);
+        this.procs.get(to)?.send(rest);
         return;
       }
       case "socket": {
         const more = handle === undefined ? Buffer.alloc(0) : takeSocket(handle);
         const moved = more.length > 0 ? { ...message.moved, unparsed: Buffer.concat([message.moved.unparsed, more]) } : message.moved;
-        this.#moveTarget(worker)?.({ t: "socket", moved }, handle);
+        const target = proc.move?.successor;
+        if (target === undefined || !target.alive) handle?.destroy();
+        else target.send({ t: "socket", moved }, handle);
         return;
       }
       case "auto-response":
-        this.#moveTarget(worker)?.(message);
+        proc.move?.successor.send(message);
         return;
-      case "released":
-      case "acquired":
-        this.#moveWaiters.get(worker)?.(message);
+      case "released": {
+        const move = proc.move;
+        if (move === null) return;
+        for (const s of message.slots) if (move.releasing.delete(s)) this.moving.delete(s);
+        move.sockets += message.sockets;
+        move.closed += message.closed;
+        this.assignFree(proc.index);
+        if (move.releasing.size === 0) move.done();
         return;
+      }
       case "stats-reply":
       case "hibernate-reply":
       case "health-reply":
-      case "backup-reply":
-        this.#statsWaiters.get(message.rid)?.(message);
+      case "backup-reply": {
+        const waiter = this.#adminWaiters.get(message.rid);
+        if (waiter?.proc === proc) waiter.resolve(message);
         return;
+      }
+      case "body-chunk":
+      case "body-end":
+      case "body-credit":
+      case "body-cancel": {
+        const { to, ...rest } = message;
+        this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
+        return;
+      }
       case "imports":
         this.options.onImports?.(message.urls);
         return;
@@ -231,62 +276,106 @@ export class Supervisor {
     }
   }
 
-  /** During a reload: where the objects of an outgoing worker go. */
-  readonly #moveTargets = new Map<WorkerProcess, WorkerProcess>();
-  readonly #moveWaiters = new Map<WorkerProcess, (message: FromWorker) => void>();
-
-  #moveTarget(from: WorkerProcess): ((message: ToWorker, handle?: Socket) => void) | null {
-    const to = this.#moveTargets.get(from);
-    if (to === undefined) return null;
-    return (message, handle) => this.#send(to, message, handle);
-  }
-
-  #exited(worker: WorkerProcess, code: number | null): void {
-    closeUndeliveredHandles(worker.child);
+  #exited(proc: WorkerProcess, code: number | string): void {
+    this.procs.delete(proc.serial);
+    proc.closeUndeliveredHandles();
+    for (const other of this.procs.values()) other.send({ t: "exited", serial: proc.serial });
     // Calls it will never answer: the caller gets an error (the call may or may not have run, as when a Cloudflare object resets).
-    for (const { from, rid } of worker.inflight.values()) {
-      const error: WireError = {
+    for (const { from, rid } of proc.inflight.values()) {
+      this.replyError(from, rid, {
         name: "TorporError",
         code: "ERR_OBJECT_OWNER_EXITED",
-        message: `The worker process hosting this object exited (code ${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
-      };
-      this.#deliver(from, { t: "reply", rid, ok: false, error });
+        message: `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
+      });
     }
-    worker.inflight.clear();
-    if (worker.retiring || this.#stopping || this.#current[worker.index] !== worker) return;
-    this.logger.error("Worker exited; restarting it (its objects come back with their committed state)", { worker: worker.index, pid: worker.child.pid, code });
-    this.#current[worker.index] = null;
-    void this.#restart(worker.index);
-  }
-
-  async #restart(index: number): Promise<void> {
-    for (let attempt = 1; !this.#stopping; attempt++) {
-      try {
-        const worker = await this.#spawn(index, true);
-        // A reload may have given the index to a new worker meanwhile: that one serves it.
-        if (this.#current[index] !== null || this.#stopping) {
-          worker.retiring = true;
-          this.#send(worker, { t: "stop" });
-          return;
-        }
-        this.#install(worker);
-        this.logger.info("Worker restarted", { worker: index, pid: worker.child.pid });
-        return;
-      } catch (error) {
-        this.logger.error("Worker failed to restart", { worker: index, attempt, error });
-        if (attempt >= 3) {
-          this.logger.error("Giving up on the worker; its objects are unavailable until a reload", { worker: index });
-          return;
-        }
+    proc.inflight.clear();
+    this.owners.dropFrom(proc.serial);
+    for (const [rid, waiter] of this.#adminWaiters) {
+      if (waiter.proc === proc) {
+        this.#adminWaiters.delete(rid);
+        waiter.resolve(null);
       }
     }
+    this.owners.unassign(this.owners.ownedBy(proc));
+    proc.owned.clear();
+    if (proc.move !== null) {
+      // What it had not released goes to its successor now (it can no longer run anything).
+      for (const s of proc.move.releasing) this.moving.delete(s);
+      proc.move.releasing.clear();
+      proc.move.done();
+    }
+    if (this.serving[proc.index] === proc) {
+      this.serving[proc.index] = null;
+      if (!this.#stopping) this.#restart(proc, code);
+    } else this.assignFree(proc.index);
+  }
+
+  #restart(dead: WorkerProcess, code: number | string): void {
+    const index = dead.index;
+    const stable = dead.servingSince !== null && this.clock.now() - dead.servingSince >= RESTART_STABLE_MS;
+    const attempt = stable ? 1 : ++this.#attempts[index]!;
+    if (stable) this.#attempts[index] = 1;
+    const delay = restartDelay(attempt);
+    this.logger.error(`Worker ${index} exited (${code}); restarting it ${delay === 0 ? "now" : `in ${delay} ms`} (attempt ${attempt})`, {
+      worker: index,
+      pid: dead.pid,
+      code,
+      attempt,
+      delayMs: delay,
+    });
+    const generation = ++this.#generation[index]!;
+    this.clock.setTimeout(() => void this.#restartNow(index, generation, attempt), delay);
+  }
+
+  async #restartNow(index: number, generation: number, attempt: number): Promise<void> {
+    if (this.#stopping || this.#generation[index] !== generation) return;
+    const proc = this.spawn(index);
+    try {
+      await proc.ready;
+    } catch (error) {
+      this.logger.error(`Worker ${index} failed to start (attempt ${attempt})`, { worker: index, attempt, error });
+      await this.#discard(proc);
+      if (!this.#stopping && this.#generation[index] === generation) this.#restart(proc, "failed to start");
+      return;
+    }
+    // A reload gave the index to a new process meanwhile, or this one already died: it does not serve.
+    if (this.#stopping || this.#generation[index] !== generation || !proc.alive) {
+      if (proc.alive) await this.#discard(proc);
+      else if (!this.#stopping && this.#generation[index] === generation) this.#restart(proc, proc.exitCode ?? "exited");
+      return;
+    }
+    this.serve(proc);
+    this.logger.info("Worker restarted", { worker: index, pid: proc.pid, attempt });
+  }
+
+  /** Stops a process that never served (a failed start, a restart a reload made useless). */
+  async #discard(proc: WorkerProcess): Promise<void> {
+    proc.state = "draining";
+    if (proc.child.connected) await proc.stop(this.timeouts.stopTimeoutMs, () => this.#killed(proc));
+    else {
+      proc.kill();
+      await proc.exited;
+    }
+  }
+
+  #killed(proc: WorkerProcess): void {
+    this.logger.error("A worker did not stop in time; killed", {
+      worker: proc.index,
+      pid: proc.pid,
+      error: new TorporError(
+        "ERR_STOP_TIMEOUT",
+        `Worker ${proc.index} (pid ${proc.pid}) did not exit within ${this.timeouts.stopTimeoutMs} ms of being told to stop.`,
+      ),
+    });
   }
 
   /**
    * Starts workers with the code on disk now and moves every object to them.
-   * If the new code fails to load, the old workers keep serving and this rejects.
+   * If the new code fails to load (or a new worker dies before it serves), the
+   * old workers keep serving and this rejects.
    */
   reload(): Promise<void> {
+    if (this.#stopping) return Promise.reject(new TorporError("ERR_RUNTIME_CLOSED", "The cluster is stopping."));
     this.#reloading ??= this.#reload().finally(() => (this.#reloading = null));
     return this.#reloading;
   }
@@ -294,78 +383,76 @@ export class Supervisor {
   async #reload(): Promise<void> {
     // A backup copies each object in its owner: ownership must not move under it.
     await this.#backingUp?.catch(() => {});
-    const started = Date.now();
-    const fresh = await Promise.allSettled(this.#current.map((_, index) => this.#spawn(index, false)));
-    const failed = fresh.find((r) => r.status === "rejected");
-    if (failed !== undefined) {
-      for (const r of fresh) {
-        if (r.status === "fulfilled") {
-          r.value.retiring = true;
-          r.value.child.kill("SIGKILL");
-        }
-      }
-      throw (failed as PromiseRejectedResult).reason;
+    const started = this.clock.now();
+    const fresh = this.serving.map((_, index) => this.spawn(index));
+    const results = await Promise.allSettled(fresh.map((p) => p.ready));
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    // A new worker that died after saying ready is never installed: the reload fails as if it had not loaded.
+    const dead = fresh.find((p) => !p.alive);
+    if (failed !== undefined || dead !== undefined || this.#stopping) {
+      await Promise.all(fresh.map((p) => this.#discard(p)));
+      if (failed !== undefined) throw failed.reason;
+      if (dead !== undefined) throw new TorporError("ERR_OBJECT_OWNER_EXITED", `New worker ${dead.index} exited (${dead.exitCode}) right after it was ready.`);
+      throw new TorporError("ERR_RUNTIME_CLOSED", "The cluster is stopping.");
     }
-    const next = fresh.map((r) => (r as PromiseFulfilledResult<WorkerProcess>).value);
-    const moveStarted = Date.now();
-    let moved = 0;
-    await Promise.all(
-      next.map(async (incoming) => {
-        const outgoing = this.#current[incoming.index];
-        if (outgoing === null || outgoing === undefined) {
-          this.#send(incoming, { t: "acquire" });
-          this.#install(incoming);
-          return;
-        }
-        // From now on calls for this index wait here; the outgoing worker finishes what it has.
-        this.#current[incoming.index] = null;
-        outgoing.retiring = true;
-        this.#moveTargets.set(outgoing, incoming);
-        const released = new Promise<FromWorker>((resolve) => this.#moveWaiters.set(outgoing, resolve));
-        this.#send(outgoing, { t: "release", to: incoming.index });
-        const result = await Promise.race([released, outgoing.exited.then(() => null)]);
-        this.#moveWaiters.delete(outgoing);
-        this.#moveTargets.delete(outgoing);
-        if (result !== null && result.t === "released") moved += result.sockets;
-        this.#send(incoming, { t: "acquire" });
-        this.#install(incoming);
-        this.#send(outgoing, { t: "stop" });
-      }),
-    );
+    const moveStarted = this.clock.now();
+    const counts = await moveObjects(this, fresh);
     // ms: the whole reload; moveMs: from the new workers being ready to the last object moved (what clients could notice).
-    this.logger.info("Reloaded", { workers: next.length, socketsMoved: moved, ms: Date.now() - started, moveMs: Date.now() - moveStarted });
+    this.logger.info("Reloaded", { workers: fresh.length, ...counts, ms: this.clock.now() - started, moveMs: this.clock.now() - moveStarted });
   }
 
-  /** Asks every worker for its metrics and objects. */
+  /** Called by the reload once `old` gave up its objects (or was stopped): it drains its in-flight requests and exits. */
+  retire(old: WorkerProcess): Promise<void> {
+    return old.stop(this.timeouts.stopTimeoutMs, () => this.#killed(old));
+  }
+
+  /** Asks every serving worker for its metrics and objects; a worker that does not answer within `adminTimeoutMs` is left out (and logged). */
   async stats(): Promise<Array<{ index: number; metrics: Metrics; objects: ObjectInfo[] }>> {
-    const live = this.#current.filter((w): w is WorkerProcess => w !== null && w.ready);
-    return Promise.all(
-      live.map(async (worker) => {
-        const rid = this.#statsRid++;
-        const reply = await new Promise<FromWorker>((resolve) => {
-          this.#statsWaiters.set(rid, resolve);
-          this.#send(worker, { t: "stats", rid });
-        });
-        this.#statsWaiters.delete(rid);
-        const r = reply as Extract<FromWorker, { t: "stats-reply" }>;
-        return { index: worker.index, metrics: r.metrics, objects: r.objects };
+    const live = this.serving.filter((w): w is WorkerProcess => w !== null && w.alive);
+    const replies = await Promise.all(
+      live.map(async (proc) => {
+        const reply = (await this.#ask(proc, (rid) => ({ t: "stats", rid }))) as Extract<FromWorker, { t: "stats-reply" }> | null;
+        return reply === null ? null : { index: proc.index, metrics: reply.metrics, objects: reply.objects };
       }),
     );
+    return replies.filter((r) => r !== null);
   }
 
-  /** Forces hibernation of one object, in its owner. */
-  async hibernate(index: number, binding: string, name: string): Promise<{ status: number; body: unknown }> {
-    const worker = this.#current[index];
-    if (worker === null || worker === undefined)
-      return { status: 503, body: { error: { code: "ERR_OBJECT_UNAVAILABLE", message: `Worker ${index} is restarting.` } } };
-    const rid = this.#statsRid++;
-    const reply = await new Promise<FromWorker>((resolve) => {
-      this.#statsWaiters.set(rid, resolve);
-      this.#send(worker, { t: "hibernate", rid, binding, name });
+  /** Forces hibernation of one object, in the process owning its slot. */
+  async hibernate(slot: number, binding: string, name: string): Promise<{ status: number; body: unknown }> {
+    const owner = this.owners.owner(slot);
+    const unavailable = (why: string) => ({ status: 503, body: { error: { code: "ERR_OBJECT_UNAVAILABLE", message: `The object's worker ${why}.` } } });
+    if (owner === null) return unavailable("is restarting or taking its objects over");
+    const reply = (await this.#ask(owner, (rid) => ({ t: "hibernate", rid, binding, name }))) as Extract<FromWorker, { t: "hibernate-reply" }> | null;
+    return reply === null ? unavailable(`did not answer within ${this.timeouts.adminTimeoutMs} ms`) : { status: reply.status, body: reply.body };
+  }
+
+  /** One admin request to one process; null when it exits or does not answer within `timeoutMs` (null: no bound, as for a backup). */
+  #ask(proc: WorkerProcess, message: (rid: number) => ToWorker, timeoutMs: number | null = this.timeouts.adminTimeoutMs): Promise<FromWorker | null> {
+    const rid = this.#adminRid++;
+    return new Promise((resolve) => {
+      const timer =
+        timeoutMs === null
+          ? null
+          : this.clock.setTimeout(() => {
+              this.#adminWaiters.delete(rid);
+              this.logger.warn("A worker did not answer an admin request in time", {
+                worker: proc.index,
+                pid: proc.pid,
+                error: new TorporError("ERR_WORKER_UNRESPONSIVE", `Worker ${proc.index} did not answer within ${timeoutMs} ms.`),
+              });
+              resolve(null);
+            }, timeoutMs);
+      this.#adminWaiters.set(rid, {
+        proc,
+        resolve: (reply) => {
+          timer?.cancel();
+          this.#adminWaiters.delete(rid);
+          resolve(reply);
+        },
+      });
+      proc.send(message(rid));
     });
-    this.#statsWaiters.delete(rid);
-    const r = reply as Extract<FromWorker, { t: "hibernate-reply" }>;
-    return { status: r.status, body: r.body };
   }
 
   /**
@@ -377,22 +464,14 @@ export class Supervisor {
   async health(timeoutMs = 3_000): Promise<ReadyCheck[]> {
     const reloading = this.#reloading !== null;
     const perWorker = await Promise.all(
-      this.#current.map(async (worker, index): Promise<ReadyCheck[]> => {
-        if (worker === null || !worker.ready) {
+      this.serving.map(async (proc, index): Promise<ReadyCheck[]> => {
+        if (proc === null || !proc.alive) {
           if (reloading) return [{ name: "workers", ok: true, detail: `worker ${index} is moving to new code (reload)` }];
           return [{ name: "workers", ok: false, detail: `worker ${index} is not running (it is restarting, or failed to)` }];
         }
-        const rid = this.#statsRid++;
-        let timer: NodeJS.Timeout | undefined;
-        const reply = await new Promise<FromWorker | null>((resolve) => {
-          this.#statsWaiters.set(rid, resolve);
-          timer = setTimeout(() => resolve(null), timeoutMs);
-          this.#send(worker, { t: "health", rid });
-        });
-        clearTimeout(timer);
-        this.#statsWaiters.delete(rid);
+        const reply = (await this.#ask(proc, (rid) => ({ t: "health", rid }), timeoutMs)) as Extract<FromWorker, { t: "health-reply" }> | null;
         if (reply === null) return [{ name: "workers", ok: false, detail: `worker ${index} did not answer within ${timeoutMs} ms` }];
-        return (reply as Extract<FromWorker, { t: "health-reply" }>).checks.map((c) => ({ ...c, detail: `worker ${index}: ${c.detail}` }));
+        return reply.checks.map((c) => ({ ...c, detail: `worker ${index}: ${c.detail}` }));
       }),
     );
     return perWorker.flat();
@@ -401,30 +480,22 @@ export class Supervisor {
   #backingUp: Promise<unknown> | null = null;
 
   /**
-   * Has every worker copy the objects of its slots into `dest` (backup.ts in
-   * storage-sqlite: each at a batch boundary, while serving). Waits for a
-   * reload in progress, and a reload waits for it: objects do not move
-   * while they are copied.
+   * Has every worker copy the objects of the slots it owns into `dest`
+   * (backup.ts in storage-sqlite: each at a batch boundary, while serving).
+   * Waits for a reload in progress, and a reload waits for it: objects do
+   * not move while they are copied.
    */
   async backup(dest: string): Promise<{ objects: number; bytes: number }> {
     await this.#reloading?.catch(() => {});
     const run = Promise.all(
-      this.#current.map(async (worker, index) => {
-        if (worker === null || !worker.ready)
+      this.serving.map(async (proc, index) => {
+        // Every slot of the index must be owned by it: a restarting index's objects cannot be copied by anyone.
+        if (proc === null || proc.state !== "serving" || this.table.slots.some((owner, s) => owner === index && this.owners.owner(s) !== proc))
           throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} is not running (restarting), so its objects cannot be copied; try again.`);
-        const rid = this.#statsRid++;
-        const reply = await Promise.race([
-          new Promise<FromWorker>((resolve) => {
-            this.#statsWaiters.set(rid, resolve);
-            this.#send(worker, { t: "backup", rid, dest });
-          }),
-          worker.exited.then(() => null),
-        ]);
-        this.#statsWaiters.delete(rid);
+        const reply = (await this.#ask(proc, (rid) => ({ t: "backup", rid, dest }), null)) as Extract<FromWorker, { t: "backup-reply" }> | null;
         if (reply === null) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index} exited during the backup; try again.`);
-        const r = reply as Extract<FromWorker, { t: "backup-reply" }>;
-        if (!r.ok) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index}: ${r.error}`);
-        return r;
+        if (!reply.ok) throw new TorporError("ERR_BACKUP_FAILED", `Worker ${index}: ${reply.error}`);
+        return reply;
       }),
     );
     this.#backingUp = run;
@@ -436,36 +507,27 @@ export class Supervisor {
     }
   }
 
-  /** Stops listening, stops every worker (each finishes its events, commits, closes sockets with 1012) and waits for them. */
+  /**
+   * Stops listening and stops every process (serving, draining after a reload,
+   * or starting): each finishes its in-flight requests and events, commits,
+   * closes sockets with `code` (1012 unless told), within `stopTimeoutMs`,
+   * else it is killed. Resolves only once every child has exited, so the
+   * caller may then let the data directory go.
+   */
   async stop(code?: number, reason?: string): Promise<void> {
     this.#stopping = true;
-    await this.#reloading?.catch(() => {});
+    for (let i = 0; i < this.#generation.length; i++) this.#generation[i]!++;
     this.#server?.close();
-    const all = this.#current.filter((w): w is WorkerProcess => w !== null);
-    for (const worker of all) {
-      worker.retiring = true;
-      if (worker.child.connected) this.#send(worker, { t: "stop", ...(code !== undefined ? { code } : {}), ...(reason !== undefined ? { reason } : {}) });
-      else worker.child.kill("SIGTERM");
-    }
-    await Promise.all(all.map((w) => w.exited));
-  }
-}
-
-/**
- * A socket sent to a child stays open in the sender until the child
- * acknowledges it (Node's child_process keeps it in `_pendingMessage` and
- * queues later ones in `_handleQueue`); a child that died never does, and the
- * client would wait forever. Close them so the client sees the connection drop.
- */
-function closeUndeliveredHandles(child: ChildProcess): void {
-  const internals = child as unknown as {
-    _pendingMessage?: { handle?: { close?: () => void } } | null;
-    _handleQueue?: Array<{ handle?: { close?: () => void; destroy?: () => void } }> | null;
-  };
-  internals._pendingMessage?.handle?.close?.();
-  for (const queued of internals._handleQueue ?? []) {
-    const handle = queued.handle;
-    if (handle?.destroy !== undefined) handle.destroy();
-    else handle?.close?.();
+    await this.#reloading?.catch(() => {});
+    this.owners.failAll();
+    await Promise.all(
+      [...this.procs.values()].map((proc) => {
+        if (proc.state === "starting") {
+          proc.kill();
+          return proc.exited;
+        }
+        return proc.stop(this.timeouts.stopTimeoutMs, () => this.#killed(proc), code, reason);
+      }),
+    );
   }
 }

@@ -3,23 +3,31 @@
  * IPC channel uses Node's "advanced" serialization (the structured clone
  * algorithm), so RPC values travel as they are; what the algorithm does not
  * keep (a Request, a Response, an error's class and `code`) is encoded here.
+ * Bodies are not carried here: they stream beside the call (body-streams.ts),
+ * named by the writer's stream id.
  */
 import { Response, TorporError, type TorporErrorCode, type WebSocket } from "@torpor/core";
+import { type BodyStreams, WINDOW_BYTES } from "./body-streams.ts";
 
-/** A `Request` on the wire (bodies are read whole: routed requests do not stream). */
+/** A streamed body: the writer's id for it. */
+export interface WireBody {
+  stream: number;
+}
+
+/** A `Request` on the wire. */
 export interface WireRequest {
   method: string;
   url: string;
   headers: Array<[string, string]>;
-  body: Uint8Array | null;
+  body: WireBody | null;
 }
 
-/** A `Response` on the wire; `upgrade` names a WebSocket the owner holds for this request. */
+/** A `Response` on the wire; `upgrade` names a WebSocket the owner (a process serial) holds for this request. */
 export interface WireResponse {
   status: number;
   statusText: string;
   headers: Array<[string, string]>;
-  body: Uint8Array | null;
+  body: WireBody | null;
   upgrade?: { token: number; owner: number };
 }
 
@@ -31,34 +39,40 @@ export interface WireError {
   stack?: string;
 }
 
-export async function encodeRequest(request: Request): Promise<WireRequest> {
-  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
-  return {
-    method: request.method,
-    url: request.url,
-    headers: [...request.headers],
-    body: hasBody ? new Uint8Array(await request.arrayBuffer()) : null,
-  };
+/** A request to route; `body` is the id its body streams under (BodyStreams.outgoing), if it has one. */
+export function encodeRequest(request: Request, body: number | null): WireRequest {
+  return { method: request.method, url: request.url, headers: [...request.headers], body: body === null ? null : { stream: body } };
 }
 
-export function decodeRequest(wire: WireRequest): Request {
-  return new Request(wire.url, { method: wire.method, headers: wire.headers, body: wire.body === null ? null : Buffer.from(wire.body) });
+/** The request a routed fetch runs with; its body streams from process `from`. */
+export function decodeRequest(wire: WireRequest, bodies: BodyStreams, from: number): Request {
+  const body = wire.body === null ? null : bodies.incoming(from, wire.body.stream, true);
+  return new Request(wire.url, { method: wire.method, headers: wire.headers, body, ...(body !== null ? { duplex: "half" } : {}) } as RequestInit);
 }
 
-export async function encodeResponse(response: globalThis.Response): Promise<WireResponse> {
+/** A response to send back to process `to`; its body starts streaming at once (the first window needs no credit). */
+export function encodeResponse(response: globalThis.Response, bodies: BodyStreams, to: number): WireResponse {
   return {
     status: response.status,
     statusText: response.statusText,
     headers: [...response.headers],
-    body: response.body === null ? null : new Uint8Array(await response.arrayBuffer()),
+    body: response.body === null ? null : { stream: bodies.outgoing(response.body, to, WINDOW_BYTES) },
   };
 }
 
-export function decodeResponse(wire: WireResponse, webSocket?: WebSocket): Response {
+/** The response of a routed fetch, with its body (opened when the reply arrived: BodyStreams.incoming). */
+export function decodeResponse(wire: WireResponse, body: ReadableStream<Uint8Array> | null, webSocket?: WebSocket): Response {
   const init = { status: wire.status, statusText: wire.statusText, headers: wire.headers };
-  if (webSocket !== undefined) return new Response(null, { ...init, webSocket });
+  if (webSocket !== undefined) {
+    void body?.cancel();
+    return new Response(null, { ...init, webSocket });
+  }
   // 204/304 and friends must not carry a body, even an empty one.
-  return new Response(wire.body === null || wire.body.byteLength === 0 ? null : Buffer.from(wire.body), init);
+  if (body !== null && (wire.status === 204 || wire.status === 205 || wire.status === 304)) {
+    void body.cancel();
+    return new Response(null, init);
+  }
+  return new Response(body, init);
 }
 
 export function encodeError(error: unknown): WireError {

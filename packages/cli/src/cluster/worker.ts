@@ -1,34 +1,57 @@
 /**
  * A cluster worker: one process running the Worker and the objects of the
- * slots it owns. It gets client connections, routed calls, upgrades and
- * moved sockets from the supervisor over IPC, and sends back replies and
- * the sockets of objects it gives up on a reload.
+ * slots it owns. It gets client connections, routed calls, upgrades, moved
+ * sockets and body chunks from the supervisor over IPC, and sends back
+ * replies and the sockets of objects it gives up on a reload.
+ *
+ * It is a member of its server for as long as it runs (it holds the data
+ * directory's member lock), and it never outlives its supervisor by more
+ * than ORPHAN_EXIT_MS: when the IPC channel closes it stops taking work,
+ * finishes what it can, and exits, so the next server can take the directory.
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, slotOf, webSocketOf, type SocketEnd } from "@torpor/core/cluster";
+import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
 import type { CliArgs, Command } from "../args.ts";
-import { startWorker, type RunningWorker } from "../serve.ts";
+import { type RunningWorker, serveSettings, startWorker } from "../serve.ts";
 import type { RunHost } from "../main.ts";
 import { fileURLToPath } from "node:url";
 import { locateSyntaxError } from "../dev/load-error.ts";
+import { BodyStreams } from "./body-streams.ts";
+import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
-import { encodeError, encodeResponse, decodeRequest } from "./wire.ts";
+import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
 const UPGRADE_WAIT_MS = 30_000;
 
 const send = (message: FromWorker, handle?: unknown): void => {
-  if (process.connected) process.send!(message, handle as Socket | undefined);
+  if (!process.connected) return;
+  try {
+    process.send!(message, handle as Socket | undefined);
+  } catch {
+    // The channel closed meanwhile: the 'disconnect' handler stops this process.
+  }
 };
 
-/** Runs this process as worker `index` until the supervisor says stop (or goes away). */
+/** True while the supervisor that forked this process runs (a worker re-parented to init has lost it). */
+function supervisorAlive(): boolean {
+  return process.connected && String(process.ppid) === process.env.TORPOR_CLUSTER_SUPERVISOR;
+}
+
+/** Runs this process as a worker until the supervisor says stop (or goes away). */
 export async function runWorker(args: CliArgs & { command: Command }, host: RunHost = {}): Promise<void> {
+  // A supervisor that dies before it sent init leaves nothing to do.
+  process.once("disconnect", () => {
+    if (!started) process.exit(0);
+  });
+  let started = false;
   const init = await new Promise<Extract<ToWorker, { t: "init" }>>((resolve) => {
     const first = (message: ToWorker) => {
       if (message.t !== "init") return;
@@ -37,7 +60,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     };
     process.on("message", first);
   });
-  const directory = new ClusterDirectory(init.index, init.slots, init.acquired, send);
+  // Before anything opens the data directory: no new server takes it while this process runs. Then make sure this
+  // process still has a supervisor: one that died meanwhile may already have been replaced.
+  const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
+  if (!supervisorAlive()) process.exit(0);
+  const bodies = new BodyStreams(send);
+  const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
   // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
   const loaded: string[] = [];
   let pending: string[] | null = null;
@@ -55,15 +83,25 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     process.disconnect();
     return;
   }
+  started = true;
   const runtime = worker.runtime;
+  const logger = worker.logger;
   const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
   let nextToken = 1;
   let stopping = false;
 
-  const stop = async (code = 1012, reason = "Server restarting") => {
+  /** Finishes in-flight requests and streams, then events and storage (sockets close with `code`); exits by `deadlineMs` at the latest. */
+  const stop = async (deadlineMs: number, code = 1012, reason = "Server restarting") => {
     if (stopping) return;
     stopping = true;
+    setTimeout(() => {
+      logger.error("Did not finish within the stop deadline; exiting", { deadlineMs, code: "ERR_STOP_TIMEOUT" });
+      process.exit(1);
+    }, deadlineMs);
+    runtime.server!.stopAccepting();
+    await Promise.all([runtime.server!.idle(), bodies.idle()]);
     await worker.close(code, reason);
+    member.release();
     process.exit(0);
   };
   // Signals reach the whole process group (Ctrl-C); the supervisor decides when workers stop.
@@ -71,8 +109,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   process.on("SIGTERM", () => {});
   process.on("SIGHUP", () => {});
   process.on("disconnect", () => {
+    logger.warn("The supervisor exited; finishing what is in flight and exiting", { deadlineMs: ORPHAN_EXIT_MS });
     directory.failAll();
-    void stop();
+    void stop(ORPHAN_EXIT_MS);
   });
 
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
@@ -82,14 +121,16 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
           ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
+    let request: Request | null = null;
     try {
       const target = new LocalTarget(runtime.hostForKey(message.key));
       if (message.op === "call") return reply(true, await target.call(message.method, message.args));
       if (message.op === "read") return reply(true, await target.read(message.property));
-      const response = await target.fetch(decodeRequest(message.request));
+      request = decodeRequest(message.request, bodies, message.from);
+      const response = await target.fetch(request);
       const client = response.status === 101 ? webSocketOf(response) : null;
       const server = client === null ? null : endOf(client).peer;
-      const wire = await encodeResponse(response);
+      const wire = encodeResponse(response, bodies, message.from);
       if (server !== null) {
         // Held here until the caller's worker sends the client's socket (or gives up).
         const token = nextToken++;
@@ -99,10 +140,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         }, UPGRADE_WAIT_MS);
         timer.unref();
         parked.set(token, { end: server, protocol: response.headers.get("sec-websocket-protocol") ?? false, timer });
-        wire.upgrade = { token, owner: init.index };
+        wire.upgrade = { token, owner: init.serial };
       }
       reply(true, wire);
     } catch (error) {
+      // A request body nobody will read: its writer stops.
+      void request?.body?.cancel().catch(() => {});
       reply(false, error);
     }
   };
@@ -111,6 +154,16 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     const host = runtime.hostForKey(moved.key, true);
     if (socket === undefined || socket.destroyed) return;
     host.adoptSocket(moved, socket, Buffer.from(moved.unparsed));
+  };
+
+  /** Upgrades parked for `host` end now, while its instance still runs: the object sees them closed (1006) instead of keeping ghosts. */
+  const abandonParked = (host: ObjectHost) => {
+    for (const [token, entry] of parked) {
+      if ((entry.end.owner as unknown) !== host) continue;
+      parked.delete(token);
+      clearTimeout(entry.timer);
+      entry.end.abandon();
+    }
   };
 
   process.on("message", (message: ToWorker, handle?: Socket) => {
@@ -122,7 +175,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         void serveCall(message);
         return;
       case "reply":
-        directory.settle(message.rid, message.ok, message.ok ? message.value : message.error);
+        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error);
         return;
       case "upgrade": {
         const entry = parked.get(message.token);
@@ -151,14 +204,21 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);
         return;
       case "acquire":
-        directory.acquired = true;
-        runtime.scheduleStoredAlarms((key) => directory.slots[slotOf(key.id)] === init.index);
-        send({ t: "acquired" });
+        for (const slot of message.slots) directory.owned.add(slot);
+        runtime.scheduleStoredAlarms((key) => message.slots.includes(slotOf(key.id)));
         return;
-      case "release":
-        directory.acquired = false;
-        void moveOut(runtime, send).then((counts) => send({ t: "released", ...counts }));
+      case "release": {
+        // From now on nothing here is local: calls for these objects go to the supervisor, which holds them for the new owner.
+        const slots = new Set(directory.owned);
+        directory.owned.clear();
+        void moveOut(runtime, send, {
+          slots,
+          socketDrainMs: message.socketDrainMs,
+          beforeMove: abandonParked,
+          onSlow: (objects) => logger.warn("Objects still moving out", { objects }),
+        });
         return;
+      }
       case "stats":
         send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
         return;
@@ -169,14 +229,23 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });
         return;
       case "backup":
-        // Only the objects of this worker's slots: another worker may have the rest open.
-        worker.storage.backup(message.dest, { only: (key) => directory.slots[slotOf(key.id)] === init.index }).then(
+        // Only the objects of the slots this process owns: another process may have the rest open.
+        worker.storage.backup(message.dest, { only: (key) => directory.owned.has(slotOf(key.id)) }).then(
           (report) => send({ t: "backup-reply", rid: message.rid, ok: true, ...report }),
           (error: unknown) => send({ t: "backup-reply", rid: message.rid, ok: false, error: (error as Error)?.message ?? String(error) }),
         );
         return;
       case "stop":
-        void stop(message.code, message.reason);
+        void stop(message.deadlineMs, message.code, message.reason);
+        return;
+      case "exited":
+        bodies.peerExited(message.serial);
+        return;
+      case "body-chunk":
+      case "body-end":
+      case "body-credit":
+      case "body-cancel":
+        bodies.onMessage(message);
         return;
       case "init":
         return;
@@ -187,14 +256,27 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   pending = [];
 }
 
+/** How long a failed load waits for the loader thread's last module reports before it gives up on naming the place. */
+const IMPORT_REPORTS_WAIT_MS = 2_000;
+
 /** A JavaScript syntax error names no place in its stack: add the file and line `node --check` finds (load-error.ts). */
 async function withSyntaxErrorPlace(error: unknown, loaded: string[]): Promise<unknown> {
   const text = `${(error as Error)?.message ?? ""}`;
   if (!/SyntaxError/.test(text) || /ERROR: /.test(text)) return error;
-  // The loader thread's reports of the last modules may still be on their way.
+  // The loader thread's reports of the last modules may still be on their way (a loaded machine delays them by more
+  // than a turn): check each file once as it is reported, until one does not parse or the wait is over.
+  const deadline = Date.now() + IMPORT_REPORTS_WAIT_MS;
+  let checked = 0;
+  let place: string | null = null;
   await new Promise((resolve) => setImmediate(resolve));
-  const files = loaded.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
-  const place = locateSyntaxError(files);
+  while (place === null) {
+    const fresh = loaded.slice(checked);
+    checked = loaded.length;
+    const files = fresh.filter((u) => u.startsWith("file:") && !u.includes("/node_modules/")).map((u) => fileURLToPath(u.split("?")[0]!));
+    place = locateSyntaxError(files);
+    if (place !== null || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   if (place === null) return error;
   const located = new Error(`${text}\n    at ${place}`);
   Object.assign(located, { name: (error as Error).name, code: (error as { code?: unknown }).code });

@@ -12,11 +12,12 @@ import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { lockDataDir } from "@torpor/storage-sqlite";
+import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
 import type { CliArgs } from "../args.ts";
 import { serveAdmin } from "../admin.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
 import { clusterAdmin } from "../cluster/admin.ts";
+import { DEFAULT_CLUSTER_TIMEOUTS } from "../cluster/cluster-timeouts.ts";
 import { Supervisor } from "../cluster/supervisor.ts";
 import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
@@ -38,7 +39,10 @@ export async function runDev(args: CliArgs, script: string, argv: string[]): Pro
   const cwd = process.cwd();
   const { configPath, config, persistTo, port, ip } = serveSettings(args, cwd);
   for (const warning of config.warnings) logger.warn(warning);
-  const lock = lockDataDir(persistTo);
+  // As for torpor start: the worker of a dev server that was killed finishes and exits first (it still has the objects open).
+  const lock = await lockDataDirWhenFree(persistTo, DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs, (reason) =>
+    logger.warn("Waiting for the data directory", { reason, waitMs: DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs }),
+  );
 
   let reloading: Promise<void> | null = null;
   let again: string[] | null = null;

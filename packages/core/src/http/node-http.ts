@@ -63,10 +63,35 @@ export async function writeResponse(res: ServerResponse, response: globalThis.Re
     res.end();
     return;
   }
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    if (!res.write(chunk)) await new Promise((resolve) => res.once("drain", resolve));
+  // A client that goes away (or a response the server cut) cancels the body, so its producer (an SSE loop, a
+  // download) stops instead of waiting for a drain that never comes and holding the request open for good.
+  const reader = response.body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  res.once("close", cancel);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || res.destroyed) break;
+      if (!res.write(value)) await drainedOrClosed(res);
+    }
+  } finally {
+    res.off("close", cancel);
   }
-  res.end();
+  if (!res.destroyed) res.end();
+}
+
+/** Resolves when `res` can take more, or is gone (the listeners go either way). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** Writes a whole HTTP response on a raw socket (an upgrade request that was refused), then closes it. */

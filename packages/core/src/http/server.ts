@@ -36,8 +36,10 @@ export interface RunningServer {
   readonly port: number;
   readonly host: string;
   readonly url: string;
-  /** Stops accepting new connections (existing ones continue). */
+  /** Stops accepting new connections (existing ones continue; keep-alive connections close once idle). */
   stopAccepting(): void;
+  /** Resolves once no HTTP request or upgrade is being handled (a draining cluster worker waits for this). */
+  idle(): Promise<void>;
   /** Waits for WebSocket closing handshakes (bounded), then drops what is left. */
   close(): Promise<void>;
   /** Serves a connection accepted elsewhere (a cluster supervisor passed it to this process). */
@@ -73,6 +75,18 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
   /** TCP connections open now, and those beyond `maxConnections` (answered 503 once their request is read). */
   let openSockets = 0;
   const overCapacity = new WeakSet<Duplex>();
+  /** Requests and upgrades being handled now, and who waits for there to be none. */
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+  const begin = () => {
+    inFlight++;
+  };
+  const done = () => {
+    if (--inFlight > 0) return;
+    // Draining: a keep-alive connection whose last response went out closes now.
+    if (!accepting) http.closeIdleConnections();
+    for (const resolve of idleWaiters.splice(0)) resolve();
+  };
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -259,10 +273,21 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       // Node checks the timeouts on this interval (default 30 s, which made a 60 s limit fire at up to 90 s).
       connectionsCheckingInterval: Math.min(5_000, Math.max(10, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    (req, res) => void onRequest(req, res),
+    (req, res) => {
+      begin();
+      void onRequest(req, res).finally(done);
+    },
   );
-  http.on("upgrade", (req, socket, head) => void onUpgrade(req, socket as Duplex, head as Buffer));
+  http.on("upgrade", (req, socket, head) => {
+    begin();
+    void onUpgrade(req, socket as Duplex, head as Buffer).finally(done);
+  });
   const onSocketClose = () => openSockets--;
+  /** A connection this process holds from now on (accepted here, or handed over by another process). */
+  const countSocket = (socket: Duplex) => {
+    openSockets++;
+    socket.once("close", onSocketClose);
+  };
   http.on("connection", (socket: Socket) => {
     if (++openSockets > limits.maxConnections) overCapacity.add(socket);
     socket.once("close", onSocketClose);
@@ -282,6 +307,11 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         resolve();
       });
     });
+  } else {
+    // Node checks headersTimeout/requestTimeout from a timer it starts on 'listening' (_http_server.js,
+    // setupConnectionsTracking); a server fed connections by another process never listens, so start it here,
+    // or a client trickling its headers (slowloris) is never cut off in a cluster worker.
+    http.emit("listening");
   }
   const port = options.port === null ? 0 : (http.address() as AddressInfo).port;
 
@@ -293,6 +323,10 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
       accepting = false;
       http.close();
       http.closeIdleConnections();
+    },
+    idle() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
     },
     async close() {
       accepting = false;
@@ -329,10 +363,13 @@ export async function startServer(runtime: ServerRuntime, options: ListenOptions
         socket.destroy();
         return;
       }
+      // Another process read the request; the connection is this one's from now on, and counts here.
+      countSocket(socket);
       upgrade(req, socket, head, server, protocol);
     },
     resume(socket, unparsed, end) {
       const conn = resumeConnection(wss, socket, unparsed);
+      countSocket(socket);
       track(conn);
       end.bind(conn, limits.maxBufferedBytes);
     },

@@ -1,0 +1,175 @@
+/**
+ * One worker process as the supervisor sees it: forked, told its index and
+ * serial, ready (or failed, or too slow to start), then serving, draining
+ * (after a reload gave its objects to a successor) or gone. Every wait on it
+ * is bounded: a start that does not report within `startTimeoutMs` is killed
+ * and counts as a failure, and a stop that does not end within its deadline
+ * ends with SIGKILL.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import type { Socket } from "node:net";
+import { TorporError } from "@torpor/core";
+import type { FromWorker, ToWorker } from "./ipc.ts";
+import { decodeError } from "./wire.ts";
+
+/** Where a process is in its life. */
+export type WorkerState = "starting" | "serving" | "draining" | "exited";
+
+/** A reload moving this process's objects to its successor. */
+export interface MoveOut {
+  successor: WorkerProcess;
+  /** Slots it was asked to give up and has not yet. */
+  releasing: Set<number>;
+  sockets: number;
+  closed: number;
+  /** Called once every slot is released (or the process is gone). */
+  done(): void;
+}
+
+/** How to fork a worker. */
+export interface SpawnOptions {
+  script: string;
+  argv: string[];
+  index: number;
+  serial: number;
+  /** The slot table (slot → index), for the worker's view of where objects live. */
+  slots: number[];
+  startTimeoutMs: number;
+}
+
+/** A worker process. */
+export class WorkerProcess {
+  readonly index: number;
+  /** Unique for the supervisor's life: replies, upgrades and body chunks are addressed to it, never to the index. */
+  readonly serial: number;
+  readonly child: ChildProcess;
+  state: WorkerState = "starting";
+  /** Slots this process owns now (the supervisor's record; the worker keeps the same). */
+  readonly owned = new Set<number>();
+  /** Routed calls sent to it and not yet answered: `${callerSerial}:${rid}` → caller and rid. */
+  readonly inflight = new Map<string, { from: number; rid: number }>();
+  /** Resolves with the exit code (or the signal's name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** Resolves once it said ready; rejects if it failed to load, exited first or took longer than `startTimeoutMs`. */
+  readonly ready: Promise<void>;
+  /** Messages after ready (the supervisor routes them). */
+  onMessage: (message: unknown, handle?: Socket) => void = () => {};
+  exitCode: number | string | null = null;
+  /** When it started serving (a process that served long enough restarts at once after a crash). */
+  servingSince: number | null = null;
+  /** Set while a reload moves its objects out. */
+  move: MoveOut | null = null;
+
+  constructor(options: SpawnOptions) {
+    this.index = options.index;
+    this.serial = options.serial;
+    this.child = fork(options.script, options.argv, {
+      // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
+      env: { ...process.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("error", () => {});
+    this.exited = new Promise((resolve) =>
+      this.child.once("exit", (code, signal) => {
+        this.state = "exited";
+        this.exitCode = code ?? signal ?? "unknown";
+        resolve(this.exitCode);
+      }),
+    );
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new TorporError(
+            "ERR_WORKER_START_TIMEOUT",
+            `Worker ${this.index} did not report ready within ${options.startTimeoutMs} ms; it was stopped (SIGKILL). Is the Worker's module-level code slow or stuck?`,
+          ),
+        );
+        this.kill();
+      }, options.startTimeoutMs);
+      timer.unref();
+      let started = false;
+      this.child.on("message", (message: unknown, handle?: Socket) => {
+        if (started) return this.onMessage(message, handle);
+        const m = message as FromWorker;
+        if (m?.t === "ready") {
+          started = true;
+          clearTimeout(timer);
+          resolve();
+        } else if (m?.t === "failed") {
+          clearTimeout(timer);
+          reject(decodeError(m.error));
+        }
+      });
+      void this.exited.then((code) => {
+        clearTimeout(timer);
+        if (!started) reject(new TorporError("ERR_OBJECT_OWNER_EXITED", `Worker ${this.index} exited (${code}) before it was ready.`));
+      });
+    });
+    // Observed so a failed start is never an unhandled rejection; callers await it too.
+    this.ready.catch(() => {});
+    this.send({ t: "init", index: options.index, serial: options.serial, slots: options.slots });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.state !== "exited";
+  }
+
+  /** Sends a message (and a socket); a socket that cannot be sent is destroyed, so its client sees the drop. */
+  send(message: ToWorker, handle?: Socket): void {
+    if (!this.child.connected) {
+      handle?.destroy();
+      return;
+    }
+    try {
+      this.child.send(message, handle, (error) => {
+        if (error !== null && error !== undefined) handle?.destroy();
+      });
+    } catch {
+      // The channel closed between the check and the send (the process is exiting).
+      handle?.destroy();
+    }
+  }
+
+  /** SIGKILL (idempotent). */
+  kill(): void {
+    if (this.alive) this.child.kill("SIGKILL");
+  }
+
+  /** Asks it to finish and exit (its sockets close with `code`, 1012 unless told); SIGKILL if it is still there after `deadlineMs` (plus a margin for its own cleanup). Resolves once it is gone. */
+  async stop(deadlineMs: number, onKill?: () => void, code?: number, reason?: string): Promise<void> {
+    if (!this.alive) return;
+    if (this.child.connected) this.send({ t: "stop", deadlineMs, ...(code !== undefined ? { code } : {}), ...(reason !== undefined ? { reason } : {}) });
+    else this.child.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      onKill?.();
+      this.kill();
+    }, deadlineMs + 2_000);
+    timer.unref();
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /**
+   * A socket sent to a child stays open in the sender until the child
+   * acknowledges it (Node's child_process keeps it in `_pendingMessage` and
+   * queues later ones in `_handleQueue`); a child that died never does, and the
+   * client would wait forever. Close them so the client sees the connection drop.
+   */
+  closeUndeliveredHandles(): void {
+    const internals = this.child as unknown as {
+      _pendingMessage?: { handle?: { close?: () => void } } | null;
+      _handleQueue?: Array<{ handle?: { close?: () => void; destroy?: () => void } }> | null;
+    };
+    internals._pendingMessage?.handle?.close?.();
+    for (const queued of internals._handleQueue ?? []) {
+      const handle = queued.handle;
+      if (handle?.destroy !== undefined) handle.destroy();
+      else handle?.close?.();
+    }
+  }
+}

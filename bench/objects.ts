@@ -5,7 +5,8 @@
 //   object and the files left on disk (none should be: storage is created on the first write).
 import { readdirSync } from "node:fs";
 import { execSync } from "node:child_process";
-import { QUICK, WITH_WORKERD, rotate, startProduct, type Side } from "./lib/product.ts";
+import { QUICK, WITH_WORKERD, rotate, startProduct, waitHibernated, type Side } from "./lib/product.ts";
+import { rssOf } from "./lib/procfs.ts";
 import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
 import { fmt, median, ratioRow, valueRow, type Row } from "./lib/stats.ts";
 import { connectSpread, idleStats, startLoadgens, type Stats } from "./rooms.ts";
@@ -146,10 +147,81 @@ export async function run(): Promise<PartResult> {
       await vlg.stop();
     }
     if (!WITH_WORKERD) notes.push("- workerd not measured (quick mode or BENCH_WORKERD=0)");
-    return { rows, notes };
   } finally {
     await product.stop();
   }
+  await atDefaults(rows, notes);
+  return { rows, notes };
+}
+
+/** Idle times after which RSS is read at the defaults: TARGETS.md's 15 s, and issue 27's 30 s. */
+const IDLE_MS = [15_000, 30_000];
+
+/**
+ * The headline memory figure at the shipped defaults: both servers with no Node flags at all (no
+ * GC exposed, no semi-space cap), `torpor start` with no tuning flags (its default hibernation
+ * delay; pinned to the server core, so one worker). RSS is read after every object hibernated (raw:
+ * every connection open) and then 15 s and 30 s of idleness, over a base taken the same way (at
+ * 15 s) after a warm-up.
+ */
+async function atDefaults(rows: Row[], notes: string[]): Promise<void> {
+  const n = STEPS[0]!;
+  const product = await startProduct("objects-defaults", "idle", { workerd: false, defaults: true });
+  const lgs = await startLoadgens();
+  const per: Partial<Record<Side, number[]>> = {};
+  try {
+    for (const side of product.names) {
+      const server = product.sides[side]!;
+      const rss = side === "torpor" ? () => server.call<number>("treeRss") : async () => rssOf(server.pid);
+      const settled = async (sockets: number, idle: number[]) => {
+        if (side === "torpor") await waitHibernated(server, sockets, 60_000);
+        else if ((await server.call<number>("connections")) !== sockets) throw new Error(`raw: not ${sockets} connections`);
+        const t0 = Date.now();
+        const out: number[] = [];
+        for (const ms of idle) {
+          await new Promise((r) => setTimeout(r, Math.max(0, t0 + ms - Date.now())));
+          out.push(await rss());
+        }
+        return out;
+      };
+      await connectSpread(
+        lgs,
+        `d-${side}`,
+        wsBase(server),
+        Array.from({ length: WARM }, (_, i) => `/ROOM/dwarm${i}?u=w${i}`),
+      );
+      const [base] = (await settled(WARM, [IDLE_MS[0]!])) as [number];
+      await connectSpread(
+        lgs,
+        `d-${side}`,
+        wsBase(server),
+        Array.from({ length: n }, (_, i) => `/ROOM/dobj${i}?u=u${i}`),
+      );
+      const after = await settled(WARM + n, IDLE_MS);
+      per[side] = after.map((r) => (r - base) / n);
+      notes.push(
+        `- at the defaults, ${side}: base ${fmt(base / 2 ** 20)} MiB; ${n.toLocaleString("en-US")} hibernated one-socket objects: ${after.map((r, i) => `${fmt(r / 2 ** 20)} MiB (${fmt(per[side]![i]!)} B/object) ${IDLE_MS[i]! / 1000} s`).join(", ")} after all hibernated`,
+      );
+      await Promise.all(lgs.map((l) => l.call("close", { group: `d-${side}` })));
+    }
+    if (product.sides.torpor !== undefined) {
+      const gc = await product.sides.torpor.call<{ collections: number; seconds: number }>("idleGc");
+      notes.push(`- at the defaults, torpor start ran ${gc.collections} idle collection(s), ${fmt(gc.seconds * 1000)} ms CPU in all`);
+    }
+  } finally {
+    await Promise.all(lgs.map((l) => l.stop()));
+    await product.stop();
+  }
+  IDLE_MS.forEach((ms, i) => {
+    rows.push(
+      ratioRow(
+        `bytes per idle conn, ${n.toLocaleString("en-US")} conns each to its own object, at the defaults (no flags on either side), ${ms / 1000} s idle`,
+        { raw: per.raw?.[i], torpor: per.torpor![i]! },
+        "B",
+        { max: 1.5 },
+      ),
+    );
+  });
 }
 
 function countFiles(dir: string): { db: number; wal: number } {

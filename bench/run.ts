@@ -9,11 +9,13 @@ import { renderTable } from "./lib/stats.ts";
 const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   rooms: () => import("./rooms.ts"),
   objects: () => import("./objects.ts"),
+  memory: () => import("./memory.ts"),
   echo: () => import("./echo.ts"),
   broadcast: () => import("./broadcast.ts"),
   durable: () => import("./durable.ts"),
   wake: () => import("./wake.ts"),
   cluster: () => import("./cluster.ts"),
+  multinode: () => import("./multinode.ts"),
 };
 
 const args = process.argv.slice(2);

@@ -19,11 +19,21 @@ export interface SpawnOptions {
   cpu?: number;
   env?: Record<string, string>;
   nodeFlags?: string[];
+  /** Add --expose-gc (default true; false runs Node exactly as shipped, for figures at the defaults). */
+  exposeGc?: boolean;
 }
 
-/** Starts `bench/<script>` under tsx with the source condition and --expose-gc, file-descriptor limit raised to the hard limit. */
+/** Starts `bench/<script>` under tsx with the source condition and (unless `exposeGc: false`) --expose-gc, file-descriptor limit raised to the hard limit. */
 export async function start(name: string, script: string, opts: SpawnOptions = {}): Promise<Child> {
-  const node = [process.execPath, "--conditions=@torpor/source", "--import", "tsx", "--expose-gc", ...(opts.nodeFlags ?? []), `${benchDir}${script}`];
+  const node = [
+    process.execPath,
+    "--conditions=@torpor/source",
+    "--import",
+    "tsx",
+    ...(opts.exposeGc === false ? [] : ["--expose-gc"]),
+    ...(opts.nodeFlags ?? []),
+    `${benchDir}${script}`,
+  ];
   const pin = hasTaskset && opts.cpu !== undefined ? `taskset -c ${opts.cpu} ` : "";
   const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}${node.map(quote).join(" ")}`;
   const child: ChildProcess = spawn("sh", ["-c", cmd], {
@@ -45,7 +55,7 @@ export async function start(name: string, script: string, opts: SpawnOptions = {
     pending.clear();
   });
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s`)), 120_000);
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited during start-up (${code})`));

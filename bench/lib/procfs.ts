@@ -42,3 +42,53 @@ export function findDescendant(root: number, comm: string): number | null {
   }
   return null;
 }
+
+/** `pid` and every process below it (a cluster's supervisor and its workers). */
+export function treeOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(parent) ?? [];
+      list.push(Number(d));
+      children.set(parent, list);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** RSS summed over `pid` and its descendants, as an operator's monitoring adds it up (bytes). */
+export function treeRssOf(pid: number): number {
+  let sum = 0;
+  for (const p of treeOf(pid)) {
+    try {
+      sum += rssOf(p);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return sum;
+}
+
+/** User + system CPU time of `pid` and its descendants (µs). */
+export function treeCpuOf(pid: number): number {
+  let sum = 0;
+  for (const p of treeOf(pid)) {
+    try {
+      sum += cpuOf(p);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return sum;
+}

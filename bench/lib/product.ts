@@ -28,6 +28,13 @@ export interface ProductOptions {
   hibernateMs?: number;
   /** Node flags for the Node servers (raw and torpor start). */
   nodeFlags?: string[];
+  /**
+   * Pin the servers to the server core (default true). Unpinned, `torpor start` sees every core and
+   * runs its default cluster (a supervisor and one worker per core), as an operator runs it.
+   */
+  pinned?: boolean;
+  /** Both Node servers exactly as shipped: no --expose-gc, no Node flags, torpor start with no tuning flags. */
+  defaults?: boolean;
 }
 
 export async function startProduct(label: string, mode: string, o: ProductOptions = {}): Promise<Product> {
@@ -37,12 +44,20 @@ export async function startProduct(label: string, mode: string, o: ProductOption
   const nodeFlags = o.nodeFlags ?? [];
   const started = await Promise.all(
     names.map((side) => {
-      if (side === "raw") return start(`raw-${label}`, "servers/raw.ts", { cpu: SERVER_CPU, env, nodeFlags });
+      if (side === "raw")
+        return start(`raw-${label}`, "servers/raw.ts", { ...(o.pinned !== false ? { cpu: SERVER_CPU } : {}), env, nodeFlags, exposeGc: o.defaults !== true });
       if (side === "workerd") return start(`workerd-${label}`, "servers/workerd.ts", { cpu: SERVER_CPU, env });
       // The wrapper idles on the client core; it pins the CLI to the server core itself.
       return start(`torpor-${label}`, "servers/torpor-start.ts", {
         cpu: CLIENT_CPU,
-        env: { ...env, BENCH_DIR: `${scratch.dir}/torpor`, BENCH_HIBERNATE_MS: String(o.hibernateMs ?? 600_000), BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" ") },
+        env: {
+          ...env,
+          BENCH_DIR: `${scratch.dir}/torpor`,
+          BENCH_HIBERNATE_MS: String(o.hibernateMs ?? 600_000),
+          BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" "),
+          BENCH_DEFAULTS: o.defaults === true ? "1" : "0",
+          BENCH_PIN: o.pinned === false ? "0" : "1",
+        },
       });
     }),
   );
@@ -75,8 +90,8 @@ export async function rotate<T>(names: Side[], rounds: number, fn: (side: Side, 
 }
 
 /** Polls until torpor start reports every object hibernated (deadline 30 s). */
-export async function waitHibernated(torpor: Child, sockets: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
+export async function waitHibernated(torpor: Child, sockets: number, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const s = await torpor.call<{ live: number; sockets: number }>("summary");
     if (s.live === 0 && s.sockets === sockets) return;

@@ -3,15 +3,19 @@
 // answers the driver's calls: RSS/CPU/fds from /proc, JS heap after a GC from the Worker's
 // /__bench/stats route (the CLI runs with --expose-gc), object states from the admin endpoint.
 // BENCH_MODE sets the Worker's MODE var; BENCH_HIBERNATE_MS the idle time before hibernation.
+// BENCH_DEFAULTS=1: the CLI exactly as shipped (no Node flags, no --hibernate-after-ms; only where to
+// listen and store, and the admin endpoint), for figures that must be taken at the defaults.
 import { spawn } from "node:child_process";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { cpuOf, fdsOf, rssOf } from "../lib/procfs.ts";
+import { cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
 import { serve } from "../lib/proc.ts";
 import { SERVER_CPU } from "../lib/sides.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const nodeFlags = ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
+const defaults = process.env.BENCH_DEFAULTS === "1";
+const nodeFlags = defaults ? [] : ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
 // BENCH_PROFILE_DIR=<dir>: the CLI writes a CPU profile there when it exits (see bench/README.md).
 if (process.env.BENCH_PROFILE_DIR) nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`);
 const cliArgs = [
@@ -24,14 +28,16 @@ const cliArgs = [
   process.env.BENCH_DIR!,
   "--var",
   `MODE:${process.env.BENCH_MODE ?? "echo"}`,
-  "--hibernate-after-ms",
-  process.env.BENCH_HIBERNATE_MS ?? "600000",
+  ...(defaults ? [] : ["--hibernate-after-ms", process.env.BENCH_HIBERNATE_MS ?? "600000"]),
   "--admin-port",
   "0",
   "--log-level",
   "info",
 ];
-const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec taskset -c ${SERVER_CPU} "${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
+// BENCH_PIN=0: every core (this wrapper is pinned to the client core, and children inherit that), so
+// the CLI's default worker count is the machine's cores.
+const pin = `taskset -c ${process.env.BENCH_PIN === "0" ? `0-${cpus().length - 1}` : SERVER_CPU} `;
+const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
 const child = spawn("sh", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
 process.on("exit", () => child.kill("SIGKILL"));
 process.on("SIGTERM", () => {
@@ -43,7 +49,7 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
   let url = "";
   let admin = "";
   const lines = createInterface({ input: child.stdout! });
-  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 30 s")), 30_000);
+  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 120 s")), 120_000);
   child.once("exit", (code) => reject(new Error(`torpor start exited (${code})`)));
   lines.on("line", (line) => {
     let entry: { message?: string; url?: string; level?: string };
@@ -87,7 +93,18 @@ serve(
       return { ...heap, rss: rssOf(pid), fds: fdsOf(pid), cpuUs: cpuOf(pid) };
     },
     cpu: () => cpuOf(pid),
+    /** The supervisor and its workers (cluster mode, the default): what an operator's monitoring sums. */
+    treeRss: () => treeRssOf(pid),
+    treeCpu: () => treeCpuOf(pid),
+    processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p) })),
     fds: () => fdsOf(pid),
+    /** Idle collections (idle-collector.ts) over every process, and their time (from the admin /metrics). */
+    idleGc: async () => {
+      const res = await fetch(`${urls.admin}/metrics`);
+      const text = await res.text();
+      const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
+      return { collections: sum("torpor_idle_gc_total"), seconds: sum("torpor_idle_gc_seconds_total") };
+    },
     summary: async () => {
       const all = await objects();
       return { objects: all.length, live: all.filter((o) => o.state === "live").length, sockets: all.reduce((n, o) => n + o.sockets, 0) };

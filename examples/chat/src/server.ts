@@ -7,7 +7,8 @@
 import { startAdmin, type AdminServer } from "@torpor/cli";
 import { Runtime, type Logger } from "@torpor/core";
 import { sqliteStorage } from "@torpor/storage-sqlite";
-import worker, { ChatRoom } from "./worker.ts";
+import { loadChatApp } from "./chat-app.ts";
+import { ChatRoom } from "./worker.ts";
 
 /** Idle time before a room hibernates in dev mode (production keeps the runtime's 10 s). */
 export const DEV_HIBERNATE_AFTER_MS = 5_000;
@@ -42,9 +43,12 @@ export interface ChatServer {
 export async function startChatServer(options: ChatServerOptions): Promise<ChatServer> {
   const dev = options.dev ?? false;
   const hibernateAfterMs = options.hibernateAfterMs ?? (dev ? DEV_HIBERNATE_AFTER_MS : undefined);
+  // wrangler.jsonc: the page and its files are static assets, served before the Worker.
+  const app = await loadChatApp({ dataDir: options.dataDir, ...(options.logger === undefined ? {} : { logger: options.logger }) });
   const runtime = new Runtime({
     objects: { CHAT_ROOM: ChatRoom },
-    fetch: worker.fetch,
+    fetch: app.fetch,
+    env: app.env,
     storage: sqliteStorage({ dir: options.dataDir, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) }),
     ...(hibernateAfterMs === undefined ? {} : { hibernateAfterMs }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -70,11 +74,13 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
         (closing ??= (async () => {
           await admin?.close();
           await runtime.close();
+          await app.close();
         })()),
     };
   } catch (error) {
     await admin?.close();
     await runtime.close();
+    await app.close();
     throw error;
   }
 }

@@ -1,24 +1,26 @@
 /**
- * The chat Worker entry: serves the pages and assets, and routes each room's
- * WebSocket to the room's Durable Object (one per room name).
+ * The chat Worker entry: routes each room's WebSocket to the room's Durable
+ * Object (one per room name) and answers the room routes. Everything else is
+ * a static asset from ../public, served before the Worker runs (`assets` in
+ * ../wrangler.jsonc), as on Cloudflare.
  *
- *   GET /                    landing page (room picker)
- *   GET /r/<room>            the room page
+ *   GET /                    landing page (public/index.html, an asset)
+ *   GET /assets/<file>       scripts and styles (assets)
+ *   GET /r/<room>            the room page (public/room.html through env.ASSETS)
  *   GET /r/<room>/ws?name=   WebSocket into the room
  *   GET /r/<room>/state      dev mode: the room object's lifecycle (from the admin endpoint)
  *   POST /r/<room>/hibernate dev mode: hibernate the room object now
- *   GET /assets/<file>       static files from ../public
  */
-import { readFile } from "node:fs/promises";
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Env } from "./chat-room.ts";
 import { roomNameSchema } from "./protocol.ts";
 
 export { ChatRoom, type Env } from "./chat-room.ts";
 
-/** What the Worker reads besides the room binding; set by `startChatServer` in dev mode only. */
+/** What the Worker reads besides the room binding. */
 export interface WorkerEnv extends Env {
+  /** The static assets (`assets.binding`): answers from public/ only. */
+  ASSETS: { fetch(request: Request): Promise<Response> };
+  // Set by `startChatServer` in dev mode only:
   /** The runtime's admin endpoint (loopback). */
   ADMIN_URL?: string;
   HIBERNATE_AFTER_MS?: number;
@@ -34,19 +36,6 @@ export interface RoomObjectState {
   sockets: number;
   hibernateAfterMs: number | null;
 }
-
-/** Where the browser files live; read on each request so edits show on reload. */
-const publicDir = new URL("../public/", import.meta.url);
-
-const contentTypes: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".json": "application/json; charset=utf-8",
-};
 
 const worker = {
   async fetch(request: Request, env: WorkerEnv, _ctx?: unknown): Promise<Response> {
@@ -72,16 +61,11 @@ const worker = {
         return stub.fetch(request) as Promise<Response>;
       }
       if (path.endsWith("/")) return redirect(url, `/r/${room.data}`);
-      return serveFile(request, "room.html");
+      // One page for every room (it reads the room from the address): the asset at /room,
+      // with the request's method and headers (HEAD, If-None-Match → 304).
+      return env.ASSETS.fetch(new Request(new URL("/room", url), { method: request.method, headers: request.headers }));
     }
-
-    if (path === "/" || path === "/index.html") return serveFile(request, "index.html");
-    if (path === "/favicon.ico") return serveFile(request, "favicon.svg");
-    if (path.startsWith("/assets/")) {
-      const name = path.slice("/assets/".length);
-      // Flat directory, fixed character set: no way to climb out of public/.
-      if (/^[a-z0-9][a-z0-9._-]*$/i.test(name) && !name.includes("..")) return serveFile(request, name);
-    }
+    // Paths no asset answers, and /room itself (run_worker_first): not a page without a room.
     return text(404, "Not found.");
   },
 };
@@ -120,28 +104,6 @@ async function roomObject(request: Request, env: WorkerEnv, room: string, what: 
     hibernateAfterMs: env.HIBERNATE_AFTER_MS ?? null,
   };
   return new Response(JSON.stringify(body), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
-}
-
-async function serveFile(request: Request, name: string): Promise<Response> {
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return text(405, "Method not allowed.", { allow: "GET, HEAD" });
-  }
-  let body: Buffer;
-  try {
-    body = await readFile(fileURLToPath(new URL(name, publicDir)));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return text(404, "Not found.");
-    throw error;
-  }
-  return new Response(request.method === "HEAD" ? null : new Uint8Array(body), {
-    headers: {
-      "content-type": contentTypes[extname(name)] ?? "application/octet-stream",
-      "content-length": String(body.byteLength),
-      // No build step means no hashed names; make browsers revalidate.
-      "cache-control": "no-cache",
-      "x-content-type-options": "nosniff",
-    },
-  });
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {

@@ -14,17 +14,28 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import { sqliteStorage } from "@torpor/storage-sqlite";
-import { createTestRuntime, evictDurableObject, lifecycle, type TestRuntime, type TestWebSocket, type Transport } from "@torpor/testing";
+import {
+  createTestRuntime,
+  evictDurableObject,
+  lifecycle,
+  recordingLogger,
+  type RecordingLogger,
+  type TestRuntime,
+  type TestWebSocket,
+  type Transport,
+} from "@torpor/testing";
 import "@torpor/testing/matchers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ERROR_CODES, LIMITS, type ServerFrame } from "../src/protocol.ts";
-import worker, { ChatRoom } from "../src/worker.ts";
+import { loadChatApp, type ChatApp } from "../src/chat-app.ts";
+import { ChatRoom } from "../src/worker.ts";
 
 const objects = { CHAT_ROOM: ChatRoom };
 type ChatRuntime = TestRuntime<typeof objects>;
 
-/** Runtimes and directories of the running test, checked and removed after it. */
+/** Runtimes, apps and directories of the running test, checked and removed after it. */
 const runtimes: ChatRuntime[] = [];
+const apps: Array<{ app: ChatApp; logger: RecordingLogger }> = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
@@ -32,21 +43,34 @@ afterEach(async () => {
   const open = runtimes.splice(0);
   try {
     for (const t of open) await t.close(); // idempotent; the harness would close them too
+    const loaded = apps.splice(0);
+    for (const { app } of loaded) await app.close();
     for (const t of open)
       expect(
         t.logs.filter((e) => e.level === "error"),
         "the runtime logged errors",
+      ).toEqual([]);
+    for (const { logger } of loaded)
+      expect(
+        logger.entries.filter((e) => e.level === "error" || e.level === "warn"),
+        "the config or the assets logged warnings",
       ).toEqual([]);
   } finally {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 });
 
-/** The chat app (rooms plus the Worker entry) on a fresh test runtime. */
-function chatRuntime(options: { transport?: Transport; dir?: string } = {}): ChatRuntime {
+/** The chat app (rooms, and the Worker entry behind the static assets of wrangler.jsonc) on a fresh test runtime. */
+async function chatRuntime(options: { transport?: Transport; dir?: string } = {}): Promise<ChatRuntime> {
+  const dataDir = options.dir ?? mkdtempSync(joinPath(tmpdir(), "torpor-chat-app-"));
+  if (options.dir === undefined) dirs.push(dataDir);
+  const logger = recordingLogger();
+  const app = await loadChatApp({ dataDir, logger });
+  apps.push({ app, logger });
   const t = createTestRuntime({
     objects,
-    fetch: worker.fetch,
+    fetch: app.fetch,
+    env: app.env,
     transport: options.transport ?? "memory",
     ...(options.dir === undefined ? {} : { storage: sqliteStorage({ dir: options.dir, synchronous: "OFF" }) }),
   });
@@ -114,7 +138,7 @@ function freezeDate(t: ChatRuntime): void {
 
 describe("worker routes (HTTP over TCP)", () => {
   it("serves the landing page, room page and assets", async () => {
-    const { url } = await chatRuntime().listen();
+    const { url } = await (await chatRuntime()).listen();
     const landing = await fetch(new URL("/", url));
     expect(landing.status).toBe(200);
     expect(landing.headers.get("content-type")).toMatch(/^text\/html/);
@@ -124,20 +148,42 @@ describe("worker routes (HTTP over TCP)", () => {
     expect(room.status).toBe(200);
     expect(await room.text()).toContain("/assets/app.js");
 
-    for (const [file, type] of [
-      ["app.js", "text/javascript"],
-      ["style.css", "text/css"],
-      ["landing.js", "text/javascript"],
+    for (const [path, type] of [
+      ["/assets/app.js", "text/javascript"],
+      ["/assets/style.css", "text/css"],
+      ["/assets/landing.js", "text/javascript"],
+      ["/favicon.svg", "image/svg+xml"],
     ] as const) {
-      const res = await fetch(new URL(`/assets/${file}`, url));
-      expect(res.status, file).toBe(200);
+      const res = await fetch(new URL(path, url));
+      expect(res.status, path).toBe(200);
       expect(res.headers.get("content-type")).toContain(type);
       await res.arrayBuffer();
     }
   });
 
+  it("serves the pages as static assets (wrangler.jsonc): ETags, 304s and public/_headers, the room page through env.ASSETS", async () => {
+    const { url } = await (await chatRuntime()).listen();
+    for (const path of ["/", "/assets/app.js", "/r/lobby", "/r/random"]) {
+      const res = await fetch(new URL(path, url));
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
+      const etag = res.headers.get("etag");
+      expect(etag, path).toMatch(/^"[0-9a-f]+"$/);
+      await res.arrayBuffer();
+      const again = await fetch(new URL(path, url), { headers: { "if-none-match": etag! } });
+      expect(again.status, path).toBe(304);
+      await again.arrayBuffer();
+    }
+    // Every room has the one page; it is not a page of its own.
+    const page = await (await fetch(new URL("/r/lobby", url))).text();
+    expect(await (await fetch(new URL("/r/random", url))).text()).toBe(page);
+    expect((await fetch(new URL("/room", url))).status).toBe(404);
+    // The Worker's own answers carry no asset headers.
+    expect((await fetch(new URL("/nope", url))).headers.get("x-content-type-options")).toBeNull();
+  });
+
   it("canonicalises, rejects and 404s what it should", async () => {
-    const { url } = await chatRuntime().listen();
+    const { url } = await (await chatRuntime()).listen();
     const at = (path: string) => `${url.replace(/\/$/, "")}${path}`;
     const upper = await fetch(at("/r/Lobby"), { redirect: "manual" });
     expect(upper.status).toBe(308);
@@ -152,7 +198,7 @@ describe("worker routes (HTTP over TCP)", () => {
   });
 
   it("refuses a WebSocket with an invalid display name", async () => {
-    const t = chatRuntime({ transport: "tcp" });
+    const t = await chatRuntime({ transport: "tcp" });
     for (const name of ["", "   ", "x".repeat(33)]) {
       await expect(t.connect(roomPath("lobby", name))).rejects.toMatchObject({
         code: "ERR_TEST_CONNECT_FAILED",
@@ -166,7 +212,7 @@ describe("worker routes (HTTP over TCP)", () => {
 describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
   describe("chat room", () => {
     it("welcomes a new member with who is here, an empty history, and their trimmed name", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const { client, welcome } = await enter(t, "lobby", "  Ada   Lovelace ");
       expect(client.ws.transport).toBe(transport);
       expect(welcome.room).toBe("lobby");
@@ -177,7 +223,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("delivers messages to everyone in the room, in order, with author and timestamp", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const a = await enter(t, "lobby", "Ada");
       const b = await enter(t, "lobby", "Bob");
       await a.client.expect("joined");
@@ -199,7 +245,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("sends the last 50 messages on join and pages older ones by id", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       await fill(t, "paging", 60);
       const { client, welcome } = await enter(t, "paging", "Reader");
       expect(welcome.history).toHaveLength(LIMITS.historyOnJoin);
@@ -224,7 +270,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("announces joins and leaves with the member list", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const a = await enter(t, "presence", "Ada");
       const b = await enter(t, "presence", "Bob");
       expect(b.welcome.members.map((m) => m.name)).toEqual(["Ada", "Bob"]);
@@ -239,7 +285,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("counts a person with two tabs once", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const uid = "tab-user-0001";
       const a1 = await enter(t, "tabs", "Ada", uid);
       const b = await enter(t, "tabs", "Bob");
@@ -262,7 +308,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("shows a new name in the others' member lists, though the old socket is still open", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const uid = "rename-user-01";
       const old = await enter(t, "rename", "Ada", uid);
       const b = await enter(t, "rename", "Bob");
@@ -282,7 +328,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("shows the remaining tab's name again when the renamed tab closes first", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const uid = "rename-user-02";
       const first = await enter(t, "rename-back", "Ada", uid);
       const b = await enter(t, "rename-back", "Bob");
@@ -297,7 +343,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("broadcasts typing to the others only", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const a = await enter(t, "typing", "Ada");
       const b = await enter(t, "typing", "Bob");
       await a.client.expect("joined");
@@ -316,7 +362,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
       ["empty text", { type: "message", text: "   " }, ERROR_CODES.INVALID_MESSAGE],
       ["a non-string text", { type: "message", text: 42 }, ERROR_CODES.INVALID_MESSAGE],
     ])("answers %s with an error to the sender only, and the room goes on", async (_what, frame, code) => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const a = await enter(t, "errors", "Ada");
       const b = await enter(t, "errors", "Bob");
       await a.client.expect("joined");
@@ -332,14 +378,14 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("answers a binary frame with an error", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const a = await enter(t, "errors", "Ada");
       a.client.ws.send(new Uint8Array([1, 2, 3]));
       expect((await a.client.expect("error")).code).toBe(ERROR_CODES.BINARY_UNSUPPORTED);
     });
 
     it(`rate-limits a connection to ${LIMITS.rateCount} frames per ${LIMITS.rateWindowMs} ms`, async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       freezeDate(t);
       const a = await enter(t, "flood", "Ada");
       const b = await enter(t, "flood", "Bob");
@@ -361,7 +407,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
       expect(c.welcome.history).toHaveLength(LIMITS.rateCount + 1);
     });
     it("does not count typing indicators toward the rate limit, and relays at most one per second between messages", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       freezeDate(t);
       const a = await enter(t, "typist", "Ada");
       const b = await enter(t, "typist", "Bob");
@@ -397,7 +443,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
 
   describe("hibernation", () => {
     it("answers the ping heartbeat without waking the room", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const room = t.env.CHAT_ROOM.getByName("sleepy");
       const a = await enter(t, "sleepy", "Ada");
       await evictDurableObject(room);
@@ -414,7 +460,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("keeps members, names and history after hibernation (the instance is reconstructed)", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const room = t.env.CHAT_ROOM.getByName("nap");
       const a = await enter(t, "nap", "Ada");
       const b = await enter(t, "nap", "Bob");
@@ -451,7 +497,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("a room that is evicted between messages and still has its members and history", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       const room = t.env.CHAT_ROOM.getByName("evicted");
       const a = await enter(t, "evicted", "Ada");
       const b = await enter(t, "evicted", "Bob");
@@ -481,7 +527,7 @@ describe.each<Transport>(["memory", "tcp"])("over %s", (transport) => {
     });
 
     it("keeps the rate-limit window across hibernation", async () => {
-      const t = chatRuntime({ transport });
+      const t = await chatRuntime({ transport });
       freezeDate(t);
       const room = t.env.CHAT_ROOM.getByName("limits");
       const a = await enter(t, "limits", "Ada");
@@ -504,7 +550,7 @@ describe("restart", () => {
     // Two test runtimes, one after the other, on one SQLite directory this test owns.
     const dir = mkdtempSync(joinPath(tmpdir(), "torpor-chat-"));
     dirs.push(dir);
-    const first = chatRuntime({ transport: "tcp", dir });
+    const first = await chatRuntime({ transport: "tcp", dir });
     const a = await enter(first, "durable", "Ada");
     await a.client.say("written before restart");
     await a.client.say("second");
@@ -514,7 +560,7 @@ describe("restart", () => {
     expect((await a.client.ws.closed).code).toBe(1012);
     expect(first.logs.filter((e) => e.level === "error")).toEqual([]);
 
-    const second = chatRuntime({ transport: "tcp", dir });
+    const second = await chatRuntime({ transport: "tcp", dir });
     const b = await enter(second, "durable", "Bob");
     expect(b.welcome.history.map((m) => [m.text, m.author.name])).toEqual([
       ["written before restart", "Ada"],

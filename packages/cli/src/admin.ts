@@ -194,7 +194,7 @@ export async function hibernateObject(runtime: Runtime, binding: string, name: s
     throw error;
   }
   // Asking about an object must not create it (getByName would).
-  if (!runtime.objects().some((o) => o.id === id && o.binding === binding)) {
+  if (!runtime.objects({ all: true }).some((o) => o.id === id && o.binding === binding)) {
     return {
       status: 404,
       body: {

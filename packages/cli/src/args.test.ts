@@ -50,6 +50,11 @@ describe("parseCliArgs", () => {
       watch: true,
     });
     expect(parseCliArgs(["start", "-c", "w.jsonc"])).toMatchObject({ command: "start", entry: undefined, config: "w.jsonc", port: undefined });
+    // Several configs, as wrangler dev -c a -c b: the first is the Worker that serves the port.
+    expect(parseCliArgs(["dev", "-c", "a.jsonc", "--config", "b.toml", "-c", "c.json"])).toMatchObject({
+      config: "a.jsonc",
+      moreConfigs: ["b.toml", "c.json"],
+    });
   });
 
   it("parses the server limits; 0 turns pings off", () => {

@@ -11,6 +11,8 @@ export interface CliArgs extends TorporSection {
   command: Command | "help" | "version";
   entry?: string | undefined;
   config?: string | undefined;
+  /** `-c` given more than once: the configs after the first, each another Worker of this process (as wrangler dev). */
+  moreConfigs?: string[] | undefined;
   port?: number | undefined;
   ip?: string | undefined;
   persistTo?: string | undefined;
@@ -47,7 +49,9 @@ Usage:
 
 Options (named as in wrangler dev):
   -c, --config <file>         wrangler.jsonc, wrangler.json or wrangler.toml
-                              (default: the first of these in the current directory)
+                              (default: the first of these in the current directory);
+                              repeat it to run more Workers in this process (-c a.jsonc -c b.jsonc):
+                              the first serves the port, the others answer its service bindings
       --port <n>              port to listen on; 0 picks a free one (default: dev.port or 8787)
       --ip <addr>             interface to listen on (default: dev.ip or 127.0.0.1)
       --persist-to <dir>      directory for Durable Object storage (default: .torpor/state
@@ -82,6 +86,16 @@ Cluster (torpor start; also "workers" in the config's "torpor" section):
       --route-timeout-ms <ms> how long a call waits for its object's worker (restarting, or
                               taking the object over); then it fails with ERR_OBJECT_UNAVAILABLE
                               (default 30000)
+
+Several machines (torpor start; also in the config's "torpor" section, docs/scaling.md):
+      --cluster <url>         join the cluster whose leases, slots and logs are in this
+                              PostgreSQL database (postgres://user:pass@host:port/db)
+      --durability <mode>     postgres: object data is durable in PostgreSQL and survives the
+                              node (default); local: on this node's disk, its objects wait for it
+      --lease-ttl-ms <ms>     the node's lease on PostgreSQL's clock (default 10000); a node
+                              that cannot renew stops before it runs out
+      --peer-port <n>         port other nodes forward calls and WebSockets to (default 0: free)
+      --node-address <h:p>    how other nodes reach that port (default: --ip and the port)
 
 Admin endpoint (off unless --admin-port is given):
       --admin-port <n>        port of the admin endpoint; 0 picks a free one
@@ -127,6 +141,8 @@ const flagSchemas = {
   "ping-interval-ms": count("--ping-interval-ms", 0),
   "close-timeout-ms": count("--close-timeout-ms", 1),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
+  "lease-ttl-ms": count("--lease-ttl-ms", 1_000),
+  "peer-port": port("--peer-port"),
   "move-timeout-ms": count("--move-timeout-ms", 1),
   "route-timeout-ms": count("--route-timeout-ms", 1),
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
@@ -143,7 +159,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       allowPositionals: true,
       strict: true,
       options: {
-        config: { type: "string", short: "c" },
+        config: { type: "string", short: "c", multiple: true },
         port: { type: "string" },
         ip: { type: "string" },
         "persist-to": { type: "string" },
@@ -161,6 +177,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "ping-interval-ms": { type: "string" },
         "close-timeout-ms": { type: "string" },
         workers: { type: "string" },
+        cluster: { type: "string" },
+        durability: { type: "string" },
+        "lease-ttl-ms": { type: "string" },
+        "node-address": { type: "string" },
+        "peer-port": { type: "string" },
         "move-timeout-ms": { type: "string" },
         "route-timeout-ms": { type: "string" },
         "admin-port": { type: "string" },
@@ -209,7 +230,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
   return {
     command,
     entry,
-    config: values.config,
+    config: values.config?.[0],
+    moreConfigs: values.config !== undefined && values.config.length > 1 ? values.config.slice(1) : undefined,
     port: checked("port"),
     ip: values.ip,
     persistTo: values["persist-to"],
@@ -227,6 +249,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
     pingIntervalMs: checked("ping-interval-ms"),
     closeTimeoutMs: checked("close-timeout-ms"),
     workers: checked("workers"),
+    cluster: clusterUrl(values.cluster),
+    durability: durability(values.durability),
+    leaseTtlMs: checked("lease-ttl-ms"),
+    nodeAddress: values["node-address"],
+    peerPort: checked("peer-port"),
     moveTimeoutMs: checked("move-timeout-ms"),
     routeTimeoutMs: checked("route-timeout-ms"),
     adminPort: checked("admin-port"),
@@ -236,4 +263,17 @@ export function parseCliArgs(argv: string[]): CliArgs {
     logFormat: checked("log-format"),
     watch: values["no-watch"] !== true,
   };
+}
+
+function clusterUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw))
+    throw new CliError("ERR_CLI_USAGE", `--cluster takes a "postgres://…" URL; got "${raw.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@")}".`);
+  return raw;
+}
+
+function durability(raw: string | undefined): "postgres" | "local" | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== "postgres" && raw !== "local") throw new CliError("ERR_CLI_USAGE", `--durability must be postgres or local; got "${raw}".`);
+  return raw;
 }

@@ -211,6 +211,32 @@ describe("parseConfig", () => {
     expect(errorOf(() => validateConfig({ ...minimal, kv_namespaces: { binding: "KV" } }, "/w.json")).code).toBe("ERR_CONFIG_INVALID");
   });
 
+  it("reads services as Cloudflare documents them: binding, service, entrypoint; one line per key that has no effect", () => {
+    const config = validateConfig(
+      {
+        ...minimal,
+        name: "front",
+        services: [
+          { binding: "API", service: "api" },
+          { binding: "ADMIN", service: "api", entrypoint: "AdminEntrypoint", environment: "production" },
+        ],
+      },
+      "/app/wrangler.jsonc",
+    );
+    expect(config.name).toBe("front");
+    expect(config.services).toEqual([
+      { binding: "API", service: "api", entrypoint: undefined },
+      { binding: "ADMIN", service: "api", entrypoint: "AdminEntrypoint" },
+    ]);
+    expect(config.warnings).toEqual(['wrangler.jsonc: "services[1].environment" is ignored: named environments are not supported.']);
+    expect(errorOf(() => validateConfig({ ...minimal, services: [{ binding: "ROOMS", service: "x" }] }, "/w.json")).message).toBe(
+      'w.json: "services[0].binding" binds the name "ROOMS", which another binding already uses; each binding needs its own name.',
+    );
+    expect(errorOf(() => validateConfig({ ...minimal, services: [{ binding: "A" }] }, "/w.json")).message).toBe(
+      'w.json: "services[0].service" Invalid input: expected string, received undefined.',
+    );
+  });
+
   it("reads d1_databases as Cloudflare documents them", () => {
     const entry = {
       binding: "DB",

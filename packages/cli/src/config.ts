@@ -32,14 +32,35 @@ export interface TorporSection {
   pingIntervalMs?: number | undefined;
   closeTimeoutMs?: number | undefined;
   workers?: number | undefined;
+  /** Several machines: the PostgreSQL URL of the cluster (docs/scaling.md). */
+  cluster?: string | undefined;
+  /** Where object data is durable in a cluster: `postgres` (the log, survives the node) or `local` (this node's disk). */
+  durability?: "postgres" | "local" | undefined;
+  /** The node's lease on PostgreSQL's clock, ms. */
+  leaseTtlMs?: number | undefined;
+  /** How other nodes reach this one's peer endpoint (`host:port`). */
+  nodeAddress?: string | undefined;
+  /** Port of the peer endpoint other nodes forward calls to. */
+  peerPort?: number | undefined;
   moveTimeoutMs?: number | undefined;
   routeTimeoutMs?: number | undefined;
+}
+
+/** One `services` entry: env.<binding> calls the Worker named `service` (its `entrypoint` export, else the default). */
+export interface ServiceBindingConfig {
+  binding: string;
+  service: string;
+  entrypoint?: string | undefined;
 }
 
 /** What Torpor uses of a wrangler config. */
 export interface WorkerConfig {
   /** The config file, or null when there is none. */
   path: string | null;
+  /** `name`: what other Workers' service bindings call this one by. */
+  name?: string | undefined;
+  /** `services`: bindings to other Workers of this process (or to this one). */
+  services?: ServiceBindingConfig[] | undefined;
   /** `main`, resolved against the config's directory. */
   main: string | undefined;
   compatibilityDate: string | undefined;
@@ -90,11 +111,30 @@ const torporSchema = z.strictObject({
   ping_interval_ms: z.number().int().nonnegative().optional(),
   close_timeout_ms: positiveInt.optional(),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
+  cluster: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a "postgres://…" URL')
+    .optional(),
+  durability: z.enum(["postgres", "local"]).optional(),
+  lease_ttl_ms: z.number().int().min(1_000, "must be at least 1000").optional(),
+  node_address: z.string().min(1).optional(),
+  peer_port: z.number().int().min(0).max(65_535).optional(),
   move_timeout_ms: positiveInt.optional(),
   route_timeout_ms: positiveInt.optional(),
 });
 
+const serviceSchema = z.looseObject({
+  binding: bindingName,
+  service: z.string().min(1),
+  entrypoint: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, "must be the name of an exported class")
+    .optional(),
+  environment: z.string().optional(),
+});
+
 const configSchema = z.looseObject({
+  name: z.string().min(1).optional(),
   main: z.string().min(1).optional(),
   compatibility_date: z
     .string()
@@ -107,6 +147,7 @@ const configSchema = z.looseObject({
   dev: z.looseObject({ port: z.number().int().min(0).max(65_535).optional(), ip: z.string().min(1).optional() }).optional(),
   torpor: torporSchema.optional(),
   rules: moduleRulesSchema.default([]),
+  services: z.array(serviceSchema).default([]),
 });
 
 /** Each binding plugin's key (KV, D1, R2…), validated by the plugin's schema. */
@@ -117,7 +158,6 @@ const USED = new Set([...Object.keys(configSchema.shape), ...Object.keys(binding
 /** About deploying, not running: accepted without a warning. */
 const DEPLOY_ONLY = new Set([
   "$schema",
-  "name",
   "account_id",
   "workers_dev",
   "preview_urls",
@@ -138,7 +178,6 @@ const UNSUPPORTED: Record<string, string> = {
   kv_namespaces: "KV bindings are not provided",
   r2_buckets: "R2 bindings are not provided",
   d1_databases: "D1 bindings are not provided",
-  services: "service bindings are not provided",
   triggers: "cron triggers are not run",
   site: "Workers Sites are not served",
   build: "custom builds are not run; the entry is loaded as is (TypeScript through tsx)",
@@ -262,6 +301,18 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       );
     seen.add(name);
   }
+  data.services.forEach((b, i) => {
+    if (seen.has(b.binding))
+      throw new CliError(
+        "ERR_CONFIG_INVALID",
+        `${file}: "services[${i}].binding" binds the name "${b.binding}", which another binding already uses; each binding needs its own name.`,
+      );
+    seen.add(b.binding);
+    for (const key of Object.keys(b)) {
+      if (key === "environment") warnings.push(`${file}: "services[${i}].environment" is ignored: named environments are not supported.`);
+      else if (!(key in serviceSchema.shape)) warnings.push(`${file}: unknown key "services[${i}].${key}" is ignored.`);
+    }
+  });
   warnings.push(...checkMigrations(data.migrations, doBindings, file));
   const { warnings: ruleWarnings, ...moduleRules } = parseModuleRules(data.rules, file);
   warnings.push(...ruleWarnings);
@@ -278,6 +329,8 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
   const t = data.torpor ?? {};
   return {
     path,
+    name: data.name,
+    services: data.services.map((b) => ({ binding: b.binding, service: b.service, entrypoint: b.entrypoint })),
     main: data.main === undefined ? undefined : resolve(dirname(path), data.main),
     compatibilityDate: data.compatibility_date,
     compatibilityFlags: data.compatibility_flags,
@@ -298,6 +351,11 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
       pingIntervalMs: t.ping_interval_ms,
       closeTimeoutMs: t.close_timeout_ms,
       workers: t.workers,
+      cluster: t.cluster,
+      durability: t.durability,
+      leaseTtlMs: t.lease_ttl_ms,
+      nodeAddress: t.node_address,
+      peerPort: t.peer_port,
       moveTimeoutMs: t.move_timeout_ms,
       routeTimeoutMs: t.route_timeout_ms,
     },

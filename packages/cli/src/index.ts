@@ -12,6 +12,14 @@ export type { MetricsSource } from "./prometheus.ts";
 export { CliError } from "./errors.ts";
 export type { CliErrorCode } from "./errors.ts";
 export { workerFromModule, installWorkerGlobals } from "./worker-module.ts";
+export { withAssets } from "./auxiliary-workers.ts";
+/** @internal service bindings and `ctx.exports` of a Worker (for @torpor/testing's vitest plugin). */
+export { serviceEnv, UNNAMED } from "./auxiliary-workers.ts";
+/** @internal */
+export { entrypointExports, serviceTarget } from "./worker-module.ts";
+/** @internal */
+export { ServiceRegistry } from "./service-binding.ts";
+export type { ServiceBindingConfig } from "./config.ts";
 export { defaultModuleRules, matchModuleRule, moduleSource, removedRuleMessage } from "./module-rules.ts";
 export type { ModuleRules, ModuleRule, ModuleMatcher, ModuleRuleType } from "./module-rules.ts";
 export type { LoadedWorker } from "./worker-module.ts";

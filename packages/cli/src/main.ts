@@ -56,9 +56,11 @@ async function main(argv: string[], host: RunHost): Promise<void> {
   // `torpor dev` reloads on save: a supervisor with one worker, reloaded as a cluster is (dev/dev-server.ts).
   if (command === "dev" && args.watch) return runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {
-    const workers = args.workers ?? serveSettings(args, process.cwd()).config.torpor.workers ?? availableParallelism();
-    // One process needs no supervisor: `--workers 1` is today's single process.
-    if (workers > 1) return runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
+    const torpor = serveSettings(args, process.cwd()).config.torpor;
+    const workers = args.workers ?? torpor.workers ?? availableParallelism();
+    // One process needs no supervisor: `--workers 1` is today's single process. A node of several machines always
+    // has one: it holds the node's lease, and never runs user code that could delay a renewal.
+    if (workers > 1 || (args.cluster ?? torpor.cluster) !== undefined) return runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
   }
   const worker = await startWorker({ ...args, command });
   const { logger } = worker;

@@ -22,6 +22,8 @@ it("renders gauges and counters in the Prometheus text format", () => {
   metrics.commits = 5;
   metrics.alarmRuns = 3;
   metrics.alarmRetries = 1;
+  metrics.idleCollections = 2;
+  metrics.idleCollectionMs = 150;
   const text = prometheusText({ metrics, objects: () => [object("live", 2), object("hibernated", 3), object("hibernated", 0)] });
   expect(text.endsWith("\n")).toBe(true);
   const lines = text.split("\n");
@@ -37,6 +39,8 @@ it("renders gauges and counters in the Prometheus text format", () => {
     "torpor_storage_commits_total 5",
     "torpor_alarm_runs_total 3",
     "torpor_alarm_retries_total 1",
+    "torpor_idle_gc_total 2",
+    "torpor_idle_gc_seconds_total 0.15",
   ]) {
     expect(lines).toContain(line);
   }

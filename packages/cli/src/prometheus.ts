@@ -40,10 +40,15 @@ export function prometheusText(input: MetricsSource | readonly LabelledSource[])
       }
     }
   };
-  metric("torpor_objects", "gauge", "Durable Objects hosted since start, by lifecycle state.", ({ live, objects }) => [
-    ['{state="live"}', live],
-    ['{state="hibernated"}', objects.length - live],
-  ]);
+  metric(
+    "torpor_objects",
+    "gauge",
+    "Durable Objects held in memory (live, or hibernated with sockets, an alarm or events queued), by lifecycle state.",
+    ({ live, objects }) => [
+      ['{state="live"}', live],
+      ['{state="hibernated"}', objects.length - live],
+    ],
+  );
   metric("torpor_websockets", "gauge", "Open hibernatable WebSockets.", ({ sockets }) => [["", sockets]]);
   metric("torpor_events_total", "counter", "Events delivered to objects, by type.", ({ m }) =>
     Object.entries(m.events).map(([type, n]) => [`{type="${type}"}`, n]),
@@ -59,5 +64,14 @@ export function prometheusText(input: MetricsSource | readonly LabelledSource[])
   metric("torpor_storage_commit_failures_total", "counter", "Storage commits that failed.", ({ m }) => [["", m.commitFailures]]);
   metric("torpor_alarm_runs_total", "counter", "alarm() handler runs, retries included.", ({ m }) => [["", m.alarmRuns]]);
   metric("torpor_alarm_retries_total", "counter", "alarm() runs that were retries after a failure.", ({ m }) => [["", m.alarmRetries]]);
+  metric(
+    "torpor_idle_gc_total",
+    "counter",
+    "Full garbage collections run once the process went idle after a burst, so memory goes back to the OS.",
+    ({ m }) => [["", m.idleCollections]],
+  );
+  metric("torpor_idle_gc_seconds_total", "counter", "CPU time of those collections (the process's, GC helper threads included).", ({ m }) => [
+    ["", m.idleCollectionMs / 1000],
+  ]);
   return `${lines.join("\n")}\n`;
 }

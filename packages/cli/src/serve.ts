@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
-import { boundNames, createBindings, type BoundValues } from "@torpor/bindings";
-import { consoleLogger, DEFAULT_COMPATIBILITY_DATE, jsonLogger, Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
+import { boundNames, createBindings, openCaches, type BoundValues } from "@torpor/bindings";
+import { DEFAULT_COMPATIBILITY_DATE, Runtime, setWorkerEnv, setWorkerExports, type Logger, type StorageProvider, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { lockDataDirWhenFree, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { checkAdminExposure } from "./admin-access.ts";
@@ -9,9 +9,11 @@ import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { startAuxiliaryWorkers, serviceEnv, UNNAMED, withAssets } from "./auxiliary-workers.ts";
 import { cliLogger, withFields } from "./logging.ts";
 import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
-import { entrypointExports, installWorkerGlobals, loadWorker } from "./worker-module.ts";
+import { ServiceRegistry } from "./service-binding.ts";
+import { entrypointExports, installWorkerGlobals, loadWorker, serviceTarget } from "./worker-module.ts";
 import { serveBackupRequests } from "./backup/backup-requests.ts";
 
 /** A running Worker: the runtime, its URL and the admin endpoint's. */
@@ -20,7 +22,7 @@ export interface RunningWorker {
   url: string;
   adminUrl: string | null;
   logger: Logger;
-  /** The runtime's storage provider (readiness probes it). */
+  /** The SQLite storage on this machine: the runtime's provider, or the one a cluster node's provider works through (readiness probes it). */
   storage: SqliteStorageProvider;
   /** Graceful stop: admin first, then the runtime (in-flight events finish, storage commits, sockets close with `code`). */
   close(code: number, reason: string): Promise<void>;
@@ -44,6 +46,10 @@ const EMPTY_CONFIG: WorkerConfig = {
 export interface ClusterRole {
   index: number;
   directory: HostDirectory;
+  /** A node of several machines brings its own storage (the PostgreSQL log); else SQLite files in the data directory. */
+  storage?: StorageProvider;
+  /** With `storage`: the SQLite files on this machine it works through (readiness probes them). */
+  local?: SqliteStorageProvider;
 }
 
 /** What both a single process and a cluster supervisor read from the flags and the config. */
@@ -88,7 +94,10 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   for (const b of config.bindings) {
     if (b.name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${b.name} is both a var and a Durable Object binding; rename one.`);
   }
-  const bindingKinds = new Map(boundNames(config.bindingConfig).map(({ name, key }) => [name, key]));
+  const bindingKinds = new Map([
+    ...boundNames(config.bindingConfig).map(({ name, key }): [string, string] => [name, key]),
+    ...(config.services ?? []).map((s): [string, string] => [s.binding, "services"]),
+  ]);
   for (const [name, key] of bindingKinds) {
     if (name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${name} is both a var and a binding of "${key}"; rename one.`);
   }
@@ -114,11 +123,15 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
   try {
     // KV, D1, R2… (their files under the data directory are shared by a cluster's workers).
     bound = await createBindings(config.bindingConfig, { dataDir: persistTo, configDir: config.path !== null ? dirname(config.path) : cwd, logger });
+    // The Workers of this process by name: service bindings find theirs at each call.
+    const services = new ServiceRegistry();
     return await startLocked(args, {
       logger,
       config,
       entry,
-      vars: { ...vars, ...bound.env },
+      vars: { ...vars, ...bound.env, ...serviceEnv(config.services, services) },
+      services,
+      cwd,
       route: bound.route,
       bindingKinds,
       persistTo,
@@ -142,6 +155,8 @@ async function startLocked(
     config,
     entry,
     vars,
+    services,
+    cwd,
     route,
     bindingKinds,
     persistTo,
@@ -156,6 +171,8 @@ async function startLocked(
     config: WorkerConfig;
     entry: string;
     vars: Record<string, unknown>;
+    services: ServiceRegistry;
+    cwd: string;
     route: BoundValues["route"];
     bindingKinds: Map<string, string>;
     persistTo: string;
@@ -167,23 +184,41 @@ async function startLocked(
     cluster: ClusterRole | undefined;
   },
 ): Promise<RunningWorker> {
-  installWorkerGlobals();
+  // The Cache API's files sit beside the bindings' (shared by a cluster's workers); opened on first use.
+  const caches = openCaches(persistTo);
+  installWorkerGlobals(caches);
   // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
   installModuleRules(config.moduleRules);
-  const worker = await loadWorker(entry, config.bindings, logger);
+  // The other Workers given (-c a -c b): each loaded apart, reachable through service bindings.
+  const auxiliary = await startAuxiliaryWorkers(args.moreConfigs ?? [], {
+    cwd,
+    persistTo,
+    logger,
+    registry: services,
+    primary: config,
+    cluster: cluster !== undefined,
+  });
+  const closeAuxiliary = async () => {
+    for (const aux of auxiliary.reverse()) await aux.close();
+  };
+  let worker: Awaited<ReturnType<typeof loadWorker>>;
+  try {
+    worker = await loadWorker(entry, config.bindings, logger);
+  } catch (error) {
+    await closeAuxiliary();
+    throw error;
+  }
 
   const t = config.torpor;
-  const storage = sqliteStorage({ dir: join(persistTo, "do") });
-  const workerFetch = worker.fetch;
+  const storage = cluster?.local ?? sqliteStorage({ dir: join(persistTo, "do") });
   // Static assets answer before the Worker, or after it (assets.run_worker_first).
-  const fetch: WorkerFetch | undefined =
-    route === undefined ? workerFetch : (request, env, ctx) => route(request, workerFetch === undefined ? undefined : async (r) => workerFetch(r, env, ctx));
+  const fetch: WorkerFetch | undefined = withAssets(route, worker.fetch);
   const runtime = new Runtime({
     objects: worker.objects,
     ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
-    storage,
+    storage: cluster?.storage ?? storage,
     hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
     maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
     limits: {
@@ -205,7 +240,9 @@ async function startLocked(
     compatibilityFlags: config.compatibilityFlags,
     ...(cluster !== undefined ? { directory: cluster.directory } : {}),
   });
-  Object.assign(runtime.exports, entrypointExports(worker, runtime));
+  const name = config.name ?? UNNAMED;
+  services.add(name, serviceTarget(worker, runtime));
+  Object.assign(runtime.exports, entrypointExports(worker, services, name));
   setWorkerEnv(runtime.env);
   setWorkerExports(runtime.exports);
 
@@ -216,6 +253,7 @@ async function startLocked(
     ({ url } = await runtime.listen({ port: cluster === undefined ? port : null, host: ip, errorDetails: args.command === "dev" }));
   } catch (error) {
     await runtime.close();
+    await closeAuxiliary();
     throw listenError(error, "--port");
   }
   let admin: AdminServer | null = null;
@@ -224,6 +262,7 @@ async function startLocked(
       admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken, lock, dataDir: join(persistTo, "do") });
     } catch (error) {
       await runtime.close();
+      await closeAuxiliary();
       throw listenError(error, "--admin-port");
     }
   }
@@ -249,6 +288,8 @@ async function startLocked(
       stopBackups();
       await admin?.close();
       await runtime.close({ code, reason });
+      await closeAuxiliary();
+      caches.close();
       await release();
     },
   };

@@ -2,9 +2,11 @@ import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type Runtime, type WorkerFetch } from "@torpor/core";
 import { WorkerEntrypoint } from "@torpor/core/cloudflare/workers";
+import { HTMLRewriter, type CacheStorage } from "@torpor/bindings";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { scheduler } from "./scheduler.ts";
+import { serviceBinding, type EntrypointClass as ServiceEntrypoint, type ServiceRegistry, type ServiceTarget } from "./service-binding.ts";
 
 /** A loaded Worker: its fetch handler (if any), a class per binding, and its named entrypoint classes. */
 export interface LoadedWorker {
@@ -12,41 +14,38 @@ export interface LoadedWorker {
   objects: Record<string, DurableObjectClass>;
   /** Exported classes extending WorkerEntrypoint, by export name (not the default). */
   entrypoints: Record<string, EntrypointClass>;
+  /** The module's default export as it is (a handlers object or a WorkerEntrypoint class), for RPC. */
+  defaultExport: unknown;
 }
-
-const CACHES_MESSAGE =
-  "The Cache API (caches) is not provided by Torpor: a self-hosted server has no edge cache. Put a caching reverse proxy in front, or keep the data in Durable Object storage.";
 
 /**
  * Installs what Workers code expects globally: core's `WebSocketPair`,
- * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, and a `caches`
- * whose use throws a clear error (rather than "caches is not defined").
+ * `WebSocketRequestResponsePair` and 101-capable `Response`, `scheduler.wait(ms)`, `HTMLRewriter`,
+ * and `caches` (the Cache API on the data directory's files).
  * Runs before the entry is imported, so module-level code sees them too.
  */
-export function installWorkerGlobals(): void {
+export function installWorkerGlobals(caches: CacheStorage): void {
   installGlobals();
   const g = globalThis as Record<string, unknown>;
   g.scheduler ??= scheduler;
-  if (g.caches === undefined) {
-    const unsupported = () => {
-      throw new TypeError(CACHES_MESSAGE);
-    };
-    g.caches = Object.freeze({
-      get default(): never {
-        return unsupported();
-      },
-      open: unsupported,
-    });
-  }
+  g.HTMLRewriter ??= HTMLRewriter;
+  // Replaced on each call: a test file or a restarted Worker has its own data directory.
+  g.caches = caches;
 }
 
-/** Imports the entry module and finds the fetch handler and every bound class. */
-export async function loadWorker(entry: string, bindings: DurableObjectBinding[], logger: Logger): Promise<LoadedWorker> {
+/**
+ * Imports the entry module and finds the fetch handler and every bound class. A `scope` loads
+ * it apart (another Worker of this process: its own module instances and cloudflare:workers env).
+ */
+export async function loadWorker(entry: string, bindings: DurableObjectBinding[], logger: Logger, scope?: string): Promise<LoadedWorker> {
   if (!existsSync(entry))
     throw new CliError("ERR_ENTRY_NOT_FOUND", `The Worker entry ${entry} does not exist. Check "main" in the config or the entry argument.`);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+    const url = pathToFileURL(entry);
+    // Read by bin/hooks.js, which gives every module this one imports the same tag.
+    if (scope !== undefined) url.searchParams.set("torpor-worker", scope);
+    mod = (await import(url.href)) as Record<string, unknown>;
   } catch (cause) {
     throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: ${(cause as Error)?.stack ?? String(cause)}`, { cause });
   }
@@ -74,44 +73,34 @@ export function workerFromModule(mod: Record<string, unknown>, entry: string, bi
   for (const [name, value] of Object.entries(mod)) {
     if (name !== "default" && typeof value === "function" && value.prototype instanceof WorkerEntrypoint) entrypoints[name] = value as EntrypointClass;
   }
-  return { fetch: fetchHandler(mod.default, entry, logger), objects, entrypoints };
+  return { fetch: fetchHandler(mod.default, entry, logger), objects, entrypoints, defaultExport: mod.default };
 }
 
 type EntrypointClass = new (ctx: ExecutionContext, env: Record<string, unknown>) => { fetch?: (request: Request) => Response | Promise<Response> };
 
 /**
- * `ctx.exports` entries for the Worker's entrypoints, as on Cloudflare:
- * `default` forwards `fetch` to the Worker, and each named entrypoint class
- * is a service stub whose `fetch` and methods run on a fresh instance per
- * call (RPC arguments and results structured-cloned, as for objects).
+ * `ctx.exports` entries for the Worker's entrypoints, as on Cloudflare: a
+ * service binding to the Worker itself for `default` and for each named
+ * entrypoint class (fetch and RPC, as env.<service binding> of another Worker).
  */
-export function entrypointExports(worker: LoadedWorker, runtime: Runtime): Record<string, unknown> {
+export function entrypointExports(worker: LoadedWorker, services: ServiceRegistry, name: string): Record<string, unknown> {
   const exports: Record<string, unknown> = {};
-  if (worker.fetch !== undefined)
-    exports.default = { fetch: (input: RequestInfo | URL, init?: RequestInit) => runtime.fetch(input as Request | string | URL, init) };
-  for (const [name, Cls] of Object.entries(worker.entrypoints)) exports[name] = entrypointStub(name, Cls, runtime);
+  if (worker.fetch !== undefined || typeof worker.defaultExport === "function") exports.default = serviceBinding(services, name, undefined);
+  for (const entrypoint of Object.keys(worker.entrypoints)) exports[entrypoint] = serviceBinding(services, name, entrypoint);
   return exports;
 }
 
-function entrypointStub(name: string, Cls: EntrypointClass, runtime: Runtime): object {
-  const instance = () => new Cls(runtime.executionContext(), runtime.env) as unknown as Record<string, unknown>;
-  return new Proxy(
-    {},
-    {
-      get(_target, prop) {
-        if (typeof prop !== "string" || prop === "then") return undefined;
-        return async (...args: unknown[]) => {
-          const target = instance();
-          const method = target[prop];
-          if (typeof method !== "function" || prop === "constructor") {
-            throw new TypeError(`The entrypoint ${name} has no method "${prop}".`);
-          }
-          if (prop === "fetch") return method.apply(target, [args[0] instanceof Request ? args[0] : new Request(args[0] as string, args[1] as RequestInit)]);
-          return structuredClone(await method.apply(target, structuredClone(args)));
-        };
-      },
-    },
-  );
+/** What service bindings call in this Worker: its runtime, default export and named entrypoints. */
+export function serviceTarget(worker: LoadedWorker, runtime: Runtime): ServiceTarget {
+  const defaultExport = worker.defaultExport;
+  return {
+    runtime,
+    defaultExport:
+      typeof defaultExport === "function" || (typeof defaultExport === "object" && defaultExport !== null)
+        ? (defaultExport as ServiceTarget["defaultExport"])
+        : undefined,
+    entrypoints: worker.entrypoints as Record<string, ServiceEntrypoint>,
+  };
 }
 
 /** `export default { fetch }` or `export default class extends WorkerEntrypoint { fetch }`. */

@@ -1,7 +1,7 @@
 /**
  * The `torpor` bin as a real process: help, config errors, warnings, TOML,
  * a JavaScript entry with a WorkerEntrypoint class, `cloudflare:workers`,
- * the `caches` stub, and JSON logs from `torpor start`.
+ * the Cache API shared by a cluster's workers, and JSON logs from `torpor start`.
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,12 +29,9 @@ export default class extends WorkerEntrypoint {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === "/caches") {
-      try {
-        await caches.default.match(request);
-        return new Response("cache worked?");
-      } catch (error) {
-        return new Response(error.message, { status: 501 });
-      }
+      if (url.searchParams.has("put")) await caches.default.put("https://cache.test/k", new Response(url.searchParams.get("put"), { headers: { "cache-control": "max-age=600" } }));
+      const hit = await caches.default.match("https://cache.test/k");
+      return new Response(hit === undefined ? "miss" : await hit.text(), { headers: { "x-pid": String(process.pid) } });
     }
     const result = await this.env.COUNTER.getByName("c").add(Number(url.searchParams.get("n") ?? 1));
     return Response.json({ ...result, sameEnv: importedEnv.GREETING === this.env.GREETING });
@@ -111,14 +108,21 @@ it("without an entry or a config, says where it looked", async () => {
 
 it("torpor start runs a TOML-configured JavaScript Worker (WorkerEntrypoint, RPC, cloudflare:workers env) with JSON logs and warnings per unsupported key", async () => {
   const dir = project({ "wrangler.toml": WRANGLER_TOML, "worker.js": WORKER_JS });
-  const server = await startTorpor(["start", "--port", "0", "--persist-to", join(dir, "data")], dir);
+  const server = await startTorpor(["start", "--port", "0", "--workers", "2", "--persist-to", join(dir, "data")], dir);
   servers.push(server);
   expect(await (await fetch(`${server.url}/?n=2`)).json()).toEqual({ total: 2, greeting: "hi", sameEnv: true });
   expect(await (await fetch(`${server.url}/?n=3`)).json()).toEqual({ total: 5, greeting: "hi", sameEnv: true });
 
-  const caches = await fetch(`${server.url}/caches`);
-  expect(caches.status).toBe(501);
-  expect(await caches.text()).toMatch(/^The Cache API \(caches\) is not provided by Torpor/);
+  // The cache is on disk under the data directory: every worker process of the cluster sees one put.
+  expect(await (await fetch(`${server.url}/caches`)).text()).toBe("miss");
+  expect(await (await fetch(`${server.url}/caches?put=cached`)).text()).toBe("cached");
+  const pids = new Set<string>();
+  for (let i = 0; i < 100 && pids.size < 2; i++) {
+    const response = await fetch(`${server.url}/caches`);
+    expect(await response.text()).toBe("cached");
+    pids.add(response.headers.get("x-pid")!);
+  }
+  expect(pids.size, "both workers answered").toBe(2);
 
   expect(await server.stop()).toBe(0);
   const logs = server

@@ -35,8 +35,11 @@ export function startTorpor(
   env: Record<string, string> = {},
   /** Called with all of stderr so far whenever more arrives (to see what it says before it listens). */
   onStderr?: (stderr: string) => void,
+  /** Runs the process elsewhere (`ip netns exec <ns>`); it execs node, so the pid is still node's. */
+  prefix: string[] = [],
 ): Promise<Server> {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const [command, ...rest] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
+  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (c: string) => {

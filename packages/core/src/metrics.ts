@@ -10,6 +10,9 @@ export class Metrics {
   commitFailures = 0;
   alarmRuns = 0;
   alarmRetries = 0;
+  /** Full garbage collections run because the process went idle after a burst (idle-collector.ts), and their CPU time (ms). */
+  idleCollections = 0;
+  idleCollectionMs = 0;
 }
 
 /** Per-object counters, as `runtime.inspect()` reports them. */

@@ -28,6 +28,32 @@ class Counter extends DurableObject {
   override alarm() {}
 }
 
+describe("what runtime.objects() lists", () => {
+  test("objects that were visited and hibernated with nothing to keep are not listed, whether or not garbage was collected", async () => {
+    const runtime = new Runtime({ objects: { C: Counter, L: Lobby }, logger: silentLogger });
+    const c = runtime.namespace<Counter>("C");
+    const held = c.getByName("held");
+    await held.bump();
+    for (let i = 0; i < 50; i++) await c.getByName(`visitor-${i}`).bump();
+    await c.getByName("alarmed").later(Date.now() + 3_600_000);
+    const client = ((await runtime.namespace("L").getByName("lobby").fetch("http://do/")) as globalThis.Response & { webSocket: unknown }).webSocket;
+    expect(runtime.objects()).toHaveLength(53);
+    await runtime.hibernateAll();
+    // No collection ran: the visitors' records may still be reachable weakly, but they hold nothing.
+    expect(
+      runtime
+        .objects()
+        .map((o) => `${o.name}:${o.state}:${o.sockets}`)
+        .sort(),
+    ).toEqual(["alarmed:hibernated:0", "lobby:hibernated:1"]);
+    // A stub in hand still finds its object (same record), and the full view includes it.
+    expect(runtime.inspect(held).counters.constructed).toBe(1);
+    expect(runtime.objects({ all: true }).map((o) => o.name)).toContain("held");
+    expect(client).toBeDefined();
+    await runtime.close();
+  });
+});
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /** Lets V8 collect unreachable hosts and the finalization registry run. */

@@ -59,6 +59,11 @@ export interface PostgresStorageProvider extends StorageProvider {
   forgetSlots(slots: ReadonlySet<number>): void;
   /** Snapshots being written (for tests and shutdown). */
   snapshotsSettled(): Promise<void>;
+  /**
+   * The execution copies on this machine's disk (a cache of what PostgreSQL
+   * holds): readiness probes it, since every commit goes through it first.
+   */
+  readonly local: SqliteStorageProvider;
 }
 
 interface Claimed {
@@ -203,6 +208,7 @@ export function postgresStorage(options: PostgresStorageOptions): PostgresStorag
     async snapshotsSettled(): Promise<void> {
       while (snapshots.size > 0) await Promise.all(snapshots);
     },
+    local: inner,
     close(): void {
       inner.close();
     },

@@ -4,7 +4,10 @@
  * blackhole: connections stay open, nothing arrives), or drop a connection at
  * a precise point of the protocol: right after the server answered a matching
  * request (the statement ran, its reply is lost) or before the request
- * reaches the server (it never ran). Listens on 127.0.0.1, port 0.
+ * reaches the server (it never ran), or hold what clients send and deliver it
+ * late (a stalled link: what a client sent reaches the server after the
+ * stall, even if the client has gone meanwhile, as a write from a paused or
+ * partitioned process does). Listens on 127.0.0.1, port 0.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
 
@@ -20,6 +23,12 @@ export interface FaultProxy {
   delayMs: number;
   /** Swallows all bytes both ways and holds new connections silently (true), or forwards (false). */
   blackhole: boolean;
+  /**
+   * Holds every client byte (true) instead of forwarding it; set back to
+   * false, what was held goes to the server in order, also for connections
+   * whose client went away meanwhile (closed only after that).
+   */
+  hold: boolean;
   /** The next client chunk containing `match` drops its connection at `point`; resolves when it happened. */
   dropOnce(match: string, point: DropPoint): Promise<void>;
   /** Destroys every open connection (a cut link). */
@@ -37,12 +46,15 @@ interface Trigger {
 export async function startFaultProxy(target: { host: string; port: number }, listenHost = "127.0.0.1"): Promise<FaultProxy> {
   const open = new Set<Socket>();
   const triggers: Trigger[] = [];
-  const state = { delayMs: 0, blackhole: false };
+  const state = { delayMs: 0, blackhole: false, hold: false };
+  /** Per connection, client bytes held back while `hold` is on, and what releases them. */
+  const held = new Map<Socket, { chunks: Buffer[]; release(): void }>();
 
-  const pipe = (from: Socket, to: Socket, onChunk?: (chunk: Buffer) => boolean) => {
+  const pipe = (from: Socket, to: Socket, onChunk?: (chunk: Buffer) => boolean, stall?: (chunk: Buffer) => boolean) => {
     from.on("data", (chunk: Buffer) => {
       if (state.blackhole) return;
       if (onChunk !== undefined && !onChunk(chunk)) return;
+      if (stall?.(chunk) === true) return;
       if (state.delayMs > 0) {
         // Keep order: pause reading while a delayed chunk waits.
         from.pause();
@@ -63,24 +75,55 @@ export async function startFaultProxy(target: { host: string; port: number }, li
       upstream.destroy();
       open.delete(client);
       open.delete(upstream);
+      held.delete(client);
     };
     client.on("error", kill);
     upstream.on("error", kill);
-    client.on("close", kill);
+    // A client gone while its bytes are held: they still go to the server once released, then the connection closes.
+    client.on("close", () => {
+      const stalled = held.get(client);
+      if (stalled === undefined) kill();
+      else
+        stalled.release = () => {
+          for (const chunk of stalled.chunks) upstream.write(chunk);
+          upstream.end();
+          held.delete(client);
+          open.delete(client);
+        };
+    });
     upstream.on("close", kill);
     let dropAfterReply: Trigger | null = null;
-    pipe(client, upstream, (chunk) => {
-      const i = triggers.findIndex((t) => chunk.includes(t.match));
-      if (i < 0) return true;
-      const trigger = triggers.splice(i, 1)[0]!;
-      if (trigger.point === "before-request") {
-        kill();
-        trigger.done();
-        return false;
-      }
-      dropAfterReply = trigger;
-      return true;
-    });
+    pipe(
+      client,
+      upstream,
+      (chunk) => {
+        const i = triggers.findIndex((t) => chunk.includes(t.match));
+        if (i < 0) return true;
+        const trigger = triggers.splice(i, 1)[0]!;
+        if (trigger.point === "before-request") {
+          kill();
+          trigger.done();
+          return false;
+        }
+        dropAfterReply = trigger;
+        return true;
+      },
+      (chunk) => {
+        const stalled = held.get(client);
+        if (stalled !== undefined) {
+          stalled.chunks.push(chunk);
+          return true;
+        }
+        if (!state.hold) return false;
+        const entry = { chunks: [chunk], release: () => {} };
+        entry.release = () => {
+          held.delete(client);
+          for (const c of entry.chunks) if (!upstream.destroyed) upstream.write(c);
+        };
+        held.set(client, entry);
+        return true;
+      },
+    );
     pipe(upstream, client, () => {
       if (dropAfterReply === null) return true;
       // The server answered the request (so it ran it): the client never sees the answer.
@@ -109,6 +152,13 @@ export async function startFaultProxy(target: { host: string; port: number }, li
     },
     set blackhole(on: boolean) {
       state.blackhole = on;
+    },
+    get hold() {
+      return state.hold;
+    },
+    set hold(on: boolean) {
+      state.hold = on;
+      if (!on) for (const stalled of [...held.values()]) stalled.release();
     },
     dropOnce(match, point) {
       return new Promise((resolve) => triggers.push({ match: Buffer.from(match), point, done: resolve }));

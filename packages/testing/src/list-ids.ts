@@ -29,7 +29,7 @@ export function listIds<T>(runtime: Runtime, namespace: DurableObjectNamespace<T
     if (!ids.has(hex)) ids.set(hex, name === undefined || cloudflare ? namespace.idFromString(hex) : namespace.idFromName(name));
   };
   for (const key of runtime.provider.listObjects(namespace.storageName)) add(key.id, key.name);
-  for (const info of runtime.objects()) {
+  for (const info of runtime.objects({ all: true })) {
     if (info.binding === namespace.binding && (info.state === "live" || info.sockets > 0 || (cloudflare && info.counters.constructed > 0)))
       add(info.id, info.name);
   }

@@ -207,7 +207,7 @@ describe("evictDurableObject", () => {
     await t.env.COUNTER.getByName("2").increment();
     await t.connect(t.env.ROOM.getByName("3"));
     expect(await t.evictAllDurableObjects()).toBe(3);
-    expect(t.runtime.objects().map((o) => o.state)).toEqual(["hibernated", "hibernated", "hibernated"]);
+    expect(t.runtime.objects({ all: true }).map((o) => o.state)).toEqual(["hibernated", "hibernated", "hibernated"]);
     expect(await t.evictAllDurableObjects()).toBe(0);
 
     await t.env.COUNTER.getByName("1").increment();

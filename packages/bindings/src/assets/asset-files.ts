@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
+import ignore from "ignore";
 import mime from "mime";
 
 /** What wrangler never uploads from the assets directory: the rule files and the ignore file. */
@@ -22,15 +23,17 @@ export interface AssetFile {
 export class AssetFiles {
   readonly #root: string;
   readonly #hashes = new Map<string, { size: number; mtimeMs: number; eTag: string }>();
+  #ignored: { mtimeMs: number; test: (path: string) => boolean } | undefined;
 
   constructor(root: string) {
     this.#root = root;
   }
 
-  /** The asset at a decoded URL path, or null. */
+  /** The asset at a decoded URL path, or null (also for files `.assetsignore` names, which wrangler never uploads). */
   lookup(pathname: string): AssetFile | null {
     if (RULE_FILES.has(pathname) || !pathname.startsWith("/")) return null;
     const segments = pathname.slice(1).split("/");
+    if (this.#isIgnored(segments.join("/"))) return null;
     // Dot segments and separators inside a segment (from %2F or %5C) would leave the directory.
     if (segments.some((s) => s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) return null;
     const path = join(this.#root, ...segments);
@@ -43,6 +46,26 @@ export class AssetFiles {
     }
     if (!stat.isFile()) return null;
     return { path, eTag: this.#eTag(path, stat.size, stat.mtimeMs), contentType: contentType(path) };
+  }
+
+  /** `.assetsignore` (gitignore syntax, the `ignore` package wrangler uses), read again when it changes. */
+  #isIgnored(relative: string): boolean {
+    const file = join(this.#root, ".assetsignore");
+    let mtimeMs = -1;
+    try {
+      mtimeMs = statSync(file).mtimeMs;
+    } catch {}
+    if (this.#ignored?.mtimeMs !== mtimeMs) {
+      const patterns = mtimeMs < 0 ? [] : readFileSync(file, "utf8").split("\n");
+      const matcher = ignore().add(patterns);
+      this.#ignored = { mtimeMs, test: (path) => patterns.length > 0 && matcher.test(path).ignored };
+    }
+    try {
+      return this.#ignored.test(relative);
+    } catch {
+      // A path ignore() refuses (absolute, "..") is never served anyway.
+      return true;
+    }
   }
 
   #eTag(path: string, size: number, mtimeMs: number): string {

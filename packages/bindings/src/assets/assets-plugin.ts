@@ -20,7 +20,7 @@ export const assetsPlugin = definePlugin<AssetsConfig>({
       .map((key) => `${file}: unknown key "assets.${key}" is ignored.`);
   },
   create(config, context) {
-    const server = new AssetServer(resolve(context.configDir, config.directory), config);
+    const server = new AssetServer(resolve(context.configDir, config.directory), config, context.logger);
     const env: Record<string, unknown> = {};
     if (config.binding !== undefined) {
       env[config.binding] = {

@@ -5,12 +5,16 @@
  * object, not a worker: the supervisor knows who owns its slot now. Replies
  * come back to this process by its serial, matched by a call id unique in
  * this process.
+ *
+ * On a node of several machines, a call for a slot another node holds goes
+ * straight to that node (peer-client.ts), not through the supervisor.
  */
 import { TorporError } from "@torpor/core";
 import { handoffWebSocket, type HostDirectory, slotOf } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { BodyStreams } from "./body-streams.ts";
 import type { CallOp, FromWorker } from "./ipc.ts";
+import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import { handOffUpgrade } from "./sockets.ts";
 import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
 
@@ -32,6 +36,10 @@ export class ClusterDirectory implements HostDirectory {
   readonly #pending = new Map<number, Pending>();
   #nextRid = 1;
   #closed = false;
+  /** Calls to other nodes (a node of several machines), else null. */
+  peer: PeerClient | null = null;
+  /** A node of several machines: slot → the local worker serving it, -1 when another node (or nobody) holds it. */
+  nodeSlots: readonly number[] | null = null;
 
   constructor(
     readonly index: number,
@@ -45,7 +53,14 @@ export class ClusterDirectory implements HostDirectory {
     return this.owned.has(slotOf(key.id));
   }
 
+  /** The peer client when `key`'s slot is held by another node (or by nobody yet), else null. */
+  #remote(key: ObjectKey): PeerClient | null {
+    return this.peer !== null && this.nodeSlots !== null && (this.nodeSlots[slotOf(key.id)] ?? -1) < 0 ? this.peer : null;
+  }
+
   async fetch(key: ObjectKey, request: Request): Promise<Response> {
+    const peer = this.#remote(key);
+    if (peer !== null) return this.#fetchRemote(peer, key, request);
     // The body streams to whichever process gets the call: it asks for it (credit) once it runs the request.
     const body = request.body === null || request.method === "GET" || request.method === "HEAD" ? null : this.bodies.outgoing(request.body, null);
     const wire = (await this.#route(key, { op: "fetch", request: encodeRequest(request, body) }, body)) as ReceivedResponse;
@@ -59,11 +74,30 @@ export class ClusterDirectory implements HostDirectory {
     return decodeResponse(wire, wire.stream, webSocket);
   }
 
+  /** A fetch to another node: the request body is read whole (the server bounded it), the response comes whole. */
+  async #fetchRemote(peer: PeerClient, key: ObjectKey, request: Request): Promise<Response> {
+    const bytes = request.body === null || request.method === "GET" || request.method === "HEAD" ? null : new Uint8Array(await request.arrayBuffer());
+    const { value, body, upgrade } = await peer.call(key, slotOf(key.id), { op: "fetch", request: encodeRequest(request, null) }, bytes);
+    const wire = value as WireResponse;
+    const stream = body === null ? null : streamOfBytes(body);
+    if (upgrade === undefined) return decodeResponse(wire, stream);
+    // The owner node holds the WebSocket: the client's connection is spliced to it if the Worker returns this response.
+    const webSocket = handoffWebSocket({
+      handOff: (req, socket, head) => peer.spliceUpgrade(upgrade, req, socket, head),
+      abandon: () => peer.abandon(upgrade),
+    });
+    return decodeResponse(wire, stream, webSocket);
+  }
+
   call(key: ObjectKey, method: string, args: unknown[]): Promise<unknown> {
+    const peer = this.#remote(key);
+    if (peer !== null) return peer.call(key, slotOf(key.id), { op: "call", method, args }).then((r) => r.value);
     return this.#route(key, { op: "call", method, args }, null);
   }
 
   read(key: ObjectKey, property: string): Promise<unknown> {
+    const peer = this.#remote(key);
+    if (peer !== null) return peer.call(key, slotOf(key.id), { op: "read", property }).then((r) => r.value);
     return this.#route(key, { op: "read", property }, null);
   }
 

@@ -50,6 +50,7 @@ const schema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("released"), slots, sockets: z.number().int().min(0), closed: z.number().int().min(0) }),
   z.object({ t: z.literal("stats-reply"), rid, metrics: z.unknown().optional(), objects: z.array(z.unknown()) }),
   z.object({ t: z.literal("hibernate-reply"), rid, status: z.number().int(), body: z.unknown().optional() }),
+  z.object({ t: z.literal("drained"), rid, objects: z.number().int().min(0) }),
   z.object({
     t: z.literal("health-reply"),
     rid,

@@ -12,6 +12,8 @@ import type { Metrics, ObjectInfo } from "@torpor/core";
 import type { MovedSocket as CoreMovedSocket } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { ReadyCheck } from "../health.ts";
+import type { NodeTable } from "./node-membership.ts";
+import type { NodeInit } from "./node-worker.ts";
 import type { WireError, WireRequest } from "./wire.ts";
 
 /** A routed operation on an object. */
@@ -40,7 +42,13 @@ export type BodyMessage =
 
 /** Supervisor → worker. */
 export type ToWorker =
-  | { t: "init"; index: number; serial: number; slots: number[] }
+  | { t: "init"; index: number; serial: number; slots: number[]; node?: NodeInit }
+  /** A node of several machines: its table after a renewal (deadline, which slots are local or on which node). */
+  | { t: "table"; table: NodeTable }
+  /** The node lost its lease: no more output; sockets close with 1012; exit. */
+  | { t: "fence"; reason: string }
+  /** The node hands `slots` over: close their objects (after their commits) and give the slots up. */
+  | { t: "drain"; rid: number; slots: number[] }
   | { t: "conn" }
   | ({ t: "call"; rid: number; from: number; key: ObjectKey } & CallOp)
   /** `from`: the process that answered (a streamed response body comes from there). */
@@ -81,6 +89,7 @@ export type FromWorker =
   | { t: "released"; slots: number[]; sockets: number; closed: number }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
+  | { t: "drained"; rid: number; objects: number }
   | { t: "health-reply"; rid: number; checks: ReadyCheck[] }
   | { t: "imports"; urls: string[] }
   | { t: "backup-reply"; rid: number; ok: true; objects: number; bytes: number }

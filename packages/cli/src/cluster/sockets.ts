@@ -24,6 +24,20 @@ export function takeSocket(socket: Socket): Buffer {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Starts the kernel reads again on a socket `takeSocket` stopped, for one that
+ * stays in this process (spliced to another node). The stream still thinks a
+ * read is pending, so resume() alone would never ask the handle again.
+ */
+export function restartReading(socket: Socket): void {
+  const handle = (socket as unknown as { _handle: { reading: boolean; readStart(): number } | null })._handle;
+  if (handle !== null && !handle.reading) {
+    handle.reading = true;
+    handle.readStart();
+  }
+  socket.resume();
+}
+
 /** Sends a client's upgrade (its socket, request head and bytes past it) to the worker whose object accepted it. */
 export function handOffUpgrade(
   send: (message: FromWorker, handle?: unknown) => void,

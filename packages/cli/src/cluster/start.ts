@@ -10,16 +10,23 @@
  * within ORPHAN_EXIT_MS), and let go only after every worker of this one has
  * exited, so two servers never have the same objects open.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "@torpor/core";
 import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
 import { serveAdmin } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve.ts";
 import { stopOnSignals } from "../shutdown.ts";
+import { IdleCollector } from "@torpor/core/cluster";
 import { clusterAdmin } from "./admin.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
+import { FENCED_EXIT_CODE } from "./node-fence.ts";
+import { NodeMembership } from "./node-membership.ts";
+import { PeerServer } from "./peer-server.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
@@ -51,11 +58,34 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   );
   const clusterDir = join(persistTo, "cluster");
   mkdirSync(clusterDir, { recursive: true });
-  const supervisor = new Supervisor({ workers, port, ip, persistTo, script, argv, logger, timeouts });
+  let supervisor: Supervisor;
+  let node: Awaited<ReturnType<typeof joinCluster>> | null = null;
+  try {
+    const url = args.cluster ?? config.torpor.cluster;
+    if (url !== undefined) {
+      node = await joinCluster(args, url, config.torpor, { workers, ip, clusterDir, logger, supervisor: () => supervisor });
+    }
+    supervisor = new Supervisor({
+      workers,
+      port,
+      ip,
+      persistTo,
+      script,
+      argv,
+      logger,
+      timeouts,
+      ...(node !== null ? { node: { url: node.url, durability: node.durability, table: node.membership.table } } : {}),
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   try {
     await supervisor.start();
   } catch (error) {
     await supervisor.stop();
+    await node?.membership.abandon();
+    await node?.peer.close();
     lock.release();
     throw listenError(error, "--port");
   }
@@ -85,15 +115,103 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       },
     );
   };
+  // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
+  const collector = new IdleCollector({ logger, releases: () => 0 });
+  collector.start();
   started = true;
   stopOnSignals(logger, async (signal) => {
+    collector.stop();
     logger.info("Shutting down: every worker finishes its events, commits storage and closes sockets", { signal, code: 1012 });
     await Promise.all([admin?.close(), supervisor.stop()]);
+    await node?.peer.close();
+    await node?.membership.leave();
     // Every child has exited: only now may another server take the directory.
     removeSupervisorPid(clusterDir);
     lock.release();
   });
-  logger.info("Listening", { url: supervisor.url, workers });
+  logger.info("Listening", {
+    url: supervisor.url,
+    workers,
+    ...(node !== null ? { node: node.membership.lease.nodeId, peer: node.peer.address, durability: node.durability } : {}),
+  });
   if (admin !== null) logger.info("Admin listening", { url: admin.url });
   if (reloadWhenStarted) reload();
+}
+
+/**
+ * Joins a cluster of several machines: the peer endpoint first (its address
+ * goes in the lease row), then the lease and this node's share of slots. If
+ * the lease is lost, every worker fences (no more output, WebSockets closed
+ * with 1012) and the process exits with code 75 for its service manager to
+ * restart it.
+ */
+async function joinCluster(
+  args: CliArgs,
+  url: string,
+  t: { durability?: "postgres" | "local" | undefined; leaseTtlMs?: number | undefined; nodeAddress?: string | undefined; peerPort?: number | undefined },
+  context: { workers: number; ip: string; clusterDir: string; logger: Logger; supervisor: () => Supervisor | undefined },
+) {
+  const durability = args.durability ?? t.durability ?? "postgres";
+  const { logger } = context;
+  let membership: NodeMembership | null = null;
+  const unavailable = { ok: false as const, error: { name: "TorporError", code: "ERR_OBJECT_UNAVAILABLE", message: "This node is starting or stopping." } };
+  const peer = new PeerServer({
+    table: () => membership!.table,
+    valid: () => membership?.lease.valid() ?? false,
+    call: (call) => context.supervisor()?.peerCall(call) ?? Promise.resolve(unavailable),
+    upgrade: (owner, message, socket) => {
+      const supervisor = context.supervisor();
+      if (supervisor === undefined) socket.destroy();
+      else supervisor.peerUpgrade(owner, message, socket);
+    },
+    abandon: (owner, token) => context.supervisor()?.peerAbandon(owner, token),
+    logger,
+  });
+  const bound = await peer.listen(args.peerPort ?? t.peerPort ?? 0, context.ip);
+  const address = args.nodeAddress ?? t.nodeAddress ?? bound;
+  let fencing = false;
+  try {
+    membership = await NodeMembership.join({
+      url,
+      durability,
+      nodeId: nodeIdFor(durability, context.clusterDir),
+      address,
+      ttlMs: args.leaseTtlMs ?? t.leaseTtlMs ?? 10_000,
+      workers: context.workers,
+      logger,
+      onTable: (table) => context.supervisor()?.setNodeTable(table),
+      onDrain: async (slots) => {
+        await context.supervisor()?.drain(slots);
+      },
+      onLost: (error) => {
+        if (fencing) return;
+        fencing = true;
+        logger.error("Lost the cluster lease: fencing every worker and exiting for a restart", { error });
+        void (async () => {
+          await context.supervisor()?.fence(error.message, 3_000);
+          await membership?.abandon();
+          process.exit(FENCED_EXIT_CODE);
+        })();
+      },
+    });
+  } catch (error) {
+    await peer.close();
+    throw error;
+  }
+  return { url, durability, membership, peer };
+}
+
+/**
+ * With durability in PostgreSQL every start is a new node (a restarted process
+ * must not be mistaken for the one whose slots others may hold now). With
+ * local durability the node keeps its id in the data directory: its slots, and
+ * the data on this disk, stay its own across restarts.
+ */
+function nodeIdFor(durability: "postgres" | "local", clusterDir: string): string {
+  const fresh = `${hostname()}-${randomUUID().slice(0, 8)}`;
+  if (durability === "postgres") return fresh;
+  const file = join(clusterDir, "node-id");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  writeFileSync(file, `${fresh}\n`);
+  return fresh;
 }

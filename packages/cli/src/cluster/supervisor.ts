@@ -18,14 +18,18 @@ import { join } from "node:path";
 import { type Clock, type Logger, type Metrics, type ObjectInfo, systemClock, TorporError } from "@torpor/core";
 import { slotOf } from "@torpor/core/cluster";
 import type { ReadyCheck } from "../health.ts";
+import { BodyStreams } from "./body-streams.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS, RESTART_STABLE_MS, restartDelay } from "./cluster-timeouts.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import { parseFromWorker } from "./ipc-validation.ts";
+import type { NodeTable } from "./node-membership.ts";
+import type { NodeInit } from "./node-worker.ts";
+import { type PeerCall, type PeerReply, streamOfBytes } from "./peer-client.ts";
 import { moveObjects } from "./reload-move.ts";
 import { SlotOwners } from "./slot-owners.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
 import { takeSocket } from "./sockets.ts";
-import type { WireError } from "./wire.ts";
+import type { WireError, WireResponse } from "./wire.ts";
 import { WorkerProcess } from "./worker-process.ts";
 
 /** What the supervisor needs to start workers and listen. */
@@ -42,6 +46,8 @@ export interface SupervisorOptions {
   clock?: Clock;
   /** Module URLs a worker loaded (`torpor dev` watches them). */
   onImports?: (urls: string[]) => void;
+  /** A node of several machines: what its workers are told (the table follows in `table` messages). */
+  node?: NodeInit;
 }
 
 export class Supervisor {
@@ -67,13 +73,32 @@ export class Supervisor {
   #stopping = false;
   #reloading: Promise<void> | null = null;
   url = "";
+  /** A node of several machines: its latest table (null otherwise). */
+  #nodeTable: NodeTable | null = null;
+  /** The serial calls forwarded by other nodes come from (no process has it); their replies go to the peer endpoint. */
+  readonly #peerSerial: number;
+  /** Bodies of forwarded calls (request in, response out), streamed to and from workers as any process's. */
+  readonly #peerBodies: BodyStreams;
+  readonly #peerCalls = new Map<number, { resolve: (reply: PeerReply) => void; body: number | null; fetch: boolean }>();
+  #peerRid = 1;
 
   constructor(options: SupervisorOptions) {
     this.options = options;
     this.timeouts = { ...DEFAULT_CLUSTER_TIMEOUTS, ...options.timeouts };
     this.clock = options.clock ?? systemClock;
-    this.table = loadSlotTable(join(options.persistTo, "cluster"), options.workers);
-    saveSlotTable(join(options.persistTo, "cluster"), this.table);
+    if (options.node !== undefined) {
+      // Several machines: which slots this node serves comes from PostgreSQL (-1: another node), not from the file.
+      this.table = { workers: options.workers, slots: [...options.node.table.slots] };
+      this.#nodeTable = options.node.table;
+    } else {
+      this.table = loadSlotTable(join(options.persistTo, "cluster"), options.workers);
+      saveSlotTable(join(options.persistTo, "cluster"), this.table);
+    }
+    this.#peerSerial = options.node !== undefined ? ++this.#serial : -1;
+    this.#peerBodies = new BodyStreams((message) => {
+      const { to, ...rest } = message as Extract<FromWorker, { to: number }>;
+      this.procs.get(to)?.send({ ...rest, from: this.#peerSerial } as ToWorker);
+    });
     this.serving = new Array(options.workers).fill(null);
     this.#generation = new Array(options.workers).fill(0);
     this.#attempts = new Array(options.workers).fill(0);
@@ -133,6 +158,7 @@ export class Supervisor {
       serial: ++this.#serial,
       slots: this.table.slots,
       startTimeoutMs: this.timeouts.startTimeoutMs,
+      ...(this.options.node !== undefined ? { node: { ...this.options.node, table: this.#nodeTable ?? this.options.node.table } } : {}),
     });
     this.procs.set(proc.serial, proc);
     proc.onMessage = (message, handle) => this.#fromWorker(proc, message, handle);
@@ -146,6 +172,8 @@ export class Supervisor {
     this.serving[proc.index] = proc;
     proc.state = "serving";
     proc.servingSince = this.clock.now();
+    // Tables sent while it loaded found no listener: the latest goes first (its slots and deadline), then its slots.
+    if (this.#nodeTable !== null) proc.send({ t: "table", table: this.#nodeTable });
     this.assignFree(proc.index);
   }
 
@@ -166,7 +194,108 @@ export class Supervisor {
 
   /** Answers a routed call with an error (its caller may be gone: then nothing happens). */
   replyError(to: number, rid: number, error: WireError): void {
-    this.procs.get(to)?.send({ t: "reply", rid, from: 0, ok: false, error });
+    if (to === this.#peerSerial) this.#peerReply({ t: "reply", rid, from: 0, ok: false, error });
+    else this.procs.get(to)?.send({ t: "reply", rid, from: 0, ok: false, error });
+  }
+
+  /** Routes a call to the process owning its slot now, holds it while the slot has none, or refuses it when another node holds it. */
+  #routeCall(call: Extract<ToWorker, { t: "call" }>): void {
+    const slot = slotOf(call.key.id);
+    const owner = this.owners.owner(slot);
+    if (owner !== null) this.#sendCall(owner, call);
+    else if (this.#nodeTable !== null && (this.table.slots[slot] ?? -1) < 0)
+      this.replyError(call.from, call.rid, {
+        name: "TorporError",
+        code: "ERR_OBJECT_NOT_LOCAL",
+        message: "Another node holds this object's slot now; the call did not run.",
+      });
+    else this.owners.hold(slot, call);
+  }
+
+  // ---- a node of several machines -----------------------------------------
+
+  /** A node's new table (after a renewal): slots it lost are taken from their workers, slots it gained given out, every worker told. */
+  setNodeTable(table: NodeTable): void {
+    this.#nodeTable = table;
+    const lost: number[] = [];
+    for (let s = 0; s < table.slots.length; s++) {
+      if (table.slots[s]! < 0 && this.table.slots[s]! >= 0) lost.push(s);
+      this.table.slots[s] = table.slots[s]!;
+    }
+    for (const s of lost) this.owners.owner(s)?.owned.delete(s);
+    this.owners.unassign(lost);
+    for (const proc of this.procs.values()) proc.send({ t: "table", table });
+    for (let index = 0; index < this.serving.length; index++) this.assignFree(index);
+  }
+
+  /** Tells every worker the node fenced itself; resolves when they exited (or after `ms`, then they are killed). */
+  async fence(reason: string, ms: number): Promise<void> {
+    this.#stopping = true;
+    this.#server?.close();
+    const all = [...this.procs.values()];
+    for (const proc of all) proc.send({ t: "fence", reason });
+    await Promise.race([Promise.all(all.map((p) => p.exited)), new Promise((resolve) => setTimeout(resolve, ms))]);
+    for (const proc of all) proc.kill();
+  }
+
+  /** Closes the objects of `slots` in every worker (a node handing slots over); resolves when all did. */
+  async drain(slots: number[]): Promise<number> {
+    const live = this.serving.filter((w): w is WorkerProcess => w !== null && w.alive);
+    const replies = await Promise.all(live.map((proc) => this.#ask(proc, (rid) => ({ t: "drain", rid, slots }), null)));
+    return replies.reduce((n, r) => n + (r !== null && r.t === "drained" ? r.objects : 0), 0);
+  }
+
+  /** A call another node forwarded (peer-server.ts): routed like a worker's, answered to the peer endpoint. */
+  peerCall(call: PeerCall): Promise<PeerReply> {
+    const rid = this.#peerRid++;
+    let op = call.op;
+    let body: number | null = null;
+    if (op.op === "fetch" && call.body !== undefined && call.body !== null) {
+      body = this.#peerBodies.outgoing(streamOfBytes(call.body), null);
+      op = { ...op, request: { ...op.request, body: { stream: body } } };
+    }
+    return new Promise((resolve) => {
+      this.#peerCalls.set(rid, { resolve, body, fetch: op.op === "fetch" });
+      this.#routeCall({ t: "call", rid, key: call.key, ...op, from: this.#peerSerial } as Extract<ToWorker, { t: "call" }>);
+    });
+  }
+
+  /** An upgrade spliced from another node, for the process (`owner`, a serial) holding the accepted WebSocket. */
+  peerUpgrade(owner: number, message: Extract<ToWorker, { t: "upgrade" }>, socket: Socket): void {
+    const target = this.procs.get(owner);
+    if (target === undefined) socket.destroy();
+    else target.send(message, socket);
+  }
+
+  /** The other node's Worker did not take the WebSocket: its owner drops it. */
+  peerAbandon(owner: number, token: number): void {
+    this.procs.get(owner)?.send({ t: "abandon", token });
+  }
+
+  /** A reply to a forwarded call: a fetch's response body is read whole (across nodes bodies travel whole). */
+  #peerReply(message: Extract<ToWorker, { t: "reply" }>): void {
+    const pending = this.#peerCalls.get(message.rid);
+    if (pending === undefined) return;
+    this.#peerCalls.delete(message.rid);
+    if (!message.ok) {
+      if (pending.body !== null) this.#peerBodies.cancelOutgoing(pending.body);
+      pending.resolve({ ok: false, error: message.error });
+      return;
+    }
+    if (!pending.fetch) {
+      pending.resolve({ ok: true, value: message.value });
+      return;
+    }
+    const wire = message.value as WireResponse;
+    if (wire.body === null) {
+      pending.resolve({ ok: true, value: wire, body: null });
+      return;
+    }
+    const stream = this.#peerBodies.incoming(message.from, wire.body.stream, false);
+    new Response(stream).arrayBuffer().then(
+      (bytes) => pending.resolve({ ok: true, value: { ...wire, body: null }, body: new Uint8Array(bytes) }),
+      (error: unknown) => pending.resolve({ ok: false, error: { name: "Error", message: `The response body failed: ${(error as Error)?.message ?? error}` } }),
+    );
   }
 
   #sendCall(proc: WorkerProcess, message: Extract<ToWorker, { t: "call" }>): void {
@@ -199,18 +328,15 @@ export class Supervisor {
     switch (message.t) {
       case "call": {
         const { t, rid, key, ...op } = message;
-        const call = { t, rid, key, ...op, from: proc.serial } as Extract<ToWorker, { t: "call" }>;
-        const slot = slotOf(key.id);
-        const owner = this.owners.owner(slot);
-        if (owner !== null) this.#sendCall(owner, call);
-        else this.owners.hold(slot, call);
+        this.#routeCall({ t, rid, key, ...op, from: proc.serial } as Extract<ToWorker, { t: "call" }>);
         return;
       }
       case "reply": {
         // Only the process a call went to may answer it, once.
         if (!proc.inflight.delete(`${message.to}:${message.rid}`)) return;
         const { to, ...rest } = message;
-        this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
+        if (to === this.#peerSerial) this.#peerReply({ ...rest, from: proc.serial } as Extract<ToWorker, { t: "reply" }>);
+        else this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
         return;
       }
       case "upgrade": {
@@ -253,6 +379,7 @@ export class Supervisor {
       }
       case "stats-reply":
       case "hibernate-reply":
+      case "drained":
       case "health-reply":
       case "backup-reply": {
         const waiter = this.#adminWaiters.get(message.rid);
@@ -264,7 +391,8 @@ export class Supervisor {
       case "body-credit":
       case "body-cancel": {
         const { to, ...rest } = message;
-        this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
+        if (to === this.#peerSerial) this.#peerBodies.onMessage({ ...rest, from: proc.serial });
+        else this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
         return;
       }
       case "imports":
@@ -280,6 +408,7 @@ export class Supervisor {
     this.procs.delete(proc.serial);
     proc.closeUndeliveredHandles();
     for (const other of this.procs.values()) other.send({ t: "exited", serial: proc.serial });
+    this.#peerBodies.peerExited(proc.serial);
     // Calls it will never answer: the caller gets an error (the call may or may not have run, as when a Cloudflare object resets).
     for (const { from, rid } of proc.inflight.values()) {
       this.replyError(from, rid, {

@@ -10,6 +10,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core";
 import type { FromWorker, ToWorker } from "./ipc.ts";
+import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
 
 /** Where a process is in its life. */
@@ -35,6 +36,8 @@ export interface SpawnOptions {
   /** The slot table (slot → index), for the worker's view of where objects live. */
   slots: number[];
   startTimeoutMs: number;
+  /** A node of several machines: its cluster database, durability and current table. */
+  node?: NodeInit;
 }
 
 /** A worker process. */
@@ -108,7 +111,7 @@ export class WorkerProcess {
     });
     // Observed so a failed start is never an unhandled rejection; callers await it too.
     this.ready.catch(() => {});
-    this.send({ t: "init", index: options.index, serial: options.serial, slots: options.slots });
+    this.send({ t: "init", index: options.index, serial: options.serial, slots: options.slots, ...(options.node !== undefined ? { node: options.node } : {}) });
   }
 
   get pid(): number | undefined {

@@ -26,6 +26,10 @@ import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
+import { FENCED_EXIT_CODE } from "./node-fence.ts";
+import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
+import { PeerClient } from "./peer-client.ts";
+import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
@@ -76,9 +80,22 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     pending.push(url);
   });
   let worker: RunningWorker;
+  let node: NodeWorker | null = null;
   try {
-    worker = await startWorker(args, process.cwd(), { index: init.index, directory });
+    if (init.node !== undefined) {
+      // A node of several machines: its own database connections, storage, output fence and calls to other nodes.
+      node = await startNodeWorker(init.node, init.index, serveSettings(args, process.cwd()).persistTo, cliLogger(args));
+      const current = node;
+      directory.peer = new PeerClient(() => current.table);
+      directory.nodeSlots = init.node.table.slots;
+    }
+    worker = await startWorker(args, process.cwd(), {
+      index: init.index,
+      directory,
+      ...(node !== null ? { storage: node.storage, local: node.local } : {}),
+    });
   } catch (error) {
+    await node?.close().catch(() => {});
     send({ t: "failed", error: encodeError(await withSyntaxErrorPlace(error, loaded)) });
     process.disconnect();
     return;
@@ -101,8 +118,31 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     runtime.server!.stopAccepting();
     await Promise.all([runtime.server!.idle(), bodies.idle()]);
     await worker.close(code, reason);
+    directory.peer?.close();
+    await node?.close();
     member.release();
     process.exit(0);
+  };
+  if (node !== null) {
+    const fence = node.fence;
+    fence.onFence((reason) => {
+      stopping = true;
+      logger.error("Fencing this node: no more output; WebSockets closed with 1012; exiting", { reason });
+      fence.shutDown(runtime, 200, () => process.exit(FENCED_EXIT_CODE));
+    });
+  }
+  /** The node hands `slots` over: their objects finish their events, commit and close their sockets with 1012. */
+  const drain = async (slots: Set<number>): Promise<number> => {
+    for (const slot of slots) directory.owned.delete(slot);
+    const hosts = runtime.hosts().filter((h) => slots.has(slotOf(h.key.id)));
+    await Promise.all(hosts.map((h) => h.shutdown(1012, "Object moving to another node")));
+    for (const h of hosts) runtime.forget(h);
+    node?.forgetSlots(slots);
+    return hosts.length;
+  };
+  /** Every client socket of a node is fenced: nothing leaves it after the node's deadline. */
+  const guard = (socket: Socket | undefined) => {
+    if (socket !== undefined) node?.fence.guard(socket);
   };
   // Signals reach the whole process group (Ctrl-C); the supervisor decides when workers stop.
   process.on("SIGINT", () => {});
@@ -169,6 +209,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   process.on("message", (message: ToWorker, handle?: Socket) => {
     switch (message.t) {
       case "conn":
+        guard(handle);
         if (handle !== undefined) runtime.server!.acceptConnection(handle);
         return;
       case "call":
@@ -185,6 +226,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         }
         parked.delete(message.token);
         clearTimeout(entry.timer);
+        guard(handle);
         const req = { method: message.req.method, url: message.req.url, headers: message.req.headers } as unknown as IncomingMessage;
         runtime.server!.completeUpgrade(req, handle, Buffer.from(message.head), entry.end, entry.protocol);
         return;
@@ -198,7 +240,21 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         return;
       }
       case "socket":
+        guard(handle);
         adopt(message.moved, handle);
+        return;
+      case "table": {
+        // Slots that went to another node leave this process (the supervisor drained them first, or the node fences).
+        for (const slot of directory.owned) if ((message.table.slots[slot] ?? -1) < 0) directory.owned.delete(slot);
+        directory.nodeSlots = message.table.slots;
+        node?.update(message.table);
+        return;
+      }
+      case "fence":
+        node?.fence.fence(message.reason);
+        return;
+      case "drain":
+        void drain(new Set(message.slots)).then((objects) => send({ t: "drained", rid: message.rid, objects }));
         return;
       case "auto-response":
         runtime.hostForKey(message.key, true).autoResponse = new WebSocketRequestResponsePair(message.request, message.response);
@@ -206,6 +262,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       case "acquire":
         for (const slot of message.slots) directory.owned.add(slot);
         runtime.scheduleStoredAlarms((key) => message.slots.includes(slotOf(key.id)));
+        node?.acquired(message.slots, runtime);
         return;
       case "release": {
         // From now on nothing here is local: calls for these objects go to the supervisor, which holds them for the new owner.

@@ -12,3 +12,4 @@ export { endOf } from "../websocket/web-socket.ts";
 export type { ObjectHost } from "../object/object-host.ts";
 export { webSocketOf } from "../http/response.ts";
 export type { StoredAttachment } from "../websocket/attachment.ts";
+export { IdleCollector } from "../idle-collector.ts";

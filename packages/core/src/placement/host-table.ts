@@ -89,6 +89,11 @@ export class HostTable {
     return all;
   }
 
+  /** The hosts held strongly: live, or with sockets, an alarm or events queued. */
+  kept(): ObjectHost[] {
+    return [...this.#hosts.values()];
+  }
+
   /** The hosts with a live instance, least recently used first. */
   live(): ObjectHost[] {
     return [...this.#live.keys()];

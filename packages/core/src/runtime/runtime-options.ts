@@ -32,6 +32,11 @@ const runtimeOptionsSchema = z
     maxLiveObjects: positiveInt.default(100_000),
     eventTimeoutMs: positiveInt.nullable().default(null),
     alarmRetry: alarmRetrySchema,
+    /**
+     * While serving, run a full garbage collection once the process goes idle after a burst of
+     * hibernations, socket closes or heap growth, so its memory goes back to the OS (idle-collector.ts).
+     */
+    idleCollection: z.boolean().default(true),
     limits: limitsSchema,
     server: serverSchema,
     clock: clockSchema,

@@ -18,6 +18,8 @@ import { startServer, type ListenOptions, type RunningServer } from "../http/ser
 import type { ObjectKey, StorageProvider } from "../storage/storage-provider.ts";
 import type { SocketEnd } from "../websocket/socket-end.ts";
 
+import { IdleCollector } from "../idle-collector.ts";
+
 export type { ObjectTarget } from "../placement/placement.ts";
 
 /** The Worker entry: `export default { fetch }`. */
@@ -75,6 +77,7 @@ export class Runtime implements HostRuntime {
   readonly #placement: Placement;
   readonly #waitUntil = new Set<Promise<unknown>>();
   #server: RunningServer | null = null;
+  #collector: IdleCollector | null = null;
   #closed = false;
   /** Stops following object timers (object-timers.ts) once this runtime closes. */
   readonly #unfollowTimers = followObjectTimers();
@@ -173,6 +176,20 @@ export class Runtime implements HostRuntime {
     if (this.#server !== null) throw new TorporError("ERR_SERVER_LISTENING", `Already listening on ${this.#server.url}.`);
     this.#server = await startServer(this, options);
     serve(this);
+    if (this.options.idleCollection) {
+      const metrics = this.metrics;
+      this.#collector = new IdleCollector({
+        clock: this.options.clock,
+        logger: this.options.logger,
+        // What leaves garbage behind: dropped instances and closed sockets.
+        releases: () => metrics.evictions + metrics.events.webSocketClose,
+        onCollection: ({ cpuMs }) => {
+          metrics.idleCollections++;
+          metrics.idleCollectionMs += cpuMs;
+        },
+      });
+      this.#collector.start();
+    }
     return { port: this.#server.port, host: this.#server.host, url: this.#server.url };
   }
 
@@ -201,9 +218,14 @@ export class Runtime implements HostRuntime {
     return this.#info(this.#hostOf(target));
   }
 
-  /** Every object this runtime has hosted since it started. */
-  objects(): ObjectInfo[] {
-    return this.#placement.table.all().map((h) => this.#info(h));
+  /**
+   * The objects this runtime holds: live, or hibernated with sockets, an alarm or events queued.
+   * `{ all: true }` adds hibernated objects that hold nothing but are still referenced (a stub in
+   * use, or garbage not yet collected): which of those are listed depends on the garbage collector.
+   */
+  objects(options: { all?: boolean } = {}): ObjectInfo[] {
+    const table = this.#placement.table;
+    return (options.all === true ? table.all() : table.kept()).map((h) => this.#info(h));
   }
 
   /** Fires the object's pending alarm now; resolves with whether `alarm()` ran. */
@@ -228,6 +250,7 @@ export class Runtime implements HostRuntime {
     const server = this.#server;
     this.#server = null;
     server?.stopAccepting();
+    this.#collector?.stop();
     await Promise.all(this.#placement.table.all().map((h) => h.shutdown(options.code ?? 1012, options.reason ?? "Server restarting")));
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
@@ -235,6 +258,11 @@ export class Runtime implements HostRuntime {
     this.#unfollowTimers();
     this.#placement.table.clearLive();
     this.provider.close();
+  }
+
+  /** @internal the idle collector while serving (its counts are metrics). */
+  get collector(): IdleCollector | null {
+    return this.#collector;
   }
 
   /** @internal the running server (cluster workers hand it connections). */

@@ -7,14 +7,34 @@
 let currentEnv: Record<string, unknown> = {};
 let currentExports: Record<string, unknown> = {};
 
-/** @internal Replaces the env the `cloudflare:workers` `env` export reflects. */
-export function setWorkerEnv(env: Record<string, unknown>): void {
-  currentEnv = env;
+/**
+ * The env and exports of the other Workers of one process (`torpor dev -c a -c b`: every config
+ * after the first), by scope. Their modules are loaded apart (the CLI's resolve hook tags them), and
+ * their `cloudflare:workers` reads its scope's record here rather than the first Worker's.
+ */
+const scopes = new Map<string, { env: Record<string, unknown>; exports: Record<string, unknown> }>();
+
+function scope(name: string): { env: Record<string, unknown>; exports: Record<string, unknown> } {
+  let found = scopes.get(name);
+  if (found === undefined) scopes.set(name, (found = { env: {}, exports: {} }));
+  return found;
 }
 
-/** @internal Replaces what the `cloudflare:workers` `exports` export reflects (usually `runtime.exports`). */
-export function setWorkerExports(exports: Record<string, unknown>): void {
-  currentExports = exports;
+/** @internal Replaces the env the `cloudflare:workers` `env` export reflects (of the Worker loaded in `scopeName`, if given). */
+export function setWorkerEnv(env: Record<string, unknown>, scopeName?: string): void {
+  if (scopeName === undefined) currentEnv = env;
+  else scope(scopeName).env = env;
+}
+
+/** @internal Replaces what the `cloudflare:workers` `exports` export reflects (usually `runtime.exports`; of the Worker loaded in `scopeName`, if given). */
+export function setWorkerExports(exports: Record<string, unknown>, scopeName?: string): void {
+  if (scopeName === undefined) currentExports = exports;
+  else scope(scopeName).exports = exports;
+}
+
+/** @internal Live views of one scope's env and exports (what its `cloudflare:workers` exports). */
+export function scopedWorkerEnv(scopeName: string): { env: Record<string, unknown>; exports: Record<string, unknown> } {
+  return { env: liveView(() => scope(scopeName).env), exports: liveView(() => scope(scopeName).exports) };
 }
 
 /** A read-only view whose reads always see the latest record `current()` returns. */

@@ -40,3 +40,18 @@ test("no entry, or a named environment, is refused with the fix", async () => {
   await expect(configure({ wrangler: { configPath: "./wrangler.jsonc" } }, "{}")).rejects.toThrow(/has no "main"; add it or pass main/);
   await expect(configure({ main: "./x.ts", wrangler: { environment: "staging" } })).rejects.toThrow(/wrangler.environment "staging" is not supported/);
 });
+
+test("a service binding to another Worker is warned about (the plugin runs only the Worker under test); one to itself is not", async () => {
+  dir = mkdtempSync(join(tmpdir(), "torpor-plugin-"));
+  writeFileSync(
+    join(dir, "wrangler.jsonc"),
+    '{ "name": "me", "main": "src/index.ts", "services": [{ "binding": "SELF_SVC", "service": "me" }, { "binding": "AUTH", "service": "auth" }] }',
+  );
+  const plugin = torpor({ wrangler: { configPath: "./wrangler.jsonc" } });
+  await (plugin.config as (c: object) => Promise<unknown>)({ root: dir });
+  const warned: string[] = [];
+  (plugin.configResolved as (c: object) => void)({ logger: { warn: (line: string) => warned.push(line) } });
+  expect(warned).toEqual([expect.stringMatching(/service binding AUTH names the Worker "auth", which this plugin does not run .*ERR_SERVICE_NOT_FOUND/)]);
+  const load = (plugin.load as (id: string) => string | null).bind(plugin);
+  expect(load("\0virtual:torpor/worker-config")).toContain('"services":[{"binding":"SELF_SVC","service":"me"},{"binding":"AUTH","service":"auth"}]');
+});

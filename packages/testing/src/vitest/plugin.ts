@@ -156,7 +156,11 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
   return {
     worker: {
       main,
+      // Paths in the config (assets.directory) are relative to it, as for torpor dev.
+      configDir: config?.path != null ? dirname(config.path) : dirname(main),
       bindings: config?.bindings ?? [],
+      name: config?.name,
+      services: config?.services ?? [],
       bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
@@ -166,7 +170,17 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       compatibilityDate: config?.compatibilityDate,
       compatibilityFlags: config?.compatibilityFlags ?? [],
     },
-    warnings: config?.warnings ?? [],
+    warnings: [...(config?.warnings ?? []), ...otherWorkers(config)],
     moduleRules: config?.moduleRules ?? defaultModuleRules(),
   };
+}
+
+/** One warning per service binding to another Worker: the plugin runs only the Worker under test. */
+function otherWorkers(config: WorkerConfig | null): string[] {
+  return (config?.services ?? [])
+    .filter((s) => s.service !== config?.name)
+    .map(
+      (s) =>
+        `${config?.path}: the service binding ${s.binding} names the Worker "${s.service}", which this plugin does not run (only the Worker under test, "${config?.name ?? "(no name)"}"): its calls fail with ERR_SERVICE_NOT_FOUND.`,
+    );
 }

@@ -1,4 +1,4 @@
-import { DurableObject, env as moduleEnv } from "cloudflare:workers";
+import { DurableObject, WorkerEntrypoint, env as moduleEnv } from "cloudflare:workers";
 // Module rules (wrangler's defaults): Text, CompiledWasm and Data imports.
 import hello from "./modules/hello.txt";
 import add from "./modules/add.wasm";
@@ -52,6 +52,13 @@ export class Box extends DurableObject<Env> {
       await this.ctx.storage.put("failures", failures - 1);
       throw new Error("alarm failed on purpose");
     }
+  }
+}
+
+/** A named entrypoint, reached through the GREETER service binding and `exports.Greeter`. */
+export class Greeter extends WorkerEntrypoint<Env> {
+  hello(name: string): string {
+    return `${this.env.GREETING}, ${name}`;
   }
 }
 

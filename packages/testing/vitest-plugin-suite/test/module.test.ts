@@ -7,7 +7,7 @@ test("env holds the config's vars and bindings, and is cloudflare:workers' env",
   expect(env.GREETING).toBe("hi");
   expect(typeof env.BOX.getByName).toBe("function");
   expect(workersEnv).toBe(env);
-  expect(Object.keys(env).sort()).toEqual(["BOX", "CACHE", "DB", "FILES", "GREETING", "TEST_MIGRATIONS"]);
+  expect(Object.keys(env).sort()).toEqual(["ASSETS", "BOX", "CACHE", "DB", "FILES", "GREETER", "GREETING", "ITSELF", "TEST_MIGRATIONS"]);
   // The Worker's module-level code ran with the vars already in env.
   expect(envAtLoad).toEqual({ greeting: "hi" });
 });

@@ -1,0 +1,181 @@
+// Memory comes back: after a burst, does the server return to its base once idle? Both servers run
+// exactly as shipped (`torpor start` with no tuning flags: cluster mode, its default hibernation
+// delay; plain `ws` with no Node flags), and RSS is summed over the process tree (supervisor and
+// workers) as an operator's monitoring would. Two scenarios, one after the other on each side:
+// - 2,000 read-only visits, each to a different object (`GET /visit/<name>`, the object reads one
+//   key and writes nothing);
+// - a flood of 15,000 WebSocket connections, each to its own object, that then all close.
+// For each: base RSS (idle before), peak (sampled during the burst), settled (30 s after the burst
+// ended), kept = settled − base, and how long RSS took to come within 10% of base. Nothing forces
+// a GC from outside: what comes back is what the server gives back on its own.
+import type { Child } from "./lib/proc.ts";
+import { rssOf, treeRssOf } from "./lib/procfs.ts";
+import { QUICK, startProduct, type Side } from "./lib/product.ts";
+import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
+import { fmt, valueRow, ratioRow, type Row } from "./lib/stats.ts";
+import { connectSpread, startLoadgens } from "./rooms.ts";
+
+const VISITS = QUICK ? 1_000 : 2_000;
+const FLOOD = QUICK ? 5_000 : 15_000;
+/** The issue's promise: back within 30 s of going idle. */
+const SETTLE_MS = 30_000;
+const WARM = 200;
+const MIB = 2 ** 20;
+
+interface Burst {
+  base: number;
+  peak: number;
+  settled: number;
+  /** ms after the burst ended until RSS was within 10% of base (NaN: not within the settle window). */
+  backMs: number;
+  series: number[];
+}
+
+/** Server RSS: the process tree of torpor start, the raw server's own process. */
+function rssFn(side: Side, server: Child): () => number {
+  if (side === "torpor") {
+    const pid = server.info.pid as number;
+    return () => treeRssOf(pid);
+  }
+  return () => rssOf(server.pid);
+}
+
+/** Runs `burst` while sampling RSS for the peak, waits for `idle`, then samples each second for SETTLE_MS. */
+async function measure(rss: () => number, base: number, burst: () => Promise<void>, idle: () => Promise<void>): Promise<Burst> {
+  let peak = base;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rss());
+  }, 100);
+  try {
+    await burst();
+    await idle();
+  } finally {
+    clearInterval(sampler);
+  }
+  const t0 = Date.now();
+  const series: number[] = [];
+  let backMs = Number.NaN;
+  for (;;) {
+    const r = rss();
+    peak = Math.max(peak, r);
+    series.push(r);
+    if (Number.isNaN(backMs) && r <= base * 1.1) backMs = Date.now() - t0;
+    if (Date.now() - t0 >= SETTLE_MS) break;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  return { base, peak, settled: series[series.length - 1]!, backMs, series };
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`memory: ${what} not reached within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** No socket open on the server any more (torpor: per the admin endpoint; raw: its own count). */
+function socketsClosed(side: Side, server: Child): () => Promise<boolean> {
+  if (side === "torpor") return async () => (await server.call<{ sockets: number }>("summary")).sockets === 0;
+  return async () => (await server.call<number>("connections")) === 0;
+}
+
+async function settle(rss: () => number): Promise<number> {
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  return rss();
+}
+
+export async function run(): Promise<PartResult> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const product = await startProduct("memory", "idle", { workerd: false, defaults: true, pinned: false });
+  const lgs = await startLoadgens();
+  const vlg = await startLoadgen("loadgen-visit");
+  const results: Partial<Record<Side, { visits: Burst; flood: Burst; listed: number | null }>> = {};
+  try {
+    for (const side of product.names) {
+      const server = product.sides[side]!;
+      const rss = rssFn(side, server);
+      const http = `http://127.0.0.1:${server.info.port as number}`;
+      const closed = socketsClosed(side, server);
+      // Warm-up: both paths run once (code compiled, pools made) before the base is taken.
+      await vlg.call("visit", { base: http, paths: Array.from({ length: WARM }, (_, i) => `/visit/warm${i}`) });
+      await connectSpread(
+        lgs,
+        `warm-${side}`,
+        wsBase(server),
+        Array.from({ length: WARM }, (_, i) => `/ROOM/warm${i}?u=w${i}`),
+      );
+      await Promise.all(lgs.map((lg) => lg.call("close", { group: `warm-${side}` })));
+      await waitFor(`${side}: warm-up sockets closed`, closed);
+      const base = await settle(rss);
+      const procs = async (when: string) => {
+        if (side !== "torpor") return;
+        const list = await server.call<Array<{ pid: number; rss: number }>>("processes");
+        const gc = await server.call<{ collections: number; seconds: number }>("idleGc");
+        perProcess.push(
+          `${when} ${list.map((p) => fmt(p.rss / MIB)).join(" / ")} (idle collections in the workers so far: ${gc.collections}, ${fmt(gc.seconds * 1000)} ms CPU)`,
+        );
+      };
+      const perProcess: string[] = [];
+      await procs("base");
+
+      const visits = await measure(
+        rss,
+        base,
+        async () => void (await vlg.call("visit", { base: http, paths: Array.from({ length: VISITS }, (_, i) => `/visit/v${i}`) })),
+        async () => {},
+      );
+      const listed = side === "torpor" ? (await server.call<{ objects: number }>("summary")).objects : null;
+      await procs("after the visits");
+
+      const flood = await measure(
+        rss,
+        visits.settled,
+        async () => {
+          await connectSpread(
+            lgs,
+            side,
+            wsBase(server),
+            Array.from({ length: FLOOD }, (_, i) => `/ROOM/flood${i}?u=u${i}`),
+          );
+          await Promise.all(lgs.map((lg) => lg.call("close", { group: side })));
+        },
+        () => waitFor(`${side}: flood sockets closed`, closed),
+      );
+      await procs("after the flood");
+      results[side] = { visits, flood, listed };
+      const line = (name: string, b: Burst) =>
+        `${name}: base ${fmt(b.base / MIB)} MiB, peak ${fmt(b.peak / MIB)}, settled ${fmt(b.settled / MIB)} (kept ${fmt((b.settled - b.base) / MIB)} MiB, ${fmt(b.settled / b.base)}× base), within 10% of base after ${Number.isNaN(b.backMs) ? "—" : `${fmt(b.backMs / 1000)} s`}; RSS each second after: ${b.series.map((r) => fmt(r / MIB)).join(" ")}`;
+      notes.push(`- ${side}, ${line(`${VISITS.toLocaleString("en-US")} read-only visits`, visits)}`);
+      notes.push(`- ${side}, ${line(`flood of ${FLOOD.toLocaleString("en-US")} connections that close`, flood)}`);
+      if (perProcess.length > 0) notes.push(`- ${side}: RSS per process, MiB (supervisor first): ${perProcess.join("; ")}`);
+      if (listed !== null) notes.push(`- ${side}: /objects lists ${listed} objects ${SETTLE_MS / 1000} s after the visits`);
+    }
+  } finally {
+    await Promise.all([...lgs, vlg].map((l) => l.stop()));
+    await product.stop();
+  }
+  const kept = (s: Side, k: "visits" | "flood") => {
+    const b = results[s]?.[k];
+    return b === undefined ? undefined : (b.settled - b.base) / MIB;
+  };
+  const peak = (s: Side, k: "visits" | "flood") => {
+    const b = results[s]?.[k];
+    return b === undefined ? undefined : (b.peak - b.base) / MIB;
+  };
+  rows.push(
+    ratioRow(
+      `RSS kept ${SETTLE_MS / 1000} s after a flood of ${FLOOD.toLocaleString("en-US")} connections that close`,
+      { raw: kept("raw", "flood"), torpor: kept("torpor", "flood")! },
+      "MiB",
+      { max: 1 },
+    ),
+    ratioRow(`RSS peak over base during the flood`, { raw: peak("raw", "flood"), torpor: peak("torpor", "flood")! }, "MiB", null),
+    valueRow(`RSS kept ${SETTLE_MS / 1000} s after ${VISITS.toLocaleString("en-US")} read-only visits`, kept("torpor", "visits")!, "MiB", { max: 10 }),
+    valueRow(`settled RSS over base ${SETTLE_MS / 1000} s after the flood`, results.torpor!.flood.settled / results.torpor!.flood.base, "×", { max: 1.1 }),
+    valueRow(`settled RSS over base ${SETTLE_MS / 1000} s after the visits`, results.torpor!.visits.settled / results.torpor!.visits.base, "×", { max: 1.1 }),
+    valueRow(`objects listed by /objects after the visits hibernated`, results.torpor!.listed!, "objects", { max: 0 }),
+  );
+  return { rows, notes };
+}

@@ -1,0 +1,291 @@
+// Several machines on PostgreSQL (`torpor start --cluster`), on one PostgreSQL 15 with fsync on (a throwaway
+// server started by the bench, Unix socket, synchronous_commit on):
+// - durable echo (one INSERT per message, acknowledged after its commit) at 1, 10, 100 and 1,000 objects committing
+//   at once: --durability postgres vs --durability local vs workerd (local disk), round trips/s and p50/p99;
+//   objects per PostgreSQL transaction and bytes shipped per commit (pg_stat_statements and the log table);
+// - restore time of a 100 KB and a 10 MB object (claim + snapshot + log, in process);
+// - with two nodes: the extra latency of a call and of a WebSocket message proxied through the node that does not
+//   hold the object, and the failover time from SIGKILL of the owner to the first answer through the other node.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DurableObject, Runtime, silentLogger } from "../packages/core/src/index.ts";
+import { LogShipper, NodeLease, ObjectLog, SlotLeases, openClusterDb, postgresStorage, type ClusterDb } from "../packages/postgres/src/index.ts";
+import { startPgServer, type PgServer } from "../packages/postgres/test/pg-server.ts";
+import { loadWs } from "./lib/deps.ts";
+import { startBenchNode, type BenchNode } from "./lib/nodes.ts";
+import { start, type Child } from "./lib/proc.ts";
+import { QUICK, WITH_WORKERD } from "./lib/product.ts";
+import { SERVER_CPU, startLoadgen, type PartResult } from "./lib/sides.ts";
+import { fmt, Hist, median, ratioRow, valueRow, type Row } from "./lib/stats.ts";
+
+const LEVELS = QUICK ? [1, 10, 100] : [1, 10, 100, 1_000];
+/** Messages per connection per round: about the same number of commits at every level. */
+const messagesAt = (c: number) => Math.max(QUICK ? 2 : 3, Math.round((QUICK ? 600 : 2_000) / c));
+const ROUNDS = QUICK ? 1 : 3;
+const TTL_MS = 10_000;
+
+export async function run(): Promise<PartResult> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "torpor-bench-multinode-"));
+  const pg = startPgServer({ fsync: true, config: ["shared_preload_libraries = 'pg_stat_statements'", "max_connections = 200"] });
+  try {
+    const dbUrl = (name: string) => pg.url.replace("/postgres?", `/${name}?`);
+    const admin = await openClusterDb({ url: pg.url, schema: "bench_admin", skipPoolerCheck: true });
+    for (const name of ["bench_pg", "bench_local", "bench_pair"]) await admin.query(`CREATE DATABASE ${name}`);
+    await admin.close();
+    await durable(pg, dbUrl, scratch, rows, notes);
+    await restore(pg, rows, notes);
+    await pair(dbUrl("bench_pair"), scratch, rows, notes);
+  } finally {
+    pg.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return { rows, notes };
+}
+
+type Side = "postgres" | "local" | "workerd";
+
+async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: string, rows: Row[], notes: string[]): Promise<void> {
+  const stats = await openClusterDb({ url: dbUrl("bench_pg"), schema: "torpor", skipPoolerCheck: true });
+  await stats.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  const servers: Partial<Record<Side, { base: string; stop(): Promise<void> }>> = {};
+  const [pgNode, localNode, workerd] = await Promise.all([
+    startBenchNode(scratch, "pg", dbUrl("bench_pg"), "sql"),
+    startBenchNode(scratch, "local", dbUrl("bench_local"), "sql", ["--durability", "local"]),
+    WITH_WORKERD
+      ? start("workerd-multinode", "servers/workerd.ts", { cpu: SERVER_CPU, env: { BENCH_MODE: "sql", BENCH_DIR: join(scratch, "workerd") } })
+      : null,
+  ]);
+  servers.postgres = { base: pgNode.url.replace("http", "ws"), stop: () => pgNode.stop() };
+  servers.local = { base: localNode.url.replace("http", "ws"), stop: () => localNode.stop() };
+  if (workerd !== null) servers.workerd = { base: `ws://127.0.0.1:${(workerd as Child).info.port as number}`, stop: () => (workerd as Child).stop() };
+  const sides = Object.keys(servers) as Side[];
+  const lg = await startLoadgen("loadgen-multinode");
+  try {
+    for (const c of LEVELS) {
+      const results: Record<string, { rps: number; p50: number; p99: number }[]> = {};
+      const shipped: { perTx: number; bytes: number }[] = [];
+      for (const side of sides) {
+        results[side] = [];
+        await lg.call("connect", { group: `${side}-${c}`, base: servers[side]!.base, paths: Array.from({ length: c }, (_, i) => `/ROOM/c${c}-${i}?u=u${i}`) });
+        await lg.call("echo", { group: `${side}-${c}`, messages: 2 });
+      }
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < sides.length; k++) {
+          const side = sides[(round + k) % sides.length]!;
+          const before = side === "postgres" ? await logStats(stats) : null;
+          const r = await lg.call<{ roundTrips: number; elapsedMs: number; latency: { p50: number; p99: number } }>("echo", {
+            group: `${side}-${c}`,
+            messages: messagesAt(c),
+            timeoutMs: 300_000,
+          });
+          results[side]!.push({ rps: r.roundTrips / (r.elapsedMs / 1000), p50: r.latency.p50, p99: r.latency.p99 });
+          if (before !== null) {
+            const after = await logStats(stats);
+            const records = after.records - before.records;
+            shipped.push({ perTx: records / Math.max(1, after.statements - before.statements), bytes: (after.bytes - before.bytes) / Math.max(1, records) });
+          }
+        }
+      }
+      for (const side of sides) await lg.call("close", { group: `${side}-${c}` });
+      const m = (side: Side, k: "rps" | "p50" | "p99") => (results[side] === undefined ? Number.NaN : median(results[side]!.map((x) => x[k])));
+      const label = `multinode durable echo, 1 INSERT/msg, ${c.toLocaleString("en-US")} object${c === 1 ? "" : "s"}`;
+      // Columns: "raw ws" holds --durability local (this node's disk), "torpor start" --durability postgres.
+      rows.push(
+        ratioRow(`${label}: round trips/s, postgres (baseline: workerd, local disk)`, { workerd: m("workerd", "rps"), torpor: m("postgres", "rps") }, "rt/s", {
+          min: 1,
+          vs: "workerd",
+        }),
+      );
+      rows.push(ratioRow(`${label}: round trips/s, postgres vs --durability local`, { raw: m("local", "rps"), torpor: m("postgres", "rps") }, "rt/s", null));
+      rows.push(
+        ratioRow(
+          `${label}: latency p50 (raw column: local)`,
+          { raw: m("local", "p50"), workerd: m("workerd", "p50"), torpor: m("postgres", "p50") },
+          "ms",
+          null,
+        ),
+      );
+      rows.push(
+        ratioRow(
+          `${label}: latency p99 (raw column: local)`,
+          { raw: m("local", "p99"), workerd: m("workerd", "p99"), torpor: m("postgres", "p99") },
+          "ms",
+          null,
+        ),
+      );
+      rows.push(valueRow(`${label}: objects per PostgreSQL transaction`, median(shipped.map((s) => s.perTx)), "objects"));
+      rows.push(valueRow(`${label}: bytes shipped per commit`, median(shipped.map((s) => s.bytes)), "B"));
+      for (const side of sides) {
+        notes.push(`- ${label}, ${side}: ${results[side]!.map((x) => `${fmt(x.rps)} rt/s p50 ${fmt(x.p50)} ms p99 ${fmt(x.p99)} ms`).join("; ")}`);
+      }
+      notes.push(`- ${label}, postgres shipping: ${shipped.map((s) => `${fmt(s.perTx)} objects/transaction, ${fmt(s.bytes)} B/commit`).join("; ")}`);
+    }
+  } finally {
+    await lg.stop();
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    await stats.close();
+  }
+}
+
+/** Commit statements run, records written and their bytes, so far. */
+async function logStats(db: ClusterDb): Promise<{ statements: number; records: number; bytes: number }> {
+  const s = await db.query<{ calls: string | null }>("SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query LIKE '%WITH v AS (%'");
+  const l = await db.query<{ n: string; bytes: string | null }>("SELECT count(*) AS n, sum(octet_length(record)) AS bytes FROM torpor.log");
+  return { statements: Number(s.rows[0]?.calls ?? 0), records: Number(l.rows[0]!.n), bytes: Number(l.rows[0]!.bytes ?? 0) };
+}
+
+class Blob extends DurableObject {
+  async fill(bytes: number) {
+    const chunk = "x".repeat(2_000);
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS blobs (i INTEGER PRIMARY KEY, body TEXT)");
+    for (let i = 0; i * 2_000 < bytes; i++) this.ctx.storage.sql.exec("INSERT INTO blobs (body) VALUES (?)", chunk);
+    return this.ctx.storage.sql.databaseSize;
+  }
+}
+
+/** Restore time of a 100 KB and a 10 MB object on a node taking them over (claim, snapshot + log, rebuild). */
+async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void> {
+  const db = await openClusterDb({ url: pg.url, schema: "bench_restore" });
+  const dirs: string[] = [];
+  const node = async (nodeId: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `torpor-bench-restore-${nodeId}-`));
+    dirs.push(dir);
+    const lease = await NodeLease.join(db, { nodeId, address: "-", ttlMs: 60_000 });
+    const slots = new SlotLeases(db, nodeId);
+    await slots.rebalance();
+    const log = new ObjectLog(db);
+    const storage = postgresStorage({ dir, nodeId, log, shipper: new LogShipper(log), slotEpoch: (s) => slots.owned.get(s) ?? null });
+    const runtime = new Runtime({ objects: { BLOB: Blob }, storage, logger: silentLogger });
+    return { lease, storage, runtime };
+  };
+  try {
+    const a = await node("writer");
+    const sizes = [100_000, 10_000_000];
+    const actual: number[] = [];
+    for (const size of sizes) actual.push(await a.runtime.namespace<Blob>("BLOB").getByName(`blob-${size}`).fill(size));
+    // Hibernated: the log is folded into a snapshot, as it would be before a failover in steady state.
+    await a.runtime.hibernateAll();
+    await a.storage.snapshotsSettled();
+    a.lease.stop();
+    await db.query(`UPDATE ${db.tables.nodes} SET expires_at = now() - interval '1 millisecond'`);
+    const b = await node("taker");
+    for (const [i, size] of sizes.entries()) {
+      const ns = b.runtime.namespace<Blob>("BLOB");
+      const id = ns.idFromName(`blob-${size}`);
+      const t = performance.now();
+      await b.storage.prepare!({ namespace: "BLOB", id: id.toString(), name: `blob-${size}` });
+      const ms = performance.now() - t;
+      const label = size >= 1_000_000 ? `${size / 1_000_000} MB` : `${size / 1_000} KB`;
+      rows.push(valueRow(`multinode: restore a ${label} object on the node taking it over (claim + snapshot + log)`, ms, "ms"));
+      notes.push(`- restore ${label} (database ${fmt(actual[i]! / 1024)} KiB): ${fmt(ms)} ms`);
+    }
+    b.lease.stop();
+    await a.runtime.close();
+    await b.runtime.close();
+  } finally {
+    await db.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Two nodes: proxied vs direct latency of a call and a WebSocket echo, then failover after SIGKILL of the owner. */
+async function pair(url: string, scratch: string, rows: Row[], notes: string[]): Promise<void> {
+  const nodes = await Promise.all([startBenchNode(scratch, "pa", url, "echo"), startBenchNode(scratch, "pb", url, "echo")]);
+  const db = await openClusterDb({ url, schema: "torpor", skipPoolerCheck: true });
+  try {
+    // Wait until the slots are split (the first node hands half over to the second).
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const owners = await db.query<{ n: string }>("SELECT count(DISTINCT owner) AS n FROM torpor.slots WHERE owner IS NOT NULL");
+      if (Number(owners.rows[0]!.n) === 2) break;
+      if (Date.now() > deadline) throw new Error("the two nodes did not split the slots within 120 s");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await fetch(`${nodes[0].url}/visit/latency`);
+    const owner = await ownerOf(db, nodes, "latency");
+    const other = nodes.find((n) => n !== owner)!;
+    const calls = QUICK ? 200 : 1_000;
+    const call = async (node: BenchNode) => {
+      const h = new Hist();
+      for (let i = 0; i < calls; i++) {
+        const t = performance.now();
+        await (await fetch(`${node.url}/visit/latency`)).text();
+        h.add(performance.now() - t);
+      }
+      return h.summary();
+    };
+    await call(owner);
+    await call(other);
+    const direct = await call(owner);
+    const proxied = await call(other);
+    rows.push(ratioRow("multinode: call p50, proxied through a non-owner (baseline: to the owner)", { raw: direct.p50, torpor: proxied.p50 }, "ms", null));
+    notes.push(
+      `- call (GET → object fetch), ${calls} sequential: direct p50 ${fmt(direct.p50)} p99 ${fmt(direct.p99)} ms; proxied p50 ${fmt(proxied.p50)} p99 ${fmt(proxied.p99)} ms`,
+    );
+
+    const ws = await loadWs();
+    const echo = async (node: BenchNode, n: number) => {
+      const sock = new ws.WebSocket(`${node.url.replace("http", "ws")}/ROOM/latency?u=x`, { perMessageDeflate: false });
+      await new Promise((resolve, reject) => {
+        sock.once("open", resolve);
+        sock.once("error", reject);
+      });
+      const h = new Hist();
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await new Promise<void>((resolve) => {
+          sock.once("message", () => resolve());
+          sock.send("x".repeat(64));
+        });
+        h.add(performance.now() - t);
+      }
+      sock.terminate();
+      return h.summary();
+    };
+    const messages = QUICK ? 500 : 3_000;
+    await echo(owner, 200);
+    await echo(other, 200);
+    const wsDirect = await echo(owner, messages);
+    const wsProxied = await echo(other, messages);
+    rows.push(valueRow("multinode: WebSocket echo p99, proxied minus direct", wsProxied.p99 - wsDirect.p99, "ms", { max: 1.5 }));
+    rows.push(ratioRow("multinode: WebSocket echo p50, proxied (baseline: direct)", { raw: wsDirect.p50, torpor: wsProxied.p50 }, "ms", null));
+    notes.push(
+      `- WebSocket echo, ${messages} sequential 64-byte messages: direct p50 ${fmt(wsDirect.p50)} p99 ${fmt(wsDirect.p99)} ms; spliced through the other node p50 ${fmt(wsProxied.p50)} p99 ${fmt(wsProxied.p99)} ms`,
+    );
+
+    // Failover: SIGKILL the owner's whole node; time until the other node answers for its object.
+    const killed = Date.now();
+    owner.kill("SIGKILL");
+    let answered = Number.NaN;
+    for (const deadline = killed + 120_000; Date.now() < deadline; ) {
+      const ok = await fetch(`${other.url}/visit/latency`, { signal: AbortSignal.timeout(5_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) {
+        answered = Date.now() - killed;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    rows.push(
+      valueRow(`multinode: failover, SIGKILL of the owner to the first answer through another node (lease TTL ${TTL_MS / 1000} s)`, answered, "ms", {
+        max: TTL_MS + 2_000,
+      }),
+    );
+    notes.push(`- failover after SIGKILL: ${fmt(answered)} ms (TTL ${TTL_MS} ms)`);
+  } finally {
+    await db.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+async function ownerOf(db: ClusterDb, nodes: BenchNode[], name: string): Promise<BenchNode> {
+  const row = await db.query<{ owner: string }>("SELECT owner FROM torpor.objects WHERE name = $1", [name]);
+  const id = row.rows[0]?.owner;
+  // An object that never wrote has no row: its slot's owner holds it.
+  if (id === undefined) throw new Error(`no owner recorded for ${name}`);
+  return nodes.find((n) => n.nodeId === id)!;
+}

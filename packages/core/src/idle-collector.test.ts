@@ -1,0 +1,156 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+import { type HeapFigures, IdleCollector } from "./idle-collector.ts";
+import { silentLogger } from "./logger.ts";
+import { VirtualClock } from "./virtual-clock.ts";
+
+const MiB = 2 ** 20;
+
+/** A collector on a virtual clock whose V8 is a script: utilization, heap and releases set by the test. */
+function rig(o: { minGapMs?: number } = {}) {
+  const clock = new VirtualClock(0);
+  const state = {
+    busy: 0,
+    releases: 0,
+    heap: { used: 50 * MiB, oldCommitted: 54 * MiB, oldUsed: 45 * MiB, youngCommitted: 1 * MiB } as HeapFigures,
+    /** What a collection leaves: the heap after it (per compact flag). */
+    after: (compact: boolean, h: HeapFigures): HeapFigures => (compact ? { ...h, oldCommitted: h.oldUsed } : h),
+    runs: [] as boolean[],
+  };
+  const collector = new IdleCollector({
+    clock,
+    logger: silentLogger,
+    releases: () => state.releases,
+    intervalMs: 1_000,
+    ...(o.minGapMs !== undefined ? { minGapMs: o.minGapMs } : {}),
+    utilization: () => state.busy,
+    heap: () => state.heap,
+    collect: (compact) => {
+      state.runs.push(compact);
+      state.heap = state.after(compact, state.heap);
+    },
+  });
+  collector.start();
+  return { clock, state, collector };
+}
+
+describe("idle collector", () => {
+  test("collects once after a burst of releases, when two intervals in a row were idle", async () => {
+    const { clock, state, collector } = rig();
+    state.releases = 150;
+    state.busy = 0.9;
+    await clock.advance(5_000);
+    expect(state.runs).toEqual([]); // busy: V8's own collector runs there
+    state.busy = 0;
+    await clock.advance(1_000);
+    expect(state.runs).toEqual([]); // one idle interval could be a pause between messages
+    await clock.advance(1_000);
+    expect(state.runs).toHaveLength(1);
+    await clock.advance(60_000);
+    expect(state.runs).toHaveLength(1); // nothing new since
+    expect(collector.collections).toBe(1);
+  });
+
+  test("a few releases or a little growth are not worth a collection", async () => {
+    const { clock, state } = rig();
+    state.releases = 99;
+    state.heap = { ...state.heap, used: state.heap.used + 4 * MiB };
+    await clock.advance(30_000);
+    expect(state.runs).toEqual([]);
+  });
+
+  test("heap growth alone (garbage no counter sees) triggers it", async () => {
+    const { clock, state } = rig();
+    state.heap = { ...state.heap, used: 80 * MiB };
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(1);
+  });
+
+  test("collections are at least minGapMs apart", async () => {
+    const { clock, state } = rig({ minGapMs: 10_000 });
+    state.releases = 100;
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(1);
+    state.releases = 200;
+    await clock.advance(8_000);
+    expect(state.runs).toHaveLength(1);
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(2);
+  });
+
+  test("compacts only an old generation left fragmented by the regular collection", async () => {
+    const { clock, state } = rig();
+    // 54 MiB committed for 45 used: 9 free is over 8 MiB but under a quarter of 45: not worth copying.
+    state.releases = 100;
+    await clock.advance(2_000);
+    expect(state.runs).toEqual([false]);
+    state.heap = { used: 20 * MiB, oldCommitted: 200 * MiB, oldUsed: 15 * MiB, youngCommitted: 1 * MiB };
+    state.releases = 300;
+    await clock.advance(6_000);
+    expect(state.runs).toEqual([false, false, true]);
+    expect(state.heap.oldCommitted).toBe(15 * MiB);
+  });
+
+  test("a young generation left grown gets one more collection later, not an endless series", async () => {
+    const { clock, state } = rig();
+    state.heap = { ...state.heap, youngCommitted: 32 * MiB };
+    state.releases = 100;
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(1);
+    await clock.advance(5_000);
+    expect(state.runs).toHaveLength(2);
+    await clock.advance(60_000);
+    expect(state.runs).toHaveLength(2);
+  });
+
+  test("stop() ends the looks", async () => {
+    const { clock, state, collector } = rig();
+    collector.stop();
+    state.releases = 1_000;
+    await clock.advance(60_000);
+    expect(state.runs).toEqual([]);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("with V8 as shipped (no --expose-gc), garbage of an idle process is collected and its pages given back", () => {
+    // A child without --expose-gc: the collector must get its collection some other way, and the
+    // main context must not see a `gc` global. The child makes a burst of garbage, goes idle (it
+    // allocates nothing more), and reports whether a WeakRef into the garbage was cleared and how much
+    // old space stayed committed.
+    const script = `
+      import { IdleCollector } from ${JSON.stringify(fileURLToPath(new URL("./idle-collector.ts", import.meta.url)))};
+      import { getHeapSpaceStatistics } from "node:v8";
+      const old = () => getHeapSpaceStatistics().find((s) => s.space_name === "old_space").space_size;
+      const before = old();
+      let garbage = [];
+      for (let i = 0; i < 400_000; i++) garbage.push({ i, s: "x" + i });
+      const ref = new WeakRef(garbage);
+      const grown = old();
+      garbage = null;
+      const logger = { debug() {}, info() {}, warn() {}, error() {} };
+      let releases = 0;
+      const clock = { now: () => Date.now(), setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } };
+      const collector = new IdleCollector({ clock, logger, releases: () => releases, intervalMs: 200, minGapMs: 0 });
+      collector.start();
+      releases = 1000;
+      const deadline = Date.now() + 20_000;
+      const poll = () => {
+        if (collector.collections > 0 || Date.now() > deadline) {
+          collector.stop();
+          console.log(JSON.stringify({ exposed: typeof globalThis.gc, cleared: ref.deref() === undefined, collections: collector.collections, before, grown, after: old() }));
+        } else setTimeout(poll, 50);
+      };
+      poll();
+    `;
+    const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect(run.stderr).toBe("");
+    const out = JSON.parse(run.stdout) as { exposed: string; cleared: boolean; collections: number; before: number; grown: number; after: number };
+    expect(out.exposed).toBe("undefined");
+    expect(out.collections).toBe(1);
+    expect(out.cleared).toBe(true);
+    expect(out.grown - out.before).toBeGreaterThan(10 * MiB);
+    // Compacted back to about where it started (a few MiB of slack for code and caches).
+    expect(out.after).toBeLessThan(out.before + 4 * MiB);
+  });
+});

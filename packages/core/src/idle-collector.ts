@@ -1,0 +1,246 @@
+/**
+ * Gives memory back once a process goes idle after a burst.
+ *
+ * V8 collects garbage when JavaScript allocates. A server that has just seen
+ * a burst (thousands of objects hibernated, thousands of sockets closed) and
+ * then goes quiet allocates nothing, so the garbage of the burst, and the
+ * heap pages and young generation it grew, stay resident for good: an operator
+ * sizes machines by a high-water mark that never comes down. Node has no
+ * idle-time collection of its own (V8's memory reducer only starts after a
+ * full collection the burst may never have triggered).
+ *
+ * This collector looks at the process every `intervalMs` on the runtime's
+ * clock. When the event loop was (nearly) idle for two checks in a row and
+ * something suggests garbage (many hibernations or socket closes since the
+ * last collection, or a heap that grew well past its size after it), it runs
+ * one full collection, compacting the old generation when it is fragmented,
+ * so freed pages go back to the OS. Collections are at least `minGapMs` apart;
+ * a busy process is never collected by it (V8's own collector runs there).
+ * The cost is one full GC per burst, measured by `pnpm bench memory`.
+ */
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
+import { performance } from "node:perf_hooks";
+import { runInNewContext } from "node:vm";
+import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
+import type { Logger } from "./logger.ts";
+
+/** What the collector reads from V8 (a seam for tests). */
+export interface HeapFigures {
+  /** Bytes in use across the heap. */
+  used: number;
+  /** Old generation: bytes committed and in use. */
+  oldCommitted: number;
+  oldUsed: number;
+  /** Young generation: bytes committed. */
+  youngCommitted: number;
+}
+
+/** How the collector is wired; everything but `releases` and `logger` has a default. */
+export interface IdleCollectorOptions {
+  /** Whose timers the looks run on (default the system clock). */
+  clock?: Clock;
+  /** A count that grows with work whose memory becomes garbage (hibernations, socket closes). */
+  releases: () => number;
+  logger: Logger;
+  /** Time between looks (default 2,000 ms). */
+  intervalMs?: number;
+  /** Least time between two collections (default 5,000 ms). */
+  minGapMs?: number;
+  /** Releases since the last collection that make one worth running (default 100). */
+  releasesThreshold?: number;
+  /** Event-loop utilization below which an interval counts as idle (default 0.05). */
+  idleUtilization?: number;
+  /** Called after each collection (the runtime counts them in its metrics). */
+  onCollection?: (collection: Collection) => void;
+  /** @internal test seams: the collection itself, event-loop utilization since the last call, heap figures. */
+  collect?: (compact: boolean) => void;
+  utilization?: () => number;
+  heap?: () => HeapFigures;
+}
+
+/** What one collection did. */
+export interface Collection {
+  /** Wall time of the collection, and the process's CPU time over it (GC helper threads included), ms. */
+  ms: number;
+  cpuMs: number;
+  compacted: boolean;
+  before: HeapFigures;
+  after: HeapFigures;
+}
+
+/** Heap growth since the last collection that is worth a look even without releases. */
+const GROWTH_BYTES = 8 * 2 ** 20;
+/** A young generation committed beyond this after a collection was not shrunk (V8 shrinks it only when allocation is slow). */
+const YOUNG_GROWN_BYTES = 4 * 2 ** 20;
+/** Old-generation bytes committed but free beyond which a compacting collection is worth its copying. */
+const FRAGMENTED_BYTES = 8 * 2 ** 20;
+
+/** See the module comment. `start()` begins looking; `stop()` ends it. */
+export class IdleCollector {
+  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "utilization" | "heap" | "onCollection">>;
+  readonly #collect: (compact: boolean) => void;
+  readonly #utilization: () => number;
+  readonly #heap: () => HeapFigures;
+  readonly #onCollection: ((collection: Collection) => void) | undefined;
+  #timer: TimerHandle | null = null;
+  #idleChecks = 0;
+  #releasesAt = 0;
+  #heapAfter = 0;
+  #lastAt = Number.NEGATIVE_INFINITY;
+  /** One more collection is allowed for a young generation the last one left grown. */
+  #youngRetry = false;
+  /** Collections run, and their total CPU time (ms): what this costs. */
+  collections = 0;
+  collectionMs = 0;
+
+  constructor(options: IdleCollectorOptions) {
+    this.#o = {
+      clock: systemClock,
+      intervalMs: 2_000,
+      minGapMs: 5_000,
+      releasesThreshold: 100,
+      idleUtilization: 0.05,
+      ...options,
+    };
+    this.#collect = options.collect ?? v8Collect;
+    this.#utilization = options.utilization ?? eventLoopUtilization();
+    this.#heap = options.heap ?? heapFigures;
+    this.#onCollection = options.onCollection;
+  }
+
+  start(): void {
+    if (this.#timer !== null) return;
+    this.#releasesAt = this.#o.releases();
+    this.#heapAfter = this.#heap().used;
+    this.#utilization();
+    this.#arm();
+  }
+
+  stop(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+  }
+
+  #arm(): void {
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = null;
+      try {
+        this.check();
+      } finally {
+        if (this.#timer === null) this.#arm();
+      }
+    }, this.#o.intervalMs);
+  }
+
+  /** One look (the timer calls it; tests may too). Returns what it collected, if it did. */
+  check(): Collection | null {
+    if (this.#utilization() > this.#o.idleUtilization) {
+      this.#idleChecks = 0;
+      return null;
+    }
+    // Two idle intervals in a row: the burst is over, not pausing between messages.
+    if (++this.#idleChecks < 2) return null;
+    if (this.#o.clock.now() - this.#lastAt < this.#o.minGapMs) return null;
+    const heap = this.#heap();
+    const released = this.#o.releases() - this.#releasesAt;
+    const grown = heap.used - this.#heapAfter > Math.max(GROWTH_BYTES, this.#heapAfter / 5);
+    const young = this.#youngRetry && heap.youngCommitted > YOUNG_GROWN_BYTES;
+    if (released < this.#o.releasesThreshold && !grown && !young) return null;
+    return this.#run(heap);
+  }
+
+  #run(before: HeapFigures): Collection {
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    this.#collect(false);
+    let after = this.#heap();
+    // A regular full collection frees whole pages only; copy the survivors together when much is left free.
+    const free = after.oldCommitted - after.oldUsed;
+    const compacted = free > Math.max(FRAGMENTED_BYTES, after.oldUsed / 4);
+    if (compacted) {
+      this.#collect(true);
+      after = this.#heap();
+    }
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    // The collection's own time is not traffic: the next interval starts now.
+    this.#utilization();
+    this.collections++;
+    this.collectionMs += cpuMs;
+    this.#lastAt = this.#o.clock.now();
+    this.#releasesAt = this.#o.releases();
+    this.#heapAfter = after.used;
+    // V8 shrinks the young generation only when allocation was slow over its last few seconds: a
+    // collection right after a burst may leave it grown, and one more (once) a few seconds on frees it.
+    this.#youngRetry = !this.#youngRetry && after.youngCommitted > YOUNG_GROWN_BYTES;
+    this.#o.logger.debug("Idle: collected garbage", {
+      ms: Math.round(ms),
+      cpuMs: Math.round(cpuMs),
+      compacted,
+      heapUsedMiB: mib(before.used, after.used),
+      oldCommittedMiB: mib(before.oldCommitted, after.oldCommitted),
+      youngCommittedMiB: mib(before.youngCommitted, after.youngCommitted),
+    });
+    const collection = { ms, cpuMs, compacted, before, after };
+    this.#onCollection?.(collection);
+    return collection;
+  }
+}
+
+function mib(before: number, after: number): string {
+  return `${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)}`;
+}
+
+function heapFigures(): HeapFigures {
+  let used = 0;
+  let oldCommitted = 0;
+  let oldUsed = 0;
+  let youngCommitted = 0;
+  for (const s of getHeapSpaceStatistics()) {
+    used += s.space_used_size;
+    if (s.space_name === "old_space") {
+      oldCommitted = s.space_size;
+      oldUsed = s.space_used_size;
+    } else if (s.space_name === "new_space") youngCommitted = s.space_size;
+  }
+  return { used, oldCommitted, oldUsed, youngCommitted };
+}
+
+/** Event-loop utilization since the previous call (0 = idle, 1 = busy all along). */
+function eventLoopUtilization(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return u;
+  };
+}
+
+let gc: (() => void) | null = null;
+/** The process was started with --compact-on-every-full-gc: leave that flag alone. */
+const compactsAlways = process.execArgv.some((a) => /^--compact[-_]on[-_]every[-_]full[-_]gc$/.test(a));
+
+/**
+ * A full V8 collection. `gc` is exposed to a fresh context only (V8 reads --expose-gc when a
+ * context is made), so the Worker's global scope never sees it. Compaction of every page is a V8
+ * flag read at collection time, set for this one collection.
+ */
+function v8Collect(compact: boolean): void {
+  if (gc === null) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (exposed !== undefined) gc = exposed;
+    else {
+      setFlagsFromString("--expose-gc");
+      gc = runInNewContext("gc") as () => void;
+    }
+  }
+  const toggle = compact && !compactsAlways;
+  if (toggle) setFlagsFromString("--compact-on-every-full-gc");
+  try {
+    gc();
+  } finally {
+    if (toggle) setFlagsFromString("--no-compact-on-every-full-gc");
+  }
+}

@@ -61,6 +61,17 @@ class Lingerer extends DurableObject {
   }
 }
 
+let alarms = 0;
+
+class Reminder extends DurableObject {
+  async remind(ms: number): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + ms);
+  }
+  override async alarm(): Promise<void> {
+    alarms++;
+  }
+}
+
 describe("timers of object code", () => {
   test("an object with a pending setTimeout stays live past hibernateAfterMs and says why; it hibernates once the timer fired", async () => {
     fired = 0;
@@ -122,5 +133,21 @@ describe("timers of object code", () => {
     wake!();
     client.send("ping");
     expect(await client.next()).toBe("pong ping");
+  });
+
+  test("the runtime's own timers are not the object's: an alarm armed during an event fires after the object hibernated", async () => {
+    // The alarm scheduler arms its timer (systemClock, real time) when the
+    // batch that set the alarm commits, inside the object's event. Counted
+    // as the object's own timer, hibernation cancelled it with the dropped
+    // instance's timers and the alarm never fired (the Agents SDK's
+    // schedule() while hibernated, compat/libraries/agents-app).
+    alarms = 0;
+    const { runtime } = await startRuntime({ objects: { R: Reminder } });
+    const stub = runtime.namespace<Reminder>("R").getByName("r");
+    await stub.remind(300);
+    expect(runtime.inspect(stub).blockers).toEqual([]);
+    await runtime.hibernate(stub);
+    expect(runtime.inspect(stub).state).toBe("hibernated");
+    await vi.waitFor(() => expect(alarms).toBe(1), { timeout: 10_000 });
   });
 });

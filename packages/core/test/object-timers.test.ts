@@ -1,4 +1,6 @@
-import { describe, expect, test, vi } from "vitest";
+import { createServer } from "node:http";
+import type { Socket } from "node:net";
+import { describe, expect, onTestFinished, test, vi } from "vitest";
 import { DurableObject, Response, VirtualClock, WebSocketPair, type WebSocket } from "../src/index.ts";
 import { connect, startRuntime } from "./helpers.ts";
 
@@ -69,6 +71,16 @@ class Reminder extends DurableObject {
   }
   override async alarm(): Promise<void> {
     alarms++;
+  }
+}
+
+class Fetcher extends DurableObject {
+  /** Starts a fetch no event awaits (its response is dropped). */
+  start(url: string): void {
+    void fetch(url).then(
+      (response) => response.text(),
+      () => undefined,
+    );
   }
 }
 
@@ -149,5 +161,42 @@ describe("timers of object code", () => {
     await runtime.hibernate(stub);
     expect(runtime.inspect(stub).state).toBe("hibernated");
     await vi.waitFor(() => expect(alarms).toBe(1), { timeout: 10_000 });
+  });
+
+  test("Node's fetch() from object code arms its timers outside the object: hibernation does not cancel them", async () => {
+    // Node's fetch (undici) drives its connect, headers and body timeouts
+    // from one process-wide timer (its callback is named onTick), created
+    // with the global setTimeout on first use and only refreshed after that
+    // (refresh() does not revive a cleared timer). Created inside an
+    // object's event, it counted as that object's timer until its first
+    // tick (~0.5 s): hibernating the object in that window cancelled it, and
+    // no fetch timeout of the process fired again. Its pooled sockets' timers
+    // (keep-alive) were the object's too. This must be the process's first
+    // fetch (nothing earlier in this file fetches).
+    const server = createServer((_request, response) => response.end("hello"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const { runtime } = await startRuntime({ objects: { F: Fetcher } });
+    const stub = runtime.namespace<Fetcher>("F").getByName("f");
+    // Watches what undici arms through the global setTimeout (the runtime's tracked one, installed by now).
+    const seen: NodeJS.Timeout[] = [];
+    const tracked = globalThis.setTimeout;
+    globalThis.setTimeout = function (this: unknown, ...args: Parameters<typeof setTimeout>) {
+      const timer = (tracked as (...a: unknown[]) => NodeJS.Timeout).apply(this, args);
+      if ((args[0] as { name?: string }).name === "onTick") seen.push(timer);
+      return timer;
+    } as typeof setTimeout;
+    try {
+      await stub.start(url);
+      await vi.waitFor(() => expect(seen.length).toBe(1));
+    } finally {
+      globalThis.setTimeout = tracked;
+    }
+    // Hibernated at once, while its fetch is under way (well within the first tick).
+    await runtime.hibernate(stub);
+    expect(runtime.inspect(stub).state).toBe("hibernated");
+    expect((seen[0] as unknown as { _destroyed: boolean })._destroyed).toBe(false);
+    expect(await (await fetch(url)).text()).toBe("hello");
   });
 });

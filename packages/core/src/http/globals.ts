@@ -1,4 +1,5 @@
 import { afterOutputGate } from "../object/incarnation.ts";
+import { outsideOwners } from "../owner-context.ts";
 import { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
 import { outboundFetch } from "./outbound-fetch.ts";
 import { Response } from "./response.ts";
@@ -14,9 +15,16 @@ let platformFetch: typeof fetch | undefined;
  * the output gate holds outgoing requests too); from an instance that was
  * reset, it never leaves and rejects with the reset's error. Elsewhere it is
  * the platform's fetch, unchanged.
+ *
+ * The platform's fetch runs outside the object's async context: undici's
+ * timers (one process-wide timer it creates on first use, its pooled
+ * sockets' keep-alive timers) serve every later caller, and counted as the
+ * object's own timers (object/object-timers.ts) they would be cancelled when
+ * it hibernates, leaving the process with no fetch timeouts. The caller's
+ * `await` still resumes in its own context.
  */
 function gatedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
-  return afterOutputGate(() => platformFetch!(input, init));
+  return afterOutputGate(() => outsideOwners(() => platformFetch!(input, init)));
 }
 
 /**

@@ -78,6 +78,10 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     return this.#batch.open;
   }
 
+  get inClosure(): boolean {
+    return this.#batch.depth > 0;
+  }
+
   get #label(): string {
     return `${this.#key.namespace}/${this.#key.id}`;
   }

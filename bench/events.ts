@@ -28,10 +28,21 @@ async function profileSide(side: Side, dir: string, data: string): Promise<{ per
   const env = { BENCH_MODE: "echo", BENCH_DIR: data };
   const server: Child =
     side === "raw"
-      ? await start("raw-events", "servers/raw.ts", { cpu: SERVER_CPU, env, nodeFlags: ["--cpu-prof", `--cpu-prof-interval=${INTERVAL_US}`, `--cpu-prof-dir=${dir}`] })
+      ? await start("raw-events", "servers/raw.ts", {
+          cpu: SERVER_CPU,
+          env,
+          nodeFlags: ["--cpu-prof", `--cpu-prof-interval=${INTERVAL_US}`, `--cpu-prof-dir=${dir}`],
+        })
       : await start("torpor-events", "servers/torpor-start.ts", {
           cpu: CLIENT_CPU,
-          env: { ...env, BENCH_HIBERNATE_MS: "600000", BENCH_SERVER_NODE_FLAGS: "", BENCH_PIN: "1", BENCH_PROFILE_DIR: dir, BENCH_PROFILE_INTERVAL: String(INTERVAL_US) },
+          env: {
+            ...env,
+            BENCH_HIBERNATE_MS: "600000",
+            BENCH_SERVER_NODE_FLAGS: "",
+            BENCH_PIN: "1",
+            BENCH_PROFILE_DIR: dir,
+            BENCH_PROFILE_INTERVAL: String(INTERVAL_US),
+          },
         });
   const lg = await startLoadgen();
   let cpuUs = 0;

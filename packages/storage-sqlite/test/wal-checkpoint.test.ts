@@ -19,7 +19,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const hooks: StorageHooks = { writeStarted() {}, alarmChanged() {}, flush: async () => {}, holdInput: (p) => p } as unknown as StorageHooks;
+const hooks: StorageHooks = { writeStarted() {}, alarmChanged() {}, flush: async () => {}, holdInput: <T>(p: Promise<T>) => p };
 
 /** The object database's file (the provider names it after the id). */
 function databaseFile(): string {

@@ -156,6 +156,7 @@ export class SocketEnd implements CloseFrameTaker {
       if (item instanceof PendingClose) closeConnection(this.conn, item.code, item.reason);
       else if (this.conn.readyState === OPEN) {
         if (this.conn.bufferedAmount > this.maxBufferedBytes) this.#closeSlowConsumer();
+        else if (typeof item === "string") sendText(this.conn, item);
         else this.conn.send(item);
       }
     } else if (this.peer !== null) {
@@ -435,8 +436,39 @@ function toArrayBuffer(data: Buffer): ArrayBuffer {
 }
 
 // Shared listeners (`this` is the connection) so a connection costs no closures.
+/**
+ * The text message being delivered now and the bytes it was decoded from (ws validated them as
+ * UTF-8, so encoding the string again gives the same bytes). A handler that sends that same
+ * string back, or relays it to peers, while it is delivered sends these bytes instead of encoding
+ * it again: the echo and the broadcast of a received message skip a UTF-8 encode and ws's string
+ * write path per send. Set only during the synchronous delivery, so nothing is retained after it.
+ */
+let deliveringText: string | null = null;
+let deliveringBytes: Buffer | null = null;
+const TEXT_FRAME = { binary: false };
+
 function onConnectionMessage(this: BoundConnection, data: Buffer, isBinary: boolean): void {
-  this[kEnd]!.receive(isBinary ? toArrayBuffer(data) : data.toString());
+  if (isBinary) {
+    this[kEnd]!.receive(toArrayBuffer(data));
+    return;
+  }
+  const text = data.toString();
+  const outerText = deliveringText;
+  const outerBytes = deliveringBytes;
+  deliveringText = text;
+  deliveringBytes = data;
+  try {
+    this[kEnd]!.receive(text);
+  } finally {
+    deliveringText = outerText;
+    deliveringBytes = outerBytes;
+  }
+}
+
+/** Sends a text message on a connection: the received bytes when it is the text being delivered now (see `deliveringText`). */
+function sendText(conn: WsConnection, text: string): void {
+  if (text === deliveringText) conn.send(deliveringBytes!, TEXT_FRAME);
+  else conn.send(text);
 }
 
 function onConnectionClose(this: BoundConnection, code: number, reason: Buffer): void {

@@ -26,6 +26,12 @@ import { fsyncPath, syncPathAsync } from "./wal-sync.ts";
 
 /** WAL size that starts a checkpoint: about SQLite's default (1,000 pages of 4 KiB with their frame headers). */
 export const CHECKPOINT_WAL_BYTES = 1000 * (4096 + 24);
+/**
+ * Commits after which a checkpoint is due whatever the file's size: each commit writes at least
+ * one frame, so this is never more often than SQLite's own 1,000 pages. (After a checkpoint SQLite
+ * writes the WAL again from its start, so the file's size says nothing until it grows past itself.)
+ */
+const CHECKPOINT_COMMITS = 1000;
 /** The WAL's size is read once every this many commits (a stat on this thread). */
 const CHECK_EVERY = 16;
 
@@ -34,6 +40,10 @@ export class WalCheckpoint {
   readonly #database: string;
   readonly #onFailure: (error: Error) => void;
   #commits = 0;
+  /** Commits since the last checkpoint. */
+  #sinceCheckpoint = 0;
+  /** The WAL file's size at the last checkpoint: it holds more frames than then only once it is larger. */
+  #highWater = 0;
   /** Pages were copied into the database file and its fsync has not completed. */
   #unsynced = false;
   /** Bumped whenever the pending fsync stops mattering (done on this thread, or the database was rewritten). */
@@ -92,15 +102,22 @@ export class WalCheckpoint {
 
   /** Whether the WAL has grown past the checkpoint size (looked at once every {@link CHECK_EVERY} commits). */
   #due(odb: ObjectDatabase): boolean {
+    this.#sinceCheckpoint++;
     if (++this.#commits < CHECK_EVERY || this.#unsynced) return false;
     // Not inside an open write transaction (an event wrote meanwhile): look again after the next commit.
     if (odb.db.inTransaction) return false;
     this.#commits = 0;
+    let size: number;
     try {
-      return statSync(`${this.#database}-wal`).size >= CHECKPOINT_WAL_BYTES;
+      size = statSync(`${this.#database}-wal`).size;
     } catch {
       return false;
     }
+    const grown = size > this.#highWater && size >= CHECKPOINT_WAL_BYTES;
+    if (!grown && this.#sinceCheckpoint < CHECKPOINT_COMMITS) return false;
+    this.#sinceCheckpoint = 0;
+    this.#highWater = Math.max(this.#highWater, size);
+    return true;
   }
 
   /** Before a write transaction starts: the pages of a checkpoint must be durable before SQLite may restart the WAL over them. Throws if the fsync fails. */
@@ -121,5 +138,8 @@ export class WalCheckpoint {
     this.#generation++;
     this.#unsynced = false;
     this.#commits = 0;
+    // Closed (SQLite deletes the WAL) or recovered (a TRUNCATE checkpoint): the file starts empty.
+    this.#sinceCheckpoint = 0;
+    this.#highWater = 0;
   }
 }

@@ -45,6 +45,7 @@ test("at FULL a full WAL is checkpointed after the commit is durable, never insi
   const body = "x".repeat(3000); // about one WAL frame per row
   const perCommit = 20;
   let checkpointed = -1;
+  let copies = 0;
   let rows = 0;
   // Enough commits to pass the checkpoint size twice over.
   for (let i = 0; i < Math.ceil((2.5 * CHECKPOINT_WAL_BYTES) / (perCommit * 4120)); i++) {
@@ -55,8 +56,14 @@ test("at FULL a full WAL is checkpointed after the commit is durable, never insi
     // Inside the commit nothing was copied into the database file (SQLite's checkpoint would have).
     expect(statSync(file).size).toBe(before);
     await durable;
-    if (checkpointed < 0 && statSync(file).size > before) checkpointed = i;
+    if (statSync(file).size > before) {
+      copies++;
+      if (checkpointed < 0) checkpointed = i;
+    }
   }
+  // Once per WAL's worth of frames, as SQLite would (after a checkpoint the WAL file keeps its size,
+  // so its size alone would call for one at every look): 2.5 WALs make 2 or 3.
+  expect(copies).toBeLessThanOrEqual(3);
   // It did checkpoint once the WAL passed the size (the database file grew), and the WAL is reused after it.
   expect(checkpointed).toBeGreaterThan(0);
   expect(statSync(`${file}-wal`).size).toBeLessThan(CHECKPOINT_WAL_BYTES + 17 * (perCommit + 4) * 4120);

@@ -5,6 +5,7 @@ import { TorporError, domException, workerdError } from "../errors.ts";
 import type { MovedSocket } from "./moved-socket.ts";
 import {
   type CloseFrameTaker,
+  closeConnection,
   detachSocket,
   OVERSIZED,
   releaseConnection,
@@ -388,62 +389,6 @@ function checkCloseCode(raw: unknown): number {
     throw domException("InvalidAccessError", `Invalid WebSocket close code: ${String(raw)}.`);
   }
   return code;
-}
-
-/** Codes `ws` sends itself (its isValidStatusCode); the others (1016–2999) need closeWithUnlistedCode. */
-function wsSends(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
-}
-
-/** Starts the closing handshake on a network connection with any code close() accepted. */
-function closeConnection(conn: WsConnection, code: number | undefined, reason: string): void {
-  if (code === undefined || wsSends(code)) conn.close(code, reason);
-  else closeWithUnlistedCode(conn, code, reason);
-}
-
-/** The ws internals closeWithUnlistedCode needs (ws/lib/sender.js, ws 8). */
-interface WsSender {
-  enqueue(params: unknown[]): void;
-  constructor: { frame(data: Buffer, options: { opcode: number }): unknown };
-}
-
-/** A code ws's close() accepts, sent in place of the real one until the frame's bytes are rewritten. */
-const STAND_IN_CODE = 3999;
-
-/**
- * Sends a Close frame whose code `ws` refuses (1016–2999: registered or
- * reserved by RFC 6455, accepted by workerd). ws's close() does all the rest
- * of the handshake (state, timer, ending the socket after the reply), so it
- * runs with a stand-in code, and the two code bytes of the payload are
- * rewritten as the frame is built (Sender.frame, or the queue when the sender
- * is busy), before any masking.
- */
-function closeWithUnlistedCode(conn: WsConnection, code: number, reason: string): void {
-  const sender = (conn as unknown as { _sender?: WsSender })._sender;
-  if (sender === undefined) {
-    conn.close(1000, reason);
-    return;
-  }
-  const Sender = sender.constructor;
-  const frame = Sender.frame;
-  const rewrite = (data: unknown, opcode: number | undefined) => {
-    if (opcode === 0x08 && Buffer.isBuffer(data) && data.length >= 2 && data.readUInt16BE(0) === STAND_IN_CODE) data.writeUInt16BE(code, 0);
-  };
-  Sender.frame = (data, options) => {
-    rewrite(data, options.opcode);
-    return frame.call(Sender, data, options);
-  };
-  const enqueue = sender.enqueue;
-  sender.enqueue = (params) => {
-    rewrite(params[1], (params[3] as { opcode?: number } | undefined)?.opcode);
-    enqueue.call(sender, params);
-  };
-  try {
-    conn.close(STAND_IN_CODE, reason);
-  } finally {
-    Sender.frame = frame;
-    delete (sender as { enqueue?: unknown }).enqueue;
-  }
 }
 
 function notAcceptedError(): Error {

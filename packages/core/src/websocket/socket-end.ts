@@ -5,7 +5,7 @@ import { TorporError, domException, workerdError } from "../errors.ts";
 import type { MovedSocket } from "./moved-socket.ts";
 import {
   type CloseFrameTaker,
-  closeConnection,
+  closeWithUnlistedCode,
   detachSocket,
   OVERSIZED,
   releaseConnection,
@@ -389,6 +389,17 @@ function checkCloseCode(raw: unknown): number {
     throw domException("InvalidAccessError", `Invalid WebSocket close code: ${String(raw)}.`);
   }
   return code;
+}
+
+/** Codes `ws` sends itself (its isValidStatusCode); the others (1016–2999) need closeWithUnlistedCode. */
+function wsSends(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+/** Starts the closing handshake on a network connection with any code close() accepted. */
+function closeConnection(conn: WsConnection, code: number | undefined, reason: string): void {
+  if (code === undefined || wsSends(code)) conn.close(code, reason);
+  else closeWithUnlistedCode(conn, code, reason);
 }
 
 function notAcceptedError(): Error {

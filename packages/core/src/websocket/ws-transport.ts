@@ -8,7 +8,7 @@
  * What needs them:
  * - workerd's close reason for an oversized message (`sayWhyOversized`);
  * - Close frames with the codes ws refuses to send but workerd accepts
- *   (1016–2999, `closeConnection`), written through ws's Sender;
+ *   (1016–2999, `closeWithUnlistedCode`), written through ws's Sender;
  * - half-open sockets, whose Close frame the application answers
  *   (`takeOverCloseFrames`);
  * - moving a live connection's TCP socket to another process without the
@@ -315,17 +315,6 @@ function onReceiverConclude(this: ConcludingReceiver, code: number, reason: Buff
   taker.receiveCloseFrame(code, reason);
 }
 
-/** Codes `ws` sends itself (its isValidStatusCode); the others (1016–2999) need closeWithUnlistedCode. */
-function wsSends(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
-}
-
-/** Starts the closing handshake on a network connection with any code the WebSocket's close() accepted (1016–2999 included). */
-export function closeConnection(conn: WsConnection, code: number | undefined, reason: string): void {
-  if (code === undefined || wsSends(code)) conn.close(code, reason);
-  else closeWithUnlistedCode(conn, code, reason);
-}
-
 /** The Sender internals closeWithUnlistedCode needs (ws/lib/sender.js). */
 interface WsSender {
   enqueue(params: unknown[]): void;
@@ -343,7 +332,7 @@ const STAND_IN_CODE = 3999;
  * rewritten as the frame is built (Sender.frame, or the queue when the sender
  * is busy), before any masking.
  */
-function closeWithUnlistedCode(conn: WsConnection, code: number, reason: string): void {
+export function closeWithUnlistedCode(conn: WsConnection, code: number, reason: string): void {
   const sender = (conn as unknown as { _sender?: WsSender })._sender;
   if (sender === undefined) {
     conn.close(1000, reason);

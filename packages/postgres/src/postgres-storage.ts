@@ -241,6 +241,10 @@ class ReplicatedStorage implements ObjectStorage {
     return this.#inner.hasPendingWrites;
   }
 
+  get inClosure(): boolean {
+    return this.#inner.inClosure === true;
+  }
+
   commitAsync(): Promise<void> | null {
     // The SQLite provider runs without fsync here: its commit ends the batch locally and returns at once.
     this.#inner.commit();

@@ -46,11 +46,11 @@ describe("closing storage with a transaction() closure open (PostgreSQL provider
         });
         const key: ObjectKey = { namespace: "NS", id: hexFromName("NS", "closing"), name: "closing" };
 
-        await storage.prepare(key);
+        await storage.prepare!(key);
         const first = storage.open(key, hooks);
         if (!fresh) {
           await first.api.put("before", 1);
-          await first.commitAsync();
+          await first.commitAsync!();
         }
         let opened!: () => void;
         const inside = new Promise<void>((resolve) => {
@@ -67,12 +67,12 @@ describe("closing storage with a transaction() closure open (PostgreSQL provider
         first.close();
 
         // Same node, claim still held: no restore, the local file is what runs.
-        expect(storage.prepare(key)).toBeNull();
+        expect(storage.prepare!(key)).toBeNull();
         const second = storage.open(key, hooks);
         expect(await second.api.get("x"), "the abandoned closure's write").toBeUndefined();
         expect(await second.api.get("before")).toBe(fresh ? undefined : 1);
         await second.api.put("after", 2);
-        await second.commitAsync();
+        await second.commitAsync!();
         const local = [...(await second.api.list()).keys()];
         second.close();
         await shipper.idle();

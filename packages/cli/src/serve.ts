@@ -11,7 +11,7 @@ import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { startAuxiliaryWorkers, serviceEnv, UNNAMED, withAssets } from "./auxiliary-workers.ts";
 import { cliLogger, withFields } from "./logging.ts";
-import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
+import { defaultModuleRules } from "./module-rules.ts";
 import { ServiceRegistry } from "./service-binding.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker, serviceTarget } from "./worker-module.ts";
 import { serveBackupRequests } from "./backup/backup-requests.ts";
@@ -189,7 +189,6 @@ async function startLocked(
   installWorkerGlobals(caches);
   // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
-  installModuleRules(config.moduleRules);
   // The other Workers given (-c a -c b): each loaded apart, reachable through service bindings.
   const auxiliary = await startAuxiliaryWorkers(args.moreConfigs ?? [], {
     cwd,
@@ -204,7 +203,7 @@ async function startLocked(
   };
   let worker: Awaited<ReturnType<typeof loadWorker>>;
   try {
-    worker = await loadWorker(entry, config.bindings, logger);
+    worker = await loadWorker(entry, config.bindings, logger, { moduleRules: config.moduleRules });
   } catch (error) {
     await closeAuxiliary();
     throw error;

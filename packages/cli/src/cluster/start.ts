@@ -30,6 +30,7 @@ import { PeerServer } from "./peer-server.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
+import { bundleForWorkers } from "../supervisor-bundle.ts";
 
 export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
   const logger = cliLogger(args);
@@ -74,6 +75,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       argv,
       logger,
       timeouts,
+      prepare: bundleForWorkers(args, process.cwd()),
       ...(node !== null ? { node: { url: node.url, durability: node.durability, table: node.membership.table } } : {}),
     });
   } catch (error) {

@@ -1,0 +1,214 @@
+/**
+ * The Worker's code as one ES module file, built with esbuild before it is
+ * imported: TypeScript transpiled, `cloudflare:*` imports mapped to core's
+ * modules, and wrangler's module rules (Text, Data, CompiledWasm) applied, as
+ * wrangler's own bundling does. Node then imports plain JavaScript, so no
+ * process needs module hooks to run a Worker. In Node 20 every `module.register`
+ * starts a loader thread with its own V8 isolate (about 36 MiB per process with
+ * tsx): a cluster supervisor bundles once, and its workers import the result.
+ *
+ * Torpor's own packages (`@torpor/*`) stay outside the bundle, imported by
+ * absolute URL, so the Worker shares the instances the runtime uses; Node's
+ * built-in modules stay outside too. Everything else the Worker imports is in
+ * the bundle. Stack traces point into the sources through an inline source map.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CLOUDFLARE_MODULES, cloudflareModuleNotProvided } from "@torpor/core";
+import type { Plugin } from "esbuild";
+import { CliError } from "./errors.ts";
+import { matchModuleRule, moduleSource, removedRuleMessage, type ModuleRules } from "./module-rules.ts";
+
+/** A bundled Worker: the file to import, and the source files it was built from (`torpor dev` watches them). */
+export interface WorkerBundle {
+  /** The entry as given (an absolute path). */
+  entry: string;
+  /** The scope (another Worker of the same process), if any. */
+  scope?: string;
+  /** The bundle: an ES module file. */
+  file: string;
+  /** Absolute paths of the project's files in the bundle (node_modules left out). */
+  inputs: string[];
+}
+
+/** What a bundle is built with. */
+export interface BundleOptions {
+  moduleRules: ModuleRules;
+  /** Loads the Worker apart (its own module instances, and `cloudflare:workers` env of that scope). */
+  scope?: string;
+  /** Where the bundle is written (a private folder of this process when not given). */
+  outDir?: string;
+  /** Where esbuild reports paths from (the project folder). */
+  cwd?: string;
+}
+
+/** The env variable through which a supervisor hands its bundle to the workers it forks. */
+export const BUNDLE_ENV = "TORPOR_WORKER_BUNDLE";
+
+// Run from a source checkout, Torpor's packages resolve to their TypeScript sources (bin/hooks.js adds the
+// condition; tsx loads them), so the Worker's imports of them must too.
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const SCOPED_NAMESPACE = "torpor-scoped";
+const MISSING_NAMESPACE = "torpor-not-provided";
+const RULE_NAMESPACE = "torpor-module-rule";
+
+let privateDir: string | null = null;
+
+/** A folder of this process's own, removed when it exits. */
+function processBundleDir(): string {
+  if (privateDir === null) {
+    const dir = mkdtempSync(join(tmpdir(), "torpor-worker-"));
+    privateDir = dir;
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return privateDir;
+}
+
+/**
+ * Bundles the Worker at `entry` into one ES module file (named by its content,
+ * so an unchanged Worker is written once). A Worker that does not build
+ * (a syntax error, an import that does not resolve) throws ERR_ENTRY_LOAD
+ * with esbuild's `file:line:column: ERROR: message` lines.
+ */
+export async function bundleWorker(entry: string, options: BundleOptions): Promise<WorkerBundle> {
+  const cwd = options.cwd ?? process.cwd();
+  const outDir = options.outDir ?? processBundleDir();
+  mkdirSync(outDir, { recursive: true });
+  // Only the bundling processes load esbuild (a cluster's workers import the supervisor's bundle).
+  const esbuild = await import("esbuild");
+  // The final name depends on the content: esbuild writes source paths relative to this one, in the same folder.
+  const provisional = join(outDir, "worker.mjs");
+  const ruleFiles = new Set<string>();
+  let result: Awaited<ReturnType<typeof esbuild.build<{ write: false; metafile: true }>>>;
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      absWorkingDir: cwd,
+      bundle: true,
+      write: false,
+      metafile: true,
+      outfile: provisional,
+      format: "esm",
+      platform: "node",
+      target: `node${process.versions.node}`,
+      // Class and function names stay as written (a renamed duplicate would show in logs and `constructor.name`).
+      keepNames: true,
+      sourcemap: "inline",
+      sourcesContent: false,
+      logLevel: "silent",
+      // Node's conditions (no "module"), and in a source checkout the one that selects Torpor's sources.
+      conditions: FROM_SOURCE ? ["@torpor/source"] : [],
+      // CommonJS code inside an ES module bundle still finds `require` (for Node's built-in modules).
+      banner: { js: 'import { createRequire as __torporCreateRequire } from "node:module";\nconst require = __torporCreateRequire(import.meta.url);' },
+      plugins: [torporPlugin(options, ruleFiles)],
+    });
+  } catch (cause) {
+    const errors = (cause as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors;
+    const text =
+      errors !== undefined
+        ? errors.map((e) => (e.location ? `${resolvePath(cwd, e.location.file)}:${e.location.line}:${e.location.column + 1}: ERROR: ${e.text}` : `ERROR: ${e.text}`)).join("\n")
+        : String((cause as Error)?.message ?? cause);
+    throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed:\n${text}`, { cause });
+  }
+  const code = result.outputFiles.find((f) => f.path.endsWith(".mjs"))?.contents;
+  if (code === undefined) throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: esbuild wrote no module.`);
+  const hash = createHash("sha256").update(code).update(options.scope ?? "").digest("hex").slice(0, 16);
+  const file = join(outDir, `worker-${hash}.mjs`);
+  writeFileSync(file, code);
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((p) => !p.includes(":") || isAbsolute(p))
+    .map((p) => resolvePath(cwd, p))
+    .filter((p) => !p.includes("/node_modules/"));
+  for (const f of ruleFiles) if (!inputs.includes(f)) inputs.push(f);
+  return { entry, ...(options.scope !== undefined ? { scope: options.scope } : {}), file, inputs };
+}
+
+/** Imports a bundle (its source map makes stack traces name the Worker's own files and lines). */
+export async function importBundle(bundle: WorkerBundle): Promise<Record<string, unknown>> {
+  process.setSourceMapsEnabled(true);
+  return (await import(pathToFileURL(bundle.file).href)) as Record<string, unknown>;
+}
+
+/** The bundle a supervisor built for this entry (handed down in BUNDLE_ENV), or null. */
+export function inheritedBundle(entry: string, scope: string | undefined): WorkerBundle | null {
+  const text = process.env[BUNDLE_ENV];
+  if (text === undefined || text === "") return null;
+  try {
+    const bundle = JSON.parse(text) as WorkerBundle;
+    return bundle.entry === entry && bundle.scope === scope ? bundle : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The URL of the module that implements a `cloudflare:*` module Torpor provides. */
+function cloudflareModuleUrl(specifier: string): string {
+  return import.meta.resolve(CLOUDFLARE_MODULES[specifier]!);
+}
+
+function torporPlugin(options: BundleOptions, ruleFiles: Set<string>): Plugin {
+  return {
+    name: "torpor",
+    setup(build) {
+      build.onResolve({ filter: /^cloudflare:/ }, (args) => {
+        if (args.path === "cloudflare:workers" && options.scope !== undefined) return { path: args.path, namespace: SCOPED_NAMESPACE };
+        if (CLOUDFLARE_MODULES[args.path] !== undefined) return { path: cloudflareModuleUrl(args.path), external: true };
+        // Fails where it is imported, as a module that is not there would (a dynamic import only when it runs).
+        return { path: args.path, namespace: MISSING_NAMESPACE };
+      });
+      build.onLoad({ filter: /.*/, namespace: SCOPED_NAMESPACE }, () => {
+        const scope = JSON.stringify(options.scope ?? "");
+        return {
+          contents: [
+            `export * from ${JSON.stringify(cloudflareModuleUrl("cloudflare:workers"))};`,
+            `import { scopedWorkerEnv } from ${JSON.stringify(import.meta.resolve("@torpor/core/cloudflare/worker-scope"))};`,
+            `const scoped = scopedWorkerEnv(${scope});`,
+            "export const env = scoped.env;",
+            "export const exports = scoped.exports;",
+          ].join("\n"),
+          loader: "js",
+        };
+      });
+      build.onLoad({ filter: /.*/, namespace: MISSING_NAMESPACE }, (args) => {
+        const error = cloudflareModuleNotProvided(args.path);
+        return {
+          contents: `const error = new Error(${JSON.stringify(error.message)});\nerror.code = ${JSON.stringify(error.code)};\nthrow error;\n`,
+          loader: "js",
+        };
+      });
+      // wrangler's module rules, matched against the specifier as written.
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData === RESOLVING || args.path.startsWith("node:") || args.namespace !== "file") return undefined;
+        const found = matchModuleRule(options.moduleRules, args.path);
+        if (found === null) return torporPackage(args.path) ? external(args) : undefined;
+        if (found.removed) return { errors: [{ text: removedRuleMessage(args.path, found.matcher.rule) }] };
+        const clean = args.path.replace(/\?.*$/, "");
+        const resolved = await build.resolve(clean, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        ruleFiles.add(resolved.path);
+        return { path: resolved.path, namespace: RULE_NAMESPACE, pluginData: found.matcher.type };
+      });
+      build.onLoad({ filter: /.*/, namespace: RULE_NAMESPACE }, (args) => ({
+        contents: moduleSource(args.pluginData, args.path),
+        loader: "js",
+        resolveDir: dirname(args.path),
+      }));
+
+      /** Torpor's packages, imported where they are (the runtime's own instances). */
+      async function external(args: { path: string; kind: import("esbuild").ImportKind; resolveDir: string; importer: string }) {
+        const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        return { path: pathToFileURL(resolved.path).href, external: true };
+      }
+    },
+  };
+}
+
+const RESOLVING = Symbol("torpor-resolving");
+
+function torporPackage(specifier: string): boolean {
+  return specifier.startsWith("@torpor/");
+}

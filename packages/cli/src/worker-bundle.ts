@@ -12,7 +12,7 @@
  * built-in modules stay outside too. Everything else the Worker imports is in
  * the bundle. Stack traces point into the sources through an inline source map.
  */
-import { createHash } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
@@ -56,6 +56,8 @@ const MISSING_NAMESPACE = "torpor-not-provided";
 const RULE_NAMESPACE = "torpor-module-rule";
 
 let privateDir: string | null = null;
+/** Builds under way in this process (esbuild's service stops when none is). */
+let building = 0;
 
 /** A folder of this process's own, removed when it exits. */
 function processBundleDir(): string {
@@ -68,8 +70,7 @@ function processBundleDir(): string {
 }
 
 /**
- * Bundles the Worker at `entry` into one ES module file (named by its content,
- * so an unchanged Worker is written once). A Worker that does not build
+ * Bundles the Worker at `entry` into one ES module file (and its source map). A Worker that does not build
  * (a syntax error, an import that does not resolve) throws ERR_ENTRY_LOAD
  * with esbuild's `file:line:column: ERROR: message` lines.
  */
@@ -79,10 +80,11 @@ export async function bundleWorker(entry: string, options: BundleOptions): Promi
   mkdirSync(outDir, { recursive: true });
   // Only the bundling processes load esbuild (a cluster's workers import the supervisor's bundle).
   const esbuild = await import("esbuild");
-  // The final name depends on the content: esbuild writes source paths relative to this one, in the same folder.
-  const provisional = join(outDir, "worker.mjs");
+  // A name of its own for each build (a reload's bundle never replaces one a running worker maps its stacks with).
+  const file = join(outDir, `worker-${randomUUID().slice(0, 8)}.mjs`);
   const ruleFiles = new Set<string>();
   let result: Awaited<ReturnType<typeof esbuild.build<{ write: false; metafile: true }>>>;
+  building++;
   try {
     result = await esbuild.build({
       entryPoints: [entry],
@@ -90,13 +92,14 @@ export async function bundleWorker(entry: string, options: BundleOptions): Promi
       bundle: true,
       write: false,
       metafile: true,
-      outfile: provisional,
+      outfile: file,
       format: "esm",
       platform: "node",
       target: `node${process.versions.node}`,
       // Class and function names stay as written (a renamed duplicate would show in logs and `constructor.name`).
       keepNames: true,
-      sourcemap: "inline",
+      // A map file beside the bundle (read only when a stack is mapped): the bundle's own text stays small in memory.
+      sourcemap: "linked",
       sourcesContent: false,
       logLevel: "silent",
       // Node's conditions (no "module"), and in a source checkout the one that selects Torpor's sources.
@@ -112,12 +115,12 @@ export async function bundleWorker(entry: string, options: BundleOptions): Promi
         ? errors.map((e) => (e.location ? `${resolvePath(cwd, e.location.file)}:${e.location.line}:${e.location.column + 1}: ERROR: ${e.text}` : `ERROR: ${e.text}`)).join("\n")
         : String((cause as Error)?.message ?? cause);
     throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed:\n${text}`, { cause });
+  } finally {
+    // esbuild's service is a child process that would stay for the life of this one: the next build starts it again.
+    if (--building === 0) await esbuild.stop();
   }
-  const code = result.outputFiles.find((f) => f.path.endsWith(".mjs"))?.contents;
-  if (code === undefined) throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: esbuild wrote no module.`);
-  const hash = createHash("sha256").update(code).update(options.scope ?? "").digest("hex").slice(0, 16);
-  const file = join(outDir, `worker-${hash}.mjs`);
-  writeFileSync(file, code);
+  if (!result.outputFiles.some((f) => f.path === file)) throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: esbuild wrote no module.`);
+  for (const output of result.outputFiles) writeFileSync(output.path, output.contents);
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.includes(":") || isAbsolute(p))
     .map((p) => resolvePath(cwd, p))

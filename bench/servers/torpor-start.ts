@@ -5,6 +5,9 @@
 // BENCH_MODE sets the Worker's MODE var; BENCH_HIBERNATE_MS the idle time before hibernation.
 // BENCH_DEFAULTS=1: the CLI exactly as shipped (no Node flags, no --hibernate-after-ms; only where to
 // listen and store, and the admin endpoint), for figures that must be taken at the defaults.
+// BENCH_CLI=dist: the CLI from its build (packages/*/dist, as npm installs it: no module hooks in any
+// process; lib/build.ts builds it), else from this checkout's sources (tsx and a resolve hook in every process).
+// BENCH_WORKERS=N: `--workers N`.
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -33,11 +36,13 @@ const cliArgs = [
   "0",
   "--log-level",
   "info",
+  ...(process.env.BENCH_WORKERS ? ["--workers", process.env.BENCH_WORKERS] : []),
 ];
+const bin = process.env.BENCH_CLI === "dist" ? "bench/servers/torpor-dist.mjs" : "packages/cli/bin/torpor.js";
 // BENCH_PIN=0: every core (this wrapper is pinned to the client core, and children inherit that), so
 // the CLI's default worker count is the machine's cores.
 const pin = `taskset -c ${process.env.BENCH_PIN === "0" ? `0-${cpus().length - 1}` : SERVER_CPU} `;
-const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
+const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} ${bin} ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
 const child = spawn("sh", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
 process.on("exit", () => child.kill("SIGKILL"));
 process.on("SIGTERM", () => {

@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CliArgs } from "./args.ts";
-import { serveSettings } from "./serve.ts";
+import { serveSettings } from "./serve-settings.ts";
 import { BUNDLE_ENV, bundleWorker, type WorkerBundle } from "./worker-bundle.ts";
 
 /**

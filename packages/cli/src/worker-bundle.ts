@@ -112,14 +112,19 @@ export async function bundleWorker(entry: string, options: BundleOptions): Promi
     const errors = (cause as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors;
     const text =
       errors !== undefined
-        ? errors.map((e) => (e.location ? `${resolvePath(cwd, e.location.file)}:${e.location.line}:${e.location.column + 1}: ERROR: ${e.text}` : `ERROR: ${e.text}`)).join("\n")
+        ? errors
+            .map((e) =>
+              e.location ? `${resolvePath(cwd, e.location.file)}:${e.location.line}:${e.location.column + 1}: ERROR: ${e.text}` : `ERROR: ${e.text}`,
+            )
+            .join("\n")
         : String((cause as Error)?.message ?? cause);
     throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed:\n${text}`, { cause });
   } finally {
     // esbuild's service is a child process that would stay for the life of this one: the next build starts it again.
     if (--building === 0) await esbuild.stop();
   }
-  if (!result.outputFiles.some((f) => f.path === file)) throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: esbuild wrote no module.`);
+  if (!result.outputFiles.some((f) => f.path === file))
+    throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: esbuild wrote no module.`);
   for (const output of result.outputFiles) writeFileSync(output.path, output.contents);
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.includes(":") || isAbsolute(p))

@@ -49,8 +49,7 @@ export async function loadWorker(
   if (!existsSync(entry))
     throw new CliError("ERR_ENTRY_NOT_FOUND", `The Worker entry ${entry} does not exist. Check "main" in the config or the entry argument.`);
   const { scope } = options;
-  const bundle =
-    inheritedBundle(entry, scope) ?? (await bundleWorker(entry, { moduleRules: options.moduleRules, ...(scope !== undefined ? { scope } : {}) }));
+  const bundle = inheritedBundle(entry, scope) ?? (await bundleWorker(entry, { moduleRules: options.moduleRules, ...(scope !== undefined ? { scope } : {}) }));
   let mod: Record<string, unknown>;
   try {
     mod = await importBundle(bundle);

@@ -19,7 +19,7 @@ import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
 import { serveAdmin } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
-import { listenError, serveSettings } from "../serve.ts";
+import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { IdleCollector } from "@torpor/core/cluster";
 import { clusterAdmin } from "./admin.ts";
@@ -118,7 +118,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     );
   };
   // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
-  const collector = new IdleCollector({ logger, releases: () => 0 });
+  const collector = new IdleCollector({ logger, releases: () => 0, afterStart: true });
   collector.start();
   started = true;
   stopOnSignals(logger, async (signal) => {

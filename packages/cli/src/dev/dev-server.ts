@@ -20,7 +20,7 @@ import { clusterAdmin } from "../cluster/admin.ts";
 import { DEFAULT_CLUSTER_TIMEOUTS } from "../cluster/cluster-timeouts.ts";
 import { Supervisor } from "../cluster/supervisor.ts";
 import { cliLogger } from "../logging.ts";
-import { listenError, serveSettings } from "../serve.ts";
+import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { describeLoadError } from "./load-error.ts";
 import { SourceWatcher } from "./source-watcher.ts";

@@ -6,9 +6,10 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 let built = false;
 
-/** Runs `pnpm -r --filter ./packages/* build` (core, storage-sqlite, bindings, postgres, testing, cli) unless done in this run. */
+/** Runs `pnpm -r --filter ./packages/* build` (core, storage-sqlite, bindings, postgres, testing, cli) unless done in this run or BENCH_BUILD=0. */
 export function buildPackages(): void {
-  if (built) return;
+  // BENCH_BUILD=0: the packages are already built (by `pnpm build` after the last change).
+  if (built || process.env.BENCH_BUILD === "0") return;
   const t = Date.now();
   console.error("[bench] building packages/* (tsc) for the CLI as installed from npm…");
   execFileSync("pnpm", ["-r", "--filter", "./packages/*", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });

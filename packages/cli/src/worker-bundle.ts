@@ -167,6 +167,8 @@ function torporPlugin(options: BundleOptions, ruleFiles: Set<string>): Plugin {
         // Fails where it is imported, as a module that is not there would (a dynamic import only when it runs).
         return { path: args.path, namespace: MISSING_NAMESPACE };
       });
+      // Core's modules by absolute URL (the scoped cloudflare:workers module imports them so): as they are.
+      build.onResolve({ filter: /^file:/ }, (args) => ({ path: args.path, external: true }));
       build.onLoad({ filter: /.*/, namespace: SCOPED_NAMESPACE }, () => {
         const scope = JSON.stringify(options.scope ?? "");
         return {

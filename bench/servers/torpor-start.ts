@@ -54,7 +54,8 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
   let url = "";
   let admin = "";
   const lines = createInterface({ input: child.stdout! });
-  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 120 s")), 120_000);
+  const startMs = Number(process.env.BENCH_START_TIMEOUT_MS ?? 120_000);
+  const timer = setTimeout(() => reject(new Error(`torpor start did not report its URLs within ${startMs / 1000} s`)), startMs);
   child.once("exit", (code) => reject(new Error(`torpor start exited (${code})`)));
   lines.on("line", (line) => {
     let entry: { message?: string; url?: string; level?: string };

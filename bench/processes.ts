@@ -55,12 +55,27 @@ export async function run(): Promise<PartResult> {
     rows.push(
       valueRow(`RSS per idle worker, --workers ${workers} (mean), CLI as built`, mean(after.workers) / MB, "MB", { max: 70 }),
       valueRow(`RSS of the idle supervisor, --workers ${workers}, CLI as built`, after.supervisor / MB, "MB", { max: 60 }),
-      ratioRow(`RSS per idle worker, --workers ${workers}: as built (torpor) vs with module hooks (raw column)`, { raw: mean(before.workers) / MB, torpor: mean(after.workers) / MB }, "MB", null),
-      ratioRow(`RSS of the idle supervisor, --workers ${workers}: as built vs with module hooks`, { raw: before.supervisor / MB, torpor: after.supervisor / MB }, "MB", null),
+      ratioRow(
+        `RSS per idle worker, --workers ${workers}: as built (torpor) vs with module hooks (raw column)`,
+        { raw: mean(before.workers) / MB, torpor: mean(after.workers) / MB },
+        "MB",
+        null,
+      ),
+      ratioRow(
+        `RSS of the idle supervisor, --workers ${workers}: as built vs with module hooks`,
+        { raw: before.supervisor / MB, torpor: after.supervisor / MB },
+        "MB",
+        null,
+      ),
     );
   }
   rows.push(
-    ratioRow(`RSS per idle worker, --workers 8, as built, vs a plain ws process`, { raw: raw / MB, torpor: mean(boots.get("8-dist")!.workers) / MB }, "MB", null),
+    ratioRow(
+      `RSS per idle worker, --workers 8, as built, vs a plain ws process`,
+      { raw: raw / MB, torpor: mean(boots.get("8-dist")!.workers) / MB },
+      "MB",
+      null,
+    ),
   );
   return { rows, notes };
 }

@@ -5,6 +5,8 @@
 // bundled once by the supervisor) and the CLI from this checkout's sources (tsx and a resolve hook
 // registered in every process: how every process booted before, built or not). Beside them, a plain
 // `ws` server process, idle, no Node flags. Figures in MB (10^6 bytes), as the issue's targets are.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { startProduct } from "./lib/product.ts";
 import { rssOf } from "./lib/procfs.ts";
 import type { PartResult } from "./lib/sides.ts";
@@ -19,6 +21,25 @@ interface Boot {
   workers: number[];
 }
 
+/** RSS of a `ws` server in a plain `node` (no tsx, no flags: bench/servers/raw.ts runs under tsx), idle IDLE_MS after it listens. */
+async function plainWsRss(): Promise<number> {
+  const code = `import { WebSocketServer } from "ws"; new WebSocketServer({ port: 0, host: "127.0.0.1" }).on("listening", () => console.log("listening"));`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    cwd: fileURLToPath(new URL("../packages/core/", import.meta.url)),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", () => resolve());
+      child.once("exit", (c) => reject(new Error(`plain ws server exited (${c})`)));
+    });
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    return rssOf(child.pid!);
+  } finally {
+    child.kill();
+  }
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export async function run(): Promise<PartResult> {
@@ -31,14 +52,15 @@ export async function run(): Promise<PartResult> {
   for (const workers of [2, 8]) {
     for (const cli of ["dist", "source"] as const) {
       const first = Number.isNaN(raw);
-      const product = await startProduct(`processes-${workers}-${cli}`, "idle", { workerd: false, raw: first, defaults: true, pinned: false, cli, workers });
+      const product = await startProduct(`processes-${workers}-${cli}`, "idle", { workerd: false, raw: false, defaults: true, pinned: false, cli, workers });
       try {
         await new Promise((r) => setTimeout(r, IDLE_MS));
         const torpor = product.sides.torpor!;
-        const list = await torpor.call<Array<{ pid: number; rss: number }>>("processes");
+        // Node processes only: tsx (from sources) runs an esbuild service beside each.
+        const list = (await torpor.call<Array<{ pid: number; rss: number; comm: string }>>("processes")).filter((p) => p.comm === "node");
         const [supervisor, ...rest] = list;
         boots.set(`${workers}-${cli}`, { supervisor: supervisor!.rss, workers: rest.map((p) => p.rss) });
-        if (first) raw = rssOf(product.sides.raw!.pid);
+        if (first) raw = await plainWsRss();
         notes.push(
           `- --workers ${workers}, CLI from ${cli === "dist" ? "its build (no module hooks)" : "sources (tsx + resolve hook in every process)"}: supervisor ${fmt(supervisor!.rss / MB)} MB, workers ${rest.map((p) => fmt(p.rss / MB)).join(" / ")} MB`,
         );

@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
+import { commOf, cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
 import { serve } from "../lib/proc.ts";
 import { SERVER_CPU } from "../lib/sides.ts";
 
@@ -102,7 +102,7 @@ serve(
     /** The supervisor and its workers (cluster mode, the default): what an operator's monitoring sums. */
     treeRss: () => treeRssOf(pid),
     treeCpu: () => treeCpuOf(pid),
-    processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p) })),
+    processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p), comm: commOf(p) })),
     fds: () => fdsOf(pid),
     /** Idle collections (idle-collector.ts) over every process, and their time (from the admin /metrics). */
     idleGc: async () => {

@@ -9,11 +9,6 @@ export function rssOf(pid: number): number {
   return m === null ? NaN : Number(m[1]) * 1024;
 }
 
-/** The command name (`node`, `esbuild`, …). */
-export function commOf(pid: number): string {
-  return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-}
-
 /** User + system CPU time in µs (10 ms resolution). */
 export function cpuOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

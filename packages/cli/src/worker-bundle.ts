@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { CLOUDFLARE_MODULES, cloudflareModuleNotProvided } from "@torpor/core";
 import type { Plugin } from "esbuild";
 import { CliError } from "./errors.ts";
@@ -52,6 +52,8 @@ export const BUNDLE_ENV = "TORPOR_WORKER_BUNDLE";
 // condition; tsx loads them), so the Worker's imports of them must too.
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
 const SCOPED_NAMESPACE = "torpor-scoped";
+/** This package's folder: Torpor's own modules are resolved from here. */
+const CLI_DIR = fileURLToPath(new URL(".", import.meta.url));
 const MISSING_NAMESPACE = "torpor-not-provided";
 const RULE_NAMESPACE = "torpor-module-rule";
 
@@ -152,29 +154,32 @@ export function inheritedBundle(entry: string, scope: string | undefined): Worke
   }
 }
 
-/** The URL of the module that implements a `cloudflare:*` module Torpor provides. */
-function cloudflareModuleUrl(specifier: string): string {
-  return import.meta.resolve(CLOUDFLARE_MODULES[specifier]!);
-}
-
 function torporPlugin(options: BundleOptions, ruleFiles: Set<string>): Plugin {
   return {
     name: "torpor",
     setup(build) {
-      build.onResolve({ filter: /^cloudflare:/ }, (args) => {
+      // Core's modules as this package resolves them (its sources in a checkout, its build when installed), by
+      // esbuild's resolver: import.meta.resolve is missing where the CLI runs inside Vite (compat's in-process tests).
+      const fromCli = async (specifier: string) => {
+        const resolved = await build.resolve(specifier, { kind: "import-statement", resolveDir: CLI_DIR, pluginData: RESOLVING });
+        if (resolved.errors.length > 0) throw new Error(resolved.errors.map((e) => e.text).join("; "));
+        return pathToFileURL(resolved.path).href;
+      };
+      build.onResolve({ filter: /^cloudflare:/ }, async (args) => {
         if (args.path === "cloudflare:workers" && options.scope !== undefined) return { path: args.path, namespace: SCOPED_NAMESPACE };
-        if (CLOUDFLARE_MODULES[args.path] !== undefined) return { path: cloudflareModuleUrl(args.path), external: true };
+        const target = CLOUDFLARE_MODULES[args.path];
+        if (target !== undefined) return { path: await fromCli(target), external: true };
         // Fails where it is imported, as a module that is not there would (a dynamic import only when it runs).
         return { path: args.path, namespace: MISSING_NAMESPACE };
       });
       // Core's modules by absolute URL (the scoped cloudflare:workers module imports them so): as they are.
       build.onResolve({ filter: /^file:/ }, (args) => ({ path: args.path, external: true }));
-      build.onLoad({ filter: /.*/, namespace: SCOPED_NAMESPACE }, () => {
+      build.onLoad({ filter: /.*/, namespace: SCOPED_NAMESPACE }, async () => {
         const scope = JSON.stringify(options.scope ?? "");
         return {
           contents: [
-            `export * from ${JSON.stringify(cloudflareModuleUrl("cloudflare:workers"))};`,
-            `import { scopedWorkerEnv } from ${JSON.stringify(import.meta.resolve("@torpor/core/cloudflare/worker-scope"))};`,
+            `export * from ${JSON.stringify(await fromCli(CLOUDFLARE_MODULES["cloudflare:workers"]!))};`,
+            `import { scopedWorkerEnv } from ${JSON.stringify(await fromCli("@torpor/core/cloudflare/worker-scope"))};`,
             `const scoped = scopedWorkerEnv(${scope});`,
             "export const env = scoped.env;",
             "export const exports = scoped.exports;",

@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { WebSocketRequestResponsePair } from "@torpor/core";
+import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
 import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
@@ -29,6 +29,7 @@ import { moveOut } from "./move.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
 import { PeerClient } from "./peer-client.ts";
+import { RpcReferences } from "./rpc-references.ts";
 import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 
@@ -69,7 +70,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
   if (!supervisorAlive()) process.exit(0);
   const bodies = new BodyStreams(send);
-  const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
+  // Durable Object stubs passed in RPC values are made by the runtime, once it exists.
+  let stubFor: (key: { namespace: string; id: string; name?: string }) => object = () => {
+    throw new Error("The worker is not ready.");
+  };
+  const references = new RpcReferences({ send, durable: (key) => stubFor(key) });
+  const directory = new ClusterDirectory(init.index, init.serial, send, bodies, references);
   // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
   const loaded: string[] = [];
   let pending: string[] | null = null;
@@ -102,6 +108,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   }
   started = true;
   const runtime = worker.runtime;
+  stubFor = (key) => durableStub(runtime, key);
+  references.options.onSize = (entries) => {
+    runtime.metrics.rpcReferences = entries;
+  };
   const logger = worker.logger;
   const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
   let nextToken = 1;
@@ -163,6 +173,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       );
     let request: Request | null = null;
     try {
+      if (message.op !== "fetch" && message.refs !== undefined) {
+        // A caller in this node's processes: references pass both ways (rpc-references.ts).
+        const out = await references.serveRouted(runtime.hostForKey(message.key), message);
+        send({ t: "reply", rid: message.rid, to: message.from, ok: true, value: out.value, ...(out.refs !== undefined ? { refs: out.refs } : {}) });
+        return;
+      }
       const target = new LocalTarget(runtime.hostForKey(message.key));
       if (message.op === "call") return reply(true, await target.call(message.method, message.args));
       if (message.op === "read") return reply(true, await target.read(message.property));
@@ -216,7 +232,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         void serveCall(message);
         return;
       case "reply":
-        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error);
+        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error, message.ok ? message.refs : undefined);
+        return;
+      case "ref-call":
+      case "ref-reply":
+      case "ref-release":
+        references.onMessage(message);
         return;
       case "upgrade": {
         const entry = parked.get(message.token);
@@ -297,6 +318,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         return;
       case "exited":
         bodies.peerExited(message.serial);
+        references.peerExited(message.serial);
         return;
       case "body-chunk":
       case "body-end":
@@ -311,6 +333,15 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   send({ t: "ready" });
   send({ t: "imports", urls: loaded });
   pending = [];
+}
+
+/** A stub to the Durable Object `key` names, made by this worker's runtime (one passed in an RPC value). */
+function durableStub(runtime: RunningWorker["runtime"], key: { namespace: string; id: string; name?: string }): object {
+  for (const value of Object.values(runtime.env)) {
+    if (!(value instanceof DurableObjectNamespace) || value.storageName !== key.namespace) continue;
+    return value.get(key.name !== undefined ? value.idFromName(key.name) : value.idFromString(key.id));
+  }
+  throw new TorporError("ERR_UNKNOWN_OBJECT", `A Durable Object stub of namespace "${key.namespace}" was passed, and this Worker binds no such namespace.`);
 }
 
 /** How long a failed load waits for the loader thread's last module reports before it gives up on naming the place. */

@@ -12,6 +12,7 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   memory: () => import("./memory.ts"),
   processes: () => import("./processes.ts"),
   echo: () => import("./echo.ts"),
+  events: () => import("./events.ts"),
   broadcast: () => import("./broadcast.ts"),
   durable: () => import("./durable.ts"),
   wake: () => import("./wake.ts"),

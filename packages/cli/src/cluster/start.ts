@@ -25,7 +25,7 @@ import { IdleCollector } from "@torpor/core/cluster";
 import { clusterAdmin } from "./admin.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
-import { NodeMembership } from "./node-membership.ts";
+import type { NodeMembership } from "./node-membership.ts";
 import { PeerServer } from "./peer-server.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -173,6 +173,8 @@ async function joinCluster(
   const address = args.nodeAddress ?? t.nodeAddress ?? bound;
   let fencing = false;
   try {
+    // Loaded only for --cluster: the PostgreSQL client is not paid for by a supervisor of one machine.
+    const { NodeMembership } = await import("./node-membership.ts");
     membership = await NodeMembership.join({
       url,
       durability,

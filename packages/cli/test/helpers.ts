@@ -4,13 +4,28 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { onTestFinished } from "vitest";
+import { afterAll, onTestFinished } from "vitest";
 
 const bin = fileURLToPath(new URL("../bin/torpor.js", import.meta.url));
+
+// Every torpor this file started and that still runs. A test that times out never reaches its own stop(), and its
+// server (a cluster: a supervisor and its workers) would outlive the file, loading every later test of the run.
+// Registered first, this hook runs after the file's own afterAll hooks (vitest runs after-hooks as a stack).
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Counts `child` as running until it exits. */
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
 
 /** Runs torpor to completion. */
 export function runTorpor(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  track(child);
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
@@ -42,6 +57,7 @@ export function startTorpor(
 ): Promise<Server> {
   const [command, ...rest] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
   const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  track(child);
   let stdout = "";
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (c: string) => {

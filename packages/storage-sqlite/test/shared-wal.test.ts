@@ -32,12 +32,17 @@ async function holdFirstTransaction(path: string, holdMs: number) {
   return child;
 }
 
-it("opens a file another process is creating at that moment: SQLite's immediate SQLITE_BUSY on the switch to WAL is retried", async () => {
+/** A new database file in a fresh directory, with another process in its first transaction; `exited` when it ends. */
+async function heldByAnother(holdMs: number) {
   const dir = mkdtempSync(join(tmpdir(), "torpor-shared-wal-"));
   dirs.push(dir);
   const path = join(dir, "index.sqlite");
-  const child = await holdFirstTransaction(path, 1_000);
-  const exited = once(child, "exit");
+  const child = await holdFirstTransaction(path, holdMs);
+  return { path, exited: once(child, "exit") };
+}
+
+it("opens a file another process is creating at that moment: SQLite's immediate SQLITE_BUSY on the switch to WAL is retried", async () => {
+  const { path, exited } = await heldByAnother(1_000);
   try {
     const db = openSharedWal(path, {
       synchronous: "FULL",
@@ -53,11 +58,7 @@ it("opens a file another process is creating at that moment: SQLite's immediate 
 });
 
 it("still fails with SQLITE_BUSY once its time is up, instead of waiting forever", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "torpor-shared-wal-"));
-  dirs.push(dir);
-  const path = join(dir, "index.sqlite");
-  const child = await holdFirstTransaction(path, 2_000);
-  const exited = once(child, "exit");
+  const { path, exited } = await heldByAnother(2_000);
   try {
     expect(() => openSharedWal(path, { synchronous: "FULL", timeoutMs: 200 })).toThrow(expect.objectContaining({ code: "SQLITE_BUSY" }));
   } finally {

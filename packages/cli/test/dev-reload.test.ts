@@ -149,22 +149,32 @@ export default {
   const slow = fetch(`${first.url}/?gate=${encodeURIComponent(gate)}`);
   // The request is running in the worker (it waits for its gate).
   await expect.poll(() => existsSync(`${gate}.in`), { timeout: 30_000 }).toBe(true);
-  const killed = new Promise((resolve) => first.child.once("exit", resolve));
-  first.child.kill("SIGKILL");
-  await killed;
+  // An orphaned worker gives up on its requests after a bound of its own (ORPHAN_EXIT_MS). Under load the next dev
+  // can take longer than that to start, and would find the directory free: the orphan is stopped until it is seen
+  // waiting, so the test sees the wait whatever the machine's speed.
+  process.kill(orphan, "SIGSTOP");
+  let next: Promise<Server> | undefined;
+  try {
+    const killed = new Promise((resolve) => first.child.once("exit", resolve));
+    first.child.kill("SIGKILL");
+    await killed;
 
-  let waiting = () => {};
-  const sawWait = new Promise<void>((resolve) => (waiting = resolve));
-  const next = startTorpor(["dev", "--port", "0", "--persist-to", data], dir, 60_000, {}, (stderr) => {
-    if (stderr.includes("Waiting for the data directory")) waiting();
-  });
-  next.then((s) => servers.push(s)).catch(() => {});
-  // It waits for the orphan, which still has the request to finish, and says so (before the fix it refused: ERR_DATA_DIR_LOCKED).
-  await Promise.race([sawWait, next.then(() => Promise.reject(new Error("the second dev started beside the first's worker")))]);
+    let waiting = () => {};
+    const sawWait = new Promise<void>((resolve) => (waiting = resolve));
+    next = startTorpor(["dev", "--port", "0", "--persist-to", data], dir, 60_000, {}, (stderr) => {
+      if (stderr.includes("Waiting for the data directory")) waiting();
+    });
+    next.then((s) => servers.push(s)).catch(() => {});
+    // It waits for the orphan, which still has the request to finish, and says so (before the fix it refused: ERR_DATA_DIR_LOCKED).
+    const started = next;
+    await Promise.race([sawWait, started.then(() => Promise.reject(new Error("the second dev started beside the first's worker")))]);
+  } finally {
+    if (alive(orphan)) process.kill(orphan, "SIGCONT");
+  }
   expect(alive(orphan)).toBe(true);
   writeFileSync(gate, "");
   expect(await (await slow).text()).toBe("done");
-  const second = await next;
+  const second = await next!;
   expect(alive(orphan)).toBe(false);
   expect(await (await fetch(second.url)).text()).toBe("done");
   expect(await second.stop()).toBe(0);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DurableObject, Runtime, silentLogger } from "@torpor/core";
 import { expect, it, onTestFinished } from "vitest";
+import { checkAdminExposure } from "../src/admin-access.ts";
 import { startAdmin } from "../src/admin.ts";
 import { runTorpor, startTorpor } from "./helpers.ts";
 
@@ -91,31 +92,36 @@ it("an endpoint reachable beyond loopback needs a token to start", async () => {
   });
 });
 
-it("torpor --admin-ip 0.0.0.0 refuses to start without a token, and starts with TORPOR_ADMIN_TOKEN (server limit flags reach the runtime)", async () => {
+/** A project with one Worker; `admin` is the --admin-ip. */
+function adminProject(adminIp: string): { dir: string; args: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "torpor-admin-"));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "entry.js"), `export default { fetch: () => new Response("ok") };\n`);
-  const args = [
-    "dev",
-    "entry.js",
-    "--port",
-    "0",
-    "--admin-port",
-    "0",
-    "--admin-ip",
-    "0.0.0.0",
-    "--persist-to",
-    join(dir, "data"),
-    "--max-header-bytes",
-    "1024",
-  ];
+  const args = ["dev", "entry.js", "--port", "0", "--admin-port", "0", "--admin-ip", adminIp, "--persist-to", join(dir, "data"), "--max-header-bytes", "1024"];
+  return { dir, args };
+}
+
+it("torpor --admin-ip 0.0.0.0 refuses to start without a token", async () => {
+  const { dir, args } = adminProject("0.0.0.0");
   const refused = await runTorpor(args, dir);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/^torpor: The admin endpoint would listen on 0\.0\.0\.0, reachable from other machines, without a token\./m);
+});
+
+it("an address reachable from other machines is allowed with a token, and only then", () => {
+  // The started server below listens on loopback only (servers here never bind other addresses); this is the rule
+  // that lets 0.0.0.0 start once TORPOR_ADMIN_TOKEN is set.
+  expect(() => checkAdminExposure("0.0.0.0", "from-env")).not.toThrow();
+  expect(() => checkAdminExposure("0.0.0.0", null)).toThrow(/reachable from other machines, without a token/);
+  expect(() => checkAdminExposure("127.0.0.1", null)).not.toThrow();
+});
+
+it("TORPOR_ADMIN_TOKEN guards the admin endpoint (server limit flags reach the runtime)", async () => {
+  const { dir, args } = adminProject("127.0.0.1");
   const server = await startTorpor(args, dir, undefined, { TORPOR_ADMIN_TOKEN: "from-env" });
   onTestFinished(() => void server.child.kill("SIGKILL"));
   await expect.poll(() => /^Admin on (\S+)$/m.test(server.stdout())).toBe(true);
-  const adminUrl = /^Admin on (\S+)$/m.exec(server.stdout())![1]!.replace("0.0.0.0", "127.0.0.1");
+  const adminUrl = /^Admin on (\S+)$/m.exec(server.stdout())![1]!;
   expect((await fetch(`${adminUrl}/objects`)).status).toBe(401);
   expect((await fetch(`${adminUrl}/objects`, { headers: { authorization: "Bearer from-env" } })).status).toBe(200);
   expect((await fetch(server.url, { headers: { "x-big": "a".repeat(2_048) } })).status).toBe(431);

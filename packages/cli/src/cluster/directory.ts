@@ -6,6 +6,9 @@
  * come back to this process by its serial, matched by a call id unique in
  * this process.
  *
+ * A call whose owner this process has learned goes to it directly, on the
+ * channel between the two processes (call-paths.ts, worker-channels.ts).
+ *
  * On a node of several machines, a call for a slot another node holds goes
  * straight to that node (peer-client.ts), not through the supervisor.
  */
@@ -13,9 +16,11 @@ import { TorporError } from "@torpor/core";
 import { handoffWebSocket, type HostDirectory, slotOf } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { BodyStreams } from "./body-streams.ts";
+import { CallPaths, VIA_SUPERVISOR } from "./call-paths.ts";
 import type { CallOp, FromWorker } from "./ipc.ts";
 import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import { handOffUpgrade } from "./sockets.ts";
+import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
 import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
 
 /** A routed fetch's response as it arrived, with its body stream opened. */
@@ -28,6 +33,12 @@ interface Pending {
   body: number | null;
   /** A routed fetch: its response body streams from the process that answered. */
   fetch: boolean;
+  slot: number;
+  message: ChannelCall;
+  /** The path it was sent on: VIA_SUPERVISOR or the serial of the process it went to directly. */
+  via: number;
+  /** Counted in its slot's calls in flight (CallPaths). */
+  counted: boolean;
 }
 
 export class ClusterDirectory implements HostDirectory {
@@ -40,6 +51,9 @@ export class ClusterDirectory implements HostDirectory {
   peer: PeerClient | null = null;
   /** A node of several machines: slot → the local worker serving it, -1 when another node (or nobody) holds it. */
   nodeSlots: readonly number[] | null = null;
+  /** Direct channels to the other workers (null: every call goes through the supervisor). */
+  channels: WorkerChannels | null = null;
+  readonly #paths = new CallPaths<Pending>();
 
   constructor(
     readonly index: number,
@@ -108,17 +122,64 @@ export class ClusterDirectory implements HostDirectory {
     }
     const rid = this.#nextRid++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(rid, { resolve, reject, body, fetch: op.op === "fetch" });
       // A key with its name, so the owner's storage records it as a local call would.
-      this.send({ t: "call", rid, key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) }, ...op });
+      const message = { t: "call", rid, key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) }, ...op } as ChannelCall;
+      const pending: Pending = { resolve, reject, body, fetch: op.op === "fetch", slot: slotOf(key.id), message, via: VIA_SUPERVISOR, counted: false };
+      this.#pending.set(rid, pending);
+      this.#dispatch(pending);
     });
   }
 
-  /** A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor). */
-  settle(rid: number, from: number, ok: boolean, value: unknown): void {
+  /** Sends a call on its slot's path (direct to the owner when known, else through the supervisor). */
+  #dispatch(pending: Pending): void {
+    const channels = this.channels;
+    pending.via = channels === null ? VIA_SUPERVISOR : this.#paths.open(pending.slot, (serial) => channels.usable(serial));
+    pending.counted = channels !== null;
+    if (pending.via !== VIA_SUPERVISOR && channels!.call(pending.via, pending.message)) return;
+    if (pending.via !== VIA_SUPERVISOR) {
+      // The slot's calls go to a process whose channel just ended (it is exiting): this one goes through the supervisor, outside the slot's count.
+      const via = pending.via;
+      pending.via = VIA_SUPERVISOR;
+      pending.counted = false;
+      this.#paths.forget(via);
+      for (const again of this.#paths.done(pending.slot, via)) this.#dispatch(again);
+    }
+    this.send(pending.message);
+  }
+
+  /** A call ended on its path: calls refused meanwhile go again now. */
+  #ended(pending: Pending): void {
+    if (!pending.counted) return;
+    pending.counted = false;
+    for (const again of this.#paths.done(pending.slot, pending.via)) this.#dispatch(again);
+  }
+
+  /** Process `peer` refused a direct call (it does not own the object): the call did not run and goes again, through the supervisor. */
+  refused(peer: number, rid: number): void {
     const pending = this.#pending.get(rid);
-    if (pending === undefined) return;
+    if (pending === undefined || pending.via !== peer) return;
+    // Waiting to go again: on no path until then (a closing channel does not fail it).
+    pending.counted = false;
+    pending.via = -1;
+    for (const again of this.#paths.refused(pending.slot, peer, pending)) this.#dispatch(again);
+  }
+
+  /** The channel to `peer` closed: its direct calls in flight fail as when a routed call's owner exits. */
+  channelClosed(peer: number): void {
+    this.#paths.forget(peer);
+    for (const [rid, pending] of this.#pending) {
+      if (pending.via !== peer) continue;
+      this.#fail(rid, pending, ownerExited("exited"));
+    }
+  }
+
+  /** A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor); `via`: the path it came on. */
+  settle(rid: number, from: number, ok: boolean, value: unknown, via = VIA_SUPERVISOR): void {
+    const pending = this.#pending.get(rid);
+    if (pending === undefined || pending.via !== via) return;
     this.#pending.delete(rid);
+    this.#ended(pending);
+    if (via === VIA_SUPERVISOR) this.#paths.learn(pending.slot, from);
     if (ok) {
       // Its body's chunks may follow at once in the same turn: the stream is there to take them before the caller resumes.
       if (pending.fetch) {
@@ -132,6 +193,13 @@ export class ClusterDirectory implements HostDirectory {
     pending.reject(decodeError(value as WireError));
   }
 
+  #fail(rid: number, pending: Pending, error: Error): void {
+    this.#pending.delete(rid);
+    this.#ended(pending);
+    if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+    pending.reject(error);
+  }
+
   /** The supervisor is gone: nothing routed will be answered. */
   failAll(): void {
     this.#closed = true;
@@ -141,6 +209,14 @@ export class ClusterDirectory implements HostDirectory {
     }
     this.#pending.clear();
   }
+}
+
+/** The error of a call whose owner process exited before answering (the supervisor sends the same for a relayed call). */
+export function ownerExited(code: number | string): TorporError {
+  return new TorporError(
+    "ERR_OBJECT_OWNER_EXITED",
+    `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
+  );
 }
 
 function supervisorGone(): TorporError {

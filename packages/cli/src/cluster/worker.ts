@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { WebSocketRequestResponsePair } from "@torpor/core";
+import { TorporError, WebSocketRequestResponsePair } from "@torpor/core";
 import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
@@ -31,6 +31,7 @@ import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
 import { PeerClient } from "./peer-client.ts";
 import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
+import { type ChannelCall, type ChannelMessage, WorkerChannels } from "./worker-channels.ts";
 
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
 const UPGRADE_WAIT_MS = 30_000;
@@ -68,8 +69,31 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   // process still has a supervisor: one that died meanwhile may already have been replaced.
   const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
   if (!supervisorAlive()) process.exit(0);
-  const bodies = new BodyStreams(send);
+  // Body chunks take the path their stream is pinned to; credits and cancels the direct channel when there is one.
+  const bodies = new BodyStreams((message, direct) => {
+    const { to, ...rest } = message as Extract<FromWorker, { to: number }>;
+    if (direct === true || (direct === null && channels.usable(to))) {
+      if (channels.send(to, rest as ChannelMessage) || direct === true) return;
+    }
+    send(message);
+  });
   const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
+  // Set once the worker runs (direct calls need its runtime); until then nothing arrives on them.
+  let onDirectCall: (peer: number, message: ChannelCall) => void = (peer, message) => channels.send(peer, { t: "not-here", rid: message.rid });
+  let onInvalid: (peer: number, reason: string) => void = () => {};
+  const channels: WorkerChannels = new WorkerChannels({
+    call: (peer, message) => onDirectCall(peer, message),
+    reply: (peer, message) => directory.settle(message.rid, peer, message.ok, message.ok ? message.value : message.error, peer),
+    notHere: (peer, rid) => directory.refused(peer, rid),
+    body: (message) => bodies.onMessage(message, true),
+    closed: (peer) => {
+      directory.channelClosed(peer);
+      // A channel closes when its process exits (or broke it): its streams are over.
+      bodies.peerExited(peer);
+    },
+    invalid: (peer, reason) => onInvalid(peer, reason),
+  });
+  directory.channels = channels;
   // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
   const loaded: string[] = [];
   let pending: string[] | null = null;
@@ -116,8 +140,11 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       process.exit(1);
     }, deadlineMs);
     runtime.server!.stopAccepting();
+    // Direct calls arriving from now on are refused (their callers send them through the supervisor).
+    channels.beginClose();
     await Promise.all([runtime.server!.idle(), bodies.idle()]);
     await worker.close(code, reason);
+    await channels.finish();
     directory.peer?.close();
     await node?.close();
     member.release();
@@ -154,13 +181,19 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     void stop(ORPHAN_EXIT_MS);
   });
 
-  const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
-    const reply = (ok: boolean, value: unknown) =>
+  /** Runs a routed call; `direct`: it came on the channel from its caller, and is answered there. */
+  const serveCall = async (message: Extract<ToWorker, { t: "call" }>, direct = false) => {
+    const reply = (ok: boolean, value: unknown) => {
+      if (direct) {
+        channels.send(message.from, ok ? { t: "reply", rid: message.rid, ok: true, value } : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) });
+        return;
+      }
       send(
         ok
           ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
+    };
     let request: Request | null = null;
     try {
       const target = new LocalTarget(runtime.hostForKey(message.key));
@@ -170,7 +203,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       const response = await target.fetch(request);
       const client = response.status === 101 ? webSocketOf(response) : null;
       const server = client === null ? null : endOf(client).peer;
-      const wire = encodeResponse(response, bodies, message.from);
+      const wire = encodeResponse(response, bodies, message.from, direct);
       if (server !== null) {
         // Held here until the caller's worker sends the client's socket (or gives up).
         const token = nextToken++;
@@ -206,8 +239,22 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     }
   };
 
+  // A direct call runs here only for an object this process owns when it arrives; else it did not run and its caller sends it through the supervisor.
+  onDirectCall = (peer, message) => {
+    if (channels.closing || !directory.owned.has(slotOf(message.key.id))) channels.send(peer, { t: "not-here", rid: message.rid });
+    else void serveCall({ ...message, from: peer } as Extract<ToWorker, { t: "call" }>, true);
+  };
+  onInvalid = (peer, reason) =>
+    logger.error("Dropped an invalid message on a direct channel (the Worker's code may write to it)", {
+      peer,
+      error: new TorporError("ERR_IPC_INVALID", `Invalid message from process ${peer}: ${reason}.`),
+    });
+
   process.on("message", (message: ToWorker, handle?: Socket) => {
     switch (message.t) {
+      case "channel":
+        if (handle !== undefined) channels.add(message.peer, handle);
+        return;
       case "conn":
         guard(handle);
         if (handle !== undefined) runtime.server!.acceptConnection(handle);

@@ -32,7 +32,9 @@ export class ChannelBroker {
   join(proc: WorkerProcess): void {
     this.#queue = this.#queue
       .then(() => this.#connect(proc))
-      .catch((error: unknown) => this.logger.warn("Could not set up direct channels for a worker; its calls go through the supervisor", { worker: proc.index, error }));
+      .catch((error: unknown) =>
+        this.logger.warn("Could not set up direct channels for a worker; its calls go through the supervisor", { worker: proc.index, error }),
+      );
   }
 
   /** `proc` exited. */

@@ -123,7 +123,12 @@ export class ClusterDirectory implements HostDirectory {
     const rid = this.#nextRid++;
     return new Promise((resolve, reject) => {
       // A key with its name, so the owner's storage records it as a local call would.
-      const message = { t: "call", rid, key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) }, ...op } as ChannelCall;
+      const message = {
+        t: "call",
+        rid,
+        key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
+        ...op,
+      } as ChannelCall;
       const pending: Pending = { resolve, reject, body, fetch: op.op === "fetch", slot: slotOf(key.id), message, via: VIA_SUPERVISOR, counted: false };
       this.#pending.set(rid, pending);
       this.#dispatch(pending);

@@ -228,15 +228,24 @@ function invalidReason(m: unknown): string | null {
     case "call": {
       if (!isId(v.rid)) return "a call without its rid";
       const key = v.key as Record<string, unknown> | undefined;
-      if (typeof key !== "object" || key === null || typeof key.namespace !== "string" || key.namespace === "" || typeof key.id !== "string" || !HEX64.test(key.id))
+      if (
+        typeof key !== "object" ||
+        key === null ||
+        typeof key.namespace !== "string" ||
+        key.namespace === "" ||
+        typeof key.id !== "string" ||
+        !HEX64.test(key.id)
+      )
         return "a call without a valid key";
       if (key.name !== undefined && typeof key.name !== "string") return "a call with a key name that is not a string";
       if (v.op === "call") return typeof v.method === "string" && Array.isArray(v.args) ? null : "a routed call without its method and args";
       if (v.op === "read") return typeof v.property === "string" ? null : "a routed read without its property";
       if (v.op === "fetch") {
         const r = v.request as Record<string, unknown> | undefined;
-        if (typeof r !== "object" || r === null || typeof r.method !== "string" || typeof r.url !== "string" || !Array.isArray(r.headers)) return "a routed fetch without its request";
-        if (!r.headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === "string" && typeof h[1] === "string")) return "a routed fetch with invalid headers";
+        if (typeof r !== "object" || r === null || typeof r.method !== "string" || typeof r.url !== "string" || !Array.isArray(r.headers))
+          return "a routed fetch without its request";
+        if (!r.headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === "string" && typeof h[1] === "string"))
+          return "a routed fetch with invalid headers";
         const body = r.body as Record<string, unknown> | null;
         return body === null || (typeof body === "object" && isId(body.stream)) ? null : "a routed fetch with an invalid body";
       }

@@ -185,7 +185,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>, direct = false) => {
     const reply = (ok: boolean, value: unknown) => {
       if (direct) {
-        channels.send(message.from, ok ? { t: "reply", rid: message.rid, ok: true, value } : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) });
+        channels.send(
+          message.from,
+          ok ? { t: "reply", rid: message.rid, ok: true, value } : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) },
+        );
         return;
       }
       send(

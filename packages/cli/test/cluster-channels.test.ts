@@ -70,7 +70,7 @@ it("a direct call in flight when its owner is killed fails with ERR_OBJECT_OWNER
   const supervisor = c.server.child.pid!;
   const a = workerPid(supervisor, 0);
   const b = workerPid(supervisor, 1);
-  const [x] = namesOwnedBy(c.data, 1, 1, "k");
+  const [x] = namesOwnedBy(c.data, 1, 1, "k") as [string];
   const viaA = await connectionTo(c, a);
   expect((await viaA(`/rpc/${x}/echo?arg=%221%22`)).body.value.pid).toBe(b);
   // Held open in the owner until it dies.

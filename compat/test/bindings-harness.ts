@@ -2,11 +2,8 @@
 // miniflare, its KV/D1/R2 in memory) and on Torpor (through the CLI's
 // `torpor dev` path, reading bindings/wrangler.jsonc, its data in a fresh
 // directory), for test/bindings.test.ts.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Target } from "./harness.ts";
+import { startMiniflare, startTorporDevInProcess, type Target } from "./harness.ts";
 
 export const bindingsConfigPath = fileURLToPath(new URL("../bindings/wrangler.jsonc", import.meta.url));
 
@@ -26,55 +23,16 @@ async function miniflareBindings(): Promise<Record<string, unknown>> {
 
 /** workerd via miniflare, at the config's compatibility date. */
 export async function startWorkerdBindings(): Promise<Target> {
-  const { Miniflare, Log, LogLevel } = await import("miniflare");
-  const logs: string[] = [];
-  class RecordingLog extends Log {
-    constructor() {
-      super(LogLevel.DEBUG);
-    }
-    protected override log(message: string): void {
-      logs.push(message);
-    }
-  }
-  const mf = new Miniflare({
-    modules: true,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+  return startMiniflare({
     scriptPath: fileURLToPath(new URL("../bindings/worker.js", import.meta.url)),
     compatibilityDate: "2026-04-07",
     ...(await miniflareBindings()),
-    cf: false,
-    log: new RecordingLog(),
-    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
-      stdout.on("data", (chunk: Buffer) => logs.push(`stdout: ${chunk.toString().trimEnd()}`));
-      stderr.on("data", (chunk: Buffer) => logs.push(`stderr: ${chunk.toString().trimEnd()}`));
-    },
   });
-  const url = await mf.ready;
-  return { name: "workerd", url: String(url).replace(/\/$/, ""), logs, stop: () => mf.dispose() };
 }
 
 /** Torpor as `torpor dev -c bindings/wrangler.jsonc --port 0 --persist-to <fresh dir>` runs it. */
-export async function startTorporBindings(): Promise<Target> {
-  const { startWorker } = await import("@torpor/cli");
-  const dataDir = mkdtempSync(join(tmpdir(), "torpor-compat-bindings-"));
-  const worker = await startWorker({
-    command: "dev",
-    config: bindingsConfigPath,
-    port: 0,
-    persistTo: dataDir,
-    vars: {},
-    adminIp: "127.0.0.1",
-    logLevel: "warn",
-  });
-  return {
-    name: "torpor",
-    url: worker.url.replace(/\/$/, ""),
-    logs: [],
-    async stop() {
-      await worker.close(1001, "test done");
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startTorporBindings(): Promise<Target> {
+  return startTorporDevInProcess(bindingsConfigPath, "torpor-compat-bindings-");
 }
 
 /** GET a route; its JSON body (or its text when not JSON) and status. */

@@ -17,6 +17,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe, scenarios, startTorpor, startWorkerd, type Target } from "./harness.ts";
+import { type KnownDifference, maskKnown } from "./known-differences.ts";
 
 // ---- the known differences (docs/compatibility.md) ----------------------------
 
@@ -69,14 +70,6 @@ const OUTBOUND_FETCH_IS_NODES = "compatibility.md, row 'fetch, Request, Headersâ
 const ID_NAMESPACE_MAC =
   "compatibility.md, row 'env.NS.idFromName, idFromString, newUniqueId, get, getByName': well-formed ids made elsewhere are accepted (no namespace MAC)";
 
-export interface KnownDifference {
-  doc: string;
-  /** Path into one scenario's observation; the first element is the scenario. */
-  path: (string | number)[];
-  workerd: unknown;
-  torpor: unknown;
-}
-
 // biome-ignore format: one known difference per line
 export const KNOWN: KnownDifference[] = [
   { doc: ATTACHMENT_LIMIT, path: ["attachments", "body", "maxStringLength"], workerd: 16379, torpor: 2043 },
@@ -116,17 +109,6 @@ export const KNOWN: KnownDifference[] = [
 ];
 
 // ---- the test ---------------------------------------------------------------------
-
-function at(value: unknown, path: (string | number)[]): unknown {
-  let v = value as Record<string | number, unknown> | undefined;
-  for (const key of path) v = v?.[key] as Record<string | number, unknown> | undefined;
-  return v;
-}
-
-function replaceAt(value: unknown, path: (string | number)[], replacement: unknown): void {
-  const parent = at(value, path.slice(0, -1)) as Record<string | number, unknown> | undefined;
-  if (parent !== undefined && parent !== null) parent[path.at(-1)!] = replacement;
-}
 
 /**
  * The close-handshake scenarios again at other compatibility settings, each
@@ -176,14 +158,7 @@ function compare(key: string): void {
   expect(w, "workerd run").toBeDefined();
   expect(w, "workerd run").not.toHaveProperty("harnessError");
   expect(t, "torpor run").not.toHaveProperty("harnessError");
-  for (const known of KNOWN.filter((k) => k.path[0] === key)) {
-    const rest = known.path.slice(1);
-    const where = `${known.path.join(".")} (${known.doc})`;
-    expect(at(w, rest), `workerd at ${where}: update or remove the KNOWN entry`).toEqual(known.workerd);
-    expect(at(t, rest), `torpor at ${where}: update or remove the KNOWN entry`).toEqual(known.torpor);
-    replaceAt(w, rest, `<known: ${known.doc}>`);
-    replaceAt(t, rest, `<known: ${known.doc}>`);
-  }
+  maskKnown(KNOWN, key, w, t);
   expect(t).toEqual(w);
 }
 

@@ -1,8 +1,11 @@
 // Starts the probe Worker (worker/worker.js) on workerd (through miniflare)
 // and on Torpor, and drives either one with the same scripted client over real
 // WebSockets, returning what it observed as plain JSON per scenario.
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
@@ -23,6 +26,21 @@ export interface Target {
  * frame itself on accept() sockets).
  */
 export async function startWorkerd(compatibilityDate = "2026-04-07", compatibilityFlags: string[] = []): Promise<Target> {
+  return startMiniflare({
+    scriptPath: workerPath,
+    // SQLite-backed, as Cloudflare recommends for new classes (and as Torpor always is).
+    durableObjects: { PROBE: { className: "Probe", useSQLite: true } },
+    compatibilityDate,
+    compatibilityFlags,
+  });
+}
+
+/**
+ * A Worker on workerd through miniflare, as an ES module Worker (its sibling
+ * .js modules too: miniflare defaults .js imports to CommonJS), without
+ * Request.cf data, with everything workerd logs or prints kept in `logs`.
+ */
+export async function startMiniflare(options: Record<string, unknown> & { scriptPath: string }): Promise<Target> {
   const { Miniflare, Log, LogLevel } = await import("miniflare");
   const logs: string[] = [];
   class RecordingLog extends Log {
@@ -35,14 +53,9 @@ export async function startWorkerd(compatibilityDate = "2026-04-07", compatibili
   }
   const mf = new Miniflare({
     modules: true,
-    // The probe's sibling modules are ES modules too (miniflare defaults .js imports to CommonJS).
     modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
-    scriptPath: workerPath,
-    // SQLite-backed, as Cloudflare recommends for new classes (and as Torpor always is).
-    durableObjects: { PROBE: { className: "Probe", useSQLite: true } },
-    compatibilityDate,
-    compatibilityFlags,
     cf: false, // no download of Request.cf data
+    ...options,
     log: new RecordingLog(),
     handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       stdout.on("data", (chunk: Buffer) => logs.push(`stdout: ${chunk.toString().trimEnd()}`));
@@ -51,6 +64,23 @@ export async function startWorkerd(compatibilityDate = "2026-04-07", compatibili
   });
   const url = await mf.ready;
   return { name: "workerd", url: String(url).replace(/\/$/, ""), logs, stop: () => mf.dispose() };
+}
+
+/** Torpor as `torpor dev -c <config> --port 0 --persist-to <fresh dir>` runs it, in this process; the directory goes on stop. */
+export async function startTorporDevInProcess(config: string, dirPrefix: string): Promise<Target> {
+  const { startWorker } = await import("@torpor/cli");
+  const dataDir = mkdtempSync(join(tmpdir(), dirPrefix));
+  // watch: false, as `--no-watch`: startWorker serves in this process; only the CLI's main runs a reloading supervisor.
+  const worker = await startWorker({ command: "dev", config, port: 0, persistTo: dataDir, vars: {}, adminIp: "127.0.0.1", logLevel: "warn", watch: false });
+  return {
+    name: "torpor",
+    url: worker.url.replace(/\/$/, ""),
+    logs: [],
+    async stop() {
+      await worker.close(1001, "test done");
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Torpor: the same module, its class constructed directly, its fetch as the Worker entry, SQLite storage. */

@@ -6,23 +6,14 @@
 // docs/compatibility.md and pins both sides' values).
 //
 // Reading the observations by eye: compat/out/rpc-{workerd,torpor}.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getRoute } from "./bindings-harness.ts";
-import type { Target } from "./harness.ts";
+import { startMiniflare, startTorporDevInProcess, type Target } from "./harness.ts";
+import { type KnownDifference, maskKnown } from "./known-differences.ts";
 
 const configPath = fileURLToPath(new URL("../rpc/wrangler.jsonc", import.meta.url));
-
-interface KnownDifference {
-  doc: string;
-  /** Path into the observations; the first element is the case. */
-  path: (string | number)[];
-  workerd: unknown;
-  torpor: unknown;
-}
 
 // biome-ignore format: one known difference per line
 const KNOWN: KnownDifference[] = [];
@@ -67,66 +58,12 @@ const CASES = [
   "dupTarget",
 ] as const;
 
-async function startWorkerdRpc(): Promise<Target> {
-  const { Miniflare, Log, LogLevel } = await import("miniflare");
-  const logs: string[] = [];
-  class RecordingLog extends Log {
-    constructor() {
-      super(LogLevel.DEBUG);
-    }
-    protected override log(message: string): void {
-      logs.push(message);
-    }
-  }
-  const mf = new Miniflare({
-    modules: true,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+function startWorkerdRpc(): Promise<Target> {
+  return startMiniflare({
     scriptPath: fileURLToPath(new URL("../rpc/worker.js", import.meta.url)),
     compatibilityDate: "2026-04-07",
     durableObjects: { ROOMS: { className: "Room", useSQLite: true } },
-    cf: false,
-    log: new RecordingLog(),
-    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
-      stdout.on("data", (chunk: Buffer) => logs.push(`stdout: ${chunk.toString().trimEnd()}`));
-      stderr.on("data", (chunk: Buffer) => logs.push(`stderr: ${chunk.toString().trimEnd()}`));
-    },
   });
-  const url = await mf.ready;
-  return { name: "workerd", url: String(url).replace(/\/$/, ""), logs, stop: () => mf.dispose() };
-}
-
-async function startTorporRpc(): Promise<Target> {
-  const { startWorker } = await import("@torpor/cli");
-  const dataDir = mkdtempSync(join(tmpdir(), "torpor-compat-rpc-"));
-  const worker = await startWorker({
-    command: "dev",
-    config: configPath,
-    port: 0,
-    persistTo: dataDir,
-    vars: {},
-    adminIp: "127.0.0.1",
-    logLevel: "warn",
-  });
-  return {
-    name: "torpor",
-    url: worker.url.replace(/\/$/, ""),
-    logs: [],
-    async stop() {
-      await worker.close(1001, "test done");
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function at(value: unknown, path: (string | number)[]): unknown {
-  let v = value as Record<string | number, unknown> | undefined;
-  for (const key of path) v = v?.[key] as Record<string | number, unknown> | undefined;
-  return v;
-}
-
-function replaceAt(value: unknown, path: (string | number)[], replacement: unknown): void {
-  const parent = at(value, path.slice(0, -1)) as Record<string | number, unknown> | undefined;
-  if (parent !== undefined && parent !== null) parent[path.at(-1)!] = replacement;
 }
 
 let workerd: Target;
@@ -134,7 +71,7 @@ let torpor: Target;
 const observed: { workerd?: { status: number; body: Record<string, unknown> }; torpor?: { status: number; body: Record<string, unknown> } } = {};
 
 beforeAll(async () => {
-  [workerd, torpor] = await Promise.all([startWorkerdRpc(), startTorporRpc()]);
+  [workerd, torpor] = await Promise.all([startWorkerdRpc(), startTorporDevInProcess(configPath, "torpor-compat-rpc-")]);
   [observed.workerd, observed.torpor] = (await Promise.all([getRoute(workerd.url, "/rpc"), getRoute(torpor.url, "/rpc")])) as [
     { status: number; body: Record<string, unknown> },
     { status: number; body: Record<string, unknown> },
@@ -161,14 +98,7 @@ describe("RPC by reference on workerd and on Torpor", () => {
       const w = structuredClone(observed.workerd?.body[name]);
       const t = structuredClone(observed.torpor?.body[name]);
       expect(w, "workerd observed the case").toBeDefined();
-      for (const known of KNOWN.filter((k) => k.path[0] === name)) {
-        const rest = known.path.slice(1);
-        const where = `${known.path.join(".")} (${known.doc})`;
-        expect(at(w, rest), `workerd at ${where}: update or remove the KNOWN entry`).toEqual(known.workerd);
-        expect(at(t, rest), `torpor at ${where}: update or remove the KNOWN entry`).toEqual(known.torpor);
-        replaceAt(w, rest, `<known: ${known.doc}>`);
-        replaceAt(t, rest, `<known: ${known.doc}>`);
-      }
+      maskKnown(KNOWN, name, w, t);
       expect(t).toEqual(w);
     });
   }

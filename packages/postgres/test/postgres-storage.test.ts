@@ -7,71 +7,29 @@
  * writes a snapshot and truncates the log; a wake on the same node restores
  * nothing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { describe, expect, onTestFinished } from "vitest";
-import { DurableObject, Runtime, silentLogger } from "@torpor/core";
-import { LogShipper, NodeLease, ObjectLog, SlotLeases, postgresStorage, type ClusterDb } from "../src/index.ts";
+import type { ClusterDb, NodeLease } from "../src/index.ts";
+import { expireLease, startTestNode, type TestNodeOptions } from "./fixtures/node-harness.ts";
 import { openFresh, pgIt, usePgServer } from "./pg-fixture.ts";
 
 const pg = usePgServer();
 
-type Ctx = ConstructorParameters<typeof DurableObject>[0];
-
-class Ledger extends DurableObject {
-  constructor(ctx: Ctx, env: never) {
-    super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS entries (n INTEGER PRIMARY KEY, body TEXT NOT NULL)");
-  }
-  async write(n: number, size = 10) {
-    this.ctx.storage.sql.exec("INSERT INTO entries (n, body) VALUES (?, ?)", n, `entry ${n} `.padEnd(size, "x"));
-    await this.ctx.storage.put(`k${n % 7}`, { n });
-    return n;
-  }
-  async setAlarmAt(time: number) {
-    await this.ctx.storage.setAlarm(time);
-  }
-  async dump() {
-    return {
-      rows: this.ctx.storage.sql.exec<{ n: number; body: string }>("SELECT n, body FROM entries ORDER BY n").toArray(),
-      kv: [...(await this.ctx.storage.list()).entries()],
-      alarm: await this.ctx.storage.getAlarm(),
-    };
-  }
-}
-
-/** One node in this process: lease, slots, commit pipeline, provider and runtime. */
-async function startNode(db: ClusterDb, nodeId: string, options: { snapshotAfterBytes?: number; compactAfterBytes?: number } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), `torpor-node-${nodeId}-`));
-  const lease = await NodeLease.join(db, { nodeId, address: `${nodeId}:1`, ttlMs: 60_000 });
-  const slots = new SlotLeases(db, nodeId);
-  await slots.rebalance();
-  const log = new ObjectLog(db);
-  const shipper = new LogShipper(log, { canAcknowledge: () => lease.valid() });
-  const storage = postgresStorage({
-    dir,
-    nodeId,
-    log,
-    shipper,
-    slotEpoch: (s) => slots.owned.get(s) ?? null,
-    ...(options.snapshotAfterBytes !== undefined ? { snapshotAfterBytes: options.snapshotAfterBytes } : {}),
-    ...(options.compactAfterBytes !== undefined ? { compactAfterBytes: options.compactAfterBytes } : {}),
-  });
-  const runtime = new Runtime({ objects: { LEDGER: Ledger }, storage, logger: silentLogger });
-  const node = { lease, slots, log, shipper, storage, runtime, ns: runtime.namespace<Ledger>("LEDGER") };
+/** One node in this process, stopped and its directory removed when the test ends. */
+async function startNode(db: ClusterDb, nodeId: string, options: TestNodeOptions = {}) {
+  const node = await startTestNode(db, nodeId, options);
   onTestFinished(async () => {
-    lease.stop();
-    await runtime.close().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    node.lease.stop();
+    await node.runtime.close().catch(() => {});
+    rmSync(node.dir, { recursive: true, force: true });
   });
   return node;
 }
 
-/** Ends a node's lease on PostgreSQL's clock (as if it stopped renewing long ago). */
+/** Stops a node's renewals and ends its lease on PostgreSQL's clock (as if it stopped renewing long ago). */
 async function expire(db: ClusterDb, node: { lease: NodeLease }) {
   node.lease.stop();
-  await db.query(`UPDATE ${db.tables.nodes} SET expires_at = now() - interval '1 millisecond' WHERE node_id = $1`, [node.lease.nodeId]);
+  await expireLease(db, node.lease.nodeId);
 }
 
 describe("postgresStorage", () => {

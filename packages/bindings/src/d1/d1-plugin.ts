@@ -2,6 +2,7 @@ import { z } from "zod";
 import { bindingName, unknownKeys } from "../binding-name.ts";
 import { definePlugin } from "../binding-plugin.ts";
 import { storagePath } from "../storage-names.ts";
+import { bindSharedStores } from "../shared-stores.ts";
 import { D1Database } from "./d1-api.ts";
 import { D1Engine } from "./d1-engine.ts";
 
@@ -54,27 +55,11 @@ export const d1Plugin = definePlugin<D1Config>({
     return out;
   },
   create(entries, context) {
-    const engines = new Map<string, D1Engine>();
-    try {
-      const env: Record<string, unknown> = {};
-      for (const entry of entries) {
-        const path = d1DatabasePath(context.dataDir, entry);
-        let engine = engines.get(path);
-        if (engine === undefined) {
-          engine = new D1Engine(path);
-          engines.set(path, engine);
-        }
-        env[entry.binding] = new D1Database(engine);
-      }
-      return {
-        env,
-        close() {
-          for (const engine of engines.values()) engine.close();
-        },
-      };
-    } catch (error) {
-      for (const engine of engines.values()) engine.close();
-      throw error;
-    }
+    return bindSharedStores(
+      entries,
+      (entry) => d1DatabasePath(context.dataDir, entry),
+      (path) => new D1Engine(path),
+      (engine) => new D1Database(engine),
+    );
   },
 });

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { definePlugin } from "../binding-plugin.ts";
 import { bindingName, unknownKeys } from "../binding-name.ts";
 import { storagePath } from "../storage-names.ts";
+import { bindSharedStores } from "../shared-stores.ts";
 import { KvNamespace } from "./kv-namespace.ts";
 import { KvStore } from "./kv-store.ts";
 
@@ -36,27 +37,11 @@ export const kvPlugin = definePlugin<KvConfig>({
   },
   create(entries, context) {
     const clock = context.clock ?? systemClock;
-    const stores = new Map<string, KvStore>();
-    try {
-      const env: Record<string, unknown> = {};
-      for (const entry of entries) {
-        const id = entry.id ?? entry.binding;
-        let store = stores.get(id);
-        if (store === undefined) {
-          store = new KvStore(storagePath(context.dataDir, "kv", id, ".sqlite"));
-          stores.set(id, store);
-        }
-        env[entry.binding] = new KvNamespace(store, clock);
-      }
-      return {
-        env,
-        close() {
-          for (const store of stores.values()) store.close();
-        },
-      };
-    } catch (error) {
-      for (const store of stores.values()) store.close();
-      throw error;
-    }
+    return bindSharedStores(
+      entries,
+      (entry) => storagePath(context.dataDir, "kv", entry.id ?? entry.binding, ".sqlite"),
+      (path) => new KvStore(path),
+      (store) => new KvNamespace(store, clock),
+    );
   },
 });

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { bindingName, unknownKeys } from "../binding-name.ts";
 import { definePlugin } from "../binding-plugin.ts";
 import { storagePath } from "../storage-names.ts";
+import { bindSharedStores } from "../shared-stores.ts";
 import { BucketStore } from "./bucket-store.ts";
 import { R2Bucket } from "./r2-bucket.ts";
 
@@ -45,27 +46,11 @@ export const r2Plugin = definePlugin<R2Config>({
   },
   create(entries, context) {
     const clock = context.clock ?? systemClock;
-    const stores = new Map<string, BucketStore>();
-    try {
-      const env: Record<string, unknown> = {};
-      for (const entry of entries) {
-        const dir = storagePath(context.dataDir, "r2", r2BucketId(entry));
-        let store = stores.get(dir);
-        if (store === undefined) {
-          store = new BucketStore(dir, clock);
-          stores.set(dir, store);
-        }
-        env[entry.binding] = new R2Bucket(store);
-      }
-      return {
-        env,
-        close() {
-          for (const store of stores.values()) store.close();
-        },
-      };
-    } catch (error) {
-      for (const store of stores.values()) store.close();
-      throw error;
-    }
+    return bindSharedStores(
+      entries,
+      (entry) => storagePath(context.dataDir, "r2", r2BucketId(entry)),
+      (dir) => new BucketStore(dir, clock),
+      (store) => new R2Bucket(store),
+    );
   },
 });

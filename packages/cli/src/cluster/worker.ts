@@ -12,7 +12,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, type WireRefs, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
@@ -165,10 +165,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   });
 
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
-    const reply = (ok: boolean, value: unknown) =>
+    const reply = (ok: boolean, value: unknown, refs?: WireRefs) =>
       send(
         ok
-          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
+          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
     let request: Request | null = null;
@@ -176,8 +176,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       if (message.op !== "fetch" && message.refs !== undefined) {
         // A caller in this node's processes: references pass both ways (rpc-references.ts).
         const out = await references.serveRouted(runtime.hostForKey(message.key), message);
-        send({ t: "reply", rid: message.rid, to: message.from, ok: true, value: out.value, ...(out.refs !== undefined ? { refs: out.refs } : {}) });
-        return;
+        return reply(true, out.value, out.refs);
       }
       const target = new LocalTarget(runtime.hostForKey(message.key));
       if (message.op === "call") return reply(true, await target.call(message.method, message.args));

@@ -187,9 +187,9 @@ beforeAll(async () => {
       migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
     }),
   );
-  server = await startTorpor(["start", "--workers", "3", "--port", "0", "--admin-port", "0", "--persist-to", join(dir, "data")], dir, 60_000);
+  server = await startTorpor(["start", "--workers", "3", "--port", "0", "--admin-port", "0", "--persist-to", join(dir, "data")], dir, 120_000);
   admin = await vi.waitFor(() => /"message":"Admin listening","url":"([^"]+)"/.exec(server.stdout())![1]!, { timeout: 10_000, interval: 20 });
-}, 90_000);
+}, 150_000);
 
 afterAll(async () => {
   expect(await server?.stop()).toBe(0);

@@ -6,23 +6,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import type { Logger, Runtime } from "@torpor/core";
+import { recordingLogger, type Runtime } from "@torpor/core";
 import { startChatServer } from "../src/server.ts";
 
-export interface LogEntry {
-  level: "debug" | "info" | "warn" | "error";
-  message: string;
-  fields?: Record<string, unknown> | undefined;
-}
-
-/** A logger that records instead of printing (tests fail on console output). */
-export function recordingLogger(): Logger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: LogEntry["level"]) => (message: string, fields?: Record<string, unknown>) => {
-    entries.push({ level, message, fields });
-  };
-  return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
+export { recordingLogger };
 
 export interface ChatServer {
   runtime: Runtime;

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { TorporSection } from "./config.ts";
 import { CliError } from "./errors.ts";
+import { flagOf, flagSchemaOf, LIMITS, limitsHelp, type LimitValues } from "./limits.ts";
 
 /** `dev`: readable logs for a terminal. `start`: JSON logs for production. */
 export type Command = "dev" | "start" | "reload" | "backup" | "restore";
@@ -61,21 +62,7 @@ Options (named as in wrangler dev):
       --no-watch              torpor dev: do not reload on changes (one process, as torpor start --workers 1)
 
 Limits (also settable in the config's "torpor" section, snake_case):
-      --hibernate-after-ms <ms>     idle time before an object hibernates (default 10000)
-      --max-attachment-bytes <n>    serialized WebSocket attachment limit (default 2048, max 16384)
-      --max-message-bytes <n>       largest incoming WebSocket message (default 33554432)
-      --max-live-objects <n>        live instances kept in memory before the least recently
-                                    used hibernate (default 100000)
-      --max-connections <n>         open TCP connections; more get 503 (default 100000)
-      --max-header-bytes <n>        request line and headers; more get 431 (default 16384)
-      --headers-timeout-ms <ms>     time for the request headers to arrive; then 408 (default 60000)
-      --max-request-body-bytes <n>  request body; more gets 413 (default 104857600)
-      --max-buffered-bytes <n>      bytes waiting to be sent on one WebSocket; a peer that falls
-                                    further behind is closed with 1013 (default 16777216)
-      --ping-interval-ms <ms>       WebSocket pings to find dead peers; 0 turns them off
-                                    (default 30000)
-      --close-timeout-ms <ms>       time a peer has to answer the server's Close frame; then the
-                                    connection is dropped (default 30000)
+${limitsHelp()}
 
 Cluster (torpor start; also "workers" in the config's "torpor" section):
       --workers <n>           worker processes sharing the port and the data directory
@@ -129,17 +116,6 @@ const count = (flag: string, min: number) =>
 const flagSchemas = {
   port: port("--port"),
   "admin-port": port("--admin-port"),
-  "hibernate-after-ms": count("--hibernate-after-ms", 0),
-  "max-attachment-bytes": count("--max-attachment-bytes", 1).max(16_384, "--max-attachment-bytes must be at most 16384 (Cloudflare's ceiling)"),
-  "max-message-bytes": count("--max-message-bytes", 1),
-  "max-live-objects": count("--max-live-objects", 1),
-  "max-connections": count("--max-connections", 1),
-  "max-header-bytes": count("--max-header-bytes", 1),
-  "headers-timeout-ms": count("--headers-timeout-ms", 1),
-  "max-request-body-bytes": count("--max-request-body-bytes", 1),
-  "max-buffered-bytes": count("--max-buffered-bytes", 1),
-  "ping-interval-ms": count("--ping-interval-ms", 0),
-  "close-timeout-ms": count("--close-timeout-ms", 1),
   workers: count("--workers", 1).max(256, "--workers must be at most 256 (the number of slots)"),
   "lease-ttl-ms": count("--lease-ttl-ms", 1_000),
   "peer-port": port("--peer-port"),
@@ -148,6 +124,16 @@ const flagSchemas = {
   "log-level": z.enum(["debug", "info", "warn", "error"], { message: "--log-level must be debug, info, warn or error" }),
   "log-format": z.enum(["text", "json"], { message: "--log-format must be text or json" }),
 };
+
+/** The flags of the limits (limits.ts), as `parseArgs` options. */
+const LIMIT_FLAGS = Object.fromEntries(LIMITS.map((row) => [flagOf(row), { type: "string" as const }]));
+
+/** A flag's value checked by its schema; a bad one throws one ERR_CLI_USAGE naming the flag and the value. */
+function parseFlag(schema: z.ZodType, raw: string): unknown {
+  const result = schema.safeParse(raw.trim() === "" ? Number.NaN : raw);
+  if (!result.success) throw new CliError("ERR_CLI_USAGE", `${result.error.issues[0]!.message}; got "${raw}".`);
+  return result.data;
+}
 
 /** Parses `argv` (without node and the script); a bad flag throws one ERR_CLI_USAGE. */
 export function parseCliArgs(argv: string[]): CliArgs {
@@ -165,17 +151,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         "persist-to": { type: "string" },
         out: { type: "string" },
         var: { type: "string", multiple: true },
-        "hibernate-after-ms": { type: "string" },
-        "max-attachment-bytes": { type: "string" },
-        "max-message-bytes": { type: "string" },
-        "max-live-objects": { type: "string" },
-        "max-connections": { type: "string" },
-        "max-header-bytes": { type: "string" },
-        "headers-timeout-ms": { type: "string" },
-        "max-request-body-bytes": { type: "string" },
-        "max-buffered-bytes": { type: "string" },
-        "ping-interval-ms": { type: "string" },
-        "close-timeout-ms": { type: "string" },
+        ...LIMIT_FLAGS,
         workers: { type: "string" },
         cluster: { type: "string" },
         durability: { type: "string" },
@@ -212,13 +188,16 @@ export function parseCliArgs(argv: string[]): CliArgs {
 
   const checked = <K extends keyof typeof flagSchemas>(flag: K): z.output<(typeof flagSchemas)[K]> | undefined => {
     const raw = (values as Record<string, string | undefined>)[flag];
-    if (raw === undefined) return undefined;
-    const result = flagSchemas[flag].safeParse(raw.trim() === "" ? Number.NaN : raw);
-    if (!result.success) throw new CliError("ERR_CLI_USAGE", `${result.error.issues[0]!.message}; got "${raw}".`);
-    return result.data as z.output<(typeof flagSchemas)[K]>;
+    return raw === undefined ? undefined : (parseFlag(flagSchemas[flag], raw) as z.output<(typeof flagSchemas)[K]>);
   };
 
   if (values["admin-token"] !== undefined && values["admin-token"].trim() === "") throw new CliError("ERR_CLI_USAGE", "--admin-token must not be empty.");
+
+  const limits: LimitValues = {};
+  for (const row of LIMITS) {
+    const raw = (values as Record<string, string | undefined>)[flagOf(row)];
+    if (raw !== undefined) limits[row.name] = parseFlag(flagSchemaOf(row), raw) as number;
+  }
 
   const vars: Record<string, string> = {};
   for (const pair of values.var ?? []) {
@@ -237,17 +216,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     persistTo: values["persist-to"],
     out: values.out,
     vars,
-    hibernateAfterMs: checked("hibernate-after-ms"),
-    maxAttachmentBytes: checked("max-attachment-bytes"),
-    maxMessageBytes: checked("max-message-bytes"),
-    maxLiveObjects: checked("max-live-objects"),
-    maxConnections: checked("max-connections"),
-    maxHeaderBytes: checked("max-header-bytes"),
-    headersTimeoutMs: checked("headers-timeout-ms"),
-    maxRequestBodyBytes: checked("max-request-body-bytes"),
-    maxBufferedBytes: checked("max-buffered-bytes"),
-    pingIntervalMs: checked("ping-interval-ms"),
-    closeTimeoutMs: checked("close-timeout-ms"),
+    ...limits,
     workers: checked("workers"),
     cluster: clusterUrl(values.cluster),
     durability: durability(values.durability),

@@ -3,9 +3,11 @@ import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
+import { positiveInt } from "@torpor/core/storage";
 import { z } from "zod";
 import { resolveCompatibility } from "@torpor/core";
 import { CliError } from "./errors.ts";
+import { configKeyOf, configSchemaOf, LIMITS, type LimitValues } from "./limits.ts";
 import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
 import { queuesLine, workflowsLine } from "./not-provided.ts";
 
@@ -19,18 +21,7 @@ export interface DurableObjectBinding {
 }
 
 /** Torpor's own settings: the `torpor` section of the config (flags override them). */
-export interface TorporSection {
-  hibernateAfterMs?: number | undefined;
-  maxAttachmentBytes?: number | undefined;
-  maxMessageBytes?: number | undefined;
-  maxLiveObjects?: number | undefined;
-  maxConnections?: number | undefined;
-  maxHeaderBytes?: number | undefined;
-  headersTimeoutMs?: number | undefined;
-  maxRequestBodyBytes?: number | undefined;
-  maxBufferedBytes?: number | undefined;
-  pingIntervalMs?: number | undefined;
-  closeTimeoutMs?: number | undefined;
+export interface TorporSection extends LimitValues {
   workers?: number | undefined;
   /** Several machines: the PostgreSQL URL of the cluster (docs/scaling.md). */
   cluster?: string | undefined;
@@ -80,7 +71,6 @@ export interface WorkerConfig {
 
 const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");
 const bindingName = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript identifier (it becomes env.<name>)");
-const positiveInt = z.number().int().positive();
 
 const bindingSchema = z.looseObject({
   name: bindingName,
@@ -99,17 +89,8 @@ const migrationSchema = z.looseObject({
 });
 
 const torporSchema = z.strictObject({
-  hibernate_after_ms: z.number().int().nonnegative().optional(),
-  max_attachment_bytes: positiveInt.max(16_384, "must be at most 16384 (Cloudflare's ceiling)").optional(),
-  max_message_bytes: positiveInt.optional(),
-  max_live_objects: positiveInt.optional(),
-  max_connections: positiveInt.optional(),
-  max_header_bytes: positiveInt.optional(),
-  headers_timeout_ms: positiveInt.optional(),
-  max_request_body_bytes: positiveInt.optional(),
-  max_buffered_bytes: positiveInt.optional(),
-  ping_interval_ms: z.number().int().nonnegative().optional(),
-  close_timeout_ms: positiveInt.optional(),
+  // The limits (limits.ts), each under its snake_case key.
+  ...Object.fromEntries(LIMITS.map((row) => [configKeyOf(row), configSchemaOf(row).optional()])),
   workers: positiveInt.max(256, "must be at most 256 (the number of slots)").optional(),
   cluster: z
     .string()
@@ -339,17 +320,7 @@ export function validateConfig(raw: unknown, path: string): WorkerConfig {
     bindingConfig,
     dev: { port: data.dev?.port, ip: data.dev?.ip },
     torpor: {
-      hibernateAfterMs: t.hibernate_after_ms,
-      maxAttachmentBytes: t.max_attachment_bytes,
-      maxMessageBytes: t.max_message_bytes,
-      maxLiveObjects: t.max_live_objects,
-      maxConnections: t.max_connections,
-      maxHeaderBytes: t.max_header_bytes,
-      headersTimeoutMs: t.headers_timeout_ms,
-      maxRequestBodyBytes: t.max_request_body_bytes,
-      maxBufferedBytes: t.max_buffered_bytes,
-      pingIntervalMs: t.ping_interval_ms,
-      closeTimeoutMs: t.close_timeout_ms,
+      ...Object.fromEntries(LIMITS.map((row) => [row.name, (t as Record<string, number | undefined>)[configKeyOf(row)]])),
       workers: t.workers,
       cluster: t.cluster,
       durability: t.durability,

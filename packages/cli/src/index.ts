@@ -5,6 +5,8 @@ export { parseCliArgs, HELP } from "./args.ts";
 export type { CliArgs, Command } from "./args.ts";
 export { findConfig, readConfig, parseConfig, validateConfig, CONFIG_FILES } from "./config.ts";
 export type { WorkerConfig, DurableObjectBinding, TorporSection } from "./config.ts";
+export { LIMITS, inProcessLimits, mergeLimits, runtimeLimits } from "./limits.ts";
+export type { LimitName, LimitRow, LimitValues, InProcessLimits } from "./limits.ts";
 export { startAdmin } from "./admin.ts";
 export type { AdminServer } from "./admin.ts";
 export { prometheusText } from "./prometheus.ts";

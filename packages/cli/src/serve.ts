@@ -10,6 +10,7 @@ import type { CliArgs, Command } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { startAuxiliaryWorkers, serviceEnv, UNNAMED, withAssets } from "./auxiliary-workers.ts";
+import { mergeLimits, runtimeLimits } from "./limits.ts";
 import { cliLogger, withFields } from "./logging.ts";
 import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { ServiceRegistry } from "./service-binding.ts";
@@ -219,21 +220,8 @@ async function startLocked(
     ...(fetch !== undefined ? { fetch } : {}),
     env: vars,
     storage: cluster?.storage ?? storage,
-    hibernateAfterMs: args.hibernateAfterMs ?? t.hibernateAfterMs,
-    maxLiveObjects: args.maxLiveObjects ?? t.maxLiveObjects,
-    limits: {
-      maxAttachmentBytes: args.maxAttachmentBytes ?? t.maxAttachmentBytes,
-      maxMessageBytes: args.maxMessageBytes ?? t.maxMessageBytes,
-    },
-    server: {
-      maxConnections: args.maxConnections ?? t.maxConnections,
-      maxHeaderBytes: args.maxHeaderBytes ?? t.maxHeaderBytes,
-      headersTimeoutMs: args.headersTimeoutMs ?? t.headersTimeoutMs,
-      maxRequestBodyBytes: args.maxRequestBodyBytes ?? t.maxRequestBodyBytes,
-      maxBufferedBytes: args.maxBufferedBytes ?? t.maxBufferedBytes,
-      pingIntervalMs: args.pingIntervalMs ?? t.pingIntervalMs,
-      closeTimeoutMs: args.closeTimeoutMs ?? t.closeTimeoutMs,
-    },
+    // Each limit from its flag, else from the config (limits.ts).
+    ...runtimeLimits(mergeLimits(args, t)),
     logger,
     installGlobals: false,
     ...(config.compatibilityDate !== undefined ? { compatibilityDate: config.compatibilityDate } : {}),

@@ -2,6 +2,7 @@ export { Runtime } from "./runtime/runtime.ts";
 export type { ObjectInfo, ObjectTarget, WorkerFetch } from "./runtime/runtime.ts";
 export type { Limits, AlarmRetryOptions, ServerLimits } from "./options.ts";
 export type { RuntimeOptions, ResolvedOptions } from "./runtime/runtime-options.ts";
+export { runtimeDefaults } from "./runtime/runtime-options.ts";
 export type { ListenOptions } from "./http/server.ts";
 
 export { DurableObject } from "./object/durable-object.ts";
@@ -37,8 +38,8 @@ export type { CompatibilityFlags } from "./compatibility.ts";
 export { systemClock } from "./clock.ts";
 export { VirtualClock } from "./virtual-clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
-export { consoleLogger, jsonLogger, jsonLine, logsAt, silentLogger } from "./logger.ts";
-export type { Logger, LogLevel } from "./logger.ts";
+export { consoleLogger, jsonLogger, jsonLine, logsAt, recordingLogger, silentLogger } from "./logger.ts";
+export type { Logger, LogLevel, LogEntry, RecordingLogger } from "./logger.ts";
 export { TorporError } from "./errors.ts";
 export type { TorporErrorCode } from "./errors.ts";
 

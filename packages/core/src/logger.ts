@@ -58,6 +58,35 @@ function leveled(level: LogLevel, write: (level: LogLevel, message: string, fiel
 /** A logger that drops everything. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** One line a logger recorded. */
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+/** A logger that keeps what is logged, so tests assert on it and nothing reaches the console. */
+export interface RecordingLogger extends Logger {
+  /** Everything logged so far, oldest first. */
+  readonly entries: LogEntry[];
+}
+
+/**
+ * A logger that records entries instead of printing them (tests fail on
+ * console output; library code takes a logger).
+ *
+ * @example
+ * const logger = recordingLogger();
+ * expect(logger.entries.filter((e) => e.level === "error")).toEqual([]);
+ */
+export function recordingLogger(): RecordingLogger {
+  const entries: LogEntry[] = [];
+  const at = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    entries.push(fields === undefined ? { level, message } : { level, message, fields });
+  };
+  return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
 /** Adds `hint`, how to fix it, when `fields.error` is an error whose message (workerd's) carries no advice. */
 function withHint(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   const hint = fields === undefined || "hint" in fields ? undefined : adviceFor(fields.error);

@@ -44,9 +44,9 @@ export interface ObjectOptions {
   readonly compatibility: CompatibilityFlags;
 }
 
-/** @internal zod pieces the option schemas share. */
+/** A whole number above 0 (zod), shared by every option schema (`@torpor/core/storage` exports it for providers and the CLI). */
 export const positiveInt = z.number().int().positive();
-/** @internal */
+/** A whole number 0 or above (zod). */
 export const nonNegativeInt = z.number().int().nonnegative();
 
 /** @internal the per-object limits with their defaults. */

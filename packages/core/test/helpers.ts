@@ -1,13 +1,8 @@
 import { onTestFinished } from "vitest";
 import { WebSocket as WsClient } from "ws";
-import { Runtime, type Logger, type RuntimeOptions } from "../src/index.ts";
+import { Runtime, recordingLogger, type RuntimeOptions } from "../src/index.ts";
 
-/** A logger that records entries so tests can assert on them (and nothing hits the console). */
-export function recordingLogger(): Logger & { entries: Array<{ level: string; message: string; fields?: Record<string, unknown> }> } {
-  const entries: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
-  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void entries.push({ level, message, ...(fields ? { fields } : {}) });
-  return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
+export { recordingLogger };
 
 /** A runtime listening on 127.0.0.1:0, closed when the test ends. */
 export async function startRuntime(options: RuntimeOptions) {

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, test } from "vitest";
-import { checkLayers } from "../../../scripts/check-layers.ts";
+import { checkLayers, LAYERS } from "../../../scripts/check-layers.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -48,4 +48,15 @@ test("an upward import fails, a type-only one included, and so does every cycle"
 test("a folder missing from the layer list fails, naming where to add it", () => {
   const root = tree({ "placement/table.ts": "export const table = 1;\n" });
   expect(checkLayers(root, [""])).toEqual([expect.objectContaining({ kind: "unknown-folder", message: expect.stringContaining("placement/") })]);
+});
+
+test("docs/architecture.md's layer map lists every layer folder, lowest first, and nothing else", () => {
+  const doc = readFileSync(fileURLToPath(new URL("../../../docs/architecture.md", import.meta.url)), "utf8");
+  const section = doc.slice(doc.indexOf("## Layers"), doc.indexOf("\n## ", doc.indexOf("## Layers") + 1));
+  // The first cell of each table row: "root (leaves)" or a folder in backticks.
+  const mapped = [...section.matchAll(/^\| (root \(leaves\)|`([a-z-]+)\/`) \|/gm)].map((m) => m[2] ?? "");
+  const src = fileURLToPath(new URL("../src", import.meta.url));
+  const folders = readdirSync(src).filter((entry) => statSync(join(src, entry)).isDirectory());
+  expect(mapped).toEqual(LAYERS);
+  expect(["", ...folders].sort()).toEqual([...LAYERS].sort());
 });

@@ -65,7 +65,7 @@ test("ownership is asked on every call: an object that moves away and back gets 
   const first = hostOf(stub)!;
 
   // b gives it up (as a reload does): the host finishes and leaves b's table; a owns it now.
-  await first.moveOut();
+  await first.exportSockets();
   b.forget(first);
   owner.set("mover", "a");
   expect(hostOf(stub)).toBeUndefined();

@@ -1,6 +1,7 @@
 /** Options of `sqliteStorage()`, validated once at the public boundary. */
 import { z } from "zod";
 import { TorporError, type StorageLimits } from "@torpor/core";
+import { nonNegativeInt, positiveInt } from "@torpor/core/storage";
 
 /** How hard SQLite works to make a commit survive power loss (`PRAGMA synchronous`). */
 export type SynchronousMode = "FULL" | "NORMAL" | "OFF";
@@ -25,11 +26,10 @@ export interface ResolvedSqliteStorageOptions {
   limits: Partial<StorageLimits>;
 }
 
-const positiveInt = z.number().int().positive();
 const schema = z.strictObject({
   dir: z.string().min(1).default(".torpor/storage"),
   synchronous: z.enum(["FULL", "NORMAL", "OFF"]).default("FULL"),
-  maxOpenDatabases: z.number().int().nonnegative().default(0),
+  maxOpenDatabases: nonNegativeInt.default(0),
   limits: z.strictObject({ maxKeyBytes: positiveInt.optional(), maxValueBytes: positiveInt.optional(), maxKeysPerCall: positiveInt.optional() }).default({}),
 });
 

@@ -1,8 +1,8 @@
 // Test runtime
 export { createTestRuntime } from "./test-runtime.ts";
 export type { TestRuntime, TestRuntimeOptions, TestEnv, CleanupContext } from "./test-runtime.ts";
-export { recordingLogger } from "./recording-logger.ts";
-export type { RecordingLogger, LogEntry } from "./recording-logger.ts";
+export { recordingLogger } from "@torpor/core";
+export type { RecordingLogger, LogEntry } from "@torpor/core";
 export { VirtualClock } from "@torpor/core";
 
 // Cloudflare-compatible verbs

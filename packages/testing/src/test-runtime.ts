@@ -28,7 +28,7 @@ import type { ObjectHost } from "./host.ts";
 import { blockersOf, lifecycleOf, type LifecycleInfo } from "./lifecycle.ts";
 import { listIds } from "./list-ids.ts";
 import { ObjectRoute } from "./object-route.ts";
-import { recordingLogger, type LogEntry } from "./recording-logger.ts";
+import { recordingLogger, type LogEntry } from "@torpor/core";
 import { register } from "./registry.ts";
 import { runInHost, type InstanceOf } from "./run-in.ts";
 import type { TestWebSocket, Transport } from "./test-socket.ts";

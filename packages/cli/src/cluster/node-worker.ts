@@ -81,7 +81,7 @@ export async function startNodeWorker(init: NodeInit, index: number, persistTo: 
       // Alarms of objects in slots this process took: armed from PostgreSQL, without restoring each object.
       log.alarms(slots).then(
         (alarms) => {
-          for (const { key, alarm } of alarms) runtime.hostForKey(key, true).scheduleAlarm(alarm);
+          for (const { key, alarm } of alarms) runtime.hostForKey(key, true).alarms.schedule(alarm);
         },
         (error: unknown) => logger.error("Reading the alarms of slots taken over failed", { slots: slots.length, error }),
       );

@@ -1,5 +1,5 @@
 import type { TimerHandle } from "../clock.ts";
-import type { Handler, HostEvent } from "./host-event.ts";
+import type { AlarmEvent, Handler, HostEvent } from "./host-event.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ObjectOptions } from "../options.ts";
 import type { OutputGate } from "./output-gate.ts";
@@ -66,7 +66,7 @@ export class AlarmScheduler {
       () => {
         this.#timer = null;
         // A retry is due by definition, even when the stored time is in the future (a forced run).
-        this.owner.deliver(delay === undefined ? { kind: "alarm" } : { kind: "alarm", args: [true] });
+        this.owner.deliver({ kind: "alarm", forced: delay !== undefined });
       },
       delay ?? Math.max(0, time - clock.now()),
     );
@@ -86,15 +86,15 @@ export class AlarmScheduler {
   /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
   runNow(): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.owner.deliver({ kind: "alarm", args: [true], resolve: resolve as (v: unknown) => void, reject });
+      this.owner.deliver({ kind: "alarm", forced: true, resolve, reject });
     });
   }
 
-  /** Runs `alarm()` for an "alarm" event; records the scheduled time in `event.args` when it ran. */
-  run(instance: Record<string, unknown>, event: HostEvent): unknown {
+  /** Runs `alarm()` for an "alarm" event; records the scheduled time in `event.scheduledTime` when it ran. */
+  run(instance: Record<string, unknown>, event: AlarmEvent): unknown {
     const storage = this.owner.storage!;
     const time = storage.alarmTime();
-    const forced = event.args?.[0] === true;
+    const forced = event.forced;
     if (time === null || (!forced && time > this.owner.options.clock.now())) {
       // A stale timer (the alarm moved or was deleted): schedule the real one.
       // finished() resolves a forced run with false: nothing ran.
@@ -102,7 +102,7 @@ export class AlarmScheduler {
       return undefined;
     }
     this.cancel();
-    event.args = [time];
+    event.scheduledTime = time;
     const handler = instance.alarm as Handler | undefined;
     if (typeof handler !== "function") {
       this.owner.options.logger.warn("An alarm fired but the class has no alarm() handler; the alarm is deleted", { object: this.owner.objectId });
@@ -114,9 +114,9 @@ export class AlarmScheduler {
   }
 
   /** After an "alarm" event: clear the alarm, or schedule a retry with backoff. */
-  finished(event: HostEvent, failed: boolean, error: unknown): void {
-    const time = event.args?.[0];
-    const ran = typeof time === "number";
+  finished(event: AlarmEvent, failed: boolean, error: unknown): void {
+    const time = event.scheduledTime;
+    const ran = time !== undefined;
     this.#running = null;
     if (ran) {
       if (!failed) {
@@ -177,7 +177,7 @@ export class AlarmScheduler {
     // Not forced: the run re-reads the stored time once storage opens.
     this.#timer = clock.setTimeout(() => {
       this.#timer = null;
-      this.owner.deliver({ kind: "alarm" });
+      this.owner.deliver({ kind: "alarm", forced: false });
     }, this.#backoff(this.#storageFailures));
   }
 

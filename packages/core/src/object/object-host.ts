@@ -1,10 +1,11 @@
 import type { Socket } from "node:net";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
-import type { TimerHandle } from "../clock.ts";
 import { TorporError } from "../errors.ts";
 import { runAs } from "./fault-isolation.ts";
+import { failQueued, runEvent } from "./event-dispatch.ts";
 import { currentIncarnation, Incarnation, objectResetError, type IncarnationHost } from "./incarnation.ts";
-import { endsSocket, type Handler, type HostEvent } from "./host-event.ts";
+import type { HostEvent } from "./host-event.ts";
+import { HostSockets, type ExportedSockets } from "./host-sockets.ts";
 import type { DurableObjectId } from "../ids/id.ts";
 import { InputGate } from "./input-gate.ts";
 import type { Logger } from "../logger.ts";
@@ -13,64 +14,29 @@ import type { ObjectOptions } from "../options.ts";
 import { OutputGate } from "./output-gate.ts";
 import type { HostControl, ObjectLifecycle } from "./host-control.ts";
 import type { MovedSocket } from "../websocket/moved-socket.ts";
-import { CLOSED, HIBERNATABLE, OPEN, PendingClose, SocketEnd, STANDARD, type Message, type SocketOwner } from "../websocket/socket-end.ts";
-import { SocketRegistry } from "../websocket/socket-registry.ts";
+import { PendingClose, type Message, type SocketEnd, type SocketOwner } from "../websocket/socket-end.ts";
 import { DurableObjectState, type StateHost } from "./state.ts";
-import type { ObjectKey, ObjectStorage, StorageHooks, StorageProvider } from "../storage/storage-provider.ts";
+import type { ObjectKey, ObjectStorage } from "../storage/storage-provider.ts";
 import type { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
-import { facadeOf, type WebSocket } from "../websocket/web-socket.ts";
+import { IdleTimer } from "./idle-timer.ts";
+import { InstanceHooks, storageOpenError } from "./storage-hooks.ts";
 
-/** What a host needs from its runtime. */
-export interface HostRuntime {
-  readonly options: ObjectOptions;
-  readonly provider: StorageProvider;
-  readonly env: Record<string, unknown>;
-  /** `ctx.exports`: loopback bindings of the Worker's own exports. */
-  readonly exports: Record<string, unknown>;
-  readonly metrics: Metrics;
-  /** The instance was constructed or handled an event (LRU bookkeeping). */
-  touched(host: ObjectHost): void;
-  /** The instance was dropped. */
-  released(host: ObjectHost): void;
-  /** Serves a socket moved in from another process with `end`; `unparsed` is read first (the runtime's server binds it). */
-  resumeSocket(socket: Socket, unparsed: Buffer, end: SocketEnd): void;
-}
-
-/** One hibernatable socket leaving with its object: the record, its TCP socket, and the bytes read but not parsed. */
-export interface ExportedSocket {
-  record: MovedSocket;
-  socket: Socket;
-  unparsed: Buffer;
-}
-
-/** What `exportSockets()` hands over. */
-export interface ExportedSockets {
-  /** The object's auto-response pair (it lives in the host, so it moves too). */
-  autoResponse: WebSocketRequestResponsePair | null;
-  sockets: ExportedSocket[];
-  /** Open sockets that could not move and were closed with 1012. */
-  closed: number;
-}
-
-/** A Durable Object class as the runtime sees it. */
-export type DurableObjectClass = new (ctx: DurableObjectState, env: never) => object;
-
+export type { ExportedSocket, ExportedSockets } from "./host-sockets.ts";
+import type { DurableObjectClass, HostRuntime } from "./host-runtime.ts";
+export type { DurableObjectClass, HostRuntime } from "./host-runtime.ts";
 export type { ObjectLifecycle } from "./host-control.ts";
 
 /**
- * Keeps one object alive across hibernation. The host is cheap and outlives
- * its instance: it holds the socket registry, the auto-response pair, the
- * event queue, the alarm scheduler and the counters; the instance (and its
- * storage handle) is created on the first event and dropped when idle.
- * When events start is its `InputGate`'s call; commits and held output
- * belong to its `OutputGate`, alarm timers and retries to its
- * `AlarmScheduler`.
+ * Keeps one object alive across hibernation: its lifecycle. The host is
+ * cheap and outlives its instance: it holds the sockets (`HostSockets`:
+ * registry, routing, moves), the auto-response pair, the event queue, the
+ * alarm scheduler and the counters; the instance (and its storage handle) is
+ * created on the first event and dropped when idle. When events start is its
+ * `InputGate`'s call; commits and held output belong to its `OutputGate`,
+ * alarm timers and retries to its `AlarmScheduler`.
  */
-/** Most objects never accept a socket the standard way: they share this empty set (never added to). */
-const NO_SOCKETS: ReadonlySet<SocketEnd> = new Set();
-
-export class ObjectHost implements SocketOwner, StorageHooks, StateHost, IncarnationHost, HostControl {
-  readonly sockets = new SocketRegistry();
+export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, HostControl {
+  readonly sockets: HostSockets = new HostSockets(this);
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
   /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
   lastEventKind: HostEvent["kind"] | null = null;
@@ -82,23 +48,22 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   #ctx: DurableObjectState | null = null;
   #storage: ObjectStorage | null = null;
 
-  readonly #input: InputGate = new InputGate(this);
+  /** When events start (Cloudflare's input gate). */
+  readonly input: InputGate = new InputGate(this);
   #waitUntil = 0;
-  /** Sockets accepted with `ws.accept()` that this object handed out: they pin it in memory. */
-  #standard = NO_SOCKETS as Set<SocketEnd>;
 
   /** Holds sends and results until writes are durable; the only place a commit happens. */
   readonly gate: OutputGate = new OutputGate(this);
-  readonly #alarms: AlarmScheduler = new AlarmScheduler(this);
+  readonly alarms: AlarmScheduler = new AlarmScheduler(this);
   /** The async context of the live instance's code: exceptions escaping it are attributed here. */
   #incarnation: Incarnation | null = null;
   /** How many times the object was reset: while 0, no code of a dead incarnation can be running. */
   #resets = 0;
 
-  #idleTimer: TimerHandle | null = null;
+  /** Hibernates the live instance once idle (made with the instance). */
+  #idle: IdleTimer | null = null;
   /** The provider's prepare() for the next construction is pending. */
   #preparing = false;
-  #lastActive = 0;
   #closing = false;
   #stopped = false;
 
@@ -140,6 +105,11 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     return this.instance === null ? "hibernated" : "live";
   }
 
+  /** The async context of the live instance's code (event-dispatch.ts runs events in it). */
+  get incarnation(): Incarnation | null {
+    return this.#incarnation;
+  }
+
   get socketCount(): number {
     return this.sockets.size;
   }
@@ -149,22 +119,20 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
    * the host only weakly, so an object visited once costs no memory once it hibernates.
    */
   get disposable(): boolean {
-    return this.instance === null && this.sockets.size === 0 && this.#standard.size === 0 && !this.#alarms.armed && this.#input.queued === 0;
+    return this.instance === null && this.sockets.size === 0 && this.sockets.standardCount === 0 && !this.alarms.armed && this.input.queued === 0;
   }
 
   /** Why the instance cannot be dropped now; empty when it can. */
   blockers(): string[] {
     const out: string[] = [];
-    // A half-open socket (allowHalfOpen) reaches CLOSED when the object answers the peer's Close, with no event for it.
-    for (const end of this.#standard) if (end.state === CLOSED) this.#dropStandard(end);
-    const input = this.#input;
+    this.sockets.pruneStandard();
+    const input = this.input;
     if (input.running > 0) out.push(`${input.running} event(s) in flight`);
     if (input.queued > 0) out.push(`${input.queued} event(s) queued`);
     if (input.holds > 0) out.push("blockConcurrencyWhile() or a storage transaction is pending");
     if (this.#waitUntil > 0) out.push(`${this.#waitUntil} waitUntil() promise(s) pending`);
-    if (this.#standard.size > 0) {
-      out.push(`${this.#standard.size} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
-    }
+    const standard = this.sockets.standardCount;
+    if (standard > 0) out.push(`${standard} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
     if (this.gate.holding) out.push("storage writes not yet committed");
     return out;
   }
@@ -175,15 +143,14 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   deliver(event: HostEvent): void {
     if (this.#stopped) {
       // After shutdown only stragglers arrive (close events of the sockets we closed).
-      event.reject?.(new TorporError("ERR_RUNTIME_CLOSED", "The runtime has shut down."));
-      event.resolve?.(false);
+      if (event.kind === "call" || event.kind === "alarm") event.reject?.(new TorporError("ERR_RUNTIME_CLOSED", "The runtime has shut down."));
       return;
     }
     if (this.#closing && event.kind === "call") {
-      event.reject!(new TorporError("ERR_RUNTIME_CLOSED", "The runtime is shutting down; no new requests are accepted."));
+      event.reject(new TorporError("ERR_RUNTIME_CLOSED", "The runtime is shutting down; no new requests are accepted."));
       return;
     }
-    const input = this.#input;
+    const input = this.input;
     if (this.instance !== null && input.free) {
       input.startNow(event);
       return;
@@ -196,7 +163,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
   /** Runs `call` inside the object through the gate; the result waits for the output gate. */
   call<T>(call: (instance: Record<string, unknown>) => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.deliver({ kind: "call", call, resolve: resolve as (v: unknown) => void, reject });
+      this.deliver({ kind: "call", call, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
@@ -205,131 +172,23 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     return this.instance !== null || this.#construct();
   }
 
-  /** InputGateOwner: runs one event the input gate started. */
+  /** InputGateOwner: runs one event the input gate started (event-dispatch.ts). */
   run(event: HostEvent): void {
-    this.#start(event);
+    runEvent(this, event);
   }
 
-  #start(event: HostEvent): void {
-    const instance = this.instance!;
-    const incarnation = this.#incarnation!;
-    event.incarnation = incarnation;
-    this.counters.events++;
-    this.lastEventKind = event.kind;
-    this.lastEventAt = this.runtime.options.clock.now();
-    this.runtime.touched(this);
-    let result: unknown;
-    try {
-      result = runAs(incarnation, ObjectHost.#invokeOn, this, instance, event);
-    } catch (error) {
-      this.#finish(event, undefined, error);
-      return;
-    }
-    if (isThenable(result)) {
-      if (this.eventTimeoutMs !== null && event.kind.startsWith("webSocket")) this.#armEventTimeout(event);
-      result.then(
-        (value) => this.#finish(event, value, undefined, false),
-        (error: unknown) => this.#finish(event, undefined, error, true),
-      );
-    } else {
-      this.#finish(event, result, undefined, false);
-    }
-  }
-
-  // Static, with the host as argument: no closure per object (hosts of hibernated objects stay in memory).
-  static #invokeOn(host: ObjectHost, instance: Record<string, unknown>, event: HostEvent): unknown {
-    return host.#invoke(instance, event);
-  }
-
-  #invoke(instance: Record<string, unknown>, event: HostEvent): unknown {
-    const metrics = this.runtime.metrics.events;
-    switch (event.kind) {
-      case "webSocketMessage":
-      case "webSocketClose":
-      case "webSocketError": {
-        metrics[event.kind]++;
-        const handler = instance[event.kind] as Handler | undefined;
-        if (typeof handler !== "function") {
-          if (event.kind === "webSocketMessage") {
-            this.runtime.options.logger.warn("A hibernatable WebSocket received a message but the class has no webSocketMessage() handler", {
-              object: this.key.id,
-            });
-          }
-          return undefined;
-        }
-        return handler.call(instance, facadeOf(event.end!), ...event.args!);
-      }
-      case "listener": {
-        const ws = facadeOf(event.end!);
-        ws.dispatch(event.args![0] as Parameters<WebSocket["dispatch"]>[0]);
-        return undefined;
-      }
-      case "call":
-        return event.call!(instance);
-      case "alarm":
-        metrics.alarm++;
-        return this.#alarms.run(instance, event);
-    }
-  }
-
-  #finish(event: HostEvent, value: unknown, error: unknown, failed = error !== undefined): void {
-    if (event.timedOut === true) return;
-    event.timer?.cancel();
-    if (endsSocket(event)) this.#socketDone(event);
-    // Reset while it ran: its writes may be gone with the failed batch, so it reports no success.
-    const resetBy = event.incarnation?.resetBy ?? null;
-    if (resetBy !== null) {
-      if (event.kind === "call") event.reject!(resetBy);
-      else if (event.kind === "alarm") this.#alarms.finished(event, true, resetBy);
-      this.#input.finished();
-      return;
-    }
-    if (event.kind === "call") {
-      if (failed) event.reject!(error);
-      else if (this.gate.holding) this.gate.afterCommit().then(() => event.resolve!(value), event.reject!);
-      else event.resolve!(value);
-    } else if (event.kind === "alarm") {
-      this.#alarms.finished(event, failed, error);
-    } else if (failed) {
-      this.reportHandlerError(event, error);
-    }
-    this.#input.finished();
-  }
-
-  /** The last event of a hibernatable socket ran: it leaves the registry, and a Close the handler left unanswered is answered. */
-  #socketDone(event: HostEvent): void {
-    const end = event.end!;
-    this.sockets.delete(end);
-    if (event.kind === "webSocketClose") end.closeHandled(event.args![0] as number, event.args![1] as string, event.args![2] as boolean);
+  /** The one place an error of the object's code is counted and logged, with the object's id and name. */
+  report(message: string, error: unknown, event?: HostEvent["kind"]): void {
+    this.counters.errors++;
+    this.runtime.metrics.handlerErrors++;
+    // The storage name of a namespace is its binding's name.
+    const fields = { binding: this.key.namespace, object: this.key.id, name: this.key.name, ...(event === undefined ? {} : { event }), error };
+    this.runtime.options.logger.error(message, fields);
   }
 
   /** Logs and counts an error a handler threw. */
   reportHandlerError(event: HostEvent, error: unknown): void {
-    this.counters.errors++;
-    this.runtime.metrics.handlerErrors++;
-    this.runtime.options.logger.error(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, {
-      // The storage name of a namespace is its binding's name.
-      binding: this.key.namespace,
-      object: this.key.id,
-      name: this.key.name,
-      event: event.kind,
-      error,
-    });
-  }
-
-  #armEventTimeout(event: HostEvent): void {
-    const ms = this.eventTimeoutMs!;
-    event.timer = this.runtime.options.clock.setTimeout(() => {
-      if (event.timedOut === true) return;
-      event.timedOut = true;
-      // Abandoned, but the socket is closed all the same: it leaves getWebSockets() as if the handler had returned.
-      if (endsSocket(event)) this.#socketDone(event);
-      this.reportHandlerError(
-        event,
-        new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
-      );
-      this.#input.finished(true);
-    }, ms);
+    this.report(`Uncaught error in ${event.kind === "listener" ? "a WebSocket event listener" : `${event.kind}()`}`, error, event.kind);
   }
 
   // ---- construction and hibernation ---------------------------------------
@@ -347,7 +206,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
       preparing.then(
         () => {
           this.#preparing = false;
-          if (this.instance === null && this.#input.queued > 0 && this.#construct()) this.#input.kick();
+          if (this.instance === null && this.input.queued > 0 && this.#construct()) this.input.kick();
         },
         (cause: unknown) => {
           this.#preparing = false;
@@ -358,7 +217,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     }
     let storage: ObjectStorage;
     try {
-      storage = runtime.provider.open(this.key, this);
+      storage = runtime.provider.open(this.key, new InstanceHooks(this));
     } catch (cause) {
       this.#openFailed(cause);
       return false;
@@ -382,14 +241,13 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
       this.#storage = null;
       this.#ctx = null;
       storage.close();
-      this.counters.errors++;
-      runtime.metrics.handlerErrors++;
-      runtime.options.logger.error("Durable Object constructor threw", { object: this.key.id, name: this.key.name, error });
-      this.#failQueued(error);
+      this.report("Durable Object constructor threw", error);
+      failQueued(this, error);
       return false;
     }
+    this.#idle = new IdleTimer(this);
     runtime.touched(this);
-    if (!this.#alarms.armed) {
+    if (!this.alarms.armed) {
       let time: number | null = null;
       try {
         time = storage.alarmTime();
@@ -397,7 +255,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
         // A provider that opens its file lazily fails here on an unreadable file. The event that
         // woke the object meets the same error (an alarm event is retried with backoff from there).
       }
-      this.#alarms.schedule(time);
+      this.alarms.schedule(time);
     }
     return true;
   }
@@ -408,52 +266,24 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
    * not run later; sockets waiting on it are closed with 1011.
    */
   #openFailed(cause: unknown): void {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    const error = new TorporError(
-      "ERR_STORAGE_OPEN",
-      `The storage of Durable Object ${this.key.namespace}/${this.key.name ?? this.key.id} could not be opened: ${message}`,
-      { cause },
-    );
-    this.counters.errors++;
-    this.runtime.metrics.handlerErrors++;
-    this.runtime.options.logger.error("Durable Object storage could not be opened", { object: this.key.id, name: this.key.name, error });
-    this.#failQueued(error, "Durable Object storage could not be opened");
-  }
-
-  /** Fails every queued event with `error` (the instance could not be made); with `closeReason`, their sockets are closed with 1011. */
-  #failQueued(error: unknown, closeReason?: string): void {
-    for (const event of this.#input.takeQueued()) {
-      if (event.kind === "alarm" && event.reject === undefined) {
-        this.#alarms.retryLater();
-        continue;
-      }
-      event.reject?.(error);
-      if (endsSocket(event)) this.#socketDone(event);
-      else if (closeReason !== undefined && event.end !== undefined && event.end.state === OPEN) event.end.close(1011, closeReason);
-    }
+    const error = storageOpenError(this.key, cause);
+    this.report("Durable Object storage could not be opened", error);
+    failQueued(this, error, "Durable Object storage could not be opened");
   }
 
   /** IncarnationHost: a promise of the object's code rejected with no handler (logged; the object goes on, as on Cloudflare). */
   incarnationRejection(_incarnation: Incarnation, reason: unknown): void {
-    this.counters.errors++;
-    this.runtime.metrics.handlerErrors++;
-    this.runtime.options.logger.error("Unhandled promise rejection (the server keeps running)", {
-      object: this.key.id,
-      name: this.key.name,
-      error: reason,
-    });
+    this.report("Unhandled promise rejection (the server keeps running)", reason);
   }
 
   /** IncarnationHost: an exception escaped the code of `incarnation` (a timer, a listener, a microtask): reset the object if that instance is still the live one. */
   incarnationFault(incarnation: Incarnation, error: unknown): void {
-    this.counters.errors++;
-    this.runtime.metrics.handlerErrors++;
     const live = incarnation === this.#incarnation && this.instance !== null;
-    this.runtime.options.logger.error(
+    this.report(
       live
         ? "Uncaught exception in Durable Object code; resetting the object"
         : "Uncaught exception in code of a Durable Object instance that was already dropped",
-      { object: this.key.id, name: this.key.name, error },
+      error,
     );
     if (live) this.reset(1011, "Durable Object reset after an uncaught exception", error);
   }
@@ -476,12 +306,12 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
 
   /** Resolves once no event is running or queued. */
   drained(): Promise<void> {
-    return this.#input.drained();
+    return this.input.drained();
   }
 
   #release(): void {
-    this.#idleTimer?.cancel();
-    this.#idleTimer = null;
+    this.#idle?.cancel();
+    this.#idle = null;
     const storage = this.#storage;
     this.instance = null;
     this.#incarnation = null;
@@ -495,64 +325,31 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
 
   /** InputGateOwner: a blockConcurrencyWhile() callback threw. As Cloudflare documents, the object is reset. */
   blockFailed(error: unknown): void {
-    this.counters.errors++;
-    this.runtime.metrics.handlerErrors++;
-    this.runtime.options.logger.error("A blockConcurrencyWhile() callback threw; resetting the object", { object: this.key.id, name: this.key.name, error });
-    this.#failQueued(error);
+    this.report("A blockConcurrencyWhile() callback threw; resetting the object", error);
+    failQueued(this, error);
     this.reset(1011, "Durable Object reset: blockConcurrencyWhile() callback threw", error);
   }
 
   /** InputGateOwner: nothing runs or waits; start the idle timer. */
   idle(): void {
-    if (this.instance === null || this.#closing) return;
-    const { clock, hibernateAfterMs } = this.runtime.options;
-    this.#lastActive = clock.now();
-    // A closure per arming (live objects only), not a field that outlives the instance.
-    if (this.#idleTimer === null) this.#idleTimer = clock.setTimeout(() => this.#idleCheck(), hibernateAfterMs);
-  }
-
-  #idleCheck(): void {
-    this.#idleTimer = null;
-    if (this.instance === null || this.#input.running > 0 || this.#input.queued > 0) return;
-    const { clock, hibernateAfterMs } = this.runtime.options;
-    const idleFor = clock.now() - this.#lastActive;
-    if (idleFor < hibernateAfterMs) {
-      this.#idleTimer = clock.setTimeout(() => this.#idleCheck(), hibernateAfterMs - idleFor);
-      return;
-    }
-    // Pinned objects are re-checked when the pin goes (socket closed, waitUntil settled).
-    this.hibernate();
+    if (!this.#closing) this.#idle?.arm();
   }
 
   /** Re-arms the idle timer after a pin went away. */
-  #unpinned(): void {
-    if (this.#input.running === 0 && this.#input.queued === 0) this.idle();
+  unpinned(): void {
+    if (this.input.running === 0 && this.input.queued === 0) this.idle();
   }
 
   // ---- gate holds -------------------------------------------------------------
 
   /** `blockConcurrencyWhile`: no other event starts until `fn` settles. */
   blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T> {
-    return this.#input.blockConcurrencyWhile(fn);
-  }
-
-  /** StorageHooks: the runtime's clock (a past alarm time is scheduled for now). */
-  now(): number {
-    return this.runtime.options.clock.now();
-  }
-
-  /** StorageHooks: the alarm whose alarm() is running (getAlarm() reports it as null). */
-  runningAlarm(): number | null {
-    return this.#alarms.running;
+    return this.input.blockConcurrencyWhile(fn);
   }
 
   /** When this object's armed alarm timer fires, or null (the admin dashboard's "pending alarm"). */
   get alarmAt(): number | null {
-    return this.#alarms.at;
-  }
-
-  holdInput<T>(promise: Promise<T>): Promise<T> {
-    return this.#input.hold(promise);
+    return this.alarms.at;
   }
 
   waitUntil(promise: Promise<unknown>): void {
@@ -561,20 +358,13 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
       .catch((error: unknown) => this.runtime.options.logger.error("A waitUntil() promise rejected", { object: this.key.id, error }))
       .finally(() => {
         this.#waitUntil--;
-        if (this.#waitUntil === 0) this.#unpinned();
+        if (this.#waitUntil === 0) this.unpinned();
       });
   }
 
-  // ---- storage hooks (the output gate owns commits) -------------------------
+  // ---- output (the output gate owns commits; storage calls back through InstanceHooks) ----
 
-  writeStarted(): void {
-    this.gate.writeStarted();
-  }
-
-  alarmChanged(): void {
-    this.gate.alarmChanged();
-  }
-
+  /** Commits pending writes now. */
   flush(): Promise<void> {
     return this.gate.flush();
   }
@@ -596,12 +386,12 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
 
   /** A committed batch changed the persisted alarm. */
   alarmCommitted(time: number | null): void {
-    this.#alarms.committed(time);
+    this.alarms.committed(time);
   }
 
   /** OutputGateOwner: a failed batch changed the alarm (set, moved or cleared it): read it again after a backoff, running it if due. */
   alarmUncertain(): void {
-    if (!this.#alarms.armed) this.#alarms.retryLater();
+    if (!this.alarms.armed) this.alarms.retryLater();
   }
 
   /**
@@ -620,7 +410,7 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     this.#storage?.rollback();
     this.gate.discard(error);
     const heldCloses = this.gate.takeDroppedCloses();
-    for (const end of [...this.sockets.list(), ...this.#standard]) end.close(code, reason);
+    this.sockets.closeAll(code, reason);
     // A close() held behind the failed commit left its socket CLOSING with nothing sent.
     for (const end of heldCloses) end.transmit(new PendingClose(code, reason));
     if (this.instance !== null) this.#release();
@@ -631,91 +421,37 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     }
   }
 
-  // ---- sockets ----------------------------------------------------------------
-
-  /** `ctx.acceptWebSocket`: registers an end as hibernatable. */
-  acceptHibernatable(end: SocketEnd, tags: string[] | null): void {
-    end.owner = this;
-    end.tags = tags;
-    end.markAccepted(HIBERNATABLE);
-    this.sockets.add(end);
-  }
-
-  /** A standard-accepted socket returned by this object's fetch: its events go through the gate and it pins the object. */
-  adoptStandard(end: SocketEnd): void {
-    if (end.owner !== null || end.mode !== STANDARD) return;
-    end.owner = this;
-    if (this.#standard === NO_SOCKETS) this.#standard = new Set();
-    this.#standard.add(end);
-  }
+  // ---- sockets (routed by HostSockets) -------------------------------------
 
   socketMessage(end: SocketEnd, data: Message): void {
-    if (end.mode === HIBERNATABLE) {
-      const pair = this.autoResponse;
-      if (pair !== null && data === pair.request) {
-        // Answered here so the object is never woken for a heartbeat.
-        end.autoResponseAt = this.runtime.options.clock.now();
-        this.runtime.metrics.autoResponses++;
-        end.transmit(pair.response);
-        return;
-      }
-      this.deliver({ kind: "webSocketMessage", end, args: [data] });
-    } else {
-      this.deliver({ kind: "listener", end, args: [{ type: "message", data }] });
-    }
+    this.sockets.message(end, data);
   }
 
   socketClose(end: SocketEnd, code: number, reason: string, wasClean: boolean): void {
-    if (end.mode === HIBERNATABLE) {
-      // As on workerd, the closing socket stays in getWebSockets() until its webSocketClose() has run.
-      this.deliver({ kind: "webSocketClose", end, args: [code, reason, wasClean] });
-    } else {
-      this.deliver({ kind: "listener", end, args: [{ type: "close", code, reason, wasClean }] });
-      if (end.state === CLOSED) {
-        this.#dropStandard(end);
-        if (this.#standard.size === 0) this.#unpinned();
-      }
-    }
-  }
-
-  #dropStandard(end: SocketEnd): void {
-    this.#standard.delete(end);
-    end.owner = null;
+    this.sockets.close(end, code, reason, wasClean);
   }
 
   socketError(end: SocketEnd, error: unknown): void {
-    if (end.mode === HIBERNATABLE) this.deliver({ kind: "webSocketError", end, args: [error] });
-    else this.deliver({ kind: "listener", end, args: [{ type: "error", error, message: error instanceof Error ? error.message : String(error) }] });
-  }
-
-  // ---- alarms -----------------------------------------------------------------
-
-  /** Schedules (or cancels, with null) the alarm timer. Called at start-up from the alarm index. */
-  scheduleAlarm(time: number | null): void {
-    this.#alarms.schedule(time);
+    this.sockets.error(end, error);
   }
 
   /** Runs the pending alarm now if there is one; resolves with whether `alarm()` ran. */
   runAlarmNow(): Promise<boolean> {
-    return this.#alarms.runNow();
+    return this.alarms.runNow();
   }
 
   // ---- shutdown ---------------------------------------------------------------
 
-  /**
-   * Graceful stop: refuse new calls, let running events finish, commit,
-   * then close every socket with `code` so clients reconnect elsewhere.
-   */
+  /** Graceful stop: refuse new calls, let running events finish, commit, then close every socket with `code` (clients reconnect elsewhere). */
   async shutdown(code: number, reason: string): Promise<void> {
     this.#closing = true;
     await this.drained();
     if (this.gate.holding) this.gate.commitQuietly();
     await this.gate.settled();
-    this.#idleTimer?.cancel();
-    this.#alarms.cancel();
-    for (const end of this.sockets.list()) {
-      if (end.state === OPEN) end.close(code, reason);
-    }
+    this.#idle?.cancel();
+    this.#idle = null;
+    this.alarms.cancel();
+    this.sockets.closeOpen(code, reason);
     this.#stopped = true;
     const storage = this.#storage;
     this.#storage = null;
@@ -724,92 +460,38 @@ export class ObjectHost implements SocketOwner, StorageHooks, StateHost, Incarna
     storage?.close();
   }
 
-  /**
-   * Moves the object out of this process (cluster reload; the caller stopped
-   * its sockets reading): running events finish, storage commits, sockets
-   * accepted with `ws.accept()` close with 1012, the instance and timers go.
-   * Returns the open hibernatable sockets, detached from this host, for the
-   * new owner.
-   */
+  /** Moves the object out (cluster reload; its sockets stopped reading): events finish, storage commits, `ws.accept()` sockets close with 1012, the instance and timers go. Returns its open hibernatable sockets, taken out of it. */
   async moveOut(): Promise<SocketEnd[]> {
     this.#closing = true;
     await this.drained();
-    for (const end of [...this.#standard]) if (end.state === OPEN) end.close(1012, "Server restarting");
-    const moving = this.sockets.list().filter((end) => end.state === OPEN);
-    for (const end of moving) {
-      this.sockets.delete(end);
-      end.owner = null;
-    }
+    const moving = this.sockets.takeForMove();
     await this.shutdown(1012, "Server restarting");
     return moving;
   }
 
-  /**
-   * Moves the object out of this process (cluster reload). Its sockets stop
-   * reading at once (what clients send meanwhile waits in the kernel);
-   * running events finish, storage commits, sockets accepted with
-   * `ws.accept()` close with 1012, and the instance and timers go
-   * (`moveOut`). Each open hibernatable socket is then handed over as a
-   * record with its TCP socket and the bytes read but not parsed, for
-   * `adoptSocket` in the new owner; one that cannot move is closed with 1012.
-   */
+  /** `moveOut` with the reading stopped first, then each open hibernatable socket handed over (record, TCP socket, unparsed bytes) for `adoptSocket` in the new owner. */
   async exportSockets(): Promise<ExportedSockets> {
-    for (const end of this.sockets) end.pauseReading();
-    const ends = await this.moveOut();
-    const sockets: ExportedSocket[] = [];
-    let closed = 0;
-    for (const end of ends) {
-      if (end.conn === null) continue;
-      const detached = await end.detach(1012, "Server restarting");
-      if (detached === null) closed++;
-      else sockets.push({ record: end.toMoved(this.key), socket: detached.socket, unparsed: detached.unparsed });
-    }
-    return { autoResponse: this.autoResponse, sockets, closed };
+    this.sockets.pauseReading();
+    const moving = await this.moveOut();
+    return { autoResponse: this.autoResponse, ...(await this.sockets.handOver(moving)) };
   }
 
-  /**
-   * A socket moved in from another process (`exportSockets` there): accepted
-   * as hibernatable with its tags, attachment and auto-response time, and
-   * served here, `unparsed` read before anything the socket still holds.
-   */
+  /** A socket moved in from another process (`exportSockets` there), served here with `unparsed` read first. */
   adoptSocket(record: MovedSocket, socket: Socket, unparsed: Buffer): void {
-    const end = SocketEnd.fromMoved(record);
-    this.acceptHibernatable(end, record.tags);
-    this.runtime.resumeSocket(socket, unparsed, end);
+    this.sockets.adopt(record, socket, unparsed);
   }
 
-  /**
-   * Drops the hibernatable WebSockets without a closing handshake, as an
-   * isolate torn down on Cloudflare does: clients see 1006, `wasClean`
-   * false, and no handler of the object runs for it.
-   */
+  /** Drops the hibernatable sockets without a handshake, as a torn-down isolate: clients see 1006; no handler runs. */
   dropSockets(): void {
-    for (const end of this.sockets.list()) {
-      this.sockets.delete(end);
-      end.drop();
-    }
+    this.sockets.drop();
   }
 
-  /**
-   * Closes every socket of this object from the runtime's side, detached
-   * first so no handler or listener runs (and nothing wakes) for this close:
-   * the object is being torn down (testing's eviction with "close").
-   */
+  /** Closes every socket from the runtime's side, detached first: no handler runs, nothing wakes (testing's eviction). */
   closeAllSockets(code: number, reason: string): void {
-    for (const end of [...this.sockets.list(), ...this.#standard]) {
-      this.sockets.delete(end);
-      this.#standard.delete(end);
-      end.owner = null;
-      end.listener = null;
-      end.close(code, reason);
-    }
+    this.sockets.closeDetached(code, reason);
   }
 
   get ctx(): DurableObjectState | null {
     return this.#ctx;
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }

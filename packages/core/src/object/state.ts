@@ -4,7 +4,7 @@ import type { DurableObjectId } from "../ids/id.ts";
 import type { Limits } from "../options.ts";
 import type { DurableObjectStorage } from "../storage/storage.ts";
 import type { SocketEnd } from "../websocket/socket-end.ts";
-import type { SocketRegistry } from "../websocket/socket-registry.ts";
+import type { HostSockets } from "./host-sockets.ts";
 import { facadeOf, socketEndOf, type WebSocket } from "../websocket/web-socket.ts";
 
 /** workerd's limit on setHibernatableWebSocketEventTimeout(): 7 days. */
@@ -24,14 +24,12 @@ function socketArgument(ws: unknown, method: string): SocketEnd {
 export interface StateHost {
   readonly id: DurableObjectId;
   readonly runtime: { readonly exports: Record<string, unknown>; readonly options: { readonly limits: Limits } };
-  /** The object's hibernatable sockets. */
-  readonly sockets: SocketRegistry;
+  /** The object's sockets (hibernatable ones in its registry). */
+  readonly sockets: HostSockets;
   autoResponse: WebSocketRequestResponsePair | null;
   eventTimeoutMs: number | null;
   waitUntil(promise: Promise<unknown>): void;
   blockConcurrencyWhile<T>(fn: () => T | Promise<T>): Promise<T>;
-  /** Registers an end as hibernatable (the checks are the state's). */
-  acceptHibernatable(end: SocketEnd, tags: string[] | null): void;
   /** Drops the instance and uncommitted writes, closing the sockets with `code`; `cause` is what pending callers are failed with. */
   reset(code: number, reason: string, cause?: unknown): void;
 }
@@ -120,7 +118,7 @@ export class DurableObjectState {
         `This object already has ${formatCount(host.sockets.size)} hibernatable WebSockets, the limit per object. Spread connections over more objects.`,
       );
     }
-    host.acceptHibernatable(end, checked);
+    host.sockets.acceptHibernatable(end, checked);
   }
 
   /** The open hibernatable WebSockets of this object: all (newest first) or those tagged `tag` (in accept order). */

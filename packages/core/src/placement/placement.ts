@@ -124,7 +124,7 @@ export class Placement implements LocalHosts {
       const ns = entry.namespace;
       const host = this.host(ns, key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id));
       this.table.keep(host);
-      host.scheduleAlarm(scheduledTime);
+      host.alarms.schedule(scheduledTime);
     }
   }
 

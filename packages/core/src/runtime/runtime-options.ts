@@ -1,7 +1,18 @@
 import { z } from "zod";
 import type { HostDirectory } from "../ids/host-directory.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import { alarmRetrySchema, clockSchema, limitsSchema, loggerSchema, nonNegativeInt, optionsError, positiveInt, serverSchema } from "../options.ts";
+import {
+  alarmRetrySchema,
+  clockSchema,
+  limitsSchema,
+  loggerSchema,
+  nonNegativeInt,
+  optionsError,
+  positiveInt,
+  serverSchema,
+  type Limits,
+  type ServerLimits,
+} from "../options.ts";
 import type { StorageProvider } from "../storage/storage-provider.ts";
 import { resolveCompatibility, type CompatibilityFlags } from "../compatibility.ts";
 
@@ -75,4 +86,15 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (!result.success) throw optionsError(result.error, "Runtime");
   const { flags, unknown } = resolveCompatibility(result.data.compatibilityDate, result.data.compatibilityFlags);
   return { ...result.data, logger: result.data.logger ?? consoleLogger(), compatibility: flags, unknownCompatibilityFlags: unknown };
+}
+
+/** The defaults of the Runtime's numeric settings, from its option schemas (the CLI's `--help` shows them). */
+export function runtimeDefaults(): { hibernateAfterMs: number; maxLiveObjects: number; limits: Limits; server: ServerLimits } {
+  const shape = runtimeOptionsSchema.shape;
+  return {
+    hibernateAfterMs: shape.hibernateAfterMs.parse(undefined),
+    maxLiveObjects: shape.maxLiveObjects.parse(undefined),
+    limits: shape.limits.parse(undefined),
+    server: shape.server.parse(undefined),
+  };
 }

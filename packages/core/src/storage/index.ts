@@ -10,4 +10,6 @@ export { commitFailed, WriteBatch, type CommitStep } from "./write-batch.ts";
 export * from "./storage-validation.ts";
 // Providers throw the same workerd-shaped errors as the rest of the API.
 export { argumentTypeError, workerdError, type CodedError } from "../errors.ts";
+// The zod pieces Torpor's option schemas share (providers' and the CLI's too), so each is written once.
+export { nonNegativeInt, positiveInt } from "../options.ts";
 export { memoryStorage, type MemoryStorageOptions } from "./memory-storage.ts";

@@ -10,11 +10,11 @@ import type { DurableObjectListOptions, DurableObjectStorage, DurableObjectTrans
 import type { StorageHooks } from "./storage-provider.ts";
 import { argumentTypeError, workerdError } from "../errors.ts";
 import { finishTransaction, isRolledBack, StorageTransaction } from "./storage-transaction.ts";
+import { isThenable } from "../thenable.ts";
 import {
   asyncTransactionSyncError,
   checkKeyCount,
   checkOptions,
-  isThenable,
   normalizeListOptions,
   serializeValue,
   validateAlarmTime,

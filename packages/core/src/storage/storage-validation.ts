@@ -163,11 +163,6 @@ export function validateAlarmTime(scheduledTime: unknown): number {
   return ms;
 }
 
-/** True for promises and other thenables (refused by `transactionSync`). */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
-}
-
 /** The error `transactionSync` throws, after rolling back, when its closure returns a promise. */
 export function asyncTransactionSyncError(): TorporError {
   return new TorporError(

@@ -51,7 +51,7 @@ export class LocalTarget implements StubTarget {
     // A standard-accepted server end handed out by this object belongs to it.
     const client = webSocketOf(response);
     const server = client === null ? null : endOf(client).peer;
-    if (server !== null) host.adoptStandard(server);
+    if (server !== null) host.sockets.adoptStandard(server);
     return response;
   }
 

@@ -4,7 +4,9 @@ import { resolveCloudflareModule } from "@torpor/core";
 import { readD1Migrations as readMigrations, type D1Migration } from "@torpor/bindings";
 import {
   defaultModuleRules,
+  inProcessLimits,
   matchModuleRule,
+  mergeLimits,
   moduleSource,
   readConfig,
   removedRuleMessage,
@@ -164,9 +166,7 @@ function workerConfig(options: TorporPluginOptions, root: string): { worker: Wor
       bindingConfig: config?.bindingConfig ?? {},
       vars: { ...config?.vars, ...options.miniflare?.bindings },
       clock: options.clock ?? "real",
-      hibernateAfterMs: options.hibernateAfterMs ?? config?.torpor.hibernateAfterMs,
-      maxLiveObjects: config?.torpor.maxLiveObjects,
-      limits: { maxAttachmentBytes: config?.torpor.maxAttachmentBytes, maxMessageBytes: config?.torpor.maxMessageBytes },
+      limits: inProcessLimits(mergeLimits({ hibernateAfterMs: options.hibernateAfterMs }, config?.torpor ?? {})),
       compatibilityDate: config?.compatibilityDate,
       compatibilityFlags: config?.compatibilityFlags ?? [],
     },

@@ -1,5 +1,5 @@
 import type { BindingsConfig } from "@torpor/bindings";
-import type { DurableObjectBinding, ServiceBindingConfig } from "@torpor/cli";
+import type { DurableObjectBinding, InProcessLimits, ServiceBindingConfig } from "@torpor/cli";
 
 /** What the plugin (in the vitest process) hands the test files' runtime, as JSON. */
 export interface WorkerModuleConfig {
@@ -16,10 +16,8 @@ export interface WorkerModuleConfig {
   bindingConfig: BindingsConfig;
   vars: Record<string, unknown>;
   clock: "real" | "virtual";
-  hibernateAfterMs: number | undefined;
-  /** From the config's `torpor` section (its network settings do not apply in process). */
-  maxLiveObjects: number | undefined;
-  limits: { maxAttachmentBytes: number | undefined; maxMessageBytes: number | undefined };
+  /** The limits that apply in one process (limits.ts in the CLI: the config's `torpor` section, `hibernateAfterMs` from the plugin's options first); the network limits do not apply. */
+  limits: InProcessLimits;
   compatibilityDate: string | undefined;
   compatibilityFlags: string[];
 }

@@ -5,6 +5,7 @@ import { createBindings, openCaches, type BoundValues, type CacheStorage } from 
 import {
   entrypointExports,
   installWorkerGlobals,
+  runtimeLimits,
   ServiceRegistry,
   serviceEnv,
   serviceTarget,
@@ -16,7 +17,7 @@ import {
 } from "@torpor/cli";
 import { systemClock, VirtualClock, type Clock } from "@torpor/core";
 import { TestingError } from "../errors.ts";
-import { recordingLogger } from "../recording-logger.ts";
+import { recordingLogger } from "@torpor/core";
 import { createTestRuntime, type TestRuntime } from "../test-runtime.ts";
 import type { WorkerModuleConfig } from "./worker-config.ts";
 
@@ -72,9 +73,7 @@ export async function startWorkerRuntime(config: WorkerModuleConfig, loadMain: (
     ...(fetch !== undefined ? { fetch: fetch as never } : {}),
     env,
     clock,
-    hibernateAfterMs: config.hibernateAfterMs,
-    maxLiveObjects: config.maxLiveObjects,
-    limits: config.limits,
+    ...runtimeLimits(config.limits),
     ...(config.compatibilityDate !== undefined ? { compatibilityDate: config.compatibilityDate } : {}),
     compatibilityFlags: config.compatibilityFlags,
     context: null,

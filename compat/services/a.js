@@ -1,5 +1,24 @@
 // Runs every service binding case and answers the observations as JSON.
-import { WorkerEntrypoint, env as importedEnv } from "cloudflare:workers";
+import { RpcTarget, WorkerEntrypoint, env as importedEnv } from "cloudflare:workers";
+
+class Tally extends RpcTarget {
+  total = 0;
+  add(n) {
+    this.total += n;
+    return this.total;
+  }
+  get current() {
+    return this.total;
+  }
+}
+
+async function failure(run) {
+  try {
+    return { value: await run() };
+  } catch (error) {
+    return { threw: error?.constructor?.name, message: error?.message };
+  }
+}
 
 async function response(r) {
   return { status: r.status, headers: [...r.headers].filter(([k]) => k !== "content-length" && k !== "date"), body: await r.text() };
@@ -56,6 +75,19 @@ function cases(env, ctx) {
       return { type: typeof back, result: await back(1) };
     },
     "rpc: function inside an object": async () => typeof (await env.B.echo({ f: () => 1 })).f,
+    "rpc: function inside an object, called back": () => env.B.callNested({ list: [{ f: (x) => x * 3 }] }),
+    "rpc: RpcTarget argument": async () => {
+      const tally = new Tally();
+      return { there: await env.B.useTally(tally), here: tally.total };
+    },
+    "rpc: returned RpcTarget": async () => {
+      const greeter = await env.B.greeter("gina");
+      const out = { hello: await greeter.hello("bob"), name: await greeter.name, own: await failure(() => greeter.secret()) };
+      greeter[Symbol.dispose]();
+      out.afterDispose = await failure(() => greeter.hello("bob"));
+      return out;
+    },
+    "rpc: pipelined call on a returned RpcTarget": () => env.B.greeter("pipe").hello("ann"),
     "binding shape": () => ({ typeofFetch: typeof env.B.fetch, typeofMethod: typeof env.B.add, thenable: typeof env.B.then }),
     "ctx.exports.default": async () => response(await ctx.exports.default.fetch("http://self/inner")),
   };

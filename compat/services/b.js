@@ -1,4 +1,18 @@
-import { DurableObject, WorkerEntrypoint, env as importedEnv } from "cloudflare:workers";
+import { DurableObject, RpcTarget, WorkerEntrypoint, env as importedEnv } from "cloudflare:workers";
+
+class Greeter extends RpcTarget {
+  constructor(name) {
+    super();
+    this.secret = "own fields are not offered";
+    this.label = name;
+  }
+  hello(who) {
+    return `hello ${who} from ${this.label}`;
+  }
+  get name() {
+    return this.label;
+  }
+}
 
 export class Counter extends DurableObject {
   increment() {
@@ -31,6 +45,16 @@ export default class extends WorkerEntrypoint {
   }
   echo(value) {
     return value;
+  }
+  async callNested(value) {
+    return await value.list[0].f(7);
+  }
+  async useTally(tally) {
+    await tally.add(2);
+    return { second: await tally.add(3), current: await tally.current };
+  }
+  greeter(name) {
+    return new Greeter(name);
   }
   fail(kind) {
     if (kind === "range") throw new RangeError("out of range");

@@ -24,8 +24,6 @@ interface KnownDifference {
 
 // biome-ignore format: one known difference per line
 const KNOWN: KnownDifference[] = [
-  // workerd passes a function nested in an object by reference (a stub); Torpor's RPC copies values and passes functions only whole.
-  { doc: "Service bindings", label: "rpc: function inside an object", workerd: "function", torpor: { threw: "TorporError", name: "TorporError", message: "A value sent over a service binding cannot be copied (() => 1 could not be cloned.). Torpor passes a function only as a whole argument or result; Cloudflare also passes functions and RpcTargets inside objects, by reference." } },
 ];
 
 /** The three Workers as miniflare options, read from the same configs torpor dev reads. */

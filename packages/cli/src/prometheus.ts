@@ -73,5 +73,11 @@ export function prometheusText(input: MetricsSource | readonly LabelledSource[])
   metric("torpor_idle_gc_seconds_total", "counter", "CPU time of those collections (the process's, GC helper threads included).", ({ m }) => [
     ["", m.idleCollectionMs / 1000],
   ]);
+  metric(
+    "torpor_rpc_references",
+    "gauge",
+    "Functions, RpcTargets and stubs this worker process holds for another worker process's stubs (cluster mode).",
+    ({ m }) => [["", m.rpcReferences ?? 0]],
+  );
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,6 @@
 import type { ExecutionContext, Runtime } from "@torpor/core";
-import { TorporError } from "@torpor/core";
+import { rpcCall, rpcResult, TorporError } from "@torpor/core";
+import { disposeValue, type Invoke, pipeline, rpcProperty } from "@torpor/core/cluster";
 
 /** An exported WorkerEntrypoint class (default or named). */
 export type EntrypointClass = new (ctx: ExecutionContext, env: Record<string, unknown>) => object;
@@ -32,40 +33,42 @@ export class ServiceRegistry {
 
 const STANDARD_ERRORS = new Set(["Error", "EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError"]);
 
+/** What workerd streams across RPC rather than copying: passed as it is (a whole argument or result). */
+function isStreamed(value: unknown): boolean {
+  return value instanceof Response || value instanceof Request || value instanceof ReadableStream;
+}
+
 /**
- * A value crossing a service binding, as workerd's RPC hands it over: a copy (structured
- * clone), except the things workerd streams rather than copies (Request, Response, a
- * ReadableStream), which pass as they are, and a function, which becomes a stub calling it
- * (async, its arguments and result crossing the same way). Functions nested in an object
- * are not copied: structuredClone's DataCloneError (workerd makes stubs of those too).
+ * One RPC across a service binding, as workerd's RPC hands values over: core's RPC
+ * within one process (rpcCall: values structured-cloned, functions and RpcTargets at any
+ * depth passed by reference as stubs, stubs duplicated, the callee's copies disposed when
+ * it returns), except a Request, a Response or a ReadableStream as a whole argument or
+ * result, which workerd streams: those pass as they are.
  */
-function copy(value: unknown): unknown {
-  if (value instanceof Response || value instanceof Request || value instanceof ReadableStream) return value;
-  if (typeof value === "function") {
-    const fn = value as (...args: unknown[]) => unknown;
-    return async (...args: unknown[]) => {
-      try {
-        return copy(await fn(...args.map(copy)));
-      } catch (error) {
-        throw copyError(error);
-      }
-    };
-  }
-  try {
-    return structuredClone(value);
-  } catch (error) {
-    if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
-    throw new TorporError(
-      "ERR_RPC_CLONE",
-      `A value sent over a service binding cannot be copied (${error.message}). Torpor passes a function only as a whole argument or result; Cloudflare also passes functions and RpcTargets inside objects, by reference.`,
-    );
-  }
+function rpc(run: (args: unknown[]) => unknown, args: unknown[], what: string): Promise<unknown> {
+  const streamed = new Map<number, unknown>();
+  const rest = args.map((arg, i) => {
+    if (!isStreamed(arg)) return arg;
+    streamed.set(i, arg);
+    return undefined;
+  });
+  let streamedResult: unknown;
+  return rpcCall(
+    async (received) => {
+      const value = await run(streamed.size === 0 ? received : received.map((arg, i) => (streamed.has(i) ? streamed.get(i) : arg)));
+      if (!isStreamed(value)) return value;
+      streamedResult = value;
+      return undefined;
+    },
+    rest,
+    what,
+  ).then((value) => streamedResult ?? value);
 }
 
 /** An error thrown across a service binding, as workerd rebuilds it: standard classes keep theirs; others become `Error("<name>: <message>")`. */
 function copyError(error: unknown): unknown {
   if (error instanceof TorporError) return error;
-  if (!(error instanceof Error)) return copy(error);
+  if (!(error instanceof Error)) return rpcResult(error, "the thrown value");
   if (STANDARD_ERRORS.has(error.name) && STANDARD_ERRORS.has(error.constructor.name)) return structuredClone(error);
   return new Error(`${error.name}: ${error.message}`);
 }
@@ -97,8 +100,7 @@ async function invoke(target: ServiceTarget, entrypoint: string | undefined, met
       const instance = new exported(ctx, env) as Record<string, unknown>;
       const fn = method === "constructor" ? undefined : instance[method];
       if (typeof fn !== "function") throw notImplemented(method);
-      const copied = args.map(copy);
-      result = await fn.apply(instance, copied);
+      result = await rpc((received) => fn.apply(instance, received), args, `${method}()`);
     } else {
       const fn = exported?.[method];
       if (typeof fn !== "function") throw notImplemented(method);
@@ -108,12 +110,12 @@ async function invoke(target: ServiceTarget, entrypoint: string | undefined, met
           `Attempted to call RPC function "${method}" with the wrong number of arguments. When calling a top-level handler function that is not declared as part of a class, you must always send exactly one argument. In order to support variable numbers of arguments, the server must use class-based syntax (extending WorkerEntrypoint) instead.`,
         );
       }
-      result = await fn.call(exported, copy(args[0]), env, ctx);
+      result = await rpc(([input]) => fn.call(exported, input, env, ctx), args, `${method}()`);
     }
   } catch (error) {
     throw copyError(error);
   }
-  return copy(result);
+  return result;
 }
 
 /** Reads a property of the entrypoint over RPC (`await env.SERVICE.someGetter`). */
@@ -121,7 +123,8 @@ async function readProperty(target: ServiceTarget, entrypoint: string | undefine
   const exported = entrypoint === undefined ? target.defaultExport : target.entrypoints[entrypoint];
   if (typeof exported !== "function") return undefined;
   try {
-    return copy((new exported(target.runtime.executionContext(), target.runtime.env) as Record<string, unknown>)[property]);
+    const value = (new exported(target.runtime.executionContext(), target.runtime.env) as Record<string, unknown>)[property];
+    return isStreamed(value) ? value : rpcResult(value, `the property ${property}`);
   } catch (error) {
     throw copyError(error);
   }
@@ -159,6 +162,20 @@ export function serviceBinding(registry: ServiceRegistry, service: string, entry
     return found;
   };
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => send(target(), entrypoint, toRequest(input, init));
+  // A member along a path: its first name is the entrypoint's method or property, the rest is pipelined on what that gives
+  // (`env.B.makeCounter().increment()`), as on a Durable Object stub.
+  const invokePath: Invoke = (path, args, op) => {
+    const name = path[0]!;
+    if (path.length === 1) return op === "call" ? invoke(target(), entrypoint, name, args) : readProperty(target(), entrypoint, name);
+    return readProperty(target(), entrypoint, name).then(async (value) => {
+      try {
+        return await pipeline(value, path.slice(1), args, op);
+      } finally {
+        disposeValue(value);
+      }
+    });
+  };
+  const members = new Map<string, object>();
   return new Proxy(
     {},
     {
@@ -166,12 +183,10 @@ export function serviceBinding(registry: ServiceRegistry, service: string, entry
         if (property === "fetch") return fetch;
         // Not a thenable itself (workerd's stub has no `then`), and no symbol is a method.
         if (typeof property !== "string" || property === "then") return undefined;
-        const call = (...args: unknown[]) => invoke(target(), entrypoint, property, args);
-        return Object.assign(call, {
-          // biome-ignore lint/suspicious/noThenProperty: workerd's RPC property is awaitable (await env.SERVICE.someGetter) and callable at once.
-          then: (resolve: (value: unknown) => unknown, reject: (error: unknown) => unknown) =>
-            readProperty(target(), entrypoint, property).then(resolve, reject),
-        });
+        // Callable (an RPC call), awaitable (a property read) and pipelined further, as workerd's JsRpcProperty.
+        let member = members.get(property);
+        if (member === undefined) members.set(property, (member = rpcProperty(invokePath, [property])));
+        return member;
       },
     },
   );

@@ -13,6 +13,8 @@ export class Metrics {
   /** Full garbage collections run because the process went idle after a burst (idle-collector.ts), and their CPU time (ms). */
   idleCollections = 0;
   idleCollectionMs = 0;
+  /** Cluster workers: RPC references (functions, RpcTargets, stubs) this process holds for other worker processes now (a gauge). */
+  rpcReferences = 0;
 }
 
 /** Per-object counters, as `runtime.inspect()` reports them. */

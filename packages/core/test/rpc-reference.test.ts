@@ -206,7 +206,7 @@ test("an RpcTarget with dup(): the duplicate is sent and disposed, the original 
   await runtime.close();
 });
 
-test("across processes (what a cluster owner runs) references are refused with ERR_RPC_CLONE, not hung", async () => {
+test("to a process taking copies only (what a cluster owner runs for another node) references are refused with ERR_RPC_CLONE, not hung", async () => {
   const { runtime, rooms } = setup();
   const stub = rooms.getByName("x");
   await stub.number();
@@ -214,7 +214,7 @@ test("across processes (what a cluster owner runs) references are refused with E
   const remote = new LocalTarget(host);
   await expect(remote.call("each", [() => 1])).rejects.toMatchObject({
     code: "ERR_RPC_CLONE",
-    message: expect.stringMatching(/^The arguments of each\(\) holds a function: .*another worker process/),
+    message: expect.stringMatching(/^The arguments of each\(\) holds a function: .*another node of a several-machine cluster/),
   });
   await expect(remote.call("makeCounter", [1])).rejects.toMatchObject({ code: "ERR_RPC_CLONE" });
   await runtime.close();

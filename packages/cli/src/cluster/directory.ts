@@ -13,12 +13,13 @@
  * straight to that node (peer-client.ts), not through the supervisor.
  */
 import { TorporError } from "@torpor/core";
-import { handoffWebSocket, type HostDirectory, slotOf } from "@torpor/core/cluster";
+import { handoffWebSocket, type HostDirectory, rpcClone, slotOf, type WireRefs } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { BodyStreams } from "./body-streams.ts";
 import { CallPaths, VIA_SUPERVISOR } from "./call-paths.ts";
 import type { CallOp, FromWorker } from "./ipc.ts";
 import { type PeerClient, streamOfBytes } from "./peer-client.ts";
+import type { RpcReferences } from "./rpc-references.ts";
 import { handOffUpgrade } from "./sockets.ts";
 import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
 import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
@@ -33,6 +34,8 @@ interface Pending {
   body: number | null;
   /** A routed fetch: its response body streams from the process that answered. */
   fetch: boolean;
+  /** An RPC call or read: the owner of the references it sent (RpcReferences.openCall). */
+  references?: number;
   slot: number;
   message: ChannelCall;
   /** The path it was sent on: VIA_SUPERVISOR or the serial of the process it went to directly. */
@@ -42,6 +45,8 @@ interface Pending {
 }
 
 export class ClusterDirectory implements HostDirectory {
+  /** Calls pass functions, RpcTargets and stubs by reference between this node's workers (rpc-references.ts). */
+  readonly references = true;
   /** Slots this process owns now. */
   readonly owned = new Set<number>();
   readonly #pending = new Map<number, Pending>();
@@ -61,6 +66,7 @@ export class ClusterDirectory implements HostDirectory {
     readonly serial: number,
     readonly send: (message: FromWorker, handle?: unknown) => void,
     readonly bodies: BodyStreams,
+    readonly rpc: RpcReferences,
   ) {}
 
   isLocal(key: ObjectKey): boolean {
@@ -105,19 +111,37 @@ export class ClusterDirectory implements HostDirectory {
 
   call(key: ObjectKey, method: string, args: unknown[]): Promise<unknown> {
     const peer = this.#remote(key);
-    if (peer !== null) return peer.call(key, slotOf(key.id), { op: "call", method, args }).then((r) => r.value);
-    return this.#route(key, { op: "call", method, args }, null);
+    if (peer !== null) {
+      // Another node: values are copied (references stay within one node's processes: ERR_RPC_CLONE).
+      let cloned: unknown[];
+      try {
+        cloned = rpcClone(args, `the arguments of ${method}()`);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return peer.call(key, slotOf(key.id), { op: "call", method, args: cloned }).then((r) => r.value);
+    }
+    if (this.#closed) return Promise.reject(supervisorGone());
+    const references = this.rpc.openCall();
+    let sent: { value: unknown[]; refs?: WireRefs };
+    try {
+      sent = this.rpc.transfer(args, "params", `the arguments of ${method}()`, references);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#route(key, { op: "call", method, args: sent.value, refs: sent.refs ?? [] }, null, references);
   }
 
   read(key: ObjectKey, property: string): Promise<unknown> {
     const peer = this.#remote(key);
     if (peer !== null) return peer.call(key, slotOf(key.id), { op: "read", property }).then((r) => r.value);
-    return this.#route(key, { op: "read", property }, null);
+    return this.#route(key, { op: "read", property, refs: [] }, null, this.rpc.openCall());
   }
 
-  #route(key: ObjectKey, op: CallOp, body: number | null): Promise<unknown> {
+  #route(key: ObjectKey, op: CallOp, body: number | null, references?: number): Promise<unknown> {
     if (this.#closed) {
       if (body !== null) this.bodies.cancelOutgoing(body);
+      if (references !== undefined) this.rpc.closeCall(references, 0);
       return Promise.reject(supervisorGone());
     }
     const rid = this.#nextRid++;
@@ -129,7 +153,17 @@ export class ClusterDirectory implements HostDirectory {
         key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
         ...op,
       } as ChannelCall;
-      const pending: Pending = { resolve, reject, body, fetch: op.op === "fetch", slot: slotOf(key.id), message, via: VIA_SUPERVISOR, counted: false };
+      const pending: Pending = {
+        resolve,
+        reject,
+        body,
+        fetch: op.op === "fetch",
+        ...(references !== undefined ? { references } : {}),
+        slot: slotOf(key.id),
+        message,
+        via: VIA_SUPERVISOR,
+        counted: false,
+      };
       this.#pending.set(rid, pending);
       this.#dispatch(pending);
     });
@@ -174,17 +208,36 @@ export class ClusterDirectory implements HostDirectory {
     this.#paths.forget(peer);
     for (const [rid, pending] of this.#pending) {
       if (pending.via !== peer) continue;
-      this.#fail(rid, pending, ownerExited("exited"));
+      this.#pending.delete(rid);
+      this.#ended(pending);
+      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
+      pending.reject(ownerExited("exited"));
     }
   }
 
-  /** A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor); `via`: the path it came on. */
-  settle(rid: number, from: number, ok: boolean, value: unknown, via = VIA_SUPERVISOR): void {
+  /**
+   * A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor); `refs`: its
+   * result's references; `via`: the path it came on.
+   */
+  settle(rid: number, from: number, ok: boolean, value: unknown, refs?: WireRefs, via = VIA_SUPERVISOR): void {
     const pending = this.#pending.get(rid);
     if (pending === undefined || pending.via !== via) return;
     this.#pending.delete(rid);
     this.#ended(pending);
     if (via === VIA_SUPERVISOR) this.#paths.learn(pending.slot, from);
+    if (pending.references !== undefined) {
+      // The references sent now belong to the process that ran the call (none did if the supervisor answered).
+      this.rpc.closeCall(pending.references, from);
+      if (ok) {
+        try {
+          pending.resolve(this.rpc.receiveResult(value, refs, from));
+        } catch (error) {
+          pending.reject(error);
+        }
+        return;
+      }
+    }
     if (ok) {
       // Its body's chunks may follow at once in the same turn: the stream is there to take them before the caller resumes.
       if (pending.fetch) {
@@ -198,18 +251,13 @@ export class ClusterDirectory implements HostDirectory {
     pending.reject(decodeError(value as WireError));
   }
 
-  #fail(rid: number, pending: Pending, error: Error): void {
-    this.#pending.delete(rid);
-    this.#ended(pending);
-    if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
-    pending.reject(error);
-  }
-
   /** The supervisor is gone: nothing routed will be answered. */
   failAll(): void {
     this.#closed = true;
+    this.rpc.failAll(supervisorGone());
     for (const pending of this.#pending.values()) {
       if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
       pending.reject(supervisorGone());
     }
     this.#pending.clear();

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import type { FromWorker } from "./ipc.ts";
+import { referenceSchemas, wireRefsSchema } from "./reference-messages.ts";
 
 const serial = z.number().int().positive();
 const rid = z.number().int().positive();
@@ -41,8 +42,18 @@ const schema = z.discriminatedUnion("t", [
     method: z.string().optional(),
     args: z.array(z.unknown()).optional(),
     property: z.string().optional(),
+    refs: wireRefsSchema.optional(),
   }),
-  z.object({ t: z.literal("reply"), rid, to: serial, ok: z.boolean(), value: z.unknown().optional(), error: wireError.optional() }),
+  z.object({
+    t: z.literal("reply"),
+    rid,
+    to: serial,
+    ok: z.boolean(),
+    value: z.unknown().optional(),
+    refs: wireRefsSchema.optional(),
+    error: wireError.optional(),
+  }),
+  ...referenceSchemas,
   z.object({ t: z.literal("upgrade"), to: serial, token: rid, req: upgradeHead, head: bytes }),
   z.object({ t: z.literal("abandon"), to: serial, token: rid }),
   z.object({ t: z.literal("socket"), moved }),
@@ -82,7 +93,7 @@ export function parseFromWorker(message: unknown): { ok: true; message: FromWork
       (m.op === "fetch" ? m.request === undefined : m.op === "call" ? m.method === undefined || m.args === undefined : m.property === undefined)
     )
       return { ok: false, reason: `a routed ${m.op} without its ${m.op === "fetch" ? "request" : m.op === "call" ? "method and args" : "property"}` };
-    if (m.t === "reply" && !m.ok && m.error === undefined) return { ok: false, reason: "a failed reply without its error" };
+    if ((m.t === "reply" || m.t === "ref-reply") && !m.ok && m.error === undefined) return { ok: false, reason: "a failed reply without its error" };
     if (m.t === "backup-reply" && (m.ok ? m.objects === undefined || m.bytes === undefined : m.error === undefined))
       return { ok: false, reason: m.ok ? "a backup reply without its counts" : "a failed backup reply without its error" };
     return { ok: true, message: message as FromWorker };

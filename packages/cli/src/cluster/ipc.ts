@@ -15,10 +15,18 @@ import type { ObjectKey } from "@torpor/core/storage";
 import type { ReadyCheck } from "../health.ts";
 import type { NodeTable } from "./node-membership.ts";
 import type { NodeInit } from "./node-worker.ts";
+import type { WireRefs } from "@torpor/core/cluster";
+import type { ReferenceFromWorker, ReferenceToWorker } from "./reference-messages.ts";
 import type { WireError, WireRequest } from "./wire.ts";
 
-/** A routed operation on an object. */
-export type CallOp = { op: "fetch"; request: WireRequest } | { op: "call"; method: string; args: unknown[] } | { op: "read"; property: string };
+/**
+ * A routed operation on an object. `refs` (from a worker of this node): the
+ * caller passes references (rpc-references.ts), those in `args` listed.
+ */
+export type CallOp =
+  | { op: "fetch"; request: WireRequest }
+  | { op: "call"; method: string; args: unknown[]; refs?: WireRefs }
+  | { op: "read"; property: string; refs?: WireRefs };
 
 /** What travels with one moved WebSocket: core's record (everything that survives hibernation), plus the unparsed bytes. */
 export interface MovedSocket extends CoreMovedSocket {
@@ -55,8 +63,9 @@ export type ToWorker =
   | { t: "channel"; peer: number }
   | ({ t: "call"; rid: number; from: number; key: ObjectKey } & CallOp)
   /** `from`: the process that answered (a streamed response body comes from there). */
-  | { t: "reply"; rid: number; from: number; ok: true; value: unknown }
+  | { t: "reply"; rid: number; from: number; ok: true; value: unknown; refs?: WireRefs }
   | { t: "reply"; rid: number; from: number; ok: false; error: WireError }
+  | ReferenceToWorker
   | { t: "upgrade"; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; token: number }
   /** Give up every object (reload): report each slot with `released` once its objects left. */
@@ -82,8 +91,9 @@ export type FromWorker =
   | { t: "ready" }
   | { t: "failed"; error: WireError }
   | ({ t: "call"; rid: number; key: ObjectKey } & CallOp)
-  | { t: "reply"; rid: number; to: number; ok: true; value: unknown }
+  | { t: "reply"; rid: number; to: number; ok: true; value: unknown; refs?: WireRefs }
   | { t: "reply"; rid: number; to: number; ok: false; error: WireError }
+  | ReferenceFromWorker
   | { t: "upgrade"; to: number; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; to: number; token: number }
   | { t: "socket"; moved: MovedSocket }

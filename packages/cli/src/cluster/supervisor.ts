@@ -26,6 +26,7 @@ import { parseFromWorker } from "./ipc-validation.ts";
 import type { NodeTable } from "./node-membership.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { type PeerCall, type PeerReply, streamOfBytes } from "./peer-client.ts";
+import { relayReference } from "./reference-messages.ts";
 import { moveObjects } from "./reload-move.ts";
 import { SlotOwners } from "./slot-owners.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
@@ -348,6 +349,11 @@ export class Supervisor {
         else this.procs.get(to)?.send({ ...rest, from: proc.serial } as ToWorker);
         return;
       }
+      case "ref-call":
+      case "ref-reply":
+      case "ref-release":
+        relayReference(this.procs, proc.serial, message);
+        return;
       case "upgrade": {
         // Bytes this process may have read after receiving the socket travel with the request's head.
         const more = handle === undefined ? Buffer.alloc(0) : takeSocket(handle);

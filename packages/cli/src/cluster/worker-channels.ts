@@ -19,8 +19,10 @@
  * channel once it has every ack (or its wait ran out) and its own work is done.
  */
 import type { Socket } from "node:net";
+import type { WireRefs } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import { FrameChannel } from "./frame-channel.ts";
+import { wireRefsSchema } from "./reference-messages.ts";
 import type { CallOp } from "./ipc.ts";
 import type { WireError } from "./wire.ts";
 
@@ -30,7 +32,7 @@ export type ChannelCall = { t: "call"; rid: number; key: ObjectKey } & CallOp;
 /** What one worker sends another on their channel. */
 export type ChannelMessage =
   | ChannelCall
-  | { t: "reply"; rid: number; ok: true; value: unknown }
+  | { t: "reply"; rid: number; ok: true; value: unknown; refs?: WireRefs }
   | { t: "reply"; rid: number; ok: false; error: WireError }
   /** This process does not own the call's object (any more): it did not run; send it through the supervisor. */
   | { t: "not-here"; rid: number }
@@ -227,6 +229,7 @@ function invalidReason(m: unknown): string | null {
   switch (v.t) {
     case "call": {
       if (!isId(v.rid)) return "a call without its rid";
+      if (v.refs !== undefined && !wireRefsSchema.safeParse(v.refs).success) return "a call with invalid references";
       const key = v.key as Record<string, unknown> | undefined;
       if (
         typeof key !== "object" ||
@@ -253,6 +256,7 @@ function invalidReason(m: unknown): string | null {
     }
     case "reply":
       if (!isId(v.rid) || typeof v.ok !== "boolean") return "a reply without its rid";
+      if (v.refs !== undefined && !wireRefsSchema.safeParse(v.refs).success) return "a reply with invalid references";
       return v.ok || isError(v.error) ? null : "a failed reply without its error";
     case "not-here":
       return isId(v.rid) ? null : "a refusal without its rid";

@@ -11,8 +11,8 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { TorporError, WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
+import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, type WireRefs, webSocketOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
@@ -29,6 +29,7 @@ import { moveOut } from "./move.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
 import { PeerClient } from "./peer-client.ts";
+import { RpcReferences } from "./rpc-references.ts";
 import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 import { type ChannelCall, type ChannelMessage, WorkerChannels } from "./worker-channels.ts";
@@ -77,13 +78,19 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     }
     send(message);
   });
-  const directory = new ClusterDirectory(init.index, init.serial, send, bodies);
+  // Durable Object stubs passed in RPC values are made by the runtime, once it exists.
+  let stubFor: (key: { namespace: string; id: string; name?: string }) => object = () => {
+    throw new Error("The worker is not ready.");
+  };
+  const references = new RpcReferences({ send, durable: (key) => stubFor(key) });
+  const directory = new ClusterDirectory(init.index, init.serial, send, bodies, references);
   // Set once the worker runs (direct calls need its runtime); until then nothing arrives on them.
   let onDirectCall: (peer: number, message: ChannelCall) => void = (peer, message) => channels.send(peer, { t: "not-here", rid: message.rid });
   let onInvalid: (peer: number, reason: string) => void = () => {};
   const channels: WorkerChannels = new WorkerChannels({
     call: (peer, message) => onDirectCall(peer, message),
-    reply: (peer, message) => directory.settle(message.rid, peer, message.ok, message.ok ? message.value : message.error, peer),
+    reply: (peer, message) =>
+      directory.settle(message.rid, peer, message.ok, message.ok ? message.value : message.error, message.ok ? message.refs : undefined, peer),
     notHere: (peer, rid) => directory.refused(peer, rid),
     body: (message) => bodies.onMessage(message, true),
     closed: (peer) => {
@@ -126,6 +133,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   }
   started = true;
   const runtime = worker.runtime;
+  stubFor = (key) => durableStub(runtime, key);
+  references.options.onSize = (entries) => {
+    runtime.metrics.rpcReferences = entries;
+  };
   const logger = worker.logger;
   const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
   let nextToken = 1;
@@ -183,22 +194,29 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
 
   /** Runs a routed call; `direct`: it came on the channel from its caller, and is answered there. */
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>, direct = false) => {
-    const reply = (ok: boolean, value: unknown) => {
+    const reply = (ok: boolean, value: unknown, refs?: WireRefs) => {
       if (direct) {
         channels.send(
           message.from,
-          ok ? { t: "reply", rid: message.rid, ok: true, value } : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) },
+          ok
+            ? { t: "reply", rid: message.rid, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
+            : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) },
         );
         return;
       }
       send(
         ok
-          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
+          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
     };
     let request: Request | null = null;
     try {
+      if (message.op !== "fetch" && message.refs !== undefined) {
+        // A caller in this node's processes: references pass both ways (rpc-references.ts).
+        const out = await references.serveRouted(runtime.hostForKey(message.key), message);
+        return reply(true, out.value, out.refs);
+      }
       const target = new LocalTarget(runtime.hostForKey(message.key));
       if (message.op === "call") return reply(true, await target.call(message.method, message.args));
       if (message.op === "read") return reply(true, await target.read(message.property));
@@ -266,7 +284,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         void serveCall(message);
         return;
       case "reply":
-        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error);
+        directory.settle(message.rid, message.from, message.ok, message.ok ? message.value : message.error, message.ok ? message.refs : undefined);
+        return;
+      case "ref-call":
+      case "ref-reply":
+      case "ref-release":
+        references.onMessage(message);
         return;
       case "upgrade": {
         const entry = parked.get(message.token);
@@ -347,6 +370,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         return;
       case "exited":
         bodies.peerExited(message.serial);
+        references.peerExited(message.serial);
         return;
       case "body-chunk":
       case "body-end":
@@ -361,6 +385,15 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   send({ t: "ready" });
   send({ t: "imports", urls: loaded });
   pending = [];
+}
+
+/** A stub to the Durable Object `key` names, made by this worker's runtime (one passed in an RPC value). */
+function durableStub(runtime: RunningWorker["runtime"], key: { namespace: string; id: string; name?: string }): object {
+  for (const value of Object.values(runtime.env)) {
+    if (!(value instanceof DurableObjectNamespace) || value.storageName !== key.namespace) continue;
+    return value.get(key.name !== undefined ? value.idFromName(key.name) : value.idFromString(key.id));
+  }
+  throw new TorporError("ERR_UNKNOWN_OBJECT", `A Durable Object stub of namespace "${key.namespace}" was passed, and this Worker binds no such namespace.`);
 }
 
 /** How long a failed load waits for the loader thread's last module reports before it gives up on naming the place. */

@@ -13,3 +13,7 @@ export type { ObjectHost } from "../object/object-host.ts";
 export { webSocketOf } from "../http/response.ts";
 export type { StoredAttachment } from "../websocket/attachment.ts";
 export { IdleCollector } from "../idle-collector.ts";
+export { clone as rpcClone } from "../stubs/rpc-clone.ts";
+export { disposable } from "../stubs/rpc-marshal.ts";
+export { disposeValue, type Invoke, pipeline, type RpcExport, type RpcOp, rpcProperty } from "../stubs/rpc-reference.ts";
+export { disposeAll, importedStub, type Importer, transferIn, transferOut, type Transferred, type WireRef, type WireRefs } from "../stubs/rpc-transfer.ts";

@@ -21,4 +21,11 @@ export interface RemoteHosts {
 export interface HostDirectory extends RemoteHosts {
   /** True when this process owns the object now. Asked on every stub call: keep it cheap. */
   isLocal(key: ObjectKey): boolean;
+  /**
+   * True when `call` takes arguments as the caller gave them (functions,
+   * RpcTargets and stubs included) and passes them by reference itself (a
+   * cluster worker's export table). Otherwise stubs clone the arguments
+   * first, and references fail with ERR_RPC_CLONE.
+   */
+  readonly references?: boolean;
 }

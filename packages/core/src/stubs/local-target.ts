@@ -14,10 +14,11 @@ const NOT_RPC = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose",
  * its gates. What a routed target uses while the object is local, and what
  * a cluster owner runs for a call routed to it.
  *
- * With `byReference` (a caller in this process), functions, RpcTargets and
- * stubs in arguments and results pass by reference (rpc-marshal.ts);
- * without it (a caller in another process), values are structured-cloned
- * and those fail with ERR_RPC_CLONE.
+ * With `byReference` (a caller in this process, or in a cluster worker
+ * whose export table carries the references: the CLI's rpc-references.ts),
+ * functions, RpcTargets and stubs in arguments and results pass by
+ * reference (rpc-marshal.ts); without it (a caller on another node),
+ * values are structured-cloned and those fail with ERR_RPC_CLONE.
  */
 export class LocalTarget implements StubTarget {
   constructor(

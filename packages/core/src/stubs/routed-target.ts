@@ -63,6 +63,8 @@ export class RoutedTarget implements StubTarget {
   call(method: string, args: unknown[]): Promise<unknown> {
     const local = this.#localNow();
     if (local !== null) return local.call(method, args);
+    // A directory that passes references itself (cluster workers) gets the arguments as they are.
+    if (this.directory.references === true) return this.directory.call(this.key, method, args);
     // Cloned here: what passes by reference in one process cannot cross to another (ERR_RPC_CLONE, not a hang).
     let cloned: unknown[];
     try {

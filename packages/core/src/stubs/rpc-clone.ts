@@ -4,18 +4,18 @@ import { RpcTarget } from "./rpc-target.ts";
 import { isStub } from "./stub.ts";
 
 /**
- * Copies an RPC value (arguments, a result, a property) that crosses to
- * another process: a structured clone. What is passed by reference (see
- * rpc-marshal.ts) only crosses within one process, so between processes it
- * fails with ERR_RPC_CLONE naming it, rather than arriving as a copy or
- * leaving its caller waiting.
+ * Copies an RPC value (arguments, a result, a property) that crosses to a
+ * process taking copies only (another node, or a host directory without
+ * `references`): a structured clone. What is passed by reference (see
+ * rpc-marshal.ts, rpc-transfer.ts) fails there with ERR_RPC_CLONE naming
+ * it, rather than arriving as a copy or leaving its caller waiting.
  */
 export function clone<T>(value: T, what: string): T {
   const byReference = findByReference(value, new Set());
   if (byReference !== undefined) {
     throw new TorporError(
       "ERR_RPC_CLONE",
-      `${capitalize(what)} holds ${byReference}: those are passed by reference, which Torpor supports only between a caller and an object in the same process, and this call crosses to another worker process (cluster mode), where RPC copies values (structured clone). Pass plain data, or run with one worker process.`,
+      `${capitalize(what)} holds ${byReference}: those are passed by reference, which Torpor supports within one machine (one process, or the worker processes of its cluster), and this call crosses to a process that takes copies only (another node of a several-machine cluster). Pass plain data there.`,
     );
   }
   try {

@@ -3,13 +3,13 @@ import {
   createRpcStub,
   disposeStub,
   disposeValue,
-  duplicateStub,
   type Invoke,
   isRpcStub,
   kInvoke,
   notImplemented,
   RpcExport,
   type RpcOp,
+  stubExport,
 } from "./rpc-reference.ts";
 import { RpcTarget } from "./rpc-target.ts";
 import { isStub } from "./stub.ts";
@@ -29,6 +29,18 @@ export interface Marshalled<T> {
 }
 
 /**
+ * What a value passed by reference becomes for its receiver: in this
+ * process a new stub; in another process, an entry in an export table
+ * (the cluster's codec, rpc-transfer.ts).
+ */
+export interface Referrer {
+  /** A function, an RpcTarget or a stub's target, to hold for the receiver; `disposed`: the sender's stub was disposed already. */
+  reference(exported: RpcExport, disposed: boolean): unknown;
+  /** A Durable Object stub. */
+  durable(stub: object): unknown;
+}
+
+/**
  * Copies an RPC value as workerd's RPC does: structured clone, except that
  * functions and `RpcTarget`s become stubs calling back into them, RPC stubs
  * are duplicated (arguments) or moved (results), and Durable Object stubs
@@ -37,47 +49,63 @@ export interface Marshalled<T> {
 export function marshal<T>(value: T, direction: Direction, what: string): Marshalled<T> {
   if (findByReference(value, new Set()) === undefined) return { value: clone(value, what), stubs: [] };
   const stubs: object[] = [];
-  return { value: copy(value, direction, what, stubs, new Map()) as T, stubs };
+  const local: Referrer = {
+    reference(exported, disposed) {
+      const stub = createRpcStub(exported, !disposed);
+      stubs.push(stub);
+      return stub;
+    },
+    // A Durable Object stub is a handle to an object wherever it goes in this process: it passes as it is.
+    durable: (stub) => stub,
+  };
+  return { value: copy(value, direction, what, local, new Map()) as T, stubs };
 }
 
-function copy(value: unknown, direction: Direction, what: string, stubs: object[], seen: Map<object, unknown>): unknown {
+/**
+ * `marshal` with another receiver: what is passed by reference goes to
+ * `referrer` (a cluster worker's export table), and the rest is cloned.
+ */
+export function marshalWith<T>(value: T, direction: Direction, what: string, referrer: Referrer): T {
+  if (findByReference(value, new Set()) === undefined) return clone(value, what);
+  return copy(value, direction, what, referrer, new Map()) as T;
+}
+
+function copy(value: unknown, direction: Direction, what: string, referrer: Referrer, seen: Map<object, unknown>): unknown {
   if (typeof value !== "object" && typeof value !== "function") return value;
   if (value === null) return value;
   const known = seen.get(value);
   if (known !== undefined) return known;
   let result: unknown;
   if (isRpcStub(value)) {
-    result = duplicateStub(value);
+    const { exported, disposed } = stubExport(value);
+    result = referrer.reference(exported, disposed);
     if (direction === "result") disposeStub(value);
-    stubs.push(result as object);
   } else if (typeof value === "function" || value instanceof RpcTarget) {
-    result = createRpcStub(exportOf(value, direction));
-    stubs.push(result as object);
+    result = referrer.reference(exportOf(value, direction), false);
   } else if (isStub(value)) {
-    // A Durable Object stub is a handle to an object wherever it goes in this process: it passes as it is.
-    result = value;
+    result = referrer.durable(value);
   } else if (findByReference(value, new Set()) === undefined) {
     result = clone(value, what);
   } else if (Array.isArray(value)) {
     const out: unknown[] = [];
     seen.set(value, out);
-    for (const item of value) out.push(copy(item, direction, what, stubs, seen));
+    for (const item of value) out.push(copy(item, direction, what, referrer, seen));
     return out;
   } else if (value instanceof Map) {
     const out = new Map();
     seen.set(value, out);
-    for (const [k, v] of value) out.set(copy(k, direction, what, stubs, seen), copy(v, direction, what, stubs, seen));
+    for (const [k, v] of value) out.set(copy(k, direction, what, referrer, seen), copy(v, direction, what, referrer, seen));
     return out;
   } else if (value instanceof Set) {
     const out = new Set();
     seen.set(value, out);
-    for (const item of value) out.add(copy(item, direction, what, stubs, seen));
+    for (const item of value) out.add(copy(item, direction, what, referrer, seen));
     return out;
   } else {
     // A plain object (findByReference descends into no other kind).
     const out: Record<string, unknown> = {};
     seen.set(value, out);
-    for (const [k, v] of Object.entries(value)) out[k] = copy(v, direction, what, stubs, seen);
+    for (const [k, v] of Object.entries(value)) out[k] = copy(v, direction, what, referrer, seen);
     return out;
   }
   seen.set(value, result);
@@ -194,7 +222,11 @@ export function call(run: (args: unknown[]) => unknown, args: unknown[], what: s
  * shortcut for `using result = await stub.method()`).
  */
 export function result(value: unknown, what: string): unknown {
-  const out = marshal(value, "result", what).value;
+  return disposable(marshal(value, "result", what).value);
+}
+
+/** An object or array result given `Symbol.dispose`, which disposes every stub in it (other values as they are). */
+export function disposable(out: unknown): unknown {
   const plain = Array.isArray(out) || (typeof out === "object" && out !== null && Object.getPrototypeOf(out) === Object.prototype);
   if (plain && !Object.hasOwn(out, Symbol.dispose)) {
     Object.defineProperty(out, Symbol.dispose, { value: () => disposeValue(out), writable: true, configurable: true });

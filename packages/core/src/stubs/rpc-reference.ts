@@ -61,10 +61,15 @@ function disposedStub(): Error {
 
 /** One stub's hold on its export: disposed once, after which every call fails. */
 class StubHold {
-  disposed = false;
+  disposed: boolean;
 
-  constructor(readonly exported: RpcExport) {
-    exported.retain();
+  /** `live` false: a stub born disposed (a copy of a disposed stub), which never held the export. */
+  constructor(
+    readonly exported: RpcExport,
+    live = true,
+  ) {
+    this.disposed = !live;
+    if (live) exported.retain();
   }
 
   dispose(): void {
@@ -114,18 +119,23 @@ const stubHandler: ProxyHandler<StubShell> = {
   },
 };
 
-/** A new stub to `exported` (it counts one more holder). */
-export function createRpcStub(exported: RpcExport): object {
+/** A new stub to `exported` (it counts one more holder); `live` false makes one already disposed. */
+export function createRpcStub(exported: RpcExport, live = true): object {
   const shell = (() => {}) as StubShell;
-  shell[kHold] = new StubHold(exported);
+  shell[kHold] = new StubHold(exported, live);
   return new Proxy(shell, stubHandler);
 }
 
 function dupStub(hold: StubHold): object {
-  const copy = createRpcStub(hold.exported);
-  // A copy of a disposed stub is as dead as it (workerd's dup of a disposed stub fails when used).
-  if (hold.disposed) (copy as { [kHold]: StubHold })[kHold].dispose();
-  return copy;
+  // A copy of a disposed stub is as dead as it (workerd's dup of a disposed stub fails when used), and never held the
+  // export: retaining and releasing it again would run the target's disposer a second time.
+  return createRpcStub(hold.exported, !hold.disposed);
+}
+
+/** What an RPC stub refers to, and whether it was disposed (what passing it to another process needs). */
+export function stubExport(stub: object): { exported: RpcExport; disposed: boolean } {
+  const hold = (stub as { [kHold]: StubHold })[kHold];
+  return { exported: hold.exported, disposed: hold.disposed };
 }
 
 /** Whether `value` is an RPC stub made here (not a Durable Object stub). */

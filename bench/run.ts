@@ -11,6 +11,7 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   objects: () => import("./objects.ts"),
   memory: () => import("./memory.ts"),
   echo: () => import("./echo.ts"),
+  events: () => import("./events.ts"),
   broadcast: () => import("./broadcast.ts"),
   durable: () => import("./durable.ts"),
   wake: () => import("./wake.ts"),

@@ -11,7 +11,10 @@ export interface Child {
   /** What the child sent with `ready()` (e.g. its port). */
   readonly info: Record<string, unknown>;
   call<T = unknown>(cmd: string, args?: Record<string, unknown>): Promise<T>;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 3 s; longer where the child writes a CPU profile on exit). */
+  stop(graceMs?: number): Promise<void>;
+  /** Asks the child to exit cleanly (`--cpu-prof` profiles are written) and waits until it has. */
+  exit(): Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -84,10 +87,17 @@ export async function start(name: string, script: string, opts: SpawnOptions = {
         child.send({ id, cmd, args });
       });
     },
-    async stop() {
+    async stop(graceMs = 3_000) {
       if (exited) return;
       child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 3_000);
+      const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exitedP;
+      clearTimeout(t);
+    },
+    async exit() {
+      if (exited) return;
+      child.send({ id: ++seq, cmd: "exit", args: {} });
+      const t = setTimeout(() => child.kill("SIGKILL"), 60_000);
       await exitedP;
       clearTimeout(t);
     },

@@ -25,7 +25,14 @@ export class Hist {
     return this.max;
   }
   summary(): LatencySummary {
-    return { count: this.count, p50: this.percentile(50), p99: this.percentile(99), mean: this.count ? this.sum / this.count : NaN, max: this.max };
+    return {
+      count: this.count,
+      p50: this.percentile(50),
+      p99: this.percentile(99),
+      p999: this.percentile(99.9),
+      mean: this.count ? this.sum / this.count : NaN,
+      max: this.max,
+    };
   }
 }
 
@@ -33,6 +40,7 @@ export interface LatencySummary {
   count: number;
   p50: number;
   p99: number;
+  p999: number;
   mean: number;
   max: number;
 }

@@ -16,8 +16,12 @@ import { SERVER_CPU } from "../lib/sides.ts";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const defaults = process.env.BENCH_DEFAULTS === "1";
 const nodeFlags = defaults ? [] : ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
-// BENCH_PROFILE_DIR=<dir>: the CLI writes a CPU profile there when it exits (see bench/README.md).
-if (process.env.BENCH_PROFILE_DIR) nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`);
+// BENCH_PROFILE_DIR=<dir>: the CLI writes a CPU profile there when it exits (see bench/README.md);
+// BENCH_PROFILE_INTERVAL: its sampling interval in µs (V8's default 1000).
+if (process.env.BENCH_PROFILE_DIR) {
+  nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`);
+  if (process.env.BENCH_PROFILE_INTERVAL) nodeFlags.push(`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`);
+}
 const cliArgs = [
   "start",
   "--config",

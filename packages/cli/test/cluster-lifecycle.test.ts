@@ -12,7 +12,6 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
-import { logLine } from "./cluster-helpers.ts";
 import { alive, type FaultCluster, faultProject, namesOwnedBy, startFaultCluster, workerPid, workersOf } from "./cluster-fault-helpers.ts";
 import { runTorpor, startTorpor, type Server } from "./helpers.ts";
 
@@ -48,12 +47,24 @@ it("after the supervisor is SIGKILLed, a new server takes the data directory onl
   const never = join(c.dir, "never");
   const call = c.rpc(busy!, "holdFile", never).catch(() => null);
   await until(async () => (await c.rpc(busy!, "busy")).body.value === 1);
+  // The old workers are stopped before their supervisor dies and continued only once the new server says it waits:
+  // orphans exit within ORPHAN_EXIT_MS (10 s) of the supervisor's death, and on a loaded machine the new server can
+  // take longer than that to reach the directory, which would let this test pass without exercising the wait.
+  for (const pid of old) process.kill(pid, "SIGSTOP");
+  cleanups.push(() => {
+    for (const pid of old.filter(alive)) process.kill(pid, "SIGCONT");
+  });
   const exited = new Promise((resolve) => c.server.child.once("exit", resolve));
   process.kill(supervisor, "SIGKILL");
   await exited;
   // As systemd's Restart=always would: the same command again, at once.
   const next: Server = await new Promise((resolve, reject) => {
-    const starting = startTorpor(["start", "--workers", "2", "--port", "0", "--persist-to", c.data], c.dir, 120_000);
+    let continued = false;
+    const starting = startTorpor(["start", "--workers", "2", "--port", "0", "--persist-to", c.data], c.dir, 120_000, {}, undefined, [], (stdout) => {
+      if (continued || !stdout.includes('"message":"Waiting for the data directory"')) return;
+      continued = true;
+      for (const pid of old.filter(alive)) process.kill(pid, "SIGCONT");
+    });
     let checked = false;
     const watch = setInterval(() => {
       let holder = 0;

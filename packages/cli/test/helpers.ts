@@ -37,6 +37,8 @@ export function startTorpor(
   onStderr?: (stderr: string) => void,
   /** Runs the process elsewhere (`ip netns exec <ns>`); it execs node, so the pid is still node's. */
   prefix: string[] = [],
+  /** Called with all of stdout so far whenever more arrives (to act on a log line before it listens). */
+  onStdout?: (stdout: string) => void,
 ): Promise<Server> {
   const [command, ...rest] = [...prefix, process.execPath, bin, ...args] as [string, ...string[]];
   const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
@@ -58,6 +60,7 @@ export function startTorpor(
     });
     child.stdout!.setEncoding("utf8").on("data", (c: string) => {
       stdout += c;
+      onStdout?.(stdout);
       const url = /^Ready on (\S+)$/m.exec(stdout)?.[1] ?? /"message":"Listening","url":"([^"]+)"/.exec(stdout)?.[1];
       if (url === undefined) return;
       clearTimeout(timer);

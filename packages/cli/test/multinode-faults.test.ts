@@ -6,12 +6,19 @@
  * cut between two nodes, a flapping cut, a slow link to PostgreSQL, a
  * connection dropped right after a commit was sent, a stalled link whose held
  * statements reach PostgreSQL after the node's lease ran out and its objects
- * moved (late delivery), a PostgreSQL restart. Each node reaches PostgreSQL
+ * moved (late delivery), a PostgreSQL restart, and a lease that ends on
+ * PostgreSQL's clock while its node still counts time left (PostgreSQL's
+ * clock stepping forward; the node's renewals stall): other nodes take its
+ * slots and claim its objects while it still serves them until its own
+ * deadline, so only the per-commit fence (`epoch = mine AND head = seq - 1`)
+ * keeps two owners from both acknowledging writes. Each node reaches PostgreSQL
  * through its own proxy in the harness (the slow link, the dropped reply and
  * the stall are the proxy's doing). Afterwards the
  * checker reads the objects back and the log from PostgreSQL:
  * - every acknowledged write is present (lost-write);
  * - each reply answers its own request (wrong-reply);
+ * - a read holds every write acknowledged before the read was sent (stale-read): what a node serves after its
+ *   lease ran out and others took its objects over, had it not fenced itself at its deadline;
  * - no call outlives its deadline (hang);
  * - two instances of one object never ran interleaved: every write records the
  *   incarnation that made it, and each incarnation's writes are one run (two-instances);
@@ -30,7 +37,7 @@ import { startPgServer } from "../../postgres/test/pg-server.ts";
 import { pgIt, pgMissing } from "../../postgres/test/pg-fixture.ts";
 import { restoredRows } from "../../postgres/test/restored-rows.ts";
 import { createLab, labUnavailableReason, type Lab } from "./netns.ts";
-import { clusterQuery, multinodeProject, startNode, type TestNode } from "./multinode-helpers.ts";
+import { clusterQuery, multinodeProject, nodeIdOf, startNode, type TestNode } from "./multinode-helpers.ts";
 
 const SUBJECT = `
 import { DurableObject } from "cloudflare:workers";
@@ -64,7 +71,9 @@ export default {
 `;
 
 const TTL = 3_000;
-const SEED = Number(process.env.FAULT_SEED ?? 2_024);
+// The CI seed's first faults are lease-ends-early, postgres-restart, lease-ends-early: CI itself checks that the
+// per-commit fence is what keeps two owners from acknowledging (with the fence removed, seed 1521 finds a lost write).
+const SEED = Number(process.env.FAULT_SEED ?? 1_521);
 const DURATION_MS = Number(process.env.FAULT_DURATION_MS ?? 20_000);
 const OBJECTS = 12;
 const DEADLINE_MS = 25_000;
@@ -80,10 +89,14 @@ function random(seed: number) {
 
 interface Op {
   id: string;
+  kind: "write" | "read";
   object: string;
   node: string;
   outcome: "ok" | "error" | "timeout";
   reply?: unknown;
+  /** When the client sent it and when it had the answer (the test's clock). */
+  invokedAt: number;
+  completedAt?: number;
 }
 
 const labReason = pgMissing === null ? labUnavailableReason() : null;
@@ -143,8 +156,13 @@ describe("three nodes under a fault schedule", () => {
       };
       await Promise.all([0, 1, 2].map(launch));
 
-      // The workload: three clients write unique ids to random objects through random live nodes.
+      // The workload: six clients write unique ids to random objects, and read objects back, through random live nodes.
       const ops: Op[] = [];
+      /**
+       * While a fault breaks a node's lease on purpose, reads may be stale: the node serves them from memory until its
+       * deadline, and other nodes may still forward reads to it. Reads in flight during such a window are not checked.
+       */
+      const staleReadsExcused: { from: number; to: number }[] = [];
       let running = true;
       const client = async (c: number) => {
         // Each client has its own stream: the nemesis's choices depend on the seed alone, not on how calls interleave.
@@ -156,15 +174,18 @@ describe("three nodes under a fault schedule", () => {
             await new Promise((r) => setTimeout(r, 20));
             continue;
           }
-          const op: Op = { id: `c${c}-${n}`, object: `o${Math.floor(own() * OBJECTS)}`, node: node.name, outcome: "error" };
+          const object = `o${Math.floor(own() * OBJECTS)}`;
+          const kind = own() < 0.25 ? "read" : "write";
+          const op: Op = { id: `c${c}-${n}`, kind, object, node: node.name, outcome: "error", invokedAt: performance.now() };
           ops.push(op);
           try {
-            const r = await node.get(`/w/${op.object}/${op.id}`, DEADLINE_MS);
+            const r = await node.get(kind === "write" ? `/w/${op.object}/${op.id}` : `/d/${op.object}`, DEADLINE_MS);
             op.reply = r.body;
-            op.outcome = r.status === 200 ? "ok" : "error";
+            op.outcome = r.status === 200 && (kind === "write" || Array.isArray(r.body)) ? "ok" : "error";
           } catch (error) {
             op.outcome = /within/.test((error as Error).message) ? "timeout" : "error";
           }
+          op.completedAt = performance.now();
         }
       };
       const clients = [0, 1, 2, 3, 4, 5].map(client);
@@ -279,6 +300,25 @@ describe("three nodes under a fault schedule", () => {
           },
         },
         {
+          name: "lease-ends-early-on-postgres-clock",
+          async run() {
+            const i = Math.floor(rng() * 3);
+            // Node i's renewals stall (its other connections flow), and its lease ends now on PostgreSQL's clock, as if
+            // that clock stepped forward past it. Node i keeps serving until its own deadline (up to TTL - margin after
+            // its last renewal), while the others take its slots at their next renewal and claim its objects.
+            proxies[i]!.stallMatching = "SET expires_at = now() +";
+            // Its reads may be stale until it fenced itself (the fence stops its commits, not what it reads from memory).
+            const excused = { from: performance.now(), to: Number.POSITIVE_INFINITY };
+            staleReadsExcused.push(excused);
+            await clusterQuery(url, "UPDATE torpor.nodes SET expires_at = now() - interval '1 millisecond' WHERE node_id = $1", [nodeIdOf(nodes[i]!)]);
+            await pause(TTL * 2);
+            proxies[i]!.stallMatching = null;
+            expect(await nodes[i]!.exited()).toBe(75);
+            excused.to = performance.now();
+            await launch(i);
+          },
+        },
+        {
           name: "postgres-restart",
           async run() {
             pg.restart("immediate");
@@ -319,9 +359,21 @@ describe("three nodes under a fault schedule", () => {
         stored.set(`o${o}`, got!.body);
       }
       const anomalies: string[] = [];
+      const writes = ops.filter((op) => op.kind === "write" && op.outcome === "ok");
       for (const op of ops) {
         if (op.outcome === "timeout") anomalies.push(`hang: ${op.id} on ${op.node}`);
         if (op.outcome !== "ok") continue;
+        if (op.kind === "read") {
+          if (staleReadsExcused.some((w) => op.invokedAt < w.to && op.completedAt! > w.from)) continue;
+          const seen = new Set((op.reply as { id: string }[]).map((w) => w.id));
+          const missed = writes.find((w) => w.object === op.object && w.completedAt! < op.invokedAt && !seen.has(w.id));
+          if (missed !== undefined) {
+            anomalies.push(
+              `stale-read: ${op.id} of ${op.object} on ${op.node} lacks ${missed.id}, acknowledged by ${missed.node} ${Math.round(op.invokedAt - missed.completedAt!)} ms before the read was sent`,
+            );
+          }
+          continue;
+        }
         if ((op.reply as { id?: string }).id !== op.id) anomalies.push(`wrong-reply: ${op.id} got ${JSON.stringify(op.reply)}`);
         if (!stored.get(op.object)!.some((w) => w.id === op.id)) anomalies.push(`lost-write: ${op.id} in ${op.object}`);
       }
@@ -356,8 +408,12 @@ describe("three nodes under a fault schedule", () => {
           );
         }
       }
-      const acked = ops.filter((o) => o.outcome === "ok").length;
-      say(`${ops.length} operations, ${acked} acknowledged, ${anomalies.length} anomalies`);
+      const acked = writes.length;
+      const reads = ops.filter((o) => o.kind === "read");
+      say(
+        `${ops.length - reads.length} writes, ${acked} acknowledged; ${reads.length} reads, ${reads.filter((o) => o.outcome === "ok").length} answered; ${anomalies.length} anomalies`,
+      );
+      process.stdout.write(`multinode fault schedule, seed ${SEED}:\n${log.join("\n")}\n`);
       expect(acked, log.join("\n")).toBeGreaterThan(0);
       expect(anomalies, `seed ${SEED}\n${log.join("\n")}`).toEqual([]);
     },

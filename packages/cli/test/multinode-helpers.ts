@@ -48,7 +48,8 @@ export function multinodeProject(): string {
 /** Starts a node of the cluster at `url`; `prefix` runs it inside a network namespace (`ip netns exec …`). */
 export async function startNode(dir: string, name: string, url: string, extra: string[] = [], prefix: string[] = []): Promise<TestNode> {
   const args = ["start", "--workers", "1", "--port", "0", "--persist-to", join(dir, `data-${name}`), "--cluster", url, ...extra];
-  const server = await startTorpor(args, dir, 90_000, {}, undefined, prefix);
+  // Generous: under a loaded CI machine a node (supervisor, then a worker loading the sources) has taken over 90 s.
+  const server = await startTorpor(args, dir, 180_000, {}, undefined, prefix);
   const exited = new Promise<number | null>((resolve) => {
     if (server.child.exitCode !== null) resolve(server.child.exitCode);
     else server.child.once("exit", (code, signal) => resolve(code ?? (signal === null ? null : -1)));
@@ -152,6 +153,13 @@ export function clusterOn(pg: { get(): PgServer }, ttlMs: number) {
     return { url, dir, a, b };
   }
   return { freshDatabase, twoNodes };
+}
+
+/** The node id a node process joined the cluster with (from its "Listening" log line). */
+export function nodeIdOf(node: TestNode): string {
+  const id = /"node":"([^"]+)"/.exec(node.server.stdout())?.[1];
+  if (id === undefined) throw new Error(`${node.name} has not logged its node id`);
+  return id;
 }
 
 /** The node whose node id claimed `name`, and the other one. */

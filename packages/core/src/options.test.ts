@@ -30,6 +30,7 @@ test("defaults apply when no limits are given", () => {
     maxAttachmentBytes: 2_048,
     maxAutoResponseLength: 2_048,
     maxMessageBytes: 32 * 1024 * 1024,
+    maxPendingEvents: 1_024,
   });
   expect(rt.options.alarmRetry).toEqual({ maxRetries: 6, initialBackoffMs: 2_000, jitter: 0.25 });
 });

@@ -18,6 +18,12 @@ export interface Limits {
   maxAutoResponseLength: number;
   /** Largest incoming WebSocket message; larger ones close the socket with 1009 (Cloudflare: 32 MiB). */
   maxMessageBytes: number;
+  /**
+   * Events of one object queued or running before the runtime stops reading
+   * the WebSockets that bring it more (inbound backpressure: TCP flow
+   * control then slows the senders); reading resumes at half of it.
+   */
+  maxPendingEvents: number;
 }
 
 /** How a failing `alarm()` is retried (Cloudflare: 6 retries, first after 2 s, doubling). */
@@ -58,6 +64,8 @@ export const limitsSchema = z
     maxAttachmentBytes: positiveInt.max(16_384, "must be at most 16384 (Cloudflare's ceiling)").default(2_048),
     maxAutoResponseLength: positiveInt.default(2_048),
     maxMessageBytes: positiveInt.default(32 * 1024 * 1024),
+    // Far above what a healthy object has pending (a few, or one per socket awaiting I/O), and small enough that events stay kilobytes, not megabytes.
+    maxPendingEvents: positiveInt.default(1_024),
   })
   .strict()
   .prefault({});

@@ -241,15 +241,24 @@ class ReplicatedStorage implements ObjectStorage {
     return this.#inner.hasPendingWrites;
   }
 
+  get inClosure(): boolean {
+    return this.#inner.inClosure === true;
+  }
+
   commitAsync(): Promise<void> | null {
     // The SQLite provider runs without fsync here: its commit ends the batch locally and returns at once.
     this.#inner.commit();
+    // Deferred (a transaction() closure is open): the batch is still open, and null with pending writes tells the
+    // output gate to keep holding; the commit is asked for again when the closure ends. Shipping now would return
+    // a promise for what was committed before (a fresh database's schema, say), which the gate would take for this
+    // batch and release output that depends on the closure's writes. Those earlier pages stay in the WAL and go with
+    // the next record (the tail reads everything committed since its last read).
+    if (this.#inner.hasPendingWrites) return null;
     return this.#ship();
   }
 
   commit(): void {
-    this.#inner.commit();
-    this.#background(this.#ship());
+    this.#background(this.commitAsync());
   }
 
   rollback(): void {

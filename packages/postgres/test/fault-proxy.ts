@@ -7,7 +7,9 @@
  * reaches the server (it never ran), or hold what clients send and deliver it
  * late (a stalled link: what a client sent reaches the server after the
  * stall, even if the client has gone meanwhile, as a write from a paused or
- * partitioned process does). Listens on 127.0.0.1, port 0.
+ * partitioned process does), either on every connection or only on those
+ * that send a matching statement (a stalled lease renewal while the node's
+ * other connections flow). Listens on 127.0.0.1, port 0.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
 
@@ -29,6 +31,12 @@ export interface FaultProxy {
    * whose client went away meanwhile (closed only after that).
    */
   hold: boolean;
+  /**
+   * A connection whose client sends a chunk containing this text is held from
+   * that chunk on, as with `hold` but only that connection; set back to null,
+   * what was held goes to the server (unless `hold` is on).
+   */
+  stallMatching: string | null;
   /** The next client chunk containing `match` drops its connection at `point`; resolves when it happened. */
   dropOnce(match: string, point: DropPoint): Promise<void>;
   /** Destroys every open connection (a cut link). */
@@ -46,7 +54,7 @@ interface Trigger {
 export async function startFaultProxy(target: { host: string; port: number }, listenHost = "127.0.0.1"): Promise<FaultProxy> {
   const open = new Set<Socket>();
   const triggers: Trigger[] = [];
-  const state = { delayMs: 0, blackhole: false, hold: false };
+  const state = { delayMs: 0, blackhole: false, hold: false, stallMatching: null as Buffer | null };
   /** Per connection, client bytes held back while `hold` is on, and what releases them. */
   const held = new Map<Socket, { chunks: Buffer[]; release(): void }>();
 
@@ -114,7 +122,7 @@ export async function startFaultProxy(target: { host: string; port: number }, li
           stalled.chunks.push(chunk);
           return true;
         }
-        if (!state.hold) return false;
+        if (!state.hold && (state.stallMatching === null || !chunk.includes(state.stallMatching))) return false;
         const entry = { chunks: [chunk], release: () => {} };
         entry.release = () => {
           held.delete(client);
@@ -158,7 +166,14 @@ export async function startFaultProxy(target: { host: string; port: number }, li
     },
     set hold(on: boolean) {
       state.hold = on;
-      if (!on) for (const stalled of [...held.values()]) stalled.release();
+      if (!on && state.stallMatching === null) for (const stalled of [...held.values()]) stalled.release();
+    },
+    get stallMatching() {
+      return state.stallMatching?.toString() ?? null;
+    },
+    set stallMatching(text: string | null) {
+      state.stallMatching = text === null ? null : Buffer.from(text);
+      if (text === null && !state.hold) for (const stalled of [...held.values()]) stalled.release();
     },
     dropOnce(match, point) {
       return new Promise((resolve) => triggers.push({ match: Buffer.from(match), point, done: resolve }));

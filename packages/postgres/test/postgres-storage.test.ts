@@ -55,6 +55,16 @@ describe("postgresStorage", () => {
     expect(after.rows.map((r) => r.n)).toEqual([...before.rows.map((r) => r.n), 41]);
   });
 
+  pgIt(
+    "a stub call inside a transaction() closure completes: the provider says the closure is open, so the call waits only for committed batches",
+    async () => {
+      const db = await openFresh(pg.get().url);
+      onTestFinished(() => db.close());
+      const a = await startNode(db, "a");
+      expect(await a.ns.getByName("caller").callInTransaction()).toBe(1);
+    },
+  );
+
   pgIt("commits of many objects in one turn share statements, and each object's sequence stays contiguous", async () => {
     const db = await openFresh(pg.get().url);
     onTestFinished(() => db.close());

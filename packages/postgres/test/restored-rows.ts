@@ -10,9 +10,12 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { applyRecords, decodeRecord, ObjectLog, openClusterDb } from "../src/index.ts";
 
-/** Each object's rows for `sql` by object name (or id when it has none); an Error where the rebuilt file cannot be read. */
-export async function restoredRows(url: string, sql: string): Promise<Map<string, unknown[] | Error>> {
-  const db = await openClusterDb({ url, poolSize: 1, skipPoolerCheck: true });
+/**
+ * Each object's rows for `sql` by object name (or id when it has none); an Error where the rebuilt file cannot be
+ * read. `schema`: the cluster's schema in PostgreSQL, when not the default one.
+ */
+export async function restoredRows(url: string, sql: string, schema?: string): Promise<Map<string, unknown[] | Error>> {
+  const db = await openClusterDb({ url, poolSize: 1, skipPoolerCheck: true, ...(schema !== undefined ? { schema } : {}) });
   const dir = mkdtempSync(join(tmpdir(), "torpor-restored-"));
   const out = new Map<string, unknown[] | Error>();
   try {

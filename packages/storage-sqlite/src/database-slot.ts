@@ -13,6 +13,7 @@ import type { ObjectKey } from "@torpor/core/storage";
 import type { AlarmIndex } from "./alarm-index.ts";
 import { ObjectDatabase } from "./object-database.ts";
 import type { SynchronousMode } from "./options.ts";
+import { WalCheckpoint } from "./wal-checkpoint.ts";
 import { fsyncPath, WalFile } from "./wal-sync.ts";
 
 /** What the slots of one provider share. */
@@ -42,6 +43,8 @@ export class DatabaseSlot {
   readonly wal: WalFile | null;
   /** A WAL sync of this database failed: it is rewritten and synced before it is read or written again. */
   #suspect: boolean;
+  /** Checkpoints off the commit path, when the provider makes commits durable (wal-checkpoint.ts). */
+  readonly #checkpoint: WalCheckpoint | null;
 
   constructor(
     readonly where: string,
@@ -49,6 +52,7 @@ export class DatabaseSlot {
     readonly context: SlotContext,
   ) {
     this.wal = context.syncWal ? new WalFile(where, () => this.#syncFailed()) : null;
+    this.#checkpoint = context.syncWal ? new WalCheckpoint(where, () => this.#syncFailed()) : null;
     this.#suspect = context.unsynced.has(where);
   }
 
@@ -60,8 +64,30 @@ export class DatabaseSlot {
 
   /** The object's own database, created (with its schema) on the first write. */
   writer(): ObjectDatabase {
+    if (this.#checkpoint?.unsynced === true) {
+      try {
+        this.#checkpoint.beforeWrite();
+      } catch {
+        // The database file's fsync failed: it is suspect now, and rewritten just below.
+      }
+    }
     if (this.#suspect) this.#recoverIfIdle();
     return this.odb ?? this.#openExisting() ?? this.#create();
+  }
+
+  /**
+   * A commit of this database is durable: checkpoints it if its WAL is full (wal-checkpoint.ts).
+   * The promise, if any, settles once the database file is synced.
+   */
+  afterDurable(): Promise<void> | undefined {
+    const odb = this.odb;
+    return odb === null || this.#checkpoint === null ? undefined : this.#checkpoint.afterDurable(odb);
+  }
+
+  /** The same after a synchronous commit: a checkpoint runs here, SQLite syncing as it goes. */
+  afterDurableSync(): void {
+    const odb = this.odb;
+    if (odb !== null) this.#checkpoint?.afterDurableSync(odb);
   }
 
   /** Not while a batch is open: that batch can no longer be acknowledged (its sync fails), and the reset that follows rolls it back. */
@@ -112,6 +138,7 @@ export class DatabaseSlot {
     this.#suspect = false;
     this.context.unsynced.delete(this.where);
     this.wal?.recovered();
+    this.#checkpoint?.settled();
   }
 
   /** Records the name an id was derived from (for listings), once per open database; call inside the write batch. */
@@ -131,6 +158,8 @@ export class DatabaseSlot {
 
   close(): void {
     this.odb?.close();
+    // SQLite checkpointed and synced the database as it closed it.
+    this.#checkpoint?.settled();
     this.odb = null;
     this.#absent = false;
     this.#named = false;
@@ -155,7 +184,7 @@ export class DatabaseSlot {
   /** Opens the file; a failure (disk full, out of descriptors, a corrupt file) reaches the storage call as ERR_STORAGE_OPEN. */
   #open(path: string): ObjectDatabase {
     try {
-      return new ObjectDatabase(path, this.context.synchronous);
+      return new ObjectDatabase(path, this.context.synchronous, !this.context.syncWal);
     } catch (cause) {
       const key = this.key;
       throw new TorporError(

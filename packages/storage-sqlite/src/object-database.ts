@@ -32,8 +32,11 @@ export class ObjectDatabase {
   readonly #list = new Map<string, Database.Statement>();
   readonly #user = new Map<string, Database.Statement>();
 
-  /** Opens or creates the database at `path` (or an in-memory one). */
-  constructor(path: string, synchronous: SynchronousMode) {
+  /**
+   * Opens or creates the database at `path` (or an in-memory one). `autoCheckpoint: false` turns
+   * SQLite's checkpoint inside COMMIT off (the provider checkpoints: wal-checkpoint.ts).
+   */
+  constructor(path: string, synchronous: SynchronousMode, autoCheckpoint = true) {
     this.db = new Database(path);
     try {
       if (path !== ":memory:") {
@@ -43,6 +46,7 @@ export class ObjectDatabase {
         this.db.pragma("journal_mode = WAL");
       }
       this.db.pragma(`synchronous = ${synchronous}`);
+      if (!autoCheckpoint) this.db.pragma("wal_autocheckpoint = 0");
       // Cloudflare enforces foreign keys in Durable Object SQLite.
       this.db.pragma("foreign_keys = ON");
       if (this.db.pragma("user_version", { simple: true }) !== SCHEMA_VERSION) {

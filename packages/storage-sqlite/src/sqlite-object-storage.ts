@@ -78,6 +78,10 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     return this.#batch.open;
   }
 
+  get inClosure(): boolean {
+    return this.#batch.depth > 0;
+  }
+
   get #label(): string {
     return `${this.#key.namespace}/${this.#key.id}`;
   }
@@ -91,6 +95,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       throw this.#notDurable(cause);
     }
     this.#indexDurable(done, this.#alarmWrites);
+    this.#slot.afterDurableSync();
   }
 
   /** Commits now; the promise settles when the batch is on disk (null: it already is). */
@@ -102,10 +107,19 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
       this.#indexDurable(done, this.#alarmWrites);
       return null;
     }
-    if (done === COMMITTED) return wal.sync().then(undefined, (cause: unknown) => this.#throwNotDurable(cause));
+    // Once durable, the WAL may be checkpointed (database-slot.ts): this commit then settles after that checkpoint's sync.
+    const slot = this.#slot;
+    if (done === COMMITTED)
+      return wal.sync().then(
+        () => slot.afterDurable(),
+        (cause: unknown) => this.#throwNotDurable(cause),
+      );
     const alarmWrites = this.#alarmWrites;
     return wal.sync().then(
-      () => this.#indexDurable(done, alarmWrites),
+      () => {
+        this.#indexDurable(done, alarmWrites);
+        return slot.afterDurable();
+      },
       (cause: unknown) => this.#throwNotDurable(cause),
     );
   }

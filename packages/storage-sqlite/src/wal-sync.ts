@@ -181,7 +181,7 @@ function syncPathSync(path: string, sync: (fd: number) => void): void {
 }
 
 /** The same on the thread pool: a private descriptor per round, so a closing database never races it. */
-function syncPathAsync(
+export function syncPathAsync(
   path: string,
   sync: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void,
   done: (error: NodeJS.ErrnoException | null) => void,

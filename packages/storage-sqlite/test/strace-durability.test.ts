@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { checkAcksAfterSync, type Ack } from "./strace/ack-check.ts";
-import { lostAfterPowerLoss, session, startTraced, type TracedRun } from "./strace/harness.ts";
+import { alarmIndexAfterPowerLoss, lostAfterPowerLoss, session, startTraced, type TracedRun } from "./strace/harness.ts";
 import type { FileSync } from "./strace/trace.ts";
 import { straceAvailable } from "./strace/trace.ts";
 
@@ -112,6 +112,33 @@ describe.skipIf(!available)("acknowledged means durable, checked from a syscall 
       expect(failed[0]!.path).toMatch(/\.sqlite-wal$/);
       expect(checkAcksAfterSync(events, acks)).toEqual([]);
       expect(lostAfterPowerLoss(events, server.dir, acks)).toEqual([]);
+    } finally {
+      server.cleanup();
+    }
+  });
+
+  test("the alarm index never misses nor delays an alarm, after a power loss replayed at every sync", { timeout: 120_000 }, async () => {
+    const server = await startTraced();
+    const acks: Ack[] = [];
+    try {
+      const s = await session(server.port, "alarms", acks);
+      let seq = 0;
+      // A periodic alarm whose alarm() writes nothing: each run's deletion is the only write after it.
+      for (let round = 0; round < 3; round++) {
+        expect(await s.request({ seq: ++seq, op: "quiet-alarm" })).toBe(true);
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const n = ++seq;
+          expect(await s.request({ seq: n, op: "alarm-state" })).toBe(true);
+          if (s.replies.get(n) === "null") break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+      // An alarm moved later, twice, and then earlier.
+      for (const inMs of [3_600_000, 7_200_000, 10_800_000, 1_800_000]) expect(await s.request({ seq: ++seq, op: "alarm-at", inMs })).toBe(true);
+      s.close();
+      const events = await server.stop();
+      expect(alarmIndexAfterPowerLoss(events, server.dir)).toEqual([]);
     } finally {
       server.cleanup();
     }

@@ -1,4 +1,4 @@
-import type { Clock } from "@torpor/core";
+import { afterOutputGate, type Clock } from "@torpor/core";
 import { argumentTypeError, copyBytes, isBufferSource, toInt32 } from "../conversions.ts";
 import type { KvEntry, KvStore } from "./kv-store.ts";
 
@@ -142,7 +142,8 @@ export class KvNamespace {
   get(name: unknown, options?: unknown): Promise<unknown> {
     const key = keyArgument("get", name);
     const opts = getOptions(options);
-    if (Array.isArray(key)) return this.#run(() => this.#getBulk(key, opts, false));
+    // A bulk get is a POST on Cloudflare, and so waits for the output gate like a write; a single get does not.
+    if (Array.isArray(key)) return this.#run(() => this.#afterOutputGate(() => this.#getBulk(key, opts, false)));
     return this.#run(() => this.#getOne(key, opts).then((r) => r.value));
   }
 
@@ -150,7 +151,7 @@ export class KvNamespace {
   getWithMetadata(name: unknown, options?: unknown): Promise<unknown> {
     const key = keyArgument("getWithMetadata", name);
     const opts = getOptions(options);
-    if (Array.isArray(key)) return this.#run(() => this.#getBulk(key, opts, true));
+    if (Array.isArray(key)) return this.#run(() => this.#afterOutputGate(() => this.#getBulk(key, opts, true)));
     return this.#run(() => this.#getOne(key, opts));
   }
 
@@ -191,7 +192,9 @@ export class KvNamespace {
           throw failed("PUT", 413, `Value length of ${body.byteLength} exceeds limit of ${KV_LIMITS.maxValueBytes}.`);
         bytes = body;
       }
-      this.#store.put(key, { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), expiration: expiresAt, metadata: metadataJson });
+      const entry = { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), expiration: expiresAt, metadata: metadataJson };
+      // Behind the calling object's output gate (workerd's put waits for the output locks): see #afterOutputGate.
+      await this.#afterOutputGate(() => this.#store.put(key, entry));
     });
   }
 
@@ -201,7 +204,7 @@ export class KvNamespace {
       if (args.length < 1 || typeof args[0] === "symbol") throw argumentTypeError("delete", IFACE, 1, "string");
       const key = String(args[0]);
       validateKeyName("DELETE", key);
-      this.#store.delete(key);
+      await this.#afterOutputGate(() => this.#store.delete(key));
     });
   }
 
@@ -234,6 +237,18 @@ export class KvNamespace {
         ? { keys, list_complete: false, cursor: Buffer.from(last.key, "utf8").toString("base64"), cacheStatus: null }
         : { keys, list_complete: true, cacheStatus: null };
     });
+  }
+
+  /**
+   * Runs a request to the store once the calling Durable Object's writes so
+   * far are durable (at once from Worker code or with nothing pending), as
+   * workerd does for KV's put, delete and bulk get: the store commits at
+   * once (synchronous FULL), so without the wait a power loss could keep this
+   * write and lose the object's write before it. From an object instance that
+   * was reset, the request is never made.
+   */
+  #afterOutputGate<T>(request: () => T | Promise<T>): Promise<T> {
+    return afterOutputGate(async () => request());
   }
 
   /** Runs an operation so that everything it throws becomes a rejection (workerd's evalNow). */

@@ -90,7 +90,7 @@ export class NodeMembership {
       membership = new NodeMembership(options, db, lease);
       if (options.durability === "local") await membership.slots.adoptOwn();
       await membership.refresh();
-      lease.onRenewed(() => void membership!.refresh());
+      lease.onRenewed((deadline) => membership!.#renewed(deadline));
       return membership;
     } catch (error) {
       membership?.lease.stop();
@@ -101,6 +101,18 @@ export class NodeMembership {
 
   get table(): NodeTable {
     return this.#table;
+  }
+
+  /**
+   * A renewal succeeded: the workers get its deadline at once, with the table they have (while the lease was live no
+   * other node could take a slot this node holds), then the table is read again. Reading it takes several queries,
+   * and one still running makes the next renewal skip its read: had the deadline waited for the read, a slow or
+   * stuck read of the slot table would let the workers' deadline pass, and fence them, while the lease is renewed.
+   */
+  #renewed(deadline: number): void {
+    this.#table = { ...this.#table, deadline };
+    this.#options.onTable(this.#table);
+    void this.refresh();
   }
 
   /** Reads the slot table, takes free (or expired) slots up to this node's share, and tells the workers. */

@@ -42,6 +42,8 @@ export interface DispatchHost extends HostControl {
   readonly input: InputGate;
   readonly alarms: AlarmScheduler;
   reportHandlerError(event: HostEvent, error: unknown): void;
+  /** An event ended (after the input gate counted it): sockets paused by inbound backpressure may resume. */
+  eventFinished(): void;
 }
 
 /** Runs `event` on the live instance (the input gate has counted it as running). */
@@ -110,6 +112,7 @@ function finish(host: DispatchHost, event: HostEvent, value: unknown, error: unk
     if (event.kind === "call") event.reject(resetBy);
     else if (event.kind === "alarm") host.alarms.finished(event, true, resetBy);
     host.input.finished();
+    host.eventFinished();
     return;
   }
   if (event.kind === "call") {
@@ -122,6 +125,7 @@ function finish(host: DispatchHost, event: HostEvent, value: unknown, error: unk
     host.reportHandlerError(event, error);
   }
   host.input.finished();
+  host.eventFinished();
 }
 
 /** The last event of a hibernatable socket ran: it leaves the registry, and a Close the handler left unanswered is answered. */
@@ -155,5 +159,6 @@ function armEventTimeout(host: DispatchHost, event: HostEvent): void {
       new TorporError("ERR_EVENT_TIMEOUT", `${event.kind}() ran longer than the hibernatable WebSocket event timeout of ${ms} ms and was abandoned.`),
     );
     host.input.finished(true);
+    host.eventFinished();
   }, ms);
 }

@@ -10,7 +10,8 @@
  * and every other object go on. See docs/architecture.md ("Failures in
  * handler code") for what happens outside any object.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { AsyncLocalStorage } from "node:async_hooks";
+import { ownerContext } from "../owner-context.ts";
 
 /** Code that can own an escaping exception: one incarnation of an object, or the Worker entry. */
 export interface FaultOwner {
@@ -20,7 +21,7 @@ export interface FaultOwner {
   unhandledRejection(reason: unknown): void;
 }
 
-const context = new AsyncLocalStorage<FaultOwner>();
+const context = ownerContext as AsyncLocalStorage<FaultOwner>;
 
 /** Runs `fn(...args)` (and everything it schedules) as `owner`'s code. */
 export function runAs<A extends unknown[], T>(owner: FaultOwner, fn: (...args: A) => T, ...args: A): T {

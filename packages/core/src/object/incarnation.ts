@@ -7,6 +7,7 @@
  * no success, send nothing and start no subrequest.
  */
 import { TorporError } from "../errors.ts";
+import type { OutputOwner } from "../owner-context.ts";
 import { currentOwner, type FaultOwner } from "./fault-isolation.ts";
 
 /** What an incarnation reports to its object. */
@@ -15,12 +16,18 @@ export interface IncarnationHost {
   incarnationFault(incarnation: Incarnation, error: unknown): void;
   /** A promise of `incarnation`'s code rejected with no handler. */
   incarnationRejection(incarnation: Incarnation, reason: unknown): void;
+  /** Resolves once the object's writes so far are durable (rejects if they failed); null when they already are. */
+  outputBarrier(): Promise<void> | null;
+  /** The last pending timer of `incarnation` fired or was cleared. */
+  incarnationTimersDone(incarnation: Incarnation): void;
 }
 
 /** The async context of one instance of an object. */
-export class Incarnation implements FaultOwner {
+export class Incarnation implements FaultOwner, OutputOwner {
   /** Why the incarnation was reset (the error its unfinished events fail with), or null. */
   #resetBy: Error | null = null;
+  /** Timers its code set that have not fired (or, intervals, been cleared): see object-timers.ts. */
+  #timers: Set<NodeJS.Timeout> | null = null;
 
   constructor(readonly host: IncarnationHost) {}
 
@@ -32,6 +39,51 @@ export class Incarnation implements FaultOwner {
   /** The object was reset: this incarnation's events fail with `error`, its output is dropped. */
   reset(error: Error): void {
     this.#resetBy ??= error;
+  }
+
+  /**
+   * What output of this incarnation's code (a subrequest, a send on a socket
+   * no object owns) waits for: null when its object's writes so far are
+   * durable; once reset, the reset's error (the output never leaves).
+   */
+  outputBarrier(): Promise<void> | null {
+    if (this.#resetBy !== null) return Promise.reject(this.#resetBy);
+    return this.host.outputBarrier();
+  }
+
+  /** A timer of this incarnation's code was set. */
+  timerStarted(timer: NodeJS.Timeout): void {
+    (this.#timers ??= new Set()).add(timer);
+  }
+
+  /** A timer fired (a timeout) or was cleared. */
+  timerDone(timer: NodeJS.Timeout): void {
+    const timers = this.#timers;
+    if (timers === null || !timers.delete(timer)) return;
+    if (this.pendingTimers === 0) this.host.incarnationTimersDone(this);
+  }
+
+  /** `clearTimeout(+timer)`: the timer by its primitive id. */
+  timerDoneById(id: number): void {
+    for (const timer of this.#timers ?? []) {
+      if (Number(timer) !== id) continue;
+      this.timerDone(timer);
+      return;
+    }
+  }
+
+  /** Timers that keep the instance live: set, not yet fired or cleared, and not `unref()`ed. */
+  get pendingTimers(): number {
+    let n = 0;
+    for (const timer of this.#timers ?? []) if (timer.hasRef()) n++;
+    return n;
+  }
+
+  /** Removes and returns the pending timers (the instance is being discarded). */
+  takeTimers(): NodeJS.Timeout[] {
+    const timers = this.#timers;
+    this.#timers = null;
+    return timers === null ? [] : [...timers];
   }
 
   uncaughtException(error: unknown): void {
@@ -47,6 +99,32 @@ export class Incarnation implements FaultOwner {
 export function currentIncarnation(): Incarnation | undefined {
   const owner = currentOwner();
   return owner instanceof Incarnation ? owner : undefined;
+}
+
+/**
+ * The output gate for subrequests (a stub's RPC call, property read or
+ * `fetch`, and the global `fetch()`), as on Cloudflare: code of an object
+ * that made writes may not reach another object or the network until those
+ * writes are durable, or a power loss could keep the effect (another
+ * object's write, an external call) and lose its cause. Returns a promise
+ * to wait for, or null when the call may leave now (no writes pending, or
+ * not object code). Code of an instance that was reset gets its reset error:
+ * its subrequests never leave.
+ */
+export function subrequestGate(): Promise<void> | null {
+  return currentIncarnation()?.outputBarrier() ?? null;
+}
+
+/**
+ * Runs `send` once `subrequestGate()` allows (at once when nothing is
+ * pending): from Durable Object code, once the object's writes so far are
+ * durable; from an instance that was reset, never (the promise rejects with
+ * the reset's error). Bindings that write elsewhere (KV, D1, R2) use it, as
+ * workerd waits for the output locks before their requests.
+ */
+export function afterOutputGate<T>(send: () => Promise<T>): Promise<T> {
+  const wait = subrequestGate();
+  return wait === null ? send() : wait.then(send);
 }
 
 /** `ERR_OBJECT_RESET`: the object was reset (`reason`) while the caller's event was still running. */

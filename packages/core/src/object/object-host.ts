@@ -3,9 +3,11 @@ import { AlarmScheduler } from "./alarm-scheduler.ts";
 import { TorporError } from "../errors.ts";
 import { runAs } from "./fault-isolation.ts";
 import { failQueued, runEvent } from "./event-dispatch.ts";
-import { currentIncarnation, Incarnation, objectResetError, type IncarnationHost } from "./incarnation.ts";
+import { type Incarnation, objectResetError } from "./incarnation.ts";
+import { Incarnations } from "./incarnations.ts";
 import type { HostEvent } from "./host-event.ts";
 import { HostSockets, type ExportedSockets } from "./host-sockets.ts";
+import { pauseIfOver, resumeIfUnder } from "./inbound-backpressure.ts";
 import type { DurableObjectId } from "../ids/id.ts";
 import { InputGate } from "./input-gate.ts";
 import type { Logger } from "../logger.ts";
@@ -35,7 +37,7 @@ export type { ObjectLifecycle } from "./host-control.ts";
  * `InputGate`'s call; commits and held output belong to its `OutputGate`,
  * alarm timers and retries to its `AlarmScheduler`.
  */
-export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, HostControl {
+export class ObjectHost implements SocketOwner, StateHost, HostControl {
   readonly sockets: HostSockets = new HostSockets(this);
   readonly counters: ObjectCounters = { constructed: 0, woken: 0, evicted: 0, events: 0, errors: 0 };
   /** The kind and time of the last event delivered to an instance (the admin dashboard shows it). */
@@ -55,11 +57,11 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   /** Holds sends and results until writes are durable; the only place a commit happens. */
   readonly gate: OutputGate = new OutputGate(this);
   readonly alarms: AlarmScheduler = new AlarmScheduler(this);
-  /** The async context of the live instance's code: exceptions escaping it are attributed here. */
-  #incarnation: Incarnation | null = null;
-  /** How many times the object was reset: while 0, no code of a dead incarnation can be running. */
-  #resets = 0;
+  /** The async contexts of the instance's code: the live one, where exceptions escaping it are attributed, and discarded ones. */
+  readonly incarnations: Incarnations = new Incarnations(this);
 
+  /** Sockets not being read because this object has too many events pending (inbound-backpressure.ts). */
+  #paused: SocketEnd[] | null = null;
   /** Hibernates the live instance once idle (made with the instance). */
   #idle: IdleTimer | null = null;
   /** The provider's prepare() for the next construction is pending. */
@@ -107,7 +109,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
 
   /** The async context of the live instance's code (event-dispatch.ts runs events in it). */
   get incarnation(): Incarnation | null {
-    return this.#incarnation;
+    return this.incarnations.current;
   }
 
   get socketCount(): number {
@@ -134,6 +136,8 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     const standard = this.sockets.standardCount;
     if (standard > 0) out.push(`${standard} WebSocket(s) accepted with ws.accept() (use ctx.acceptWebSocket() to allow hibernation)`);
     if (this.gate.holding) out.push("storage writes not yet committed");
+    const timers = this.incarnations.current?.pendingTimers ?? 0;
+    if (timers > 0) out.push(`${timers} timer(s) pending (setTimeout/setInterval; an object with pending timers does not hibernate, as on Cloudflare)`);
     return out;
   }
 
@@ -232,12 +236,11 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
       this.counters.woken++;
       runtime.metrics.wakes++;
     }
-    const incarnation = new Incarnation(this);
-    this.#incarnation = incarnation;
+    const incarnation = this.incarnations.begin();
     try {
       this.instance = runAs(incarnation, () => new this.cls(ctx, runtime.env as never) as Record<string, unknown>);
     } catch (error) {
-      this.#incarnation = null;
+      this.incarnations.current = null;
       this.#storage = null;
       this.#ctx = null;
       storage.close();
@@ -271,23 +274,6 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     failQueued(this, error, "Durable Object storage could not be opened");
   }
 
-  /** IncarnationHost: a promise of the object's code rejected with no handler (logged; the object goes on, as on Cloudflare). */
-  incarnationRejection(_incarnation: Incarnation, reason: unknown): void {
-    this.report("Unhandled promise rejection (the server keeps running)", reason);
-  }
-
-  /** IncarnationHost: an exception escaped the code of `incarnation` (a timer, a listener, a microtask): reset the object if that instance is still the live one. */
-  incarnationFault(incarnation: Incarnation, error: unknown): void {
-    const live = incarnation === this.#incarnation && this.instance !== null;
-    this.report(
-      live
-        ? "Uncaught exception in Durable Object code; resetting the object"
-        : "Uncaught exception in code of a Durable Object instance that was already dropped",
-      error,
-    );
-    if (live) this.reset(1011, "Durable Object reset after an uncaught exception", error);
-  }
-
   /** The storage of the live instance. */
   get storage(): ObjectStorage | null {
     return this.#storage;
@@ -298,6 +284,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     if (this.instance === null) return [];
     const blockers = this.blockers();
     if (blockers.length > 0) return blockers;
+    this.incarnations.retire();
     this.#release();
     this.counters.evicted++;
     this.runtime.metrics.evictions++;
@@ -314,7 +301,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     this.#idle = null;
     const storage = this.#storage;
     this.instance = null;
-    this.#incarnation = null;
+    this.incarnations.current = null;
     this.#ctx = null;
     this.#storage = null;
     // The handlers' WebSocket objects die with the instance; the connections live on.
@@ -375,13 +362,7 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
 
   /** SocketOwner: a send or close from code of an instance that was reset is dropped (it must not reach the next instance's clients). */
   refusesOutput(): boolean {
-    return this.#resets > 0 && this.isDeadCode();
-  }
-
-  /** True when the running code belongs to an instance of this object that was reset. */
-  isDeadCode(): boolean {
-    const running = currentIncarnation();
-    return running !== undefined && running.host === this && running.resetBy !== null;
+    return this.incarnations.deadCodeRunning;
   }
 
   /** A committed batch changed the persisted alarm. */
@@ -402,7 +383,9 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
    * `ERR_OBJECT_RESET` with `cause`; whatever its code sends later is dropped.
    */
   reset(code: number, reason: string, cause?: unknown): void {
-    const incarnation = this.#incarnation;
+    const incarnation = this.incarnations.current;
+    // Its queued events fail below; nothing holds the sockets' reading back any more.
+    this.#paused = resumeIfUnder(this.input, 0, this.#paused, true);
     const error =
       cause instanceof TorporError && cause.code === "ERR_STORAGE_COMMIT_FAILED"
         ? cause
@@ -415,16 +398,19 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
     for (const end of heldCloses) end.transmit(new PendingClose(code, reason));
     if (this.instance !== null) this.#release();
     // Last: this often runs in the instance's own async context, and from here on its sends are dropped.
-    if (incarnation !== null) {
-      this.#resets++;
-      incarnation.reset(error);
-    }
+    if (incarnation !== null) this.incarnations.reset(incarnation, error);
   }
 
   // ---- sockets (routed by HostSockets) -------------------------------------
 
   socketMessage(end: SocketEnd, data: Message): void {
     this.sockets.message(end, data);
+    this.#paused = pauseIfOver(this.input, this.runtime.options.limits.maxPendingEvents, end, this.#paused);
+  }
+
+  /** DispatchHost: an event ended; sockets paused by inbound backpressure resume once the object is down to half its bound. */
+  eventFinished(): void {
+    if (this.#paused !== null) this.#paused = resumeIfUnder(this.input, this.runtime.options.limits.maxPendingEvents, this.#paused);
   }
 
   socketClose(end: SocketEnd, code: number, reason: string, wasClean: boolean): void {
@@ -445,6 +431,8 @@ export class ObjectHost implements SocketOwner, StateHost, IncarnationHost, Host
   /** Graceful stop: refuse new calls, let running events finish, commit, then close every socket with `code` (clients reconnect elsewhere). */
   async shutdown(code: number, reason: string): Promise<void> {
     this.#closing = true;
+    // Not resumed: the sockets close here, or move to another process whose reading the caller controls.
+    this.#paused = null;
     await this.drained();
     if (this.gate.holding) this.gate.commitQuietly();
     await this.gate.settled();

@@ -256,6 +256,22 @@ export class OutputGate {
     return true;
   }
 
+  /**
+   * Resolves once every write so far is durable, rejects if that failed;
+   * null when nothing is held. Inside a `transaction()` closure
+   * (`inClosure`) the open batch cannot commit before the closure ends, so
+   * only the batches already on their way to disk are waited for (waiting
+   * for the open one would never end if the closure awaits the subrequest).
+   */
+  barrier(inClosure: boolean): Promise<void> | null {
+    if (!this.#dirty) return this.#inflight.length > 0 ? this.afterCommit() : null;
+    if (!inClosure) return this.afterCommit();
+    const last = this.#inflight[this.#inflight.length - 1];
+    if (last === undefined) return null;
+    if (last.waiters === NONE) last.waiters = [];
+    return new Promise((resolve, reject) => last.waiters.push({ resolve, reject }));
+  }
+
   /** Resolves after the next successful commit; rejects if it fails. */
   afterCommit(): Promise<void> {
     if (this.#waiters === NONE) this.#waiters = [];

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { TorporError } from "../errors.ts";
 import { ExecutionContext } from "../object/execution-context.ts";
 import { isolateFaults, runAs, type FaultOwner } from "../object/fault-isolation.ts";
+import { followObjectTimers } from "../object/object-timers.ts";
 import { installGlobals } from "../http/globals.ts";
 import type { DurableObjectId } from "../ids/id.ts";
 import { memoryStorage } from "../storage/memory-storage.ts";
@@ -78,6 +79,8 @@ export class Runtime implements HostRuntime {
   #server: RunningServer | null = null;
   #collector: IdleCollector | null = null;
   #closed = false;
+  /** Stops following object timers (object-timers.ts) once this runtime closes. */
+  readonly #unfollowTimers = followObjectTimers();
   /** Faults escaping Worker-level code: logged; the Worker keeps no state of ours, so the process goes on. */
   readonly #worker: FaultOwner = {
     uncaughtException: (error) => {
@@ -252,6 +255,7 @@ export class Runtime implements HostRuntime {
     await Promise.allSettled([...this.#waitUntil]);
     await server?.close();
     unserve(this);
+    this.#unfollowTimers();
     this.#placement.table.clearLive();
     this.provider.close();
   }

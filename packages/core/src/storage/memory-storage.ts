@@ -89,6 +89,10 @@ class MemoryObjectStorage implements ObjectStorage, StorageBackend<number> {
     return this.#batch.open;
   }
 
+  get inClosure(): boolean {
+    return this.#batch.depth > 0;
+  }
+
   get #label(): string {
     return `${this.#data.key.namespace}/${this.#data.key.id}`;
   }

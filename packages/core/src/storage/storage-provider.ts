@@ -83,6 +83,15 @@ export interface ObjectStorage {
   /** True while a batch of writes is open (not yet durable). */
   readonly hasPendingWrites: boolean;
   /**
+   * True while a `transaction()`/`transactionSync()` closure runs: a commit
+   * now would be deferred (`WriteBatch.depth > 0`). A subrequest made inside
+   * the closure then waits only for the batches already committed. A provider
+   * composing `WriteBatch` returns its `depth > 0`; one that leaves it out
+   * makes such a subrequest wait for the closure's own batch, which cannot
+   * commit before the closure ends (a deadlock).
+   */
+  readonly inClosure?: boolean;
+  /**
    * Makes the open batch durable (synchronously). On failure it rolls the
    * batch back and throws; nothing of that batch is visible afterwards.
    */

@@ -1,4 +1,5 @@
 import type { DurableObjectId } from "../ids/id.ts";
+import { afterOutputGate } from "../object/incarnation.ts";
 import type { ObjectHost } from "../object/object-host.ts";
 import { disposeValue, type Invoke, kInvoke, pipeline, rpcProperty } from "./rpc-reference.ts";
 import type { StubTarget } from "./stub-target.ts";
@@ -48,19 +49,23 @@ export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableO
   const base = {
     id,
     name: id.name,
-    fetch: (input: RequestInfo | URL, init?: RequestInit) => target.fetch(input, init),
+    // A subrequest leaves once the calling object's writes so far are durable (the output gate).
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => afterOutputGate(() => target.fetch(input, init)),
   };
   // A call or read along a path from the object: its first name is the object's member, the rest is pipelined on what that gives.
   const invoke: Invoke = (path, args, op) => {
     const name = path[0];
     if (name === undefined) return Promise.reject(new TypeError("A Durable Object stub is not a function."));
-    if (path.length === 1) return op === "call" ? target.call(name, args) : target.read(name);
-    return target.read(name).then(async (value) => {
-      try {
-        return await pipeline(value, path.slice(1), args, op);
-      } finally {
-        disposeValue(value);
-      }
+    // A subrequest leaves once the calling object's writes so far are durable (the output gate).
+    return afterOutputGate(() => {
+      if (path.length === 1) return op === "call" ? target.call(name, args) : target.read(name);
+      return target.read(name).then(async (value) => {
+        try {
+          return await pipeline(value, path.slice(1), args, op);
+        } finally {
+          disposeValue(value);
+        }
+      });
     });
   };
   const members = new Map<string, object>();

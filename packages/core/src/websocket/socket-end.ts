@@ -2,9 +2,12 @@ import type { Socket } from "node:net";
 import type { WebSocket as WsConnection } from "ws";
 import type { StoredAttachment } from "./attachment.ts";
 import { TorporError, domException, workerdError } from "../errors.ts";
+import { outsideOwners } from "../owner-context.ts";
 import type { MovedSocket } from "./moved-socket.ts";
+import { holdOwnerlessOutput } from "./ownerless-output.ts";
 import {
   type CloseFrameTaker,
+  closeWithUnlistedCode,
   detachSocket,
   OVERSIZED,
   releaseConnection,
@@ -30,6 +33,9 @@ export class PendingClose {
     readonly reason: string,
   ) {}
 }
+
+/** What a close from code whose writes failed (a reset instance) becomes on a socket no object owns: the connection still ends. */
+const SENDER_RESET = new PendingClose(1011, "Durable Object reset");
 
 /** Where a socket accepted inside an object reports its events: the object's host. */
 export interface SocketOwner {
@@ -117,6 +123,8 @@ export class SocketEnd implements CloseFrameTaker {
     const message = typeof data === "string" || data instanceof ArrayBuffer ? data : copyView(data);
     const owner = this.owner;
     if (owner !== null && (owner.refusesOutput() || owner.holdOutput(this, message))) return;
+    // No object owns it (a client end, an outbound client): the sender's own output gate holds it.
+    if (owner === null && holdOwnerlessOutput(this, message)) return;
     this.transmit(message);
   }
 
@@ -138,6 +146,7 @@ export class SocketEnd implements CloseFrameTaker {
     this.state = this.closeReceived ? CLOSED : CLOSING;
     const item = new PendingClose(code, text);
     if (this.owner !== null && this.owner.holdOutput(this, item)) return;
+    if (this.owner === null && holdOwnerlessOutput(this, item, SENDER_RESET)) return;
     this.transmit(item);
   }
 
@@ -147,6 +156,7 @@ export class SocketEnd implements CloseFrameTaker {
       if (item instanceof PendingClose) closeConnection(this.conn, item.code, item.reason);
       else if (this.conn.readyState === OPEN) {
         if (this.conn.bufferedAmount > this.maxBufferedBytes) this.#closeSlowConsumer();
+        else if (typeof item === "string") sendText(this.conn, item);
         else this.conn.send(item);
       }
     } else if (this.peer !== null) {
@@ -171,7 +181,7 @@ export class SocketEnd implements CloseFrameTaker {
    */
   #closeSlowConsumer(): void {
     const waiting = this.conn!.bufferedAmount;
-    this.conn!.close(1013, "Slow consumer: too much data waiting to be read");
+    closeConnection(this.conn!, 1013, "Slow consumer: too much data waiting to be read");
     this.receiveError(
       new TorporError(
         "ERR_WEBSOCKET_BACKPRESSURE",
@@ -395,55 +405,16 @@ function wsSends(code: number): boolean {
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
-/** Starts the closing handshake on a network connection with any code close() accepted. */
-function closeConnection(conn: WsConnection, code: number | undefined, reason: string): void {
-  if (code === undefined || wsSends(code)) conn.close(code, reason);
-  else closeWithUnlistedCode(conn, code, reason);
-}
-
-/** The ws internals closeWithUnlistedCode needs (ws/lib/sender.js, ws 8). */
-interface WsSender {
-  enqueue(params: unknown[]): void;
-  constructor: { frame(data: Buffer, options: { opcode: number }): unknown };
-}
-
-/** A code ws's close() accepts, sent in place of the real one until the frame's bytes are rewritten. */
-const STAND_IN_CODE = 3999;
-
 /**
- * Sends a Close frame whose code `ws` refuses (1016–2999: registered or
- * reserved by RFC 6455, accepted by workerd). ws's close() does all the rest
- * of the handshake (state, timer, ending the socket after the reply), so it
- * runs with a stand-in code, and the two code bytes of the payload are
- * rewritten as the frame is built (Sender.frame, or the queue when the sender
- * is busy), before any masking.
+ * Starts the closing handshake on a network connection with any code close()
+ * accepted, outside the object's async context: the close timer `ws` arms
+ * belongs to the connection, not to the object's code.
  */
-function closeWithUnlistedCode(conn: WsConnection, code: number, reason: string): void {
-  const sender = (conn as unknown as { _sender?: WsSender })._sender;
-  if (sender === undefined) {
-    conn.close(1000, reason);
-    return;
-  }
-  const Sender = sender.constructor;
-  const frame = Sender.frame;
-  const rewrite = (data: unknown, opcode: number | undefined) => {
-    if (opcode === 0x08 && Buffer.isBuffer(data) && data.length >= 2 && data.readUInt16BE(0) === STAND_IN_CODE) data.writeUInt16BE(code, 0);
-  };
-  Sender.frame = (data, options) => {
-    rewrite(data, options.opcode);
-    return frame.call(Sender, data, options);
-  };
-  const enqueue = sender.enqueue;
-  sender.enqueue = (params) => {
-    rewrite(params[1], (params[3] as { opcode?: number } | undefined)?.opcode);
-    enqueue.call(sender, params);
-  };
-  try {
-    conn.close(STAND_IN_CODE, reason);
-  } finally {
-    Sender.frame = frame;
-    delete (sender as { enqueue?: unknown }).enqueue;
-  }
+function closeConnection(conn: WsConnection, code: number | undefined, reason: string): void {
+  outsideOwners(() => {
+    if (code === undefined || wsSends(code)) conn.close(code, reason);
+    else closeWithUnlistedCode(conn, code, reason);
+  });
 }
 
 function notAcceptedError(): Error {
@@ -465,8 +436,39 @@ function toArrayBuffer(data: Buffer): ArrayBuffer {
 }
 
 // Shared listeners (`this` is the connection) so a connection costs no closures.
+/**
+ * The text message being delivered now and the bytes it was decoded from (ws validated them as
+ * UTF-8, so encoding the string again gives the same bytes). A handler that sends that same
+ * string back, or relays it to peers, while it is delivered sends these bytes instead of encoding
+ * it again: the echo and the broadcast of a received message skip a UTF-8 encode and ws's string
+ * write path per send. Set only during the synchronous delivery, so nothing is retained after it.
+ */
+let deliveringText: string | null = null;
+let deliveringBytes: Buffer | null = null;
+const TEXT_FRAME = { binary: false };
+
 function onConnectionMessage(this: BoundConnection, data: Buffer, isBinary: boolean): void {
-  this[kEnd]!.receive(isBinary ? toArrayBuffer(data) : data.toString());
+  if (isBinary) {
+    this[kEnd]!.receive(toArrayBuffer(data));
+    return;
+  }
+  const text = data.toString();
+  const outerText = deliveringText;
+  const outerBytes = deliveringBytes;
+  deliveringText = text;
+  deliveringBytes = data;
+  try {
+    this[kEnd]!.receive(text);
+  } finally {
+    deliveringText = outerText;
+    deliveringBytes = outerBytes;
+  }
+}
+
+/** Sends a text message on a connection: the received bytes when it is the text being delivered now (see `deliveringText`). */
+function sendText(conn: WsConnection, text: string): void {
+  if (text === deliveringText) conn.send(deliveringBytes!, TEXT_FRAME);
+  else conn.send(text);
 }
 
 function onConnectionClose(this: BoundConnection, code: number, reason: Buffer): void {

@@ -1,4 +1,5 @@
 import { WebSocket as WsConnection } from "ws";
+import { currentOutputBarrier } from "../owner-context.ts";
 import { CLOSED, CONNECTING, OPEN, STANDARD, SocketEnd, type SocketListener } from "./socket-end.ts";
 
 /** Cloudflare's largest WebSocket message (32 MiB), also for messages an outbound client receives. */
@@ -8,6 +9,8 @@ const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 interface ClientState {
   readonly url: string;
   connecting: WsConnection | null;
+  /** True while the connection waits for the opening code's output gate (it has not started). */
+  waiting: boolean;
 }
 
 // Kept beside the end rather than in it, so server-side ends (the many) pay nothing for it.
@@ -25,7 +28,10 @@ export interface ClientListener extends SocketListener {
  * completes), and a connection that never opens gives an `error` event
  * ("Network connection lost.") and then `close` 1006 "Failed to establish
  * websocket connection", wasClean false. Throws workerd's SyntaxError
- * (a DOMException) for a URL that is invalid or not ws:/wss:.
+ * (a DOMException) for a URL that is invalid or not ws:/wss:. Like any
+ * subrequest (workerd waits for the output locks before connecting), the
+ * connection starts once the opening object's writes so far are durable;
+ * from an object whose writes failed, it never starts.
  */
 export function openClient(url: string | URL, protocols: string | string[] | undefined, listener: ClientListener): SocketEnd {
   let parsed: URL;
@@ -41,21 +47,42 @@ export function openClient(url: string | URL, protocols: string | string[] | und
   end.state = CONNECTING;
   end.listener = listener;
   const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
-  const conn = new WsConnection(parsed, list, { maxPayload: MAX_MESSAGE_BYTES });
-  const state: ClientState = { url: parsed.href, connecting: conn };
+  const state: ClientState = { url: parsed.href, connecting: null, waiting: false };
   clients.set(end, state);
-  const failed = () => {
+  const barrier = currentOutputBarrier();
+  if (barrier === null) {
+    connect(end, state, parsed, list, listener);
+  } else {
+    state.waiting = true;
+    barrier.then(
+      () => {
+        if (!state.waiting) return;
+        state.waiting = false;
+        connect(end, state, parsed, list, listener);
+      },
+      () => {
+        if (!state.waiting) return;
+        state.waiting = false;
+        failed(end, listener);
+      },
+    );
+  }
+  return end;
+}
+
+/** Starts the handshake of an outbound client. */
+function connect(end: SocketEnd, state: ClientState, url: URL, protocols: string[], listener: ClientListener): void {
+  const conn = new WsConnection(url, protocols, { maxPayload: MAX_MESSAGE_BYTES });
+  state.connecting = conn;
+  const fail = () => {
     conn.removeAllListeners();
     // Keep an error listener: ws may still report on a socket being torn down.
     conn.on("error", ignore);
     state.connecting = null;
-    if (end.state === CLOSED) return;
-    end.state = CLOSED;
-    listener.onError(new Error("Network connection lost."));
-    listener.onClose(1006, "Failed to establish websocket connection", false);
+    failed(end, listener);
   };
-  conn.once("error", failed);
-  conn.once("close", failed);
+  conn.once("error", fail);
+  conn.once("close", fail);
   conn.once("open", () => {
     conn.removeAllListeners();
     state.connecting = null;
@@ -65,12 +92,28 @@ export function openClient(url: string | URL, protocols: string | string[] | und
     if (end.state === CONNECTING) end.state = OPEN;
     listener.onOpen();
   });
-  return end;
 }
 
-/** `close()` while the handshake is still running: abandon it, as workerd does (error, then close 1006). */
+/** The connection never opened: workerd's error, then close 1006. */
+function failed(end: SocketEnd, listener: ClientListener): void {
+  if (end.state === CLOSED) return;
+  end.state = CLOSED;
+  listener.onError(new Error("Network connection lost."));
+  listener.onClose(1006, "Failed to establish websocket connection", false);
+}
+
+/** `close()` while the handshake is still running (or has not started): abandon it, as workerd does (error, then close 1006). */
 export function abortClient(end: SocketEnd): void {
-  clients.get(end)?.connecting?.terminate();
+  const state = clients.get(end);
+  if (state === undefined) return;
+  if (state.waiting) {
+    state.waiting = false;
+    const listener = end.listener as ClientListener;
+    // Asynchronous, as when a started handshake is terminated.
+    queueMicrotask(() => failed(end, listener));
+  } else {
+    state.connecting?.terminate();
+  }
 }
 
 /** The URL an outbound client was opened with, or undefined for other sockets. */
@@ -78,9 +121,10 @@ export function clientUrl(end: SocketEnd): string | undefined {
   return clients.get(end)?.url;
 }
 
-/** True while an outbound client's handshake runs. */
+/** True while an outbound client's handshake runs (or waits to start). */
 export function isConnecting(end: SocketEnd): boolean {
-  return clients.get(end)?.connecting != null;
+  const state = clients.get(end);
+  return state !== undefined && (state.connecting !== null || state.waiting);
 }
 
 function ignore(): void {}

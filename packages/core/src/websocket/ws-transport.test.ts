@@ -113,6 +113,10 @@ it("every private member of ws that ws-transport.ts uses is still there (a failu
 
 it("the internals check names each missing member by owner", () => {
   const receiver = { _state: 0, _buffers: [], _fin: false, _opcode: 0, _fragmented: 0, _payloadLength: 0, _mask: undefined, _compressed: false };
-  const conn = { _receiver: receiver, _socket: null, _closeFrameReceived: false, _closeCode: 1006, setSocket() {}, emitClose() {} };
-  expect(missingInternals(conn as never)).toEqual(["WebSocket#_closeMessage", "Receiver#_fragments"]);
+  // A Sender whose class lost its static frame().
+  class Sender {
+    enqueue() {}
+  }
+  const conn = { _receiver: receiver, _sender: new Sender(), _socket: null, _closeFrameReceived: false, _closeCode: 1006, setSocket() {}, emitClose() {} };
+  expect(missingInternals(conn as never)).toEqual(["WebSocket#_closeMessage", "Receiver#_fragments", "Sender.constructor#frame"]);
 });

@@ -1,12 +1,14 @@
 /**
  * The one module that knows `ws`'s internals. Everything Torpor does to a
  * `ws` connection below its public API is here, read from ws 8.23
- * (lib/websocket.js, lib/receiver.js, lib/websocket-server.js): the catalog
+ * (lib/websocket.js, lib/receiver.js, lib/sender.js, lib/websocket-server.js): the catalog
  * pins ws to that minor version, and `ws-transport.test.ts` fails naming the
  * private field if an upgrade removes one (`missingInternals`).
  *
  * What needs them:
  * - workerd's close reason for an oversized message (`sayWhyOversized`);
+ * - Close frames with the codes ws refuses to send but workerd accepts
+ *   (1016–2999, `closeWithUnlistedCode`), written through ws's Sender;
  * - half-open sockets, whose Close frame the application answers
  *   (`takeOverCloseFrames`);
  * - moving a live connection's TCP socket to another process without the
@@ -23,7 +25,9 @@ import { WebSocket as WsWebSocket, type WebSocketServer, type WebSocket as WsCon
 
 /** The private members used here, by owner, for `missingInternals`. */
 const INTERNALS = {
-  WebSocket: ["_receiver", "_socket", "_closeFrameReceived", "_closeCode", "_closeMessage", "setSocket", "emitClose"],
+  WebSocket: ["_receiver", "_sender", "_socket", "_closeFrameReceived", "_closeCode", "_closeMessage", "setSocket", "emitClose"],
+  Sender: ["enqueue"],
+  "Sender.constructor": ["frame"],
   Receiver: ["_state", "_buffers", "_fin", "_opcode", "_fragmented", "_fragments", "_payloadLength", "_mask", "_compressed"],
   WebSocketServer: ["options"],
 } as const;
@@ -37,11 +41,14 @@ export function missingInternals(conn: WsConnection, server?: WebSocketServer): 
   const missing: string[] = [];
   const check = (owner: keyof typeof INTERNALS, value: unknown) => {
     for (const field of INTERNALS[owner]) {
-      if (typeof value !== "object" || value === null || !(field in value)) missing.push(`${owner}#${field}`);
+      if ((typeof value !== "object" && typeof value !== "function") || value === null || !(field in value)) missing.push(`${owner}#${field}`);
     }
   };
   check("WebSocket", conn);
   check("Receiver", (conn as unknown as { _receiver?: unknown })._receiver);
+  const sender = (conn as unknown as { _sender?: { constructor?: unknown } })._sender;
+  check("Sender", sender);
+  check("Sender.constructor", sender?.constructor);
   if (server !== undefined) check("WebSocketServer", server);
   return missing;
 }
@@ -306,4 +313,49 @@ function onReceiverConclude(this: ConcludingReceiver, code: number, reason: Buff
   internals._closeCode = code;
   internals._closeMessage = Buffer.from(reason);
   taker.receiveCloseFrame(code, reason);
+}
+
+/** The Sender internals closeWithUnlistedCode needs (ws/lib/sender.js). */
+interface WsSender {
+  enqueue(params: unknown[]): void;
+  constructor: { frame(data: Buffer, options: { opcode: number }): unknown };
+}
+
+/** A code ws's close() accepts, sent in place of the real one until the frame's bytes are rewritten. */
+const STAND_IN_CODE = 3999;
+
+/**
+ * Sends a Close frame whose code `ws` refuses (1016–2999: registered or
+ * reserved by RFC 6455, accepted by workerd). ws's close() does all the rest
+ * of the handshake (state, timer, ending the socket after the reply), so it
+ * runs with a stand-in code, and the two code bytes of the payload are
+ * rewritten as the frame is built (Sender.frame, or the queue when the sender
+ * is busy), before any masking.
+ */
+export function closeWithUnlistedCode(conn: WsConnection, code: number, reason: string): void {
+  const sender = (conn as unknown as { _sender?: WsSender })._sender;
+  if (sender === undefined) {
+    conn.close(1000, reason);
+    return;
+  }
+  const Sender = sender.constructor;
+  const frame = Sender.frame;
+  const rewrite = (data: unknown, opcode: number | undefined) => {
+    if (opcode === 0x08 && Buffer.isBuffer(data) && data.length >= 2 && data.readUInt16BE(0) === STAND_IN_CODE) data.writeUInt16BE(code, 0);
+  };
+  Sender.frame = (data, options) => {
+    rewrite(data, options.opcode);
+    return frame.call(Sender, data, options);
+  };
+  const enqueue = sender.enqueue;
+  sender.enqueue = (params) => {
+    rewrite(params[1], (params[3] as { opcode?: number } | undefined)?.opcode);
+    enqueue.call(sender, params);
+  };
+  try {
+    conn.close(STAND_IN_CODE, reason);
+  } finally {
+    Sender.frame = frame;
+    delete (sender as { enqueue?: unknown }).enqueue;
+  }
 }

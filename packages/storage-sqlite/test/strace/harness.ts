@@ -99,6 +99,8 @@ export interface Session {
   request(request: Omit<Request, "seq" | "mark"> & { seq: number }): Promise<boolean>;
   /** Alarm notifications received (`alarm <seq>`), by seq. */
   readonly alarms: Set<number>;
+  /** What followed `ack <seq>` in each ack (the alarm time for "alarm-state"). */
+  readonly replies: Map<number, string>;
   close(): void;
 }
 
@@ -117,12 +119,15 @@ export async function session(port: number, name: string, acks: Ack[]): Promise<
     ws.once("error", reject);
   });
   const alarms = new Set<number>();
+  const replies = new Map<number, string>();
   const waiting = new Map<number, (ok: boolean) => void>();
   const marks = new Map<number, string>();
   ws.on("message", (data) => {
-    const [kind, seq] = String(data).split(" ");
-    if (kind === "ack") waiting.get(Number(seq))?.(true);
-    else if (kind === "alarm") {
+    const [kind, seq, ...rest] = String(data).split(" ");
+    if (kind === "ack") {
+      replies.set(Number(seq), rest.join(" ").trim());
+      waiting.get(Number(seq))?.(true);
+    } else if (kind === "alarm") {
       alarms.add(Number(seq));
       acks.push({ label: `alarm ${seq}`, frame: `alarm ${seq} `, markers: [`${marks.get(Number(seq))}-fired`] });
     }
@@ -132,6 +137,7 @@ export async function session(port: number, name: string, acks: Ack[]): Promise<
   });
   return {
     alarms,
+    replies,
     request(request) {
       const mark = markOf(request.seq);
       marks.set(request.seq, mark);
@@ -139,8 +145,8 @@ export async function session(port: number, name: string, acks: Ack[]): Promise<
         if (ws.readyState !== ws.OPEN) return resolve(false);
         waiting.set(request.seq, (ok) => {
           waiting.delete(request.seq);
-          if (ok) {
-            const markers = request.op === "call" ? [`${mark}-a`, `${mark}-b`] : [mark];
+          if (ok && request.op !== "alarm-state") {
+            const markers = request.op === "call" ? [`${mark}-a`, `${mark}-b`] : ["kv", "sql", "call", "alarm"].includes(request.op) ? [mark] : [];
             acks.push({ label: `ack ${request.seq}`, frame: `ack ${request.seq} `, markers });
           }
           resolve(ok);
@@ -195,6 +201,57 @@ export function lostAfterPowerLoss(events: TraceEvent[], root: string, acks: Ack
         for (const marker of ack.markers) {
           const bytes = Buffer.from(marker);
           if (!stored.some((b) => b.includes(bytes))) problems.push(`power loss after ${sent[i]!.label}: ${ack.label}'s ${marker} is gone`);
+        }
+      }
+    } finally {
+      rmSync(into, { recursive: true, force: true });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The alarm index's promise after a power loss replayed at every sync the
+ * server made (and at the end): every alarm an object still has is indexed,
+ * at its time or earlier. Returns what broke it.
+ */
+export function alarmIndexAfterPowerLoss(events: TraceEvent[], root: string): string[] {
+  const cuts = [...new Set(events.filter((e) => e.kind === "sync").map((e) => e.call.entry - 1)), Number.MAX_SAFE_INTEGER];
+  const problems: string[] = [];
+  for (const cut of cuts) {
+    const into = mkdtempSync(join(tmpdir(), "torpor-power-loss-"));
+    try {
+      writeFiles(filesAfterPowerLoss(events, root, cut), root, into);
+      const indexed = new Map<string, number>();
+      try {
+        const index = new Database(join(into, "_alarms.sqlite"));
+        try {
+          for (const row of index.prepare("SELECT id, time FROM alarms").all() as Array<{ id: string; time: number }>) indexed.set(row.id, row.time);
+        } finally {
+          index.close();
+        }
+      } catch {
+        // No index on disk yet: nothing is indexed.
+      }
+      const store = join(into, "STORE");
+      let files: string[] = [];
+      try {
+        files = readdirSync(store).filter((f) => f.endsWith(".sqlite"));
+      } catch {}
+      for (const file of files) {
+        const id = file.slice(0, -".sqlite".length);
+        const db = new Database(join(store, file));
+        try {
+          const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE name = '_cf_METADATA'").get() !== undefined;
+          const row = hasMeta ? (db.prepare("SELECT value FROM _cf_METADATA WHERE key = 'alarm'").get() as { value: number } | undefined) : undefined;
+          if (row === undefined) continue;
+          const at = indexed.get(id);
+          if (at === undefined)
+            problems.push(`power loss at line ${cut + 1}: object ${id.slice(0, 8)} has an alarm at ${row.value} that the index does not list`);
+          else if (at > row.value)
+            problems.push(`power loss at line ${cut + 1}: object ${id.slice(0, 8)} has an alarm at ${row.value}, indexed later at ${at}`);
+        } finally {
+          db.close();
         }
       }
     } finally {

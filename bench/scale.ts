@@ -49,7 +49,13 @@ export async function run(): Promise<PartResult> {
   const rawCount = Math.min(SOCKETS, RAW_CAP);
   const lgs = await startLoadgens(Math.max(2, Math.ceil((SOCKETS + WARM) / PER_LOADGEN)));
   // At the defaults (no Node flags, the default hibernation delay), unpinned: the supervisor and W workers on every core.
-  const product = await startProduct("scale", "echo", { workerd: false, defaults: true, pinned: false, workers: WORKERS });
+  // The worker count goes to the torpor-start wrapper in its environment (BENCH_WORKERS), for this part only.
+  const before = process.env.BENCH_WORKERS;
+  process.env.BENCH_WORKERS = String(WORKERS);
+  const product = await startProduct("scale", "echo", { workerd: false, defaults: true, pinned: false }).finally(() => {
+    if (before === undefined) delete process.env.BENCH_WORKERS;
+    else process.env.BENCH_WORKERS = before;
+  });
   const per: Partial<Record<Side, SideFigures>> = {};
   const deadline = Date.now() + BUDGET_MS;
   try {

@@ -35,8 +35,6 @@ export interface ProductOptions {
   pinned?: boolean;
   /** Both Node servers exactly as shipped: no --expose-gc, no Node flags, torpor start with no tuning flags. */
   defaults?: boolean;
-  /** `torpor start --workers N` (default: the CLI's own choice). */
-  workers?: number;
 }
 
 export async function startProduct(label: string, mode: string, o: ProductOptions = {}): Promise<Product> {
@@ -59,7 +57,6 @@ export async function startProduct(label: string, mode: string, o: ProductOption
           BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" "),
           BENCH_DEFAULTS: o.defaults === true ? "1" : "0",
           BENCH_PIN: o.pinned === false ? "0" : "1",
-          ...(o.workers !== undefined ? { BENCH_WORKERS: String(o.workers) } : {}),
         },
       });
     }),

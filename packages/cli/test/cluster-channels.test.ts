@@ -5,44 +5,17 @@
  * fail with ERR_OBJECT_OWNER_EXITED; a reload moves the object and the calls
  * follow it, none failing).
  */
-import { Agent, request } from "node:http";
+import type { Agent } from "node:http";
 import { afterEach, expect, it, vi } from "vitest";
-import { type FaultCluster, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { type FaultCluster, connectionTo as connect, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
 
 const clusters: FaultCluster[] = [];
 const agents: Agent[] = [];
+const connectionTo = (c: FaultCluster, pid: number) => connect(c, pid, agents);
 afterEach(async () => {
   for (const a of agents.splice(0)) a.destroy();
   for (const c of clusters.splice(0)) await c.stop();
 });
-
-/** A keep-alive connection served by worker `pid` (the supervisor hands each new connection to the next worker). */
-async function connectionTo(c: FaultCluster, pid: number): Promise<(path: string, deadlineMs?: number) => Promise<{ status: number; body: any }>> {
-  for (let i = 0; i < 8; i++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
-    const get = (path: string, deadlineMs = 30_000) =>
-      new Promise<{ status: number; body: any }>((resolve, reject) => {
-        const req = request(`${c.url}${path}`, { agent }, (res) => {
-          let text = "";
-          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => {
-            clearTimeout(timer);
-            resolve({ status: res.statusCode!, body: text.startsWith("{") ? JSON.parse(text) : text });
-          });
-        });
-        const timer = setTimeout(() => req.destroy(new Error(`no answer to ${path} within ${deadlineMs} ms`)), deadlineMs);
-        req.on("error", (error) => {
-          clearTimeout(timer);
-          reject(error);
-        });
-        req.end();
-      });
-    if ((await get("/pid")).body.pid === pid) return get;
-    agent.destroy();
-  }
-  throw new Error(`no connection reached worker ${pid}`);
-}
 
 it("a call to an object whose owner the caller learned goes straight to it: it is answered while the supervisor is stopped", async () => {
   const c = await start(2);

@@ -37,10 +37,17 @@ import { type ChannelCall, type ChannelMessage, WorkerChannels } from "./worker-
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
 const UPGRADE_WAIT_MS = 30_000;
 
+/**
+ * A write to a supervisor that died before this process saw its channel close (EPIPE, ECONNRESET) is dropped, as a
+ * send after the close is: the 'disconnect' that follows stops this process in order. Without this callback Node
+ * emits the failure as an 'error' on `process`, which nothing handles: the process would crash with its work.
+ */
+const dropFailedSend = (): void => {};
+
 const send = (message: FromWorker, handle?: unknown): void => {
   if (!process.connected) return;
   try {
-    process.send!(message, handle as Socket | undefined);
+    process.send!(message, handle as Socket | undefined, {}, dropFailedSend);
   } catch {
     // The channel closed meanwhile: the 'disconnect' handler stops this process.
   }

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
-import { endOf, LocalTarget, type ObjectHost, type SocketEnd, slotOf, webSocketOf } from "@torpor/core/cluster";
+import { type AcceptedUpgrade, acceptedUpgrade, LocalTarget, type ObjectHost, slotOf } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
@@ -113,7 +113,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     runtime.metrics.rpcReferences = entries;
   };
   const logger = worker.logger;
-  const parked = new Map<number, { end: SocketEnd; protocol: string | false; timer: NodeJS.Timeout }>();
+  const parked = new Map<number, { upgrade: AcceptedUpgrade; timer: NodeJS.Timeout }>();
   let nextToken = 1;
   let stopping = false;
 
@@ -184,18 +184,17 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       if (message.op === "read") return reply(true, await target.read(message.property));
       request = decodeRequest(message.request, bodies, message.from);
       const response = await target.fetch(request);
-      const client = response.status === 101 ? webSocketOf(response) : null;
-      const server = client === null ? null : endOf(client).peer;
+      const upgrade = acceptedUpgrade(response);
       const wire = encodeResponse(response, bodies, message.from);
-      if (server !== null) {
+      if (upgrade !== null) {
         // Held here until the caller's worker sends the client's socket (or gives up).
         const token = nextToken++;
         const timer = setTimeout(() => {
           parked.delete(token);
-          server.abandon();
+          upgrade.abandon();
         }, UPGRADE_WAIT_MS);
         timer.unref();
-        parked.set(token, { end: server, protocol: response.headers.get("sec-websocket-protocol") ?? false, timer });
+        parked.set(token, { upgrade, timer });
         wire.upgrade = { token, owner: init.serial };
       }
       reply(true, wire);
@@ -215,10 +214,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   /** Upgrades parked for `host` end now, while its instance still runs: the object sees them closed (1006) instead of keeping ghosts. */
   const abandonParked = (host: ObjectHost) => {
     for (const [token, entry] of parked) {
-      if ((entry.end.owner as unknown) !== host) continue;
+      if (!entry.upgrade.acceptedBy(host)) continue;
       parked.delete(token);
       clearTimeout(entry.timer);
-      entry.end.abandon();
+      entry.upgrade.abandon();
     }
   };
 
@@ -249,7 +248,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         clearTimeout(entry.timer);
         guard(handle);
         const req = { method: message.req.method, url: message.req.url, headers: message.req.headers } as unknown as IncomingMessage;
-        runtime.server!.completeUpgrade(req, handle, Buffer.from(message.head), entry.end, entry.protocol);
+        entry.upgrade.complete(runtime.server!, req, handle, Buffer.from(message.head));
         return;
       }
       case "abandon": {
@@ -257,7 +256,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         if (entry === undefined) return;
         parked.delete(message.token);
         clearTimeout(entry.timer);
-        entry.end.abandon();
+        entry.upgrade.abandon();
         return;
       }
       case "socket":

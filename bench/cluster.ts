@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadWs } from "./lib/deps.ts";
+import { ipcHandleFloorMs } from "./lib/ipc-floor.ts";
 import { cpuOf } from "./lib/procfs.ts";
 import { QUICK } from "./lib/product.ts";
 import { scratchDir, type PartResult } from "./lib/sides.ts";
@@ -372,8 +373,18 @@ export async function run(): Promise<PartResult> {
         ),
       );
       rows.push(valueRow(`cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, the move alone`, line.moveMs as number, "ms"));
+      // The floor under the move, measured right after it: the same number of descriptors over Node's IPC, two hops.
+      const floorMs = await ipcHandleFloorMs(sockets);
+      rows.push(
+        ratioRow(
+          `cluster: reload's move of ${sockets.toLocaleString("en-US")} hibernated sockets (baseline: the same descriptors over Node IPC, two hops, nothing else done)`,
+          { raw: floorMs, torpor: line.moveMs as number },
+          "ms",
+          null,
+        ),
+      );
       notes.push(
-        `reload, ${sockets} sockets over 100 objects: ${line.ms} ms in all, ${line.moveMs} ms moving (${line.socketsMoved} moved, ${line.socketsClosed} closed by the move: a socket whose output did not drain within half the move timeout); ${answered} answered afterwards, ${closes} closed`,
+        `reload, ${sockets} sockets over 100 objects: ${line.ms} ms in all, ${line.moveMs} ms moving (Node IPC floor for as many descriptors over two hops, same run: ${floorMs.toFixed(0)} ms) (${line.socketsMoved} moved, ${line.socketsClosed} closed by the move: a socket whose output did not drain within half the move timeout); ${answered} answered afterwards, ${closes} closed`,
       );
       for (const sock of clients) sock.terminate();
       await c.stop();

@@ -4,7 +4,7 @@
  * port and peer port on 127.0.0.1), with ways to kill, pause and inspect them.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { expect, onTestFinished } from "vitest";
 import { psql } from "../../postgres/test/pgbouncer.ts";
 import type { PgServer } from "../../postgres/test/pg-server.ts";
 import { workerSource } from "./cluster-helpers.ts";
+import { childrenOf } from "./process-tree.ts";
 import { startTorpor, type Server } from "./helpers.ts";
 
 const WRANGLER = JSON.stringify({
@@ -75,22 +76,6 @@ export async function startNode(dir: string, name: string, url: string, extra: s
   };
   onTestFinished(() => node.signal("SIGKILL"));
   return node;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Field 4 (after the parenthesised name) is the parent pid.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  return out;
 }
 
 function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: any }> {

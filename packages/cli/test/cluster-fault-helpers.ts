@@ -8,7 +8,7 @@
  * a start that fails).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexFromName, slotOf } from "@torpor/core/cluster";
@@ -19,7 +19,7 @@ import { childrenOf } from "./process-tree.ts";
 export function faultWorkerSource(version: string, extra = ""): string {
   return `
 import { DurableObject } from "cloudflare:workers";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 const VERSION = ${JSON.stringify(version)};
 ${extra}
 const waiters = new Map();
@@ -49,6 +49,12 @@ export class Box extends DurableObject {
     } finally {
       this.waiting--;
     }
+  }
+  /** Blocks this process's event loop (a long synchronous handler) until the file "release" exists; writes "started" first. */
+  spinUntil({ started, release }) {
+    writeFileSync(started, String(process.pid));
+    while (!existsSync(release));
+    return { pid: process.pid };
   }
   release(tag) {
     const resolve = waiters.get(tag);
@@ -323,4 +329,37 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A keep-alive connection served by worker `pid` (the supervisor hands each new connection to the next worker). */
+export async function connectionTo(
+  c: FaultCluster,
+  pid: number,
+  /** Where the connection's agent goes, for the test to destroy. */
+  agents: Agent[],
+): Promise<(path: string, deadlineMs?: number) => Promise<{ status: number; body: any }>> {
+  for (let i = 0; i < 8; i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    const get = (path: string, deadlineMs = 30_000) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = request(`${c.url}${path}`, { agent }, (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode!, body: text.startsWith("{") ? JSON.parse(text) : text });
+          });
+        });
+        const timer = setTimeout(() => req.destroy(new Error(`no answer to ${path} within ${deadlineMs} ms`)), deadlineMs);
+        req.on("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        req.end();
+      });
+    if ((await get("/pid")).body.pid === pid) return get;
+    agent.destroy();
+  }
+  throw new Error(`no connection reached worker ${pid}`);
 }

@@ -7,12 +7,13 @@
  * Worker itself until a file exists). `extra` is code added to the module (a deploy that crashes,
  * a start that fails).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexFromName, slotOf } from "@torpor/core/cluster";
 import { startTorpor, type Server } from "./helpers.ts";
+import { childrenOf } from "./process-tree.ts";
 
 /** The Worker module. */
 export function faultWorkerSource(version: string, extra = ""): string {
@@ -266,27 +267,6 @@ export async function startFaultCluster(workers: number, args: string[] = [], ex
       return code;
     },
   };
-}
-
-/** The pids of a process's children (Linux /proc). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirNumbers()) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === pid && fields[0] !== "Z") out.push(entry);
-    } catch {
-      // Gone while listing.
-    }
-  }
-  return out;
-}
-
-function readdirNumbers(): number[] {
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .map(Number);
 }
 
 /**

@@ -18,7 +18,10 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   wake: () => import("./wake.ts"),
   cluster: () => import("./cluster.ts"),
   multinode: () => import("./multinode.ts"),
+  scale: () => import("./scale.ts"),
 };
+/** Parts run only when asked by name (long, or sized for a machine of their own). */
+const OPTIONAL = new Set(["scale"]);
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -31,7 +34,7 @@ for (const a of asked) {
     process.exit(2);
   }
 }
-const names = asked.length > 0 ? asked : Object.keys(PARTS);
+const names = asked.length > 0 ? asked : Object.keys(PARTS).filter((name) => !OPTIONAL.has(name));
 const write = (asked.length === 0 && !quick) || args.includes("--write");
 
 const t0 = Date.now();

@@ -1,10 +1,10 @@
 // Nodes of several machines for `pnpm bench multinode`: `torpor start --cluster` on bench/project, pinned to the
 // server core, each with its own data directory, on one PostgreSQL.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { treeOf } from "./procfs.ts";
 import { SERVER_CPU } from "./sides.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -14,7 +14,7 @@ export interface BenchNode {
   readonly url: string;
   readonly nodeId: string;
   readonly child: ChildProcess;
-  /** The supervisor and its workers. */
+  /** The supervisor and every process below it (its workers). */
   pids(): number[];
   kill(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -63,7 +63,7 @@ export async function startBenchNode(dir: string, name: string, url: string, mod
     url: listening.url!,
     nodeId: listening.node!,
     child,
-    pids: () => [child.pid!, ...childrenOf(child.pid!)],
+    pids: () => treeOf(child.pid!),
     kill(signal) {
       for (const pid of node.pids()) {
         try {
@@ -82,18 +82,4 @@ export async function startBenchNode(dir: string, name: string, url: string, mod
     },
   };
   return node;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry));
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  return out;
 }

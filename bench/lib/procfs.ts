@@ -22,22 +22,36 @@ export function fdsOf(pid: number | "self"): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-/** The pid of a descendant of `root` whose command name is `comm` (e.g. workerd under miniflare), or null. */
-export function findDescendant(root: number, comm: string): number | null {
-  const parent = new Map<number, number>();
-  const name = new Map<number, string>();
+/** One line of the process table: a process, its parent and its command name. */
+interface ProcessEntry {
+  pid: number;
+  parent: number;
+  comm: string;
+}
+
+/** Every process now (Linux /proc), read once: the one scan behind `findDescendant` and `treeOf`. */
+function processTable(): ProcessEntry[] {
+  const out: ProcessEntry[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      name.set(Number(d), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      // The command name may hold spaces and parentheses: the fields after it start at the last ")".
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      out.push({ pid: Number(d), parent, comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
     } catch {
       // Gone meanwhile.
     }
   }
-  for (const [pid, n] of name) {
-    if (n !== comm) continue;
+  return out;
+}
+
+/** The pid of a descendant of `root` whose command name is `comm` (e.g. workerd under miniflare), or null. */
+export function findDescendant(root: number, comm: string): number | null {
+  const table = processTable();
+  const parent = new Map(table.map((p) => [p.pid, p.parent]));
+  for (const { pid, comm: name } of table) {
+    if (name !== comm) continue;
     for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return pid;
   }
   return null;
@@ -46,17 +60,10 @@ export function findDescendant(root: number, comm: string): number | null {
 /** `pid` and every process below it (a cluster's supervisor and its workers). */
 export function treeOf(pid: number): number[] {
   const children = new Map<number, number[]>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = children.get(parent) ?? [];
-      list.push(Number(d));
-      children.set(parent, list);
-    } catch {
-      // Gone meanwhile.
-    }
+  for (const p of processTable()) {
+    const list = children.get(p.parent) ?? [];
+    list.push(p.pid);
+    children.set(p.parent, list);
   }
   const out: number[] = [];
   const walk = (p: number) => {

@@ -36,6 +36,7 @@ const cliArgs = [
   "--var",
   `MODE:${process.env.BENCH_MODE ?? "echo"}`,
   ...(defaults ? [] : ["--hibernate-after-ms", process.env.BENCH_HIBERNATE_MS ?? "600000"]),
+  ...(process.env.BENCH_WORKERS ? ["--workers", process.env.BENCH_WORKERS] : []),
   "--admin-port",
   "0",
   "--log-level",

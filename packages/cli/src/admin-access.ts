@@ -16,6 +16,11 @@ function isWildcard(host: string): boolean {
   return host === "0.0.0.0" || host === "::" || host === "[::]";
 }
 
+/** The admin token: `--admin-token`, else `$TORPOR_ADMIN_TOKEN` (an empty one counts as unset), else none. */
+export function adminToken(args: { adminToken?: string | undefined }): string | null {
+  return args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
+}
+
 /**
  * Refuses an admin endpoint reachable from other machines without a token:
  * it lists every object and can force hibernation.

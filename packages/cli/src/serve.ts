@@ -2,9 +2,9 @@ import { dirname, join, resolve } from "node:path";
 import { boundNames, createBindings, openCaches, type BoundValues } from "@torpor/bindings";
 import { DEFAULT_COMPATIBILITY_DATE, Runtime, setWorkerEnv, setWorkerExports, type Logger, type StorageProvider, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
-import { lockDataDirWhenFree, sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
-import { checkAdminExposure } from "./admin-access.ts";
-import { DEFAULT_CLUSTER_TIMEOUTS } from "./cluster/cluster-timeouts.ts";
+import { sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
+import { adminToken as adminTokenOf, checkAdminExposure } from "./admin-access.ts";
+import { holdDataDir } from "./data-dir.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import type { WorkerConfig } from "./config.ts";
@@ -72,19 +72,13 @@ export async function startWorker(args: CliArgs & { command: Command }, cwd = pr
     if (name in vars) throw new CliError("ERR_CONFIG_INVALID", `The name ${name} is both a var and a binding of "${key}"; rename one.`);
   }
 
-  // An empty TORPOR_ADMIN_TOKEN counts as unset.
-  const adminToken = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
+  const adminToken = adminTokenOf(args);
   if (args.adminPort !== undefined) checkAdminExposure(args.adminIp, adminToken);
 
   // Before anything runs: a second server on the same directory would corrupt the first one's objects.
   // A cluster's supervisor holds the lock for all its workers.
   // Workers of a server whose supervisor died may still be finishing: wait for them (bounded) rather than open files beside them.
-  const lock =
-    cluster === undefined
-      ? await lockDataDirWhenFree(persistTo, DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs, (reason) =>
-          logger.warn("Waiting for the data directory", { reason, waitMs: DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs }),
-        )
-      : null;
+  const lock = cluster === undefined ? await holdDataDir(persistTo, logger) : null;
   let bound: BoundValues | null = null;
   const release = async () => {
     await bound?.close();

@@ -7,18 +7,19 @@
  * Worker itself until a file exists). `extra` is code added to the module (a deploy that crashes,
  * a start that fails).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexFromName, slotOf } from "@torpor/core/cluster";
 import { startTorpor, type Server } from "./helpers.ts";
+import { childrenOf } from "./process-tree.ts";
 
 /** The Worker module. */
 export function faultWorkerSource(version: string, extra = ""): string {
   return `
 import { DurableObject } from "cloudflare:workers";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 const VERSION = ${JSON.stringify(version)};
 ${extra}
 const waiters = new Map();
@@ -48,6 +49,12 @@ export class Box extends DurableObject {
     } finally {
       this.waiting--;
     }
+  }
+  /** Blocks this process's event loop (a long synchronous handler) until the file "release" exists; writes "started" first. */
+  spinUntil({ started, release }) {
+    writeFileSync(started, String(process.pid));
+    while (!existsSync(release));
+    return { pid: process.pid };
   }
   release(tag) {
     const resolve = waiters.get(tag);
@@ -262,27 +269,6 @@ export async function startFaultCluster(workers: number, args: string[] = [], ex
   };
 }
 
-/** The pids of a process's children (Linux /proc). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirNumbers()) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === pid && fields[0] !== "Z") out.push(entry);
-    } catch {
-      // Gone while listing.
-    }
-  }
-  return out;
-}
-
-function readdirNumbers(): number[] {
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .map(Number);
-}
-
 /**
  * The worker processes among the supervisor's children (their environment names an index): the supervisor may
  * have other children, such as the esbuild service tsx starts to compile sources it has not cached yet.
@@ -343,4 +329,37 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A keep-alive connection served by worker `pid` (the supervisor hands each new connection to the next worker). */
+export async function connectionTo(
+  c: FaultCluster,
+  pid: number,
+  /** Where the connection's agent goes, for the test to destroy. */
+  agents: Agent[],
+): Promise<(path: string, deadlineMs?: number) => Promise<{ status: number; body: any }>> {
+  for (let i = 0; i < 8; i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    const get = (path: string, deadlineMs = 30_000) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = request(`${c.url}${path}`, { agent }, (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode!, body: text.startsWith("{") ? JSON.parse(text) : text });
+          });
+        });
+        const timer = setTimeout(() => req.destroy(new Error(`no answer to ${path} within ${deadlineMs} ms`)), deadlineMs);
+        req.on("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        req.end();
+      });
+    if ((await get("/pid")).body.pid === pid) return get;
+    agent.destroy();
+  }
+  throw new Error(`no connection reached worker ${pid}`);
 }

@@ -37,6 +37,7 @@ export class Room extends DurableObject {
   pid() { return process.pid; }
   async callBack(callback, n = 2) { return await callback(n); }
   giveTarget(name) { return new Greeter(name); }
+  get tool() { return new Greeter("property"); }
   giveFunction(factor) { return (n) => ({ value: n * factor, pid: process.pid }); }
   disposed() { return disposed; }
   async useTarget(counter) {
@@ -92,6 +93,12 @@ const scenarios = {
         const promise = x.stub.giveTarget("pipe");
         const text = await promise.hello("ann");
         promise[Symbol.dispose]();
+        return text;
+      }),
+      property: await attempt(async () => {
+        const tool = await x.stub.tool;
+        const text = await tool.hello("cy");
+        tool[Symbol.dispose]();
         return text;
       }),
       fn: await attempt(async () => {
@@ -180,9 +187,9 @@ beforeAll(async () => {
       migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
     }),
   );
-  server = await startTorpor(["start", "--workers", "3", "--port", "0", "--admin-port", "0", "--persist-to", join(dir, "data")], dir, 60_000);
+  server = await startTorpor(["start", "--workers", "3", "--port", "0", "--admin-port", "0", "--persist-to", join(dir, "data")], dir, 120_000);
   admin = await vi.waitFor(() => /"message":"Admin listening","url":"([^"]+)"/.exec(server.stdout())![1]!, { timeout: 10_000, interval: 20 });
-}, 90_000);
+}, 150_000);
 
 afterAll(async () => {
   expect(await server?.stop()).toBe(0);
@@ -230,15 +237,20 @@ it("an RpcTarget or a function returned from another worker process: its methods
   expect(result.own).toEqual({ error: { class: "TypeError", message: 'The RPC receiver does not implement the method "secret".' } });
   expect(result.pipelined).toEqual({ value: `hello ann from pipe in ${result.owner}` });
   expect(result.fn).toEqual({ value: { value: 42, pid: result.owner } });
+  // A property read (a getter) giving an RpcTarget.
+  expect(result.property).toEqual({ value: `hello cy from property in ${result.owner}` });
   // An RpcTarget passed as an argument: the callee's calls run here, in the caller's process.
   expect(result.argument).toEqual({ value: { second: { count: 5, pid: result.via }, value: 5, here: 5 } });
   expect(result.afterDispose).toEqual({ error: { class: "Error", message: "RPC stub used after being disposed." } });
   expect(result.promiseAfterDispose).toEqual({ error: { class: "Error", message: "RPC promise used after being disposed." } });
   // Disposing the last stub ran each target's Symbol.dispose, in the process that owns it (the object's module state there).
-  await vi.waitFor(async () => expect((await visit(`disposed?name=${result.object}`)).list).toEqual(expect.arrayContaining(["gina", "pipe", "promise"])), {
-    timeout: 10_000,
-    interval: 50,
-  });
+  await vi.waitFor(
+    async () => expect((await visit(`disposed?name=${result.object}`)).list).toEqual(expect.arrayContaining(["gina", "pipe", "promise", "property"])),
+    {
+      timeout: 10_000,
+      interval: 50,
+    },
+  );
 }, 60_000);
 
 it("a stub the callee keeps with dup() calls back after the call returned, until it is disposed; the caller's table then empties", async () => {

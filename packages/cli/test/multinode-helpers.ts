@@ -13,8 +13,8 @@ import { openClusterDb } from "@torpor/postgres";
 import { expect, onTestFinished } from "vitest";
 import { psql } from "../../postgres/test/pgbouncer.ts";
 import type { PgServer } from "../../postgres/test/pg-server.ts";
-import { childrenOf } from "./cluster-fault-helpers.ts";
 import { workerSource } from "./cluster-helpers.ts";
+import { childrenOf } from "./process-tree.ts";
 import { startTorpor, type Server } from "./helpers.ts";
 
 const WRANGLER = JSON.stringify({

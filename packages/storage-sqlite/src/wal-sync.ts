@@ -21,7 +21,7 @@
  * the database was rewritten and synced again (`DatabaseSlot` does that, with
  * a checkpoint, before the file is used again).
  */
-import { close, closeSync, fdatasync, fdatasyncSync, fsync, fsyncSync, open, openSync, constants } from "node:fs";
+import { closeSync, constants, fdatasync, fdatasyncSync, fsync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 
 interface Round {
@@ -180,14 +180,34 @@ function syncPathSync(path: string, sync: (fd: number) => void): void {
   }
 }
 
-/** The same on the thread pool: a private descriptor per round, so a closing database never races it. */
+/**
+ * The same on the thread pool, with a private descriptor per round (so a
+ * closing database never races it). Only the sync goes to the pool: the
+ * descriptor is opened and closed on this thread (a path lookup and a close
+ * of a read-only descriptor: no I/O). Each trip to the pool waits behind
+ * every sync queued there (4 threads, shared by all objects), so an open and
+ * a close on the pool would make each round wait in that queue three times.
+ */
 export function syncPathAsync(
   path: string,
   sync: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void,
   done: (error: NodeJS.ErrnoException | null) => void,
 ): void {
-  open(path, constants.O_RDONLY, (openError, fd) => {
-    if (openError !== null) return done(openError.code === "ENOENT" ? null : openError);
-    sync(fd, (syncError) => close(fd, (closeError) => done(syncError ?? closeError ?? null)));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (error) {
+    const openError = error as NodeJS.ErrnoException;
+    process.nextTick(done, openError.code === "ENOENT" ? null : openError);
+    return;
+  }
+  sync(fd, (syncError) => {
+    let closeError: NodeJS.ErrnoException | null = null;
+    try {
+      closeSync(fd);
+    } catch (error) {
+      closeError = error as NodeJS.ErrnoException;
+    }
+    done(syncError ?? closeError);
   });
 }

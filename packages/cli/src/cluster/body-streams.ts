@@ -12,6 +12,12 @@
  * a request body waits for its first credit, which names the process that
  * took the call. When the process at the other end exits, the supervisor
  * says so and the stream ends with an error.
+ *
+ * Two paths join two workers: the supervisor and their direct channel
+ * (worker-channels.ts). A stream's chunks all take one path, so they arrive in
+ * order: a response body the path its reply took (it must not overtake it), a
+ * request body the path its first credit came on. Credits and cancels may take
+ * either (`direct: null`).
  */
 import { TorporError } from "@torpor/core";
 import type { FromWorker } from "./ipc.ts";
@@ -26,6 +32,8 @@ interface Outgoing {
   reader: ReadableStreamDefaultReader<Uint8Array>;
   /** The reading process, once known. */
   peer: number | null;
+  /** Its chunks go on the direct channel (else through the supervisor). */
+  direct: boolean;
   credit: number;
   seq: number;
   pumping: boolean;
@@ -52,7 +60,8 @@ export class BodyStreams {
   /** A stream nobody read to its end and nothing references any more: the writer is told to stop. */
   readonly #dropped = new FinalizationRegistry<string>((key) => this.#cancelIncoming(key));
 
-  constructor(readonly send: (message: FromWorker) => void) {}
+  /** `send(message, direct)`: `direct` true/false pins the path; null lets the sender pick. */
+  constructor(readonly send: (message: FromWorker, direct: boolean | null) => void) {}
 
   /** Streams open now (a draining process waits for them). */
   get active(): number {
@@ -73,11 +82,12 @@ export class BodyStreams {
 
   /**
    * Sends `body` to `peer` (or to whoever grants credit first, when `peer` is
-   * null); `credit` bytes may go before any credit arrives. Returns its id.
+   * null); `credit` bytes may go before any credit arrives; `direct`: on the
+   * direct channel to `peer` (else through the supervisor). Returns its id.
    */
-  outgoing(body: ReadableStream<Uint8Array>, peer: number | null, credit = 0): number {
+  outgoing(body: ReadableStream<Uint8Array>, peer: number | null, credit = 0, direct = false): number {
     const id = this.#nextId++;
-    const entry: Outgoing = { reader: body.getReader(), peer, credit, seq: 0, pumping: false };
+    const entry: Outgoing = { reader: body.getReader(), peer, direct, credit, seq: 0, pumping: false };
     this.#out.set(id, entry);
     if (peer !== null && credit > 0) void this.#pump(id, entry);
     return id;
@@ -103,7 +113,7 @@ export class BodyStreams {
     if (this.#gone.has(peer)) entry.end = { error: peerGone() };
     else {
       this.#in.set(key, entry);
-      if (grant) this.send({ t: "body-credit", to: peer, stream, bytes: WINDOW_BYTES });
+      if (grant) this.send({ t: "body-credit", to: peer, stream, bytes: WINDOW_BYTES }, null);
     }
     const readable = new ReadableStream<Uint8Array>(
       {
@@ -113,7 +123,7 @@ export class BodyStreams {
           if (chunk !== undefined) {
             controller.enqueue(chunk);
             // Taken by the consumer: the writer may send that much more.
-            if (entry.end === null) this.send({ t: "body-credit", to: peer, stream, bytes: chunk.byteLength });
+            if (entry.end === null) this.send({ t: "body-credit", to: peer, stream, bytes: chunk.byteLength }, null);
             return;
           }
           this.#finishIn(key);
@@ -128,14 +138,17 @@ export class BodyStreams {
     return readable;
   }
 
-  /** A body message from process `from`. */
-  onMessage(message: { t: string; from: number; stream: number; seq?: number; data?: Uint8Array; bytes?: number; error?: WireError }): void {
+  /** A body message from process `from` (`direct`: it came on the direct channel). */
+  onMessage(message: { t: string; from: number; stream: number; seq?: number; data?: Uint8Array; bytes?: number; error?: WireError }, direct = false): void {
     const { from, stream } = message;
     if (message.t === "body-credit" || message.t === "body-cancel") {
       const entry = this.#out.get(stream);
       if (entry === undefined) return;
-      // The first credit names the reader; nobody else may steer the stream.
-      entry.peer ??= from;
+      // The first credit names the reader (and the path of the chunks); nobody else may steer the stream.
+      if (entry.peer === null) {
+        entry.peer = from;
+        entry.direct = direct;
+      }
       if (entry.peer !== from) return;
       if (message.t === "body-cancel") this.cancelOutgoing(stream);
       else {
@@ -172,25 +185,26 @@ export class BodyStreams {
     if (entry.pumping || entry.peer === null) return;
     entry.pumping = true;
     const peer = entry.peer;
+    const direct = entry.direct;
     try {
       while (entry.credit > 0 && this.#out.get(id) === entry) {
         const { value, done } = await entry.reader.read();
         if (this.#out.get(id) !== entry) return;
         if (done) {
-          this.send({ t: "body-end", to: peer, stream: id, seq: entry.seq++ });
+          this.send({ t: "body-end", to: peer, stream: id, seq: entry.seq++ }, direct);
           this.#finishOut(id);
           return;
         }
         const bytes = value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer);
         for (let at = 0; at < bytes.byteLength; at += CHUNK_BYTES) {
           const data = bytes.subarray(at, Math.min(at + CHUNK_BYTES, bytes.byteLength));
-          this.send({ t: "body-chunk", to: peer, stream: id, seq: entry.seq++, data });
+          this.send({ t: "body-chunk", to: peer, stream: id, seq: entry.seq++, data }, direct);
           entry.credit -= data.byteLength;
         }
       }
     } catch (error) {
       if (this.#out.get(id) === entry) {
-        this.send({ t: "body-end", to: peer, stream: id, seq: entry.seq++, error: encodeError(error) });
+        this.send({ t: "body-end", to: peer, stream: id, seq: entry.seq++, error: encodeError(error) }, direct);
         this.#finishOut(id);
       }
     } finally {
@@ -202,7 +216,7 @@ export class BodyStreams {
     const entry = this.#in.get(key);
     if (entry === undefined) return;
     this.#finishIn(key);
-    if (entry.end === null) this.send({ t: "body-cancel", to: entry.peer, stream: entry.stream });
+    if (entry.end === null) this.send({ t: "body-cancel", to: entry.peer, stream: entry.stream }, null);
   }
 
   #finishOut(id: number): void {

@@ -6,6 +6,9 @@
  * come back to this process by its serial, matched by a call id unique in
  * this process.
  *
+ * A call whose owner this process has learned goes to it directly, on the
+ * channel between the two processes (call-paths.ts, worker-channels.ts).
+ *
  * On a node of several machines, a call for a slot another node holds goes
  * straight to that node (peer-client.ts), not through the supervisor.
  */
@@ -13,10 +16,12 @@ import { TorporError } from "@torpor/core";
 import { handoffWebSocket, type HostDirectory, rpcClone, slotOf, type WireRefs } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import type { BodyStreams } from "./body-streams.ts";
+import { CallPaths, VIA_SUPERVISOR } from "./call-paths.ts";
 import type { CallOp, FromWorker } from "./ipc.ts";
 import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import type { RpcReferences } from "./rpc-references.ts";
 import { handOffUpgrade } from "./sockets.ts";
+import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
 import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
 
 /** A routed fetch's response as it arrived, with its body stream opened. */
@@ -31,6 +36,12 @@ interface Pending {
   fetch: boolean;
   /** An RPC call or read: the owner of the references it sent (RpcReferences.openCall). */
   references?: number;
+  slot: number;
+  message: ChannelCall;
+  /** The path it was sent on: VIA_SUPERVISOR or the serial of the process it went to directly. */
+  via: number;
+  /** Counted in its slot's calls in flight (CallPaths). */
+  counted: boolean;
 }
 
 export class ClusterDirectory implements HostDirectory {
@@ -45,6 +56,9 @@ export class ClusterDirectory implements HostDirectory {
   peer: PeerClient | null = null;
   /** A node of several machines: slot → the local worker serving it, -1 when another node (or nobody) holds it. */
   nodeSlots: readonly number[] | null = null;
+  /** Direct channels to the other workers (null: every call goes through the supervisor). */
+  channels: WorkerChannels | null = null;
+  readonly #paths = new CallPaths<Pending>();
 
   constructor(
     readonly index: number,
@@ -132,17 +146,86 @@ export class ClusterDirectory implements HostDirectory {
     }
     const rid = this.#nextRid++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(rid, { resolve, reject, body, fetch: op.op === "fetch", ...(references !== undefined ? { references } : {}) });
       // A key with its name, so the owner's storage records it as a local call would.
-      this.send({ t: "call", rid, key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) }, ...op });
+      const message = {
+        t: "call",
+        rid,
+        key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
+        ...op,
+      } as ChannelCall;
+      const pending: Pending = {
+        resolve,
+        reject,
+        body,
+        fetch: op.op === "fetch",
+        ...(references !== undefined ? { references } : {}),
+        slot: slotOf(key.id),
+        message,
+        via: VIA_SUPERVISOR,
+        counted: false,
+      };
+      this.#pending.set(rid, pending);
+      this.#dispatch(pending);
     });
   }
 
-  /** A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor); `refs`: its result's references. */
-  settle(rid: number, from: number, ok: boolean, value: unknown, refs?: WireRefs): void {
+  /** Sends a call on its slot's path (direct to the owner when known, else through the supervisor). */
+  #dispatch(pending: Pending): void {
+    const channels = this.channels;
+    pending.via = channels === null ? VIA_SUPERVISOR : this.#paths.open(pending.slot, (serial) => channels.usable(serial));
+    pending.counted = channels !== null;
+    if (pending.via !== VIA_SUPERVISOR && channels!.call(pending.via, pending.message)) return;
+    if (pending.via !== VIA_SUPERVISOR) {
+      // The slot's calls go to a process whose channel just ended (it is exiting): this one goes through the supervisor, outside the slot's count.
+      const via = pending.via;
+      pending.via = VIA_SUPERVISOR;
+      pending.counted = false;
+      this.#paths.forget(via);
+      for (const again of this.#paths.done(pending.slot, via)) this.#dispatch(again);
+    }
+    this.send(pending.message);
+  }
+
+  /** A call ended on its path: calls refused meanwhile go again now. */
+  #ended(pending: Pending): void {
+    if (!pending.counted) return;
+    pending.counted = false;
+    for (const again of this.#paths.done(pending.slot, pending.via)) this.#dispatch(again);
+  }
+
+  /** Process `peer` refused a direct call (it does not own the object): the call did not run and goes again, through the supervisor. */
+  refused(peer: number, rid: number): void {
     const pending = this.#pending.get(rid);
-    if (pending === undefined) return;
+    if (pending === undefined || pending.via !== peer) return;
+    // Waiting to go again: on no path until then (a closing channel does not fail it).
+    pending.counted = false;
+    pending.via = -1;
+    for (const again of this.#paths.refused(pending.slot, peer, pending)) this.#dispatch(again);
+  }
+
+  /** The channel to `peer` closed: its direct calls in flight fail as when a routed call's owner exits. */
+  channelClosed(peer: number): void {
+    this.#paths.forget(peer);
+    for (const [rid, pending] of this.#pending) {
+      if (pending.via !== peer) continue;
+      this.#pending.delete(rid);
+      this.#ended(pending);
+      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
+      pending.reject(ownerExited("exited"));
+    }
+  }
+
+  /**
+   * A reply to one of this process's routed calls; `from` is the process that answered (0: the supervisor); `refs`: its
+   * result's references; `via`: the path it came on.
+   */
+  settle(rid: number, from: number, ok: boolean, value: unknown, refs?: WireRefs, via = VIA_SUPERVISOR): void {
+    const pending = this.#pending.get(rid);
+    if (pending === undefined || pending.via !== via) return;
     this.#pending.delete(rid);
+    this.#ended(pending);
+    if (via === VIA_SUPERVISOR) this.#paths.learn(pending.slot, from);
     if (pending.references !== undefined) {
       // The references sent now belong to the process that ran the call (none did if the supervisor answered).
       this.rpc.closeCall(pending.references, from);
@@ -179,6 +262,14 @@ export class ClusterDirectory implements HostDirectory {
     }
     this.#pending.clear();
   }
+}
+
+/** The error of a call whose owner process exited before answering (the supervisor sends the same for a relayed call). */
+export function ownerExited(code: number | string): TorporError {
+  return new TorporError(
+    "ERR_OBJECT_OWNER_EXITED",
+    `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
+  );
 }
 
 function supervisorGone(): TorporError {

@@ -1,7 +1,8 @@
 /**
  * The messages between the supervisor and its workers (Node IPC, advanced
- * serialization). Workers never talk to each other directly: the supervisor
- * relays them. A routed call names the object (the supervisor finds the
+ * serialization). What workers send each other goes through the supervisor,
+ * or, for routed calls whose owner a worker knows, on the direct channel the
+ * supervisor set up between them (worker-channels.ts). A routed call names the object (the supervisor finds the
  * process owning its slot now, or holds the call while the slot has none);
  * everything else (replies, upgrades, body chunks) names a process by its
  * serial, unique for the supervisor's life, never by worker index: the
@@ -58,6 +59,8 @@ export type ToWorker =
   /** The node hands `slots` over: close their objects (after their commits) and give the slots up. */
   | { t: "drain"; rid: number; slots: number[] }
   | { t: "conn" }
+  /** The handle is a stream socket to process `peer`: a direct channel (worker-channels.ts). */
+  | { t: "channel"; peer: number }
   | ({ t: "call"; rid: number; from: number; key: ObjectKey } & CallOp)
   /** `from`: the process that answered (a streamed response body comes from there). */
   | { t: "reply"; rid: number; from: number; ok: true; value: unknown; refs?: WireRefs }

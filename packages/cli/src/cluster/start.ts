@@ -15,19 +15,18 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "@torpor/core";
-import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
-import { serveAdmin } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { IdleCollector } from "@torpor/core/cluster";
-import { clusterAdmin } from "./admin.ts";
-import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
+import { holdDataDir } from "../data-dir.ts";
+import type { ClusterTimeouts } from "./cluster-timeouts.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import type { NodeMembership } from "./node-membership.ts";
 import { PeerServer } from "./peer-server.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
+import { serveSupervisorAdmin, supervisorBasics } from "./supervised.ts";
 import { Supervisor } from "./supervisor.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
 import { bundleForWorkers } from "../supervisor-bundle.ts";
@@ -45,7 +44,8 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     if (!started) logger.info("Reload requested while starting; reloading once started");
     reload();
   });
-  const { config, persistTo, port, ip } = serveSettings(args, process.cwd());
+  const settings = serveSettings(args, process.cwd());
+  const { config, persistTo, ip } = settings;
   for (const warning of config.warnings) logger.warn(warning);
   const moveTimeoutMs = args.moveTimeoutMs ?? config.torpor.moveTimeoutMs;
   const routeTimeoutMs = args.routeTimeoutMs ?? config.torpor.routeTimeoutMs;
@@ -54,9 +54,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     ...(routeTimeoutMs !== undefined ? { routeTimeoutMs } : {}),
   };
   // The supervisor holds the data directory for its workers (each also joins it as a member while it runs).
-  const lock = await lockDataDirWhenFree(persistTo, DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs, (reason) =>
-    logger.warn("Waiting for the data directory", { reason, waitMs: DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs }),
-  );
+  const lock = await holdDataDir(persistTo, logger);
   const clusterDir = join(persistTo, "cluster");
   mkdirSync(clusterDir, { recursive: true });
   let supervisor: Supervisor;
@@ -67,12 +65,8 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       node = await joinCluster(args, url, config.torpor, { workers, ip, clusterDir, logger, supervisor: () => supervisor });
     }
     supervisor = new Supervisor({
+      ...supervisorBasics(settings, script, argv),
       workers,
-      port,
-      ip,
-      persistTo,
-      script,
-      argv,
       logger,
       timeouts,
       prepare: bundleForWorkers(args, process.cwd()),
@@ -91,12 +85,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     lock.release();
     throw listenError(error, "--port");
   }
-  // An empty TORPOR_ADMIN_TOKEN counts as unset (as for one process).
-  const token = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
-  const admin =
-    args.adminPort === undefined
-      ? null
-      : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token, dataDir: join(persistTo, "do") });
+  const admin = await serveSupervisorAdmin(args, supervisor, lock, persistTo, logger);
   writeSupervisorPid(clusterDir);
   serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));
 

@@ -19,6 +19,7 @@ import { type Clock, type Logger, type Metrics, type ObjectInfo, systemClock, To
 import { slotOf } from "@torpor/core/cluster";
 import type { ReadyCheck } from "../health.ts";
 import { BodyStreams } from "./body-streams.ts";
+import { ChannelBroker } from "./channel-broker.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS, RESTART_STABLE_MS, restartDelay } from "./cluster-timeouts.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import { parseFromWorker } from "./ipc-validation.ts";
@@ -86,11 +87,14 @@ export class Supervisor {
   readonly #peerBodies: BodyStreams;
   readonly #peerCalls = new Map<number, { resolve: (reply: PeerReply) => void; body: number | null; fetch: boolean }>();
   #peerRid = 1;
+  /** Direct channels between workers: each ready process gets one to every other. */
+  readonly #channels: ChannelBroker;
 
   constructor(options: SupervisorOptions) {
     this.options = options;
     this.timeouts = { ...DEFAULT_CLUSTER_TIMEOUTS, ...options.timeouts };
     this.clock = options.clock ?? systemClock;
+    this.#channels = new ChannelBroker(options.logger);
     if (options.node !== undefined) {
       // Several machines: which slots this node serves comes from PostgreSQL (-1: another node), not from the file.
       this.table = { workers: options.workers, slots: [...options.node.table.slots] };
@@ -170,6 +174,10 @@ export class Supervisor {
     this.procs.set(proc.serial, proc);
     proc.onMessage = (message, handle) => this.#fromWorker(proc, message, handle);
     void proc.exited.then((code) => this.#exited(proc, code));
+    proc.ready.then(
+      () => this.#channels.join(proc),
+      () => {},
+    );
     return proc;
   }
 
@@ -243,6 +251,7 @@ export class Supervisor {
     for (const proc of all) proc.send({ t: "fence", reason });
     await Promise.race([Promise.all(all.map((p) => p.exited)), new Promise((resolve) => setTimeout(resolve, ms))]);
     for (const proc of all) proc.kill();
+    this.#channels.close();
   }
 
   /** Closes the objects of `slots` in every worker (a node handing slots over); resolves when all did. */
@@ -418,6 +427,7 @@ export class Supervisor {
 
   #exited(proc: WorkerProcess, code: number | string): void {
     this.procs.delete(proc.serial);
+    this.#channels.leave(proc);
     proc.closeUndeliveredHandles();
     for (const other of this.procs.values()) other.send({ t: "exited", serial: proc.serial });
     this.#peerBodies.peerExited(proc.serial);
@@ -673,5 +683,6 @@ export class Supervisor {
         return proc.stop(this.timeouts.stopTimeoutMs, () => this.#killed(proc), code, reason);
       }),
     );
+    this.#channels.close();
   }
 }

@@ -50,13 +50,13 @@ export function decodeRequest(wire: WireRequest, bodies: BodyStreams, from: numb
   return new Request(wire.url, { method: wire.method, headers: wire.headers, body, ...(body !== null ? { duplex: "half" } : {}) } as RequestInit);
 }
 
-/** A response to send back to process `to`; its body starts streaming at once (the first window needs no credit). */
-export function encodeResponse(response: globalThis.Response, bodies: BodyStreams, to: number): WireResponse {
+/** A response to send back to process `to`; its body starts streaming at once (the first window needs no credit), on the reply's path (`direct`: the channel to `to`). */
+export function encodeResponse(response: globalThis.Response, bodies: BodyStreams, to: number, direct = false): WireResponse {
   return {
     status: response.status,
     statusText: response.statusText,
     headers: [...response.headers],
-    body: response.body === null ? null : { stream: bodies.outgoing(response.body, to, WINDOW_BYTES) },
+    body: response.body === null ? null : { stream: bodies.outgoing(response.body, to, WINDOW_BYTES, direct) },
   };
 }
 

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
-import { type AcceptedUpgrade, acceptedUpgrade, LocalTarget, type ObjectHost, slotOf } from "@torpor/core/cluster";
+import { type AcceptedUpgrade, acceptedUpgrade, LocalTarget, type ObjectHost, slotOf, type WireRefs } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
 import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
@@ -32,14 +32,22 @@ import { PeerClient } from "./peer-client.ts";
 import { RpcReferences } from "./rpc-references.ts";
 import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
+import { type ChannelCall, type ChannelMessage, WorkerChannels } from "./worker-channels.ts";
 
 /** How long an accepted upgrade waits for its socket before the object sees it dropped. */
 const UPGRADE_WAIT_MS = 30_000;
 
+/**
+ * A write to a supervisor that died before this process saw its channel close (EPIPE, ECONNRESET) is dropped, as a
+ * send after the close is: the 'disconnect' that follows stops this process in order. Without this callback Node
+ * emits the failure as an 'error' on `process`, which nothing handles: the process would crash with its work.
+ */
+const dropFailedSend = (): void => {};
+
 const send = (message: FromWorker, handle?: unknown): void => {
   if (!process.connected) return;
   try {
-    process.send!(message, handle as Socket | undefined);
+    process.send!(message, handle as Socket | undefined, {}, dropFailedSend);
   } catch {
     // The channel closed meanwhile: the 'disconnect' handler stops this process.
   }
@@ -69,13 +77,37 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   // process still has a supervisor: one that died meanwhile may already have been replaced.
   const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
   if (!supervisorAlive()) process.exit(0);
-  const bodies = new BodyStreams(send);
+  // Body chunks take the path their stream is pinned to; credits and cancels the direct channel when there is one.
+  const bodies = new BodyStreams((message, direct) => {
+    const { to, ...rest } = message as Extract<FromWorker, { to: number }>;
+    if (direct === true || (direct === null && channels.usable(to))) {
+      if (channels.send(to, rest as ChannelMessage) || direct === true) return;
+    }
+    send(message);
+  });
   // Durable Object stubs passed in RPC values are made by the runtime, once it exists.
   let stubFor: (key: { namespace: string; id: string; name?: string }) => object = () => {
     throw new Error("The worker is not ready.");
   };
   const references = new RpcReferences({ send, durable: (key) => stubFor(key) });
   const directory = new ClusterDirectory(init.index, init.serial, send, bodies, references);
+  // Set once the worker runs (direct calls need its runtime); until then nothing arrives on them.
+  let onDirectCall: (peer: number, message: ChannelCall) => void = (peer, message) => channels.send(peer, { t: "not-here", rid: message.rid });
+  let onInvalid: (peer: number, reason: string) => void = () => {};
+  const channels: WorkerChannels = new WorkerChannels({
+    call: (peer, message) => onDirectCall(peer, message),
+    reply: (peer, message) =>
+      directory.settle(message.rid, peer, message.ok, message.ok ? message.value : message.error, message.ok ? message.refs : undefined, peer),
+    notHere: (peer, rid) => directory.refused(peer, rid),
+    body: (message) => bodies.onMessage(message, true),
+    closed: (peer) => {
+      directory.channelClosed(peer);
+      // A channel closes when its process exits (or broke it): its streams are over.
+      bodies.peerExited(peer);
+    },
+    invalid: (peer, reason) => onInvalid(peer, reason),
+  });
+  directory.channels = channels;
   // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
   const loaded: string[] = [];
   let pending: string[] | null = null;
@@ -128,8 +160,11 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       process.exit(1);
     }, deadlineMs);
     runtime.server!.stopAccepting();
+    // Direct calls arriving from now on are refused (their callers send them through the supervisor).
+    channels.beginClose();
     await Promise.all([runtime.server!.idle(), bodies.idle()]);
     await worker.close(code, reason);
+    await channels.finish();
     directory.peer?.close();
     await node?.close();
     member.release();
@@ -166,20 +201,30 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     void stop(ORPHAN_EXIT_MS);
   });
 
-  const serveCall = async (message: Extract<ToWorker, { t: "call" }>) => {
-    const reply = (ok: boolean, value: unknown) =>
+  /** Runs a routed call; `direct`: it came on the channel from its caller, and is answered there. */
+  const serveCall = async (message: Extract<ToWorker, { t: "call" }>, direct = false) => {
+    const reply = (ok: boolean, value: unknown, refs?: WireRefs) => {
+      if (direct) {
+        channels.send(
+          message.from,
+          ok
+            ? { t: "reply", rid: message.rid, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
+            : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) },
+        );
+        return;
+      }
       send(
         ok
-          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value }
+          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
           : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
       );
+    };
     let request: Request | null = null;
     try {
       if (message.op !== "fetch" && message.refs !== undefined) {
         // A caller in this node's processes: references pass both ways (rpc-references.ts).
         const out = await references.serveRouted(runtime.hostForKey(message.key), message);
-        send({ t: "reply", rid: message.rid, to: message.from, ok: true, value: out.value, ...(out.refs !== undefined ? { refs: out.refs } : {}) });
-        return;
+        return reply(true, out.value, out.refs);
       }
       const target = new LocalTarget(runtime.hostForKey(message.key));
       if (message.op === "call") return reply(true, await target.call(message.method, message.args));
@@ -187,7 +232,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       request = decodeRequest(message.request, bodies, message.from);
       const response = await target.fetch(request);
       const upgrade = acceptedUpgrade(response);
-      const wire = encodeResponse(response, bodies, message.from);
+      const wire = encodeResponse(response, bodies, message.from, direct);
       if (upgrade !== null) {
         // Held here until the caller's worker sends the client's socket (or gives up).
         const token = nextToken++;
@@ -223,8 +268,22 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     }
   };
 
+  // A direct call runs here only for an object this process owns when it arrives; else it did not run and its caller sends it through the supervisor.
+  onDirectCall = (peer, message) => {
+    if (channels.closing || !directory.owned.has(slotOf(message.key.id))) channels.send(peer, { t: "not-here", rid: message.rid });
+    else void serveCall({ ...message, from: peer } as Extract<ToWorker, { t: "call" }>, true);
+  };
+  onInvalid = (peer, reason) =>
+    logger.error("Dropped an invalid message on a direct channel (the Worker's code may write to it)", {
+      peer,
+      error: new TorporError("ERR_IPC_INVALID", `Invalid message from process ${peer}: ${reason}.`),
+    });
+
   process.on("message", (message: ToWorker, handle?: Socket) => {
     switch (message.t) {
+      case "channel":
+        if (handle !== undefined) channels.add(message.peer, handle);
+        return;
       case "conn":
         guard(handle);
         if (handle !== undefined) runtime.server!.acceptConnection(handle);

@@ -11,14 +11,11 @@
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
 import type { CliArgs } from "../args.ts";
-import { serveAdmin } from "../admin.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
-import { clusterAdmin } from "../cluster/admin.ts";
-import { DEFAULT_CLUSTER_TIMEOUTS } from "../cluster/cluster-timeouts.ts";
+import { serveSupervisorAdmin, supervisorBasics } from "../cluster/supervised.ts";
 import { Supervisor } from "../cluster/supervisor.ts";
+import { holdDataDir } from "../data-dir.ts";
 import { cliLogger } from "../logging.ts";
 import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
@@ -38,12 +35,11 @@ function isWorkerSource(path: string): boolean {
 export async function runDev(args: CliArgs, script: string, argv: string[]): Promise<void> {
   const logger = cliLogger({ ...args, command: "dev" });
   const cwd = process.cwd();
-  const { configPath, config, persistTo, port, ip } = serveSettings(args, cwd);
+  const settings = serveSettings(args, cwd);
+  const { configPath, config, persistTo } = settings;
   for (const warning of config.warnings) logger.warn(warning);
   // As for torpor start: the worker of a dev server that was killed finishes and exits first (it still has the objects open).
-  const lock = await lockDataDirWhenFree(persistTo, DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs, (reason) =>
-    logger.warn("Waiting for the data directory", { reason, waitMs: DEFAULT_CLUSTER_TIMEOUTS.lockWaitMs }),
-  );
+  const lock = await holdDataDir(persistTo, logger);
 
   let reloading: Promise<void> | null = null;
   let again: string[] | null = null;
@@ -71,12 +67,8 @@ export async function runDev(args: CliArgs, script: string, argv: string[]): Pro
   };
 
   const supervisor = new Supervisor({
+    ...supervisorBasics(settings, script, argv),
     workers: 1,
-    port,
-    ip,
-    persistTo,
-    script,
-    argv,
     logger,
     // The Worker's files as its bundle lists them (each reload bundles anew).
     prepare: bundleForWorkers(args, cwd, (bundle) => {
@@ -98,11 +90,7 @@ export async function runDev(args: CliArgs, script: string, argv: string[]): Pro
     throw listenError(error, "--port");
   }
   if (configPath !== null) watcher.add(configPath);
-  const token = args.adminToken ?? (process.env.TORPOR_ADMIN_TOKEN || null);
-  const admin =
-    args.adminPort === undefined
-      ? null
-      : await serveAdmin(clusterAdmin(supervisor, lock), { port: args.adminPort, host: args.adminIp, logger, token, dataDir: join(persistTo, "do") });
+  const admin = await serveSupervisorAdmin(args, supervisor, lock, persistTo, logger);
   const stopBackups = serveBackupRequests(persistTo, logger, (dest) => supervisor.backup(dest));
 
   stopOnSignals(logger, async (signal) => {

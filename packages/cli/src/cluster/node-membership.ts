@@ -24,6 +24,17 @@ export interface NodeTable {
   deadline: number;
 }
 
+/** The table of a node that has not joined yet: no slot, and a deadline already past (nothing may leave). */
+export function unjoinedTable(nodeId: string): NodeTable {
+  return {
+    nodeId,
+    slots: new Array(SLOT_COUNT).fill(-1),
+    epochs: new Array(SLOT_COUNT).fill(0),
+    remote: new Array(SLOT_COUNT).fill(null),
+    deadline: 0,
+  };
+}
+
 /** Options of {@link NodeMembership.join}. */
 export interface MembershipOptions {
   url: string;
@@ -66,13 +77,7 @@ export class NodeMembership {
     this.db = db;
     this.lease = lease;
     this.slots = new SlotLeases(db, options.nodeId);
-    this.#table = {
-      nodeId: options.nodeId,
-      slots: new Array(SLOT_COUNT).fill(-1),
-      epochs: new Array(SLOT_COUNT).fill(0),
-      remote: new Array(SLOT_COUNT).fill(null),
-      deadline: lease.deadline,
-    };
+    this.#table = { ...unjoinedTable(options.nodeId), deadline: lease.deadline };
   }
 
   /** Connects (checking the server), joins with a lease and takes this node's share of slots. */

@@ -8,6 +8,7 @@
  * never runs user code, so a slow object cannot delay a renewal.
  */
 import { SLOT_COUNT } from "@torpor/core/cluster";
+import { unjoinedTable } from "./node-table.ts";
 import type { Clock, Logger, TimerHandle, TorporError } from "@torpor/core";
 import { monotonicClock, monotonicNow, NodeLease, openClusterDb, SlotLeases, type ClusterDb, type SlotView } from "@torpor/postgres";
 
@@ -22,17 +23,6 @@ export interface NodeTable {
   remote: Array<{ node: string; address: string; expiresAt: number } | null>;
   /** This node's deadline on the monotonic clock: past it nothing may leave the node. */
   deadline: number;
-}
-
-/** The table of a node that has not joined yet: no slot, and a deadline already past (nothing may leave). */
-export function unjoinedTable(nodeId: string): NodeTable {
-  return {
-    nodeId,
-    slots: new Array(SLOT_COUNT).fill(-1),
-    epochs: new Array(SLOT_COUNT).fill(0),
-    remote: new Array(SLOT_COUNT).fill(null),
-    deadline: 0,
-  };
 }
 
 /** Options of {@link NodeMembership.join}. */

@@ -10,7 +10,7 @@ import { silentLogger } from "@torpor/core";
 import { openClusterDb } from "@torpor/postgres";
 import { pgIt, usePgServer } from "../../postgres/test/pg-fixture.ts";
 import { NodeMembership, type NodeTable } from "../src/cluster/node-membership.ts";
-import { clusterOn } from "./multinode-helpers.ts";
+import { clusterOn, slotOwners } from "./multinode-helpers.ts";
 
 const pg = usePgServer();
 const { freshDatabase } = clusterOn(pg, 3_000);
@@ -66,5 +66,35 @@ describe("node membership", () => {
     // What the workers were told covers the latest renewal (one renewal period of slack for the one in flight).
     expect(tables.at(-1)!.deadline).toBeGreaterThanOrEqual(membership.lease.deadline - 600);
     expect(tables.at(-1)!.deadline).toBeGreaterThan(deadlineAtLock + 2_000);
+  });
+
+  pgIt("another node's slots are taken when its lease ends, not at this node's next renewal", async () => {
+    const url = freshDatabase();
+    const join = (nodeId: string, ttlMs: number, tables: NodeTable[] = []) =>
+      NodeMembership.join({
+        url,
+        durability: "postgres",
+        nodeId,
+        address: `127.0.0.1:${nodeId === "a" ? 1 : 2}`,
+        ttlMs,
+        workers: 1,
+        logger: silentLogger,
+        onTable: (table) => tables.push(table),
+        onLost: () => {},
+        onDrain: async () => {},
+      });
+    // b holds every slot, then dies (stops renewing): its lease ends on PostgreSQL's clock within its 3 s TTL.
+    const b = await join("b", 3_000);
+    onTestFinished(() => b.abandon());
+    const tables: NodeTable[] = [];
+    // a renews every 24 s (TTL 120 s); its renewals are stopped too, so no renewal reads the table again.
+    const a = await join("a", 120_000, tables);
+    onTestFinished(() => a.abandon());
+    a.lease.stop();
+    await b.abandon();
+    expect(a.slots.owned.size).toBeLessThan(256);
+    // a read the table when it joined (b's lease then had under 3 s left): it reads it again when that lease ends.
+    await expect.poll(async () => [...(await slotOwners(url)).entries()], { timeout: 20_000, interval: 100 }).toEqual([["a", 256]]);
+    await expect.poll(() => tables.at(-1)!.slots.every((worker) => worker === 0), { timeout: 5_000, interval: 50 }).toBe(true);
   });
 });

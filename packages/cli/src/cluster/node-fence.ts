@@ -35,7 +35,8 @@ export class NodeFence {
   /** A renewal moved the deadline. The first one after the worker serves arms the fence. */
   update(deadline: number): void {
     if (deadline > this.#deadline) this.#deadline = deadline;
-    if (this.#onFence !== null) this.#armed = true;
+    // Deadline 0: the node has not joined yet (no lease, no slot); nothing leaves, and nothing is lost either.
+    if (this.#onFence !== null && this.#deadline > 0) this.#armed = true;
     this.#arm();
   }
 

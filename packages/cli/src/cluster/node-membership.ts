@@ -8,8 +8,9 @@
  * never runs user code, so a slow object cannot delay a renewal.
  */
 import { SLOT_COUNT } from "@torpor/core/cluster";
-import type { Logger, TorporError } from "@torpor/core";
-import { monotonicNow, NodeLease, openClusterDb, SlotLeases, type ClusterDb } from "@torpor/postgres";
+import { unjoinedTable } from "./node-table.ts";
+import type { Clock, Logger, TimerHandle, TorporError } from "@torpor/core";
+import { monotonicClock, monotonicNow, NodeLease, openClusterDb, SlotLeases, type ClusterDb, type SlotView } from "@torpor/postgres";
 
 /** Who serves each slot, as workers need it. */
 export interface NodeTable {
@@ -44,10 +45,14 @@ export interface MembershipOptions {
    * calls already go elsewhere: the table sent before says nobody here holds them.
    */
   onDrain(slots: number[]): Promise<void>;
+  /** The clock of the expiry watch (default: the monotonic clock). */
+  clock?: Clock;
 }
 
 /** At most this many slots are handed over per renewal, so a node joining moves objects gradually. */
 const DRAIN_BATCH = 32;
+/** The table is read again this long after another node's lease is due to end (PostgreSQL's now() must be past it). */
+const EXPIRY_SLACK_MS = 25;
 
 export class NodeMembership {
   readonly db: ClusterDb;
@@ -60,19 +65,16 @@ export class NodeMembership {
   #refreshing = false;
   /** Slots being handed over (their objects closing); not served here, not yet released. */
   readonly #draining = new Set<number>();
+  /** The read of the table due when the soonest-ending lease of another node ends (see #watchExpiry). */
+  #expiryTimer: TimerHandle | null = null;
+  #stopped = false;
 
   private constructor(options: MembershipOptions, db: ClusterDb, lease: NodeLease) {
     this.#options = options;
     this.db = db;
     this.lease = lease;
     this.slots = new SlotLeases(db, options.nodeId);
-    this.#table = {
-      nodeId: options.nodeId,
-      slots: new Array(SLOT_COUNT).fill(-1),
-      epochs: new Array(SLOT_COUNT).fill(0),
-      remote: new Array(SLOT_COUNT).fill(null),
-      deadline: lease.deadline,
-    };
+    this.#table = { ...unjoinedTable(options.nodeId), deadline: lease.deadline };
   }
 
   /** Connects (checking the server), joins with a lease and takes this node's share of slots. */
@@ -144,12 +146,31 @@ export class NodeMembership {
       }
       this.#table = { nodeId: this.#options.nodeId, slots, epochs, remote, deadline: this.lease.deadline };
       this.#options.onTable(this.#table);
+      this.#watchExpiry(views);
       if (excess.length > 0) void this.#handOver(excess);
     } catch (error) {
       this.#options.logger.warn("Reading the cluster's slots failed; retrying at the next renewal", { error });
     } finally {
       this.#refreshing = false;
     }
+  }
+
+  /**
+   * Reads the table again as soon as another node's lease ends, if no renewal read it by then: a node that died
+   * stops renewing, and its slots are taken at its lease's end instead of up to a renewal period later (the
+   * failover time is the TTL, not the TTL plus a renewal period). Each read moves the watch to the soonest end.
+   */
+  #watchExpiry(views: SlotView[]): void {
+    this.#expiryTimer?.cancel();
+    this.#expiryTimer = null;
+    if (this.#stopped || this.#options.durability !== "postgres") return;
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const v of views) if (v.owner !== null && v.owner !== this.#options.nodeId && v.leaseLeftMs > 0) soonest = Math.min(soonest, v.leaseLeftMs);
+    if (soonest === Number.POSITIVE_INFINITY) return;
+    this.#expiryTimer = (this.#options.clock ?? monotonicClock).setTimeout(() => {
+      this.#expiryTimer = null;
+      void this.refresh();
+    }, soonest + EXPIRY_SLACK_MS);
   }
 
   /** Slots held beyond this node's fair share of the live nodes (with durability in PostgreSQL, any node can serve any slot). */
@@ -193,6 +214,7 @@ export class NodeMembership {
    * node's (its data is on this disk) and wait for it to come back.
    */
   async leave(): Promise<void> {
+    this.#stop();
     this.lease.stop();
     try {
       if (this.#options.durability === "postgres") {
@@ -204,8 +226,15 @@ export class NodeMembership {
     }
   }
 
+  #stop(): void {
+    this.#stopped = true;
+    this.#expiryTimer?.cancel();
+    this.#expiryTimer = null;
+  }
+
   /** Stops renewing (fencing): the lease then runs out on its own. */
   async abandon(): Promise<void> {
+    this.#stop();
     this.lease.stop();
     await this.db.close().catch(() => {});
   }

@@ -24,6 +24,7 @@ import { holdDataDir } from "../data-dir.ts";
 import type { ClusterTimeouts } from "./cluster-timeouts.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import type { NodeMembership } from "./node-membership.ts";
+import { unjoinedTable } from "./node-table.ts";
 import { PeerServer } from "./peer-server.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { serveSupervisorAdmin, supervisorBasics } from "./supervised.ts";
@@ -59,18 +60,17 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   mkdirSync(clusterDir, { recursive: true });
   let supervisor: Supervisor;
   let node: Awaited<ReturnType<typeof joinCluster>> | null = null;
+  const url = args.cluster ?? config.torpor.cluster;
+  const durability = args.durability ?? config.torpor.durability ?? "postgres";
   try {
-    const url = args.cluster ?? config.torpor.cluster;
-    if (url !== undefined) {
-      node = await joinCluster(args, url, config.torpor, { workers, ip, clusterDir, logger, supervisor: () => supervisor });
-    }
     supervisor = new Supervisor({
       ...supervisorBasics(settings, script, argv),
       workers,
       logger,
       timeouts,
       prepare: bundleForWorkers(args, process.cwd()),
-      ...(node !== null ? { node: { url: node.url, durability: node.durability, table: node.membership.table } } : {}),
+      // The workers start holding no slot; the node's table reaches them once it joined (below).
+      ...(url !== undefined ? { node: { url, durability, table: unjoinedTable(nodeIdFor(durability, clusterDir)) } } : {}),
     });
   } catch (error) {
     lock.release();
@@ -78,10 +78,21 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   }
   try {
     await supervisor.start();
+    // Only once the workers serve: a node that holds a lease counts in the other nodes' shares (they hand it slots)
+    // and takes its own share at once, and calls for those slots would wait for workers still loading.
+    if (url !== undefined) {
+      node = await joinCluster(args, url, config.torpor, {
+        durability,
+        nodeId: supervisor.options.node!.table.nodeId,
+        workers,
+        ip,
+        clusterDir,
+        logger,
+        supervisor: () => supervisor,
+      });
+    }
   } catch (error) {
     await supervisor.stop();
-    await node?.membership.abandon();
-    await node?.peer.close();
     lock.release();
     throw listenError(error, "--port");
   }
@@ -139,11 +150,18 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
 async function joinCluster(
   args: CliArgs,
   url: string,
-  t: { durability?: "postgres" | "local" | undefined; leaseTtlMs?: number | undefined; nodeAddress?: string | undefined; peerPort?: number | undefined },
-  context: { workers: number; ip: string; clusterDir: string; logger: Logger; supervisor: () => Supervisor | undefined },
+  t: { leaseTtlMs?: number | undefined; nodeAddress?: string | undefined; peerPort?: number | undefined },
+  context: {
+    durability: "postgres" | "local";
+    nodeId: string;
+    workers: number;
+    ip: string;
+    clusterDir: string;
+    logger: Logger;
+    supervisor: () => Supervisor | undefined;
+  },
 ) {
-  const durability = args.durability ?? t.durability ?? "postgres";
-  const { logger } = context;
+  const { durability, logger } = context;
   let membership: NodeMembership | null = null;
   const unavailable = { ok: false as const, error: { name: "TorporError", code: "ERR_OBJECT_UNAVAILABLE", message: "This node is starting or stopping." } };
   const peer = new PeerServer({
@@ -167,7 +185,7 @@ async function joinCluster(
     membership = await NodeMembership.join({
       url,
       durability,
-      nodeId: nodeIdFor(durability, context.clusterDir),
+      nodeId: context.nodeId,
       address,
       ttlMs: args.leaseTtlMs ?? t.leaseTtlMs ?? 10_000,
       workers: context.workers,

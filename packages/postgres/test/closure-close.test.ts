@@ -9,13 +9,11 @@
  * close of the batch does), this node would serve a write no other node can
  * restore, and ship pages written over a database PostgreSQL never had.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { describe, expect, onTestFinished } from "vitest";
 import { hexFromName } from "@torpor/core/cluster";
 import type { ObjectKey, StorageHooks } from "@torpor/core/storage";
-import { LogShipper, NodeLease, ObjectLog, SlotLeases, postgresStorage } from "../src/index.ts";
+import { startTestStorage } from "./fixtures/node-harness.ts";
 import { openFresh, pgIt, usePgServer } from "./pg-fixture.ts";
 import { restoredRows } from "./restored-rows.ts";
 
@@ -32,13 +30,7 @@ describe("closing storage with a transaction() closure open (PostgreSQL provider
         const url = pg.get().url;
         const db = await openFresh(url);
         onTestFinished(() => db.close());
-        const dir = mkdtempSync(join(tmpdir(), "torpor-closure-close-"));
-        const lease = await NodeLease.join(db, { nodeId: "a", address: "a:1", ttlMs: 60_000 });
-        const slots = new SlotLeases(db, "a");
-        await slots.rebalance();
-        const log = new ObjectLog(db);
-        const shipper = new LogShipper(log, { canAcknowledge: () => lease.valid() });
-        const storage = postgresStorage({ dir, nodeId: "a", log, shipper, slotEpoch: (s) => slots.owned.get(s) ?? null });
+        const { dir, lease, shipper, storage } = await startTestStorage(db, "a");
         onTestFinished(() => {
           lease.stop();
           storage.close();

@@ -11,13 +11,11 @@
  * without the object or its gate, on the same connection, so a message the
  * gate released earlier arrives before it and a held one after it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { describe, expect, onTestFinished } from "vitest";
 import { WebSocket as WsClient } from "ws";
 import { DurableObject, Response, Runtime, silentLogger, WebSocketPair, WebSocketRequestResponsePair, type WebSocket } from "@torpor/core";
-import { LogShipper, NodeLease, ObjectLog, SlotLeases, postgresStorage } from "../src/index.ts";
+import { startTestStorage } from "./fixtures/node-harness.ts";
 import { openFresh, pgIt, usePgServer } from "./pg-fixture.ts";
 import { restoredRows } from "./restored-rows.ts";
 
@@ -57,13 +55,7 @@ describe("output gate while a transaction() closure is open (PostgreSQL provider
     const url = pg.get().url;
     const db = await openFresh(url);
     onTestFinished(() => db.close());
-    const dir = mkdtempSync(join(tmpdir(), "torpor-closure-gate-"));
-    const lease = await NodeLease.join(db, { nodeId: "a", address: "a:1", ttlMs: 60_000 });
-    const slots = new SlotLeases(db, "a");
-    await slots.rebalance();
-    const log = new ObjectLog(db);
-    const shipper = new LogShipper(log, { canAcknowledge: () => lease.valid() });
-    const storage = postgresStorage({ dir, nodeId: "a", log, shipper, slotEpoch: (s) => slots.owned.get(s) ?? null });
+    const { dir, lease, shipper, storage } = await startTestStorage(db, "a");
     const runtime = new Runtime({ objects: { CLOSER: Closer }, storage, logger: silentLogger });
     const { url: httpUrl } = await runtime.listen({ port: 0 });
     onTestFinished(async () => {

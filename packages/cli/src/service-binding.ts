@@ -1,5 +1,5 @@
 import type { ExecutionContext, Runtime } from "@torpor/core";
-import { rpcCall, rpcResult, TorporError } from "@torpor/core";
+import { afterOutputGate, rpcCall, rpcResult, TorporError } from "@torpor/core";
 import { disposeValue, type Invoke, pipeline, rpcProperty } from "@torpor/core/cluster";
 
 /** An exported WorkerEntrypoint class (default or named). */
@@ -161,20 +161,24 @@ export function serviceBinding(registry: ServiceRegistry, service: string, entry
     }
     return found;
   };
-  const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => send(target(), entrypoint, toRequest(input, init));
+  // From Durable Object code, a request or call leaves once the object's writes so far are durable, as workerd's fetch and
+  // RPC wait for the output locks (the whole request is made after the wait, errors included, as there).
+  const fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
+    afterOutputGate(async () => send(target(), entrypoint, toRequest(input, init)));
   // A member along a path: its first name is the entrypoint's method or property, the rest is pipelined on what that gives
   // (`env.B.makeCounter().increment()`), as on a Durable Object stub.
-  const invokePath: Invoke = (path, args, op) => {
-    const name = path[0]!;
-    if (path.length === 1) return op === "call" ? invoke(target(), entrypoint, name, args) : readProperty(target(), entrypoint, name);
-    return readProperty(target(), entrypoint, name).then(async (value) => {
-      try {
-        return await pipeline(value, path.slice(1), args, op);
-      } finally {
-        disposeValue(value);
-      }
+  const invokePath: Invoke = (path, args, op) =>
+    afterOutputGate(async () => {
+      const name = path[0]!;
+      if (path.length === 1) return op === "call" ? invoke(target(), entrypoint, name, args) : readProperty(target(), entrypoint, name);
+      return readProperty(target(), entrypoint, name).then(async (value) => {
+        try {
+          return await pipeline(value, path.slice(1), args, op);
+        } finally {
+          disposeValue(value);
+        }
+      });
     });
-  };
   const members = new Map<string, object>();
   return new Proxy(
     {},

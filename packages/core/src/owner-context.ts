@@ -38,3 +38,27 @@ export function currentOutputBarrier(): Promise<void> | null {
   const owner = ownerContext.getStore() as Partial<OutputOwner> | undefined;
   return owner?.outputBarrier === undefined ? null : owner.outputBarrier();
 }
+
+/** A connection that code of an owner opened or accepted, ended when that owner is torn down (see `tieToRunningOwner`). */
+export interface TiedConnection {
+  /** Ends the connection without a closing handshake and without telling the dead code's listeners. */
+  drop(): void;
+  /** False once the connection is closed (it no longer needs ending). */
+  isOpen(): boolean;
+}
+
+/** An owner that ends the connections its code opened or accepted when it is torn down (an object's incarnation). */
+export interface ConnectionOwner {
+  tieConnection(connection: TiedConnection): void;
+}
+
+/**
+ * Ties `connection` to the running code's owner: when that owner is torn
+ * down (an object instance reset), the connection is dropped, as workerd
+ * destroys every I/O object of a broken actor's context (the peer sees the
+ * connection end without a Close frame). Nothing outside object code.
+ */
+export function tieToRunningOwner(connection: TiedConnection): void {
+  const owner = ownerContext.getStore() as Partial<ConnectionOwner> | undefined;
+  owner?.tieConnection?.(connection);
+}

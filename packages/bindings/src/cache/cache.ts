@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { systemClock, type Clock } from "@torpor/core";
+import { afterOutputGate, systemClock, type Clock } from "@torpor/core";
 import { notModified, parseRanges, storagePlan, type ByteRange } from "./cache-policy.ts";
 import { CacheStore, type CacheStoreLimits } from "./cache-store.ts";
 
@@ -71,9 +71,10 @@ export class Cache {
       await response.body?.cancel();
       return undefined;
     }
-    await this.#storage
-      .store()
-      .put(this.#name, keyOf(request), { status: response.status, headers: plan.headers, expires: now + plan.ttl }, response.body, now);
+    // The write waits for the calling Durable Object's output gate, as workerd's Cache.put waits for the output locks.
+    await afterOutputGate(() =>
+      this.#storage.store().put(this.#name, keyOf(request), { status: response.status, headers: plan.headers, expires: now + plan.ttl }, response.body, now),
+    );
     return undefined;
   }
 

@@ -1,3 +1,4 @@
+import { afterOutputGate } from "@torpor/core";
 import { D1Failure, type D1Engine, type D1Meta, type D1QueryResult, type D1Value } from "./d1-engine.ts";
 
 /** `all()`, `run()` and each `batch()` entry: rows as objects, and the meta. */
@@ -75,8 +76,18 @@ export class D1DatabaseSession {
     return value === FIRST_UNCONSTRAINED || value === FIRST_PRIMARY ? null : value;
   }
 
-  /** @internal runs queries on the engine; a failure rejects with `D1_ERROR`. */
-  async _send(queries: Array<{ sql: unknown; params: unknown }>): Promise<D1QueryResult[]> {
+  /**
+   * @internal runs queries on the engine; a failure rejects with `D1_ERROR`.
+   * Every query (reads too) waits for the calling Durable Object's output
+   * gate, as on workerd, where D1 is a fetch to the database (fetch waits for
+   * the output locks): the database commits at once, so without the wait a
+   * power loss could keep this write and lose the object's write before it.
+   */
+  _send(queries: Array<{ sql: unknown; params: unknown }>): Promise<D1QueryResult[]> {
+    return afterOutputGate(async () => this.#sendNow(queries));
+  }
+
+  #sendNow(queries: Array<{ sql: unknown; params: unknown }>): D1QueryResult[] {
     const checked = queries.map(checkQuery);
     let outcome: ReturnType<D1Engine["run"]>;
     try {

@@ -1,3 +1,4 @@
+import { afterOutputGate } from "@torpor/core";
 import { argumentTypeError, toInt32 } from "../conversions.ts";
 import type { BlobSource } from "./blob-files.ts";
 import type { BucketStore } from "./bucket-store.ts";
@@ -83,7 +84,9 @@ export function putValue(method: string, iface: string, position: number, value:
  * An R2 bucket binding (`env.MY_BUCKET`), as workerd's R2Bucket with Miniflare's local
  * R2 behind it: `head`, `get` (ranges, conditionals), `put` (HTTP and custom metadata,
  * checksums, conditionals), `delete`, `list` (prefix, delimiter, cursor, startAfter,
- * include) and multipart uploads, with their results and errors.
+ * include) and multipart uploads, with their results and errors. Writes (put, delete and
+ * every multipart step) wait for the calling Durable Object's output gate, as workerd's
+ * do (its R2 PUT requests wait for the output locks); head, get and list do not.
  */
 export class R2Bucket {
   readonly #store: BucketStore;
@@ -128,7 +131,9 @@ export class R2Bucket {
     const checksum = checksumOption(options);
     if (options.storageClass !== undefined) String(options.storageClass);
     return asBindingError("put", async () => {
-      const row = await this.#store.put(key, source, { httpMetadata: encodeHttpMetadata(http), customMetadata: custom, checksum, onlyIf });
+      const row = await afterOutputGate(() =>
+        this.#store.put(key, source, { httpMetadata: encodeHttpMetadata(http), customMetadata: custom, checksum, onlyIf }),
+      );
       // The binding returns the metadata it sent, as workerd does.
       return row === null ? null : new HeadResult(objectFields(row, undefined, { http, custom }));
     });
@@ -139,7 +144,7 @@ export class R2Bucket {
     const keys = args[0];
     if (args.length < 1 || keys === undefined || typeof keys === "symbol") throw argumentTypeError("delete", IFACE, 1, "string or Array");
     const list = Array.isArray(keys) ? keys.map(String) : [String(keys)];
-    await asBindingError("delete", () => this.#store.delete(list));
+    await asBindingError("delete", () => afterOutputGate(async () => this.#store.delete(list)));
   }
 
   /** Lists objects in key order: up to `limit` (1000; 100 with `include`), with `delimitedPrefixes` for a delimiter. */
@@ -184,10 +189,9 @@ export class R2Bucket {
     const options = optionsArgument(args[1], "createMultipartUpload", 2, "MultipartOptions");
     const custom = options.customMetadata === undefined ? {} : customMetadataOption(options.customMetadata, "MultipartOptions");
     const http = options.httpMetadata === undefined ? emptyHttpMetadata() : httpMetadataOption(options.httpMetadata);
-    return asBindingError("createMultipartUpload", () => {
-      const uploadId = this.#store.createUpload(key, encodeHttpMetadata(http), custom);
-      return new R2MultipartUpload(this.#store, key, uploadId);
-    });
+    return asBindingError("createMultipartUpload", () =>
+      afterOutputGate(async () => new R2MultipartUpload(this.#store, key, this.#store.createUpload(key, encodeHttpMetadata(http), custom))),
+    );
   }
 
   /** An upload started earlier (by id); nothing is checked until it is used. */
@@ -223,12 +227,15 @@ export class R2MultipartUpload {
     const source = putValue("uploadPart", "R2MultipartUpload", 2, args[1], args);
     if (partNumber < 1 || partNumber > R2_LIMITS.maxPartNumber)
       throw new TypeError(`Part number must be between 1 and 10000 (inclusive). Actual value was: ${partNumber}`);
-    return asBindingError("uploadPart", async () => ({ partNumber, etag: await this.#store.uploadPart(this.key, this.uploadId, partNumber, source) }));
+    return asBindingError("uploadPart", async () => ({
+      partNumber,
+      etag: await afterOutputGate(() => this.#store.uploadPart(this.key, this.uploadId, partNumber, source)),
+    }));
   }
 
   /** Aborts the upload; a finished one is left as it is. */
   async abort(): Promise<void> {
-    await asBindingError("abortMultipartUpload", () => this.#store.abortUpload(this.key, this.uploadId));
+    await asBindingError("abortMultipartUpload", () => afterOutputGate(async () => this.#store.abortUpload(this.key, this.uploadId)));
   }
 
   /** Joins the parts, in the order given, into the object. */
@@ -241,7 +248,7 @@ export class R2MultipartUpload {
     });
     return asBindingError(
       "completeMultipartUpload",
-      async () => new HeadResult(objectFields(await this.#store.completeUpload(this.key, this.uploadId, parts), undefined)),
+      async () => new HeadResult(objectFields(await afterOutputGate(() => this.#store.completeUpload(this.key, this.uploadId, parts)), undefined)),
     );
   }
 }

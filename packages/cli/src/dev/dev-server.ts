@@ -17,10 +17,11 @@ import { serveSupervisorAdmin, supervisorBasics } from "../cluster/supervised.ts
 import { Supervisor } from "../cluster/supervisor.ts";
 import { holdDataDir } from "../data-dir.ts";
 import { cliLogger } from "../logging.ts";
-import { listenError, serveSettings } from "../serve.ts";
+import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { describeLoadError } from "./load-error.ts";
 import { SourceWatcher } from "./source-watcher.ts";
+import { bundleForWorkers } from "../supervisor-bundle.ts";
 
 /** Torpor's own code (a source checkout's packages, or anything installed): never the Worker's sources. */
 const TORPOR_PACKAGES = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -69,6 +70,10 @@ export async function runDev(args: CliArgs, script: string, argv: string[]): Pro
     ...supervisorBasics(settings, script, argv),
     workers: 1,
     logger,
+    // The Worker's files as its bundle lists them (each reload bundles anew).
+    prepare: bundleForWorkers(args, cwd, (bundle) => {
+      for (const path of bundle.inputs) if (isWorkerSource(path)) watcher.add(path);
+    }),
     onImports: (urls) => {
       for (const url of urls) {
         if (!url.startsWith("file:")) continue;

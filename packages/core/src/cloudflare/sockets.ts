@@ -8,6 +8,9 @@ import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { TorporError } from "../errors.ts";
+import { currentIncarnation } from "../object/incarnation.ts";
+import { tieToRunningOwner } from "../owner-context.ts";
+import { GatedConnection } from "./gated-connection.ts";
 
 /** Where to connect: `{ hostname, port }` or "host:port". */
 export interface SocketAddress {
@@ -27,14 +30,25 @@ export interface SocketInfo {
   localAddress?: string;
 }
 
-/** Opens a TCP connection, as Cloudflare's `connect()`. */
+/**
+ * Opens a TCP connection, as Cloudflare's `connect()`. From Durable Object
+ * code, as on workerd, the connection starts once the object's writes so far
+ * are durable, each write leaves once the writes before it are, and the
+ * socket is dropped if the instance is reset (gated-connection.ts).
+ */
 export function connect(address: SocketAddress | string, options: SocketOptions = {}): Socket {
   const { hostname, port } = parseAddress(address);
   const secure = options.secureTransport ?? "off";
   const allowHalfOpen = options.allowHalfOpen === true;
+  const openEvent = secure === "on" ? "secureConnect" : "connect";
   // allowHalfOpen applies to plain TCP only (node:tls takes no such option).
-  const raw = secure === "on" ? tlsConnect({ host: hostname, port, servername: hostname }) : netConnect({ host: hostname, port, allowHalfOpen });
-  return new Socket(raw, secure, secure === "on" ? "secureConnect" : "connect");
+  const open = (): NetSocket =>
+    secure === "on" ? tlsConnect({ host: hostname, port, servername: hostname }) : netConnect({ host: hostname, port, allowHalfOpen });
+  const incarnation = currentIncarnation();
+  if (incarnation === undefined) return new Socket(open(), secure, openEvent);
+  const gated = new GatedConnection(incarnation, open, openEvent, secure === "on" ? false : allowHalfOpen);
+  tieToRunningOwner({ drop: () => gated.destroy(), isOpen: () => !gated.destroyed });
+  return new Socket(gated as unknown as NetSocket, secure, openEvent);
 }
 
 /** An open (or opening) outbound socket. */

@@ -7,7 +7,7 @@
  * no success, send nothing and start no subrequest.
  */
 import { TorporError } from "../errors.ts";
-import type { OutputOwner } from "../owner-context.ts";
+import type { ConnectionOwner, OutputOwner, TiedConnection } from "../owner-context.ts";
 import { currentOwner, type FaultOwner } from "./fault-isolation.ts";
 
 /** What an incarnation reports to its object. */
@@ -23,11 +23,14 @@ export interface IncarnationHost {
 }
 
 /** The async context of one instance of an object. */
-export class Incarnation implements FaultOwner, OutputOwner {
+export class Incarnation implements FaultOwner, OutputOwner, ConnectionOwner {
   /** Why the incarnation was reset (the error its unfinished events fail with), or null. */
   #resetBy: Error | null = null;
   /** Timers its code set that have not fired (or, intervals, been cleared): see object-timers.ts. */
   #timers: Set<NodeJS.Timeout> | null = null;
+
+  /** Connections its code accepted or opened that no object owns (client ends, outbound clients, `connect()` sockets). */
+  #connections: Set<TiedConnection> | null = null;
 
   constructor(readonly host: IncarnationHost) {}
 
@@ -49,6 +52,27 @@ export class Incarnation implements FaultOwner, OutputOwner {
   outputBarrier(): Promise<void> | null {
     if (this.#resetBy !== null) return Promise.reject(this.#resetBy);
     return this.host.outputBarrier();
+  }
+
+  /** Its code accepted or opened `connection`: dropped if the incarnation is reset (at once if it already was). */
+  tieConnection(connection: TiedConnection): void {
+    if (this.#resetBy !== null) {
+      connection.drop();
+      return;
+    }
+    const connections = (this.#connections ??= new Set());
+    // Closed ones are let go now and then, so a long-lived instance opening many does not keep them all.
+    if (connections.size >= 32 && (connections.size & (connections.size - 1)) === 0) {
+      for (const c of connections) if (!c.isOpen()) connections.delete(c);
+    }
+    connections.add(connection);
+  }
+
+  /** Drops the connections its code accepted or opened (the instance was reset: nothing of it runs on). */
+  dropConnections(): void {
+    const connections = this.#connections;
+    this.#connections = null;
+    for (const connection of connections ?? []) if (connection.isOpen()) connection.drop();
   }
 
   /** A timer of this incarnation's code was set. */

@@ -62,10 +62,17 @@ export class Incarnations implements IncarnationHost {
     );
   }
 
-  /** `incarnation` was reset with `error`: its unfinished events fail with it; its pending timers would only run dead code. */
+  /**
+   * `incarnation` was reset with `error`: its unfinished events fail with it;
+   * its pending timers would only run dead code; the connections its code
+   * accepted or opened that no object owns are dropped, as workerd tears down
+   * a broken actor's I/O (the peer sees 1006 "WebSocket disconnected without
+   * sending Close frame.").
+   */
   reset(incarnation: Incarnation, error: Error): void {
     this.#discard(incarnation, error);
     for (const timer of incarnation.takeTimers()) if (timer.hasRef()) cancelTimer(timer);
+    incarnation.dropConnections();
   }
 
   #discard(incarnation: Incarnation, error: Error): void {

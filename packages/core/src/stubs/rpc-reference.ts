@@ -5,6 +5,7 @@
  * (`Symbol.dispose`, `dup()`), and every call returns a promise that can be
  * pipelined (`stub.getCounter().increment()` before the counter arrives).
  */
+import { afterOutputGate } from "../object/incarnation.ts";
 
 /** A call (`op` "call") or a property read ("get") along a property path of a stub's value. */
 export type RpcOp = "call" | "get";
@@ -78,7 +79,9 @@ class StubHold {
     this.exported.release();
   }
 
-  readonly invoke: Invoke = (path, args, op) => (this.disposed ? Promise.reject(disposedStub()) : this.exported.invoke(path, args, op));
+  // A call through a stub leaves once the calling object's writes so far are durable, whatever the stub points at (a
+  // handle another object exported, a local function), as workerd's RPC calls wait for the output locks.
+  readonly invoke: Invoke = (path, args, op) => (this.disposed ? Promise.reject(disposedStub()) : afterOutputGate(() => this.exported.invoke(path, args, op)));
 }
 
 const kHold = Symbol("torpor.rpcStubHold");

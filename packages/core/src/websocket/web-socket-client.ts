@@ -1,5 +1,5 @@
 import { WebSocket as WsConnection } from "ws";
-import { currentOutputBarrier } from "../owner-context.ts";
+import { currentOutputBarrier, outsideOwners, tieToRunningOwner } from "../owner-context.ts";
 import { CLOSED, CONNECTING, OPEN, STANDARD, SocketEnd, type SocketListener } from "./socket-end.ts";
 
 /** Cloudflare's largest WebSocket message (32 MiB), also for messages an outbound client receives. */
@@ -46,6 +46,7 @@ export function openClient(url: string | URL, protocols: string | string[] | und
   const end = new SocketEnd();
   end.state = CONNECTING;
   end.listener = listener;
+  tieToOpeningCode(end);
   const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
   const state: ClientState = { url: parsed.href, connecting: null, waiting: false };
   clients.set(end, state);
@@ -128,3 +129,22 @@ export function isConnecting(end: SocketEnd): boolean {
 }
 
 function ignore(): void {}
+
+/**
+ * Ties a socket no object owns (an outbound client, or a client end that
+ * object code accepted) to the code opening or accepting it: if that
+ * object's instance is reset, the socket is dropped (a handshake still
+ * running is abandoned), as workerd tears down a broken actor's I/O; the
+ * peer sees 1006 "WebSocket disconnected without sending Close frame.".
+ */
+export function tieToOpeningCode(end: SocketEnd): void {
+  tieToRunningOwner({
+    drop: () =>
+      outsideOwners(() => {
+        abortClient(end);
+        end.drop();
+      }),
+    // An end the object then returned from its fetch() is its own (owner set): its reset closes it with 1011 instead.
+    isOpen: () => end.state !== CLOSED && end.owner === null,
+  });
+}

@@ -1,7 +1,7 @@
 import { deserializeAttachment, serializeAttachment } from "./attachment.ts";
 import { TorporError, argumentTypeError, workerdError } from "../errors.ts";
 import { CLOSED, CLOSING, CONNECTING, HIBERNATABLE, OPEN, STANDARD, SocketEnd, type Message, type SocketListener } from "./socket-end.ts";
-import { abortClient, clientUrl, isConnecting, openClient, type ClientListener } from "./web-socket-client.ts";
+import { abortClient, clientUrl, isConnecting, openClient, tieToOpeningCode, type ClientListener } from "./web-socket-client.ts";
 
 /** The event objects passed to `addEventListener` listeners. */
 export interface WebSocketOpenEvent {
@@ -113,7 +113,11 @@ export class WebSocket {
     if (end.mode === HIBERNATABLE) throw workerdError(TypeError, "ERR_WEBSOCKET_ALREADY_ACCEPTED", "Can't accept() WebSocket after enabling hibernation.");
     // Unset: the compatibility date decides (web_socket_auto_reply_to_close).
     if (typeof options?.allowHalfOpen === "boolean") end.allowHalfOpen = options.allowHalfOpen;
-    if (end.owner === null) end.listener = listenerFor(this);
+    if (end.owner === null) {
+      end.listener = listenerFor(this);
+      // Object code accepting a client end: the socket ends with its instance (dropped if it is reset).
+      tieToOpeningCode(end);
+    }
     end.markAccepted(STANDARD);
   }
 

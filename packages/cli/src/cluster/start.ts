@@ -72,9 +72,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       timeouts,
       prepare: bundleForWorkers(args, process.cwd()),
       // The workers start holding no slot; the node's table reaches them once it joined (below).
-      ...(url !== undefined
-        ? { node: { url, durability, table: unjoinedTable(nodeIdFor(durability, clusterDir)), deadlines: deadlines!.source } }
-        : {}),
+      ...(url !== undefined ? { node: { url, durability, table: unjoinedTable(nodeIdFor(durability, clusterDir)), deadlines: deadlines!.source } } : {}),
     });
   } catch (error) {
     lock.release();

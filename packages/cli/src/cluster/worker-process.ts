@@ -10,6 +10,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core";
 import type { FromWorker, ToWorker } from "./ipc.ts";
+import { workerMallocEnv } from "./malloc-settings.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
 
@@ -70,7 +71,14 @@ export class WorkerProcess {
     this.serial = options.serial;
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
-      env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
+      // glibc malloc settings (malloc-settings.ts) unless the user chose their own.
+      env: {
+        ...process.env,
+        ...workerMallocEnv(process.env),
+        ...options.env,
+        TORPOR_CLUSTER_WORKER: String(options.index),
+        TORPOR_CLUSTER_SUPERVISOR: String(process.pid),
+      },
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -10,7 +10,6 @@ import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core";
 import type { FromWorker, ToWorker } from "./ipc.ts";
-import { workerMallocEnv } from "./malloc-settings.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
 
@@ -71,14 +70,7 @@ export class WorkerProcess {
     this.serial = options.serial;
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
-      // glibc malloc settings (malloc-settings.ts) unless the user chose their own.
-      env: {
-        ...process.env,
-        ...workerMallocEnv(process.env),
-        ...options.env,
-        TORPOR_CLUSTER_WORKER: String(options.index),
-        TORPOR_CLUSTER_SUPERVISOR: String(process.pid),
-      },
+      env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -10,6 +10,7 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   rooms: () => import("./rooms.ts"),
   objects: () => import("./objects.ts"),
   memory: () => import("./memory.ts"),
+  processes: () => import("./processes.ts"),
   echo: () => import("./echo.ts"),
   events: () => import("./events.ts"),
   broadcast: () => import("./broadcast.ts"),

@@ -80,6 +80,11 @@ export function treeRssOf(pid: number): number {
   return sum;
 }
 
+/** The command name (`node`, `esbuild`, …). */
+export function commOf(pid: number): string {
+  return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+}
+
 /** User + system CPU time of `pid` and its descendants (µs). */
 export function treeCpuOf(pid: number): number {
   let sum = 0;

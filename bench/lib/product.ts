@@ -1,6 +1,7 @@
 // The product-path sides of one scenario, measured in the same run: raw ws (the ceiling for anything
 // built on ws; with better-sqlite3 where the scenario writes), workerd through miniflare (the same
 // Worker module), and `torpor start` on bench/project. Servers are pinned to core 0, load to core 1.
+import { buildPackages } from "./build.ts";
 import { start, type Child } from "./proc.ts";
 import { CLIENT_CPU, SERVER_CPU, scratchDir } from "./sides.ts";
 
@@ -38,6 +39,13 @@ export interface ProductOptions {
   pinned?: boolean;
   /** Both Node servers exactly as shipped: no --expose-gc, no Node flags, torpor start with no tuning flags. */
   defaults?: boolean;
+  /**
+   * Which CLI runs: "dist" (built, as npm installs it: no module hooks in any process) or "source" (this
+   * checkout's TypeScript through tsx and a resolve hook in every process). Default: "dist" with `defaults`.
+   */
+  cli?: "source" | "dist";
+  /** `torpor start --workers N` (default: the CLI's own choice). */
+  workers?: number;
 }
 
 export async function startProduct(label: string, mode: string, o: ProductOptions = {}): Promise<Product> {
@@ -50,6 +58,8 @@ export async function startProduct(label: string, mode: string, o: ProductOption
   ];
   const env = { BENCH_MODE: mode, BENCH_DIR: scratch.dir };
   const nodeFlags = o.nodeFlags ?? [];
+  const cli = o.cli ?? (o.defaults === true ? "dist" : "source");
+  if (cli === "dist") buildPackages();
   const started = await Promise.all(
     names.map((side) => {
       if (side === "raw")
@@ -66,6 +76,8 @@ export async function startProduct(label: string, mode: string, o: ProductOption
           BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" "),
           BENCH_DEFAULTS: o.defaults === true ? "1" : "0",
           BENCH_PIN: o.pinned === false ? "0" : "1",
+          BENCH_CLI: cli,
+          ...(o.workers !== undefined ? { BENCH_WORKERS: String(o.workers) } : {}),
         },
       });
     }),

@@ -5,11 +5,14 @@
 // BENCH_MODE sets the Worker's MODE var; BENCH_HIBERNATE_MS the idle time before hibernation.
 // BENCH_DEFAULTS=1: the CLI exactly as shipped (no Node flags, no --hibernate-after-ms; only where to
 // listen and store, and the admin endpoint), for figures that must be taken at the defaults.
+// BENCH_CLI=dist: the CLI from its build (packages/*/dist, as npm installs it: no module hooks in any
+// process; lib/build.ts builds it), else from this checkout's sources (tsx and a resolve hook in every process).
+// BENCH_WORKERS=N: `--workers N`.
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
+import { commOf, cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
 import { serve } from "../lib/proc.ts";
 import { SERVER_CPU } from "../lib/sides.ts";
 
@@ -39,11 +42,13 @@ const cliArgs = [
   "0",
   "--log-level",
   "info",
+  ...(process.env.BENCH_WORKERS ? ["--workers", process.env.BENCH_WORKERS] : []),
 ];
+const bin = process.env.BENCH_CLI === "dist" ? "bench/servers/torpor-dist.mjs" : "packages/cli/bin/torpor.js";
 // BENCH_PIN=0: every core (this wrapper is pinned to the client core, and children inherit that), so
 // the CLI's default worker count is the machine's cores.
 const pin = `taskset -c ${process.env.BENCH_PIN === "0" ? `0-${cpus().length - 1}` : SERVER_CPU} `;
-const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} packages/cli/bin/torpor.js ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
+const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} ${bin} ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
 const child = spawn("sh", ["-c", cmd], { cwd: cliRoot, stdio: ["ignore", "pipe", "inherit"] });
 process.on("exit", () => child.kill("SIGKILL"));
 process.on("SIGTERM", () => {
@@ -55,7 +60,8 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
   let url = "";
   let admin = "";
   const lines = createInterface({ input: child.stdout! });
-  const timer = setTimeout(() => reject(new Error("torpor start did not report its URLs within 120 s")), 120_000);
+  const startMs = Number(process.env.BENCH_START_TIMEOUT_MS ?? 120_000);
+  const timer = setTimeout(() => reject(new Error(`torpor start did not report its URLs within ${startMs / 1000} s`)), startMs);
   child.once("exit", (code) => reject(new Error(`torpor start exited (${code})`)));
   lines.on("line", (line) => {
     let entry: { message?: string; url?: string; level?: string };
@@ -102,7 +108,7 @@ serve(
     /** The supervisor and its workers (cluster mode, the default): what an operator's monitoring sums. */
     treeRss: () => treeRssOf(pid),
     treeCpu: () => treeCpuOf(pid),
-    processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p) })),
+    processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p), comm: commOf(p) })),
     fds: () => fdsOf(pid),
     /** Idle collections (idle-collector.ts) over every process, and their time (from the admin /metrics). */
     idleGc: async () => {

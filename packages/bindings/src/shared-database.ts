@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSharedWal } from "@torpor/storage-sqlite";
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5_000;
@@ -18,20 +19,15 @@ export const BUSY_TIMEOUT_MS = 5_000;
  *   processes never both hold a read lock and deadlock upgrading it.
  * - `synchronous = FULL`: a write the Worker saw succeed survives a crash of the
  *   process or the machine, as on Cloudflare.
+ * - `setup`: the file's idempotent schema statements, run as part of the open,
+ *   which is retried while several processes create the file at once
+ *   (`openSharedWal`).
  *
  * better-sqlite3 is synchronous: waiting for another process's lock blocks this
  * process's event loop for that time, so every transaction here is short
  * (no user code runs inside one).
  */
-export function openSharedDatabase(path: string): Database.Database {
+export function openSharedDatabase(path: string, setup?: (db: Database.Database) => void): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  try {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-  return db;
+  return openSharedWal(path, { synchronous: "FULL", timeoutMs: BUSY_TIMEOUT_MS, setup });
 }

@@ -83,7 +83,7 @@ async function startOne(
         throw new CliError("ERR_CONFIG_INVALID", `${config.path}: the name ${binding} is both a var and a binding of "${key}"; rename one.`);
     }
     setWorkerEnv({ ...env }, scope);
-    const worker = await loadWorker(config.main!, config.bindings, logger, scope);
+    const worker = await loadWorker(config.main!, config.bindings, logger, { moduleRules: config.moduleRules, scope });
     const fetch = withAssets(bound.route, worker.fetch);
     const runtime = new Runtime({
       objects: worker.objects,

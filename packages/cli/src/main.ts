@@ -1,16 +1,9 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { TorporError } from "@torpor/core";
 import { HELP, parseCliArgs } from "./args.ts";
-import { runD1 } from "./d1-command.ts";
 import { CliError } from "./errors.ts";
-import { serveSettings, startWorker } from "./serve.ts";
-import { stopOnSignals } from "./shutdown.ts";
-import { runReload } from "./cluster/reload.ts";
-import { runBackup, runRestore } from "./backup/backup-command.ts";
-import { runCluster } from "./cluster/start.ts";
-import { runWorker } from "./cluster/worker.ts";
-import { runDev } from "./dev/dev-server.ts";
+// Each command's modules are imported when it runs: a cluster worker never loads the supervisor's, nor
+// the supervisor the Worker runtime's bindings (every process pays for what it loads).
 
 /**
  * Runs the `torpor` command line (bin/torpor.js calls this after installing
@@ -20,7 +13,7 @@ export async function run(argv: string[], host: RunHost = {}): Promise<void> {
   try {
     await main(argv, host);
   } catch (error) {
-    if (error instanceof CliError || error instanceof TorporError || isUserErrorFromWorker(error)) {
+    if (error instanceof CliError || isUserError(error)) {
       process.stderr.write(`torpor: ${(error as Error).message}\n`);
     } else {
       process.stderr.write(`torpor: ${(error as Error)?.stack ?? String(error)}\n`);
@@ -37,7 +30,7 @@ export interface RunHost {
 
 async function main(argv: string[], host: RunHost): Promise<void> {
   // `torpor d1 …` has its own arguments (d1-command.ts).
-  if (argv[0] === "d1") return runD1(argv.slice(1));
+  if (argv[0] === "d1") return (await import("./d1-command.ts")).runD1(argv.slice(1));
   const args = parseCliArgs(argv);
   if (args.command === "help") {
     process.stdout.write(HELP);
@@ -48,26 +41,28 @@ async function main(argv: string[], host: RunHost): Promise<void> {
     process.stdout.write(`${pkg.version}\n`);
     return;
   }
-  if (args.command === "reload") return runReload(args);
-  if (args.command === "backup") return runBackup(args);
-  if (args.command === "restore") return runRestore(args);
+  if (args.command === "reload") return (await import("./cluster/reload.ts")).runReload(args);
+  if (args.command === "backup") return (await import("./backup/backup-command.ts")).runBackup(args);
+  if (args.command === "restore") return (await import("./backup/backup-command.ts")).runRestore(args);
   const command = args.command;
-  if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return runWorker({ ...args, command }, host);
+  if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return (await import("./cluster/worker.ts")).runWorker({ ...args, command }, host);
   // `torpor dev` reloads on save: a supervisor with one worker, reloaded as a cluster is (dev/dev-server.ts).
-  if (command === "dev" && args.watch) return runDev(args, process.argv[1]!, process.argv.slice(2));
+  if (command === "dev" && args.watch) return (await import("./dev/dev-server.ts")).runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {
-    const torpor = serveSettings(args, process.cwd()).config.torpor;
+    const torpor = (await import("./serve-settings.ts")).serveSettings(args, process.cwd()).config.torpor;
     const workers = args.workers ?? torpor.workers ?? availableParallelism();
     // One process needs no supervisor: `--workers 1` is today's single process. A node of several machines always
     // has one: it holds the node's lease, and never runs user code that could delay a renewal.
-    if (workers > 1 || (args.cluster ?? torpor.cluster) !== undefined) return runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
+    if (workers > 1 || (args.cluster ?? torpor.cluster) !== undefined)
+      return (await import("./cluster/start.ts")).runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
   }
-  const worker = await startWorker({ ...args, command });
+  const worker = await (await import("./serve.ts")).startWorker({ ...args, command });
   const { logger } = worker;
 
   // Unhandled rejections and uncaught exceptions are the runtime's to report while it serves
   // (attributed to their object); a second handler here logged every rejection twice.
 
+  const { stopOnSignals } = await import("./shutdown.ts");
   stopOnSignals(logger, (signal) => {
     // 1012 "service restart" tells clients to reconnect; Ctrl-C in dev is a plain 1001 "going away".
     const [code, reason] = signal === "SIGINT" && command === "dev" ? [1001, "Server stopped"] : [1012, "Server restarting"];
@@ -84,8 +79,8 @@ async function main(argv: string[], host: RunHost): Promise<void> {
   }
 }
 
-/** A CliError or TorporError a worker process reported (rebuilt from IPC, so not an instance of either here). */
-function isUserErrorFromWorker(error: unknown): boolean {
+/** A TorporError, or a CliError or TorporError a worker process reported (rebuilt from IPC, so not an instance of either here); by name, so this module need not load core. */
+function isUserError(error: unknown): boolean {
   const e = error as { name?: unknown; code?: unknown } | null;
   return typeof e?.code === "string" && (e.name === "CliError" || e.name === "TorporError");
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MODULE_RULES, globPattern, matchModuleRule, moduleSource, parseModuleRules, removedRuleMessage } from "./module-rules.ts";
+import { DEFAULT_MODULE_RULES, globPattern, matchModuleRule, parseModuleRules, removedRuleMessage } from "./module-rules.ts";
 
 describe("parseModuleRules", () => {
   it("has wrangler's defaults: .txt/.html Text, .bin Data, .wasm and .wasm?module CompiledWasm", () => {
@@ -54,14 +54,5 @@ describe("parseModuleRules", () => {
     expect(new RegExp(globPattern("assets/*.txt")).test("assets/deep/a.txt")).toBe(true);
     expect(new RegExp(globPattern("**/*.(txt)")).test("./a.(txt)")).toBe(true);
     expect(DEFAULT_MODULE_RULES.map((r) => r.type)).toEqual(["Text", "Data", "CompiledWasm"]);
-  });
-});
-
-describe("moduleSource", () => {
-  it("is the same text in the loader hooks (plain JavaScript) as here", async () => {
-    // The loader thread's twin (plain JavaScript, no types).
-    const hooks: string = "../bin/module-rules-hooks.js";
-    const { moduleSource: hookModuleSource } = (await import(hooks)) as { moduleSource: typeof moduleSource };
-    for (const type of ["Text", "Data", "CompiledWasm"] as const) expect(hookModuleSource(type, "/x/y.bin")).toBe(moduleSource(type, "/x/y.bin"));
   });
 });

@@ -1,4 +1,3 @@
-import { register } from "node:module";
 import { z } from "zod";
 
 /** The module types of wrangler's `rules` that a JavaScript Worker uses (`ESModule` and `CommonJS` load as JavaScript, as Node does). */
@@ -112,8 +111,8 @@ export function removedRuleMessage(specifier: string, rule: ModuleRule): string 
 /**
  * The module text a Text, Data or CompiledWasm import becomes: it reads the
  * file when imported, and its default export is a string, an ArrayBuffer or
- * a WebAssembly.Module, as on workerd. (bin/module-rules-hooks.js, which
- * runs before TypeScript can, has the same function; a test keeps them equal.)
+ * a WebAssembly.Module, as on workerd (worker-bundle.ts puts it in the bundle
+ * in place of the import).
  */
 export function moduleSource(type: ModuleRuleType, path: string): string {
   const read = `readFileSync(${JSON.stringify(path)})`;
@@ -122,18 +121,4 @@ export function moduleSource(type: ModuleRuleType, path: string): string {
   if (type === "Data") return `${head}const bytes = ${read};\nexport default bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);\n`;
   if (type === "CompiledWasm") return `${head}export default new WebAssembly.Module(${read});\n`;
   throw new TypeError(`No module source for rule type ${type}.`);
-}
-
-let installed = false;
-
-/**
- * Makes Node load Text, Data and CompiledWasm imports by `rules` (the CLI
- * calls it before importing the Worker). The resolve/load hooks run on
- * Node's loader thread (bin/module-rules-hooks.js); the rules travel there
- * as data. Registered once per process: the first Worker's rules apply.
- */
-export function installModuleRules(rules: ModuleRules): void {
-  if (installed) return;
-  installed = true;
-  register("../bin/module-rules-hooks.js", import.meta.url, { data: { rules } });
 }

@@ -7,13 +7,13 @@ import { checkAdminExposure } from "./admin-access.ts";
 import { DEFAULT_CLUSTER_TIMEOUTS } from "./cluster/cluster-timeouts.ts";
 import { startAdmin, type AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
-import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
+import type { WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { startAuxiliaryWorkers, serviceEnv, UNNAMED, withAssets } from "./auxiliary-workers.ts";
 import { mergeLimits, runtimeLimits } from "./limits.ts";
 import { cliLogger, withFields } from "./logging.ts";
-import { defaultModuleRules, installModuleRules } from "./module-rules.ts";
 import { ServiceRegistry } from "./service-binding.ts";
+import { listenError, serveSettings } from "./serve-settings.ts";
 import { entrypointExports, installWorkerGlobals, loadWorker, serviceTarget } from "./worker-module.ts";
 import { serveBackupRequests } from "./backup/backup-requests.ts";
 
@@ -29,20 +29,6 @@ export interface RunningWorker {
   close(code: number, reason: string): Promise<void>;
 }
 
-const EMPTY_CONFIG: WorkerConfig = {
-  path: null,
-  main: undefined,
-  compatibilityDate: undefined,
-  compatibilityFlags: [],
-  vars: {},
-  bindings: [],
-  bindingConfig: {},
-  dev: {},
-  torpor: {},
-  moduleRules: defaultModuleRules(),
-  warnings: [],
-};
-
 /** This process as one worker of a cluster (see cluster/worker.ts). */
 export interface ClusterRole {
   index: number;
@@ -51,23 +37,6 @@ export interface ClusterRole {
   storage?: StorageProvider;
   /** With `storage`: the SQLite files on this machine it works through (readiness probes them). */
   local?: SqliteStorageProvider;
-}
-
-/** What both a single process and a cluster supervisor read from the flags and the config. */
-export interface ServeSettings {
-  configPath: string | null;
-  config: WorkerConfig;
-  persistTo: string;
-  port: number;
-  ip: string;
-}
-
-/** Finds and reads the config, and resolves where to listen and store. */
-export function serveSettings(args: CliArgs, cwd: string): ServeSettings {
-  const configPath = findConfig(args.config, cwd);
-  const config = configPath === null ? EMPTY_CONFIG : readConfig(configPath);
-  const persistTo = args.persistTo !== undefined ? resolve(cwd, args.persistTo) : join(config.path !== null ? dirname(config.path) : cwd, ".torpor", "state");
-  return { configPath, config, persistTo, port: args.port ?? config.dev.port ?? 8787, ip: args.ip ?? config.dev.ip ?? "127.0.0.1" };
 }
 
 /** Reads the config, loads the Worker, and starts the runtime (and the admin endpoint if asked). */
@@ -190,7 +159,6 @@ async function startLocked(
   installWorkerGlobals(caches);
   // Module-level code of the entry may read env (vars and bindings are there; namespaces come with the runtime).
   setWorkerEnv({ ...vars });
-  installModuleRules(config.moduleRules);
   // The other Workers given (-c a -c b): each loaded apart, reachable through service bindings.
   const auxiliary = await startAuxiliaryWorkers(args.moreConfigs ?? [], {
     cwd,
@@ -205,7 +173,7 @@ async function startLocked(
   };
   let worker: Awaited<ReturnType<typeof loadWorker>>;
   try {
-    worker = await loadWorker(entry, config.bindings, logger);
+    worker = await loadWorker(entry, config.bindings, logger, { moduleRules: config.moduleRules });
   } catch (error) {
     await closeAuxiliary();
     throw error;
@@ -283,11 +251,4 @@ async function startLocked(
   };
 }
 
-export function listenError(error: unknown, flag: string): unknown {
-  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e.code === "EADDRINUSE")
-    return new CliError("ERR_CLI_USAGE", `Port ${e.port} on ${e.address} is in use; pick another with ${flag} (0 picks a free one).`);
-  if (e.code === "EADDRNOTAVAIL" || e.code === "EACCES")
-    return new CliError("ERR_CLI_USAGE", `Cannot listen on ${e.address}:${e.port} (${e.code}); check ${flag} and the address.`);
-  return error;
-}
+export { listenError, serveSettings, type ServeSettings } from "./serve-settings.ts";

@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type Runtime, type WorkerFetch } from "@torpor/core";
 import { WorkerEntrypoint } from "@torpor/core/cloudflare/workers";
 import { HTMLRewriter, type CacheStorage } from "@torpor/bindings";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
+import type { ModuleRules } from "./module-rules.ts";
 import { scheduler } from "./scheduler.ts";
+import { bundleWorker, importBundle, inheritedBundle } from "./worker-bundle.ts";
 import { serviceBinding, type EntrypointClass as ServiceEntrypoint, type ServiceRegistry, type ServiceTarget } from "./service-binding.ts";
 
 /** A loaded Worker: its fetch handler (if any), a class per binding, and its named entrypoint classes. */
@@ -36,16 +37,22 @@ export function installWorkerGlobals(caches: CacheStorage): void {
 /**
  * Imports the entry module and finds the fetch handler and every bound class. A `scope` loads
  * it apart (another Worker of this process: its own module instances and cloudflare:workers env).
+ * The entry is imported as one bundle (worker-bundle.ts): the one the supervisor built for this
+ * process if it handed one down, else one built here.
  */
-export async function loadWorker(entry: string, bindings: DurableObjectBinding[], logger: Logger, scope?: string): Promise<LoadedWorker> {
+export async function loadWorker(
+  entry: string,
+  bindings: DurableObjectBinding[],
+  logger: Logger,
+  options: { moduleRules: ModuleRules; scope?: string },
+): Promise<LoadedWorker> {
   if (!existsSync(entry))
     throw new CliError("ERR_ENTRY_NOT_FOUND", `The Worker entry ${entry} does not exist. Check "main" in the config or the entry argument.`);
+  const { scope } = options;
+  const bundle = inheritedBundle(entry, scope) ?? (await bundleWorker(entry, { moduleRules: options.moduleRules, ...(scope !== undefined ? { scope } : {}) }));
   let mod: Record<string, unknown>;
   try {
-    const url = pathToFileURL(entry);
-    // Read by bin/hooks.js, which gives every module this one imports the same tag.
-    if (scope !== undefined) url.searchParams.set("torpor-worker", scope);
-    mod = (await import(url.href)) as Record<string, unknown>;
+    mod = await importBundle(bundle);
   } catch (cause) {
     throw new CliError("ERR_ENTRY_LOAD", `Loading the Worker entry ${entry} failed: ${(cause as Error)?.stack ?? String(cause)}`, { cause });
   }

@@ -17,7 +17,8 @@ beforeAll(async () => {
   owner = (await c.rpc(room, "echo", "x")).body.value.pid;
 }, 120_000);
 afterAll(async () => {
-  await c.stop();
+  // Unset if the cluster failed to start: a TypeError here would only add noise to why it did not.
+  if (c !== undefined) await c.stop();
 });
 
 /** Opens `path` on a connection the supervisor gives to the worker that does not own the room (connections alternate). */

@@ -105,13 +105,14 @@ export interface Cluster {
   stop(): Promise<number | null>;
 }
 
-export async function startCluster(workers: number, extraArgs: string[] = []): Promise<Cluster> {
+/** Starts `torpor start --workers N`; `startTimeoutMs` bounds the wait for its listening line. */
+export async function startCluster(workers: number, extraArgs: string[] = [], startTimeoutMs = 60_000): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "torpor-cluster-"));
   writeFileSync(join(dir, "wrangler.json"), WRANGLER);
   writeFileSync(join(dir, "worker.js"), workerSource("v1"));
   let server: Server;
   try {
-    server = await startTorpor(["start", "--workers", String(workers), "--port", "0", "--persist-to", join(dir, "data"), ...extraArgs], dir, 60_000);
+    server = await startTorpor(["start", "--workers", String(workers), "--port", "0", "--persist-to", join(dir, "data"), ...extraArgs], dir, startTimeoutMs);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hexFromName, slotOf } from "@torpor/core/cluster";
 import { openClusterDb } from "@torpor/postgres";
 import { expect, onTestFinished } from "vitest";
 import { psql } from "../../postgres/test/pgbouncer.ts";
@@ -113,6 +114,22 @@ export async function slotOwners(url: string): Promise<Map<string, number>> {
 export async function objectOwner(url: string, name: string): Promise<string | null> {
   const rows = await clusterQuery<{ owner: string }>(url, "SELECT owner FROM torpor.objects WHERE name = $1", [name]);
   return rows[0]?.owner ?? null;
+}
+
+/**
+ * The first name `<prefix><i>` whose slot the node `nodeId` holds, as PostgreSQL records it. Slots are taken at
+ * random when nodes join at once (and in halves when one hands the excess over to the other), so which node serves
+ * a given name varies from run to run; `like` names an object already claimed, to learn its namespace.
+ */
+export async function nameHeldBy(url: string, nodeId: string, like: string, prefix: string): Promise<string> {
+  const [known] = await clusterQuery<{ namespace: string; slot: number }>(url, "SELECT namespace, slot FROM torpor.objects WHERE name = $1", [like]);
+  if (known === undefined) throw new Error(`no object named ${like} was claimed`);
+  // The same slot function as the nodes': a mismatch here would make the choice below meaningless.
+  expect(slotOf(hexFromName(known.namespace, like))).toBe(known.slot);
+  const rows = await clusterQuery<{ slot: number }>(url, "SELECT slot FROM torpor.slots WHERE owner = $1", [nodeId]);
+  const held = new Set(rows.map((r) => r.slot));
+  for (let i = 0; i < 10_000; i++) if (held.has(slotOf(hexFromName(known.namespace, `${prefix}${i}`)))) return `${prefix}${i}`;
+  throw new Error(`${nodeId} holds none of the slots of ${prefix}0…9999 (it holds ${held.size} slots)`);
 }
 
 /** Clusters of one test file's PostgreSQL server (`pg`, from usePgServer), with leases of `ttlMs`. */

@@ -101,17 +101,23 @@ it("torpor start --workers 2 runs every Worker in every worker process", { timeo
   expect(await server.stop()).toBe(0);
 });
 
-it("refuses a second Worker without a name, a repeated name, and (in cluster mode) one with Durable Objects", async () => {
+// Three refusals, one torpor process each: apart, each has the whole test budget (together, three process starts on a
+// loaded machine once took 54 of the 60 s one test has).
+it("refuses a second Worker without a name", async () => {
   const unnamed = project(files({ "back.jsonc": JSON.stringify({ main: "back.js" }) }));
   const a = await runTorpor(["dev", "--port", "0", "-c", "front.jsonc", "-c", "back.jsonc"], unnamed);
   expect(a.code).toBe(1);
   expect(a.stderr).toMatch(/^torpor: .*back\.jsonc has no "name": every Worker after the first needs one \(service bindings call it by name\)\.$/m);
+});
 
+it("refuses a second Worker with a repeated name", async () => {
   const twice = project(files({ "back.jsonc": JSON.stringify({ name: "front", main: "back.js" }) }));
   const b = await runTorpor(["dev", "--port", "0", "-c", "front.jsonc", "-c", "back.jsonc"], twice);
   expect(b.code).toBe(1);
   expect(b.stderr).toMatch(/^torpor: .*back\.jsonc: the name "front" is used by another config given; each Worker needs its own\.$/m);
+});
 
+it("refuses, in cluster mode, a second Worker with Durable Objects", async () => {
   const objects = project(
     files({
       "back.jsonc": JSON.stringify({

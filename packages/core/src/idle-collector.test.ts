@@ -8,7 +8,7 @@ import { VirtualClock } from "./virtual-clock.ts";
 const MiB = 2 ** 20;
 
 /** A collector on a virtual clock whose V8 is a script: utilization, heap and releases set by the test. */
-function rig(o: { minGapMs?: number } = {}) {
+function rig(o: { minGapMs?: number; afterStart?: boolean } = {}) {
   const clock = new VirtualClock(0);
   const state = {
     busy: 0,
@@ -24,6 +24,7 @@ function rig(o: { minGapMs?: number } = {}) {
     releases: () => state.releases,
     intervalMs: 1_000,
     ...(o.minGapMs !== undefined ? { minGapMs: o.minGapMs } : {}),
+    ...(o.afterStart !== undefined ? { afterStart: o.afterStart } : {}),
     utilization: () => state.busy,
     heap: () => state.heap,
     collect: (compact) => {
@@ -50,6 +51,24 @@ describe("idle collector", () => {
     await clock.advance(60_000);
     expect(state.runs).toHaveLength(1); // nothing new since
     expect(collector.collections).toBe(1);
+  });
+
+  test("afterStart: start-up counts as a burst (one collection once idle, then the young generation's retry), without it nothing runs", async () => {
+    const { clock, state, collector } = rig({ afterStart: true });
+    // Loading the program grew the young generation; a collection right away does not shrink it.
+    state.heap = { ...state.heap, youngCommitted: 16 * MiB };
+    state.busy = 0.9;
+    await clock.advance(5_000);
+    expect(state.runs).toEqual([]);
+    state.busy = 0;
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(1);
+    await clock.advance(60_000);
+    expect(state.runs).toHaveLength(2); // the young generation's retry, once
+    expect(collector.collections).toBe(2);
+    const plain = rig();
+    await plain.clock.advance(60_000);
+    expect(plain.state.runs).toEqual([]);
   });
 
   test("a few releases or a little growth are not worth a collection", async () => {

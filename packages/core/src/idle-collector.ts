@@ -50,6 +50,11 @@ export interface IdleCollectorOptions {
   releasesThreshold?: number;
   /** Event-loop utilization below which an interval counts as idle (default 0.05). */
   idleUtilization?: number;
+  /**
+   * Count start-up as a burst (default false): loading a program's modules leaves garbage and a grown
+   * young generation that an idle process would otherwise keep for good (a cluster pays it per worker).
+   */
+  afterStart?: boolean;
   /** Called after each collection (the runtime counts them in its metrics). */
   onCollection?: (collection: Collection) => void;
   /** @internal test seams: the collection itself, event-loop utilization since the last call, heap figures. */
@@ -77,7 +82,7 @@ const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
 /** See the module comment. `start()` begins looking; `stop()` ends it. */
 export class IdleCollector {
-  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "utilization" | "heap" | "onCollection">>;
+  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "utilization" | "heap" | "onCollection" | "afterStart">>;
   readonly #collect: (compact: boolean) => void;
   readonly #utilization: () => number;
   readonly #heap: () => HeapFigures;
@@ -89,6 +94,8 @@ export class IdleCollector {
   #lastAt = Number.NEGATIVE_INFINITY;
   /** One more collection is allowed for a young generation the last one left grown. */
   #youngRetry = false;
+  /** Start-up not yet collected (with `afterStart`). */
+  #startup: boolean;
   /** Collections run, and their total CPU time (ms): what this costs. */
   collections = 0;
   collectionMs = 0;
@@ -106,6 +113,7 @@ export class IdleCollector {
     this.#utilization = options.utilization ?? eventLoopUtilization();
     this.#heap = options.heap ?? heapFigures;
     this.#onCollection = options.onCollection;
+    this.#startup = options.afterStart === true;
   }
 
   start(): void {
@@ -145,7 +153,7 @@ export class IdleCollector {
     const released = this.#o.releases() - this.#releasesAt;
     const grown = heap.used - this.#heapAfter > Math.max(GROWTH_BYTES, this.#heapAfter / 5);
     const young = this.#youngRetry && heap.youngCommitted > YOUNG_GROWN_BYTES;
-    if (released < this.#o.releasesThreshold && !grown && !young) return null;
+    if (released < this.#o.releasesThreshold && !grown && !young && !this.#startup) return null;
     return this.#run(heap);
   }
 
@@ -168,6 +176,7 @@ export class IdleCollector {
     this.#utilization();
     this.collections++;
     this.collectionMs += cpuMs;
+    this.#startup = false;
     this.#lastAt = this.#o.clock.now();
     this.#releasesAt = this.#o.releases();
     this.#heapAfter = after.used;

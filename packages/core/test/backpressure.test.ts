@@ -65,7 +65,16 @@ async function floodThroughReader(url: string) {
   return { fast, growth, received: () => received };
 }
 
-test("a paused reader is dropped at maxBufferedBytes; the server's RSS stays bounded and the other reader gets everything", async () => {
+/**
+ * Each test pushes a fixed amount of data through real sockets (the first test all 256 MiB to two sockets): a few
+ * seconds on an idle machine, 33 s at load 21 on two cores, so each has a budget for its work rather than the default
+ * minute.
+ */
+const FLOOD_TEST_MS = 180_000;
+
+test("a paused reader is dropped at maxBufferedBytes; the server's RSS stays bounded and the other reader gets everything", {
+  timeout: FLOOD_TEST_MS,
+}, async () => {
   const { url, nextLine } = await startServer({ MAX_BUFFERED_BYTES: 4 * MiB, CLOSE_TIMEOUT_MS: 200 });
   await pausedReader(url);
   const { fast, growth, received } = await floodThroughReader(url);
@@ -78,7 +87,7 @@ test("a paused reader is dropped at maxBufferedBytes; the server's RSS stays bou
   expect(fast.readyState).toBe(WsClient.OPEN);
 });
 
-test("a reader that catches up after being shed finds the Close frame with 1013 behind its backlog", async () => {
+test("a reader that catches up after being shed finds the Close frame with 1013 behind its backlog", { timeout: FLOOD_TEST_MS }, async () => {
   const { url, nextLine } = await startServer({ MAX_BUFFERED_BYTES: 4 * MiB, CLOSE_TIMEOUT_MS: 60_000 });
   const slow = await pausedReader(url);
   await floodThroughReader(url);

@@ -36,7 +36,9 @@ async function visitAndHibernate(runtime: Runtime, count: number): Promise<WeakR
 }
 
 test("after a burst of hibernations, an idle serving runtime runs one full collection: the visitors' records go", async () => {
-  const runtime = new Runtime({ objects: { V: Visited }, logger: silentLogger });
+  // Only hibernateAll() hibernates: a loaded machine can take longer than the default hibernateAfterMs (10 s) to
+  // visit 150 objects one after another, and the first ones visited would hibernate on their own before it runs.
+  const runtime = new Runtime({ objects: { V: Visited }, logger: silentLogger, hibernateAfterMs: 3_600_000 });
   const ref = await visitAndHibernate(runtime, 150);
   expect(await until(() => runtime.metrics.idleCollections >= 1, 30_000)).toBe(true);
   expect(runtime.metrics.idleCollectionMs).toBeGreaterThan(0);

@@ -275,9 +275,19 @@ class ReplicatedStorage implements ObjectStorage {
   }
 
   close(): void {
-    // Capture the last commit before SQLite's close checkpoints and deletes the WAL.
     try {
-      this.commit();
+      // A closure still open (left running by a timer or waitUntil(), or a constructor that threw) cannot be
+      // shipped: its commit is deferred until it ends, and SQLite's close would commit it locally, then checkpoint
+      // and delete the WAL. The claim outlives the close, so the next activation here would run on a file holding
+      // writes PostgreSQL never got, and ship later pages on top of it. Nothing of the batch was acknowledged:
+      // it is dropped, as PostgreSQL drops it. What was committed before it still ships (the tail reads it).
+      if (this.#inner.inClosure === true) {
+        this.#inner.rollback();
+        this.#background(this.#ship());
+      } else {
+        // Capture the last commit before SQLite's close checkpoints and deletes the WAL.
+        this.commit();
+      }
     } finally {
       this.#inner.close();
       this.#closed();

@@ -21,6 +21,8 @@ export interface PgServerOptions {
   fsync?: boolean;
   /** Extra `postgresql.conf` lines. */
   config?: string[];
+  /** Ports to try before chosen ones (a test of what happens when a port is taken). */
+  tryPorts?: number[];
 }
 
 /** A running throwaway server. */
@@ -102,29 +104,48 @@ export function startPgServer(options: PgServerOptions = {}): PgServer {
     return result.stdout;
   };
   run("initdb", ["-D", data, "-U", "torpor", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const conf = [
-    `port = ${port}`,
-    `unix_socket_directories = '${dir}'`,
-    `listen_addresses = '${options.tcpAddress ?? ""}'`,
-    `fsync = ${options.fsync === true ? "on" : "off"}`,
-    "synchronous_commit = on",
-    "full_page_writes = on",
-    "shared_buffers = 32MB",
-    "max_connections = 100",
-    "log_min_messages = warning",
-    "log_line_prefix = '%m [%p] '",
-    ...(options.config ?? []),
-  ];
-  writeFileSync(join(data, "postgresql.auto.conf"), `${conf.join("\n")}\n`);
+  const writeConf = (port: number) => {
+    const conf = [
+      `port = ${port}`,
+      `unix_socket_directories = '${dir}'`,
+      `listen_addresses = '${options.tcpAddress ?? ""}'`,
+      `fsync = ${options.fsync === true ? "on" : "off"}`,
+      "synchronous_commit = on",
+      "full_page_writes = on",
+      "shared_buffers = 32MB",
+      "max_connections = 100",
+      "log_min_messages = warning",
+      "log_line_prefix = '%m [%p] '",
+      ...(options.config ?? []),
+    ];
+    writeFileSync(join(data, "postgresql.auto.conf"), `${conf.join("\n")}\n`);
+    if (user !== null) chownSync(join(data, "postgresql.auto.conf"), user.uid, user.gid);
+  };
   if (options.tcpAddress !== undefined) {
     // Trust on the test's own addresses: nothing else can reach a namespace's veth.
     writeFileSync(join(data, "pg_hba.conf"), "local all all trust\nhost all all 0.0.0.0/0 trust\n");
   }
+  let port = options.tryPorts?.[0] ?? listenPort();
+  writeConf(port);
   if (user !== null) execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, data]);
 
   let stopped = true;
   const ctl = (action: string, mode?: string) => run("pg_ctl", ["-D", data, "-l", logFile, "-w", "-t", "30", ...(mode ? ["-m", mode] : []), action]);
+  // A TCP port can be taken between the choice and the start (by another server; never by an outgoing connection,
+  // see listenPort): then another port, a few times. The Unix socket lives in this server's own directory.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      ctl("start");
+      break;
+    } catch (error) {
+      const taken = options.tcpAddress !== undefined && /could not bind .* Address already in use/.test((error as Error).message);
+      if (!taken || attempt >= 5) throw error;
+      port = options.tryPorts?.[attempt] ?? listenPort();
+      writeConf(port);
+      // The log is read for the next failure's message: only that attempt's lines.
+      writeFileSync(logFile, "");
+    }
+  }
   const server: PgServer = {
     url: `postgres://torpor@/postgres?host=${encodeURIComponent(dir)}&port=${port}`,
     tcpUrl: options.tcpAddress === undefined ? null : `postgres://torpor@${options.tcpAddress}:${port}/postgres`,
@@ -156,7 +177,6 @@ export function startPgServer(options: PgServerOptions = {}): PgServer {
       return existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
     },
   };
-  ctl("start");
   stopped = false;
   live.add(server);
   if (!exitHookInstalled) {
@@ -173,6 +193,23 @@ export function startPgServer(options: PgServerOptions = {}): PgServer {
     });
   }
   return server;
+}
+
+/**
+ * A port below the kernel's ephemeral range (ip_local_port_range): the local port of an outgoing connection is
+ * always inside that range, so no client of this machine can hold this port when the server starts or restarts
+ * (a fault test restarts it on the same port while its nodes reconnect). Servers started on port 0 get ports in
+ * that range too, so only another server choosing like this one can collide, and the start then tries again.
+ */
+function listenPort(): number {
+  let low = 32_768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: the usual default.
+  }
+  const bottom = Math.max(1_025, low - 12_000);
+  return bottom + Math.floor(Math.random() * Math.max(1, low - bottom));
 }
 
 function isRoot(): boolean {

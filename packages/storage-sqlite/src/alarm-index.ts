@@ -11,6 +11,7 @@
 import Database from "better-sqlite3";
 import type { ObjectKey, PendingAlarm } from "@torpor/core/storage";
 import type { SynchronousMode } from "./options.ts";
+import { openSharedWal } from "./shared-wal.ts";
 
 /** The alarm and object-name index of one data directory. */
 export class AlarmIndex {
@@ -24,13 +25,18 @@ export class AlarmIndex {
 
   /** Opens (or creates) the index at `path` (`":memory:"` allowed). */
   constructor(path: string, synchronous: SynchronousMode) {
-    this.#db = new Database(path);
-    if (path !== ":memory:") this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma(`synchronous = ${synchronous}`);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS alarms (namespace TEXT NOT NULL, id TEXT NOT NULL, time REAL NOT NULL, PRIMARY KEY (namespace, id)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS objects (namespace TEXT NOT NULL, id TEXT NOT NULL, name TEXT, PRIMARY KEY (namespace, id)) WITHOUT ROWID;
-    `);
+    const schema = (db: Database.Database) =>
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS alarms (namespace TEXT NOT NULL, id TEXT NOT NULL, time REAL NOT NULL, PRIMARY KEY (namespace, id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS objects (namespace TEXT NOT NULL, id TEXT NOT NULL, name TEXT, PRIMARY KEY (namespace, id)) WITHOUT ROWID;
+      `);
+    if (path === ":memory:") {
+      this.#db = new Database(path);
+      schema(this.#db);
+    } else {
+      // Every worker of a cluster opens this file at start-up, at once.
+      this.#db = openSharedWal(path, { synchronous, setup: schema });
+    }
     this.#upsertAlarm = this.#db.prepare("INSERT OR REPLACE INTO alarms (namespace, id, time) VALUES (?, ?, ?)");
     this.#deleteAlarm = this.#db.prepare("DELETE FROM alarms WHERE namespace = ? AND id = ?");
     this.#listAlarms = this.#db.prepare(

@@ -55,8 +55,8 @@ export class CacheStore {
     this.#limits = { ...CACHE_STORE_LIMITS, ...limits };
     this.#bodies = join(dir, "bodies");
     mkdirSync(this.#bodies, { recursive: true });
-    this.#db = openSharedDatabase(join(dir, "cache.sqlite"));
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS entries (
+    this.#db = openSharedDatabase(join(dir, "cache.sqlite"), (db) =>
+      db.exec(`CREATE TABLE IF NOT EXISTS entries (
       cache TEXT NOT NULL,
       key TEXT NOT NULL,
       status INTEGER NOT NULL,
@@ -68,7 +68,8 @@ export class CacheStore {
       PRIMARY KEY (cache, key)
     );
     CREATE INDEX IF NOT EXISTS entries_expires ON entries (expires);
-    CREATE INDEX IF NOT EXISTS entries_stored ON entries (stored)`);
+    CREATE INDEX IF NOT EXISTS entries_stored ON entries (stored)`),
+    );
     this.#get = this.#db.prepare("SELECT status, headers, size, expires, blob FROM entries WHERE cache = ? AND key = ?");
     const old = this.#db.prepare<[string, string], { blob: string }>("SELECT blob FROM entries WHERE cache = ? AND key = ?");
     const insert = this.#db.prepare(

@@ -58,12 +58,13 @@ export class D1Engine {
   #sequence = 0;
 
   constructor(path: string) {
-    this.#db = openSharedDatabase(path);
-    try {
+    this.#db = openSharedDatabase(path, (db) => {
       // As in a Durable Object's SQLite, which local D1 runs on.
-      this.#db.pragma("foreign_keys = ON");
+      db.pragma("foreign_keys = ON");
       // Local workerd's D1 database has this table (its Durable Object's); user SQL cannot touch it.
-      this.#db.exec("CREATE TABLE IF NOT EXISTS _cf_METADATA (key INTEGER PRIMARY KEY, value BLOB)");
+      db.exec("CREATE TABLE IF NOT EXISTS _cf_METADATA (key INTEGER PRIMARY KEY, value BLOB)");
+    });
+    try {
       this.#stats = this.#db.prepare(
         "SELECT total_changes() AS totalChanges, last_insert_rowid() AS lastRowId, (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS size",
       );

@@ -45,13 +45,14 @@ export class KvStore {
   readonly #deleteExpired: Database.Statement<[number]>;
 
   constructor(path: string) {
-    this.#db = openSharedDatabase(path);
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS entries (
-      key TEXT PRIMARY KEY,
-      value BLOB NOT NULL,
-      expiration INTEGER,
-      metadata TEXT
-    ) WITHOUT ROWID`);
+    this.#db = openSharedDatabase(path, (db) =>
+      db.exec(`CREATE TABLE IF NOT EXISTS entries (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        expiration INTEGER,
+        metadata TEXT
+      ) WITHOUT ROWID`),
+    );
     this.#get = this.#db.prepare("SELECT value, expiration, metadata FROM entries WHERE key = ?");
     this.#put = this.#db.prepare("INSERT OR REPLACE INTO entries (key, value, expiration, metadata) VALUES (?, ?, ?, ?)");
     this.#delete = this.#db.prepare("DELETE FROM entries WHERE key = ?");

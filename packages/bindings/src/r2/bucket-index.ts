@@ -88,13 +88,7 @@ export class BucketIndex {
   readonly #deleteObject: Database.Statement<[string], { blob_id: string }>;
 
   constructor(path: string) {
-    this.#db = openSharedDatabase(path);
-    try {
-      this.#db.exec(SCHEMA);
-    } catch (error) {
-      this.#db.close();
-      throw error;
-    }
+    this.#db = openSharedDatabase(path, (db) => db.exec(SCHEMA));
     this.#getObject = this.#db.prepare("SELECT * FROM objects WHERE key = ?");
     this.#putObject = this.#db.prepare(
       `INSERT OR REPLACE INTO objects (key, blob_id, version, size, etag, uploaded, checksums, http_metadata, custom_metadata)

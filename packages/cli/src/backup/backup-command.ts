@@ -19,7 +19,7 @@ import { TorporError } from "@torpor/core";
 import { dataDirHolder, lockDataDir, rebuildAlarmIndex, sqliteStorage, type BackupReport, type DataDirLock } from "@torpor/storage-sqlite";
 import type { CliArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
-import { serveSettings } from "../serve.ts";
+import { serveSettings } from "../serve-settings.ts";
 import { readArchive, writeArchive } from "./backup-archive.ts";
 import { backupsDir, copyBackup, readResult, writeRequest } from "./backup-requests.ts";
 

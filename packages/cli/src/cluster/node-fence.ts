@@ -12,7 +12,7 @@
  */
 import type { Socket } from "node:net";
 import type { Runtime } from "@torpor/core";
-import { monotonicNow } from "@torpor/postgres";
+import { monotonicNow } from "@torpor/postgres/clock";
 
 /** The exit code of a node that fenced itself (EX_TEMPFAIL: restart me). */
 export const FENCED_EXIT_CODE = 75;

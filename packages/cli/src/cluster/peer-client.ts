@@ -22,7 +22,7 @@ import type { Duplex } from "node:stream";
 import { deserialize, serialize } from "node:v8";
 import { TorporError } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
-import { monotonicNow } from "@torpor/postgres";
+import { monotonicNow } from "@torpor/postgres/clock";
 import type { CallOp } from "./ipc.ts";
 import type { NodeTable } from "./node-membership.ts";
 import { restartReading, takeSocket } from "./sockets.ts";

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, watch } from "node:fs";
 import { join } from "node:path";
 import type { CliArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
-import { serveSettings } from "../serve.ts";
+import { serveSettings } from "../serve-settings.ts";
 import { isRunning, readSupervisorPid } from "./pid-file.ts";
 
 const WAIT_MS = 120_000;

@@ -19,17 +19,18 @@ import { lockDataDirWhenFree } from "@torpor/storage-sqlite";
 import { serveAdmin } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
-import { listenError, serveSettings } from "../serve.ts";
+import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { IdleCollector } from "@torpor/core/cluster";
 import { clusterAdmin } from "./admin.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS } from "./cluster-timeouts.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
-import { NodeMembership } from "./node-membership.ts";
+import type { NodeMembership } from "./node-membership.ts";
 import { PeerServer } from "./peer-server.ts";
 import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
+import { bundleForWorkers } from "../supervisor-bundle.ts";
 
 export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
   const logger = cliLogger(args);
@@ -74,6 +75,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       argv,
       logger,
       timeouts,
+      prepare: bundleForWorkers(args, process.cwd()),
       ...(node !== null ? { node: { url: node.url, durability: node.durability, table: node.membership.table } } : {}),
     });
   } catch (error) {
@@ -116,7 +118,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     );
   };
   // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
-  const collector = new IdleCollector({ logger, releases: () => 0 });
+  const collector = new IdleCollector({ logger, releases: () => 0, afterStart: true });
   collector.start();
   started = true;
   stopOnSignals(logger, async (signal) => {
@@ -171,6 +173,8 @@ async function joinCluster(
   const address = args.nodeAddress ?? t.nodeAddress ?? bound;
   let fencing = false;
   try {
+    // Loaded only for --cluster: the PostgreSQL client is not paid for by a supervisor of one machine.
+    const { NodeMembership } = await import("./node-membership.ts");
     membership = await NodeMembership.join({
       url,
       durability,

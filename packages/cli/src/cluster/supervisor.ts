@@ -49,6 +49,8 @@ export interface SupervisorOptions {
   onImports?: (urls: string[]) => void;
   /** A node of several machines: what its workers are told (the table follows in `table` messages). */
   node?: NodeInit;
+  /** Run before each generation of workers is forked (start, reload): what it returns is added to their environment (the Worker's bundle). */
+  prepare?: () => Promise<Record<string, string>>;
 }
 
 export class Supervisor {
@@ -73,6 +75,8 @@ export class Supervisor {
   readonly #adminWaiters = new Map<number, { proc: WorkerProcess; resolve: (reply: FromWorker | null) => void }>();
   #stopping = false;
   #reloading: Promise<void> | null = null;
+  /** What the serving generation's workers were forked with (a restart after a crash gets the same). */
+  #workerEnv: Record<string, string> = {};
   url = "";
   /** A node of several machines: its latest table (null otherwise). */
   #nodeTable: NodeTable | null = null;
@@ -123,6 +127,7 @@ export class Supervisor {
 
   /** Starts every worker, then listens. Rejects with the first worker's load error. */
   async start(): Promise<void> {
+    this.#workerEnv = (await this.options.prepare?.()) ?? {};
     const fresh = this.serving.map((_, index) => this.spawn(index));
     const started = await Promise.allSettled(fresh.map((p) => p.ready));
     const failed = started.find((r) => r.status === "rejected");
@@ -151,7 +156,7 @@ export class Supervisor {
   }
 
   /** Forks a process for `index` (it owns nothing until `serve`). */
-  spawn(index: number): WorkerProcess {
+  spawn(index: number, env: Record<string, string> = this.#workerEnv): WorkerProcess {
     const proc = new WorkerProcess({
       script: this.options.script,
       argv: this.options.argv,
@@ -159,6 +164,7 @@ export class Supervisor {
       serial: ++this.#serial,
       slots: this.table.slots,
       startTimeoutMs: this.timeouts.startTimeoutMs,
+      env,
       ...(this.options.node !== undefined ? { node: { ...this.options.node, table: this.#nodeTable ?? this.options.node.table } } : {}),
     });
     this.procs.set(proc.serial, proc);
@@ -519,7 +525,9 @@ export class Supervisor {
     // A backup copies each object in its owner: ownership must not move under it.
     await this.#backingUp?.catch(() => {});
     const started = this.clock.now();
-    const fresh = this.serving.map((_, index) => this.spawn(index));
+    // The new code, bundled once for every new worker (a Worker that does not build fails the reload here).
+    const env = (await this.options.prepare?.()) ?? this.#workerEnv;
+    const fresh = this.serving.map((_, index) => this.spawn(index, env));
     const results = await Promise.allSettled(fresh.map((p) => p.ready));
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     // A new worker that died after saying ready is never installed: the reload fails as if it had not loaded.
@@ -530,6 +538,7 @@ export class Supervisor {
       if (dead !== undefined) throw new TorporError("ERR_OBJECT_OWNER_EXITED", `New worker ${dead.index} exited (${dead.exitCode}) right after it was ready.`);
       throw new TorporError("ERR_RUNTIME_CLOSED", "The cluster is stopping.");
     }
+    this.#workerEnv = env;
     const moveStarted = this.clock.now();
     const counts = await moveObjects(this, fresh);
     // ms: the whole reload; moveMs: from the new workers being ready to the last object moved (what clients could notice).

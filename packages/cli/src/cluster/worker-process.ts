@@ -38,6 +38,8 @@ export interface SpawnOptions {
   startTimeoutMs: number;
   /** A node of several machines: its cluster database, durability and current table. */
   node?: NodeInit;
+  /** Added to the environment it inherits (the supervisor's bundle of the Worker: worker-bundle.ts). */
+  env?: Record<string, string>;
 }
 
 /** A worker process. */
@@ -68,7 +70,7 @@ export class WorkerProcess {
     this.serial = options.serial;
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
-      env: { ...process.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
+      env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -27,7 +27,7 @@ import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
-import { startNodeWorker, type NodeWorker } from "./node-worker.ts";
+import type { NodeWorker } from "./node-worker.ts";
 import { PeerClient } from "./peer-client.ts";
 import { RpcReferences } from "./rpc-references.ts";
 import { cliLogger } from "../logging.ts";
@@ -90,6 +90,8 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   try {
     if (init.node !== undefined) {
       // A node of several machines: its own database connections, storage, output fence and calls to other nodes.
+      // Loaded only here: the PostgreSQL client is not paid for by workers of a single machine.
+      const { startNodeWorker } = await import("./node-worker.ts");
       node = await startNodeWorker(init.node, init.index, serveSettings(args, process.cwd()).persistTo, cliLogger(args));
       const current = node;
       directory.peer = new PeerClient(() => current.table);

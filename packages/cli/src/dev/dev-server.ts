@@ -20,10 +20,11 @@ import { clusterAdmin } from "../cluster/admin.ts";
 import { DEFAULT_CLUSTER_TIMEOUTS } from "../cluster/cluster-timeouts.ts";
 import { Supervisor } from "../cluster/supervisor.ts";
 import { cliLogger } from "../logging.ts";
-import { listenError, serveSettings } from "../serve.ts";
+import { listenError, serveSettings } from "../serve-settings.ts";
 import { stopOnSignals } from "../shutdown.ts";
 import { describeLoadError } from "./load-error.ts";
 import { SourceWatcher } from "./source-watcher.ts";
+import { bundleForWorkers } from "../supervisor-bundle.ts";
 
 /** Torpor's own code (a source checkout's packages, or anything installed): never the Worker's sources. */
 const TORPOR_PACKAGES = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -77,6 +78,10 @@ export async function runDev(args: CliArgs, script: string, argv: string[]): Pro
     script,
     argv,
     logger,
+    // The Worker's files as its bundle lists them (each reload bundles anew).
+    prepare: bundleForWorkers(args, cwd, (bundle) => {
+      for (const path of bundle.inputs) if (isWorkerSource(path)) watcher.add(path);
+    }),
     onImports: (urls) => {
       for (const url of urls) {
         if (!url.startsWith("file:")) continue;

@@ -183,6 +183,8 @@ export class Runtime implements HostRuntime {
         logger: this.options.logger,
         // What leaves garbage behind: dropped instances and closed sockets.
         releases: () => metrics.evictions + metrics.events.webSocketClose,
+        // Loading the Worker and the runtime leaves garbage and a grown young generation (per cluster worker).
+        afterStart: true,
         onCollection: ({ cpuMs }) => {
           metrics.idleCollections++;
           metrics.idleCollectionMs += cpuMs;

@@ -56,6 +56,13 @@ export async function run(): Promise<PartResult> {
         `- ${label}, ${s}: ` +
         results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, p999 ${fmt(x.p999)} ms`).join("; "),
     );
+    // BENCH_BASE_ROOT: the same figures for a baseline checkout, measured in this run (an A/B of two versions).
+    const base = (k: "rps" | "p50" | "p99" | "p999") => (m("base", k) === undefined ? undefined : m("torpor", k)! / m("base", k)!);
+    if (results.base !== undefined) {
+      notes.push(
+        `- ${label}, torpor / base: round trips/s ${fmt(base("rps")!)}×, p50 ${fmt(base("p50")!)}×, p99 ${fmt(base("p99")!)}×, p999 ${fmt(base("p999")!)}×`,
+      );
+    }
     return { rows, notes };
   } finally {
     await lg.stop();

@@ -5,7 +5,10 @@ import { buildPackages } from "./build.ts";
 import { start, type Child } from "./proc.ts";
 import { CLIENT_CPU, SERVER_CPU, scratchDir } from "./sides.ts";
 
-export type Side = "raw" | "workerd" | "torpor";
+export type Side = "raw" | "workerd" | "torpor" | "base";
+
+/** BENCH_BASE_ROOT=<checkout>: a fourth side, "base", runs that checkout's `torpor start` (a baseline version, same run, same project). */
+const BASE_ROOT = process.env.BENCH_BASE_ROOT;
 
 /** `pnpm bench --quick`: smaller counts, one round, no workerd (for iterating). */
 export const QUICK = process.env.BENCH_QUICK === "1";
@@ -47,7 +50,12 @@ export interface ProductOptions {
 
 export async function startProduct(label: string, mode: string, o: ProductOptions = {}): Promise<Product> {
   const scratch = scratchDir(label);
-  const names: Side[] = [...(o.raw !== false ? (["raw"] as const) : []), ...((o.workerd ?? WITH_WORKERD) ? (["workerd"] as const) : []), "torpor"];
+  const names: Side[] = [
+    ...(o.raw !== false ? (["raw"] as const) : []),
+    ...((o.workerd ?? WITH_WORKERD) ? (["workerd"] as const) : []),
+    "torpor",
+    ...(BASE_ROOT ? (["base"] as const) : []),
+  ];
   const env = { BENCH_MODE: mode, BENCH_DIR: scratch.dir };
   const nodeFlags = o.nodeFlags ?? [];
   const cli = o.cli ?? (o.defaults === true ? "dist" : "source");
@@ -58,11 +66,12 @@ export async function startProduct(label: string, mode: string, o: ProductOption
         return start(`raw-${label}`, "servers/raw.ts", { ...(o.pinned !== false ? { cpu: SERVER_CPU } : {}), env, nodeFlags, exposeGc: o.defaults !== true });
       if (side === "workerd") return start(`workerd-${label}`, "servers/workerd.ts", { cpu: SERVER_CPU, env });
       // The wrapper idles on the client core; it pins the CLI to the server core itself.
-      return start(`torpor-${label}`, "servers/torpor-start.ts", {
+      return start(`${side}-${label}`, "servers/torpor-start.ts", {
         cpu: CLIENT_CPU,
         env: {
           ...env,
-          BENCH_DIR: `${scratch.dir}/torpor`,
+          BENCH_DIR: `${scratch.dir}/${side}`,
+          ...(side === "base" ? { BENCH_TORPOR_ROOT: BASE_ROOT } : {}),
           BENCH_HIBERNATE_MS: String(o.hibernateMs ?? 600_000),
           BENCH_SERVER_NODE_FLAGS: nodeFlags.join(" "),
           BENCH_DEFAULTS: o.defaults === true ? "1" : "0",

@@ -17,6 +17,8 @@ import { serve } from "../lib/proc.ts";
 import { SERVER_CPU } from "../lib/sides.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+// BENCH_TORPOR_ROOT=<checkout>: run that checkout's CLI on this bench project (an A/B of two versions in one run, see product.ts).
+const cliRoot = process.env.BENCH_TORPOR_ROOT ?? root;
 const defaults = process.env.BENCH_DEFAULTS === "1";
 const nodeFlags = defaults ? [] : ["--expose-gc", ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
 // BENCH_PROFILE_DIR=<dir>: the CLI writes a CPU profile there when it exits (see bench/README.md);
@@ -28,7 +30,7 @@ if (process.env.BENCH_PROFILE_DIR) {
 const cliArgs = [
   "start",
   "--config",
-  "bench/project/wrangler.jsonc",
+  `${root}bench/project/wrangler.jsonc`,
   "--port",
   "0",
   "--persist-to",
@@ -48,7 +50,7 @@ const bin = process.env.BENCH_CLI === "dist" ? "bench/servers/torpor-dist.mjs" :
 // the CLI's default worker count is the machine's cores.
 const pin = `taskset -c ${process.env.BENCH_PIN === "0" ? `0-${cpus().length - 1}` : SERVER_CPU} `;
 const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}"${process.execPath}" ${nodeFlags.join(" ")} ${bin} ${cliArgs.map((a) => `'${a}'`).join(" ")}`;
-const child = spawn("sh", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+const child = spawn("sh", ["-c", cmd], { cwd: cliRoot, stdio: ["ignore", "pipe", "inherit"] });
 process.on("exit", () => child.kill("SIGKILL"));
 process.on("SIGTERM", () => {
   child.kill("SIGTERM");

@@ -1,5 +1,6 @@
 import { TorporError } from "../errors.ts";
 import { NativeResponse, webSocketOf } from "../http/response.ts";
+import { hasStreamedBody } from "../http/streamed-body.ts";
 import { currentIncarnation, type Incarnation } from "../object/incarnation.ts";
 import type { ObjectHost } from "../object/object-host.ts";
 import { endOf } from "../websocket/web-socket.ts";
@@ -57,7 +58,8 @@ export class LocalTarget implements StubTarget {
     const server = client === null ? null : endOf(client).peer;
     if (server !== null) host.sockets.adoptStandard(server);
     // What the object streams into the body after returning waits for its writes, chunk by chunk (gated-body.ts).
-    if (client === null && response.body !== null && incarnation !== undefined) return gateBody(response, incarnation);
+    // A body given whole (not a stream) was complete when returned: the response already waited for its writes.
+    if (client === null && incarnation !== undefined && hasStreamedBody(response)) return gateBody(response, incarnation);
     return response;
   }
 

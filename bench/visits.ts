@@ -8,8 +8,8 @@ import { QUICK, rotate, startProduct, type Side } from "./lib/product.ts";
 import { startLoadgen, type PartResult } from "./lib/sides.ts";
 import { fmt, median, ratioRow, type Row } from "./lib/stats.ts";
 
-const ROUNDS = QUICK ? 2 : 5;
-const PER_ROUND = QUICK ? 2_000 : 5_000;
+const ROUNDS = QUICK ? 3 : 7;
+const PER_ROUND = QUICK ? 1_000 : 2_000;
 const OBJECTS = 100;
 
 export async function run(): Promise<PartResult> {
@@ -22,7 +22,7 @@ export async function run(): Promise<PartResult> {
     const paths = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `/${kind}/o${i % OBJECTS}`);
     for (const kind of ["visit", "stream"]) {
       // Warm-up: every object live, each side's path compiled.
-      for (const side of product.names) await lg.call("visit", { base: http(side), paths: paths(kind, 2_000) });
+      for (const side of product.names) await lg.call("visit", { base: http(side), paths: paths(kind, 1_000) });
       const rates = await rotate(product.names, ROUNDS, async (side) => {
         const t0 = performance.now();
         await lg.call("visit", { base: http(side), paths: paths(kind, PER_ROUND) });

@@ -139,7 +139,7 @@ export class ObjectHost implements SocketOwner, StateHost, HostControl {
     const timers = this.incarnations.current?.pendingTimers ?? 0;
     if (timers > 0) out.push(`${timers} timer(s) pending (setTimeout/setInterval; an object with pending timers does not hibernate, as on Cloudflare)`);
     const connections = this.incarnations.current?.openConnections ?? 0;
-    if (connections > 0) out.push(`${connections} connection(s) its code opened or accepted still open (an outgoing WebSocket, the client end of a WebSocket, a connect() socket; open I/O keeps an object in memory, as on Cloudflare)`);
+    if (connections > 0) out.push(`${connections} connection(s) its code opened or accepted still open (open I/O keeps an object in memory, as on Cloudflare)`);
     return out;
   }
 

@@ -11,8 +11,8 @@
 /** Responses whose body init was a stream (held weakly: a response is garbage once read). */
 const streamed = new WeakSet<object>();
 
-/** True when `body` (a `BodyInit`) can produce chunks after the response is made. */
-function isStreamInit(body: unknown): boolean {
+/** True when `body` (a `BodyInit`) can produce chunks after the response (or request) is made. */
+export function isStreamInit(body: unknown): boolean {
   if (body === null || typeof body !== "object") return false;
   if (body instanceof ReadableStream) return true;
   // node:stream Readables and async generators: undici takes any async iterable as a body.

@@ -145,6 +145,7 @@ export function tieToOpeningCode(end: SocketEnd): void {
         end.drop();
       }),
     // An end the object then returned from its fetch() is its own (owner set): its reset closes it with 1011 instead.
-    isOpen: () => end.state !== CLOSED && end.owner === null,
+    // One nobody listens to any more (dropped, or detached by the runtime to close it) is the runtime's, not the code's.
+    isOpen: () => end.state !== CLOSED && end.owner === null && end.listener !== null,
   });
 }

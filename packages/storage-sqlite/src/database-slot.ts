@@ -66,7 +66,7 @@ export class DatabaseSlot {
   writer(): ObjectDatabase {
     if (this.#checkpoint?.unsynced === true) {
       try {
-        this.#checkpoint.beforeWrite();
+        this.#checkpoint.beforeWrite(this.odb);
       } catch {
         // The database file's fsync failed: it is suspect now, and rewritten just below.
       }
@@ -82,6 +82,11 @@ export class DatabaseSlot {
   afterDurable(): Promise<void> | undefined {
     const odb = this.odb;
     return odb === null || this.#checkpoint === null ? undefined : this.#checkpoint.afterDurable(odb);
+  }
+
+  /** A commit of this database ran (wal-checkpoint.ts: the one starting an emptied WAL ran at OFF). */
+  afterCommit(): void {
+    this.#checkpoint?.afterCommit();
   }
 
   /** The same after a synchronous commit: a checkpoint runs here, SQLite syncing as it goes. */
@@ -157,7 +162,12 @@ export class DatabaseSlot {
   }
 
   close(): void {
-    this.odb?.close();
+    const odb = this.odb;
+    if (odb !== null && this.#checkpoint !== null) {
+      if (odb.db.inTransaction) odb.rollback.run();
+      this.#checkpoint.beforeClose();
+    }
+    odb?.close();
     // SQLite checkpointed and synced the database as it closed it.
     this.#checkpoint?.settled();
     this.odb = null;

@@ -66,13 +66,15 @@ export class DatabaseSlot {
   writer(): ObjectDatabase {
     if (this.#checkpoint?.unsynced === true) {
       try {
-        this.#checkpoint.beforeWrite(this.odb);
+        this.#checkpoint.beforeWrite();
       } catch {
         // The database file's fsync failed: it is suspect now, and rewritten just below.
       }
     }
     if (this.#suspect) this.#recoverIfIdle();
-    return this.odb ?? this.#openExisting() ?? this.#create();
+    const odb = this.odb ?? this.#openExisting() ?? this.#create();
+    if (this.#checkpoint?.emptyWal === true) this.#checkpoint.beginNewWal(odb);
+    return odb;
   }
 
   /**

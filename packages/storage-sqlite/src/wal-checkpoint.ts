@@ -29,14 +29,14 @@
  * is emptied instead (`wal_checkpoint(TRUNCATE)`: nothing left to copy, the
  * file cut to zero bytes) and that truncation is fsynced on the pool too.
  * With no old frame left on disk, the new header's sync guards nothing: the
- * connection runs at `synchronous = OFF` from then until the commit that
- * starts the new WAL has run (`afterCommit`; SQLite refuses the change inside
- * a transaction, and at NORMAL a commit syncs nothing else in WAL mode with
- * automatic checkpoints off), and that commit's frames are fdatasynced before
- * its acknowledgement like every commit's. A write that starts before the
- * truncation is durable fsyncs first on its own thread, as above; a close
- * switches back to NORMAL first (SQLite's close-time checkpoint must sync). So
- * no fsync is left on the event loop's thread in a checkpoint cycle.
+ * write transaction that starts the new WAL runs at `synchronous = OFF`, set
+ * before its BEGIN (`beginNewWal`: SQLite refuses the change inside a
+ * transaction) and back to NORMAL after its COMMIT (`afterCommit`) or before a
+ * close. In WAL mode with automatic checkpoints off, NORMAL syncs nothing else
+ * at a commit, and the provider fdatasyncs the commit's frames before its
+ * acknowledgement as always. A write that starts before the truncation is
+ * durable fsyncs it first on its own thread, as above. So no fsync is left on
+ * the event loop's thread in a checkpoint cycle.
  */
 import { fsync, statSync } from "node:fs";
 import type { ObjectDatabase } from "./object-database.ts";
@@ -66,7 +66,9 @@ export class WalCheckpoint {
   #unsynced = false;
   /** The WAL was emptied after the database file's fsync, and that truncation is not yet known durable. */
   #truncatedUnsynced = false;
-  /** Switched to `synchronous = OFF` for the commit that starts the emptied WAL (see the header). */
+  /** The WAL is empty and its truncation durable: the next write transaction may run at OFF (see the header). */
+  #emptyWal = false;
+  /** The connection switched to `synchronous = OFF` for the transaction that starts the emptied WAL. */
   #offFor: ObjectDatabase | null = null;
   /** Bumped whenever the pending fsync stops mattering (done on this thread, or the database was rewritten). */
   #generation = 0;
@@ -92,9 +94,15 @@ export class WalCheckpoint {
     this.#restoreNormal();
   }
 
-  /** The WAL is empty and its truncation durable: its next header needs no sync of its own. */
-  #emptyWalDurable(odb: ObjectDatabase): void {
-    if (odb.db.inTransaction || !odb.db.open) return;
+  /** The WAL is empty and its truncation durable: the next write transaction starts a new WAL. */
+  get emptyWal(): boolean {
+    return this.#emptyWal;
+  }
+
+  /** Before the BEGIN of the write transaction that starts the emptied WAL: its header needs no sync of its own. */
+  beginNewWal(odb: ObjectDatabase): void {
+    if (odb.db.inTransaction) return;
+    this.#emptyWal = false;
     try {
       odb.db.pragma("synchronous = OFF");
       this.#offFor = odb;
@@ -148,7 +156,7 @@ export class WalCheckpoint {
         syncPathAsync(`${this.#database}-wal`, fsync, (walError) => {
           if (generation === this.#generation) {
             this.#truncatedUnsynced = false;
-            if (walError === null) this.#emptyWalDurable(odb);
+            if (walError === null) this.#emptyWal = true;
           }
           // A failed fsync of the truncation loses nothing committed (the database file is synced): the
           // next commit then restarts the WAL at NORMAL, with SQLite's own header sync.
@@ -202,7 +210,7 @@ export class WalCheckpoint {
   }
 
   /** Before a write transaction starts: the pages of a checkpoint must be durable before SQLite may restart the WAL over them. Throws if the fsync fails. */
-  beforeWrite(odb: ObjectDatabase | null): void {
+  beforeWrite(): void {
     if (!this.#unsynced && !this.#truncatedUnsynced) return;
     this.#generation++;
     const database = this.#unsynced;
@@ -218,7 +226,7 @@ export class WalCheckpoint {
     // The WAL was emptied: its truncation must be durable before new frames go into it.
     try {
       fsyncPath(`${this.#database}-wal`);
-      if (odb !== null) this.#emptyWalDurable(odb);
+      this.#emptyWal = true;
     } catch {
       // Nothing committed is at risk (the database file is synced); SQLite syncs the new header itself.
     }
@@ -229,6 +237,7 @@ export class WalCheckpoint {
     this.#generation++;
     this.#unsynced = false;
     this.#truncatedUnsynced = false;
+    this.#emptyWal = false;
     // After a recovery the connection is still open (a close restored NORMAL before it closed).
     this.#restoreNormal();
     this.#offFor = null;

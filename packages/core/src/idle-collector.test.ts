@@ -8,7 +8,7 @@ import { VirtualClock } from "./virtual-clock.ts";
 const MiB = 2 ** 20;
 
 /** A collector on a virtual clock whose V8 is a script: utilization, heap and releases set by the test. */
-function rig(o: { minGapMs?: number; afterStart?: boolean } = {}) {
+function rig(o: { minGapMs?: number; afterStart?: boolean; youngGrowth?: boolean } = {}) {
   const clock = new VirtualClock(0);
   const state = {
     busy: 0,
@@ -25,6 +25,7 @@ function rig(o: { minGapMs?: number; afterStart?: boolean } = {}) {
     intervalMs: 1_000,
     ...(o.minGapMs !== undefined ? { minGapMs: o.minGapMs } : {}),
     ...(o.afterStart !== undefined ? { afterStart: o.afterStart } : {}),
+    ...(o.youngGrowth !== undefined ? { youngGrowth: o.youngGrowth } : {}),
     utilization: () => state.busy,
     heap: () => state.heap,
     collect: (compact) => {
@@ -123,8 +124,12 @@ describe("idle collector", () => {
     expect(state.runs).toHaveLength(2);
   });
 
-  test("a young generation a burst grew (no releases, no old-generation growth) is collected once idle, then not until it grows again", async () => {
-    const { clock, state } = rig();
+  test("youngGrowth: a young generation a burst grew (no releases, no old-generation growth) is collected once idle, then not until it grows again; without the option it is not", async () => {
+    const off = rig();
+    off.state.heap = { ...off.state.heap, youngCommitted: 16 * MiB };
+    await off.clock.advance(60_000);
+    expect(off.state.runs).toEqual([]);
+    const { clock, state } = rig({ youngGrowth: true });
     // A supervisor handing thousands of connections on: V8 scavenged as it went, the young generation grew to its maximum.
     state.heap = { ...state.heap, youngCommitted: 16 * MiB };
     // A collection that shrinks it (V8 does once allocation has slowed).

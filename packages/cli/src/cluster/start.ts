@@ -121,7 +121,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     );
   };
   // Handing thousands of connections to workers leaves garbage here too (the workers collect their own).
-  const collector = new IdleCollector({ logger, releases: () => 0, afterStart: true });
+  const collector = new IdleCollector({ logger, releases: () => 0, afterStart: true, youngGrowth: true });
   collector.start();
   started = true;
   stopOnSignals(logger, async (signal) => {

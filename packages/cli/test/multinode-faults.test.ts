@@ -18,7 +18,11 @@
  * - every acknowledged write is present (lost-write);
  * - each reply answers its own request (wrong-reply);
  * - a read holds every write acknowledged before the read was sent (stale-read): what a node serves after its
- *   lease ran out and others took its objects over, had it not fenced itself at its deadline;
+ *   lease ran out and others took its objects over, had it not fenced itself at its deadline. The random
+ *   clients seldom read from a stalled node, so a probe (stalled-node-probe.ts) aims at one: an object of its
+ *   own, live on the node before a stall (SIGSTOP, stalled link, lease ended early), written through its new
+ *   owner once the slot moved, then read and written through the stalled node past its deadline (with the
+ *   self-fence removed, seed 1460 finds a stale read);
  * - no call outlives its deadline (hang);
  * - two instances of one object never ran interleaved: every write records the
  *   incarnation that made it, and each incarnation's writes are one run (two-instances);
@@ -38,6 +42,7 @@ import { pgIt, pgMissing } from "../../postgres/test/pg-fixture.ts";
 import { restoredRows } from "../../postgres/test/restored-rows.ts";
 import { createLab, labUnavailableReason, type Lab } from "./netns.ts";
 import { clusterQuery, multinodeProject, nodeIdOf, startNode, type TestNode } from "./multinode-helpers.ts";
+import { StalledNodeProbe, type Op } from "./stalled-node-probe.ts";
 
 const SUBJECT = `
 import { DurableObject } from "cloudflare:workers";
@@ -85,18 +90,6 @@ function random(seed: number) {
     s = (s * 1_664_525 + 1_013_904_223) >>> 0;
     return s / 2 ** 32;
   };
-}
-
-interface Op {
-  id: string;
-  kind: "write" | "read";
-  object: string;
-  node: string;
-  outcome: "ok" | "error" | "timeout";
-  reply?: unknown;
-  /** When the client sent it and when it had the answer (the test's clock). */
-  invokedAt: number;
-  completedAt?: number;
 }
 
 const labReason = pgMissing === null ? labUnavailableReason() : null;
@@ -163,6 +156,14 @@ describe("three nodes under a fault schedule", () => {
        * deadline, and other nodes may still forward reads to it. Reads in flight during such a window are not checked.
        */
       const staleReadsExcused: { from: number; to: number }[] = [];
+      // Reads and writes aimed at a stalled node's objects once others took them over (see stalled-node-probe.ts). Its
+      // own random stream: the nemesis's schedule for a seed stays what it was.
+      const probe = new StalledNodeProbe({ url, nodes, record: (op) => ops.push(op), say, deadlineMs: DEADLINE_MS });
+      /**
+       * A node stalled at `at` (the test's clock) renewed last before it, so its local deadline is at most `at` + TTL −
+       * TTL/5: from `at` + TTL on, it must answer nothing.
+       */
+      const pastDeadline = (at: number) => at + TTL;
       let running = true;
       const client = async (c: number) => {
         // Each client has its own stream: the nemesis's choices depend on the seed alone, not on how calls interleave.
@@ -208,9 +209,14 @@ describe("three nodes under a fault schedule", () => {
           name: "sigstop-past-lease",
           async run() {
             const i = Math.floor(rng() * 3);
+            const armed = await probe.arm(i);
+            const at = performance.now();
             nodes[i]!.signal("SIGSTOP");
+            // Reads sent to the paused node wait in its listen queue: it must answer none of them once it wakes.
+            const probing = armed?.afterTakeover(pastDeadline(at), at + TTL * 2);
             await pause(TTL * 2);
             nodes[i]!.signal("SIGCONT");
+            await probing;
             // It fences itself and exits 75; its replacement joins.
             expect(await nodes[i]!.exited()).toBe(75);
             await launch(i);
@@ -290,11 +296,15 @@ describe("three nodes under a fault schedule", () => {
           name: "stalled-link-late-delivery",
           async run() {
             const i = Math.floor(rng() * 3);
+            const armed = await probe.arm(i);
+            const at = performance.now();
             // What node i sends to PostgreSQL is held past its lease, then delivered: its commit statements sent before
             // its deadline reach PostgreSQL after other nodes took its objects over (the fence must refuse them).
             proxies[i]!.hold = true;
+            const probing = armed?.afterTakeover(pastDeadline(at), at + TTL * 3);
             await pause(TTL * 3);
             proxies[i]!.hold = false;
+            await probing;
             expect(await nodes[i]!.exited()).toBe(75);
             await launch(i);
           },
@@ -303,18 +313,21 @@ describe("three nodes under a fault schedule", () => {
           name: "lease-ends-early-on-postgres-clock",
           async run() {
             const i = Math.floor(rng() * 3);
+            const armed = await probe.arm(i);
             // Node i's renewals stall (its other connections flow), and its lease ends now on PostgreSQL's clock, as if
             // that clock stepped forward past it. Node i keeps serving until its own deadline (up to TTL - margin after
             // its last renewal), while the others take its slots at their next renewal and claim its objects.
+            const at = performance.now();
             proxies[i]!.stallMatching = "SET expires_at = now() +";
-            // Its reads may be stale until it fenced itself (the fence stops its commits, not what it reads from memory).
-            const excused = { from: performance.now(), to: Number.POSITIVE_INFINITY };
-            staleReadsExcused.push(excused);
+            // Its reads may be stale until its deadline (the fence stops its commits, not what it reads from memory);
+            // reads sent after it are checked: the node must have fenced itself.
+            staleReadsExcused.push({ from: at, to: pastDeadline(at) });
             await clusterQuery(url, "UPDATE torpor.nodes SET expires_at = now() - interval '1 millisecond' WHERE node_id = $1", [nodeIdOf(nodes[i]!)]);
+            const probing = armed?.afterTakeover(pastDeadline(at), at + TTL * 2);
             await pause(TTL * 2);
             proxies[i]!.stallMatching = null;
+            await probing;
             expect(await nodes[i]!.exited()).toBe(75);
-            excused.to = performance.now();
             await launch(i);
           },
         },
@@ -343,11 +356,12 @@ describe("three nodes under a fault schedule", () => {
 
       // Read everything back through live nodes (each object waits for its owner).
       const stored = new Map<string, { id: string; inc: string }[]>();
-      for (let o = 0; o < OBJECTS; o++) {
+      const objects = [...Array.from({ length: OBJECTS }, (_, o) => `o${o}`), ...probe.objects];
+      for (const [k, object] of objects.entries()) {
         let got: { status: number; body: any } | null = null;
         let last = "";
         for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-          got = await nodes[o % 3]!.get(`/d/o${o}`, 20_000).catch((error: Error) => {
+          got = await nodes[k % 3]!.get(`/d/${object}`, 20_000).catch((error: Error) => {
             last = error.message;
             return null;
           });
@@ -355,8 +369,8 @@ describe("three nodes under a fault schedule", () => {
           if (got !== null) last = `${got.status} ${JSON.stringify(got.body)}`;
           await pause(200);
         }
-        expect(got?.status, `object o${o} readable after the schedule (last: ${last})\nseed ${SEED}\n${log.join("\n")}`).toBe(200);
-        stored.set(`o${o}`, got!.body);
+        expect(got?.status, `object ${object} readable after the schedule (last: ${last})\nseed ${SEED}\n${log.join("\n")}`).toBe(200);
+        stored.set(object, got!.body);
       }
       const anomalies: string[] = [];
       const writes = ops.filter((op) => op.kind === "write" && op.outcome === "ok");

@@ -10,7 +10,9 @@
  * durable. Commits of many objects go in one statement (one transaction).
  *
  * A restore reads the latest snapshot and the records after it in one
- * REPEATABLE READ transaction. Snapshots are written under the same fence,
+ * REPEATABLE READ transaction, a few MiB per query: each query has the
+ * cluster's per-query deadline (5 s), which a whole 100 MB snapshot in one
+ * result would pass on a loaded machine (the activation then failed). Snapshots are written under the same fence,
  * and the log behind them is deleted in that transaction.
  */
 import type { ObjectKey } from "@torpor/core/storage";
@@ -55,6 +57,11 @@ const keyOf = (k: ObjectKey) => `${k.namespace}\u0000${k.id}`;
 
 /** Snapshot bytes per row: well under PostgreSQL's 1 GB value limit, small enough to stream. */
 const SNAPSHOT_CHUNK = 1 << 20;
+/**
+ * Bytes a restore reads per query (snapshot chunks, or log records: at least one whatever its size); twice that on
+ * the wire (bytea comes as hex). At 4 MB/s (a 10 MB snapshot passed 5 s at load average 30) a query takes about 1 s.
+ */
+const READ_BYTES = 2 << 20;
 
 /** The statements of the object log on one cluster database. */
 export class ObjectLog {
@@ -107,6 +114,41 @@ export class ObjectLog {
     };
   }
 
+  /** The chunks of snapshot `seq`, READ_BYTES per query (inside the caller's transaction). */
+  async #readSnapshot(c: TimedClient, key: ObjectKey, seq: number): Promise<Buffer> {
+    const per = Math.max(1, Math.floor(READ_BYTES / SNAPSHOT_CHUNK));
+    const parts: Buffer[] = [];
+    for (let from = 0; ; from += per) {
+      const rows = await c.query<{ bytes: Buffer }>(
+        `SELECT bytes FROM ${this.#db.tables.snapshots} WHERE namespace = $1 AND id = $2 AND seq = $3 AND chunk >= $4 AND chunk < $5 ORDER BY chunk`,
+        [key.namespace, key.id, seq, from, from + per],
+      );
+      for (const r of rows.rows) parts.push(r.bytes);
+      if (rows.rows.length < per) return Buffer.concat(parts);
+    }
+  }
+
+  /**
+   * Records `after + 1 … head`, at most READ_BYTES per query, or one record larger than that (a commit's record is never split).
+   * The running sum uses each value's stored length (`octet_length` of a bytea reads no TOASTed data).
+   */
+  async #readLog(c: TimedClient, key: ObjectKey, after: number, head: number): Promise<{ seq: number; record: Buffer }[]> {
+    const out: { seq: number; record: Buffer }[] = [];
+    for (let last = after; last < head; ) {
+      const rows = await c.query<{ seq: string; record: Buffer }>(
+        `SELECT seq, record FROM (
+           SELECT seq, record, sum(octet_length(record)) OVER (ORDER BY seq) - octet_length(record) AS before
+             FROM ${this.#db.tables.log} WHERE namespace = $1 AND id = $2 AND seq > $3 AND seq <= $4
+         ) r WHERE before = 0 OR before + octet_length(record) <= $5 ORDER BY seq`,
+        [key.namespace, key.id, last, head, READ_BYTES],
+      );
+      if (rows.rows.length === 0) break;
+      for (const r of rows.rows) out.push({ seq: Number(r.seq), record: r.record });
+      last = out.at(-1)!.seq;
+    }
+    return out;
+  }
+
   /** Reads the latest snapshot and the log after it, consistently, up to the head. */
   async load(key: ObjectKey): Promise<Stored> {
     const t = this.#db.tables;
@@ -126,26 +168,16 @@ export class ObjectLog {
         const head = Number(obj.head);
         const snapshotSeq = Number(obj.snapshot_seq);
         let snapshot: Buffer | null = null;
-        if (snapshotSeq > 0) {
-          const chunks = await c.query<{ bytes: Buffer }>(`SELECT bytes FROM ${t.snapshots} WHERE namespace = $1 AND id = $2 AND seq = $3 ORDER BY chunk`, [
-            key.namespace,
-            key.id,
-            snapshotSeq,
-          ]);
-          snapshot = Buffer.concat(chunks.rows.map((r) => r.bytes));
-        }
-        const log = await c.query<{ seq: string; record: Buffer }>(
-          `SELECT seq, record FROM ${t.log} WHERE namespace = $1 AND id = $2 AND seq > $3 AND seq <= $4 ORDER BY seq`,
-          [key.namespace, key.id, snapshotSeq, head],
-        );
+        if (snapshotSeq > 0) snapshot = await this.#readSnapshot(c, key, snapshotSeq);
+        const records = await this.#readLog(c, key, snapshotSeq, head);
         await c.query("COMMIT");
         // A gap would rebuild a wrong database: refuse it loudly.
-        log.rows.forEach((r, i) => {
-          if (Number(r.seq) !== snapshotSeq + i + 1) throw new Error(`log of ${key.namespace}/${key.id} has a gap before seq ${r.seq}`);
+        records.forEach((r, i) => {
+          if (r.seq !== snapshotSeq + i + 1) throw new Error(`log of ${key.namespace}/${key.id} has a gap before seq ${r.seq}`);
         });
-        if (snapshotSeq + log.rows.length !== head)
-          throw new Error(`log of ${key.namespace}/${key.id} ends at ${snapshotSeq + log.rows.length}, head is ${head}`);
-        return { snapshot, snapshotSeq, records: log.rows.map((r) => r.record), head };
+        if (snapshotSeq + records.length !== head)
+          throw new Error(`log of ${key.namespace}/${key.id} ends at ${snapshotSeq + records.length}, head is ${head}`);
+        return { snapshot, snapshotSeq, records: records.map((r) => r.record), head };
       } catch (error) {
         await c.query("ROLLBACK").catch(() => {});
         throw error;

@@ -37,6 +37,12 @@ export interface FaultProxy {
    * what was held goes to the server (unless `hold` is on).
    */
   stallMatching: string | null;
+  /**
+   * At most this many bytes of the server's answer pass per client request (null: no cap); the rest waits for the
+   * client's next bytes. A link that carries only so much within a query's deadline, whatever the machine's speed:
+   * a query whose answer is larger never completes (its deadline fires), a smaller one is not slowed.
+   */
+  replyCapBytes: number | null;
   /** The next client chunk containing `match` drops its connection at `point`; resolves when it happened. */
   dropOnce(match: string, point: DropPoint): Promise<void>;
   /** Destroys every open connection (a cut link). */
@@ -54,7 +60,7 @@ interface Trigger {
 export async function startFaultProxy(target: { host: string; port: number }, listenHost = "127.0.0.1"): Promise<FaultProxy> {
   const open = new Set<Socket>();
   const triggers: Trigger[] = [];
-  const state = { delayMs: 0, blackhole: false, hold: false, stallMatching: null as Buffer | null };
+  const state = { delayMs: 0, blackhole: false, hold: false, stallMatching: null as Buffer | null, replyCapBytes: null as number | null };
   /** Per connection, client bytes held back while `hold` is on, and what releases them. */
   const held = new Map<Socket, { chunks: Buffer[]; release(): void }>();
 
@@ -101,10 +107,15 @@ export async function startFaultProxy(target: { host: string; port: number }, li
     });
     upstream.on("close", kill);
     let dropAfterReply: Trigger | null = null;
+    /** Answer bytes passed since the client's last bytes, and what waits past the cap. */
+    let replied = 0;
+    const overCap: Buffer[] = [];
     pipe(
       client,
       upstream,
       (chunk) => {
+        replied = 0;
+        for (const c of overCap.splice(0)) client.write(c);
         const i = triggers.findIndex((t) => chunk.includes(t.match));
         if (i < 0) return true;
         const trigger = triggers.splice(i, 1)[0]!;
@@ -132,7 +143,12 @@ export async function startFaultProxy(target: { host: string; port: number }, li
         return true;
       },
     );
-    pipe(upstream, client, () => {
+    pipe(upstream, client, (chunk) => {
+      if (state.replyCapBytes !== null && (overCap.length > 0 || replied + chunk.length > state.replyCapBytes)) {
+        overCap.push(chunk);
+        return false;
+      }
+      replied += chunk.length;
       if (dropAfterReply === null) return true;
       // The server answered the request (so it ran it): the client never sees the answer.
       const trigger = dropAfterReply;
@@ -154,6 +170,12 @@ export async function startFaultProxy(target: { host: string; port: number }, li
     },
     set delayMs(ms: number) {
       state.delayMs = ms;
+    },
+    get replyCapBytes() {
+      return state.replyCapBytes;
+    },
+    set replyCapBytes(bytes: number | null) {
+      state.replyCapBytes = bytes;
     },
     get blackhole() {
       return state.blackhole;

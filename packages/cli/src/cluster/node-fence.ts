@@ -28,8 +28,12 @@ export class NodeFence {
   /** Set once the worker serves: before that nothing can leave, and a deadline passing while it loads is not a loss. */
   #armed = false;
 
-  constructor(deadline: number) {
+  /** The supervisor's latest deadline, read at once (see node-deadline-file.ts), or null. */
+  readonly #latest: () => number | null;
+
+  constructor(deadline: number, latest: () => number | null = () => null) {
     this.#deadline = deadline;
+    this.#latest = latest;
   }
 
   /** A renewal moved the deadline. The first one after the worker serves arms the fence. */
@@ -56,6 +60,13 @@ export class NodeFence {
   valid(): boolean {
     if (this.#fenced) return false;
     if (monotonicNow() < this.#deadline) return true;
+    // A later deadline may be waiting on the IPC channel behind passed sockets, or unread while this process was
+    // busy: the one the supervisor wrote last decides (it only ever writes a renewed lease's).
+    const latest = this.#latest();
+    if (latest !== null && latest > this.#deadline) {
+      this.update(latest);
+      if (monotonicNow() < this.#deadline) return true;
+    }
     if (this.#armed) this.fence("the node's lease deadline passed");
     return false;
   }

@@ -10,6 +10,7 @@ import type { Logger, Runtime, StorageProvider } from "@torpor/core";
 import { LogShipper, ObjectLog, openClusterDb, postgresStorage, type ClusterDb, type PostgresStorageProvider } from "@torpor/postgres";
 import { sqliteStorage, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import type { NodeTable } from "./node-membership.ts";
+import { readDeadline, type DeadlineSource } from "./node-deadline-file.ts";
 import { NodeFence } from "./node-fence.ts";
 
 /** What the supervisor tells a worker about its node. */
@@ -17,6 +18,8 @@ export interface NodeInit {
   url: string;
   durability: "postgres" | "local";
   table: NodeTable;
+  /** Where the supervisor writes each new deadline (the fence reads it before it closes). */
+  deadlines?: DeadlineSource;
 }
 
 /** A worker's node-side state. */
@@ -38,7 +41,8 @@ export interface NodeWorker {
 
 /** Connects this worker to the cluster database and builds its storage. */
 export async function startNodeWorker(init: NodeInit, index: number, persistTo: string, logger: Logger): Promise<NodeWorker> {
-  const fence = new NodeFence(init.table.deadline);
+  const deadlines = init.deadlines;
+  const fence = new NodeFence(init.table.deadline, deadlines === undefined ? undefined : () => readDeadline(deadlines));
   let db: ClusterDb | null = null;
   let log: ObjectLog | null = null;
   let storage: StorageProvider;

@@ -22,6 +22,7 @@ import { stopOnSignals } from "../shutdown.ts";
 import { IdleCollector } from "@torpor/core/cluster";
 import { holdDataDir } from "../data-dir.ts";
 import type { ClusterTimeouts } from "./cluster-timeouts.ts";
+import { DeadlineFile } from "./node-deadline-file.ts";
 import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import type { NodeMembership } from "./node-membership.ts";
 import { unjoinedTable } from "./node-table.ts";
@@ -62,6 +63,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   let node: Awaited<ReturnType<typeof joinCluster>> | null = null;
   const url = args.cluster ?? config.torpor.cluster;
   const durability = args.durability ?? config.torpor.durability ?? "postgres";
+  const deadlines = url !== undefined ? new DeadlineFile(join(clusterDir, "node-deadline"), logger) : null;
   try {
     supervisor = new Supervisor({
       ...supervisorBasics(settings, script, argv),
@@ -70,7 +72,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       timeouts,
       prepare: bundleForWorkers(args, process.cwd()),
       // The workers start holding no slot; the node's table reaches them once it joined (below).
-      ...(url !== undefined ? { node: { url, durability, table: unjoinedTable(nodeIdFor(durability, clusterDir)) } } : {}),
+      ...(url !== undefined ? { node: { url, durability, table: unjoinedTable(nodeIdFor(durability, clusterDir)), deadlines: deadlines!.source } } : {}),
     });
   } catch (error) {
     lock.release();
@@ -89,6 +91,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
         clusterDir,
         logger,
         supervisor: () => supervisor,
+        deadlines: deadlines!,
       });
     }
   } catch (error) {
@@ -159,6 +162,7 @@ async function joinCluster(
     clusterDir: string;
     logger: Logger;
     supervisor: () => Supervisor | undefined;
+    deadlines: DeadlineFile;
   },
 ) {
   const { durability, logger } = context;
@@ -190,7 +194,11 @@ async function joinCluster(
       ttlMs: args.leaseTtlMs ?? t.leaseTtlMs ?? 10_000,
       workers: context.workers,
       logger,
-      onTable: (table) => context.supervisor()?.setNodeTable(table),
+      onTable: (table) => {
+        // First the file: the IPC message may wait behind sockets passed to the workers.
+        context.deadlines.write(table.deadline);
+        context.supervisor()?.setNodeTable(table);
+      },
       onDrain: async (slots) => {
         await context.supervisor()?.drain(slots);
       },

@@ -1,0 +1,137 @@
+/**
+ * The multinode fault schedule's probe of a stalled node. The schedule's six
+ * random clients hardly ever read from a node while it is stalled past its
+ * lease (each soon blocks on a write waiting for that node), so a node that
+ * kept serving after its local deadline, stale reads from memory, would go
+ * unseen. The probe aims at exactly that: before the stall it activates an
+ * object of its own on the node (nothing else touches it, so no write of
+ * another client can leave it waiting for a commit there); once another node
+ * took the object's slot over on PostgreSQL, it writes the object through
+ * that node, then, past the stalled node's deadline, reads and writes it
+ * through the stalled node itself. A node that fenced itself answers neither;
+ * a node that still answers serves a read lacking the acknowledged write
+ * (stale-read) or acknowledges a write the new owner never sees (lost-write).
+ * Its operations go into the schedule's list and through the same checker.
+ */
+import { performance } from "node:perf_hooks";
+import { clusterQuery, nameHeldBy, nodeIdOf, type TestNode } from "./multinode-helpers.ts";
+
+/** One client operation of the schedule, as the checker sees it. */
+export interface Op {
+  id: string;
+  kind: "write" | "read";
+  object: string;
+  node: string;
+  outcome: "ok" | "error" | "timeout";
+  reply?: unknown;
+  /** When the client sent it and when it had the answer (the test's clock). */
+  invokedAt: number;
+  completedAt?: number;
+}
+
+/** What the probe needs from the schedule. */
+export interface ProbeContext {
+  /** The cluster database (for slot owners and object names). */
+  url: string;
+  nodes: readonly (TestNode | null)[];
+  /** Adds an operation to the schedule's list (checked with the clients' ones). */
+  record(op: Op): void;
+  say(line: string): void;
+  /** A call's deadline (past it the checker counts a hang). */
+  deadlineMs: number;
+}
+
+/** A probe armed on one node before its stall: {@link StalledNodeProbe.afterTakeover} runs during the stall. */
+export interface ArmedProbe {
+  /** Until `until` (the test's clock): waits for the object's slot to move, writes through the new owner, then reads and writes through the stalled node once `notBefore` passed. */
+  afterTakeover(notBefore: number, until: number): Promise<void>;
+}
+
+/** The probe: one object of its own per stall (named `p<k>-<i>`), read back by the schedule like the clients' objects. */
+export class StalledNodeProbe {
+  /** Every object the probe wrote to (the schedule reads them back and checks them with the others). */
+  readonly objects = new Set<string>();
+  readonly #ctx: ProbeContext;
+  #n = 0;
+  #stalls = 0;
+
+  constructor(ctx: ProbeContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Before node `i` stalls: an object whose slot it holds, activated there by an acknowledged write. Null (said in the log) when that failed. */
+  async arm(i: number): Promise<ArmedProbe | null> {
+    const ctx = this.#ctx;
+    const node = ctx.nodes[i];
+    if (node === null || node === undefined) return null;
+    const k = this.#stalls++;
+    // Any object claimed through node i tells the namespace (needed to compute which names fall in its slots).
+    const seed = `p${k}-seed`;
+    if ((await this.#call("write", seed, node)).outcome !== "ok") return this.#skip(`probe ${k}: the write of ${seed} through ${node.name} failed`);
+    let object: string;
+    try {
+      object = await nameHeldBy(ctx.url, nodeIdOf(node), seed, `p${k}-`);
+    } catch (error) {
+      return this.#skip(`probe ${k}: ${(error as Error).message}`);
+    }
+    if ((await this.#call("write", object, node)).outcome !== "ok") return this.#skip(`probe ${k}: the write of ${object} through ${node.name} failed`);
+    const nodeId = nodeIdOf(node);
+    const [claim] = await clusterQuery<{ owner: string; slot: number }>(ctx.url, "SELECT owner, slot FROM torpor.objects WHERE name = $1", [object]);
+    if (claim?.owner !== nodeId) return this.#skip(`probe ${k}: ${object} was claimed by ${claim?.owner ?? "nobody"}, not ${node.name}`);
+    ctx.say(`probe ${k}: ${object} (slot ${claim.slot}) live on ${node.name}`);
+    return {
+      afterTakeover: async (notBefore, until) => {
+        // The slot moves on PostgreSQL once node i's lease ended there (another node's watch or renewal takes it).
+        let owner: TestNode | undefined;
+        while (performance.now() < until) {
+          const [row] = await clusterQuery<{ owner: string | null }>(
+            ctx.url,
+            "SELECT s.owner FROM torpor.slots s JOIN torpor.nodes n ON n.node_id = s.owner AND n.expires_at > now() WHERE s.slot = $1",
+            [claim.slot],
+          );
+          const id = row?.owner ?? null;
+          if (id !== null && id !== nodeId) owner = ctx.nodes.find((n) => n !== null && n.server.stdout().includes(`"node":"${id}"`)) ?? undefined;
+          if (owner !== undefined) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        if (owner === undefined) return void ctx.say(`probe ${k}: slot ${claim.slot} did not move off ${node.name} in time`);
+        // The new owner may not serve the slot yet (its worker learns the table after PostgreSQL changed): tried again.
+        let written: Op | null = null;
+        while (written === null && performance.now() < until) {
+          const op = await this.#call("write", object, owner);
+          if (op.outcome === "ok") written = op;
+          else ctx.say(`probe ${k}: the write through the new owner ${owner.name} failed (${op.outcome} ${JSON.stringify(op.reply ?? null)}); again`);
+        }
+        if (written === null) return void ctx.say(`probe ${k}: no write through the new owner ${owner.name} was acknowledged in time`);
+        ctx.say(`probe ${k}: ${object} written through its new owner ${owner.name}`);
+        // Before its deadline the stalled node may still serve (reads from memory; its commits fail their fence).
+        const wait = notBefore - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const read = await this.#call("read", object, node);
+        const write = await this.#call("write", object, node);
+        ctx.say(`probe ${k}: through the stalled ${node.name}: read ${read.outcome}, write ${write.outcome}`);
+      },
+    };
+  }
+
+  #skip(line: string): null {
+    this.#ctx.say(`${line}; no probe this time`);
+    return null;
+  }
+
+  /** One operation through `node`, recorded for the checker. */
+  async #call(kind: Op["kind"], object: string, node: TestNode): Promise<Op> {
+    const op: Op = { id: `probe-${this.#n++}`, kind, object, node: node.name, outcome: "error", invokedAt: performance.now() };
+    this.objects.add(object);
+    this.#ctx.record(op);
+    try {
+      const r = await node.get(kind === "write" ? `/w/${object}/${op.id}` : `/d/${object}`, this.#ctx.deadlineMs);
+      op.reply = r.body;
+      op.outcome = r.status === 200 && (kind === "write" || Array.isArray(r.body)) ? "ok" : "error";
+    } catch (error) {
+      op.outcome = /within/.test((error as Error).message) ? "timeout" : "error";
+    }
+    op.completedAt = performance.now();
+    return op;
+  }
+}

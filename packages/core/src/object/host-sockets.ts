@@ -21,6 +21,8 @@ export interface SocketsHost extends SocketOwner {
   readonly autoResponse: WebSocketRequestResponsePair | null;
   /** Queues an event for the instance (waking it if needed). */
   deliver(event: HostEvent): void;
+  /** `deliver` of a hibernatable socket's message (run without an event record when it can start at once). */
+  deliverMessage(end: SocketEnd, data: Message): void;
   /** A pin went away (its last `ws.accept()` socket closed): the idle timer may start. */
   unpinned(): void;
 }
@@ -98,7 +100,7 @@ export class HostSockets extends SocketRegistry {
         end.transmit(pair.response);
         return;
       }
-      host.deliver({ kind: "webSocketMessage", end, args: [data] });
+      host.deliverMessage(end, data);
     } else {
       host.deliver({ kind: "listener", end, dispatched: { type: "message", data } });
     }

@@ -56,6 +56,11 @@ export class InputGate {
     this.owner.run(event);
   }
 
+  /** Counts an event the caller starts itself, as `startNow` would (a message run without an event record). */
+  enter(): void {
+    this.#running++;
+  }
+
   /** Queues `event`; it starts when the gate allows. */
   enqueue(event: HostEvent): void {
     if (this.#queue === NONE) this.#queue = [];

@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
 import { TorporError } from "../errors.ts";
 import { runAs } from "./fault-isolation.ts";
-import { failQueued, runEvent } from "./event-dispatch.ts";
+import { failQueued, runEvent, runMessage } from "./event-dispatch.ts";
 import { type Incarnation, objectResetError } from "./incarnation.ts";
 import { Incarnations } from "./incarnations.ts";
 import type { HostEvent } from "./host-event.ts";
@@ -164,6 +164,17 @@ export class ObjectHost implements SocketOwner, StateHost, HostControl {
     input.enqueue(event);
     if (this.instance === null && !this.#construct()) return;
     input.kick();
+  }
+
+  /** A hibernatable socket's message: run at once on a live instance with nothing running or queued (no event record), else queued as any event. */
+  deliverMessage(end: SocketEnd, data: Message): void {
+    const input = this.input;
+    if (this.instance !== null && input.free && !this.#stopped) {
+      input.enter();
+      runMessage(this, end, data);
+      return;
+    }
+    this.deliver({ kind: "webSocketMessage", end, args: [data] });
   }
 
   /** Runs `call` inside the object through the gate; the result waits for the output gate. */

@@ -75,7 +75,7 @@ export class StalledNodeProbe {
     const nodeId = nodeIdOf(node);
     // Any object claimed through node i tells the namespace (needed to compute which names fall in its slots).
     const seed = `p${k}-seed`;
-    if ((await this.#call("write", seed, node)).outcome !== "ok") return this.#skip(`probe ${k}: the write of ${seed} through ${node.name} failed`);
+    if (!(await this.#acknowledged(seed, node))) return this.#skip(`probe ${k}: no write of ${seed} through ${node.name} was acknowledged`);
     const live: { object: string; slot: number }[] = [];
     // `r`: read through the stalled node past its deadline (nothing else touches it there, so no commit holds it back).
     // `w`: written through the stalled node as the stall begins: a commit sent before its deadline that reaches
@@ -87,7 +87,7 @@ export class StalledNodeProbe {
       } catch (error) {
         return this.#skip(`probe ${k}: ${(error as Error).message}`);
       }
-      if ((await this.#call("write", object, node)).outcome !== "ok") return this.#skip(`probe ${k}: the write of ${object} through ${node.name} failed`);
+      if (!(await this.#acknowledged(object, node))) return this.#skip(`probe ${k}: no write of ${object} through ${node.name} was acknowledged`);
       const [claim] = await clusterQuery<{ owner: string; slot: number }>(ctx.url, "SELECT owner, slot FROM torpor.objects WHERE name = $1", [object]);
       if (claim?.owner !== nodeId) return this.#skip(`probe ${k}: ${object} was claimed by ${claim?.owner ?? "nobody"}, not ${node.name}`);
       live.push({ object, slot: claim.slot });
@@ -110,6 +110,15 @@ export class StalledNodeProbe {
         ctx.say(`probe ${k}: through the stalled ${node.name}: read ${read.outcome}, write ${write.outcome}, early write ${(await late).outcome}`);
       },
     };
+  }
+
+  /** A write through `node`, tried up to 5 times (a node that just started may not serve every slot yet). */
+  async #acknowledged(object: string, node: TestNode): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if ((await this.#call("write", object, node)).outcome === "ok") return true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return false;
   }
 
   /** The live node that holds `slot` on PostgreSQL once it moved off `from` (its lease ended there), polled until `until`. */

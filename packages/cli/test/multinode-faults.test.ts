@@ -22,7 +22,9 @@
  *   clients seldom read from a stalled node, so a probe (stalled-node-probe.ts) aims at one: an object of its
  *   own, live on the node before a stall (SIGSTOP, stalled link, lease ended early), written through its new
  *   owner once the slot moved, then read and written through the stalled node past its deadline (with the
- *   self-fence removed, seed 1460 finds a stale read);
+ *   self-fence removed, seeds 1460 and 1542 find a stale read); a second object of its own is written through
+ *   the stalled node as the stall begins, and its late commit must fail the per-commit fence (with that fence
+ *   removed, seed 1542 finds the new owner's acknowledged write lost);
  * - no call outlives its deadline (hang);
  * - two instances of one object never ran interleaved: every write records the
  *   incarnation that made it, and each incarnation's writes are one run (two-instances);

@@ -4,11 +4,14 @@ import { QUICK, rotate, startProduct, type Side } from "./lib/product.ts";
 import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
 import { fmt, median, ratioRow, type Row } from "./lib/stats.ts";
 
-const ROUNDS = QUICK ? 1 : 3;
+// BENCH_ROUNDS=N: more interleaved rounds (A/B runs); BENCH_ECHO_CASES=10: only the cases whose
+// connection count is listed (comma-separated), e.g. only the 10-socket case for a per-event A/B.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const ONLY = process.env.BENCH_ECHO_CASES?.split(",").map(Number);
 const CASES = [
   { label: "1,000 objects", conns: 1_000, perRoom: 1, messages: QUICK ? 50 : 100 },
   { label: "10 sockets", conns: 10, perRoom: 10, messages: QUICK ? 2_000 : 5_000 },
-];
+].filter((c) => ONLY === undefined || ONLY.includes(c.conns));
 
 export async function run(): Promise<PartResult> {
   const product = await startProduct("echo", "echo");
@@ -39,6 +42,8 @@ export async function run(): Promise<PartResult> {
         }),
       );
       rows.push(ratioRow(`echo round trips/s, ${c.label}`, { raw: m("raw", "rps"), workerd: m("workerd", "rps"), torpor: m("torpor", "rps")! }, "msg/s", null));
+      // BENCH_BASE_ROOT: torpor ÷ base per message, medians of the same run (an A/B of two versions).
+      if (results.base !== undefined) notes.push(`- echo ${c.label}, CPU per message torpor / base: ${fmt(m("torpor", "cpu")! / m("base", "cpu")!)}×`);
       for (const s of product.names) {
         notes.push(`- echo ${c.label}, ${s}: ` + results[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg, p50 ${fmt(x.p50)} ms`).join("; "));
       }

@@ -1,16 +1,22 @@
-// Per-event cost by layer: echo over 10 sockets on one object (events do not batch: each message is
-// one event through the whole stack), raw ws beside torpor start, both under `--cpu-prof`. Each
-// profile's busy time is split by layer (bench/lib/cpuprofile.ts: a sample is charged to the
-// innermost frame of a known layer) and divided by the round trips: µs of server CPU per message
-// per layer. The profiler's own cost inflates both sides alike; the unprofiled figure is `echo`'s.
-import { mkdirSync } from "node:fs";
+// Per-event cost: echo over 10 sockets on one object (events do not batch: each message is one
+// event through the whole stack), raw ws beside `torpor start`, both at the defaults users run
+// (the CLI from its build, no Node flags on either side).
+// 1. The figure: CPU per message, unprofiled, rounds interleaved (ABBA), CPU time read from the
+//    scheduler's per-thread counters (ns; /proc's 10 ms ticks are several per cent of a round).
+// 2. Where it goes: both servers again under `--cpu-prof`; each profile's busy time is split by
+//    layer (bench/lib/cpuprofile.ts: a sample is charged to the innermost frame of a known layer,
+//    core by module: input gate, dispatch, output gate, fault isolation...) and divided by the round
+//    trips: µs of server CPU per message per layer. The profiler inflates both sides alike.
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { layerTimes, newestMainProfile, profileClockUs } from "./lib/cpuprofile.ts";
+import { buildPackages } from "./lib/build.ts";
 import { QUICK } from "./lib/product.ts";
 import { start, type Child } from "./lib/proc.ts";
+import { runTimeOf } from "./lib/procfs.ts";
 import { CLIENT_CPU, SERVER_CPU, scratchDir, startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
-import { fmt, ratioRow, type Row } from "./lib/stats.ts";
+import { fmt, median, ratioRow, type Row } from "./lib/stats.ts";
 
 const OUT = fileURLToPath(new URL("./.out/", import.meta.url));
 const SOCKETS = 10;
@@ -20,30 +26,77 @@ const SOCKETS = 10;
  */
 const INTERVAL_US = 1000;
 const MESSAGES = Number(process.env.BENCH_EVENTS_MESSAGES ?? (QUICK ? 3_000 : 10_000));
+/** Unprofiled rounds (each side `ROUND_MESSAGES` per socket per round), interleaved. */
+const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS ?? (QUICK ? 6 : 12));
+const ROUND_MESSAGES = QUICK ? 1_000 : 2_000;
 
 type Side = "raw" | "torpor";
 
+/** The 1, 5 and 15 minute load averages (the machine is shared: reported with every figure). */
+function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+}
+
+/** Starts one side at the defaults; `profileDir`: under `--cpu-prof`, the profile written there at exit. */
+function startSide(side: Side, data: string, profileDir?: string): Promise<Child> {
+  const env = { BENCH_MODE: "echo", BENCH_DIR: data };
+  if (side === "raw") {
+    return start("raw-events", "servers/raw.ts", {
+      cpu: SERVER_CPU,
+      env,
+      exposeGc: false,
+      nodeFlags: profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-interval=${INTERVAL_US}`, `--cpu-prof-dir=${profileDir}`],
+    });
+  }
+  return start("torpor-events", "servers/torpor-start.ts", {
+    cpu: CLIENT_CPU,
+    env: {
+      ...env,
+      BENCH_DEFAULTS: "1",
+      BENCH_CLI: "dist",
+      BENCH_PIN: "1",
+      ...(profileDir === undefined ? {} : { BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_INTERVAL: String(INTERVAL_US) }),
+    },
+  });
+}
+
+/** The server process whose CPU is counted: raw's own, or the CLI under the wrapper (one process: one worker, pinned). */
+async function serverPid(side: Side, server: Child): Promise<number> {
+  if (side === "raw") return server.pid;
+  const processes = await server.call<Array<{ pid: number }>>("processes");
+  if (processes.length !== 1) throw new Error(`torpor start runs ${processes.length} processes; expected one (one worker)`);
+  return processes[0]!.pid;
+}
+
+/** The unprofiled figure: per-round CPU µs per message of each side, rounds interleaved (ABBA). */
+async function measure(data: string): Promise<Record<Side, number[]>> {
+  const sides: Side[] = ["raw", "torpor"];
+  const servers = await Promise.all(sides.map((side) => startSide(side, join(data, `m-${side}`))));
+  const lg = await startLoadgen();
+  try {
+    const pids = await Promise.all(sides.map((side, i) => serverPid(side, servers[i]!)));
+    for (let i = 0; i < sides.length; i++) {
+      await lg.call("connect", { group: sides[i], base: wsBase(servers[i]!), paths: Array.from({ length: SOCKETS }, (_, j) => `/ROOM/ev-m?u=u${j}`) });
+      await lg.call("echo", { group: sides[i], messages: 500 }); // warm-up (JIT)
+    }
+    const out: Record<Side, number[]> = { raw: [], torpor: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+        const cpu0 = runTimeOf(pids[i]!);
+        const res = await lg.call<{ roundTrips: number }>("echo", { group: sides[i], messages: ROUND_MESSAGES });
+        out[sides[i]!].push((runTimeOf(pids[i]!) - cpu0) / res.roundTrips);
+      }
+    }
+    return out;
+  } finally {
+    await lg.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
 async function profileSide(side: Side, dir: string, data: string): Promise<{ perMsg: Map<string, number>; cpuUs: number; roundTrips: number; busyUs: number }> {
   mkdirSync(dir, { recursive: true });
-  const env = { BENCH_MODE: "echo", BENCH_DIR: data };
-  const server: Child =
-    side === "raw"
-      ? await start("raw-events", "servers/raw.ts", {
-          cpu: SERVER_CPU,
-          env,
-          nodeFlags: ["--cpu-prof", `--cpu-prof-interval=${INTERVAL_US}`, `--cpu-prof-dir=${dir}`],
-        })
-      : await start("torpor-events", "servers/torpor-start.ts", {
-          cpu: CLIENT_CPU,
-          env: {
-            ...env,
-            BENCH_HIBERNATE_MS: "600000",
-            BENCH_SERVER_NODE_FLAGS: "",
-            BENCH_PIN: "1",
-            BENCH_PROFILE_DIR: dir,
-            BENCH_PROFILE_INTERVAL: String(INTERVAL_US),
-          },
-        });
+  const server = await startSide(side, data, dir);
   const lg = await startLoadgen();
   let cpuUs = 0;
   let roundTrips = 0;
@@ -53,11 +106,12 @@ async function profileSide(side: Side, dir: string, data: string): Promise<{ per
     const paths = Array.from({ length: SOCKETS }, (_, i) => `/ROOM/ev-0?u=u${i}`);
     await lg.call("connect", { group: "g", base: wsBase(server), paths });
     await lg.call("echo", { group: "g", messages: 200 }); // warm-up (JIT)
-    const cpu0 = await server.call<number>("cpu");
+    const pid = await serverPid(side, server);
+    const cpu0 = runTimeOf(pid);
     from = profileClockUs();
     const r = await lg.call<{ roundTrips: number }>("echo", { group: "g", messages: MESSAGES });
     to = profileClockUs();
-    cpuUs = (await server.call<number>("cpu")) - cpu0;
+    cpuUs = runTimeOf(pid) - cpu0;
     roundTrips = r.roundTrips;
     await lg.call("close", { group: "g" });
   } finally {
@@ -78,11 +132,22 @@ async function profileSide(side: Side, dir: string, data: string): Promise<{ per
 
 export async function run(): Promise<PartResult> {
   const scratch = scratchDir("events");
+  buildPackages();
   try {
+    const load0 = loadAverage();
+    const measured = await measure(scratch.dir);
+    const load1 = loadAverage();
+    const perRound = measured.torpor.map((t, i) => t / measured.raw[i]!);
     // The profiles are kept in bench/.out/ (for `bench/profile-top.ts` or Chrome's DevTools).
     const raw = await profileSide("raw", join(OUT, "events-raw"), join(scratch.dir, "raw"));
     const torpor = await profileSide("torpor", join(OUT, "events-torpor"), join(scratch.dir, "torpor"));
     const rows: Row[] = [
+      ratioRow(
+        `per-event: echo server CPU per message at the defaults, ${SOCKETS} sockets on one object`,
+        { raw: median(measured.raw), torpor: median(measured.torpor) },
+        "µs",
+        { max: 1.15 },
+      ),
       ratioRow(
         `per-event: server CPU per message under the profiler, ${SOCKETS} sockets on one object`,
         { raw: raw.cpuUs / raw.roundTrips, torpor: torpor.cpuUs / torpor.roundTrips },
@@ -94,7 +159,11 @@ export async function run(): Promise<PartResult> {
       (a, b) => (torpor.perMsg.get(b) ?? 0) - (raw.perMsg.get(b) ?? 0) - ((torpor.perMsg.get(a) ?? 0) - (raw.perMsg.get(a) ?? 0)),
     );
     const notes = [
-      `- ${SOCKETS} sockets, ${MESSAGES} messages each; raw ${fmt(raw.cpuUs / raw.roundTrips)} µs/msg, torpor start ${fmt(torpor.cpuUs / torpor.roundTrips)} µs/msg under the profiler`,
+      `- at the defaults, unprofiled, ${ROUNDS} rounds × ${SOCKETS} sockets × ${ROUND_MESSAGES} messages, ABBA; load average ${load0} → ${load1}`,
+      `- per round, raw: ${measured.raw.map((x) => fmt(x)).join(" ")} µs/msg; torpor start: ${measured.torpor.map((x) => fmt(x)).join(" ")} µs/msg`,
+      `- torpor ÷ raw per round: ${perRound.map((x) => fmt(x)).join(" ")}; median ${fmt(median(perRound))}×`,
+      "",
+      `- under the profiler: ${SOCKETS} sockets, ${MESSAGES} messages each; raw ${fmt(raw.cpuUs / raw.roundTrips)} µs/msg, torpor start ${fmt(torpor.cpuUs / torpor.roundTrips)} µs/msg under the profiler`,
       "",
       "| layer (µs of server CPU per message) | raw ws | torpor start | difference |",
       "| --- | --- | --- | --- |",

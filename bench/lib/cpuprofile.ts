@@ -32,9 +32,10 @@ export function layerOf(frame: CallFrame): string | null {
     if (functionName === "(root)") return "native (syscalls, libuv, V8 outside JS)";
     return null;
   }
-  const core = /packages\/core\/src\/([a-z-]+)\//.exec(url);
-  if (core) return `@torpor/core ${core[1]}/`;
-  if (/packages\/core\/src\/[^/]+\.ts/.test(url)) return "@torpor/core (root files)";
+  // Core by module, so the event path's parts (input gate, dispatch, output gate, fault isolation) show apart.
+  const core = /packages\/core\/(?:src|dist)\/([a-z-]+\/[a-z-]+)\.[jt]s/.exec(url);
+  if (core) return `@torpor/core ${core[1]}`;
+  if (/packages\/core\/(?:src|dist)\/[^/]+\.[jt]s/.test(url)) return "@torpor/core (root files)";
   const pkg = /packages\/([a-z-]+)\//.exec(url);
   if (pkg && !url.includes("node_modules")) return `@torpor/${pkg[1]}`;
   if (/node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?ws\//.test(url)) return "ws";

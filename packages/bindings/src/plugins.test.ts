@@ -6,6 +6,7 @@ import { afterEach, expect, test } from "vitest";
 import { z } from "zod";
 import { definePlugin, type BindingContext } from "./binding-plugin.ts";
 import { bindingWarnings, boundNames, createBindings } from "./plugins.ts";
+import { SYNC_BUSY_MS } from "./lock-wait.ts";
 import { openSharedDatabase } from "./shared-database.ts";
 
 const dirs: string[] = [];
@@ -68,12 +69,12 @@ test("a plugin that fails to start closes the bindings already made", async () =
   expect(closed).toEqual(["A1"]);
 });
 
-test("a shared database is in WAL mode with a busy timeout and full sync", () => {
+test("a shared database is in WAL mode with a short busy timeout (longer waits are on timers: lock-wait.ts) and full sync", () => {
   const db = openSharedDatabase(join(context().dataDir, "nested", "x.sqlite"));
   try {
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(db.pragma("synchronous", { simple: true })).toBe(2);
-    expect(db.pragma("busy_timeout", { simple: true })).toBe(5_000);
+    expect(db.pragma("busy_timeout", { simple: true })).toBe(SYNC_BUSY_MS);
   } finally {
     db.close();
   }

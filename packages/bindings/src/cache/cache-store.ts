@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type Database from "better-sqlite3";
 import { openSharedDatabase } from "../shared-database.ts";
+import { ifUnlocked, whenUnlocked } from "../lock-wait.ts";
 
 /** One cached response as stored: its status, headers (as the cache answers them), body size and expiry. */
 export interface CacheEntry {
@@ -114,7 +115,7 @@ export class CacheStore {
     const row = this.#get.get(cache, key);
     if (row === undefined) return undefined;
     if (row.expires <= now) {
-      this.#removeBlobs(this.#evict(now));
+      ifUnlocked(() => this.#removeBlobs(this.#evict(now)));
       return undefined;
     }
     return { ...row, headers: JSON.parse(row.headers) as Array<[string, string]> };
@@ -162,14 +163,22 @@ export class CacheStore {
       if (error instanceof TooLarge) return false;
       throw error;
     }
-    const previous = this.#replace({ cache, key, ...entry, headers: JSON.stringify(entry.headers), size, blob, stored: now });
-    this.#removeBlobs([...(previous === undefined ? [] : [previous]), ...this.#evict(now)]);
+    const row = { cache, key, ...entry, headers: JSON.stringify(entry.headers), size, blob, stored: now };
+    let previous: string | undefined;
+    try {
+      previous = await whenUnlocked(() => this.#replace(row));
+    } catch (error) {
+      rmSync(path, { force: true });
+      throw error;
+    }
+    // Eviction keeps the cache under its size limit, so it waits for the lock too.
+    this.#removeBlobs([...(previous === undefined ? [] : [previous]), ...(await whenUnlocked(() => this.#evict(now)))]);
     return true;
   }
 
   /** Removes `key` from `cache`; true if it was there. */
-  delete(cache: string, key: string): boolean {
-    const previous = this.#delete(cache, key);
+  async delete(cache: string, key: string): Promise<boolean> {
+    const previous = await whenUnlocked(() => this.#delete(cache, key));
     if (previous === undefined) return false;
     this.#removeBlobs([previous]);
     return true;

@@ -1,4 +1,5 @@
 import { afterOutputGate } from "@torpor/core";
+import { isBusy, whenUnlocked } from "../lock-wait.ts";
 import { D1Failure, type D1Engine, type D1Meta, type D1QueryResult, type D1Value } from "./d1-engine.ts";
 
 /** `all()`, `run()` and each `batch()` entry: rows as objects, and the meta. */
@@ -87,13 +88,16 @@ export class D1DatabaseSession {
     return afterOutputGate(async () => this.#sendNow(queries));
   }
 
-  #sendNow(queries: Array<{ sql: unknown; params: unknown }>): D1QueryResult[] {
+  async #sendNow(queries: Array<{ sql: unknown; params: unknown }>): Promise<D1QueryResult[]> {
     const checked = queries.map(checkQuery);
     let outcome: ReturnType<D1Engine["run"]>;
     try {
-      outcome = this.#connection.engine.run(checked);
+      // The whole batch is one attempt: it takes the write lock at BEGIN IMMEDIATE, before any change.
+      outcome = await whenUnlocked(() => this.#connection.engine.run(checked));
     } catch (error) {
       if (error instanceof D1Failure) throw d1Error(error.message);
+      // Another process held the lock for all of LOCK_WAIT_MS: reported as a statement's SQLITE_BUSY is.
+      if (isBusy(error)) throw d1Error(`${(error as Error).message}: SQLITE_BUSY`);
       throw error;
     }
     this.#update(outcome.bookmark);

@@ -77,7 +77,9 @@ export class D1Engine {
   /**
    * Runs the queries in one transaction and returns each one's result and a
    * bookmark of the state after them; any failure rolls all of them back and
-   * throws a {@link D1Failure} with the message D1 reports.
+   * throws a {@link D1Failure} with the message D1 reports. Another
+   * process's write lock at BEGIN is thrown as SQLite's own SQLITE_BUSY
+   * (nothing has changed yet), for the caller to wait and run it again.
    */
   run(queries: D1Query[]): { results: D1QueryResult[]; bookmark: string } {
     // Miniflare drops queries that are only whitespace (and comments after leading whitespace).

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { prefixEnd } from "../key-range.ts";
+import { ifUnlocked, whenUnlocked } from "../lock-wait.ts";
 import { openSharedDatabase } from "../shared-database.ts";
 
 /** One stored entry: its value's bytes, expiration (seconds since the epoch) and metadata (JSON text). */
@@ -70,18 +71,19 @@ export class KvStore {
     if (row === undefined) return null;
     if (row.expiration !== null && row.expiration * 1000 <= now) {
       // Only if still expired: another process may have written a new value since.
-      this.#deleteIfExpired.run(key, now);
+      ifUnlocked(() => this.#deleteIfExpired.run(key, now));
       return null;
     }
     return row;
   }
 
-  put(key: string, entry: KvEntry): void {
-    this.#put.run(key, entry.value, entry.expiration, entry.metadata);
+  /** Resolves once the entry is durable; waits (on timers) while another process holds the write lock. */
+  async put(key: string, entry: KvEntry): Promise<void> {
+    await whenUnlocked(() => this.#put.run(key, entry.value, entry.expiration, entry.metadata));
   }
 
-  delete(key: string): void {
-    this.#delete.run(key);
+  async delete(key: string): Promise<void> {
+    await whenUnlocked(() => this.#delete.run(key));
   }
 
   /**
@@ -91,7 +93,7 @@ export class KvStore {
   list(prefix: string, startAfter: string, limit: number, now: number): KvListedKey[] {
     const end = prefixEnd(prefix);
     const rows = end === "" ? this.#list.all({ prefix, after: startAfter, now, limit }) : this.#listBounded.all({ prefix, end, after: startAfter, now, limit });
-    this.#deleteExpired.run(now);
+    ifUnlocked(() => this.#deleteExpired.run(now));
     return rows;
   }
 

@@ -19,6 +19,7 @@ import {
 } from "./r2-errors.ts";
 import { R2_LIMITS } from "./r2-limits.ts";
 import { meetsConditional, type Conditional, type RangeRequest } from "./r2-options.ts";
+import { whenUnlocked } from "../lock-wait.ts";
 
 /** What `put` stores besides the bytes. */
 export interface PutRequest {
@@ -166,7 +167,9 @@ export class BucketStore {
         custom_metadata: JSON.stringify(request.customMetadata),
       };
       const onlyIf = request.onlyIf;
-      const { stored, garbage } = this.#index.put(row, onlyIf === undefined ? undefined : (previous) => meetsConditional(onlyIf, previous));
+      const { stored, garbage } = await whenUnlocked(() =>
+        this.#index.put(row, onlyIf === undefined ? undefined : (previous) => meetsConditional(onlyIf, previous)),
+      );
       if (!stored) {
         this.#blobs.remove([blob.id]);
         return null;
@@ -179,9 +182,9 @@ export class BucketStore {
     }
   }
 
-  delete(keys: string[]): void {
+  async delete(keys: string[]): Promise<void> {
     for (const key of keys) this.checkKey(key);
-    this.#blobs.remove(this.#index.delete(keys));
+    this.#blobs.remove(await whenUnlocked(() => this.#index.delete(keys)));
   }
 
   list(options: {
@@ -216,21 +219,17 @@ export class BucketStore {
     return { rows, truncated, cursor: truncated && lastKey !== undefined ? Buffer.from(lastKey, "utf8").toString("base64") : undefined, delimitedPrefixes };
   }
 
-  createUpload(key: string, httpMetadata: string, customMetadata: Record<string, string>): string {
+  async createUpload(key: string, httpMetadata: string, customMetadata: Record<string, string>): Promise<string> {
     this.checkKey(key);
-    return this.#index.createUpload(key, httpMetadata, JSON.stringify(customMetadata));
+    return whenUnlocked(() => this.#index.createUpload(key, httpMetadata, JSON.stringify(customMetadata)));
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, source: BlobSource): Promise<string> {
     this.checkKey(key);
     const blob = await this.#blobs.write(source, ["md5"]);
     try {
-      const { etag, garbage } = this.#index.putPart(key, uploadId, {
-        part_number: partNumber,
-        blob_id: blob.id,
-        size: blob.size,
-        md5: blob.digests.get("md5")!.toString("hex"),
-      });
+      const part = { part_number: partNumber, blob_id: blob.id, size: blob.size, md5: blob.digests.get("md5")!.toString("hex") };
+      const { etag, garbage } = await whenUnlocked(() => this.#index.putPart(key, uploadId, part));
       this.#blobs.remove(garbage);
       return etag;
     } catch (error) {
@@ -285,7 +284,7 @@ export class BucketStore {
       custom_metadata: upload.customMetadata,
     };
     try {
-      this.#blobs.remove(this.#index.completeUpload(key, uploadId, parts, row));
+      this.#blobs.remove(await whenUnlocked(() => this.#index.completeUpload(key, uploadId, parts, row)));
     } catch (error) {
       this.#blobs.remove([joined.id]);
       throw error;
@@ -293,9 +292,9 @@ export class BucketStore {
     return row;
   }
 
-  abortUpload(key: string, uploadId: string): void {
+  async abortUpload(key: string, uploadId: string): Promise<void> {
     this.checkKey(key);
-    this.#blobs.remove(this.#index.abortUpload(key, uploadId));
+    this.#blobs.remove(await whenUnlocked(() => this.#index.abortUpload(key, uploadId)));
   }
 
   close(): void {

@@ -190,7 +190,7 @@ export class R2Bucket {
     const custom = options.customMetadata === undefined ? {} : customMetadataOption(options.customMetadata, "MultipartOptions");
     const http = options.httpMetadata === undefined ? emptyHttpMetadata() : httpMetadataOption(options.httpMetadata);
     return asBindingError("createMultipartUpload", () =>
-      afterOutputGate(async () => new R2MultipartUpload(this.#store, key, this.#store.createUpload(key, encodeHttpMetadata(http), custom))),
+      afterOutputGate(async () => new R2MultipartUpload(this.#store, key, await this.#store.createUpload(key, encodeHttpMetadata(http), custom))),
     );
   }
 

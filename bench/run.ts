@@ -15,6 +15,7 @@ const PARTS: Record<string, () => Promise<{ run(): Promise<PartResult> }>> = {
   events: () => import("./events.ts"),
   broadcast: () => import("./broadcast.ts"),
   durable: () => import("./durable.ts"),
+  visits: () => import("./visits.ts"),
   wake: () => import("./wake.ts"),
   cluster: () => import("./cluster.ts"),
   multinode: () => import("./multinode.ts"),

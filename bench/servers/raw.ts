@@ -53,6 +53,7 @@ function openRoom(name: string): Room {
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 32 * 1024 * 1024 });
 const http = createServer((req, res) => {
   if (req.url?.startsWith("/visit/")) res.end("new");
+  else if (req.url?.startsWith("/stream/")) res.write("new", () => res.end("new"));
   else res.writeHead(404).end();
 });
 http.on("upgrade", (req, socket, head) => {

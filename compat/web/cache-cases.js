@@ -59,6 +59,18 @@ export const cacheCases = {
     await caches.default.put(url, new Response(body, { headers: { "cache-control": "max-age=60" } }));
     return seen(await caches.default.match(url));
   },
+  "put disturbs the body at once": async () => {
+    const url = key();
+    const response = new Response("taken", { headers: { "cache-control": "max-age=60" } });
+    const put = caches.default.put(url, response);
+    const usedAtReturn = response.bodyUsed;
+    const read = await response.text().then(
+      (text) => `read ${text}`,
+      (error) => error.constructor.name,
+    );
+    await put;
+    return { usedAtReturn, read, match: await seen(await caches.default.match(url)) };
+  },
   "put replaces": async () => {
     const url = key();
     await caches.default.put(url, new Response("one", { headers: { "cache-control": "max-age=60" } }));

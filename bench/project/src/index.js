@@ -7,7 +7,8 @@
 //   exclude    send to every other socket, the sender recognized by each peer's attachment
 //   sql        one INSERT per message (its own commit), then the reply
 //   idle       nothing (memory figures)
-// GET /visit/<name> runs the object's fetch without a socket (a read-only visit: one storage read).
+// GET /visit/<name> runs the object's fetch without a socket (a read-only visit: one storage read);
+// GET /stream/<name> the same, the body streamed by the object.
 import { DurableObject } from "cloudflare:workers";
 
 export class Room extends DurableObject {
@@ -24,7 +25,12 @@ export class Room extends DurableObject {
     if (request.headers.get("Upgrade") !== "websocket") {
       // A visit that only reads: the object must not need a file for it.
       const seen = await this.ctx.storage.get("seen");
-      return new Response(seen === undefined ? "new" : "known");
+      const text = seen === undefined ? "new" : "known";
+      if (!url.pathname.startsWith("/stream/")) return new Response(text);
+      // The same answer as a body the object streams after returning (two chunks, fed on demand).
+      const bytes = new TextEncoder().encode(text);
+      let sent = 0;
+      return new Response(new ReadableStream({ pull: (c) => (sent++ < 2 ? c.enqueue(bytes) : c.close()) }));
     }
     const pair = new WebSocketPair();
     const server = pair[1];
@@ -73,7 +79,7 @@ export default {
     const url = new URL(request.url);
     const [, kind, name] = url.pathname.split("/");
     if (kind === "__bench" && name === "stats") return stats();
-    if ((kind === "ROOM" || kind === "visit") && name) return env.ROOM.get(env.ROOM.idFromName(name)).fetch(request);
+    if ((kind === "ROOM" || kind === "visit" || kind === "stream") && name) return env.ROOM.get(env.ROOM.idFromName(name)).fetch(request);
     return new Response("not found", { status: 404 });
   },
 };

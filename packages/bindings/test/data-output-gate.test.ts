@@ -49,6 +49,19 @@ class Writer extends DurableObject<Env> {
     await this.env.CACHE.put(URL_Y, new Response("after x", { headers: { "cache-control": "max-age=600" } }));
     return "cached";
   }
+  /** Puts without awaiting, then tries to read the same response while the put waits for the gate. */
+  async cachePutThenRead(): Promise<{ usedAtReturn: boolean; read: string }> {
+    this.ctx.storage.put("x", 1);
+    const response = new Response("after x", { headers: { "cache-control": "max-age=600" } });
+    const put = this.env.CACHE.put(URL_Y, response);
+    const usedAtReturn = response.bodyUsed;
+    const read = await response.text().then(
+      (text) => `read ${text}`,
+      (error: Error) => error.constructor.name,
+    );
+    await put;
+    return { usedAtReturn, read };
+  }
 }
 
 /** What the hook does at the object's commit (observe the stores, or fail the commit). */
@@ -138,4 +151,11 @@ test("a Cache put after an object write whose commit fails never happens", async
   failCommits();
   await expect(writer.cachePut()).rejects.toMatchObject({ code: "ERR_STORAGE_COMMIT_FAILED" });
   expect(await cache.match(URL_Y)).toBeUndefined();
+});
+
+test("Cache.put takes the body before it waits for the gate: the caller cannot read it meanwhile, the cache keeps it whole", async () => {
+  const { writer, cache } = await start();
+  // As on workerd, whose put serializes the body at once (the differential case "put disturbs the body at once").
+  expect(await writer.cachePutThenRead()).toEqual({ usedAtReturn: true, read: "TypeError" });
+  expect(await (await cache.match(URL_Y))!.text()).toBe("after x");
 });

@@ -1,5 +1,5 @@
 import type { ExecutionContext, Runtime } from "@torpor/core";
-import { afterOutputGate, rpcCall, rpcResult, TorporError } from "@torpor/core";
+import { afterOutputGate, requestWithGatedBody, rpcCall, rpcResult, TorporError } from "@torpor/core";
 import { disposeValue, type Invoke, pipeline, rpcProperty } from "@torpor/core/cluster";
 
 /** An exported WorkerEntrypoint class (default or named). */
@@ -164,7 +164,11 @@ export function serviceBinding(registry: ServiceRegistry, service: string, entry
   // From Durable Object code, a request or call leaves once the object's writes so far are durable, as workerd's fetch and
   // RPC wait for the output locks (the whole request is made after the wait, errors included, as there).
   const fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
-    afterOutputGate(async () => send(target(), entrypoint, toRequest(input, init)));
+    afterOutputGate(async () => {
+      const request = toRequest(input, init);
+      // A body the object streams into it is gated chunk by chunk too (core's gated-request-body.ts; still the caller's context).
+      return send(target(), entrypoint, requestWithGatedBody(request) ?? request);
+    });
   // A member along a path: its first name is the entrypoint's method or property, the rest is pipelined on what that gives
   // (`env.B.makeCounter().increment()`), as on a Durable Object stub.
   const invokePath: Invoke = (path, args, op) =>

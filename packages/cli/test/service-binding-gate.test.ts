@@ -1,5 +1,5 @@
 import { DurableObject, memoryStorage, Runtime, silentLogger } from "@torpor/core";
-import { afterEach, expect, onTestFinished, test } from "vitest";
+import { afterEach, expect, onTestFinished, test, vi } from "vitest";
 import { serviceBinding, ServiceRegistry } from "../src/service-binding.ts";
 
 /**
@@ -27,12 +27,25 @@ class Back {
   }
 }
 class BackFetch {
-  fetch(request: Request): Response {
+  async fetch(request: Request): Promise<Response> {
     const from = new URL(request.url).searchParams.get("from")!;
+    if (from === "upload") {
+      // Records each chunk of the body the object streams, and how the body ended.
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) reached.push(decoder.decode(chunk));
+        reached.push("end");
+      } catch (error) {
+        reached.push(`error ${(error as { code?: string }).code}`);
+      }
+      return new Response("uploaded");
+    }
     reached.push(from);
     return new Response(`fetched ${from}`);
   }
 }
+
+let upload: WritableStreamDefaultWriter<Uint8Array> | null = null;
 
 type Env = { BACK: Back; BACK_FETCH: { fetch: typeof fetch } };
 
@@ -40,6 +53,20 @@ class Writer extends DurableObject<Env> {
   async viaRpc(): Promise<string> {
     this.ctx.storage.put("x", 1);
     return this.env.BACK.note("rpc");
+  }
+  /** Starts a POST whose body it writes later; nothing awaits the response. */
+  startUpload(): string {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    upload = writable.getWriter();
+    void upload.write(new TextEncoder().encode("before"));
+    this.env.BACK_FETCH.fetch("http://back/?from=upload", { method: "POST", body: readable, duplex: "half" } as RequestInit).catch(() => {});
+    return "started";
+  }
+  /** A later event: a write, then a chunk of the body. */
+  writeThenStream(): string {
+    this.ctx.storage.put("x", 1);
+    void upload!.write(new TextEncoder().encode("after x")).catch(() => {});
+    return "streamed";
   }
   async viaFetch(): Promise<string> {
     this.ctx.storage.put("x", 1);
@@ -86,4 +113,15 @@ test("service binding calls after a write whose commit fails never leave", async
   await expect(writer.viaRpc()).rejects.toMatchObject({ code: "ERR_STORAGE_COMMIT_FAILED" });
   await expect(writer.viaFetch()).rejects.toMatchObject({ code: "ERR_STORAGE_COMMIT_FAILED" });
   expect(reached).toEqual([]);
+});
+
+test("a chunk of a body streamed into a service binding's fetch() after a write whose commit fails never reaches it", async () => {
+  const writer = start();
+  expect(await writer.startUpload()).toBe("started");
+  await vi.waitFor(() => expect(reached).toEqual(["before"]), { timeout: 10_000, interval: 5 });
+  atCommit = () => {
+    throw new Error("injected commit failure");
+  };
+  await expect(writer.writeThenStream()).rejects.toMatchObject({ code: "ERR_STORAGE_COMMIT_FAILED" });
+  await vi.waitFor(() => expect(reached).toEqual(["before", "error ERR_STORAGE_COMMIT_FAILED"]), { timeout: 10_000, interval: 5 });
 });

@@ -30,6 +30,7 @@ export { RpcStub } from "./stubs/rpc-stub.ts";
 export { RpcTarget } from "./stubs/rpc-target.ts";
 /** For bindings that reach storage outside the object (KV, D1, R2): run the request behind the calling object's output gate, as workerd does. */
 export { afterOutputGate } from "./object/incarnation.ts";
+export { requestWithGatedBody } from "./http/gated-request-body.ts";
 /** @internal what runs a Worker (the CLI, a test plugin) sets for `cloudflare:workers`'s `env` and `exports`. */
 export { setWorkerEnv, setWorkerExports } from "./runtime/worker-env.ts";
 export { CLOUDFLARE_MODULES, resolveCloudflareModule, cloudflareModuleNotProvided } from "./cloudflare/modules.ts";

@@ -221,8 +221,11 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
   close(): void {
     if (this.#batch.closed) return;
     try {
-      this.#batch.abandonClosures();
-      this.commit();
+      // A transaction() closure still open (left running by a timer or waitUntil(), or a constructor
+      // that threw) has not ended, so nothing of its batch was acknowledged: committing would make a
+      // half-run closure durable. Dropped with its batch, as the PostgreSQL provider drops it.
+      if (this.#batch.depth > 0) this.rollback();
+      else this.commit();
     } finally {
       this.#batch.close();
       this.#onClose();

@@ -496,6 +496,23 @@ export function describeStorageConformance(label: string, makeProvider: () => St
         expect(await reopen(d).api.get(["a", "kept"])).toEqual(new Map([["kept", 1]]));
       });
 
+      it("close() with a transaction() closure still open drops the batch (nothing of it was acknowledged)", async () => {
+        const d = open();
+        await d.api.put("kept", 1);
+        await d.endOfTurn();
+        let entered!: () => void;
+        const inside = new Promise<void>((resolve) => (entered = resolve));
+        // The closure writes, then waits for something that never comes; its storage closes under it.
+        const closure = d.api.transaction(async (txn) => {
+          await txn.put("a", 1);
+          entered();
+          await new Promise(() => {});
+        });
+        closure.catch(() => {});
+        await inside;
+        expect(await reopen(d).api.get(["a", "kept"])).toEqual(new Map([["kept", 1]]));
+      });
+
       it("transaction() survives an end-of-turn commit while its closure awaits", async () => {
         const d = open();
         const p = d.api.transaction(async (txn) => {

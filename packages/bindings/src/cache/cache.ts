@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { afterOutputGate, systemClock, type Clock } from "@torpor/core";
 import { notModified, parseRanges, storagePlan, type ByteRange } from "./cache-policy.ts";
 import { CacheStore, type CacheStoreLimits } from "./cache-store.ts";
+import { takeBody } from "./taken-body.ts";
 
 /** Statuses whose responses carry no body: workerd's local cache never keeps them. */
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -71,10 +72,16 @@ export class Cache {
       await response.body?.cancel();
       return undefined;
     }
-    // The write waits for the calling Durable Object's output gate, as workerd's Cache.put waits for the output locks.
-    await afterOutputGate(() =>
-      this.#storage.store().put(this.#name, keyOf(request), { status: response.status, headers: plan.headers, expires: now + plan.ttl }, response.body, now),
-    );
+    // The body is taken now, before any wait (workerd serializes it at once: it is disturbed when put() returns);
+    // the write waits for the calling Durable Object's output gate, as workerd's Cache.put waits for the output locks.
+    const body = response.body === null ? null : takeBody(response.body);
+    const meta = { status: response.status, headers: plan.headers, expires: now + plan.ttl };
+    try {
+      await afterOutputGate(() => this.#storage.store().put(this.#name, keyOf(request), meta, body, now));
+    } catch (error) {
+      await body?.cancel(error).catch(() => {});
+      throw error;
+    }
     return undefined;
   }
 

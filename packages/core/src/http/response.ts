@@ -1,4 +1,5 @@
 import type { WebSocket } from "../websocket/web-socket.ts";
+import { noteBodyInit, noteClone } from "./streamed-body.ts";
 
 /** `ResponseInit` plus Cloudflare's `webSocket` for 101 responses. */
 export interface TorporResponseInit extends ResponseInit {
@@ -32,6 +33,14 @@ export class Response extends NativeResponse {
       super(body, init);
     }
     this.#webSocket = init?.webSocket ?? null;
+    noteBodyInit(this, body);
+  }
+
+  /** A copy whose body is a branch of this one's (still marked as streamed when this one is). */
+  override clone(): globalThis.Response {
+    const copy = super.clone();
+    noteClone(this, copy);
+    return copy;
   }
 
   // Undici's constructor reads `status` before our fields exist, hence the `in` checks.

@@ -6,6 +6,8 @@ export interface IdleHost {
   readonly runtime: { readonly options: Pick<ObjectOptions, "clock" | "hibernateAfterMs"> };
   readonly instance: unknown;
   readonly input: { readonly running: number; readonly queued: number };
+  /** The live instance's async context: its open connections pin it and tell nobody when they close. */
+  readonly incarnation: { readonly openConnections: number } | null;
   /** Drops the instance unless something pins it (a pinned object is re-checked when the pin goes). */
   hibernate(): unknown;
 }
@@ -45,5 +47,7 @@ export class IdleTimer {
     }
     // Pinned objects are re-checked when the pin goes (socket closed, waitUntil settled).
     host.hibernate();
+    // Except by connections its code opened or accepted (incarnation.ts), which report no close: look again a period later.
+    if (host.instance !== null && (host.incarnation?.openConnections ?? 0) > 0) this.#timer = clock.setTimeout(() => this.#check(), hibernateAfterMs);
   }
 }

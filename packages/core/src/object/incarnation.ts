@@ -68,7 +68,18 @@ export class Incarnation implements FaultOwner, OutputOwner, ConnectionOwner {
     connections.add(connection);
   }
 
-  /** Drops the connections its code accepted or opened (the instance was reset: nothing of it runs on). */
+  /**
+   * How many connections its code accepted or opened are still open: they
+   * keep the instance in memory, as open I/O keeps an object from being
+   * evicted on Cloudflare (a hibernated instance could not serve them).
+   */
+  get openConnections(): number {
+    let n = 0;
+    for (const connection of this.#connections ?? []) if (connection.isOpen()) n++;
+    return n;
+  }
+
+  /** Drops the connections its code accepted or opened (the instance was reset or evicted: nothing of it runs on). */
   dropConnections(): void {
     const connections = this.#connections;
     this.#connections = null;

@@ -45,13 +45,16 @@ export class Incarnations implements IncarnationHost {
   /**
    * The live instance hibernates (idle, evicted or asked to): as when
    * Cloudflare evicts an isolate, nothing of it runs on. Its timers are
-   * cancelled (only `unref()`ed ones can be left: pending ones pin it), and
-   * its code that still runs later is dead code.
+   * cancelled (only `unref()`ed ones can be left: pending ones pin it), the
+   * connections its code opened or accepted are dropped (open ones pin it
+   * too), and its code that still runs later is dead code.
    */
   retire(): void {
     const incarnation = this.current;
     if (incarnation === null) return;
     for (const timer of incarnation.takeTimers()) cancelTimer(timer);
+    // Open ones pin the instance (ObjectHost.blockers); one still starting or being forced out goes with it.
+    incarnation.dropConnections();
     const { namespace, name, id } = this.owner.key;
     this.#discard(
       incarnation,

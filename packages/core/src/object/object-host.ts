@@ -138,6 +138,8 @@ export class ObjectHost implements SocketOwner, StateHost, HostControl {
     if (this.gate.holding) out.push("storage writes not yet committed");
     const timers = this.incarnations.current?.pendingTimers ?? 0;
     if (timers > 0) out.push(`${timers} timer(s) pending (setTimeout/setInterval; an object with pending timers does not hibernate, as on Cloudflare)`);
+    const connections = this.incarnations.current?.openConnections ?? 0;
+    if (connections > 0) out.push(`${connections} connection(s) its code opened or accepted still open (open I/O keeps an object in memory, as on Cloudflare)`);
     return out;
   }
 
@@ -440,6 +442,8 @@ export class ObjectHost implements SocketOwner, StateHost, HostControl {
     this.#idle = null;
     this.alarms.cancel();
     this.sockets.closeOpen(code, reason);
+    // The instance goes: so do the connections its code opened or accepted (nothing of it runs on).
+    this.incarnations.current?.dropConnections();
     this.#stopped = true;
     const storage = this.#storage;
     this.#storage = null;

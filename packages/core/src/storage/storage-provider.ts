@@ -114,7 +114,12 @@ export interface ObjectStorage {
    * anything relies on it being gone.
    */
   clearAlarmIfUnchanged(scheduledTime: number): void;
-  /** Commits anything pending and releases file handles. Safe to call twice. */
+  /**
+   * Commits anything pending and releases file handles. Safe to call twice.
+   * With a `transaction()` closure still open, the open batch is rolled back
+   * instead (the closure has not ended, so nothing of the batch was
+   * acknowledged; the conformance suite checks it).
+   */
   close(): void;
 }
 

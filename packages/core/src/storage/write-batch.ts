@@ -149,12 +149,6 @@ export class WriteBatch {
     this.started();
   }
 
-  /** Closing: running closures no longer hold the final commit back. */
-  abandonClosures(): void {
-    this.#depth = 0;
-    this.#deferred = false;
-  }
-
   /** The storage is closed: every later call throws `ERR_STORAGE_CLOSED`. */
   close(): void {
     this.#closed = true;

@@ -1,7 +1,10 @@
 import { TorporError } from "../errors.ts";
 import { NativeResponse, webSocketOf } from "../http/response.ts";
+import { hasStreamedBody } from "../http/streamed-body.ts";
+import { currentIncarnation, type Incarnation } from "../object/incarnation.ts";
 import type { ObjectHost } from "../object/object-host.ts";
 import { endOf } from "../websocket/web-socket.ts";
+import { gateBody } from "./gated-body.ts";
 import { clone } from "./rpc-clone.ts";
 import { call, result } from "./rpc-marshal.ts";
 import type { StubTarget } from "./stub-target.ts";
@@ -37,7 +40,9 @@ export class LocalTarget implements StubTarget {
     // Pass a Request through as is: a copy per WebSocket handshake is measurable garbage (bench/RESULTS.md).
     const request = input instanceof Request && init === undefined ? input : new Request(input, init);
     host.runtime.metrics.events.fetch++;
+    let incarnation: Incarnation | undefined;
     const response = await host.call((instance) => {
+      incarnation = currentIncarnation();
       const handler = instance.fetch;
       if (typeof handler !== "function") {
         throw new TorporError("ERR_NO_SUCH_METHOD", `The Durable Object class ${host.cls.name} has no fetch() handler.`);
@@ -52,6 +57,9 @@ export class LocalTarget implements StubTarget {
     const client = webSocketOf(response);
     const server = client === null ? null : endOf(client).peer;
     if (server !== null) host.sockets.adoptStandard(server);
+    // What the object streams into the body after returning waits for its writes, chunk by chunk (gated-body.ts).
+    // A body given whole (not a stream) was complete when returned: the response already waited for its writes.
+    if (client === null && incarnation !== undefined && hasStreamedBody(response)) return gateBody(response, incarnation);
     return response;
   }
 

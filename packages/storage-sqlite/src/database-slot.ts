@@ -72,7 +72,9 @@ export class DatabaseSlot {
       }
     }
     if (this.#suspect) this.#recoverIfIdle();
-    return this.odb ?? this.#openExisting() ?? this.#create();
+    const odb = this.odb ?? this.#openExisting() ?? this.#create();
+    if (this.#checkpoint?.emptyWal === true) this.#checkpoint.beginNewWal(odb);
+    return odb;
   }
 
   /**
@@ -82,6 +84,11 @@ export class DatabaseSlot {
   afterDurable(): Promise<void> | undefined {
     const odb = this.odb;
     return odb === null || this.#checkpoint === null ? undefined : this.#checkpoint.afterDurable(odb);
+  }
+
+  /** A commit of this database ran (wal-checkpoint.ts: the one starting an emptied WAL ran at OFF). */
+  afterCommit(): void {
+    this.#checkpoint?.afterCommit();
   }
 
   /** The same after a synchronous commit: a checkpoint runs here, SQLite syncing as it goes. */
@@ -157,7 +164,12 @@ export class DatabaseSlot {
   }
 
   close(): void {
-    this.odb?.close();
+    const odb = this.odb;
+    if (odb !== null && this.#checkpoint !== null) {
+      if (odb.db.inTransaction) odb.rollback.run();
+      this.#checkpoint.beforeClose();
+    }
+    odb?.close();
     // SQLite checkpointed and synced the database as it closed it.
     this.#checkpoint?.settled();
     this.odb = null;

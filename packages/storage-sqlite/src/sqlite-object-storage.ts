@@ -181,6 +181,7 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
         }
       }
       odb.commit.run();
+      this.#slot.afterCommit();
     } catch (cause) {
       if (odb.db.inTransaction) odb.rollback.run();
       batch.rolledBack();

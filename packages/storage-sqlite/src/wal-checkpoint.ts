@@ -19,6 +19,24 @@
  * fsync (its client waits one more fsync, no event does), and a write that
  * starts before it finished (another socket of the object) fsyncs the file
  * first, on its own thread (`beforeWrite`).
+ *
+ * Restarting the WAL. When SQLite writes the WAL again from its start, at
+ * NORMAL it fsyncs the new WAL header before the first frame (on the thread
+ * that commits: the event loop's), so that a power loss can never find the
+ * old header in front of a mix of old and new frames (it would replay a
+ * prefix of the old frames over pages the database file holds newer: SQLite
+ * ticket ff5be73dee). Here, once the database file's fsync is done, the WAL
+ * is emptied instead (`wal_checkpoint(TRUNCATE)`: nothing left to copy, the
+ * file cut to zero bytes) and that truncation is fsynced on the pool too.
+ * With no old frame left on disk, the new header's sync guards nothing: the
+ * write transaction that starts the new WAL runs at `synchronous = OFF`, set
+ * before its BEGIN (`beginNewWal`: SQLite refuses the change inside a
+ * transaction) and back to NORMAL after its COMMIT (`afterCommit`) or before a
+ * close. In WAL mode with automatic checkpoints off, NORMAL syncs nothing else
+ * at a commit, and the provider fdatasyncs the commit's frames before its
+ * acknowledgement as always. A write that starts before the truncation is
+ * durable fsyncs it first on its own thread, as above. So no fsync is left on
+ * the event loop's thread in a checkpoint cycle.
  */
 import { fsync, statSync } from "node:fs";
 import type { ObjectDatabase } from "./object-database.ts";
@@ -46,6 +64,12 @@ export class WalCheckpoint {
   #highWater = 0;
   /** Pages were copied into the database file and its fsync has not completed. */
   #unsynced = false;
+  /** The WAL was emptied after the database file's fsync, and that truncation is not yet known durable. */
+  #truncatedUnsynced = false;
+  /** The WAL is empty and its truncation durable: the next write transaction may run at OFF (see the header). */
+  #emptyWal = false;
+  /** The connection switched to `synchronous = OFF` for the transaction that starts the emptied WAL. */
+  #offFor: ObjectDatabase | null = null;
   /** Bumped whenever the pending fsync stops mattering (done on this thread, or the database was rewritten). */
   #generation = 0;
 
@@ -57,7 +81,41 @@ export class WalCheckpoint {
 
   /** True while pages a checkpoint copied are not yet known durable in the database file. */
   get unsynced(): boolean {
-    return this.#unsynced;
+    return this.#unsynced || this.#truncatedUnsynced;
+  }
+
+  /** A commit ran: if it was the one starting the emptied WAL (at OFF), the connection goes back to NORMAL. */
+  afterCommit(): void {
+    this.#restoreNormal();
+  }
+
+  /** The database is about to close: SQLite's close-time checkpoint must sync, so back to NORMAL. */
+  beforeClose(): void {
+    this.#restoreNormal();
+  }
+
+  /** The WAL is empty and its truncation durable: the next write transaction starts a new WAL. */
+  get emptyWal(): boolean {
+    return this.#emptyWal;
+  }
+
+  /** Before the BEGIN of the write transaction that starts the emptied WAL: its header needs no sync of its own. */
+  beginNewWal(odb: ObjectDatabase): void {
+    if (odb.db.inTransaction) return;
+    this.#emptyWal = false;
+    try {
+      odb.db.pragma("synchronous = OFF");
+      this.#offFor = odb;
+    } catch {
+      // Stays at NORMAL: SQLite then syncs the new header itself.
+    }
+  }
+
+  #restoreNormal(): void {
+    const odb = this.#offFor;
+    if (odb === null || !odb.db.open || odb.db.inTransaction) return;
+    this.#offFor = null;
+    odb.db.pragma("synchronous = NORMAL");
   }
 
   /**
@@ -86,13 +144,44 @@ export class WalCheckpoint {
     const generation = ++this.#generation;
     return new Promise((resolve) => {
       syncPathAsync(this.#database, fsync, (error) => {
-        if (generation === this.#generation) {
-          this.#unsynced = false;
-          if (error !== null) this.#onFailure(error);
+        if (generation !== this.#generation) return resolve();
+        this.#unsynced = false;
+        if (error !== null) {
+          this.#onFailure(error);
+          return resolve();
         }
-        resolve();
+        // No write since the copy (it would have bumped the generation): the WAL holds nothing the
+        // synced database file lacks, so it can be emptied; then its truncation is synced.
+        if (!this.#truncate(odb)) return resolve();
+        syncPathAsync(`${this.#database}-wal`, fsync, (walError) => {
+          if (generation === this.#generation) {
+            this.#truncatedUnsynced = false;
+            if (walError === null) this.#emptyWal = true;
+          }
+          // A failed fsync of the truncation loses nothing committed (the database file is synced): the
+          // next commit then restarts the WAL at NORMAL, with SQLite's own header sync.
+          resolve();
+        });
       });
     });
+  }
+
+  /** Empties the WAL after a complete, synced checkpoint (nothing is copied). False if SQLite could not. */
+  #truncate(odb: ObjectDatabase): boolean {
+    try {
+      odb.db.pragma("synchronous = OFF");
+      try {
+        const [result] = odb.db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number }>;
+        if (result === undefined || result.busy !== 0 || result.log !== 0) return false;
+      } finally {
+        odb.db.pragma("synchronous = NORMAL");
+      }
+    } catch {
+      return false;
+    }
+    this.#truncatedUnsynced = true;
+    this.#highWater = 0;
+    return true;
   }
 
   /** After a synchronous commit (the caller waits anyway): SQLite checkpoints and syncs on this thread. */
@@ -103,7 +192,7 @@ export class WalCheckpoint {
   /** Whether the WAL has grown past the checkpoint size (looked at once every {@link CHECK_EVERY} commits). */
   #due(odb: ObjectDatabase): boolean {
     this.#sinceCheckpoint++;
-    if (++this.#commits < CHECK_EVERY || this.#unsynced) return false;
+    if (++this.#commits < CHECK_EVERY || this.unsynced) return false;
     // Not inside an open write transaction (an event wrote meanwhile): look again after the next commit.
     if (odb.db.inTransaction) return false;
     this.#commits = 0;
@@ -122,14 +211,24 @@ export class WalCheckpoint {
 
   /** Before a write transaction starts: the pages of a checkpoint must be durable before SQLite may restart the WAL over them. Throws if the fsync fails. */
   beforeWrite(): void {
-    if (!this.#unsynced) return;
+    if (!this.#unsynced && !this.#truncatedUnsynced) return;
     this.#generation++;
+    const database = this.#unsynced;
     this.#unsynced = false;
+    this.#truncatedUnsynced = false;
     try {
-      fsyncPath(this.#database);
+      if (database) fsyncPath(this.#database);
     } catch (error) {
       this.#onFailure(error as Error);
       throw error;
+    }
+    if (database) return;
+    // The WAL was emptied: its truncation must be durable before new frames go into it.
+    try {
+      fsyncPath(`${this.#database}-wal`);
+      this.#emptyWal = true;
+    } catch {
+      // Nothing committed is at risk (the database file is synced); SQLite syncs the new header itself.
     }
   }
 
@@ -137,6 +236,11 @@ export class WalCheckpoint {
   settled(): void {
     this.#generation++;
     this.#unsynced = false;
+    this.#truncatedUnsynced = false;
+    this.#emptyWal = false;
+    // After a recovery the connection is still open (a close restored NORMAL before it closed).
+    this.#restoreNormal();
+    this.#offFor = null;
     this.#commits = 0;
     // Closed (SQLite deletes the WAL) or recovered (a TRUNCATE checkpoint): the file starts empty.
     this.#sinceCheckpoint = 0;

@@ -1,0 +1,27 @@
+// Usage: node smaps.mjs <pid>...  — RSS by mapping kind, in MiB.
+import { readFileSync } from "node:fs";
+export function breakdown(pid) {
+  const text = readFileSync(`/proc/${pid}/smaps`, "utf8");
+  const out = { total: 0 };
+  let name = "";
+  for (const line of text.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] || "[anon]";
+      continue;
+    }
+    const m = /^Rss:\s+(\d+) kB/.exec(line);
+    if (m) {
+      const kb = Number(m[1]);
+      let k = name;
+      if (k.endsWith("/node")) k = "node binary";
+      else if (k.includes(".so")) k = "libs";
+      else if (k.endsWith(".node")) k = "addons";
+      else if (k.startsWith("/")) k = "other files";
+      out[k] = (out[k] ?? 0) + kb;
+      out.total += kb;
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, +(v / 1024).toFixed(1)]));
+}
+if (import.meta.url === `file://${process.argv[1]}`) for (const p of process.argv.slice(2)) console.log(p, JSON.stringify(breakdown(p)));

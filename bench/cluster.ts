@@ -7,9 +7,11 @@
 // The baseline column is the same-worker / local figure measured in the same run.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadWs } from "./lib/deps.ts";
+import { channelFloor } from "./lib/channel-floor.ts";
 import { ipcHandleFloorMs } from "./lib/ipc-floor.ts";
 import { cpuOf } from "./lib/procfs.ts";
 import { QUICK } from "./lib/product.ts";
@@ -206,15 +208,29 @@ export async function run(): Promise<PartResult> {
       }
     }
     // Single calls timed one by one: the p50 (the issue's target: 60 µs) and p99.
-    const single = { same: [] as number[], cross: [] as number[] };
+    // Beside them, each round, the floor: the same round trip between two plain processes (lib/channel-floor.ts).
+    const single = { same: [] as number[], cross: [] as number[], floor: [] as number[] };
+    const floorCpu: number[] = [];
     for (let round = 0; round < (QUICK ? 1 : 3); round++) {
-      single.cross.push(...((await (await fetch(`${cluster.url}/timed/caller/${cross}/${QUICK ? 500 : 2_000}`)).json()) as number[]));
-      single.same.push(...((await (await fetch(`${cluster.url}/timed/caller/${same}/${QUICK ? 500 : 2_000}`)).json()) as number[]));
+      const n = QUICK ? 500 : 2_000;
+      single.cross.push(...((await (await fetch(`${cluster.url}/timed/caller/${cross}/${n}`)).json()) as number[]));
+      single.same.push(...((await (await fetch(`${cluster.url}/timed/caller/${same}/${n}`)).json()) as number[]));
+      const floor = await channelFloor(n, cpuOf);
+      single.floor.push(...floor.us);
+      floorCpu.push(floor.cpuUs);
     }
     rows.push(
       ratioRow(
         "cluster: stub RPC round trip p50, cross-worker (baseline: same worker)",
         { raw: percentile(single.same, 50), torpor: percentile(single.cross, 50) },
+        "µs",
+        null,
+      ),
+    );
+    rows.push(
+      ratioRow(
+        "cluster: stub RPC round trip p50, cross-worker (baseline: one frame each way between two plain processes)",
+        { raw: percentile(single.floor, 50), torpor: percentile(single.cross, 50) },
         "µs",
         null,
       ),
@@ -239,7 +255,9 @@ export async function run(): Promise<PartResult> {
       ),
     );
     notes.push(
-      `stub RPC timed one by one: p50 same worker ${percentile(single.same, 50).toFixed(1)} µs, cross-worker ${percentile(single.cross, 50).toFixed(1)} µs; p99 ${percentile(single.same, 99).toFixed(1)} / ${percentile(single.cross, 99).toFixed(1)} µs`,
+      `stub RPC timed one by one: p50 same worker ${percentile(single.same, 50).toFixed(1)} µs, cross-worker ${percentile(single.cross, 50).toFixed(1)} µs, floor (a frame each way between two plain processes) ${percentile(single.floor, 50).toFixed(1)} µs; p99 ${percentile(single.same, 99).toFixed(1)} / ${percentile(single.cross, 99).toFixed(1)} / ${percentile(single.floor, 99).toFixed(1)} µs; floor CPU µs per round trip ${floorCpu.map((v) => v.toFixed(1)).join(", ")}; load average ${loadavg()
+        .map((v) => v.toFixed(1))
+        .join(" ")}`,
     );
     notes.push(
       `stub RPC, ${calls.same} (same worker) and ${calls.cross} (cross-worker) sequential calls per round: same-worker µs ${lat.same!.map((v) => v.toFixed(1)).join(", ")}; cross-worker µs ${lat.cross!.map((v) => v.toFixed(1)).join(", ")}; CPU µs/call same ${cpuPer.same!.map((v) => v.toFixed(1)).join(", ")}, cross ${cpuPer.cross!.map((v) => v.toFixed(1)).join(", ")}`,

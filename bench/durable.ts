@@ -10,11 +10,12 @@ const CONNECTIONS = 100;
 const OBJECTS = 100;
 // Full runs: 5 rounds × 250 messages per connection take each object's WAL past SQLite's checkpoint
 // size (~1,000 one-page commits) during the measurement, so the tail includes checkpoints.
-const MESSAGES = QUICK ? 10 : 250;
-const ROUNDS = QUICK ? 2 : 5;
+// BENCH_DURABLE_MESSAGES / BENCH_DURABLE_ROUNDS override both (short A/B runs, e.g. a bisect with BENCH_BASE_ROOT).
+const MESSAGES = Number(process.env.BENCH_DURABLE_MESSAGES ?? (QUICK ? 10 : 250));
+const ROUNDS = Number(process.env.BENCH_DURABLE_ROUNDS ?? (QUICK ? 2 : 5));
 
 export async function run(): Promise<PartResult> {
-  const product = await startProduct("durable", "sql");
+  const product = await startProduct("durable", "sql", { raw: process.env.BENCH_RAW !== "0" });
   const lg = await startLoadgen();
   try {
     const paths = Array.from({ length: CONNECTIONS }, (_, i) => `/ROOM/d${i % OBJECTS}?u=u${i}`);

@@ -10,9 +10,9 @@
 // a GC from outside: what comes back is what the server gives back on its own.
 import type { Child } from "./lib/proc.ts";
 import { rssOf, treeRssOf } from "./lib/procfs.ts";
-import { QUICK, startProduct, type Side } from "./lib/product.ts";
+import { QUICK, rotate, startProduct, type Side } from "./lib/product.ts";
 import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
-import { fmt, valueRow, ratioRow, type Row } from "./lib/stats.ts";
+import { fmt, median, valueRow, ratioRow, type Row } from "./lib/stats.ts";
 import { connectSpread, startLoadgens } from "./rooms.ts";
 
 const VISITS = QUICK ? 1_000 : 2_000;
@@ -20,6 +20,10 @@ const FLOOD = QUICK ? 5_000 : 15_000;
 /** The issue's promise: back within 30 s of going idle. */
 const SETTLE_MS = 30_000;
 const WARM = 200;
+/** The CPU cost beside the memory figures: closed-loop echo over ECHO_CONNS sockets, each on its own object, at the same defaults. */
+const ECHO_CONNS = 100;
+const ECHO_MESSAGES = QUICK ? 100 : 200;
+const ECHO_ROUNDS = QUICK ? 2 : 3;
 const MIB = 2 ** 20;
 
 interface Burst {
@@ -31,9 +35,12 @@ interface Burst {
   series: number[];
 }
 
+/** A side running `torpor start` (this checkout, or BENCH_BASE_ROOT's as "base"). */
+const isTorpor = (side: Side) => side === "torpor" || side === "base";
+
 /** Server RSS: the process tree of torpor start, the raw server's own process. */
 function rssFn(side: Side, server: Child): () => number {
-  if (side === "torpor") {
+  if (isTorpor(side)) {
     const pid = server.info.pid as number;
     return () => treeRssOf(pid);
   }
@@ -76,7 +83,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000)
 
 /** No socket open on the server any more (torpor: per the admin endpoint; raw: its own count). */
 function socketsClosed(side: Side, server: Child): () => Promise<boolean> {
-  if (side === "torpor") return async () => (await server.call<{ sockets: number }>("summary")).sockets === 0;
+  if (isTorpor(side)) return async () => (await server.call<{ sockets: number }>("summary")).sockets === 0;
   return async () => (await server.call<number>("connections")) === 0;
 }
 
@@ -88,10 +95,12 @@ async function settle(rss: () => number): Promise<number> {
 export async function run(): Promise<PartResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
-  const product = await startProduct("memory", "idle", { workerd: false, defaults: true, pinned: false });
+  // Echo mode: the memory scenarios send no message; the CPU figure after them echoes.
+  const product = await startProduct("memory", "echo", { workerd: false, defaults: true, pinned: false });
   const lgs = await startLoadgens();
   const vlg = await startLoadgen("loadgen-visit");
   const results: Partial<Record<Side, { visits: Burst; flood: Burst; listed: number | null }>> = {};
+  let echo: Partial<Record<Side, Array<{ rps: number; cpu: number }>>> = {};
   try {
     for (const side of product.names) {
       const server = product.sides[side]!;
@@ -110,7 +119,7 @@ export async function run(): Promise<PartResult> {
       await waitFor(`${side}: warm-up sockets closed`, closed);
       const base = await settle(rss);
       const procs = async (when: string) => {
-        if (side !== "torpor") return;
+        if (!isTorpor(side)) return;
         const list = await server.call<Array<{ pid: number; rss: number }>>("processes");
         const gc = await server.call<{ collections: number; seconds: number }>("idleGc");
         perProcess.push(
@@ -126,7 +135,7 @@ export async function run(): Promise<PartResult> {
         async () => void (await vlg.call("visit", { base: http, paths: Array.from({ length: VISITS }, (_, i) => `/visit/v${i}`) })),
         async () => {},
       );
-      const listed = side === "torpor" ? (await server.call<{ objects: number }>("summary")).objects : null;
+      const listed = isTorpor(side) ? (await server.call<{ objects: number }>("summary")).objects : null;
       await procs("after the visits");
 
       const flood = await measure(
@@ -152,9 +161,14 @@ export async function run(): Promise<PartResult> {
       if (perProcess.length > 0) notes.push(`- ${side}: RSS per process, MiB (supervisor first): ${perProcess.join("; ")}`);
       if (listed !== null) notes.push(`- ${side}: /objects lists ${listed} objects ${SETTLE_MS / 1000} s after the visits`);
     }
+    echo = await echoCpu(product.names, product.sides, vlg);
   } finally {
     await Promise.all([...lgs, vlg].map((l) => l.stop()));
     await product.stop();
+  }
+  const echoCpuOf = (s: Side) => (echo[s] === undefined ? undefined : median(echo[s]!.map((x) => x.cpu)));
+  for (const s of product.names) {
+    notes.push(`- echo after the scenarios, ${s}: ${echo[s]!.map((x) => `${fmt(x.rps)} rt/s, ${fmt(x.cpu)} µs CPU/msg`).join("; ")}`);
   }
   const kept = (s: Side, k: "visits" | "flood") => {
     const b = results[s]?.[k];
@@ -176,6 +190,39 @@ export async function run(): Promise<PartResult> {
     valueRow(`settled RSS over base ${SETTLE_MS / 1000} s after the flood`, results.torpor!.flood.settled / results.torpor!.flood.base, "×", { max: 1.1 }),
     valueRow(`settled RSS over base ${SETTLE_MS / 1000} s after the visits`, results.torpor!.visits.settled / results.torpor!.visits.base, "×", { max: 1.1 }),
     valueRow(`objects listed by /objects after the visits hibernated`, results.torpor!.listed!, "objects", { max: 0 }),
+    ratioRow(
+      `echo server CPU per message, ${ECHO_CONNS} sockets each on its own object, at the defaults (after the scenarios)`,
+      { raw: echoCpuOf("raw"), torpor: echoCpuOf("torpor")! },
+      "µs",
+      null,
+    ),
   );
+  // BENCH_BASE_ROOT: the same figures for a baseline checkout's torpor start, measured in this run (an A/B of two versions).
+  const base = results.base;
+  if (base !== undefined) {
+    const over = (b: Burst) => b.settled / b.base;
+    notes.push(
+      `- torpor / base (${process.env.BENCH_BASE_ROOT}): kept after the flood ${fmt(kept("torpor", "flood")!)} vs ${fmt(kept("base", "flood")!)} MiB, settled over base after the flood ${fmt(over(results.torpor!.flood))}× vs ${fmt(over(base.flood))}×, after the visits ${fmt(over(results.torpor!.visits))}× vs ${fmt(over(base.visits))}×; base RSS ${fmt(results.torpor!.visits.base / MIB)} vs ${fmt(base.visits.base / MIB)} MiB; echo CPU per message ${fmt(echoCpuOf("torpor")! / echoCpuOf("base")!)}× base's`,
+    );
+  }
   return { rows, notes };
+}
+
+/** Closed-loop echo over ECHO_CONNS sockets on each side (rounds rotate the sides): round trips/s and server CPU per message (summed over torpor's processes). */
+async function echoCpu(names: Side[], sides: Partial<Record<Side, Child>>, lg: Child): Promise<Partial<Record<Side, Array<{ rps: number; cpu: number }>>>> {
+  const cpu = (side: Side) => sides[side]!.call<number>(isTorpor(side) ? "treeCpu" : "cpu");
+  for (const side of names) {
+    const paths = Array.from({ length: ECHO_CONNS }, (_, i) => `/ROOM/echo${i}?u=e${i}`);
+    await lg.call("connect", { group: `echo-${side}`, base: wsBase(sides[side]!), paths });
+    await lg.call("echo", { group: `echo-${side}`, messages: 20 }); // warm-up (JIT)
+  }
+  try {
+    return await rotate(names, ECHO_ROUNDS, async (side) => {
+      const cpu0 = await cpu(side);
+      const r = await lg.call<{ roundTrips: number; elapsedMs: number }>("echo", { group: `echo-${side}`, messages: ECHO_MESSAGES });
+      return { rps: r.roundTrips / (r.elapsedMs / 1000), cpu: ((await cpu(side)) - cpu0) / r.roundTrips };
+    });
+  } finally {
+    for (const side of names) await lg.call("close", { group: `echo-${side}` });
+  }
 }

@@ -18,9 +18,16 @@ const WARM = 100;
 const VISITS = QUICK ? 500 : 2_000;
 const FD_CAP = Number(execSync("sh -c 'ulimit -Hn'").toString().trim()) || 20_000;
 
+/** BENCH_OBJECTS=defaults: only the headline figure at the defaults (4,000 objects in a full run), not the flagged parts before it. */
+const DEFAULTS_ONLY = process.env.BENCH_OBJECTS === "defaults";
+
 export async function run(): Promise<PartResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
+  if (DEFAULTS_ONLY) {
+    await atDefaults(rows, notes);
+    return { rows, notes };
+  }
   const product = await startProduct("objects", "idle", { hibernateMs: 500, nodeFlags: ["--max-semi-space-size=1"] });
   try {
     // ---- open rate -----------------------------------------------------------------------

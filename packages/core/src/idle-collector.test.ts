@@ -123,6 +123,24 @@ describe("idle collector", () => {
     expect(state.runs).toHaveLength(2);
   });
 
+  test("a young generation a burst grew (no releases, no old-generation growth) is collected once idle, then not until it grows again", async () => {
+    const { clock, state } = rig();
+    // A supervisor handing thousands of connections on: V8 scavenged as it went, the young generation grew to its maximum.
+    state.heap = { ...state.heap, youngCommitted: 16 * MiB };
+    // A collection that shrinks it (V8 does once allocation has slowed).
+    state.after = (compact, h) => ({ ...(compact ? { ...h, oldCommitted: h.oldUsed } : h), youngCommitted: 1 * MiB });
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(1);
+    await clock.advance(60_000);
+    expect(state.runs).toHaveLength(1);
+    state.heap = { ...state.heap, youngCommitted: 2 * MiB }; // a little traffic: not worth one
+    await clock.advance(60_000);
+    expect(state.runs).toHaveLength(1);
+    state.heap = { ...state.heap, youngCommitted: 32 * MiB }; // the next burst
+    await clock.advance(2_000);
+    expect(state.runs).toHaveLength(2);
+  });
+
   test("stop() ends the looks", async () => {
     const { clock, state, collector } = rig();
     collector.stop();

@@ -12,7 +12,8 @@
  * This collector looks at the process every `intervalMs` on the runtime's
  * clock. When the event loop was (nearly) idle for two checks in a row and
  * something suggests garbage (many hibernations or socket closes since the
- * last collection, or a heap that grew well past its size after it), it runs
+ * last collection, a heap that grew well past its size after it, or a young generation
+ * grown past what the last collection left), it runs
  * one full collection, compacting the old generation when it is fragmented,
  * so freed pages go back to the OS. Collections are at least `minGapMs` apart;
  * a busy process is never collected by it (V8's own collector runs there).
@@ -91,6 +92,8 @@ export class IdleCollector {
   #idleChecks = 0;
   #releasesAt = 0;
   #heapAfter = 0;
+  /** Young generation committed after the last collection (or at start). */
+  #youngAfter = 0;
   #lastAt = Number.NEGATIVE_INFINITY;
   /** One more collection is allowed for a young generation the last one left grown. */
   #youngRetry = false;
@@ -119,7 +122,9 @@ export class IdleCollector {
   start(): void {
     if (this.#timer !== null) return;
     this.#releasesAt = this.#o.releases();
-    this.#heapAfter = this.#heap().used;
+    const heap = this.#heap();
+    this.#heapAfter = heap.used;
+    this.#youngAfter = heap.youngCommitted;
     this.#utilization();
     this.#arm();
   }
@@ -153,7 +158,10 @@ export class IdleCollector {
     const released = this.#o.releases() - this.#releasesAt;
     const grown = heap.used - this.#heapAfter > Math.max(GROWTH_BYTES, this.#heapAfter / 5);
     const young = this.#youngRetry && heap.youngCommitted > YOUNG_GROWN_BYTES;
-    if (released < this.#o.releasesThreshold && !grown && !young && !this.#startup) return null;
+    // A burst V8 scavenged as it went (a supervisor handing connections on) leaves little old-generation
+    // growth but a young generation grown to its maximum, which an idle process keeps for good.
+    const youngGrew = heap.youngCommitted > Math.max(YOUNG_GROWN_BYTES, this.#youngAfter);
+    if (released < this.#o.releasesThreshold && !grown && !young && !youngGrew && !this.#startup) return null;
     return this.#run(heap);
   }
 
@@ -180,6 +188,7 @@ export class IdleCollector {
     this.#lastAt = this.#o.clock.now();
     this.#releasesAt = this.#o.releases();
     this.#heapAfter = after.used;
+    this.#youngAfter = after.youngCommitted;
     // V8 shrinks the young generation only when allocation was slow over its last few seconds: a
     // collection right after a burst may leave it grown, and one more (once) a few seconds on frees it.
     this.#youngRetry = !this.#youngRetry && after.youngCommitted > YOUNG_GROWN_BYTES;

@@ -90,6 +90,12 @@ export class Placement implements LocalHosts {
     const entry = this.namespaces.get(key.namespace);
     if (entry === undefined) throw new TorporError("ERR_UNKNOWN_OBJECT", `No namespace "${key.namespace}" in this runtime.`);
     if (!adopting) this.#checkLocal(key);
+    // A host made for this very key (same id, same name) is the one the id would find: no SHA-256 of the name per routed call.
+    const known = this.#closed ? undefined : this.table.find(tableKey(key.namespace, key.id));
+    if (known !== undefined && known.key.name === key.name) {
+      if (adopting) this.table.keep(known);
+      return known;
+    }
     const ns = entry.namespace;
     const host = this.host(ns, key.name !== undefined ? ns.idFromName(key.name) : ns.idFromString(key.id));
     // Sockets are about to move in: held strongly, as any host with sockets.

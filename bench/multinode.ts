@@ -189,6 +189,8 @@ async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void
       const ms = performance.now() - t;
       const label = size >= 1_000_000 ? `${size / 1_000_000} MB` : `${size / 1_000} KB`;
       rows.push(valueRow(`multinode: restore a ${label} object on the node taking it over (claim + snapshot + log)`, ms, "ms"));
+      // Printed at once: the part's table comes only at its end, and a failure later in the part would lose it.
+      console.error(`[bench] restore ${label}: ${fmt(ms)} ms (load average ${loadavg()[0]!.toFixed(1)})`);
       notes.push(
         `- restore ${label} (database ${fmt(actual[i]! / 1024)} KiB, 5 s per-query deadline, load average ${loadavg()[0]!.toFixed(1)}): ${fmt(ms)} ms`,
       );
@@ -215,7 +217,16 @@ async function startPair(url: string, scratch: string, names: [string, string], 
       if (Date.now() > deadline) throw new Error("the two nodes did not split the slots within 120 s");
       await new Promise((r) => setTimeout(r, 250));
     }
-    await fetch(`${nodes[0]!.url}/visit/latency`);
+    // While slots are handed over, a slot can be briefly nobody's (ERR_OBJECT_UNAVAILABLE): the first visit is retried.
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const ok = await fetch(`${nodes[0]!.url}/visit/latency`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error("the object latency did not answer within 60 s");
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const owner = await ownerOf(db, nodes, "latency");
     return { nodes, db, owner, other: nodes.find((n) => n !== owner)! };
   } catch (error) {

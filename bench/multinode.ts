@@ -3,10 +3,12 @@
 // - durable echo (one INSERT per message, acknowledged after its commit) at 1, 10, 100 and 1,000 objects committing
 //   at once: --durability postgres vs --durability local vs workerd (local disk), round trips/s and p50/p99;
 //   objects per PostgreSQL transaction and bytes shipped per commit (pg_stat_statements and the log table);
-// - restore time of a 100 KB and a 10 MB object (claim + snapshot + log, in process);
+// - restore time of a 100 KB, a 10 MB and a 100 MB object (claim + snapshot + log, in process), the node taking
+//   them over at the shipped per-query deadline (5 s);
 // - with two nodes: the extra latency of a call and of a WebSocket message proxied through the node that does not
 //   hold the object, and the failover time from SIGKILL of the owner to the first answer through the other node.
 // BENCH_MULTINODE=durable,restore,pair runs only those parts (all by default).
+// BENCH_BASE_ROOT=<checkout>: the failover is measured for that checkout's nodes too, in the same run (an A/B).
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +28,7 @@ const messagesAt = (c: number) => Math.max(QUICK ? 2 : 3, Math.round((QUICK ? 60
 const ROUNDS = QUICK ? 1 : 3;
 const TTL_MS = 10_000;
 const PARTS = new Set((process.env.BENCH_MULTINODE ?? "durable,restore,pair").split(","));
+const BASE_ROOT = process.env.BENCH_BASE_ROOT;
 
 export async function run(): Promise<PartResult> {
   const rows: Row[] = [];
@@ -35,11 +38,11 @@ export async function run(): Promise<PartResult> {
   try {
     const dbUrl = (name: string) => pg.url.replace("/postgres?", `/${name}?`);
     const admin = await openClusterDb({ url: pg.url, schema: "bench_admin", skipPoolerCheck: true });
-    for (const name of ["bench_pg", "bench_local", "bench_pair"]) await admin.query(`CREATE DATABASE ${name}`);
+    for (const name of ["bench_pg", "bench_local", "bench_pair", "bench_pair_base"]) await admin.query(`CREATE DATABASE ${name}`);
     await admin.close();
     if (PARTS.has("durable")) await durable(pg, dbUrl, scratch, rows, notes);
     if (PARTS.has("restore")) await restore(pg, rows, notes);
-    if (PARTS.has("pair")) await pair(dbUrl("bench_pair"), scratch, rows, notes);
+    if (PARTS.has("pair")) await pair(dbUrl("bench_pair"), scratch, rows, notes, BASE_ROOT === undefined ? null : dbUrl("bench_pair_base"));
   } finally {
     pg.destroy();
     rmSync(scratch, { recursive: true, force: true });
@@ -148,13 +151,15 @@ class Blob extends DurableObject {
   }
 }
 
-/** Restore time of a 100 KB and a 10 MB object on a node taking them over (claim, snapshot + log, rebuild). */
+/** Restore time of a 100 KB, a 10 MB and a 100 MB object on a node taking them over (claim, snapshot + log, rebuild). */
 async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void> {
-  // A restore reads a whole snapshot in one query: on a loaded machine a 10 MB one can take longer than the default
-  // 5 s per-query deadline, and the figure is what it takes.
-  const db = await openClusterDb({ url: pg.url, schema: "bench_restore", queryTimeoutMs: 120_000 });
+  // The writer fills each object in one call (one commit: a 100 MB record) and snapshots it: a long deadline. The
+  // node taking them over runs at the shipped per-query deadline (5 s), as a node does: a restore reads a few MiB
+  // per query, so it must succeed whatever the object's size.
+  const writerDb = await openClusterDb({ url: pg.url, schema: "bench_restore", queryTimeoutMs: 120_000 });
+  const takerDb = await openClusterDb({ url: pg.url, schema: "bench_restore" });
   const dirs: string[] = [];
-  const node = async (nodeId: string) => {
+  const node = async (nodeId: string, db: ClusterDb) => {
     const dir = mkdtempSync(join(tmpdir(), `torpor-bench-restore-${nodeId}-`));
     dirs.push(dir);
     const lease = await NodeLease.join(db, { nodeId, address: "-", ttlMs: 60_000 });
@@ -166,16 +171,16 @@ async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void
     return { lease, storage, runtime };
   };
   try {
-    const a = await node("writer");
-    const sizes = [100_000, 10_000_000];
+    const a = await node("writer", writerDb);
+    const sizes = [100_000, 10_000_000, 100_000_000];
     const actual: number[] = [];
     for (const size of sizes) actual.push(await a.runtime.namespace<Blob>("BLOB").getByName(`blob-${size}`).fill(size));
     // Hibernated: the log is folded into a snapshot, as it would be before a failover in steady state.
     await a.runtime.hibernateAll();
     await a.storage.snapshotsSettled();
     a.lease.stop();
-    await db.query(`UPDATE ${db.tables.nodes} SET expires_at = now() - interval '1 millisecond'`);
-    const b = await node("taker");
+    await writerDb.query(`UPDATE ${writerDb.tables.nodes} SET expires_at = now() - interval '1 millisecond'`);
+    const b = await node("taker", takerDb);
     for (const [i, size] of sizes.entries()) {
       const ns = b.runtime.namespace<Blob>("BLOB");
       const id = ns.idFromName(`blob-${size}`);
@@ -184,20 +189,25 @@ async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void
       const ms = performance.now() - t;
       const label = size >= 1_000_000 ? `${size / 1_000_000} MB` : `${size / 1_000} KB`;
       rows.push(valueRow(`multinode: restore a ${label} object on the node taking it over (claim + snapshot + log)`, ms, "ms"));
-      notes.push(`- restore ${label} (database ${fmt(actual[i]! / 1024)} KiB): ${fmt(ms)} ms`);
+      // Printed at once: the part's table comes only at its end, and a failure later in the part would lose it.
+      console.error(`[bench] restore ${label}: ${fmt(ms)} ms (load average ${loadavg()[0]!.toFixed(1)})`);
+      notes.push(
+        `- restore ${label} (database ${fmt(actual[i]! / 1024)} KiB, 5 s per-query deadline, load average ${loadavg()[0]!.toFixed(1)}): ${fmt(ms)} ms`,
+      );
     }
     b.lease.stop();
     await a.runtime.close();
     await b.runtime.close();
   } finally {
-    await db.close();
+    await writerDb.close();
+    await takerDb.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
 
-/** Two nodes: proxied vs direct latency of a call and a WebSocket echo, then failover after SIGKILL of the owner. */
-async function pair(url: string, scratch: string, rows: Row[], notes: string[]): Promise<void> {
-  const nodes = await Promise.all([startBenchNode(scratch, "pa", url, "echo"), startBenchNode(scratch, "pb", url, "echo")]);
+/** Two nodes of the checkout `cliRoot` on `url`, once they split the slots; `owner` holds the object "latency". */
+async function startPair(url: string, scratch: string, names: [string, string], cliRoot?: string) {
+  const nodes = await Promise.all(names.map((name) => startBenchNode(scratch, name, url, "echo", [], cliRoot)));
   const db = await openClusterDb({ url, schema: "torpor", skipPoolerCheck: true });
   try {
     // Wait until the slots are split (the first node hands half over to the second).
@@ -207,9 +217,44 @@ async function pair(url: string, scratch: string, rows: Row[], notes: string[]):
       if (Date.now() > deadline) throw new Error("the two nodes did not split the slots within 120 s");
       await new Promise((r) => setTimeout(r, 250));
     }
-    await fetch(`${nodes[0].url}/visit/latency`);
+    // While slots are handed over, a slot can be briefly nobody's (ERR_OBJECT_UNAVAILABLE): the first visit is retried.
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const ok = await fetch(`${nodes[0]!.url}/visit/latency`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error("the object latency did not answer within 60 s");
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const owner = await ownerOf(db, nodes, "latency");
-    const other = nodes.find((n) => n !== owner)!;
+    return { nodes, db, owner, other: nodes.find((n) => n !== owner)! };
+  } catch (error) {
+    await db.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+}
+
+/** SIGKILL of the owner's whole node; ms until the other node answers for its object. */
+async function failover(owner: BenchNode, other: BenchNode): Promise<number> {
+  const killed = Date.now();
+  owner.kill("SIGKILL");
+  for (const deadline = killed + 120_000; Date.now() < deadline; ) {
+    const ok = await fetch(`${other.url}/visit/latency`, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return Date.now() - killed;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Number.NaN;
+}
+
+/** Two nodes: proxied vs direct latency of a call and a WebSocket echo, then failover after SIGKILL of the owner. */
+async function pair(url: string, scratch: string, rows: Row[], notes: string[], baseUrl: string | null): Promise<void> {
+  const { nodes, db, owner, other } = await startPair(url, scratch, ["pa", "pb"]);
+  try {
     const calls = QUICK ? 200 : 1_000;
     const call = async (node: BenchNode) => {
       const h = new Hist();
@@ -280,29 +325,32 @@ async function pair(url: string, scratch: string, rows: Row[], notes: string[]):
     }
 
     // Failover: SIGKILL the owner's whole node; time until the other node answers for its object.
-    const killed = Date.now();
-    owner.kill("SIGKILL");
-    let answered = Number.NaN;
-    for (const deadline = killed + 120_000; Date.now() < deadline; ) {
-      const ok = await fetch(`${other.url}/visit/latency`, { signal: AbortSignal.timeout(5_000) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) {
-        answered = Date.now() - killed;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const load = loadavg()[0]!;
+    const answered = await failover(owner, other);
     rows.push(
       valueRow(`multinode: failover, SIGKILL of the owner to the first answer through another node (lease TTL ${TTL_MS / 1000} s)`, answered, "ms", {
         max: TTL_MS + 2_000,
       }),
     );
-    notes.push(`- failover after SIGKILL: ${fmt(answered)} ms (TTL ${TTL_MS} ms)`);
+    notes.push(`- failover after SIGKILL: ${fmt(answered)} ms (TTL ${TTL_MS} ms, load average ${load.toFixed(1)})`);
   } finally {
     await db.close();
     await Promise.all(nodes.map((n) => n.stop()));
+  }
+  if (baseUrl === null) return;
+  // The same failover for the baseline checkout's nodes, in this run (after this checkout's: the order is noted).
+  const base = await startPair(baseUrl, scratch, ["qa", "qb"], BASE_ROOT);
+  try {
+    const load = loadavg()[0]!;
+    const answered = await failover(base.owner, base.other);
+    const mine = rows.find((r) => r.figure.startsWith("multinode: failover"))!.torpor;
+    rows.push(ratioRow(`multinode: failover after SIGKILL, this checkout (baseline: ${BASE_ROOT}, same run)`, { raw: answered, torpor: mine }, "ms", null));
+    notes.push(
+      `- failover after SIGKILL, baseline ${BASE_ROOT}: ${fmt(answered)} ms (TTL ${TTL_MS} ms, load average ${load.toFixed(1)}; measured after this checkout's)`,
+    );
+  } finally {
+    await base.db.close();
+    await Promise.all(base.nodes.map((n) => n.stop()));
   }
 }
 

@@ -20,10 +20,10 @@ export interface BenchNode {
   stop(): Promise<void>;
 }
 
-/** Starts a node; `mode` is the Worker's MODE var (echo, sql…). */
-export async function startBenchNode(dir: string, name: string, url: string, mode: string, extra: string[] = []): Promise<BenchNode> {
+/** Starts a node; `mode` is the Worker's MODE var (echo, sql…); `cliRoot`: the checkout whose CLI runs (default this one). */
+export async function startBenchNode(dir: string, name: string, url: string, mode: string, extra: string[] = [], cliRoot = root): Promise<BenchNode> {
   const args = [
-    join(root, "packages/cli/bin/torpor.js"),
+    join(cliRoot, "packages/cli/bin/torpor.js"),
     "start",
     "--config",
     join(root, "bench/project/wrangler.jsonc"),

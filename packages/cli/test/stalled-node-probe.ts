@@ -11,6 +11,10 @@
  * through the stalled node itself. A node that fenced itself answers neither;
  * a node that still answers serves a read lacking the acknowledged write
  * (stale-read) or acknowledges a write the new owner never sees (lost-write).
+ * A second object is written through the stalled node as the stall begins:
+ * that commit reaches PostgreSQL after the new owner wrote (held on a stalled
+ * link, or sent by a paused node when it wakes), and only the per-commit fence
+ * keeps it from replacing the new owner's acknowledged record (restored-differs).
  * Its operations go into the schedule's list and through the same checker.
  */
 import { performance } from "node:perf_hooks";
@@ -59,59 +63,93 @@ export class StalledNodeProbe {
     this.#ctx = ctx;
   }
 
-  /** Before node `i` stalls: an object whose slot it holds, activated there by an acknowledged write. Null (said in the log) when that failed. */
+  /**
+   * Before node `i` stalls: two objects whose slots it holds, activated there by an acknowledged write. Null (said in
+   * the log) when that failed.
+   */
   async arm(i: number): Promise<ArmedProbe | null> {
     const ctx = this.#ctx;
     const node = ctx.nodes[i];
     if (node === null || node === undefined) return null;
     const k = this.#stalls++;
+    const nodeId = nodeIdOf(node);
     // Any object claimed through node i tells the namespace (needed to compute which names fall in its slots).
     const seed = `p${k}-seed`;
-    if ((await this.#call("write", seed, node)).outcome !== "ok") return this.#skip(`probe ${k}: the write of ${seed} through ${node.name} failed`);
-    let object: string;
-    try {
-      object = await nameHeldBy(ctx.url, nodeIdOf(node), seed, `p${k}-`);
-    } catch (error) {
-      return this.#skip(`probe ${k}: ${(error as Error).message}`);
+    if (!(await this.#acknowledged(seed, node))) return this.#skip(`probe ${k}: no write of ${seed} through ${node.name} was acknowledged`);
+    const live: { object: string; slot: number }[] = [];
+    // `r`: read through the stalled node past its deadline (nothing else touches it there, so no commit holds it back).
+    // `w`: written through the stalled node as the stall begins: a commit sent before its deadline that reaches
+    // PostgreSQL after the new owner wrote (a stalled link delivers it late; a paused node sends it when it wakes).
+    for (const role of ["r", "w"]) {
+      let object: string;
+      try {
+        object = await nameHeldBy(ctx.url, nodeId, seed, `p${k}-${role}`);
+      } catch (error) {
+        return this.#skip(`probe ${k}: ${(error as Error).message}`);
+      }
+      if (!(await this.#acknowledged(object, node))) return this.#skip(`probe ${k}: no write of ${object} through ${node.name} was acknowledged`);
+      const [claim] = await clusterQuery<{ owner: string; slot: number }>(ctx.url, "SELECT owner, slot FROM torpor.objects WHERE name = $1", [object]);
+      if (claim?.owner !== nodeId) return this.#skip(`probe ${k}: ${object} was claimed by ${claim?.owner ?? "nobody"}, not ${node.name}`);
+      live.push({ object, slot: claim.slot });
     }
-    if ((await this.#call("write", object, node)).outcome !== "ok") return this.#skip(`probe ${k}: the write of ${object} through ${node.name} failed`);
-    const nodeId = nodeIdOf(node);
-    const [claim] = await clusterQuery<{ owner: string; slot: number }>(ctx.url, "SELECT owner, slot FROM torpor.objects WHERE name = $1", [object]);
-    if (claim?.owner !== nodeId) return this.#skip(`probe ${k}: ${object} was claimed by ${claim?.owner ?? "nobody"}, not ${node.name}`);
-    ctx.say(`probe ${k}: ${object} (slot ${claim.slot}) live on ${node.name}`);
+    const [reader, writer] = live as [{ object: string; slot: number }, { object: string; slot: number }];
+    ctx.say(`probe ${k}: ${reader.object} (slot ${reader.slot}) and ${writer.object} (slot ${writer.slot}) live on ${node.name}`);
     return {
       afterTakeover: async (notBefore, until) => {
-        // The slot moves on PostgreSQL once node i's lease ended there (another node's watch or renewal takes it).
-        let owner: TestNode | undefined;
-        while (performance.now() < until) {
-          const [row] = await clusterQuery<{ owner: string | null }>(
-            ctx.url,
-            "SELECT s.owner FROM torpor.slots s JOIN torpor.nodes n ON n.node_id = s.owner AND n.expires_at > now() WHERE s.slot = $1",
-            [claim.slot],
-          );
-          const id = row?.owner ?? null;
-          if (id !== null && id !== nodeId) owner = ctx.nodes.find((n) => n !== null && n.server.stdout().includes(`"node":"${id}"`)) ?? undefined;
-          if (owner !== undefined) break;
-          await new Promise((r) => setTimeout(r, 100));
+        const late = this.#call("write", writer.object, node);
+        for (const { object, slot } of [writer, reader]) {
+          const owner = await this.#newOwner(slot, nodeId, until);
+          if (owner === undefined) return void ctx.say(`probe ${k}: slot ${slot} did not move off ${node.name} in time`);
+          if (!(await this.#writeThrough(k, object, owner, until))) return;
         }
-        if (owner === undefined) return void ctx.say(`probe ${k}: slot ${claim.slot} did not move off ${node.name} in time`);
-        // The new owner may not serve the slot yet (its worker learns the table after PostgreSQL changed): tried again.
-        let written: Op | null = null;
-        while (written === null && performance.now() < until) {
-          const op = await this.#call("write", object, owner);
-          if (op.outcome === "ok") written = op;
-          else ctx.say(`probe ${k}: the write through the new owner ${owner.name} failed (${op.outcome} ${JSON.stringify(op.reply ?? null)}); again`);
-        }
-        if (written === null) return void ctx.say(`probe ${k}: no write through the new owner ${owner.name} was acknowledged in time`);
-        ctx.say(`probe ${k}: ${object} written through its new owner ${owner.name}`);
         // Before its deadline the stalled node may still serve (reads from memory; its commits fail their fence).
         const wait = notBefore - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const read = await this.#call("read", object, node);
-        const write = await this.#call("write", object, node);
-        ctx.say(`probe ${k}: through the stalled ${node.name}: read ${read.outcome}, write ${write.outcome}`);
+        const read = await this.#call("read", reader.object, node);
+        const write = await this.#call("write", reader.object, node);
+        ctx.say(`probe ${k}: through the stalled ${node.name}: read ${read.outcome}, write ${write.outcome}, early write ${(await late).outcome}`);
       },
     };
+  }
+
+  /** A write through `node`, tried up to 5 times (a node that just started may not serve every slot yet). */
+  async #acknowledged(object: string, node: TestNode): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if ((await this.#call("write", object, node)).outcome === "ok") return true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return false;
+  }
+
+  /** The live node that holds `slot` on PostgreSQL once it moved off `from` (its lease ended there), polled until `until`. */
+  async #newOwner(slot: number, from: string, until: number): Promise<TestNode | undefined> {
+    const ctx = this.#ctx;
+    while (performance.now() < until) {
+      const [row] = await clusterQuery<{ owner: string | null }>(
+        ctx.url,
+        "SELECT s.owner FROM torpor.slots s JOIN torpor.nodes n ON n.node_id = s.owner AND n.expires_at > now() WHERE s.slot = $1",
+        [slot],
+      );
+      const id = row?.owner ?? null;
+      const owner = id === null || id === from ? undefined : ctx.nodes.find((n) => n !== null && n.server.stdout().includes(`"node":"${id}"`));
+      if (owner !== undefined && owner !== null) return owner;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  }
+
+  /** A write through the new owner, tried again until acknowledged (its worker learns the table after PostgreSQL changed). */
+  async #writeThrough(k: number, object: string, owner: TestNode, until: number): Promise<boolean> {
+    while (performance.now() < until) {
+      const op = await this.#call("write", object, owner);
+      if (op.outcome === "ok") {
+        this.#ctx.say(`probe ${k}: ${object} written through its new owner ${owner.name}`);
+        return true;
+      }
+      this.#ctx.say(`probe ${k}: the write of ${object} through the new owner ${owner.name} failed (${op.outcome} ${JSON.stringify(op.reply ?? null)}); again`);
+    }
+    this.#ctx.say(`probe ${k}: no write of ${object} through ${owner.name} was acknowledged in time`);
+    return false;
   }
 
   #skip(line: string): null {

@@ -6,23 +6,17 @@
 // (nothing open) must come back as a new instance after the idle time, a "held" one must not.
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Target } from "./harness.ts";
+import { startMiniflare, type Target } from "./harness.ts";
 import { startTorporDev } from "./torpor-dev.ts";
 
 const project = fileURLToPath(new URL("../keepalive/", import.meta.url));
 
-async function startWorkerd(): Promise<Target> {
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+function startWorkerd(): Promise<Target> {
+  return startMiniflare({
     scriptPath: `${project}worker.js`,
     compatibilityDate: "2026-07-30",
     durableObjects: { A: { className: "A", useSQLite: true }, B: { className: "B", useSQLite: true } },
-    cf: false,
   });
-  const url = String(await mf.ready).replace(/\/$/, "");
-  return { name: "workerd", url, logs: [], stop: () => mf.dispose() };
 }
 
 const text = async (url: string) => (await fetch(url)).text();

@@ -5,23 +5,17 @@
 // reason and wasClean on both.
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Target } from "./harness.ts";
+import { startMiniflare, type Target } from "./harness.ts";
 import { startTorporDev } from "./torpor-dev.ts";
 
 const project = fileURLToPath(new URL("../reset/", import.meta.url));
 
-async function startWorkerd(): Promise<Target> {
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+function startWorkerd(): Promise<Target> {
+  return startMiniflare({
     scriptPath: `${project}worker.js`,
     compatibilityDate: "2026-07-30",
     durableObjects: { A: { className: "A", useSQLite: true }, B: { className: "B", useSQLite: true } },
-    cf: false,
   });
-  const url = String(await mf.ready).replace(/\/$/, "");
-  return { name: "workerd", url, logs: [], stop: () => mf.dispose() };
 }
 
 /** Opens A's socket to B, resets A, and polls (deadline 60 s) until B has seen the close. */

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Target } from "./harness.ts";
+import { startMiniflare, type Target } from "./harness.ts";
 import { startTorporDev } from "./torpor-dev.ts";
 
 const project = fileURLToPath(new URL("../web/", import.meta.url));
@@ -31,17 +31,8 @@ const KNOWN: KnownDifference[] = [
 
 const ROUTES = ["html-rewriter", "cache"] as const;
 
-async function startWorkerd(): Promise<Target> {
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
-    scriptPath: `${project}worker.js`,
-    compatibilityDate: "2026-04-07",
-    cf: false,
-  });
-  const url = String(await mf.ready).replace(/\/$/, "");
-  return { name: "workerd", url, logs: [], stop: () => mf.dispose() };
+function startWorkerd(): Promise<Target> {
+  return startMiniflare({ scriptPath: `${project}worker.js`, compatibilityDate: "2026-04-07" });
 }
 
 async function observe(base: string): Promise<Record<string, Record<string, unknown>>> {

@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { createServer, type Socket as NetSocket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, expect, onTestFinished, test, vi } from "vitest";
-import { DurableObject, Runtime, type Logger } from "@torpor/core";
+import { DurableObject, type Logger } from "@torpor/core";
 import { connect, type Socket } from "@torpor/core/cloudflare/sockets";
-import { sqliteStorage } from "../src/index.ts";
 import { injectFsyncFault } from "../src/wal-sync.ts";
+import { holding, releaseHeld, startOnHeldDisk } from "./held-disk.ts";
 
 /**
  * `connect()` from Durable Object code is behind the output gate, as on
@@ -48,11 +45,8 @@ class A extends DurableObject {
 /** Deadline for events of real sockets and fsyncs on a loaded machine (polled, so a fast run does not wait). */
 const WAIT = { timeout: 30_000, interval: 10 };
 
-const dirs: string[] = [];
-const holding: Array<() => void> = [];
 afterEach(() => {
   injectFsyncFault(null);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 const errors: string[] = [];
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error: (message) => void errors.push(message) };
@@ -78,15 +72,7 @@ async function recordingServer() {
 }
 
 async function start() {
-  const dir = mkdtempSync(join(tmpdir(), "torpor-connect-gate-"));
-  dirs.push(dir);
-  const runtime = new Runtime({ objects: { A }, storage: sqliteStorage({ dir }), logger: quiet });
-  onTestFinished(async () => {
-    injectFsyncFault(null);
-    for (const release of holding.splice(0)) release();
-    await runtime.close();
-  });
-  const aWal = `${runtime.namespace("A").idFromName("a").toString()}.sqlite-wal`;
+  const { runtime, aWal } = startOnHeldDisk({ A }, "torpor-connect-gate-", quiet);
   return { a: runtime.namespace<A>("A").getByName("a"), aWal };
 }
 

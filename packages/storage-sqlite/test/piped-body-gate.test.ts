@@ -1,13 +1,10 @@
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, expect, onTestFinished, test, vi } from "vitest";
-import { DurableObject, type DurableObjectNamespace, Response, Runtime, silentLogger } from "@torpor/core";
-import { sqliteStorage } from "../src/index.ts";
+import { DurableObject, type DurableObjectNamespace, Response } from "@torpor/core";
 import { injectFsyncFault } from "../src/wal-sync.ts";
+import { holding, releaseHeld, startOnHeldDisk } from "./held-disk.ts";
 
 /**
  * A request body an object streams into a subrequest (a `ReadableStream` it
@@ -58,25 +55,14 @@ class B extends DurableObject {
 }
 
 const WAIT = { timeout: 30_000, interval: 10 };
-const dirs: string[] = [];
-const holding: Array<() => void> = [];
 afterEach(() => {
   injectFsyncFault(null);
   writer = null;
   readByB.length = 0;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function start() {
-  const dir = mkdtempSync(join(tmpdir(), "torpor-piped-body-"));
-  dirs.push(dir);
-  const runtime = new Runtime({ objects: { A, B }, storage: sqliteStorage({ dir }), logger: silentLogger });
-  onTestFinished(async () => {
-    injectFsyncFault(null);
-    for (const release of holding.splice(0)) release();
-    await runtime.close();
-  });
-  const aWal = `${runtime.namespace("A").idFromName("a").toString()}.sqlite-wal`;
+  const { runtime, aWal } = startOnHeldDisk({ A, B }, "torpor-piped-body-");
   return { a: runtime.namespace<A>("A").getByName("a"), aWal };
 }
 
@@ -126,7 +112,7 @@ test("fetch(): a chunk of the request body written after a storage write reaches
   await vi.waitFor(() => expect(held()).toBe(1), WAIT);
   await turns();
   expect(http.received()).toBe("before ");
-  for (const release of holding.splice(0)) release();
+  releaseHeld();
   expect(await call).toBe("streamed");
   await vi.waitFor(() => expect(http.received()).toBe("before after x"), WAIT);
   await writer!.close();
@@ -142,7 +128,7 @@ test("stub.fetch(): a chunk of the request body written after a storage write re
   await vi.waitFor(() => expect(held()).toBe(1), WAIT);
   await turns();
   expect(readByB).toEqual(["before "]);
-  for (const release of holding.splice(0)) release();
+  releaseHeld();
   expect(await call).toBe("streamed");
   await vi.waitFor(() => expect(readByB).toEqual(["before ", "after x"]), WAIT);
   await writer!.close();

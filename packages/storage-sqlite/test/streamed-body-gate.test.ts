@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, expect, onTestFinished, test, vi } from "vitest";
-import { DurableObject, Response, Runtime, silentLogger } from "@torpor/core";
-import { sqliteStorage } from "../src/index.ts";
+import { afterEach, expect, test, vi } from "vitest";
+import { DurableObject, Response } from "@torpor/core";
 import { injectFsyncFault } from "../src/wal-sync.ts";
+import { holding, releaseHeld, startOnHeldDisk } from "./held-disk.ts";
 
 /**
  * A response body an object feeds after returning it (a `ReadableStream`
@@ -33,24 +30,13 @@ class A extends DurableObject {
 }
 
 const WAIT = { timeout: 30_000, interval: 10 };
-const dirs: string[] = [];
-const holding: Array<() => void> = [];
 afterEach(() => {
   injectFsyncFault(null);
   writer = null;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function start() {
-  const dir = mkdtempSync(join(tmpdir(), "torpor-streamed-body-"));
-  dirs.push(dir);
-  const runtime = new Runtime({ objects: { A }, storage: sqliteStorage({ dir }), logger: silentLogger });
-  onTestFinished(async () => {
-    injectFsyncFault(null);
-    for (const release of holding.splice(0)) release();
-    await runtime.close();
-  });
-  const aWal = `${runtime.namespace("A").idFromName("a").toString()}.sqlite-wal`;
+  const { runtime, aWal } = startOnHeldDisk({ A }, "torpor-streamed-body-");
   return { a: runtime.namespace<A>("A").getByName("a"), aWal };
 }
 
@@ -78,7 +64,7 @@ test("a chunk an object streams after a storage write reaches the client only on
   await vi.waitFor(() => expect(held).toBe(1), WAIT);
   await turns();
   expect(received).toBeNull();
-  for (const release of holding.splice(0)) release();
+  releaseHeld();
   expect(await call).toBe("streamed");
   await next;
   expect(received).toBe("after x");

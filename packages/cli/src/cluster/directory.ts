@@ -22,7 +22,7 @@ import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import type { RpcReferences } from "./rpc-references.ts";
 import { handOffUpgrade } from "./sockets.ts";
 import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
-import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
+import { decodeError, decodeResponse, encodeRequest, ownerExitedError, type WireError, type WireResponse } from "./wire.ts";
 
 /** A routed fetch's response as it arrived, with its body stream opened. */
 type ReceivedResponse = WireResponse & { stream: ReadableStream<Uint8Array> | null };
@@ -212,7 +212,7 @@ export class ClusterDirectory implements HostDirectory {
       this.#ended(pending);
       if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
       if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
-      pending.reject(ownerExited("exited"));
+      pending.reject(decodeError(ownerExitedError("exited")));
     }
   }
 
@@ -262,14 +262,6 @@ export class ClusterDirectory implements HostDirectory {
     }
     this.#pending.clear();
   }
-}
-
-/** The error of a call whose owner process exited before answering (the supervisor sends the same for a relayed call). */
-export function ownerExited(code: number | string): TorporError {
-  return new TorporError(
-    "ERR_OBJECT_OWNER_EXITED",
-    `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
-  );
 }
 
 function supervisorGone(): TorporError {

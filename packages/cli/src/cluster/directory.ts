@@ -210,9 +210,7 @@ export class ClusterDirectory implements HostDirectory {
       if (pending.via !== peer) continue;
       this.#pending.delete(rid);
       this.#ended(pending);
-      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
-      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
-      pending.reject(decodeError(ownerExitedError("exited")));
+      this.#fail(pending, decodeError(ownerExitedError("exited")));
     }
   }
 
@@ -255,12 +253,15 @@ export class ClusterDirectory implements HostDirectory {
   failAll(): void {
     this.#closed = true;
     this.rpc.failAll(supervisorGone());
-    for (const pending of this.#pending.values()) {
-      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
-      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
-      pending.reject(supervisorGone());
-    }
+    for (const pending of this.#pending.values()) this.#fail(pending, supervisorGone());
     this.#pending.clear();
+  }
+
+  /** A call that will not be answered: its body stops streaming, the references it sent go back to nobody, its caller gets `error`. */
+  #fail(pending: Pending, error: Error): void {
+    if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+    if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
+    pending.reject(error);
   }
 }
 

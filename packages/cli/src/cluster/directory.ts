@@ -56,9 +56,9 @@ export class ClusterDirectory implements HostDirectory {
   peer: PeerClient | null = null;
   /** A node of several machines: slot → the local worker serving it, -1 when another node (or nobody) holds it. */
   nodeSlots: readonly number[] | null = null;
-  /** Direct channels to the other workers (null: every call goes through the supervisor). */
-  channels: WorkerChannels | null = null;
   readonly #paths = new CallPaths<Pending>();
+  /** Whether a new call may go to a process on its channel (made once: every routed call asks). */
+  readonly #usable = (serial: number): boolean => this.channels.usable(serial);
 
   constructor(
     readonly index: number,
@@ -67,6 +67,8 @@ export class ClusterDirectory implements HostDirectory {
     readonly send: (message: FromWorker, handle?: unknown) => void,
     readonly bodies: BodyStreams,
     readonly rpc: RpcReferences,
+    /** Direct channels to the other workers. */
+    readonly channels: WorkerChannels,
   ) {}
 
   isLocal(key: ObjectKey): boolean {
@@ -171,10 +173,9 @@ export class ClusterDirectory implements HostDirectory {
 
   /** Sends a call on its slot's path (direct to the owner when known, else through the supervisor). */
   #dispatch(pending: Pending): void {
-    const channels = this.channels;
-    pending.via = channels === null ? VIA_SUPERVISOR : this.#paths.open(pending.slot, (serial) => channels.usable(serial));
-    pending.counted = channels !== null;
-    if (pending.via !== VIA_SUPERVISOR && channels!.call(pending.via, pending.message)) return;
+    pending.via = this.#paths.open(pending.slot, this.#usable);
+    pending.counted = true;
+    if (pending.via !== VIA_SUPERVISOR && this.channels.call(pending.via, pending.message)) return;
     if (pending.via !== VIA_SUPERVISOR) {
       // The slot's calls go to a process whose channel just ended (it is exiting): this one goes through the supervisor, outside the slot's count.
       const via = pending.via;

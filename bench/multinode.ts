@@ -8,7 +8,9 @@
 // - with two nodes: the extra latency of a call and of a WebSocket message proxied through the node that does not
 //   hold the object, and the failover time from SIGKILL of the owner to the first answer through the other node.
 // BENCH_MULTINODE=durable,restore,pair runs only those parts (all by default).
-// BENCH_BASE_ROOT=<checkout>: the failover is measured for that checkout's nodes too, in the same run (an A/B).
+// BENCH_BASE_ROOT=<checkout>: the durable echo (--durability postgres) and the failover are measured for that
+// checkout's nodes too, in the same run (an A/B). BENCH_MULTINODE_LEVELS=1,10 picks the durable part's levels,
+// BENCH_MULTINODE_COMMITS its commits per level and round (default 2,000).
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,9 +24,10 @@ import { QUICK, WITH_WORKERD } from "./lib/product.ts";
 import { SERVER_CPU, startLoadgen, type PartResult } from "./lib/sides.ts";
 import { fmt, Hist, median, ratioRow, valueRow, type Row } from "./lib/stats.ts";
 
-const LEVELS = QUICK ? [1, 10, 100] : [1, 10, 100, 1_000];
-/** Messages per connection per round: about the same number of commits at every level. */
-const messagesAt = (c: number) => Math.max(QUICK ? 2 : 3, Math.round((QUICK ? 600 : 2_000) / c));
+const LEVELS = process.env.BENCH_MULTINODE_LEVELS?.split(",").map(Number) ?? (QUICK ? [1, 10, 100] : [1, 10, 100, 1_000]);
+/** Messages per connection per round: about the same number of commits at every level (BENCH_MULTINODE_COMMITS of them). */
+const COMMITS = Number(process.env.BENCH_MULTINODE_COMMITS ?? (QUICK ? 600 : 2_000));
+const messagesAt = (c: number) => Math.max(QUICK ? 2 : 3, Math.round(COMMITS / c));
 const ROUNDS = QUICK ? 1 : 3;
 const TTL_MS = 10_000;
 const PARTS = new Set((process.env.BENCH_MULTINODE ?? "durable,restore,pair").split(","));
@@ -38,7 +41,7 @@ export async function run(): Promise<PartResult> {
   try {
     const dbUrl = (name: string) => pg.url.replace("/postgres?", `/${name}?`);
     const admin = await openClusterDb({ url: pg.url, schema: "bench_admin", skipPoolerCheck: true });
-    for (const name of ["bench_pg", "bench_local", "bench_pair", "bench_pair_base"]) await admin.query(`CREATE DATABASE ${name}`);
+    for (const name of ["bench_pg", "bench_pg_base", "bench_local", "bench_pair", "bench_pair_base"]) await admin.query(`CREATE DATABASE ${name}`);
     await admin.close();
     if (PARTS.has("durable")) await durable(pg, dbUrl, scratch, rows, notes);
     if (PARTS.has("restore")) await restore(pg, rows, notes);
@@ -50,20 +53,22 @@ export async function run(): Promise<PartResult> {
   return { rows, notes };
 }
 
-type Side = "postgres" | "local" | "workerd";
+type Side = "postgres" | "base" | "local" | "workerd";
 
 async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: string, rows: Row[], notes: string[]): Promise<void> {
   const stats = await openClusterDb({ url: dbUrl("bench_pg"), schema: "torpor", skipPoolerCheck: true });
   await stats.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const servers: Partial<Record<Side, { base: string; stop(): Promise<void> }>> = {};
-  const [pgNode, localNode, workerd] = await Promise.all([
+  const [pgNode, baseNode, localNode, workerd] = await Promise.all([
     startBenchNode(scratch, "pg", dbUrl("bench_pg"), "sql"),
+    BASE_ROOT === undefined ? null : startBenchNode(scratch, "pg-base", dbUrl("bench_pg_base"), "sql", [], BASE_ROOT),
     startBenchNode(scratch, "local", dbUrl("bench_local"), "sql", ["--durability", "local"]),
     WITH_WORKERD
       ? start("workerd-multinode", "servers/workerd.ts", { cpu: SERVER_CPU, env: { BENCH_MODE: "sql", BENCH_DIR: join(scratch, "workerd") } })
       : null,
   ]);
   servers.postgres = { base: pgNode.url.replace("http", "ws"), stop: () => pgNode.stop() };
+  if (baseNode !== null) servers.base = { base: baseNode.url.replace("http", "ws"), stop: () => baseNode.stop() };
   servers.local = { base: localNode.url.replace("http", "ws"), stop: () => localNode.stop() };
   if (workerd !== null) servers.workerd = { base: `ws://127.0.0.1:${(workerd as Child).info.port as number}`, stop: () => (workerd as Child).stop() };
   const sides = Object.keys(servers) as Side[];
@@ -105,6 +110,22 @@ async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: s
         }),
       );
       rows.push(ratioRow(`${label}: round trips/s, postgres vs --durability local`, { raw: m("local", "rps"), torpor: m("postgres", "rps") }, "rt/s", null));
+      if (servers.base !== undefined) {
+        rows.push(
+          ratioRow(
+            `${label}: round trips/s, postgres (baseline: ${BASE_ROOT}, postgres, same run)`,
+            { raw: m("base", "rps"), torpor: m("postgres", "rps") },
+            "rt/s",
+            null,
+          ),
+        );
+        rows.push(
+          ratioRow(`${label}: latency p50, postgres (baseline: ${BASE_ROOT}, postgres)`, { raw: m("base", "p50"), torpor: m("postgres", "p50") }, "ms", null),
+        );
+        notes.push(
+          `- ${label}: base postgres / workerd ${fmt(m("base", "rps") / m("workerd", "rps"))}×, this checkout's ${fmt(m("postgres", "rps") / m("workerd", "rps"))}×`,
+        );
+      }
       rows.push(
         ratioRow(
           `${label}: latency p50 (raw column: local)`,
@@ -137,7 +158,10 @@ async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: s
 
 /** Commit statements run, records written and their bytes, so far. */
 async function logStats(db: ClusterDb): Promise<{ statements: number; records: number; bytes: number }> {
-  const s = await db.query<{ calls: string | null }>("SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query LIKE '%WITH v AS (%'");
+  // This database's statements only: the base side commits to its own database on the same server.
+  const s = await db.query<{ calls: string | null }>(
+    "SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query LIKE '%WITH v AS (%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+  );
   const l = await db.query<{ n: string; bytes: string | null }>("SELECT count(*) AS n, sum(octet_length(record)) AS bytes FROM torpor.log");
   return { statements: Number(s.rows[0]?.calls ?? 0), records: Number(l.rows[0]!.n), bytes: Number(l.rows[0]!.bytes ?? 0) };
 }

@@ -44,7 +44,11 @@ export interface ClusterDb {
 export interface TimedClient {
   /** The server process serving this connection (`pg_backend_pid()`). */
   readonly backendPid: number;
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * Runs one statement. With `name`, it is a prepared statement of this connection: parsed and planned once per
+   * connection, then only bound and executed (the same one round trip). A name must always go with the same text.
+   */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>>;
 }
 
 /** A failure that leaves unknown whether the statement ran (network, timeout, server gone): its connection is unusable. */
@@ -90,9 +94,10 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
       client.on("error", onError);
       const timed: TimedClient = {
         backendPid: (client as unknown as { processID: number }).processID,
-        async query(text, values) {
+        async query(text, values, name) {
           try {
-            return await withDeadline(client.query(text, values), queryTimeoutMs, text);
+            const run = name === undefined ? client.query(text, values) : client.query({ name, text, values });
+            return await withDeadline(run, queryTimeoutMs, text);
           } catch (error) {
             if (isConnectionFailure(error)) broken = error;
             throw error;

@@ -59,6 +59,31 @@ describe("object log", () => {
     }
   });
 
+  pgIt("prepares the commit statement once per connection; its cached plan fences as the first one did", async () => {
+    const db = await openFresh(pg.get().url);
+    try {
+      const { lease, slots, log } = await soleNode(db);
+      const k = key("room-prepared");
+      const slot = slotOf(k.id);
+      const { epoch } = (await log.claim(k, slot, slots.owned.get(slot)!, "node-a"))!;
+      await db.withClient(async (c) => {
+        // Past PostgreSQL's five custom plans, so the cached (generic) plan runs the later appends.
+        for (let seq = 1; seq <= 8; seq++) expect((await log.appendOn(c, [{ key: k, epoch, seq, record: Buffer.from(`r${seq}`), alarm: null }])).size).toBe(1);
+        expect((await log.appendOn(c, [{ key: k, epoch, seq: 8, record: Buffer.from("replay"), alarm: null }])).size).toBe(0);
+        expect((await log.appendOn(c, [{ key: k, epoch: epoch - 1, seq: 9, record: Buffer.from("stale"), alarm: null }])).size).toBe(0);
+        const prepared = await c.query<{ name: string; statement: string }>(
+          "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'torpor_append_%'",
+        );
+        expect(prepared.rows.length).toBe(1);
+        expect(prepared.rows[0]!.statement).toContain("o.epoch = v.epoch AND o.head = v.seq - 1");
+      });
+      expect((await log.load(k)).records.map(String)).toEqual(Array.from({ length: 8 }, (_, i) => `r${i + 1}`));
+      lease.stop();
+    } finally {
+      await db.close();
+    }
+  });
+
   pgIt("appends many objects in one statement, writing only those whose fence held", async () => {
     const db = await openFresh(pg.get().url);
     try {

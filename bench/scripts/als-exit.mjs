@@ -5,6 +5,7 @@
 // scale. What `outsideOwners` (packages/core/src/owner-context.ts) uses; an experiment behind
 // bench/RESULTS.md ("outsideOwners"), not a bench part. Usage: node bench/scripts/als-exit.mjs [calls]
 import { AsyncLocalStorage } from "node:async_hooks";
+import { loadavg } from "node:os";
 
 const calls = Number(process.argv[2] ?? 200_000);
 const storage = new AsyncLocalStorage();
@@ -33,4 +34,5 @@ storage.run(owner, () => {
     );
   }
 });
-console.log(`load average ${(await import("node:os")).loadavg().map((x) => x.toFixed(2)).join(" ")}; ${process.version}; ${n} calls`);
+const load = loadavg().map((x) => x.toFixed(2));
+console.log(`load average ${load.join(" ")}; ${process.version}; ${n} calls`);

@@ -28,9 +28,13 @@ const INTERVAL_US = 1000;
 const MESSAGES = Number(process.env.BENCH_EVENTS_MESSAGES ?? (QUICK ? 3_000 : 10_000));
 /** Unprofiled rounds (each side `ROUND_MESSAGES` per socket per round), interleaved. */
 const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS ?? (QUICK ? 6 : 12));
-const ROUND_MESSAGES = QUICK ? 1_000 : 2_000;
+const ROUND_MESSAGES = Number(process.env.BENCH_EVENTS_ROUND_MESSAGES ?? (QUICK ? 1_000 : 2_000));
+/** BENCH_BASE_ROOT=<checkout>: a third side, "base", runs that checkout's `torpor start` in the same rounds (an A/B of two versions). */
+const BASE_ROOT = process.env.BENCH_BASE_ROOT;
+/** BENCH_EVENTS_PROFILE=0: only the unprofiled figure (an A/B loop does not need the layer table). */
+const PROFILE = process.env.BENCH_EVENTS_PROFILE !== "0";
 
-type Side = "raw" | "torpor";
+type Side = "raw" | "torpor" | "base";
 
 /** The 1, 5 and 15 minute load averages (the machine is shared: reported with every figure). */
 function loadAverage(): string {
@@ -55,6 +59,7 @@ function startSide(side: Side, data: string, profileDir?: string): Promise<Child
       BENCH_DEFAULTS: "1",
       BENCH_CLI: "dist",
       BENCH_PIN: "1",
+      ...(side === "base" ? { BENCH_TORPOR_ROOT: BASE_ROOT } : {}),
       ...(profileDir === undefined ? {} : { BENCH_PROFILE_DIR: profileDir, BENCH_PROFILE_INTERVAL: String(INTERVAL_US) }),
     },
   });
@@ -68,9 +73,12 @@ async function serverPid(side: Side, server: Child): Promise<number> {
   return processes[0]!.pid;
 }
 
-/** The unprofiled figure: per-round CPU µs per message of each side, rounds interleaved (ABBA). */
+/**
+ * The unprofiled figure: per-round CPU µs per message of each side, rounds interleaved (ABBA with two
+ * sides; with a base side, each round rotates which side goes first).
+ */
 async function measure(data: string): Promise<Record<Side, number[]>> {
-  const sides: Side[] = ["raw", "torpor"];
+  const sides: Side[] = BASE_ROOT ? ["raw", "torpor", "base"] : ["raw", "torpor"];
   const servers = await Promise.all(sides.map((side) => startSide(side, join(data, `m-${side}`))));
   const lg = await startLoadgen();
   try {
@@ -79,9 +87,10 @@ async function measure(data: string): Promise<Record<Side, number[]>> {
       await lg.call("connect", { group: sides[i], base: wsBase(servers[i]!), paths: Array.from({ length: SOCKETS }, (_, j) => `/ROOM/ev-m?u=u${j}`) });
       await lg.call("echo", { group: sides[i], messages: 500 }); // warm-up (JIT)
     }
-    const out: Record<Side, number[]> = { raw: [], torpor: [] };
+    const out: Record<Side, number[]> = { raw: [], torpor: [], base: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+      const order = sides.length === 2 ? (r % 2 === 0 ? [0, 1] : [1, 0]) : sides.map((_, k) => (r + k) % sides.length);
+      for (const i of order) {
         const cpu0 = runTimeOf(pids[i]!);
         const res = await lg.call<{ roundTrips: number }>("echo", { group: sides[i], messages: ROUND_MESSAGES });
         out[sides[i]!].push((runTimeOf(pids[i]!) - cpu0) / res.roundTrips);
@@ -138,9 +147,6 @@ export async function run(): Promise<PartResult> {
     const measured = await measure(scratch.dir);
     const load1 = loadAverage();
     const perRound = measured.torpor.map((t, i) => t / measured.raw[i]!);
-    // The profiles are kept in bench/.out/ (for `bench/profile-top.ts` or Chrome's DevTools).
-    const raw = await profileSide("raw", join(OUT, "events-raw"), join(scratch.dir, "raw"));
-    const torpor = await profileSide("torpor", join(OUT, "events-torpor"), join(scratch.dir, "torpor"));
     const rows: Row[] = [
       ratioRow(
         `per-event: echo server CPU per message at the defaults, ${SOCKETS} sockets on one object`,
@@ -148,20 +154,36 @@ export async function run(): Promise<PartResult> {
         "µs",
         { max: 1.15 },
       ),
+    ];
+    const notes = [
+      `- at the defaults, unprofiled, ${ROUNDS} rounds × ${SOCKETS} sockets × ${ROUND_MESSAGES} messages, ${BASE_ROOT ? "order rotated per round" : "ABBA"}; load average ${load0} → ${load1}`,
+      `- per round, raw: ${measured.raw.map((x) => fmt(x)).join(" ")} µs/msg; torpor start: ${measured.torpor.map((x) => fmt(x)).join(" ")} µs/msg`,
+      `- torpor ÷ raw per round: ${perRound.map((x) => fmt(x)).join(" ")}; median ${fmt(median(perRound))}×`,
+    ];
+    if (BASE_ROOT) {
+      const baseRatio = measured.base.map((b, i) => b / measured.raw[i]!);
+      const ab = measured.torpor.map((t, i) => t / measured.base[i]!);
+      notes.push(
+        `- base (${BASE_ROOT}) per round: ${measured.base.map((x) => fmt(x)).join(" ")} µs/msg; median ${fmt(median(measured.base))}; base ÷ raw per round: ${baseRatio.map((x) => fmt(x)).join(" ")}; median ${fmt(median(baseRatio))}×`,
+        `- torpor ÷ base per round: ${ab.map((x) => fmt(x)).join(" ")}; median ${fmt(median(ab))}×`,
+      );
+    }
+    if (!PROFILE) return { rows, notes };
+    // The profiles are kept in bench/.out/ (for `bench/profile-top.ts` or Chrome's DevTools).
+    const raw = await profileSide("raw", join(OUT, "events-raw"), join(scratch.dir, "raw"));
+    const torpor = await profileSide("torpor", join(OUT, "events-torpor"), join(scratch.dir, "torpor"));
+    rows.push(
       ratioRow(
         `per-event: server CPU per message under the profiler, ${SOCKETS} sockets on one object`,
         { raw: raw.cpuUs / raw.roundTrips, torpor: torpor.cpuUs / torpor.roundTrips },
         "µs",
         null,
       ),
-    ];
+    );
     const layers = [...new Set([...raw.perMsg.keys(), ...torpor.perMsg.keys()])].sort(
       (a, b) => (torpor.perMsg.get(b) ?? 0) - (raw.perMsg.get(b) ?? 0) - ((torpor.perMsg.get(a) ?? 0) - (raw.perMsg.get(a) ?? 0)),
     );
-    const notes = [
-      `- at the defaults, unprofiled, ${ROUNDS} rounds × ${SOCKETS} sockets × ${ROUND_MESSAGES} messages, ABBA; load average ${load0} → ${load1}`,
-      `- per round, raw: ${measured.raw.map((x) => fmt(x)).join(" ")} µs/msg; torpor start: ${measured.torpor.map((x) => fmt(x)).join(" ")} µs/msg`,
-      `- torpor ÷ raw per round: ${perRound.map((x) => fmt(x)).join(" ")}; median ${fmt(median(perRound))}×`,
+    notes.push(
       "",
       `- under the profiler: ${SOCKETS} sockets, ${MESSAGES} messages each; raw ${fmt(raw.cpuUs / raw.roundTrips)} µs/msg, torpor start ${fmt(torpor.cpuUs / torpor.roundTrips)} µs/msg under the profiler`,
       "",
@@ -172,7 +194,7 @@ export async function run(): Promise<PartResult> {
         const t = torpor.perMsg.get(l) ?? 0;
         return `| ${l} | ${fmt(r)} | ${fmt(t)} | ${t - r >= 0 ? "+" : ""}${fmt(t - r)} |`;
       }),
-    ];
+    );
     return { rows, notes };
   } finally {
     scratch.cleanup();

@@ -130,7 +130,7 @@ describe("a node process crashing or pausing", () => {
       expect(late, "acknowledgements decided after the paused node resumed").toEqual([]);
       expect(writer.stopped()).toBeNull();
     },
-    60_000,
+    90_000,
   );
 
   pgIt(
@@ -145,7 +145,7 @@ describe("a node process crashing or pausing", () => {
       expect(writer.refusals.find((r) => r.startsWith(`refused ${stopped.object} ${stopped.n} `))).toMatch(/ ERR_CLUSTER_LEASE_LOST .*may be durable/);
       expect(rows[stopped.object]).toContain(stopped.n);
     },
-    60_000,
+    90_000,
   );
 });
 

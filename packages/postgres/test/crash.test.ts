@@ -43,13 +43,9 @@ interface Ack {
 
 function startWriter(url: string, schema: string, ttlMs: number, queryTimeoutMs = 2_000, stopBeforeReleaseAfter?: number) {
   const args = [url, schema, String(ttlMs), String(queryTimeoutMs), ...(stopBeforeReleaseAfter === undefined ? [] : [String(stopBeforeReleaseAfter)])];
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@torpor/source", "--import", tsx, join(here, "fixtures/writer-child.ts"), ...args],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, ["--conditions=@torpor/source", "--import", tsx, join(here, "fixtures/writer-child.ts"), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
@@ -175,7 +171,9 @@ async function pausePastLease(how: "SIGSTOP from outside" | "stops itself before
     await expect.poll(() => writer.acks.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(24);
     writer.child.kill("SIGSTOP");
   } else {
-    await expect.poll(() => writer.stopped() ?? `acks ${writer.acks.length}, refused ${writer.refusals.join("; ")}, stderr ${writer.stderr()}`, { timeout: 20_000 }).toMatchObject({ n: expect.any(Number) });
+    await expect
+      .poll(() => writer.stopped() ?? `acks ${writer.acks.length}, refused ${writer.refusals.join("; ")}, stderr ${writer.stderr()}`, { timeout: 20_000 })
+      .toMatchObject({ n: expect.any(Number) });
   }
   // Stopped (state T) before anything is judged: the child's own SIGSTOP lands right after its "stopped" line.
   await expect.poll(() => readFileSync(`/proc/${writer.child.pid}/stat`, "utf8").split(") ")[1]![0], { timeout: 5_000 }).toBe("T");
@@ -206,7 +204,10 @@ async function pausePastLease(how: "SIGSTOP from outside" | "stops itself before
   writer.child.kill("SIGCONT");
   expect(await writer.exited).toBe("0"); // every object's next write was refused, so the writer ended
   // Every ack went out through the output gate's last check; none of those checks passed after the resume.
-  expect(writer.acks.filter((a) => a.at === null), "acknowledgements the output gate released without asking the storage").toEqual([]);
+  expect(
+    writer.acks.filter((a) => a.at === null),
+    "acknowledgements the output gate released without asking the storage",
+  ).toEqual([]);
   const late = writer.acks.filter((a) => a.at! >= resumedAt);
   const rows: number[][] = [];
   for (let o = 0; o < OBJECTS; o++) {

@@ -17,8 +17,12 @@
  *   object's epoch is raised if still ours (so a statement still on its way
  *   fails its fence) and the head read back says whether the record was
  *   written; if not, it is sent again under the new epoch.
- * Nothing is acknowledged once `canAcknowledge()` is false (the node's lease
- * deadline passed): held output is dropped, never released late.
+ * A promise here says only whether the record is durable. Whether its
+ * output may leave is asked again where it is released: the storage's
+ * `refuseRelease()` calls {@link LogShipper.refusal} in the same synchronous
+ * step as the output gate's release, so a commit found durable before a pause
+ * (SIGSTOP, a VM freeze) is not acknowledged after it. Once `canAcknowledge()`
+ * is false (the node's lease deadline passed) nothing more is shipped.
  */
 import { TorporError, type Clock, type Logger, silentLogger } from "@torpor/core";
 import type { ObjectKey } from "@torpor/core/storage";
@@ -133,6 +137,19 @@ export class LogShipper {
     });
   }
 
+  /**
+   * Null while output behind durable commits may be released; past the
+   * node's deadline, the error its waiters get (the output gate asks at the
+   * instant it would release, see ReplicatedStorage.refuseRelease).
+   */
+  refusal(): TorporError | null {
+    if (this.#canAcknowledge()) return null;
+    return new TorporError(
+      "ERR_CLUSTER_LEASE_LOST",
+      "The node's lease deadline passed before this output could be released: the commits it waited for may be durable (the object's next owner has them), but this node may no longer answer for the object. Retry: the call goes to its new owner.",
+    );
+  }
+
   /** Resolves when nothing is waiting or in flight. */
   idle(): Promise<void> {
     if (this.#inflight === 0 && this.#ready.size === 0) return Promise.resolve();
@@ -206,11 +223,13 @@ export class LogShipper {
     this.stats.records++;
     this.stats.bytes += f.bytes.length;
     if (!this.#canAcknowledge()) {
-      // Durable, but this node is past its deadline: its output must not leave.
-      this.#fail(stream, f.pending, new TorporError("ERR_CLUSTER_LEASE_LOST", "The node's lease deadline passed before the commit was acknowledged."));
-      return;
+      // Durable, so its promise resolves (the output gate's refuseRelease refuses its output); but this node is past
+      // its deadline: nothing queued behind it is shipped.
+      const failed = new TorporError("ERR_CLUSTER_LEASE_LOST", "The node's lease deadline passed before the commit was written.");
+      this.#fail(stream, { ...f.pending, waiters: [] }, failed);
     }
     for (const w of f.pending.waiters) w.resolve();
+    if (stream.failed !== null) return;
     if (stream.pending !== null) this.#ready.add(stream);
   }
 

@@ -265,6 +265,11 @@ class ReplicatedStorage implements ObjectStorage {
     this.#inner.rollback();
   }
 
+  refuseRelease(): Error | null {
+    // Asked by the output gate in the same synchronous step as the release: the last check before output leaves.
+    return this.#shipper.refusal();
+  }
+
   alarmTime(): number | null {
     return this.#inner.alarmTime();
   }

@@ -131,15 +131,21 @@ describe("log shipper", () => {
     }
   });
 
-  pgIt("drops the output of commits that become durable after the lease deadline", async () => {
+  pgIt("refuses the output of commits that become durable after the lease deadline, and ships nothing more", async () => {
     const db = await openFresh(pg.get().url);
     try {
       const { lease, log, streams } = await setUp(db, ["late"]);
       let valid = true;
       const shipper = new LogShipper(log, { canAcknowledge: () => valid });
       await shipper.ship(streams[0]!, record(1), null);
+      expect(shipper.refusal()).toBeNull();
       valid = false;
-      await expect(shipper.ship(streams[0]!, record(2), null)).rejects.toMatchObject({ code: "ERR_CLUSTER_LEASE_LOST" });
+      // Durable (its promise says so: the log has it), but its output is refused where it would be released.
+      await shipper.ship(streams[0]!, record(2), null);
+      expect((await log.load(streams[0]!.key)).records.map(commitOf)).toEqual([1, 2]);
+      expect(shipper.refusal()).toMatchObject({ code: "ERR_CLUSTER_LEASE_LOST" });
+      await expect(shipper.ship(streams[0]!, record(3), null)).rejects.toMatchObject({ code: "ERR_CLUSTER_LEASE_LOST" });
+      expect((await log.load(streams[0]!.key)).head).toBe(2);
       lease.stop();
     } finally {
       await db.close();

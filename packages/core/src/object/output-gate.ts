@@ -149,6 +149,7 @@ export class OutputGate {
         },
       );
     } else if (this.#inflight.length === 0) {
+      if ((this.#outbox.length > 0 || this.#waiters.length > 0) && this.#releaseRefused()) return;
       this.#release();
     }
     // Otherwise what was held waits for the batches still in flight (#durable releases it).
@@ -182,6 +183,8 @@ export class OutputGate {
     const inflight = this.#inflight;
     if (!inflight.includes(batch)) return;
     batch.durable = true;
+    // Nothing is released before the batch in front is durable; once something is, the storage has the last word.
+    if (inflight[0]!.durable && this.#releaseRefused()) return;
     while (inflight.length > 0 && inflight[0]!.durable) {
       const done = inflight.shift()!;
       releaseBatch(done);
@@ -246,6 +249,28 @@ export class OutputGate {
     this.owner.reset(1011, "Durable Object reset after a failed storage write", error);
     if (alarm) this.owner.alarmUncertain();
     return error;
+  }
+
+  /**
+   * Asks the storage, in the same synchronous step as the release that
+   * follows, whether held output may leave now (`refuseRelease`). A refusal
+   * (a cluster node past its lease deadline) drops everything held and in
+   * flight: waiters get the storage's error as it is (their commits may well
+   * be durable, so not ERR_STORAGE_COMMIT_FAILED), and the object is reset.
+   */
+  #releaseRefused(): boolean {
+    const refusal = this.owner.storage?.refuseRelease?.() ?? null;
+    if (refusal === null) return false;
+    this.owner.logger.error("Output held behind commits was refused by the storage; resetting the object", { object: this.owner.objectId, error: refusal });
+    const alarm = this.#alarmDirty || this.#inflight.some((b) => b.alarm);
+    this.discard();
+    const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
+    this.#inflight = NONE;
+    this.#waiters = NONE;
+    for (const w of waiters) w.reject(refusal);
+    this.owner.reset(1012, "Durable Object output refused by its storage", refusal);
+    if (alarm) this.owner.alarmUncertain();
+    return true;
   }
 
   /** Holds a send or close while writes are not yet durable; false when the gate is open. */

@@ -103,6 +103,15 @@ export interface ObjectStorage {
    * promise resolves, and commits of many objects can overlap.
    */
   commitAsync?(): Promise<void> | null;
+  /**
+   * Optional: asked by the output gate right before it releases output held
+   * behind durable commits, in the same synchronous step as the release.
+   * An error means that output must not leave (a cluster node past its
+   * lease deadline: another node may own the object by now): the gate drops
+   * it, rejects its waiters with this error as it is (their commits may be
+   * durable: say so in it) and resets the object. Null: release.
+   */
+  refuseRelease?(): Error | null;
   /** Discards the open batch (used when the object is reset). */
   rollback(): void;
   /** The persisted alarm time in ms since the epoch, or null (committed or pending batch). */

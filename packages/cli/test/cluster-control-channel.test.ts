@@ -36,7 +36,11 @@ it("a call routed through the supervisor is answered while a burst of connection
   expect((await (await connectionTo(c, b))(`/rpc/${x}/echo?arg=%22w%22`)).body.value.pid).toBe(b);
   let answered = 0;
   const burst = Array.from({ length: BURST }, () => c.open("/pid", 240_000));
-  for (const b of burst) void b.reply.then(() => answered++, () => {});
+  for (const b of burst)
+    void b.reply.then(
+      () => answered++,
+      () => {},
+    );
   // Every connection is in the supervisor's accept queue: from here it hands each to a worker, one acknowledged at a time.
   await Promise.all(burst.map((b) => b.connected));
   const started = performance.now();

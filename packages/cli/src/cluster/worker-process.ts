@@ -107,9 +107,7 @@ export class WorkerProcess {
         this.kill();
       };
     });
-    const exit = new Promise<number | string>((resolve) =>
-      this.child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-    );
+    const exit = new Promise<number | string>((resolve) => this.child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
     this.exited = Promise.all([exit, controlRead]).then(([code]) => {
       this.state = "exited";
       this.exitCode = code;

@@ -3,8 +3,11 @@
 // - throughput: routed HTTP requests/s (a request whose Worker forwards it to an object with stub.fetch) and stub RPC
 //   calls/s over many objects, with 2 workers against the same with one worker (`--workers 1`);
 // - a WebSocket's per-message server CPU after it was handed to its owner vs one accepted there;
-// - reload time for 1,000 and 10,000 hibernated sockets (supervisor's "Reloaded" figure), all still open after.
+// - reload time for 1,000 and 10,000 hibernated sockets (supervisor's "Reloaded" figure), all still open after;
+// - a control message (`/readyz`: one round trip to each worker) while 400 connections are handed to the workers.
 // The baseline column is the same-worker / local figure measured in the same run.
+// BENCH_BASE_ROOT=<checkout>: the cross-worker RPC p50, routed HTTP req/s, the 1,000-socket move and the control
+// message during a burst are also measured for that checkout's `torpor start`, in the same run (an A/B).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -12,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadWs } from "./lib/deps.ts";
 import { channelFloor } from "./lib/channel-floor.ts";
+import { probeDuringBurst } from "./lib/control-burst.ts";
 import { ipcHandleFloorMs } from "./lib/ipc-floor.ts";
 import { cpuOf } from "./lib/procfs.ts";
 import { QUICK } from "./lib/product.ts";
@@ -19,6 +23,8 @@ import { scratchDir, type PartResult } from "./lib/sides.ts";
 import { median, percentile, ratioRow, valueRow, type Row } from "./lib/stats.ts";
 
 const BIN = fileURLToPath(new URL("../packages/cli/bin/torpor.js", import.meta.url));
+const BASE_ROOT = process.env.BENCH_BASE_ROOT;
+const BASE_BIN = BASE_ROOT === undefined ? null : join(BASE_ROOT, "packages/cli/bin/torpor.js");
 const WORKER = `
 import { DurableObject } from "cloudflare:workers";
 export class Obj extends DurableObject {
@@ -73,13 +79,15 @@ export default {
 
 interface Cluster {
   url: string;
+  /** The admin endpoint (started with `admin: true`). */
+  adminUrl: string | null;
   child: ChildProcess;
   pids(): number[];
   nextLog(message: string): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
-async function startCluster(dir: string, hibernateMs: number, workers = 2): Promise<Cluster> {
+async function startCluster(dir: string, hibernateMs: number, workers = 2, bin = BIN, admin = false): Promise<Cluster> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "worker.js"), WORKER);
   writeFileSync(
@@ -93,8 +101,9 @@ async function startCluster(dir: string, hibernateMs: number, workers = 2): Prom
   const child = spawn(
     process.execPath,
     [
-      BIN,
+      bin,
       "start",
+      ...(admin ? ["--admin-port", "0"] : []),
       "--workers",
       String(workers),
       "--port",
@@ -121,9 +130,11 @@ async function startCluster(dir: string, hibernateMs: number, workers = 2): Prom
     }
   });
   const nextLog = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiting.push({ message, resolve }));
+  const adminLine = admin ? nextLog("Admin listening") : null;
   const listening = await nextLog("Listening");
   return {
     url: listening.url as string,
+    adminUrl: adminLine === null ? null : ((await adminLine).url as string),
     child,
     pids: () => [child.pid!, ...workerPids],
     nextLog,
@@ -135,6 +146,19 @@ async function startCluster(dir: string, hibernateMs: number, workers = 2): Prom
 }
 
 const get = async (url: string) => (await fetch(url)).json() as Promise<number>;
+
+/** Connections opened at once for the control-message probe (below the listen backlog of 511). */
+const BURST = 400;
+
+/** Two objects for the caller object ("caller"): one in its worker, one in the other; and the workers' pids. */
+async function targets(url: string): Promise<{ same: string; cross: string; pids: number[] }> {
+  const owner = new Map<string, number>();
+  for (let i = 0; i < 16; i++) owner.set(`t${i}`, await get(`${url}/pid/t${i}`));
+  const callerPid = await get(`${url}/pid/caller`);
+  const same = [...owner].find(([, pid]) => pid === callerPid)![0];
+  const cross = [...owner].find(([, pid]) => pid !== callerPid)![0];
+  return { same, cross, pids: [...new Set(owner.values())] };
+}
 
 /** Requests/s of `paths()` with `concurrency` requests in flight for `ms` (keep-alive connections, so spread over the workers). */
 async function throughput(base: string, concurrency: number, ms: number, path: (i: number) => string): Promise<number> {
@@ -154,8 +178,8 @@ async function throughput(base: string, concurrency: number, ms: number, path: (
 }
 
 /** Routed HTTP requests/s and RPC calls/s of one cluster (`workers` processes). */
-async function rates(dir: string, workers: number): Promise<{ http: number; rpc: number }> {
-  const c = await startCluster(dir, 600_000, workers);
+async function rates(dir: string, workers: number, bin = BIN): Promise<{ http: number; rpc: number }> {
+  const c = await startCluster(dir, 600_000, workers, bin);
   try {
     const ms = QUICK ? 3_000 : 8_000;
     // Every object exists (and each worker learned where) before the clock starts.
@@ -177,12 +201,8 @@ export async function run(): Promise<PartResult> {
   try {
     // --- stub RPC: same worker vs cross worker ------------------------------------------
     const cluster = await startCluster(join(scratch.dir, "rpc"), 600_000);
-    const owner = new Map<string, number>();
-    for (let i = 0; i < 16; i++) owner.set(`t${i}`, await get(`${cluster.url}/pid/t${i}`));
-    const callerPid = await get(`${cluster.url}/pid/caller`);
-    const same = [...owner].find(([, pid]) => pid === callerPid)![0];
-    const cross = [...owner].find(([, pid]) => pid !== callerPid)![0];
-    const pids = [cluster.child.pid!, ...new Set(owner.values())];
+    const { same, cross, pids: workerPids } = await targets(cluster.url);
+    const pids = [cluster.child.pid!, ...workerPids];
     const cpu = () => pids.reduce((n, p) => n + cpuOf(p), 0);
     // Enough calls that each side uses well over /proc's 10 ms CPU tick.
     const calls = { same: QUICK ? 20_000 : 100_000, cross: QUICK ? 500 : 3_000 };
@@ -208,17 +228,32 @@ export async function run(): Promise<PartResult> {
       }
     }
     // Single calls timed one by one: the p50 (the issue's target: 60 µs) and p99.
-    // Beside them, each round, the floor: the same round trip between two plain processes (lib/channel-floor.ts).
-    const single = { same: [] as number[], cross: [] as number[], floor: [] as number[] };
+    // Beside them, each round, the floor: the same round trip between two plain processes (lib/channel-floor.ts),
+    // and with BENCH_BASE_ROOT the same calls in that checkout's cluster (started now, idle until its turn).
+    const single = { same: [] as number[], cross: [] as number[], floor: [] as number[], base: [] as number[] };
+    const baseCluster = BASE_BIN === null ? null : await startCluster(join(scratch.dir, "rpc-base"), 600_000, 2, BASE_BIN);
+    const baseCross = baseCluster === null ? null : (await targets(baseCluster.url)).cross;
+    if (baseCluster !== null) await get(`${baseCluster.url}/loop/caller/${baseCross}/200`);
     const floorCpu: number[] = [];
     for (let round = 0; round < (QUICK ? 1 : 3); round++) {
       const n = QUICK ? 500 : 2_000;
       single.cross.push(...((await (await fetch(`${cluster.url}/timed/caller/${cross}/${n}`)).json()) as number[]));
+      if (baseCluster !== null) single.base.push(...((await (await fetch(`${baseCluster.url}/timed/caller/${baseCross}/${n}`)).json()) as number[]));
       single.same.push(...((await (await fetch(`${cluster.url}/timed/caller/${same}/${n}`)).json()) as number[]));
       const floor = await channelFloor(n, cpuOf);
       single.floor.push(...floor.us);
       floorCpu.push(floor.cpuUs);
     }
+    await baseCluster?.stop();
+    if (baseCluster !== null)
+      rows.push(
+        ratioRow(
+          `cluster: stub RPC round trip p50, cross-worker, this checkout (baseline: ${BASE_ROOT}, same run)`,
+          { raw: percentile(single.base, 50), torpor: percentile(single.cross, 50) },
+          "µs",
+          null,
+        ),
+      );
     rows.push(
       ratioRow(
         "cluster: stub RPC round trip p50, cross-worker (baseline: same worker)",
@@ -335,54 +370,72 @@ export async function run(): Promise<PartResult> {
     notes.push(
       `throughput: HTTP forwarded to 64 objects with stub.fetch, 8 clients: ${one.http.toFixed(0)} req/s with 1 worker, ${two.http.toFixed(0)} with 2; RPC, 16 concurrent calls per request over 64 objects, 4 clients: ${one.rpc.toFixed(0)} calls/s with 1 worker, ${two.rpc.toFixed(0)} with 2 (on 2 cores shared with the client)`,
     );
+    if (BASE_BIN !== null) {
+      const base = await rates(join(scratch.dir, "rates-base"), 2, BASE_BIN);
+      // Measured once more after the base, so that a drift of the machine's load shows.
+      const again = await rates(join(scratch.dir, "rates-2b"), 2);
+      const mine = { http: (two.http + again.http) / 2, rpc: (two.rpc + again.rpc) / 2 };
+      rows.push(
+        ratioRow(
+          `cluster: routed HTTP requests/s, 2 workers, this checkout (baseline: ${BASE_ROOT}, same run)`,
+          { raw: base.http, torpor: mine.http },
+          "req/s",
+          null,
+        ),
+      );
+      rows.push(
+        ratioRow(
+          `cluster: stub RPC calls/s, 2 workers, this checkout (baseline: ${BASE_ROOT}, same run)`,
+          { raw: base.rpc, torpor: mine.rpc },
+          "calls/s",
+          null,
+        ),
+      );
+      notes.push(
+        `throughput A/B, 2 workers: this checkout ${two.http.toFixed(0)} and ${again.http.toFixed(0)} req/s (before and after the base), base ${base.http.toFixed(0)}; RPC ${two.rpc.toFixed(0)} and ${again.rpc.toFixed(0)} calls/s, base ${base.rpc.toFixed(0)}; load average ${loadavg()
+          .map((v) => v.toFixed(1))
+          .join(" ")}`,
+      );
+    }
+
+    // --- a control message while connections are handed over ------------------------------
+    const probes: Record<"torpor" | "base", Array<Awaited<ReturnType<typeof probeDuringBurst>>>> = { torpor: [], base: [] };
+    for (let round = 0; round < (QUICK ? 2 : 4); round++) {
+      for (const side of BASE_BIN === null ? (["torpor"] as const) : round % 2 === 0 ? (["torpor", "base"] as const) : (["base", "torpor"] as const)) {
+        const c = await startCluster(join(scratch.dir, `burst-${side}-${round}`), 600_000, 2, side === "base" ? BASE_BIN! : BIN, true);
+        try {
+          await throughput(c.url, 4, 500, (i) => `/hello/s${i % 64}`);
+          probes[side].push(await probeDuringBurst(c.url, c.adminUrl!, BURST, (i) => `/hello/s${i % 64}`));
+        } finally {
+          await c.stop();
+        }
+      }
+    }
+    const probeMs = (side: "torpor" | "base") => median(probes[side].map((p) => p.ms));
+    if (BASE_BIN === null)
+      rows.push(valueRow(`cluster: /readyz (a control round trip to each worker) while ${BURST} connections are handed over, median`, probeMs("torpor"), "ms"));
+    else
+      rows.push(
+        ratioRow(
+          `cluster: /readyz (a control round trip to each worker) while ${BURST} connections are handed over, this checkout (baseline: ${BASE_ROOT}, same run)`,
+          { raw: probeMs("base"), torpor: probeMs("torpor") },
+          "ms",
+          null,
+        ),
+      );
+    const describe = (side: "torpor" | "base") =>
+      probes[side]
+        .map((p) => `${p.ms.toFixed(0)} ms (status ${p.status}, ${p.answeredBefore}/${BURST} answered before it, burst ${p.burstMs.toFixed(0)} ms)`)
+        .join("; ");
+    notes.push(
+      `/readyz during a burst of ${BURST} routed requests, each on its own connection: this checkout ${describe("torpor")}${BASE_BIN === null ? "" : `; base ${describe("base")}`}; load average ${loadavg()
+        .map((v) => v.toFixed(1))
+        .join(" ")}`,
+    );
 
     // --- reload time with hibernated sockets ------------------------------------------------
     for (const sockets of QUICK ? [1_000] : [1_000, 10_000]) {
-      const c = await startCluster(join(scratch.dir, `reload-${sockets}`), 200);
-      const clients: Array<InstanceType<typeof ws.WebSocket>> = [];
-      let closes = 0;
-      const batch = 200;
-      for (let i = 0; i < sockets; i += batch) {
-        await Promise.all(
-          Array.from(
-            { length: Math.min(batch, sockets - i) },
-            (_, j) =>
-              new Promise<void>((resolve, reject) => {
-                const sock = new ws.WebSocket(`${c.url.replace("http", "ws")}/ws/room${(i + j) % 100}`);
-                sock.once("open", () => resolve());
-                sock.once("error", reject);
-                sock.once("close", () => closes++);
-                clients.push(sock);
-              }),
-          ),
-        );
-      }
-      // Idle past --hibernate-after-ms so every object is hibernated when the reload starts.
-      await new Promise((r) => setTimeout(r, 1_000));
-      const reloaded = c.nextLog("Reloaded");
-      c.child.kill("SIGHUP");
-      const line = await reloaded;
-      // Every socket still open answers after the move (served by the new workers); one the move closed is counted.
-      let answered = 0;
-      await Promise.all(
-        clients.map(
-          (sock) =>
-            new Promise<void>((resolve) => {
-              if (sock.readyState !== ws.WebSocket.OPEN) return resolve();
-              const timer = setTimeout(resolve, 120_000);
-              sock.once("close", () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              sock.once("message", () => {
-                clearTimeout(timer);
-                answered++;
-                resolve();
-              });
-              sock.send("who");
-            }),
-        ),
-      );
+      const { line, answered, closes } = await reloadOnce(ws, join(scratch.dir, `reload-${sockets}`), sockets, BIN);
       rows.push(
         valueRow(
           `cluster: reload with ${sockets.toLocaleString("en-US")} hibernated sockets, total (new workers start, then the move)`,
@@ -404,11 +457,82 @@ export async function run(): Promise<PartResult> {
       notes.push(
         `reload, ${sockets} sockets over 100 objects: ${line.ms} ms in all, ${line.moveMs} ms moving (Node IPC floor for as many descriptors over two hops, same run: ${floorMs.toFixed(0)} ms) (${line.socketsMoved} moved, ${line.socketsClosed} closed by the move: a socket whose output did not drain within half the move timeout); ${answered} answered afterwards, ${closes} closed`,
       );
-      for (const sock of clients) sock.terminate();
-      await c.stop();
+      if (BASE_BIN !== null && sockets === 1_000) {
+        const base = await reloadOnce(ws, join(scratch.dir, `reload-base-${sockets}`), sockets, BASE_BIN);
+        rows.push(
+          ratioRow(
+            `cluster: reload's move of ${sockets.toLocaleString("en-US")} hibernated sockets, this checkout (baseline: ${BASE_ROOT}, same run)`,
+            { raw: base.line.moveMs as number, torpor: line.moveMs as number },
+            "ms",
+            null,
+          ),
+        );
+        notes.push(
+          `reload A/B, ${sockets} sockets: base ${base.line.ms} ms in all, ${base.line.moveMs} ms moving (${base.line.socketsMoved} moved, ${base.line.socketsClosed} closed); ${base.answered} answered afterwards, ${base.closes} closed; load average ${loadavg()
+            .map((v) => v.toFixed(1))
+            .join(" ")}`,
+        );
+      }
     }
   } finally {
     scratch.cleanup();
   }
   return { rows, notes };
+}
+
+/** One reload of a cluster (`bin`) holding `sockets` hibernated WebSockets: the supervisor's "Reloaded" line, and how many answered after. */
+async function reloadOnce(
+  ws: Awaited<ReturnType<typeof loadWs>>,
+  dir: string,
+  sockets: number,
+  bin: string,
+): Promise<{ line: Record<string, unknown>; answered: number; closes: number }> {
+  const c = await startCluster(dir, 200, 2, bin);
+  const clients: Array<InstanceType<typeof ws.WebSocket>> = [];
+  let closes = 0;
+  const batch = 200;
+  for (let i = 0; i < sockets; i += batch) {
+    await Promise.all(
+      Array.from(
+        { length: Math.min(batch, sockets - i) },
+        (_, j) =>
+          new Promise<void>((resolve, reject) => {
+            const sock = new ws.WebSocket(`${c.url.replace("http", "ws")}/ws/room${(i + j) % 100}`);
+            sock.once("open", () => resolve());
+            sock.once("error", reject);
+            sock.once("close", () => closes++);
+            clients.push(sock);
+          }),
+      ),
+    );
+  }
+  // Idle past --hibernate-after-ms so every object is hibernated when the reload starts.
+  await new Promise((r) => setTimeout(r, 1_000));
+  const reloaded = c.nextLog("Reloaded");
+  c.child.kill("SIGHUP");
+  const line = await reloaded;
+  // Every socket still open answers after the move (served by the new workers); one the move closed is counted.
+  let answered = 0;
+  await Promise.all(
+    clients.map(
+      (sock) =>
+        new Promise<void>((resolve) => {
+          if (sock.readyState !== ws.WebSocket.OPEN) return resolve();
+          const timer = setTimeout(resolve, 120_000);
+          sock.once("close", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          sock.once("message", () => {
+            clearTimeout(timer);
+            answered++;
+            resolve();
+          });
+          sock.send("who");
+        }),
+    ),
+  );
+  for (const sock of clients) sock.terminate();
+  await c.stop();
+  return { line, answered, closes };
 }

@@ -65,6 +65,10 @@ export class Box extends DurableObject {
   busy() {
     return this.waiting ?? 0;
   }
+  /** The WebSockets this instance holds now (a call after a move must see every moved one). */
+  sockets() {
+    return { count: this.ctx.getWebSockets().length, pid: process.pid, version: VERSION };
+  }
   echo(tag) {
     return { tag, pid: process.pid, version: VERSION };
   }

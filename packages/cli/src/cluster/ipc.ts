@@ -1,6 +1,8 @@
 /**
- * The messages between the supervisor and its workers (Node IPC, advanced
- * serialization). What workers send each other goes through the supervisor,
+ * The messages between the supervisor and its workers: those with a
+ * descriptor on Node IPC (advanced serialization), the rest on each worker's
+ * control channel (control-channel.ts says which goes where and why; `after`
+ * on a control message names the IPC messages it must follow). What workers send each other goes through the supervisor,
  * or, for routed calls whose owner a worker knows, on the direct channel the
  * supervisor set up between them (worker-channels.ts). A routed call names the object (the supervisor finds the
  * process owning its slot now, or holds the call while the slot has none);
@@ -57,7 +59,7 @@ export type ToWorker =
   /** The node lost its lease: no more output; sockets close with 1012; exit. */
   | { t: "fence"; reason: string }
   /** The node hands `slots` over: close their objects (after their commits) and give the slots up. */
-  | { t: "drain"; rid: number; slots: number[] }
+  | { t: "drain"; rid: number; slots: number[]; after?: number }
   | { t: "conn" }
   /** The handle is a stream socket to process `peer`: a direct channel (worker-channels.ts). */
   | { t: "channel"; peer: number }
@@ -69,17 +71,17 @@ export type ToWorker =
   | { t: "upgrade"; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; token: number }
   /** Give up every object (reload): report each slot with `released` once its objects left. */
-  | { t: "release"; socketDrainMs: number }
+  | { t: "release"; socketDrainMs: number; after?: number }
   | { t: "socket"; moved: MovedSocket }
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
   /** These slots are yours from now on (nobody else has them). */
-  | { t: "acquire"; slots: number[] }
+  | { t: "acquire"; slots: number[]; after?: number }
   | { t: "stats"; rid: number }
-  | { t: "hibernate"; rid: number; binding: string; name: string }
+  | { t: "hibernate"; rid: number; binding: string; name: string; after?: number }
   | { t: "health"; rid: number }
   | { t: "backup"; rid: number; dest: string }
   /** Finish what is in flight (bounded by `deadlineMs`), close sockets with `code`/`reason` (default 1012) and exit. */
-  | { t: "stop"; deadlineMs: number; code?: number; reason?: string }
+  | { t: "stop"; deadlineMs: number; code?: number; reason?: string; after?: number }
   /** That process is gone: streams to and from it end with an error. */
   | { t: "exited"; serial: number }
   | (DistributiveOmit<BodyMessage, "to"> & { from: number });

@@ -173,6 +173,12 @@ export class Supervisor {
     });
     this.procs.set(proc.serial, proc);
     proc.onMessage = (message, handle) => this.#fromWorker(proc, message, handle);
+    proc.onControlBroken = (error) =>
+      this.logger.error("A worker's control channel broke (its Worker code may write to it); killing the worker", {
+        worker: proc.index,
+        pid: proc.pid,
+        error: new TorporError("ERR_IPC_INVALID", `Invalid frame from worker ${proc.index}: ${error.message}.`),
+      });
     void proc.exited.then((code) => this.#exited(proc, code));
     proc.ready.then(
       () => this.#channels.join(proc),

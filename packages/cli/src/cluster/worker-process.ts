@@ -9,6 +9,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core";
+import { afterFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
+import type { FrameChannel } from "./frame-channel.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
@@ -64,6 +66,13 @@ export class WorkerProcess {
   servingSince: number | null = null;
   /** Set while a reload moves its objects out. */
   move: MoveOut | null = null;
+  /** The control channel broke (the worker wrote what is not a frame): the process is killed; this says why. */
+  onControlBroken: (error: Error) => void = () => {};
+  /** Messages without a descriptor, both ways (control-channel.ts). */
+  readonly #control: FrameChannel | null;
+  /** IPC messages sent to it, and the count at the last one that concerned an object (control-channel.ts `afterFor`). */
+  #ipcSent = 0;
+  #objectSeq = 0;
 
   constructor(options: SpawnOptions) {
     this.index = options.index;
@@ -72,16 +81,38 @@ export class WorkerProcess {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
       env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
       serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdio: WORKER_STDIO,
     });
     this.child.on("error", () => {});
-    this.exited = new Promise((resolve) =>
-      this.child.once("exit", (code, signal) => {
-        this.state = "exited";
-        this.exitCode = code ?? signal ?? "unknown";
-        resolve(this.exitCode);
-      }),
-    );
+    this.#control = supervisorControl(this.child);
+    let started = false;
+    // Every frame it wrote before it exited is read before it counts as exited (its last replies are not failed as lost).
+    const controlRead = new Promise<void>((resolve) => {
+      const control = this.#control;
+      if (control === null) return resolve();
+      // A worker writes here only once it serves: what comes before it said ready is dropped, as on IPC.
+      control.onMessage = (message) => {
+        if (started) this.onMessage(message);
+      };
+      control.onEnd = () => {
+        resolve();
+        void control.end();
+      };
+      control.onClose = (error) => {
+        resolve();
+        // A system error (EPIPE, ECONNRESET) is the process going away; a frame that is not one is the worker writing on it.
+        if (error === null || (error as NodeJS.ErrnoException).code !== undefined || !this.alive) return;
+        // A worker that cannot be told anything any more must not keep serving: it restarts.
+        this.onControlBroken(error);
+        this.kill();
+      };
+    });
+    const exit = new Promise<number | string>((resolve) => this.child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+    this.exited = Promise.all([exit, controlRead]).then(([code]) => {
+      this.state = "exited";
+      this.exitCode = code;
+      return code;
+    });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
@@ -93,7 +124,6 @@ export class WorkerProcess {
         this.kill();
       }, options.startTimeoutMs);
       timer.unref();
-      let started = false;
       this.child.on("message", (message: unknown, handle?: Socket) => {
         if (started) return this.onMessage(message, handle);
         const m = message as FromWorker;
@@ -124,12 +154,24 @@ export class WorkerProcess {
     return this.state !== "exited";
   }
 
-  /** Sends a message (and a socket); a socket that cannot be sent is destroyed, so its client sees the drop. */
+  /**
+   * Sends a message: with a descriptor (or belonging with descriptors) on Node IPC, else on the control channel,
+   * stamped with the IPC messages it must follow (control-channel.ts). A socket that cannot be sent is destroyed,
+   * so its client sees the drop.
+   */
   send(message: ToWorker, handle?: Socket): void {
+    if (this.#control !== null && !toWorkerOnIpc(message, handle)) {
+      const after = afterFor(message, this.#ipcSent, this.#objectSeq);
+      this.#control.send(after > 0 ? { ...message, after } : message);
+      return;
+    }
     if (!this.child.connected) {
       handle?.destroy();
       return;
     }
+    // Counted as the worker counts what it handles: every message sent here reaches it in order, or the channel broke and it is gone.
+    this.#ipcSent++;
+    if (concernsObject(message)) this.#objectSeq = this.#ipcSent;
     try {
       this.child.send(message, handle, (error) => {
         if (error !== null && error !== undefined) handle?.destroy();

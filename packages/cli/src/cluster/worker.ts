@@ -23,6 +23,8 @@ import { fileURLToPath } from "node:url";
 import { locateSyntaxError } from "../dev/load-error.ts";
 import { BodyStreams } from "./body-streams.ts";
 import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
+import { ControlOrder, fromWorkerOnIpc, workerControl } from "./control-channel.ts";
+import type { FrameChannel } from "./frame-channel.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
@@ -44,7 +46,14 @@ const UPGRADE_WAIT_MS = 30_000;
  */
 const dropFailedSend = (): void => {};
 
+/** Messages without a descriptor, both ways (control-channel.ts); opened once init arrived. */
+let control: FrameChannel | null = null;
+
 const send = (message: FromWorker, handle?: unknown): void => {
+  if (control !== null && !fromWorkerOnIpc(message, handle)) {
+    control.send(message);
+    return;
+  }
   if (!process.connected) return;
   try {
     process.send!(message, handle as Socket | undefined, {}, dropFailedSend);
@@ -73,6 +82,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     };
     process.on("message", first);
   });
+  // What arrives on the control channel waits in `order` until the handlers below exist (and each message for the IPC messages it follows).
+  const order = new ControlOrder();
+  control = workerControl();
+  control.onMessage = (message) => order.control(message as ToWorker);
   // Before anything opens the data directory: no new server takes it while this process runs. Then make sure this
   // process still has a supervisor: one that died meanwhile may already have been replaced.
   const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
@@ -167,6 +180,8 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     directory.peer?.close();
     await node?.close();
     member.release();
+    // The last replies and reports leave before the process does (a frame still queued would be lost at exit).
+    await control?.end();
     process.exit(0);
   };
   if (node !== null) {
@@ -278,7 +293,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       error: new TorporError("ERR_IPC_INVALID", `Invalid message from process ${peer}: ${reason}.`),
     });
 
-  process.on("message", (message: ToWorker, handle?: Socket) => {
+  const onMessage = (message: ToWorker, handle?: Socket): void => {
     switch (message.t) {
       case "channel":
         if (handle !== undefined) channels.add(message.peer, handle);
@@ -388,7 +403,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       case "init":
         return;
     }
+  };
+  process.on("message", (message: ToWorker, handle?: Socket) => {
+    onMessage(message, handle);
+    order.ipcHandled();
   });
+  order.start((message) => onMessage(message));
   send({ t: "ready" });
   send({ t: "imports", urls: loaded });
   pending = [];

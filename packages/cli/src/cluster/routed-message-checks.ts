@@ -24,9 +24,7 @@ const optionalString = (v: unknown): boolean => v === undefined || typeof v === 
 
 /** An object's key: a non-empty namespace, a 64-hex id, a name when it has one. */
 export function isObjectKey(v: unknown): boolean {
-  return (
-    isObject(v) && typeof v.namespace === "string" && v.namespace !== "" && typeof v.id === "string" && HEX64.test(v.id) && optionalString(v.name)
-  );
+  return isObject(v) && typeof v.namespace === "string" && v.namespace !== "" && typeof v.id === "string" && HEX64.test(v.id) && optionalString(v.name);
 }
 
 /** An error as wire.ts sends it: name and message, and code and stack when present, all strings. */
@@ -38,8 +36,7 @@ const isHeader = (h: unknown): boolean => Array.isArray(h) && h.length === 2 && 
 
 /** A routed request's head; its body streams beside it (wire.ts: WireBody), never inline. */
 function isRequest(v: unknown): boolean {
-  if (!isObject(v) || typeof v.method !== "string" || typeof v.url !== "string" || !Array.isArray(v.headers) || !v.headers.every(isHeader))
-    return false;
+  if (!isObject(v) || typeof v.method !== "string" || typeof v.url !== "string" || !Array.isArray(v.headers) || !v.headers.every(isHeader)) return false;
   return v.body === null || (isObject(v.body) && isId(v.body.stream));
 }
 

@@ -8,22 +8,21 @@
  * most that message, never the receiving process and with it its objects.
  * Envelopes are checked exactly (types, integer ranges, a 64-hex id for a
  * routed call's object); payloads that only the receiving worker reads (RPC
- * values, metrics) are passed on as they are.
+ * values, metrics) are passed on as they are. The routed messages, the hot
+ * ones, are checked by hand (routed-message-checks.ts); the rest with zod.
  */
 import { z } from "zod";
 import type { FromWorker } from "./ipc.ts";
-import { referenceSchemas, wireRefsSchema } from "./reference-messages.ts";
+import { referenceSchemas } from "./reference-messages.ts";
+import { isId, isObjectKey, isWireError, ROUTED_TYPES, routedMessageReason } from "./routed-message-checks.ts";
 import type { ChannelMessage } from "./worker-channels.ts";
 
 const serial = z.number().int().positive();
 const rid = z.number().int().positive();
 const bytes = z.instanceof(Uint8Array);
-const headers = z.array(z.tuple([z.string(), z.string()]));
-const key = z.object({ namespace: z.string().min(1), id: z.string().regex(/^[0-9a-f]{64}$/), name: z.string().optional() });
-const wireError = z.object({ name: z.string(), message: z.string(), code: z.string().optional(), stack: z.string().optional() });
-/** A request's body streams beside it (wire.ts: WireBody), never inline. */
-const body = z.object({ stream: z.number().int().positive() }).nullable();
-const request = z.object({ method: z.string(), url: z.string(), headers, body });
+// Written once, in routed-message-checks.ts, for the routed messages and these alike.
+const key = z.custom<unknown>(isObjectKey, "not a valid object key");
+const wireError = z.custom<{ name: string; message: string }>(isWireError, "not a valid error");
 const upgradeHead = z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.undefined()])) });
 const moved = z.object({
   key,
@@ -35,39 +34,10 @@ const moved = z.object({
 });
 const slots = z.array(z.number().int().min(0).max(255));
 
-// What the supervisor's channel and a direct channel both carry; on the supervisor's, replies and body messages also name
-// the process they go `to`.
-const call = z.object({
-  t: z.literal("call"),
-  rid,
-  key,
-  op: z.enum(["fetch", "call", "read"]),
-  request: request.optional(),
-  method: z.string().optional(),
-  args: z.array(z.unknown()).optional(),
-  property: z.string().optional(),
-  refs: wireRefsSchema.optional(),
-});
-const reply = z.object({
-  t: z.literal("reply"),
-  rid,
-  ok: z.boolean(),
-  value: z.unknown().optional(),
-  refs: wireRefsSchema.optional(),
-  error: wireError.optional(),
-});
-const seq = z.number().int().min(0);
-const bodyChunk = z.object({ t: z.literal("body-chunk"), stream: rid, seq, data: bytes });
-const bodyEnd = z.object({ t: z.literal("body-end"), stream: rid, seq, error: wireError.optional() });
-const bodyCredit = z.object({ t: z.literal("body-credit"), stream: rid, bytes: z.number().int().positive() });
-const bodyCancel = z.object({ t: z.literal("body-cancel"), stream: rid });
-const to = { to: serial };
-
+/** What a worker sends its supervisor, but for the routed messages (ROUTED_TYPES), checked by hand. */
 const schema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("ready") }),
   z.object({ t: z.literal("failed"), error: wireError }),
-  call,
-  reply.extend(to),
   ...referenceSchemas,
   z.object({ t: z.literal("upgrade"), to: serial, token: rid, req: upgradeHead, head: bytes }),
   z.object({ t: z.literal("abandon"), to: serial, token: rid }),
@@ -91,33 +61,22 @@ const schema = z.discriminatedUnion("t", [
     bytes: z.number().int().min(0).optional(),
     error: z.string().optional(),
   }),
-  bodyChunk.extend(to),
-  bodyEnd.extend(to),
-  bodyCredit.extend(to),
-  bodyCancel.extend(to),
-]);
-
-const channelSchema = z.discriminatedUnion("t", [
-  call,
-  reply,
-  z.object({ t: z.literal("not-here"), rid }),
-  bodyChunk,
-  bodyEnd,
-  bodyCredit,
-  bodyCancel,
-  z.object({ t: z.literal("bye") }),
-  z.object({ t: z.literal("bye-ack") }),
 ]);
 
 type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+
 /** The message if it is one a worker may send, else the reason it is not. */
 export function parseFromWorker(message: unknown): Parsed<FromWorker> {
+  if (isRecord(message) && ROUTED_TYPES.has(message.t)) {
+    const reason = routedMessageReason(message, true);
+    return reason === null ? { ok: true, message: message as FromWorker } : { ok: false, reason };
+  }
   const result = schema.safeParse(message);
   if (!result.success) return failure(result.error);
   const m = result.data;
-  const reason = m.t === "call" || m.t === "reply" ? incomplete(m) : m.t === "ref-reply" && !m.ok && m.error === undefined ? FAILED_WITHOUT_ERROR : null;
-  if (reason !== null) return { ok: false, reason };
+  if (m.t === "ref-reply" && !m.ok && m.error === undefined) return { ok: false, reason: "a failed reply without its error" };
   if (m.t === "backup-reply" && (m.ok ? m.objects === undefined || m.bytes === undefined : m.error === undefined))
     return { ok: false, reason: m.ok ? "a backup reply without its counts" : "a failed backup reply without its error" };
   return { ok: true, message: message as FromWorker };
@@ -125,20 +84,20 @@ export function parseFromWorker(message: unknown): Parsed<FromWorker> {
 
 /** The message if it is one a worker may send another on their direct channel, else the reason it is not. */
 export function parseChannelMessage(message: unknown): Parsed<ChannelMessage> {
-  const result = channelSchema.safeParse(message);
-  if (!result.success) return failure(result.error);
-  const reason = result.data.t === "call" || result.data.t === "reply" ? incomplete(result.data) : null;
+  if (!isRecord(message)) return { ok: false, reason: "not an object" };
+  let reason: string | null;
+  switch (message.t) {
+    case "not-here":
+      reason = isId(message.rid) ? null : "a refusal without its rid";
+      break;
+    case "bye":
+    case "bye-ack":
+      reason = null;
+      break;
+    default:
+      reason = ROUTED_TYPES.has(message.t) ? routedMessageReason(message, false) : `an unknown message type (${String(message.t)})`;
+  }
   return reason === null ? { ok: true, message: message as ChannelMessage } : { ok: false, reason };
-}
-
-const FAILED_WITHOUT_ERROR = "a failed reply without its error";
-
-/** What a call or a reply needs beyond its envelope: the fields of its op; a failed reply's error. */
-function incomplete(m: z.infer<typeof call> | z.infer<typeof reply>): string | null {
-  if (m.t === "reply") return !m.ok && m.error === undefined ? FAILED_WITHOUT_ERROR : null;
-  if (m.op === "fetch") return m.request === undefined ? "a routed fetch without its request" : null;
-  if (m.op === "call") return m.method === undefined || m.args === undefined ? "a routed call without its method and args" : null;
-  return m.property === undefined ? "a routed read without its property" : null;
 }
 
 function failure(error: z.ZodError): { ok: false; reason: string } {

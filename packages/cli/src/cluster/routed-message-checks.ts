@@ -1,0 +1,100 @@
+/**
+ * The checks of the messages that a direct channel and the supervisor's
+ * channel both carry: routed calls, their replies and the body messages that
+ * stream beside them. These are the hot messages of a cluster (one call and
+ * one reply per cross-worker request), so they are checked by hand: a zod
+ * parse of a routed call costs several microseconds more per message than
+ * these few comparisons, and it would be paid twice on a relayed call.
+ * ipc-validation.ts uses them for both channels, and builds its schemas of the
+ * other messages on `isObjectKey` and `isWireError` so that each shape is
+ * written once.
+ */
+import { wireRefsSchema } from "./reference-messages.ts";
+
+/** The message types checked here. */
+export const ROUTED_TYPES: ReadonlySet<unknown> = new Set(["call", "reply", "body-chunk", "body-end", "body-credit", "body-cancel"]);
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A positive safe integer: request and stream ids, process serials, credit. */
+export const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
+const isSeq = (v: unknown): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === "string";
+
+/** An object's key: a non-empty namespace, a 64-hex id, a name when it has one. */
+export function isObjectKey(v: unknown): boolean {
+  return isObject(v) && typeof v.namespace === "string" && v.namespace !== "" && typeof v.id === "string" && HEX64.test(v.id) && optionalString(v.name);
+}
+
+/** An error as wire.ts sends it: name and message, and code and stack when present, all strings. */
+export function isWireError(v: unknown): boolean {
+  return isObject(v) && typeof v.name === "string" && typeof v.message === "string" && optionalString(v.code) && optionalString(v.stack);
+}
+
+const isHeader = (h: unknown): boolean => Array.isArray(h) && h.length === 2 && typeof h[0] === "string" && typeof h[1] === "string";
+
+/** A routed request's head; its body streams beside it (wire.ts: WireBody), never inline. */
+function isRequest(v: unknown): boolean {
+  if (!isObject(v) || typeof v.method !== "string" || typeof v.url !== "string" || !Array.isArray(v.headers) || !v.headers.every(isHeader)) return false;
+  return v.body === null || (isObject(v.body) && isId(v.body.stream));
+}
+
+// Reference tables are rare (only calls that pass stubs or functions): their schema is zod's, run only when present.
+const refsReason = (v: unknown, what: string): string | null =>
+  v === undefined || wireRefsSchema.safeParse(v).success ? null : `${what} with invalid references`;
+
+function callReason(m: Record<string, unknown>): string | null {
+  if (!isId(m.rid)) return "a call without its rid";
+  if (!isObjectKey(m.key)) return "a call without a valid key";
+  // Every field is checked when present, whatever the op: what the receiver reads is what was checked.
+  if (m.request !== undefined && !isRequest(m.request)) return "a routed fetch with an invalid request";
+  if (!optionalString(m.method) || !optionalString(m.property)) return "a call whose method or property is not a string";
+  if (m.args !== undefined && !Array.isArray(m.args)) return "a call whose args are not an array";
+  const refs = refsReason(m.refs, "a call");
+  if (refs !== null) return refs;
+  switch (m.op) {
+    case "fetch":
+      return m.request === undefined ? "a routed fetch without its request" : null;
+    case "call":
+      return m.method === undefined || m.args === undefined ? "a routed call without its method and args" : null;
+    case "read":
+      return m.property === undefined ? "a routed read without its property" : null;
+    default:
+      return "a call with an unknown op";
+  }
+}
+
+function replyReason(m: Record<string, unknown>): string | null {
+  if (!isId(m.rid) || typeof m.ok !== "boolean") return "a reply without its rid or ok";
+  if (m.error !== undefined && !isWireError(m.error)) return "a reply with an invalid error";
+  const refs = refsReason(m.refs, "a reply");
+  if (refs !== null) return refs;
+  return m.ok || m.error !== undefined ? null : "a failed reply without its error";
+}
+
+/**
+ * Why `m`, whose `t` is one of ROUTED_TYPES, is not a valid message of its
+ * type (null: it is one). `withTo`: on the supervisor's channel, replies and
+ * body messages also name the process they go `to` (a call goes to the
+ * owner, which the supervisor finds itself).
+ */
+export function routedMessageReason(m: Record<string, unknown>, withTo: boolean): string | null {
+  if (withTo && m.t !== "call" && !isId(m.to)) return `a ${String(m.t)} that names no process to go to`;
+  switch (m.t) {
+    case "call":
+      return callReason(m);
+    case "reply":
+      return replyReason(m);
+    case "body-chunk":
+      return isId(m.stream) && isSeq(m.seq) && m.data instanceof Uint8Array ? null : "an invalid body chunk";
+    case "body-end":
+      return isId(m.stream) && isSeq(m.seq) && (m.error === undefined || isWireError(m.error)) ? null : "an invalid body end";
+    case "body-credit":
+      return isId(m.stream) && isId(m.bytes) ? null : "an invalid body credit";
+    case "body-cancel":
+      return isId(m.stream) ? null : "an invalid body cancel";
+    default:
+      return `not a routed message (${String(m.t)})`;
+  }
+}

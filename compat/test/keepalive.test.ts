@@ -5,19 +5,10 @@
 // project (compat/keepalive) on workerd through miniflare and on `torpor dev`: a "plain" object
 // (nothing open) must come back as a new instance after the idle time, a "held" one must not.
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { startMiniflare, type Target } from "./harness.ts";
-import { startTorporDev } from "./torpor-dev.ts";
+import { expect, it } from "vitest";
+import { sideBySide } from "./side-by-side.ts";
 
 const project = fileURLToPath(new URL("../keepalive/", import.meta.url));
-
-function startWorkerd(): Promise<Target> {
-  return startMiniflare({
-    scriptPath: `${project}worker.js`,
-    compatibilityDate: "2026-07-30",
-    durableObjects: { A: { className: "A", useSQLite: true }, B: { className: "B", useSQLite: true } },
-  });
-}
 
 const text = async (url: string) => (await fetch(url)).text();
 
@@ -39,18 +30,13 @@ async function observe(base: string): Promise<{ plainEvicted: boolean; heldKept:
   return { plainEvicted: false, heldKept: (await text(`${base}/held/id`)) === held };
 }
 
-let workerd: Target;
-let torpor: Target;
-beforeAll(async () => {
-  [workerd, torpor] = await Promise.all([startWorkerd(), startTorporDev(project)]);
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all([workerd?.stop(), torpor?.stop()]);
+const both = sideBySide(project, {
+  compatibilityDate: "2026-07-30",
+  durableObjects: { A: { className: "A", useSQLite: true }, B: { className: "B", useSQLite: true } },
 });
 
 it("an object holding an open client end is not evicted while idle; one holding nothing is, as on workerd", async () => {
-  const [w, t] = await Promise.all([observe(workerd.url), observe(torpor.url)]);
+  const [w, t] = await Promise.all([observe(both.workerd.url), observe(both.torpor.url)]);
   expect(w).toEqual({ plainEvicted: true, heldKept: true });
   expect(t).toEqual(w);
 }, 150_000);

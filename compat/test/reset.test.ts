@@ -4,19 +4,10 @@
 // of a WebSocket B returned, then calls ctx.abort(); B's webSocketClose must see the same code,
 // reason and wasClean on both.
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { startMiniflare, type Target } from "./harness.ts";
-import { startTorporDev } from "./torpor-dev.ts";
+import { expect, it } from "vitest";
+import { sideBySide } from "./side-by-side.ts";
 
 const project = fileURLToPath(new URL("../reset/", import.meta.url));
-
-function startWorkerd(): Promise<Target> {
-  return startMiniflare({
-    scriptPath: `${project}worker.js`,
-    compatibilityDate: "2026-07-30",
-    durableObjects: { A: { className: "A", useSQLite: true }, B: { className: "B", useSQLite: true } },
-  });
-}
 
 /** Opens A's socket to B, resets A, and polls (deadline 60 s) until B has seen the close. */
 async function observe(base: string): Promise<{ open: string; abort: number; seen: string[] }> {
@@ -31,18 +22,13 @@ async function observe(base: string): Promise<{ open: string; abort: number; see
   }
 }
 
-let workerd: Target;
-let torpor: Target;
-beforeAll(async () => {
-  [workerd, torpor] = await Promise.all([startWorkerd(), startTorporDev(project)]);
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all([workerd?.stop(), torpor?.stop()]);
+const both = sideBySide(project, {
+  compatibilityDate: "2026-07-30",
+  durableObjects: { A: { className: "A", useSQLite: true }, B: { className: "B", useSQLite: true } },
 });
 
 it("a reset object's client end is dropped: the peer sees 1006 without a Close frame, as on workerd", async () => {
-  const [w, t] = await Promise.all([observe(workerd.url), observe(torpor.url)]);
+  const [w, t] = await Promise.all([observe(both.workerd.url), observe(both.torpor.url)]);
   expect(w).toEqual({ open: "open", abort: 500, seen: ["message hello", "close 1006 WebSocket disconnected without sending Close frame. false"] });
   expect(t).toEqual(w);
 }, 150_000);

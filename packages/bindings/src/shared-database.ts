@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
-import { openSharedWal } from "@torpor/storage-sqlite";
+import { openSharedWal, SHARED_BUSY_TIMEOUT_MS } from "@torpor/storage-sqlite";
 import { SYNC_BUSY_MS } from "./lock-wait.ts";
 
 /** How long opening a shared database waits in all for another process creating it at the same time. */
-export const BUSY_TIMEOUT_MS = 5_000;
+export const BUSY_TIMEOUT_MS = SHARED_BUSY_TIMEOUT_MS;
 
 /**
  * Opens a SQLite database that several processes of one cluster use at once
@@ -31,7 +31,5 @@ export const BUSY_TIMEOUT_MS = 5_000;
  */
 export function openSharedDatabase(path: string, setup?: (db: Database.Database) => void): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
-  const db = openSharedWal(path, { synchronous: "FULL", timeoutMs: BUSY_TIMEOUT_MS, setup });
-  db.pragma(`busy_timeout = ${SYNC_BUSY_MS}`);
-  return db;
+  return openSharedWal(path, { synchronous: "FULL", busyTimeoutMs: SYNC_BUSY_MS, setup });
 }

@@ -1,5 +1,5 @@
 export { sqliteStorage, objectFilePath, type SqliteStorageProvider } from "./sqlite-storage.ts";
-export { type SqliteStorageOptions, type ResolvedSqliteStorageOptions, type SynchronousMode } from "./options.ts";
+export type { SqliteStorageOptions, ResolvedSqliteStorageOptions, SynchronousMode } from "./options.ts";
 export { SqlCursor } from "./sql-cursor.ts";
 export { joinDataDir, lockDataDir, lockDataDirWhenFree, dataDirHolder, type DataDirLock, type DataDirMembership } from "./data-dir-lock.ts";
 export { backupAlarmIndex, type BackupOptions, type BackupReport } from "./directory-backup.ts";

@@ -8,8 +8,14 @@ export const SHARED_BUSY_TIMEOUT_MS = 5_000;
 export interface SharedWalOptions {
   /** `PRAGMA synchronous` of the connection (`FULL`: an acknowledged write survives a power loss). */
   synchronous: SynchronousMode;
-  /** The connection's busy timeout, and how long opening retries in all. Default {@link SHARED_BUSY_TIMEOUT_MS}. */
+  /** How long opening retries in all, and the connection's busy timeout unless `busyTimeoutMs` says otherwise. Default {@link SHARED_BUSY_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /**
+   * The busy timeout of the returned connection, when its statements should
+   * wait less than the open may (a caller that waits for locks on timers
+   * instead: SQLite's busy handler sleeps on the event loop's thread).
+   */
+  busyTimeoutMs?: number;
   /** Idempotent first statements (`CREATE TABLE IF NOT EXISTS ...`), retried with the open. */
   setup?: (db: Database.Database) => void;
 }
@@ -40,6 +46,7 @@ export function openSharedWal(path: string, options: SharedWalOptions): Database
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${options.synchronous}`);
       options.setup?.(db);
+      if (options.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
       return db;
     } catch (error) {
       db.close();

@@ -128,12 +128,7 @@ export class WalCheckpoint {
     if (!this.#due(odb)) return undefined;
     this.#unsynced = true;
     try {
-      odb.db.pragma("synchronous = OFF");
-      try {
-        odb.db.pragma("wal_checkpoint(PASSIVE)");
-      } finally {
-        odb.db.pragma("synchronous = NORMAL");
-      }
+      pragmaAtOff(odb, "wal_checkpoint(PASSIVE)");
     } catch (error) {
       // The commit is durable in the WAL all the same; what the copy left in the database file is
       // unknown, so the database is rewritten (and synced) before it is used again.
@@ -169,13 +164,8 @@ export class WalCheckpoint {
   /** Empties the WAL after a complete, synced checkpoint (nothing is copied). False if SQLite could not. */
   #truncate(odb: ObjectDatabase): boolean {
     try {
-      odb.db.pragma("synchronous = OFF");
-      try {
-        const [result] = odb.db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number }>;
-        if (result === undefined || result.busy !== 0 || result.log !== 0) return false;
-      } finally {
-        odb.db.pragma("synchronous = NORMAL");
-      }
+      const [result] = pragmaAtOff(odb, "wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number }>;
+      if (result === undefined || result.busy !== 0 || result.log !== 0) return false;
     } catch {
       return false;
     }
@@ -245,5 +235,15 @@ export class WalCheckpoint {
     // Closed (SQLite deletes the WAL) or recovered (a TRUNCATE checkpoint): the file starts empty.
     this.#sinceCheckpoint = 0;
     this.#highWater = 0;
+  }
+}
+
+/** Runs a checkpoint `pragma` at `synchronous = OFF` (SQLite syncs nothing itself: the pool does), then back to NORMAL. */
+function pragmaAtOff(odb: ObjectDatabase, pragma: string): unknown {
+  odb.db.pragma("synchronous = OFF");
+  try {
+    return odb.db.pragma(pragma);
+  } finally {
+    odb.db.pragma("synchronous = NORMAL");
   }
 }

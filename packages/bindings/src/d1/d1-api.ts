@@ -85,7 +85,7 @@ export class D1DatabaseSession {
    * power loss could keep this write and lose the object's write before it.
    */
   _send(queries: Array<{ sql: unknown; params: unknown }>): Promise<D1QueryResult[]> {
-    return afterOutputGate(async () => this.#sendNow(queries));
+    return afterOutputGate(() => this.#sendNow(queries));
   }
 
   async #sendNow(queries: Array<{ sql: unknown; params: unknown }>): Promise<D1QueryResult[]> {

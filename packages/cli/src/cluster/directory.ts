@@ -22,7 +22,7 @@ import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import type { RpcReferences } from "./rpc-references.ts";
 import { handOffUpgrade } from "./sockets.ts";
 import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
-import { decodeError, decodeResponse, encodeRequest, type WireError, type WireResponse } from "./wire.ts";
+import { decodeError, decodeResponse, encodeRequest, ownerExitedError, type WireError, type WireResponse } from "./wire.ts";
 
 /** A routed fetch's response as it arrived, with its body stream opened. */
 type ReceivedResponse = WireResponse & { stream: ReadableStream<Uint8Array> | null };
@@ -56,9 +56,9 @@ export class ClusterDirectory implements HostDirectory {
   peer: PeerClient | null = null;
   /** A node of several machines: slot → the local worker serving it, -1 when another node (or nobody) holds it. */
   nodeSlots: readonly number[] | null = null;
-  /** Direct channels to the other workers (null: every call goes through the supervisor). */
-  channels: WorkerChannels | null = null;
   readonly #paths = new CallPaths<Pending>();
+  /** Whether a new call may go to a process on its channel (made once: every routed call asks). */
+  readonly #usable = (serial: number): boolean => this.channels.usable(serial);
 
   constructor(
     readonly index: number,
@@ -67,6 +67,8 @@ export class ClusterDirectory implements HostDirectory {
     readonly send: (message: FromWorker, handle?: unknown) => void,
     readonly bodies: BodyStreams,
     readonly rpc: RpcReferences,
+    /** Direct channels to the other workers. */
+    readonly channels: WorkerChannels,
   ) {}
 
   isLocal(key: ObjectKey): boolean {
@@ -171,10 +173,9 @@ export class ClusterDirectory implements HostDirectory {
 
   /** Sends a call on its slot's path (direct to the owner when known, else through the supervisor). */
   #dispatch(pending: Pending): void {
-    const channels = this.channels;
-    pending.via = channels === null ? VIA_SUPERVISOR : this.#paths.open(pending.slot, (serial) => channels.usable(serial));
-    pending.counted = channels !== null;
-    if (pending.via !== VIA_SUPERVISOR && channels!.call(pending.via, pending.message)) return;
+    pending.via = this.#paths.open(pending.slot, this.#usable);
+    pending.counted = true;
+    if (pending.via !== VIA_SUPERVISOR && this.channels.call(pending.via, pending.message)) return;
     if (pending.via !== VIA_SUPERVISOR) {
       // The slot's calls go to a process whose channel just ended (it is exiting): this one goes through the supervisor, outside the slot's count.
       const via = pending.via;
@@ -210,9 +211,7 @@ export class ClusterDirectory implements HostDirectory {
       if (pending.via !== peer) continue;
       this.#pending.delete(rid);
       this.#ended(pending);
-      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
-      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
-      pending.reject(ownerExited("exited"));
+      this.#fail(pending, decodeError(ownerExitedError("exited")));
     }
   }
 
@@ -255,21 +254,16 @@ export class ClusterDirectory implements HostDirectory {
   failAll(): void {
     this.#closed = true;
     this.rpc.failAll(supervisorGone());
-    for (const pending of this.#pending.values()) {
-      if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
-      if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
-      pending.reject(supervisorGone());
-    }
+    for (const pending of this.#pending.values()) this.#fail(pending, supervisorGone());
     this.#pending.clear();
   }
-}
 
-/** The error of a call whose owner process exited before answering (the supervisor sends the same for a relayed call). */
-export function ownerExited(code: number | string): TorporError {
-  return new TorporError(
-    "ERR_OBJECT_OWNER_EXITED",
-    `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
-  );
+  /** A call that will not be answered: its body stops streaming, the references it sent go back to nobody, its caller gets `error`. */
+  #fail(pending: Pending, error: Error): void {
+    if (pending.body !== null) this.bodies.cancelOutgoing(pending.body);
+    if (pending.references !== undefined) this.rpc.closeCall(pending.references, 0);
+    pending.reject(error);
+  }
 }
 
 function supervisorGone(): TorporError {

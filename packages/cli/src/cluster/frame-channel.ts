@@ -71,7 +71,7 @@ export class FrameChannel {
     if (this.#batch.length === 0 || this.#closed) return;
     const batch = this.#batch;
     this.#batch = [];
-    this.socket.write(batch.length === 2 ? Buffer.concat(batch, batch[0]!.byteLength + batch[1]!.byteLength) : Buffer.concat(batch));
+    this.socket.write(Buffer.concat(batch));
   }
 
   /** Sends what is queued, then ends this side (the peer may still write; `onClose` follows once both sides ended). Resolves once written. */

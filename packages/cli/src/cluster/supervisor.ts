@@ -31,7 +31,7 @@ import { moveObjects } from "./reload-move.ts";
 import { SlotOwners } from "./slot-owners.ts";
 import { loadSlotTable, saveSlotTable, type SlotTable } from "./slot-table.ts";
 import { takeSocket } from "./sockets.ts";
-import type { WireError, WireResponse } from "./wire.ts";
+import { ownerExitedError, type WireError, type WireResponse } from "./wire.ts";
 import { WorkerProcess } from "./worker-process.ts";
 
 /** What the supervisor needs to start workers and listen. */
@@ -433,11 +433,7 @@ export class Supervisor {
     this.#peerBodies.peerExited(proc.serial);
     // Calls it will never answer: the caller gets an error (the call may or may not have run, as when a Cloudflare object resets).
     for (const { from, rid } of proc.inflight.values()) {
-      this.replyError(from, rid, {
-        name: "TorporError",
-        code: "ERR_OBJECT_OWNER_EXITED",
-        message: `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
-      });
+      this.replyError(from, rid, ownerExitedError(code));
     }
     proc.inflight.clear();
     this.owners.dropFrom(proc.serial);

@@ -60,6 +60,15 @@ export function encodeResponse(response: globalThis.Response, bodies: BodyStream
   };
 }
 
+/** A routed call's owner process exited before answering: the error its caller gets, whether the supervisor relayed the call or it went direct. */
+export function ownerExitedError(code: number | string): WireError {
+  return {
+    name: "TorporError",
+    code: "ERR_OBJECT_OWNER_EXITED",
+    message: `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
+  };
+}
+
 /** The response of a routed fetch, with its body (opened when the reply arrived: BodyStreams.incoming). */
 export function decodeResponse(wire: WireResponse, body: ReadableStream<Uint8Array> | null, webSocket?: WebSocket): Response {
   const init = { status: wire.status, statusText: wire.statusText, headers: wire.headers };

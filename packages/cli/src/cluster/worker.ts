@@ -90,7 +90,6 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     throw new Error("The worker is not ready.");
   };
   const references = new RpcReferences({ send, durable: (key) => stubFor(key) });
-  const directory = new ClusterDirectory(init.index, init.serial, send, bodies, references);
   // Set once the worker runs (direct calls need its runtime); until then nothing arrives on them.
   let onDirectCall: (peer: number, message: ChannelCall) => void = (peer, message) => channels.send(peer, { t: "not-here", rid: message.rid });
   let onInvalid: (peer: number, reason: string) => void = () => {};
@@ -107,7 +106,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     },
     invalid: (peer, reason) => onInvalid(peer, reason),
   });
-  directory.channels = channels;
+  const directory = new ClusterDirectory(init.index, init.serial, send, bodies, references, channels);
   // Modules loaded, batched per turn, sent once the worker is ready (dev watches the Worker's import graph).
   const loaded: string[] = [];
   let pending: string[] | null = null;

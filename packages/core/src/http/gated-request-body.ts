@@ -6,7 +6,7 @@
  * writer's output locks. The subrequest itself already leaves only after the
  * writes before it (afterOutputGate); this covers the chunks after that.
  */
-import { currentIncarnation } from "../object/incarnation.ts";
+import { afterOutputGate, currentIncarnation } from "../object/incarnation.ts";
 import { gatedStream } from "../object/gated-stream.ts";
 import { isStreamInit } from "./streamed-body.ts";
 
@@ -25,4 +25,25 @@ export function requestWithGatedBody(input: RequestInfo | URL, init?: RequestIni
   if (!streamed) return null;
   const request = new Request(input, init);
   return new Request(request, { body: gatedStream(request.body!, incarnation), duplex: "half" } as RequestInit);
+}
+
+/**
+ * A subrequest of `fetch()` or `stub.fetch()`: `send` runs once the caller's
+ * writes so far are durable (afterOutputGate), given the request with its
+ * streamed body gated (`requestWithGatedBody`), or `input` and `init` as they
+ * came when nothing needs that. Rejects at once, before any wait, with what
+ * `new Request(input, init)` throws.
+ */
+export function sendBehindGate<T>(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  send: (input: RequestInfo | URL, init?: RequestInit) => Promise<T>,
+): Promise<T> {
+  let gated: Request | null;
+  try {
+    gated = requestWithGatedBody(input, init);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return afterOutputGate(() => (gated === null ? send(input, init) : send(gated)));
 }

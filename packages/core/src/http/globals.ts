@@ -1,5 +1,4 @@
-import { afterOutputGate } from "../object/incarnation.ts";
-import { requestWithGatedBody } from "./gated-request-body.ts";
+import { sendBehindGate } from "./gated-request-body.ts";
 import { outsideOwners } from "../owner-context.ts";
 import { WebSocketRequestResponsePair } from "../websocket/auto-response.ts";
 import { outboundFetch } from "./outbound-fetch.ts";
@@ -25,15 +24,8 @@ let platformFetch: typeof fetch | undefined;
  * `await` still resumes in its own context.
  */
 function gatedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
-  let gated: Request | null;
-  try {
-    // A streamed body is gated chunk by chunk too (gated-request-body.ts).
-    gated = requestWithGatedBody(input, init);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  if (gated !== null) return afterOutputGate(() => outsideOwners(() => platformFetch!(gated)));
-  return afterOutputGate(() => outsideOwners(() => platformFetch!(input, init)));
+  // A streamed body is gated chunk by chunk too (gated-request-body.ts).
+  return sendBehindGate(input, init, (request, requestInit) => outsideOwners(() => platformFetch!(request, requestInit)));
 }
 
 /**

@@ -51,10 +51,7 @@ export function runEvent(host: DispatchHost, event: HostEvent): void {
   const instance = host.instance!;
   const incarnation = host.incarnation!;
   event.incarnation = incarnation;
-  host.counters.events++;
-  host.lastEventKind = event.kind;
-  host.lastEventAt = host.runtime.options.clock.now();
-  host.runtime.touched(host);
+  started(host, event.kind);
   let result: unknown;
   try {
     result = runAs(incarnation, invoke, host, instance, event);
@@ -75,10 +72,7 @@ export function runEvent(host: DispatchHost, event: HostEvent): void {
 export function runMessage(host: DispatchHost, end: SocketEnd, data: Message): void {
   const instance = host.instance!;
   const incarnation = host.incarnation!;
-  host.counters.events++;
-  host.lastEventKind = "webSocketMessage";
-  host.lastEventAt = host.runtime.options.clock.now();
-  host.runtime.touched(host);
+  started(host, "webSocketMessage");
   let result: unknown;
   try {
     result = runAs(incarnation, invokeMessage, host, instance, end, data);
@@ -94,20 +88,25 @@ export function runMessage(host: DispatchHost, end: SocketEnd, data: Message): v
   host.eventFinished();
 }
 
+/** What starting any event records: the object's count, the kind and time of its last event, and that it was used. */
+function started(host: DispatchHost, kind: HostEvent["kind"]): void {
+  host.counters.events++;
+  host.lastEventKind = kind;
+  host.lastEventAt = host.runtime.options.clock.now();
+  host.runtime.touched(host);
+}
+
+/** A hibernatable socket's message to `webSocketMessage()` (from `runMessage`, or `invoke` for a queued one). */
 function invokeMessage(host: DispatchHost, instance: Record<string, unknown>, end: SocketEnd, data: Message): unknown {
   host.runtime.metrics.events.webSocketMessage++;
   const handler = instance.webSocketMessage as Handler | undefined;
   if (typeof handler !== "function") {
-    warnNoMessageHandler(host);
+    host.runtime.options.logger.warn("A hibernatable WebSocket received a message but the class has no webSocketMessage() handler", {
+      object: host.key.id,
+    });
     return undefined;
   }
   return handler.call(instance, facadeOf(end), data);
-}
-
-function warnNoMessageHandler(host: DispatchHost): void {
-  host.runtime.options.logger.warn("A hibernatable WebSocket received a message but the class has no webSocketMessage() handler", {
-    object: host.key.id,
-  });
 }
 
 /** The event's handler returned a promise: it ends when that settles (or when the event timeout gives up on it). */
@@ -123,14 +122,12 @@ function invoke(host: DispatchHost, instance: Record<string, unknown>, event: Ho
   const metrics = host.runtime.metrics.events;
   switch (event.kind) {
     case "webSocketMessage":
+      return invokeMessage(host, instance, event.end, event.args[0]);
     case "webSocketClose":
     case "webSocketError": {
       metrics[event.kind]++;
       const handler = instance[event.kind] as Handler | undefined;
-      if (typeof handler !== "function") {
-        if (event.kind === "webSocketMessage") warnNoMessageHandler(host);
-        return undefined;
-      }
+      if (typeof handler !== "function") return undefined;
       return handler.call(instance, facadeOf(event.end), ...event.args);
     }
     case "listener":

@@ -1,5 +1,5 @@
 import type { DurableObjectId } from "../ids/id.ts";
-import { requestWithGatedBody } from "../http/gated-request-body.ts";
+import { sendBehindGate } from "../http/gated-request-body.ts";
 import { afterOutputGate } from "../object/incarnation.ts";
 import type { ObjectHost } from "../object/object-host.ts";
 import { disposeValue, type Invoke, kInvoke, pipeline, rpcProperty } from "./rpc-reference.ts";
@@ -45,24 +45,13 @@ export function isStub(value: object): boolean {
   return stubs.has(value);
 }
 
-/** `stub.fetch`: behind the caller's output gate, and its streamed request body too (gated-request-body.ts). */
-function stubFetch(target: StubTarget, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  let gated: Request | null;
-  try {
-    gated = requestWithGatedBody(input, init);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return afterOutputGate(() => (gated === null ? target.fetch(input, init) : target.fetch(gated)));
-}
-
 /** @internal */
 export function createStub<T>(target: StubTarget, id: DurableObjectId): DurableObjectStub<T> {
   const base = {
     id,
     name: id.name,
     // A subrequest leaves once the calling object's writes so far are durable (the output gate); a streamed body, chunk by chunk.
-    fetch: (input: RequestInfo | URL, init?: RequestInit) => stubFetch(target, input, init),
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => sendBehindGate(input, init, (request, requestInit) => target.fetch(request, requestInit)),
   };
   // A call or read along a path from the object: its first name is the object's member, the rest is pipelined on what that gives.
   const invoke: Invoke = (path, args, op) => {

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { boundNames, createBindings, storageName, type BoundValues } from "@torpor/bindings";
+import { boundNames, createBindings, storageName, type BoundValues } from "@torpor/bindings/plugins";
 import { Runtime, setWorkerEnv, setWorkerExports, type Logger, type WorkerFetch } from "@torpor/core";
 import { sqliteStorage } from "@torpor/storage-sqlite";
 import { readConfig, type ServiceBindingConfig, type WorkerConfig } from "./config.ts";

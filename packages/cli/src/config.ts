@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings";
+import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings/plugins";
 import { positiveInt } from "@torpor/core/storage";
 import { z } from "zod";
 import { resolveCompatibility } from "@torpor/core";

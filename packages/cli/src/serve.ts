@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from "node:path";
-import { boundNames, createBindings, openCaches, type BoundValues } from "@torpor/bindings";
+import { openCaches } from "@torpor/bindings/cache";
+import { boundNames, createBindings, type BoundValues } from "@torpor/bindings/plugins";
 import { DEFAULT_COMPATIBILITY_DATE, Runtime, setWorkerEnv, setWorkerExports, type Logger, type StorageProvider, type WorkerFetch } from "@torpor/core";
 import type { HostDirectory } from "@torpor/core/cluster";
 import { sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { installGlobals, type DurableObjectClass, type ExecutionContext, type Logger, type Runtime, type WorkerFetch } from "@torpor/core";
 import { WorkerEntrypoint } from "@torpor/core/cloudflare/workers";
-import { HTMLRewriter, type CacheStorage } from "@torpor/bindings";
+import type { CacheStorage } from "@torpor/bindings/cache";
+import { HTMLRewriter } from "@torpor/bindings/html-rewriter";
 import type { DurableObjectBinding } from "./config.ts";
 import { CliError } from "./errors.ts";
 import type { ModuleRules } from "./module-rules.ts";

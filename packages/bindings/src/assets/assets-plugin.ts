@@ -1,8 +1,6 @@
 import { resolve } from "node:path";
 import { definePlugin } from "../binding-plugin.ts";
-import { AssetServer } from "./asset-server.ts";
 import { assetsSchema, type AssetsConfig } from "./assets-config.ts";
-import { workerFirst } from "./run-worker-first.ts";
 
 /**
  * `assets`: the directory is served before the Worker (or after it, as
@@ -19,7 +17,9 @@ export const assetsPlugin = definePlugin<AssetsConfig>({
       .filter((key) => !known.has(key))
       .map((key) => `${file}: unknown key "assets.${key}" is ignored.`);
   },
-  create(config, context) {
+  // The implementation is imported only when the config asks for assets (see plugins.ts).
+  async create(config, context) {
+    const [{ AssetServer }, { workerFirst }] = await Promise.all([import("./asset-server.ts"), import("./run-worker-first.ts")]);
     const server = new AssetServer(resolve(context.configDir, config.directory), config, context.logger);
     const env: Record<string, unknown> = {};
     if (config.binding !== undefined) {

@@ -3,8 +3,6 @@ import { bindingName, unknownKeys } from "../binding-name.ts";
 import { definePlugin } from "../binding-plugin.ts";
 import { storagePath } from "../storage-names.ts";
 import { bindSharedStores } from "../shared-stores.ts";
-import { D1Database } from "./d1-api.ts";
-import { D1Engine } from "./d1-engine.ts";
 
 /** One `d1_databases` entry, as Cloudflare documents it. */
 const d1DatabaseSchema = z.looseObject({
@@ -38,7 +36,7 @@ export function d1DatabasePath(dataDir: string, entry: D1DatabaseConfig): string
 }
 
 /**
- * `d1_databases`: each entry becomes `env.<binding>`, a {@link D1Database} on one SQLite
+ * `d1_databases`: each entry becomes `env.<binding>`, a `D1Database` (d1-api.ts) on one SQLite
  * file per database id. Entries with the same id share it. `torpor d1 migrate` applies
  * the `migrations_dir` (default `migrations/`) to the same files.
  */
@@ -54,7 +52,9 @@ export const d1Plugin = definePlugin<D1Config>({
     });
     return out;
   },
-  create(entries, context) {
+  // The implementation is imported only when the config asks for the binding (see plugins.ts).
+  async create(entries, context) {
+    const [{ D1Database }, { D1Engine }] = await Promise.all([import("./d1-api.ts"), import("./d1-engine.ts")]);
     return bindSharedStores(
       entries,
       (entry) => d1DatabasePath(context.dataDir, entry),

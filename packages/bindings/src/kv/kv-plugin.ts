@@ -4,8 +4,6 @@ import { definePlugin } from "../binding-plugin.ts";
 import { bindingName, unknownKeys } from "../binding-name.ts";
 import { storagePath } from "../storage-names.ts";
 import { bindSharedStores } from "../shared-stores.ts";
-import { KvNamespace } from "./kv-namespace.ts";
-import { KvStore } from "./kv-store.ts";
 
 /** One `kv_namespaces` entry, as Cloudflare documents it. */
 const kvNamespaceSchema = z.looseObject({
@@ -35,8 +33,10 @@ export const kvPlugin = definePlugin<KvConfig>({
     });
     return out;
   },
-  create(entries, context) {
+  // The implementation is imported only when the config asks for the binding (see plugins.ts).
+  async create(entries, context) {
     const clock = context.clock ?? systemClock;
+    const [{ KvNamespace }, { KvStore }] = await Promise.all([import("./kv-namespace.ts"), import("./kv-store.ts")]);
     return bindSharedStores(
       entries,
       (entry) => storagePath(context.dataDir, "kv", entry.id ?? entry.binding, ".sqlite"),

@@ -4,8 +4,6 @@ import { bindingName, unknownKeys } from "../binding-name.ts";
 import { definePlugin } from "../binding-plugin.ts";
 import { storagePath } from "../storage-names.ts";
 import { bindSharedStores } from "../shared-stores.ts";
-import { BucketStore } from "./bucket-store.ts";
-import { R2Bucket } from "./r2-bucket.ts";
 
 /** One `r2_buckets` entry, as Cloudflare documents it. */
 const r2BucketSchema = z.looseObject({
@@ -27,7 +25,7 @@ export function r2BucketId(entry: R2BucketConfig): string {
 }
 
 /**
- * `r2_buckets`: each entry becomes `env.<binding>`, an {@link R2Bucket} whose objects live in
+ * `r2_buckets`: each entry becomes `env.<binding>`, an `R2Bucket` (r2-bucket.ts) whose objects live in
  * `<data dir>/r2/<bucket>/` (an index database and one file per object). Entries naming the
  * same bucket share it.
  */
@@ -44,8 +42,10 @@ export const r2Plugin = definePlugin<R2Config>({
     });
     return out;
   },
-  create(entries, context) {
+  // The implementation is imported only when the config asks for the binding (see plugins.ts).
+  async create(entries, context) {
     const clock = context.clock ?? systemClock;
+    const [{ BucketStore }, { R2Bucket }] = await Promise.all([import("./bucket-store.ts"), import("./r2-bucket.ts")]);
     return bindSharedStores(
       entries,
       (entry) => storagePath(context.dataDir, "r2", r2BucketId(entry)),

@@ -37,20 +37,32 @@ async function socketPair(): Promise<[Socket, Socket]> {
   return [client, peer];
 }
 
-/** A channel on one end, recording what it is told; the other end stays a raw socket. */
+/** A channel on `socket`, recording what it is told. */
+function recorded(socket: Socket) {
+  const channel = new FrameChannel(socket);
+  const messages: unknown[] = [];
+  const closes: Array<Error | null> = [];
+  channel.onMessage = (m) => messages.push(m);
+  channel.onClose = (e) => closes.push(e);
+  const ended = new Promise<void>((resolve) => {
+    channel.onEnd = resolve;
+  });
+  return { channel, messages, closes, ended };
+}
+
+/** A recorded channel on one end; the other end stays a raw socket. */
 async function channelAndRaw() {
   const [a, raw] = await socketPair();
   // Read (and so see the end of) whatever the channel writes.
   raw.resume();
   const rawClosed = once(raw, "close");
-  const channel = new FrameChannel(a);
-  const messages: unknown[] = [];
-  const closes: Array<Error | null> = [];
-  let ends = 0;
-  channel.onMessage = (m) => messages.push(m);
-  channel.onClose = (e) => closes.push(e);
-  channel.onEnd = () => ends++;
-  return { channel, raw, rawClosed, messages, closes, ends: () => ends };
+  return { ...recorded(a), raw, rawClosed };
+}
+
+/** A recorded channel on each end. */
+async function channelPair() {
+  const [a, b] = await socketPair();
+  return [recorded(a), recorded(b)] as const;
 }
 
 /** A frame as the wire carries it: a 4-byte big-endian length, then v8.serialize's bytes. */
@@ -120,11 +132,7 @@ describe("FrameChannel", () => {
   });
 
   it("carries large frames and long bursts between two channels, in order", async () => {
-    const [a, b] = await socketPair();
-    const left = new FrameChannel(a);
-    const right = new FrameChannel(b);
-    const got: unknown[] = [];
-    right.onMessage = (m) => got.push(m);
+    const [{ channel: left }, { messages: got }] = await channelPair();
     const big = new Uint8Array(8 * 1024 * 1024);
     for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
     left.send({ t: "body-chunk", stream: 1, seq: 0, data: big });
@@ -167,18 +175,7 @@ describe("FrameChannel", () => {
   });
 
   it("the peer ending its side is told (onEnd) and ours stays writable until end(); then the close is clean", async () => {
-    const [a, b] = await socketPair();
-    const left = new FrameChannel(a);
-    const right = new FrameChannel(b);
-    const leftCloses: Array<Error | null> = [];
-    const rightCloses: Array<Error | null> = [];
-    const got: unknown[] = [];
-    left.onClose = (e) => leftCloses.push(e);
-    right.onClose = (e) => rightCloses.push(e);
-    left.onMessage = (m) => got.push(m);
-    const ended = new Promise<void>((resolve) => {
-      right.onEnd = resolve;
-    });
+    const [{ channel: left, closes: leftCloses, messages: got }, { channel: right, closes: rightCloses, ended }] = await channelPair();
     left.send("last from left");
     await left.end();
     expect(left.writable).toBe(false);
@@ -193,18 +190,7 @@ describe("FrameChannel", () => {
   });
 
   it("destroy drops what is queued; the peer is told the end, and closes once it ends too; each side reports it once", async () => {
-    const [a, b] = await socketPair();
-    const left = new FrameChannel(a);
-    const right = new FrameChannel(b);
-    const got: unknown[] = [];
-    const leftCloses: Array<Error | null> = [];
-    const rightCloses: Array<Error | null> = [];
-    right.onMessage = (m) => got.push(m);
-    left.onClose = (e) => leftCloses.push(e);
-    right.onClose = (e) => rightCloses.push(e);
-    const ended = new Promise<void>((resolve) => {
-      right.onEnd = resolve;
-    });
+    const [{ channel: left, closes: leftCloses }, { channel: right, closes: rightCloses, messages: got, ended }] = await channelPair();
     left.send("queued, never written");
     left.destroy();
     await ended;

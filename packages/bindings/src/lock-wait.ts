@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { isBusy } from "@torpor/storage-sqlite";
 
 /**
  * How long a write to a shared database (KV, D1, an R2 index, the Cache) waits
@@ -21,12 +22,6 @@ export interface LockWaitOptions {
   waitMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<unknown>;
-}
-
-/** True for SQLite's "another connection holds the lock" errors (SQLITE_BUSY and its extended codes). */
-export function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_"));
 }
 
 /**

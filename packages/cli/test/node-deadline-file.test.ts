@@ -17,13 +17,19 @@ function scratch(): string {
   return dir;
 }
 
-/** A serving worker's fence whose own deadline passed, reading `file`'s deadlines. */
-function passedFence(source: DeadlineFile["source"]) {
+/** A serving worker's fence that has not joined (deadline 0), reading `source`'s deadlines; `reasons`: why it closed. */
+function servingFence(source: DeadlineFile["source"]) {
   const reasons: string[] = [];
   const fence = new NodeFence(0, () => readDeadline(source));
   fence.onFence((reason) => reasons.push(reason));
-  fence.update(monotonicNow() - 1);
   return { fence, reasons };
+}
+
+/** A serving worker's fence whose own deadline passed, reading `source`'s deadlines. */
+function passedFence(source: DeadlineFile["source"]) {
+  const serving = servingFence(source);
+  serving.fence.update(monotonicNow() - 1);
+  return serving;
 }
 
 describe("the lease deadline a supervisor writes for its workers", () => {
@@ -37,21 +43,12 @@ describe("the lease deadline a supervisor writes for its workers", () => {
     expect(reasons).toEqual([]);
   });
 
-  it("before the node joined (deadline 0 in the file and in the fence) nothing leaves and the fence stays open", () => {
+  it("a serving worker that has not joined (deadline 0) lets nothing out, without closing, until the file has the first deadline", () => {
     const file = new DeadlineFile(join(scratch(), "node-deadline"), silentLogger);
-    const fence = new NodeFence(0, () => readDeadline(file.source));
-    const reasons: string[] = [];
-    fence.onFence((reason) => reasons.push(reason));
+    const { fence, reasons } = servingFence(file.source);
     expect(fence.valid()).toBe(false);
     expect(fence.fenced).toBe(false);
     expect(reasons).toEqual([]);
-  });
-
-  it("a serving worker that has not joined yet (deadline 0) takes the first deadline from the file when its message waits", () => {
-    const file = new DeadlineFile(join(scratch(), "node-deadline"), silentLogger);
-    const fence = new NodeFence(0, () => readDeadline(file.source));
-    fence.onFence(() => {});
-    expect(fence.valid()).toBe(false);
     // The node joined: the supervisor wrote the deadline, and the table carrying it waits behind passed sockets.
     const first = monotonicNow() + 60_000;
     file.write(first);

@@ -21,6 +21,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { TorporError } from "@torpor/core";
+import { isBusy } from "./sqlite-busy.ts";
 
 /** A held data-directory lock. */
 export interface DataDirLock {
@@ -63,7 +64,7 @@ export function lockDataDir(dir: string): DataDirLock {
     db.exec("BEGIN EXCLUSIVE; COMMIT");
   } catch (error) {
     db.close();
-    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+    if (!isBusy(error)) throw error;
     const holder = readHolder(dir);
     const alive = holder !== null && isAlive(holder);
     throw new TorporError(
@@ -185,7 +186,7 @@ function membersStillRunning(dir: string): number[] | null {
     probe.exec("BEGIN EXCLUSIVE; COMMIT");
     return null;
   } catch (error) {
-    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+    if (!isBusy(error)) throw error;
     return lockHolders(join(dir, MEMBERS_FILE));
   } finally {
     probe.close();

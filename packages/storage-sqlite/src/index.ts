@@ -5,3 +5,4 @@ export { joinDataDir, lockDataDir, lockDataDirWhenFree, dataDirHolder, type Data
 export { backupAlarmIndex, type BackupOptions, type BackupReport } from "./directory-backup.ts";
 export { rebuildAlarmIndex, type RestoredObjects } from "./directory-restore.ts";
 export { openSharedWal, SHARED_BUSY_TIMEOUT_MS, type SharedWalOptions } from "./shared-wal.ts";
+export { isBusy } from "./sqlite-busy.ts";

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import type { SynchronousMode } from "./options.ts";
+import { isBusy } from "./sqlite-busy.ts";
 
 /** How long opening a shared database, or one of its statements, waits for another process's lock before failing. */
 export const SHARED_BUSY_TIMEOUT_MS = 5_000;
@@ -50,7 +51,7 @@ export function openSharedWal(path: string, options: SharedWalOptions): Database
       return db;
     } catch (error) {
       db.close();
-      if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() >= deadline) throw error;
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
       // Short and growing: the other opener holds the lock for one header write.
       Atomics.wait(pause, 0, 0, Math.min(2 ** attempt, 50));
     }

@@ -53,6 +53,13 @@ const CHECKPOINT_COMMITS = 1000;
 /** The WAL's size is read once every this many commits (a stat on this thread). */
 const CHECK_EVERY = 16;
 
+/**
+ * What the last checkpoint left that is not yet known durable: nothing; the pages it copied into the database file
+ * (that file's fsync is pending); or, once that fsync is done, the emptying of the WAL (its fsync is pending). One at a
+ * time: the WAL is emptied only after the database file's fsync, and no checkpoint starts while either is pending.
+ */
+type Unsynced = "nothing" | "database" | "wal-truncation";
+
 /** The checkpoints of one database file. */
 export class WalCheckpoint {
   readonly #database: string;
@@ -62,10 +69,7 @@ export class WalCheckpoint {
   #sinceCheckpoint = 0;
   /** The WAL file's size at the last checkpoint: it holds more frames than then only once it is larger. */
   #highWater = 0;
-  /** Pages were copied into the database file and its fsync has not completed. */
-  #unsynced = false;
-  /** The WAL was emptied after the database file's fsync, and that truncation is not yet known durable. */
-  #truncatedUnsynced = false;
+  #unsynced: Unsynced = "nothing";
   /** The WAL is empty and its truncation durable: the next write transaction may run at OFF (see the header). */
   #emptyWal = false;
   /** The connection switched to `synchronous = OFF` for the transaction that starts the emptied WAL. */
@@ -79,9 +83,9 @@ export class WalCheckpoint {
     this.#onFailure = onFailure;
   }
 
-  /** True while pages a checkpoint copied are not yet known durable in the database file. */
+  /** True while what a checkpoint did (pages copied into the database file, then the WAL emptied) is not yet known durable. */
   get unsynced(): boolean {
-    return this.#unsynced || this.#truncatedUnsynced;
+    return this.#unsynced !== "nothing";
   }
 
   /** A commit ran: if it was the one starting the emptied WAL (at OFF), the connection goes back to NORMAL. */
@@ -126,13 +130,13 @@ export class WalCheckpoint {
    */
   afterDurable(odb: ObjectDatabase): Promise<void> | undefined {
     if (!this.#due(odb)) return undefined;
-    this.#unsynced = true;
+    this.#unsynced = "database";
     try {
       pragmaAtOff(odb, "wal_checkpoint(PASSIVE)");
     } catch (error) {
       // The commit is durable in the WAL all the same; what the copy left in the database file is
       // unknown, so the database is rewritten (and synced) before it is used again.
-      this.#unsynced = false;
+      this.#unsynced = "nothing";
       this.#onFailure(error as Error);
       return undefined;
     }
@@ -140,7 +144,7 @@ export class WalCheckpoint {
     return new Promise((resolve) => {
       syncPathAsync(this.#database, fsync, (error) => {
         if (generation !== this.#generation) return resolve();
-        this.#unsynced = false;
+        this.#unsynced = "nothing";
         if (error !== null) {
           this.#onFailure(error);
           return resolve();
@@ -150,7 +154,7 @@ export class WalCheckpoint {
         if (!this.#truncate(odb)) return resolve();
         syncPathAsync(`${this.#database}-wal`, fsync, (walError) => {
           if (generation === this.#generation) {
-            this.#truncatedUnsynced = false;
+            this.#unsynced = "nothing";
             if (walError === null) this.#emptyWal = true;
           }
           // A failed fsync of the truncation loses nothing committed (the database file is synced): the
@@ -169,7 +173,7 @@ export class WalCheckpoint {
     } catch {
       return false;
     }
-    this.#truncatedUnsynced = true;
+    this.#unsynced = "wal-truncation";
     this.#highWater = 0;
     return true;
   }
@@ -201,18 +205,19 @@ export class WalCheckpoint {
 
   /** Before a write transaction starts: the pages of a checkpoint must be durable before SQLite may restart the WAL over them. Throws if the fsync fails. */
   beforeWrite(): void {
-    if (!this.#unsynced && !this.#truncatedUnsynced) return;
+    const unsynced = this.#unsynced;
+    if (unsynced === "nothing") return;
     this.#generation++;
-    const database = this.#unsynced;
-    this.#unsynced = false;
-    this.#truncatedUnsynced = false;
-    try {
-      if (database) fsyncPath(this.#database);
-    } catch (error) {
-      this.#onFailure(error as Error);
-      throw error;
+    this.#unsynced = "nothing";
+    if (unsynced === "database") {
+      try {
+        fsyncPath(this.#database);
+      } catch (error) {
+        this.#onFailure(error as Error);
+        throw error;
+      }
+      return;
     }
-    if (database) return;
     // The WAL was emptied: its truncation must be durable before new frames go into it.
     try {
       fsyncPath(`${this.#database}-wal`);
@@ -225,8 +230,7 @@ export class WalCheckpoint {
   /** The database was rewritten and synced (a recovery) or closed (SQLite syncs it then): nothing is pending. */
   settled(): void {
     this.#generation++;
-    this.#unsynced = false;
-    this.#truncatedUnsynced = false;
+    this.#unsynced = "nothing";
     this.#emptyWal = false;
     // After a recovery the connection is still open (a close restored NORMAL before it closed).
     this.#restoreNormal();

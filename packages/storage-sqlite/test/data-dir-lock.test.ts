@@ -84,7 +84,7 @@ test("a process that joined the directory (a worker whose supervisor died) keeps
   const own = await member(dir);
   await own.exit();
   lock.release();
-}, 30_000);
+}, 120_000);
 
 test("lockDataDirWhenFree gives up after its wait with the same error", async () => {
   const dir = tempDir();

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { once } from "node:events";
 import { afterEach, expect, it } from "vitest";
 import { openSharedWal } from "../src/shared-wal.ts";
+import { isBusy } from "../src/sqlite-busy.ts";
 
 const betterSqlite3 = createRequire(import.meta.url).resolve("better-sqlite3");
 const dirs: string[] = [];
@@ -64,4 +65,12 @@ it("still fails with SQLITE_BUSY once its time is up, instead of waiting forever
   } finally {
     await exited;
   }
+});
+
+it("isBusy: SQLITE_BUSY and its extended codes are another connection's lock; nothing else is", () => {
+  const withCode = (code: unknown) => Object.assign(new Error("x"), { code });
+  for (const code of ["SQLITE_BUSY", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_TIMEOUT"]) expect(isBusy(withCode(code))).toBe(true);
+  for (const code of ["SQLITE_LOCKED", "SQLITE_BUSYX", "SQLITE_CONSTRAINT_UNIQUE", 5, undefined]) expect(isBusy(withCode(code))).toBe(false);
+  expect(isBusy(null)).toBe(false);
+  expect(isBusy("SQLITE_BUSY")).toBe(false);
 });

@@ -1,5 +1,6 @@
 import { afterOutputGate } from "@torpor/core";
-import { isBusy, whenUnlocked } from "../lock-wait.ts";
+import { isBusy } from "@torpor/storage-sqlite";
+import { whenUnlocked } from "../lock-wait.ts";
 import { D1Failure, type D1Engine, type D1Meta, type D1QueryResult, type D1Value } from "./d1-engine.ts";
 
 /** `all()`, `run()` and each `batch()` entry: rows as objects, and the meta. */

@@ -65,6 +65,8 @@ const SNAPSHOT_CHUNK = 1 << 20;
  * average 30 as hex) a query takes about half a second.
  */
 const READ_BYTES = 2 << 20;
+/** Snapshot rows a restore reads per query: the whole chunks that fit in READ_BYTES (2 of 1 MiB, well within the per-query deadline), at least one. */
+const SNAPSHOT_CHUNKS_PER_READ = Math.max(1, Math.floor(READ_BYTES / SNAPSHOT_CHUNK));
 
 /** The statements of the object log on one cluster database. */
 export class ObjectLog {
@@ -122,14 +124,13 @@ export class ObjectLog {
 
   /** The chunks of snapshot `seq`, READ_BYTES per query (inside the caller's transaction). */
   async #readSnapshot(c: TimedClient, key: ObjectKey, seq: number): Promise<Buffer> {
-    const per = Math.max(1, Math.floor(READ_BYTES / SNAPSHOT_CHUNK));
     const parts: Buffer[] = [];
-    for (let from = 0; ; from += per) {
+    for (let from = 0; ; from += SNAPSHOT_CHUNKS_PER_READ) {
       const rows = await c.copyOut(
-        `SELECT bytes FROM ${this.#db.tables.snapshots} WHERE namespace = ${sqlLiteral(key.namespace)} AND id = ${sqlLiteral(key.id)} AND seq = ${sqlInteger(seq)} AND chunk >= ${sqlInteger(from)} AND chunk < ${sqlInteger(from + per)} ORDER BY chunk`,
+        `SELECT bytes FROM ${this.#db.tables.snapshots} WHERE namespace = ${sqlLiteral(key.namespace)} AND id = ${sqlLiteral(key.id)} AND seq = ${sqlInteger(seq)} AND chunk >= ${sqlInteger(from)} AND chunk < ${sqlInteger(from + SNAPSHOT_CHUNKS_PER_READ)} ORDER BY chunk`,
       );
       for (const [bytes] of rows) parts.push(bytes!);
-      if (rows.length < per) return Buffer.concat(parts);
+      if (rows.length < SNAPSHOT_CHUNKS_PER_READ) return Buffer.concat(parts);
     }
   }
 

@@ -219,6 +219,11 @@ async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void
         `- restore ${label} (database ${fmt(actual[i]! / 1024)} KiB, 5 s per-query deadline, load average ${loadavg()[0]!.toFixed(1)}): ${fmt(ms)} ms`,
       );
     }
+    if (BASE_ROOT !== undefined) {
+      const ns = b.runtime.namespace<Blob>("BLOB");
+      const keys = sizes.map((size) => ({ namespace: "BLOB", id: ns.idFromName(`blob-${size}`).toString(), name: `blob-${size}` }));
+      await loadAB(pg, keys, notes, rows);
+    }
     b.lease.stop();
     await a.runtime.close();
     await b.runtime.close();
@@ -226,6 +231,47 @@ async function restore(pg: PgServer, rows: Row[], notes: string[]): Promise<void
     await writerDb.close();
     await takerDb.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The transfer part of a restore (`ObjectLog.load`: snapshot + log, read-only) with this checkout's code and with
+ * BENCH_BASE_ROOT's, alternating, 3 times each per size, at the shipped 5 s per-query deadline.
+ */
+async function loadAB(pg: PgServer, keys: { namespace: string; id: string; name: string }[], notes: string[], rows: Row[]): Promise<void> {
+  type LogModule = typeof import("../packages/postgres/src/index.ts");
+  const base = (await import(join(BASE_ROOT!, "packages/postgres/src/index.ts"))) as LogModule;
+  const mineDb = await openClusterDb({ url: pg.url, schema: "bench_restore" });
+  const baseDb = await base.openClusterDb({ url: pg.url, schema: "bench_restore" });
+  try {
+    const sides = { mine: new ObjectLog(mineDb), base: new base.ObjectLog(baseDb) };
+    for (const key of keys) {
+      const size = Number(key.name.slice("blob-".length));
+      const times: Record<"mine" | "base", number[]> = { mine: [], base: [] };
+      for (let i = 0; i < 3; i++) {
+        for (const side of (i % 2 === 0 ? ["mine", "base"] : ["base", "mine"]) as ("mine" | "base")[]) {
+          const t = performance.now();
+          await sides[side].load(key);
+          times[side].push(performance.now() - t);
+        }
+      }
+      const label = size >= 1_000_000 ? `${size / 1_000_000} MB` : `${size / 1_000} KB`;
+      rows.push(
+        ratioRow(
+          `multinode: load a ${label} object's snapshot + log (baseline: ${BASE_ROOT}, same run)`,
+          { raw: median(times.base), torpor: median(times.mine) },
+          "ms",
+          null,
+        ),
+      );
+      notes.push(
+        `- load ${label} (snapshot + log, load average ${loadavg()[0]!.toFixed(1)}): this checkout ${times.mine.map((x) => fmt(x)).join(", ")} ms; base ${times.base.map((x) => fmt(x)).join(", ")} ms`,
+      );
+      console.error(`[bench] load ${label}: ${fmt(median(times.mine))} ms vs base ${fmt(median(times.base))} ms (load average ${loadavg()[0]!.toFixed(1)})`);
+    }
+  } finally {
+    await mineDb.close();
+    await baseDb.close();
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { TorporError } from "@torpor/core";
 import pg from "pg";
+import { copyOutBinary, type CopyRow } from "./copy-binary.ts";
 import { ensureSchema, SCHEMA_VERSION, tablesOf, type Tables } from "./schema.ts";
 
 /** Options of {@link openClusterDb}. */
@@ -49,6 +50,8 @@ export interface TimedClient {
    * connection, then only bound and executed (the same one round trip). A name must always go with the same text.
    */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>>;
+  /** The rows of `select` as raw bytes, through binary COPY (see {@link copyOutBinary}); same deadline. */
+  copyOut(select: string): Promise<CopyRow[]>;
 }
 
 /** A failure that leaves unknown whether the statement ran (network, timeout, server gone): its connection is unusable. */
@@ -98,6 +101,14 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
           try {
             const run = name === undefined ? client.query(text, values) : client.query({ name, text, values });
             return await withDeadline(run, queryTimeoutMs, text);
+          } catch (error) {
+            if (isConnectionFailure(error)) broken = error;
+            throw error;
+          }
+        },
+        async copyOut(select) {
+          try {
+            return await withDeadline(copyOutBinary(client, select), queryTimeoutMs, `COPY (${select})`);
           } catch (error) {
             if (isConnectionFailure(error)) broken = error;
             throw error;

@@ -58,6 +58,8 @@ it("a direct call in flight when its owner is killed fails with ERR_OBJECT_OWNER
   const failed = await held;
   expect(failed.status).toBe(500);
   expect(failed.body.error).toMatchObject({ class: "TorporError", code: "ERR_OBJECT_OWNER_EXITED" });
+  // A direct caller sees only its channel close: no exit code to name.
+  expect(failed.body.error.message).toMatch(/^The worker process hosting this object exited before answering; /);
   const again = await viaA(`/rpc/${x}/echo?arg=%222%22`);
   expect(again.status).toBe(200);
   expect(again.body.value.pid).not.toBe(b);

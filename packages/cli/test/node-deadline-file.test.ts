@@ -37,6 +37,28 @@ describe("the lease deadline a supervisor writes for its workers", () => {
     expect(reasons).toEqual([]);
   });
 
+  it("before the node joined (deadline 0 in the file and in the fence) nothing leaves and the fence stays open", () => {
+    const file = new DeadlineFile(join(scratch(), "node-deadline"), silentLogger);
+    const fence = new NodeFence(0, () => readDeadline(file.source));
+    const reasons: string[] = [];
+    fence.onFence((reason) => reasons.push(reason));
+    expect(fence.valid()).toBe(false);
+    expect(fence.fenced).toBe(false);
+    expect(reasons).toEqual([]);
+  });
+
+  it("a serving worker that has not joined yet (deadline 0) takes the first deadline from the file when its message waits", () => {
+    const file = new DeadlineFile(join(scratch(), "node-deadline"), silentLogger);
+    const fence = new NodeFence(0, () => readDeadline(file.source));
+    fence.onFence(() => {});
+    expect(fence.valid()).toBe(false);
+    // The node joined: the supervisor wrote the deadline, and the table carrying it waits behind passed sockets.
+    const first = monotonicNow() + 60_000;
+    file.write(first);
+    expect(fence.valid()).toBe(true);
+    expect(fence.deadline).toBe(first);
+  });
+
   it("closes the fence when the written deadline passed too", () => {
     const file = new DeadlineFile(join(scratch(), "node-deadline"), silentLogger);
     file.write(monotonicNow() - 0.5);

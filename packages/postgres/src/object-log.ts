@@ -62,6 +62,8 @@ const SNAPSHOT_CHUNK = 1 << 20;
  * the wire (bytea comes as hex). At 4 MB/s (a 10 MB snapshot passed 5 s at load average 30) a query takes about 1 s.
  */
 const READ_BYTES = 2 << 20;
+/** Snapshot rows a restore reads per query: the whole chunks that fit in READ_BYTES (2 of 1 MiB, about 1 s each at load: well within the per-query deadline), at least one. */
+const SNAPSHOT_CHUNKS_PER_READ = Math.max(1, Math.floor(READ_BYTES / SNAPSHOT_CHUNK));
 
 /** The statements of the object log on one cluster database. */
 export class ObjectLog {
@@ -116,15 +118,14 @@ export class ObjectLog {
 
   /** The chunks of snapshot `seq`, READ_BYTES per query (inside the caller's transaction). */
   async #readSnapshot(c: TimedClient, key: ObjectKey, seq: number): Promise<Buffer> {
-    const per = Math.max(1, Math.floor(READ_BYTES / SNAPSHOT_CHUNK));
     const parts: Buffer[] = [];
-    for (let from = 0; ; from += per) {
+    for (let from = 0; ; from += SNAPSHOT_CHUNKS_PER_READ) {
       const rows = await c.query<{ bytes: Buffer }>(
         `SELECT bytes FROM ${this.#db.tables.snapshots} WHERE namespace = $1 AND id = $2 AND seq = $3 AND chunk >= $4 AND chunk < $5 ORDER BY chunk`,
-        [key.namespace, key.id, seq, from, from + per],
+        [key.namespace, key.id, seq, from, from + SNAPSHOT_CHUNKS_PER_READ],
       );
       for (const r of rows.rows) parts.push(r.bytes);
-      if (rows.rows.length < per) return Buffer.concat(parts);
+      if (rows.rows.length < SNAPSHOT_CHUNKS_PER_READ) return Buffer.concat(parts);
     }
   }
 

@@ -211,7 +211,7 @@ export class ClusterDirectory implements HostDirectory {
       if (pending.via !== peer) continue;
       this.#pending.delete(rid);
       this.#ended(pending);
-      this.#fail(pending, decodeError(ownerExitedError("exited")));
+      this.#fail(pending, decodeError(ownerExitedError()));
     }
   }
 

@@ -61,7 +61,9 @@ export class NodeFence {
     if (this.#fenced) return false;
     if (monotonicNow() < this.#deadline) return true;
     // A later deadline may be waiting on the IPC channel behind passed sockets, or unread while this process was
-    // busy: the one the supervisor wrote last decides (it only ever writes a renewed lease's).
+    // busy: the one the supervisor wrote last decides (it only ever writes a renewed lease's). Read also at deadline 0
+    // (not joined, as far as this process knows): the first deadline after the join waits behind sockets the same way,
+    // and until it arrives the file is the only way to know the node joined (it holds 0 before).
     const latest = this.#latest();
     if (latest !== null && latest > this.#deadline) {
       this.update(latest);

@@ -62,9 +62,10 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   let supervisor: Supervisor;
   let node: Awaited<ReturnType<typeof joinCluster>> | null = null;
   const url = args.cluster ?? config.torpor.cluster;
-  const durability = args.durability ?? config.torpor.durability ?? "postgres";
-  const deadlines = url !== undefined ? new DeadlineFile(join(clusterDir, "node-deadline"), logger) : null;
+  // A node of several machines: what its supervisor (and through it its workers) and its join share.
+  let cluster: NodeSettings | null = null;
   try {
+    if (url !== undefined) cluster = nodeSettings(url, args.durability ?? config.torpor.durability ?? "postgres", clusterDir, logger);
     supervisor = new Supervisor({
       ...supervisorBasics(settings, script, argv),
       workers,
@@ -72,7 +73,9 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
       timeouts,
       prepare: bundleForWorkers(args, process.cwd()),
       // The workers start holding no slot; the node's table reaches them once it joined (below).
-      ...(url !== undefined ? { node: { url, durability, table: unjoinedTable(nodeIdFor(durability, clusterDir)), deadlines: deadlines!.source } } : {}),
+      ...(cluster !== null
+        ? { node: { url: cluster.url, durability: cluster.durability, table: unjoinedTable(cluster.nodeId), deadlines: cluster.deadlines.source } }
+        : {}),
     });
   } catch (error) {
     lock.release();
@@ -82,18 +85,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     await supervisor.start();
     // Only once the workers serve: a node that holds a lease counts in the other nodes' shares (they hand it slots)
     // and takes its own share at once, and calls for those slots would wait for workers still loading.
-    if (url !== undefined) {
-      node = await joinCluster(args, url, config.torpor, {
-        durability,
-        nodeId: supervisor.options.node!.table.nodeId,
-        workers,
-        ip,
-        clusterDir,
-        logger,
-        supervisor: () => supervisor,
-        deadlines: deadlines!,
-      });
-    }
+    if (cluster !== null) node = await joinCluster(args, cluster, config.torpor, { workers, ip, logger, supervisor: () => supervisor });
   } catch (error) {
     await supervisor.stop();
     lock.release();
@@ -152,20 +144,12 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
  */
 async function joinCluster(
   args: CliArgs,
-  url: string,
+  cluster: NodeSettings,
   t: { leaseTtlMs?: number | undefined; nodeAddress?: string | undefined; peerPort?: number | undefined },
-  context: {
-    durability: "postgres" | "local";
-    nodeId: string;
-    workers: number;
-    ip: string;
-    clusterDir: string;
-    logger: Logger;
-    supervisor: () => Supervisor | undefined;
-    deadlines: DeadlineFile;
-  },
+  context: { workers: number; ip: string; logger: Logger; supervisor: () => Supervisor | undefined },
 ) {
-  const { durability, logger } = context;
+  const { url, durability, deadlines } = cluster;
+  const { logger } = context;
   let membership: NodeMembership | null = null;
   const unavailable = { ok: false as const, error: { name: "TorporError", code: "ERR_OBJECT_UNAVAILABLE", message: "This node is starting or stopping." } };
   const peer = new PeerServer({
@@ -189,14 +173,14 @@ async function joinCluster(
     membership = await NodeMembership.join({
       url,
       durability,
-      nodeId: context.nodeId,
+      nodeId: cluster.nodeId,
       address,
       ttlMs: args.leaseTtlMs ?? t.leaseTtlMs ?? 10_000,
       workers: context.workers,
       logger,
       onTable: (table) => {
         // First the file: the IPC message may wait behind sockets passed to the workers.
-        context.deadlines.write(table.deadline);
+        deadlines.write(table.deadline);
         context.supervisor()?.setNodeTable(table);
       },
       onDrain: async (slots) => {
@@ -218,6 +202,20 @@ async function joinCluster(
     throw error;
   }
   return { url, durability, membership, peer };
+}
+
+/** A node of several machines: its cluster database, where its acknowledged writes live, its id, and its workers' deadline file. */
+interface NodeSettings {
+  url: string;
+  durability: "postgres" | "local";
+  nodeId: string;
+  deadlines: DeadlineFile;
+}
+
+/** The node's settings, built once for its supervisor and its join; the deadline file starts at 0 (nothing leaves before the join). */
+function nodeSettings(url: string, durability: "postgres" | "local", clusterDir: string, logger: Logger): NodeSettings {
+  const deadlines = new DeadlineFile(join(clusterDir, "node-deadline"), logger);
+  return { url, durability, nodeId: nodeIdFor(durability, clusterDir), deadlines };
 }
 
 /**

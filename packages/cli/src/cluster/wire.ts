@@ -60,12 +60,16 @@ export function encodeResponse(response: globalThis.Response, bodies: BodyStream
   };
 }
 
-/** A routed call's owner process exited before answering: the error its caller gets, whether the supervisor relayed the call or it went direct. */
-export function ownerExitedError(code: number | string): WireError {
+/**
+ * A routed call's owner process exited before answering: the error its caller gets, whether the supervisor relayed the call
+ * or it went direct. `code`: its exit code or signal, when the one reporting knows it (a direct caller sees only its channel close).
+ */
+export function ownerExitedError(code?: number | string): WireError {
+  const how = code === undefined ? "" : ` (${code})`;
   return {
     name: "TorporError",
     code: "ERR_OBJECT_OWNER_EXITED",
-    message: `The worker process hosting this object exited (${code}) before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
+    message: `The worker process hosting this object exited${how} before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
   };
 }
 

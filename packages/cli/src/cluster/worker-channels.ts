@@ -22,8 +22,8 @@ import type { Socket } from "node:net";
 import type { WireRefs } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import { FrameChannel } from "./frame-channel.ts";
-import { wireRefsSchema } from "./reference-messages.ts";
 import type { CallOp } from "./ipc.ts";
+import { parseChannelMessage } from "./ipc-validation.ts";
 import type { WireError } from "./wire.ts";
 
 /** A routed call on a channel (the caller is the channel's peer). */
@@ -155,12 +155,12 @@ export class WorkerChannels {
   }
 
   #receive(peer: number, entry: Peer, raw: unknown): void {
-    const reason = invalidReason(raw);
-    if (reason !== null) {
-      this.handlers.invalid(peer, reason);
+    const parsed = parseChannelMessage(raw);
+    if (!parsed.ok) {
+      this.handlers.invalid(peer, parsed.reason);
       return;
     }
-    const message = raw as ChannelMessage;
+    const message = parsed.message;
     switch (message.t) {
       case "call":
         this.handlers.call(peer, message);
@@ -214,64 +214,4 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
       resolve();
     });
   });
-}
-
-const HEX64 = /^[0-9a-f]{64}$/;
-const isId = (v: unknown): boolean => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
-const isSeq = (v: unknown): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-const isError = (v: unknown): boolean =>
-  typeof v === "object" && v !== null && typeof (v as WireError).name === "string" && typeof (v as WireError).message === "string";
-
-/** Why `m` is not a channel message (null: it is one). Envelopes are checked; RPC values are the receiver's to read. */
-function invalidReason(m: unknown): string | null {
-  if (typeof m !== "object" || m === null) return "not an object";
-  const v = m as Record<string, unknown>;
-  switch (v.t) {
-    case "call": {
-      if (!isId(v.rid)) return "a call without its rid";
-      if (v.refs !== undefined && !wireRefsSchema.safeParse(v.refs).success) return "a call with invalid references";
-      const key = v.key as Record<string, unknown> | undefined;
-      if (
-        typeof key !== "object" ||
-        key === null ||
-        typeof key.namespace !== "string" ||
-        key.namespace === "" ||
-        typeof key.id !== "string" ||
-        !HEX64.test(key.id)
-      )
-        return "a call without a valid key";
-      if (key.name !== undefined && typeof key.name !== "string") return "a call with a key name that is not a string";
-      if (v.op === "call") return typeof v.method === "string" && Array.isArray(v.args) ? null : "a routed call without its method and args";
-      if (v.op === "read") return typeof v.property === "string" ? null : "a routed read without its property";
-      if (v.op === "fetch") {
-        const r = v.request as Record<string, unknown> | undefined;
-        if (typeof r !== "object" || r === null || typeof r.method !== "string" || typeof r.url !== "string" || !Array.isArray(r.headers))
-          return "a routed fetch without its request";
-        if (!r.headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === "string" && typeof h[1] === "string"))
-          return "a routed fetch with invalid headers";
-        const body = r.body as Record<string, unknown> | null;
-        return body === null || (typeof body === "object" && isId(body.stream)) ? null : "a routed fetch with an invalid body";
-      }
-      return "a call with an unknown op";
-    }
-    case "reply":
-      if (!isId(v.rid) || typeof v.ok !== "boolean") return "a reply without its rid";
-      if (v.refs !== undefined && !wireRefsSchema.safeParse(v.refs).success) return "a reply with invalid references";
-      return v.ok || isError(v.error) ? null : "a failed reply without its error";
-    case "not-here":
-      return isId(v.rid) ? null : "a refusal without its rid";
-    case "body-chunk":
-      return isId(v.stream) && isSeq(v.seq) && v.data instanceof Uint8Array ? null : "an invalid body chunk";
-    case "body-end":
-      return isId(v.stream) && isSeq(v.seq) && (v.error === undefined || isError(v.error)) ? null : "an invalid body end";
-    case "body-credit":
-      return isId(v.stream) && isId(v.bytes) ? null : "an invalid body credit";
-    case "body-cancel":
-      return isId(v.stream) ? null : "an invalid body cancel";
-    case "bye":
-    case "bye-ack":
-      return null;
-    default:
-      return `an unknown message type (${String(v.t)})`;
-  }
 }

@@ -14,6 +14,7 @@ import type { FrameChannel } from "./frame-channel.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
+import { workerExecArgv } from "./worker-flags.ts";
 
 /** Where a process is in its life. */
 export type WorkerState = "starting" | "serving" | "draining" | "exited";
@@ -80,6 +81,8 @@ export class WorkerProcess {
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
       env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
+      // V8 flags for a small young generation (worker-flags.ts) unless the user chose their own.
+      execArgv: workerExecArgv(process.execArgv),
       serialization: "advanced",
       stdio: WORKER_STDIO,
     });

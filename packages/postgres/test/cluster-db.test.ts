@@ -77,6 +77,27 @@ describe("cluster database checks", () => {
     }
   });
 
+  pgIt("a second connection of the pooler check that cannot open fails the start instead of hanging it", async () => {
+    // Before the fix the check's first connection was never released when the second one failed: closing the pool
+    // then waited for it forever (the start hung), and it had no 'error' listener left when its link finally broke.
+    const server = pg.get();
+    const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
+    try {
+      const url = new URL(server.tcpUrl!);
+      url.port = String(proxy.port);
+      // The start's first connection serves the server check, the schema and then the check's first checkout;
+      // the only other connection it opens is the check's second one.
+      proxy.admit = 1;
+      await expect(openFresh(url.toString(), { connectTimeoutMs: 2_000 })).rejects.toMatchObject({
+        code: "ERR_CLUSTER_DATABASE",
+        message: expect.stringMatching(/timeout/),
+      });
+    } finally {
+      proxy.cutAll();
+      await proxy.close();
+    }
+  });
+
   pgIt("refuses a pool too small for the pooler check instead of hanging", async () => {
     const url = pg.get().url;
     for (const poolSize of [1, 0, 1.5]) {

@@ -19,7 +19,7 @@ export interface ClusterDbOptions {
   url: string;
   /** Schema holding the cluster's tables. Default `torpor`. */
   schema?: string;
-  /** Connections in the pool. Default 8. */
+  /** Connections in the pool. Default 8; at least 2 (the start-up pooler check holds two), 1 with `skipPoolerCheck`. */
   poolSize?: number;
   /** Deadline of one query, client side, in ms. Default 5,000. */
   queryTimeoutMs?: number;
@@ -71,10 +71,19 @@ export function isConnectionFailure(error: unknown): boolean {
  */
 export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterDb> {
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
+  const poolSize = options.poolSize ?? 8;
+  // The pooler check holds two connections at once: with one, its second checkout would wait forever.
+  const minPool = options.skipPoolerCheck === true ? 1 : 2;
+  if (!Number.isInteger(poolSize) || poolSize < minPool) {
+    throw new TorporError(
+      "ERR_CLUSTER_DATABASE",
+      `poolSize must be a whole number of at least ${minPool}${minPool === 2 ? " (the start-up pooler check holds two connections)" : ""}; got ${String(poolSize)}.`,
+    );
+  }
   const tables = tablesOf(options.schema ?? "torpor");
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: options.poolSize ?? 8,
+    max: poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 60_000,
     keepAlive: true,
@@ -82,6 +91,17 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
   });
   // An idle pooled connection that breaks (server restart) emits here; the pool drops it.
   pool.on("error", () => {});
+  // pg-pool removes its own 'error' listener from a client the moment it hands it out, and the caller of
+  // `pool.connect()` can attach one only a promise hop later: a socket error or close emitted in between (or while a
+  // caller holds a client without a listener) would be an uncaught 'error' that ends the process. So every client gets
+  // one listener of ours for its whole life, from the moment it joins the pool ('connect' is emitted synchronously,
+  // before the handover); it records the failure so the client is destroyed when released.
+  const failures = new WeakMap<pg.PoolClient, Error>();
+  pool.on("connect", (client) => {
+    client.on("error", (error: Error) => {
+      if (!failures.has(client)) failures.set(client, error);
+    });
+  });
   const db: ClusterDb = {
     tables,
     pool,
@@ -89,12 +109,8 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
     query: (text, values) => db.withClient((c) => c.query(text, values)),
     async withClient(fn) {
       const client = await pool.connect();
-      let broken: unknown;
-      // A socket error while checked out reaches the running query; the event itself must not crash the process.
-      const onError = (error: Error) => {
-        broken = error;
-      };
-      client.on("error", onError);
+      // A socket error while checked out reaches the running query; the event itself is recorded by the listener above.
+      let broken: unknown = failures.get(client);
       const timed: TimedClient = {
         backendPid: (client as unknown as { processID: number }).processID,
         async query(text, values, name) {
@@ -118,7 +134,7 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
       try {
         return await fn(timed);
       } finally {
-        client.off("error", onError);
+        broken ??= failures.get(client);
         // A connection with a statement possibly still running is never handed out again.
         client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
       }
@@ -138,7 +154,7 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
         );
       }
     });
-    if (options.skipPoolerCheck !== true) await checkNoTransactionPooler(pool, queryTimeoutMs);
+    if (options.skipPoolerCheck !== true) await checkNoTransactionPooler(pool, queryTimeoutMs, failures);
   } catch (error) {
     await pool.end().catch(() => {});
     if (error instanceof TorporError) throw error;
@@ -182,9 +198,16 @@ async function checkServer(c: TimedClient): Promise<void> {
  * transaction pooler gives A's released server connection to B (PgBouncer
  * reuses the most recent one), so A's pid changes or equals B's.
  */
-async function checkNoTransactionPooler(pool: pg.Pool, timeoutMs: number): Promise<void> {
+async function checkNoTransactionPooler(pool: pg.Pool, timeoutMs: number, failures: WeakMap<pg.PoolClient, Error>): Promise<void> {
   const a = await pool.connect();
-  const b = await pool.connect();
+  let b: pg.PoolClient;
+  try {
+    b = await pool.connect();
+  } catch (error) {
+    a.release(failures.get(a) ?? true);
+    throw error;
+  }
+  let failed: unknown;
   try {
     const pid = async (c: pg.PoolClient) =>
       Number((await withDeadline(c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"), timeoutMs, "pid")).rows[0]!.pid);
@@ -201,9 +224,13 @@ async function checkNoTransactionPooler(pool: pg.Pool, timeoutMs: number): Promi
         );
       }
     }
+  } catch (error) {
+    failed = error;
+    throw error;
   } finally {
-    a.release();
-    b.release();
+    // After a failure (a timeout may leave a statement running) neither connection is reused.
+    a.release(failures.get(a) ?? (failed === undefined ? undefined : true));
+    b.release(failures.get(b) ?? (failed === undefined ? undefined : true));
   }
 }
 

@@ -43,6 +43,11 @@ export interface FaultProxy {
    * a query whose answer is larger never completes (its deadline fires), a smaller one is not slowed.
    */
   replyCapBytes: number | null;
+  /**
+   * Forwards only this many more new connections (null: all); later ones are accepted and then held silently, as
+   * behind a blackholed route, so their connect times out. Existing connections are not affected.
+   */
+  admit: number | null;
   /** The next client chunk containing `match` drops its connection at `point`; resolves when it happened. */
   dropOnce(match: string, point: DropPoint): Promise<void>;
   /** Destroys every open connection (a cut link). */
@@ -60,7 +65,14 @@ interface Trigger {
 export async function startFaultProxy(target: { host: string; port: number }, listenHost = "127.0.0.1"): Promise<FaultProxy> {
   const open = new Set<Socket>();
   const triggers: Trigger[] = [];
-  const state = { delayMs: 0, blackhole: false, hold: false, stallMatching: null as Buffer | null, replyCapBytes: null as number | null };
+  const state = {
+    delayMs: 0,
+    blackhole: false,
+    hold: false,
+    stallMatching: null as Buffer | null,
+    replyCapBytes: null as number | null,
+    admit: null as number | null,
+  };
   /** Per connection, client bytes held back while `hold` is on, and what releases them. */
   const held = new Map<Socket, { chunks: Buffer[]; release(): void }>();
 
@@ -82,6 +94,14 @@ export async function startFaultProxy(target: { host: string; port: number }, li
 
   const server: Server = createServer((client) => {
     open.add(client);
+    if (state.admit !== null) {
+      if (state.admit === 0) {
+        client.on("error", () => client.destroy());
+        client.on("close", () => open.delete(client));
+        return;
+      }
+      state.admit--;
+    }
     const upstream = connect(target.port, target.host);
     open.add(upstream);
     const kill = () => {
@@ -176,6 +196,12 @@ export async function startFaultProxy(target: { host: string; port: number }, li
     },
     set replyCapBytes(bytes: number | null) {
       state.replyCapBytes = bytes;
+    },
+    get admit() {
+      return state.admit;
+    },
+    set admit(count: number | null) {
+      state.admit = count;
     },
     get blackhole() {
       return state.blackhole;

@@ -176,6 +176,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     channels.beginClose();
     await Promise.all([runtime.server!.idle(), bodies.idle()]);
     await worker.close(code, reason);
+    // A direct call that was running when the stop began may have answered during close with a streamed body:
+    // its stream started after the wait above, and ending the channels now would cut it (fault seed 2229088118).
+    await bodies.idle();
     await channels.finish();
     directory.peer?.close();
     await node?.close();

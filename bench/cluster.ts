@@ -382,22 +382,14 @@ export async function run(): Promise<PartResult> {
       const base2 = await rates(join(scratch.dir, "rates-base-2"), 2, BASE_BIN);
       const base = { http: (base1.http + base2.http) / 2, rpc: (base1.rpc + base2.rpc) / 2 };
       const mine = { http: (two.http + again.http) / 2, rpc: (two.rpc + again.rpc) / 2 };
-      rows.push(
-        ratioRow(
-          `cluster: routed HTTP requests/s, 2 workers, this checkout (baseline: ${BASE_ROOT}, same run)`,
-          { raw: base.http, torpor: mine.http },
-          "req/s",
-          null,
-        ),
-      );
-      rows.push(
-        ratioRow(
-          `cluster: stub RPC calls/s, 2 workers, this checkout (baseline: ${BASE_ROOT}, same run)`,
-          { raw: base.rpc, torpor: mine.rpc },
-          "calls/s",
-          null,
-        ),
-      );
+      for (const [what, rate, unit] of [
+        ["routed HTTP requests/s", "http", "req/s"],
+        ["stub RPC calls/s", "rpc", "calls/s"],
+      ] as const) {
+        rows.push(
+          ratioRow(`cluster: ${what}, 2 workers, this checkout (baseline: ${BASE_ROOT}, same run)`, { raw: base[rate], torpor: mine[rate] }, unit, null),
+        );
+      }
       notes.push(
         `throughput A/B, 2 workers, in the order mine, base, mine, base: ${two.http.toFixed(0)}, ${base1.http.toFixed(0)}, ${again.http.toFixed(0)}, ${base2.http.toFixed(0)} req/s; RPC ${two.rpc.toFixed(0)}, ${base1.rpc.toFixed(0)}, ${again.rpc.toFixed(0)}, ${base2.rpc.toFixed(0)} calls/s; load average ${loadavg()
           .map((v) => v.toFixed(1))

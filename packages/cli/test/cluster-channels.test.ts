@@ -5,17 +5,10 @@
  * fail with ERR_OBJECT_OWNER_EXITED; a reload moves the object and the calls
  * follow it, none failing).
  */
-import type { Agent } from "node:http";
-import { afterEach, expect, it, vi } from "vitest";
-import { type FaultCluster, connectionTo as connect, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { expect, it, vi } from "vitest";
+import { faultClustersPerTest, namesOwnedBy, workerPid } from "./cluster-fault-helpers.ts";
 
-const clusters: FaultCluster[] = [];
-const agents: Agent[] = [];
-const connectionTo = (c: FaultCluster, pid: number) => connect(c, pid, agents);
-afterEach(async () => {
-  for (const a of agents.splice(0)) a.destroy();
-  for (const c of clusters.splice(0)) await c.stop();
-});
+const { start, connectionTo } = faultClustersPerTest();
 
 it("a call to an object whose owner the caller learned goes straight to it: it is answered while the supervisor is stopped", async () => {
   const c = await start(2);
@@ -104,9 +97,3 @@ it("calls going straight to an owner during a reload follow the object to the ne
   for (const [i, r] of seen.entries()) expect(r.body.value.tag).toBe(String(i + 1));
   expect(seen.at(-1)!.body.value.version).toBe("v2");
 }, 240_000);
-
-async function start(workers: number): Promise<FaultCluster> {
-  const c = await startFaultCluster(workers);
-  clusters.push(c);
-  return c;
-}

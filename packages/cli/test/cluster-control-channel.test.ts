@@ -6,19 +6,12 @@
  * before it. What must still follow the sockets does: a call after a reload
  * sees every WebSocket its object had.
  */
-import type { Agent } from "node:http";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { type FaultCluster, connectionTo as connect, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { faultClustersPerTest, namesOwnedBy, workerPid } from "./cluster-fault-helpers.ts";
 import { logLine } from "./cluster-helpers.ts";
 
-const clusters: FaultCluster[] = [];
-const agents: Agent[] = [];
-const connectionTo = (c: FaultCluster, pid: number) => connect(c, pid, agents);
-afterEach(async () => {
-  for (const a of agents.splice(0)) a.destroy();
-  for (const c of clusters.splice(0)) await c.stop();
-});
+const { start, connectionTo } = faultClustersPerTest();
 
 /** Connections opened at once (below the listen backlog of 511, so none waits for a SYN retransmission). */
 const BURST = 400;
@@ -92,9 +85,3 @@ it("after a reload, a call to a moved object sees every WebSocket it had: its so
     for (const ws of sockets) ws.terminate();
   }
 }, 300_000);
-
-async function start(workers: number): Promise<FaultCluster> {
-  const c = await startFaultCluster(workers);
-  clusters.push(c);
-  return c;
-}

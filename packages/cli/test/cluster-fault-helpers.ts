@@ -12,6 +12,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexFromName, slotOf } from "@torpor/core/cluster";
+import { afterEach } from "vitest";
 import { startTorpor, type Server } from "./helpers.ts";
 import { childrenOf } from "./process-tree.ts";
 
@@ -269,6 +270,33 @@ export async function startFaultCluster(workers: number, args: string[] = [], ex
       const code = server.child.exitCode !== null ? server.child.exitCode : await server.stop();
       rmSync(dir, { recursive: true, force: true });
       return code;
+    },
+  };
+}
+
+/**
+ * For a test file's top level: clusters started with `start` are stopped after each test, once the connections
+ * `connectionTo` opened are destroyed and what `afterTest` was given has run (in that order).
+ */
+export function faultClustersPerTest() {
+  const clusters: FaultCluster[] = [];
+  const agents: Agent[] = [];
+  const cleanups: Array<() => void> = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) a.destroy();
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    for (const c of clusters.splice(0)) await c.stop();
+  });
+  return {
+    async start(workers: number, args: string[] = [], extra = ""): Promise<FaultCluster> {
+      const c = await startFaultCluster(workers, args, extra);
+      clusters.push(c);
+      return c;
+    },
+    connectionTo: (c: FaultCluster, pid: number) => connectionTo(c, pid, agents),
+    /** Runs `cleanup` after the test, before its clusters stop. */
+    afterTest(cleanup: () => void): void {
+      cleanups.push(cleanup);
     },
   };
 }

@@ -7,21 +7,12 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
 import { logLine } from "./cluster-helpers.ts";
-import { type FaultCluster, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { type FaultCluster, faultClustersPerTest, namesOwnedBy, workerPid } from "./cluster-fault-helpers.ts";
 import { runTorpor } from "./helpers.ts";
 
-const clusters: FaultCluster[] = [];
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await c.stop();
-});
-
-async function start(workers: number, args: string[] = [], extra = ""): Promise<FaultCluster> {
-  const c = await startFaultCluster(workers, args, extra);
-  clusters.push(c);
-  return c;
-}
+const { start } = faultClustersPerTest();
 
 /**
  * Sends `path` on a connection that the supervisor gives to worker `pid` (it alternates connections between

@@ -11,22 +11,11 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, expect, it, vi } from "vitest";
-import { alive, type FaultCluster, faultProject, namesOwnedBy, startFaultCluster, workerPid, workersOf } from "./cluster-fault-helpers.ts";
+import { expect, it, vi } from "vitest";
+import { alive, faultClustersPerTest, faultProject, namesOwnedBy, workerPid, workersOf } from "./cluster-fault-helpers.ts";
 import { runTorpor, startTorpor, type Server } from "./helpers.ts";
 
-const clusters: FaultCluster[] = [];
-const cleanups: Array<() => void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  for (const c of clusters.splice(0)) await c.stop();
-});
-
-async function start(workers: number, args: string[] = [], extra = ""): Promise<FaultCluster> {
-  const c = await startFaultCluster(workers, args, extra);
-  clusters.push(c);
-  return c;
-}
+const { start, afterTest } = faultClustersPerTest();
 
 async function until(poll: () => boolean | Promise<boolean>, timeout = 60_000, interval = 100): Promise<void> {
   await vi.waitFor(
@@ -51,7 +40,7 @@ it("after the supervisor is SIGKILLed, a new server takes the data directory onl
   // orphans exit within ORPHAN_EXIT_MS (10 s) of the supervisor's death, and on a loaded machine the new server can
   // take longer than that to reach the directory, which would let this test pass without exercising the wait.
   for (const pid of old) process.kill(pid, "SIGSTOP");
-  cleanups.push(() => {
+  afterTest(() => {
     for (const pid of old.filter(alive)) process.kill(pid, "SIGCONT");
   });
   const exited = new Promise((resolve) => c.server.child.once("exit", resolve));
@@ -90,7 +79,7 @@ it("after the supervisor is SIGKILLed, a new server takes the data directory onl
       },
     );
   });
-  cleanups.push(() => next.child.kill("SIGKILL"));
+  afterTest(() => next.child.kill("SIGKILL"));
   expect(next.stdout()).toContain('"message":"Waiting for the data directory"');
   expect(old.filter(alive)).toEqual([]);
   writeFileSync(never, "");
@@ -105,7 +94,7 @@ it("/metrics and /objects answer when a worker does not (stopped, then killed mi
   const admin = /"message":"Admin listening","url":"([^"]+)"/.exec(c.server.stdout())![1]!;
   const stuck = workerPid(c.server.child.pid!, 1);
   process.kill(stuck, "SIGSTOP");
-  cleanups.push(() => {
+  afterTest(() => {
     if (alive(stuck)) process.kill(stuck, "SIGCONT");
   });
   const metrics = await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(30_000) });
@@ -122,7 +111,7 @@ it("/metrics and /objects answer when a worker does not (stopped, then killed mi
 
 it("a worker that keeps failing to start (a transient fault) is retried with backoff, not given up on, and serves again once the fault is gone", async () => {
   const marker = join(process.env.TMPDIR ?? "/tmp", `torpor-transient-${process.pid}-${Date.now()}`);
-  cleanups.push(() => rmSync(marker, { force: true }));
+  afterTest(() => rmSync(marker, { force: true }));
   const c = await start(
     2,
     [],
@@ -150,7 +139,7 @@ it("garbage sent by Worker code on the IPC channel is dropped and logged; the cl
 it("torpor reload signals nothing when the pid file names a process that is not the supervisor (stale file, reused pid)", async () => {
   const c = await start(2);
   const bystander = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
-  cleanups.push(() => bystander.kill("SIGKILL"));
+  afterTest(() => bystander.kill("SIGKILL"));
   const file = join(c.data, "cluster", "supervisor.pid");
   const real = readFileSync(file, "utf8");
   for (const stale of [`${bystander.pid}\n`, `${JSON.stringify({ pid: bystander.pid, start: 1 })}\n`]) {
@@ -170,7 +159,7 @@ it("SIGHUP while the workers are still loading does not end the supervisor: it r
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  cleanups.push(() => {
+  afterTest(() => {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   });

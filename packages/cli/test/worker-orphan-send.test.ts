@@ -6,32 +6,23 @@
  * and exits on its own, as an orphan does.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import type { Agent } from "node:http";
 import { join } from "node:path";
-import { afterEach, expect, it, vi } from "vitest";
-import { alive, connectionTo, type FaultCluster, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { expect, it, vi } from "vitest";
+import { alive, faultClustersPerTest, namesOwnedBy, workerPid } from "./cluster-fault-helpers.ts";
 
-const clusters: FaultCluster[] = [];
-const agents: Agent[] = [];
-const orphans: number[] = [];
-afterEach(async () => {
-  for (const a of agents.splice(0)) a.destroy();
-  for (const pid of orphans.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
-  for (const c of clusters.splice(0)) await c.stop();
-});
+const { start, connectionTo, afterTest } = faultClustersPerTest();
 
 it("a worker replying over IPC to a supervisor that just died (EPIPE) is not taken down: its in-flight request is answered, then it exits", async () => {
-  const c = await startFaultCluster(2);
-  clusters.push(c);
+  const c = await start(2);
   const supervisor = c.server.child.pid!;
   const a = workerPid(supervisor, 0);
   const b = workerPid(supervisor, 1);
-  orphans.push(a, b);
+  for (const pid of [a, b]) afterTest(() => alive(pid) && process.kill(pid, "SIGKILL"));
   const [x] = namesOwnedBy(c.data, 1, 1, "e") as [string];
   const started = join(c.dir, "spinning");
   const release = join(c.dir, "release");
-  const viaA = await connectionTo(c, a, agents);
-  const viaB = await connectionTo(c, b, agents);
+  const viaA = await connectionTo(c, a);
+  const viaB = await connectionTo(c, b);
   // x runs in B before the call under test, so nothing of its start (storage) is left to await between its handler's
   // end and B's reply: the reply is B's next write, in the same turn of its event loop.
   expect((await viaB(`/rpc/${x}/echo?arg=%220%22`)).body.value.pid).toBe(b);

@@ -1,64 +1,10 @@
-import { describe, expect, test, vi } from "vitest";
-import { DurableObject, Response, WebSocketPair, type WebSocket } from "../src/index.ts";
-import { memoryStorage, type ObjectKey, type ObjectStorage, type StorageHooks, type StorageProvider } from "../src/storage/index.ts";
-import { connect, startRuntime } from "./helpers.ts";
-
 /**
- * A provider whose commits become durable in the background (`commitAsync`,
- * as SQLite at FULL does to overlap fsyncs): the test decides when each
- * commit is on disk, and the output gate must hold everything until then.
+ * Commits made durable in the background (`commitAsync`): the output gate
+ * holds everything until the test says a commit is on disk.
  */
-function deferredDurability() {
-  const base = memoryStorage();
-  const pending: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
-  const provider: StorageProvider = {
-    open(key: ObjectKey, hooks: StorageHooks): ObjectStorage {
-      const inner = base.open(key, hooks);
-      return {
-        get api() {
-          return inner.api;
-        },
-        get hasPendingWrites() {
-          return inner.hasPendingWrites;
-        },
-        commit: () => inner.commit(),
-        commitAsync: () => {
-          inner.commit();
-          return new Promise<void>((resolve, reject) => pending.push({ resolve, reject }));
-        },
-        rollback: () => inner.rollback(),
-        alarmTime: () => inner.alarmTime(),
-        clearAlarmIfUnchanged: (t) => inner.clearAlarmIfUnchanged(t),
-        close: () => inner.close(),
-      };
-    },
-    listAlarms: () => base.listAlarms(),
-    listObjects: (ns) => base.listObjects(ns),
-    close: () => base.close(),
-  };
-  return { provider, pending };
-}
-
-class Writer extends DurableObject {
-  override fetch(): Response {
-    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server);
-    return new Response(null, { status: 101, webSocket: client });
-  }
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
-    const [verb, n] = String(message).split(" ");
-    if (verb === "write") {
-      await this.ctx.storage.put("n", Number(n));
-      ws.send(`ack ${n}`);
-    } else {
-      ws.send(`pong ${n}`);
-    }
-  }
-  async write(n: number) {
-    await this.ctx.storage.put("n", n);
-    return n;
-  }
-}
+import { describe, expect, test, vi } from "vitest";
+import { connect, startRuntime } from "./helpers.ts";
+import { deferredStorage, Writer } from "./deferred-storage.ts";
 
 /** Yields a few turns: enough for anything not held to have gone out. */
 async function turns(n = 5): Promise<void> {
@@ -67,7 +13,7 @@ async function turns(n = 5): Promise<void> {
 
 describe("output gate with commits made durable in the background", () => {
   test("acks wait for their batch to be durable; later output waits behind it, in order", async () => {
-    const { provider, pending } = deferredDurability();
+    const { provider, pending } = deferredStorage();
     const { wsUrl } = await startRuntime({ objects: { W: Writer }, storage: provider });
     const client = await connect(`${wsUrl}/W/a`);
     const seen: string[] = [];
@@ -88,7 +34,7 @@ describe("output gate with commits made durable in the background", () => {
   });
 
   test("an RPC result waits for durability; a failed one is never acknowledged and resets the object", async () => {
-    const { provider, pending } = deferredDurability();
+    const { provider, pending } = deferredStorage();
     const { runtime, wsUrl, logger } = await startRuntime({ objects: { W: Writer }, storage: provider });
     const stub = runtime.namespace<Writer>("W").getByName("b");
     let settled = false;

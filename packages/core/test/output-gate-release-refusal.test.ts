@@ -6,76 +6,20 @@
  * output left, still stops it; callers get the storage's error as it is.
  */
 import { describe, expect, test, vi } from "vitest";
-import { DurableObject, Response, TorporError, WebSocketPair, type WebSocket } from "../src/index.ts";
-import { memoryStorage, type ObjectKey, type ObjectStorage, type StorageHooks, type StorageProvider } from "../src/storage/index.ts";
+import { TorporError } from "../src/index.ts";
 import { connect, startRuntime } from "./helpers.ts";
-
-/** Commits the test makes durable by hand; `refusal` is what `refuseRelease()` answers at each release. */
-function refusingStorage() {
-  const base = memoryStorage();
-  const pending: Array<() => void> = [];
-  const state = { refusal: null as Error | null, asked: 0 };
-  const provider: StorageProvider = {
-    open(key: ObjectKey, hooks: StorageHooks): ObjectStorage {
-      const inner = base.open(key, hooks);
-      return {
-        get api() {
-          return inner.api;
-        },
-        get hasPendingWrites() {
-          return inner.hasPendingWrites;
-        },
-        commit: () => inner.commit(),
-        commitAsync: () => {
-          inner.commit();
-          return new Promise<void>((resolve) => pending.push(resolve));
-        },
-        refuseRelease: () => {
-          state.asked++;
-          return state.refusal;
-        },
-        rollback: () => inner.rollback(),
-        alarmTime: () => inner.alarmTime(),
-        clearAlarmIfUnchanged: (t) => inner.clearAlarmIfUnchanged(t),
-        close: () => inner.close(),
-      };
-    },
-    listAlarms: () => base.listAlarms(),
-    listObjects: (ns) => base.listObjects(ns),
-    close: () => base.close(),
-  };
-  return { provider, pending, state };
-}
-
-class Writer extends DurableObject {
-  override fetch(): Response {
-    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server);
-    return new Response(null, { status: 101, webSocket: client });
-  }
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
-    await this.ctx.storage.put("n", Number(message));
-    ws.send(`ack ${String(message)}`);
-  }
-  async write(n: number) {
-    await this.ctx.storage.put("n", n);
-    return n;
-  }
-  async read() {
-    return (await this.ctx.storage.get<number>("n")) ?? null;
-  }
-}
+import { deferredStorage, Writer } from "./deferred-storage.ts";
 
 const lost = () => new TorporError("ERR_CLUSTER_LEASE_LOST", "lease deadline passed before the output could be released; the commit may be durable");
 
 describe("output gate: the storage's last word at release", () => {
   test("a refusal that starts after the commit became durable, before the release, stops its output", async () => {
-    const { provider, pending, state } = refusingStorage();
+    const { provider, pending, state } = deferredStorage();
     const { runtime, wsUrl } = await startRuntime({ objects: { W: Writer }, storage: provider });
     const stub = runtime.namespace<Writer>("W").getByName("a");
     const first = stub.write(1);
     await vi.waitFor(() => expect(pending).toHaveLength(1));
-    pending[0]!();
+    pending[0]!.resolve();
     expect(await first).toBe(1);
     expect(state.asked).toBe(1);
 
@@ -83,11 +27,11 @@ describe("output gate: the storage's last word at release", () => {
     const seen: string[] = [];
     client.ws.on("message", (m) => seen.push(String(m)));
     const call = stub.write(2);
-    client.send("3");
+    client.send("write 3");
     await vi.waitFor(() => expect(pending.length).toBeGreaterThanOrEqual(2));
     const refusal = lost();
     // Durable first; the refusal starts in the same turn, before the gate's reaction to it runs.
-    for (const done of pending.splice(1)) done();
+    for (const done of pending.splice(1)) done.resolve();
     state.refusal = refusal;
     await expect(call).rejects.toBe(refusal);
     expect((await client.closed).code).toBe(1012);

@@ -111,25 +111,19 @@ export async function openClusterDb(options: ClusterDbOptions): Promise<ClusterD
       const client = await pool.connect();
       // A socket error while checked out reaches the running query; the event itself is recorded by the listener above.
       let broken: unknown = failures.get(client);
+      /** Runs `start` with the query deadline; a connection failure marks the client broken. */
+      const guarded = async <T>(start: () => Promise<T>, label: string): Promise<T> => {
+        try {
+          return await withDeadline(start(), queryTimeoutMs, label);
+        } catch (error) {
+          if (isConnectionFailure(error)) broken = error;
+          throw error;
+        }
+      };
       const timed: TimedClient = {
         backendPid: (client as unknown as { processID: number }).processID,
-        async query(text, values, name) {
-          try {
-            const run = name === undefined ? client.query(text, values) : client.query({ name, text, values });
-            return await withDeadline(run, queryTimeoutMs, text);
-          } catch (error) {
-            if (isConnectionFailure(error)) broken = error;
-            throw error;
-          }
-        },
-        async copyOut(select) {
-          try {
-            return await withDeadline(copyOutBinary(client, select), queryTimeoutMs, `COPY (${select})`);
-          } catch (error) {
-            if (isConnectionFailure(error)) broken = error;
-            throw error;
-          }
-        },
+        query: (text, values, name) => guarded(() => (name === undefined ? client.query(text, values) : client.query({ name, text, values })), text),
+        copyOut: (select) => guarded(() => copyOutBinary(client, select), `COPY (${select})`),
       };
       try {
         return await fn(timed);

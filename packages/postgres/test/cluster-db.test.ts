@@ -5,9 +5,8 @@
  */
 import { describe, expect } from "vitest";
 import { openClusterDb } from "../src/index.ts";
-import { startFaultProxy } from "./fault-proxy.ts";
 import { pgBouncerMissing, psql, startPgBouncer } from "./pgbouncer.ts";
-import { freshSchema, openFresh, pgIt, pgMissing, usePgServer } from "./pg-fixture.ts";
+import { freshSchema, openFresh, pgIt, pgMissing, usePgServer, viaProxy } from "./pg-fixture.ts";
 
 const pg = usePgServer({ tcpAddress: "127.0.0.1" });
 const bouncerIt = pgMissing === null && pgBouncerMissing() === null ? pgIt : pgIt.skip;
@@ -63,39 +62,24 @@ describe("cluster database checks", () => {
   pgIt("a link cut while the pooler check holds its two connections fails the start, never the process", async () => {
     // Before the fix the check held both connections with no 'error' listener: the cut made pg emit an uncaught
     // "Connection terminated unexpectedly", which ends a node process (vitest reports it as an unhandled error).
-    const server = pg.get();
-    const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
-    try {
-      const url = new URL(server.tcpUrl!);
-      url.port = String(proxy.port);
-      // The check's first statement is the only one that asks pg_backend_pid(): its connection drops as it is sent.
-      const dropped = proxy.dropOnce("pg_backend_pid", "before-request");
-      await expect(openFresh(url.toString())).rejects.toMatchObject({ code: "ERR_CLUSTER_DATABASE", message: expect.stringMatching(/terminated/) });
-      await dropped;
-    } finally {
-      await proxy.close();
-    }
+    const { proxy, url } = await viaProxy(pg.get());
+    // The check's first statement is the only one that asks pg_backend_pid(): its connection drops as it is sent.
+    const dropped = proxy.dropOnce("pg_backend_pid", "before-request");
+    await expect(openFresh(url)).rejects.toMatchObject({ code: "ERR_CLUSTER_DATABASE", message: expect.stringMatching(/terminated/) });
+    await dropped;
   });
 
   pgIt("a second connection of the pooler check that cannot open fails the start instead of hanging it", async () => {
     // Before the fix the check's first connection was never released when the second one failed: closing the pool
     // then waited for it forever (the start hung), and it had no 'error' listener left when its link finally broke.
-    const server = pg.get();
-    const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
-    try {
-      const url = new URL(server.tcpUrl!);
-      url.port = String(proxy.port);
-      // The start's first connection serves the server check, the schema and then the check's first checkout;
-      // the only other connection it opens is the check's second one.
-      proxy.admit = 1;
-      await expect(openFresh(url.toString(), { connectTimeoutMs: 2_000 })).rejects.toMatchObject({
-        code: "ERR_CLUSTER_DATABASE",
-        message: expect.stringMatching(/timeout/),
-      });
-    } finally {
-      proxy.cutAll();
-      await proxy.close();
-    }
+    const { proxy, url } = await viaProxy(pg.get());
+    // The start's first connection serves the server check, the schema and then the check's first checkout;
+    // the only other connection it opens is the check's second one.
+    proxy.admit = 1;
+    await expect(openFresh(url, { connectTimeoutMs: 2_000 })).rejects.toMatchObject({
+      code: "ERR_CLUSTER_DATABASE",
+      message: expect.stringMatching(/timeout/),
+    });
   });
 
   pgIt("refuses a pool too small for the pooler check instead of hanging", async () => {

@@ -23,9 +23,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, onTestFinished } from "vitest";
 import { openClusterDb } from "../src/index.ts";
-import { startFaultProxy } from "./fault-proxy.ts";
 import { expireLease, startTestNode } from "./fixtures/node-harness.ts";
-import { freshSchema, pgIt, usePgServer } from "./pg-fixture.ts";
+import { freshSchema, pgIt, usePgServer, viaProxy } from "./pg-fixture.ts";
 
 const pg = usePgServer({ tcpAddress: "127.0.0.1" });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -160,12 +159,9 @@ async function pausePastLease(how: "SIGSTOP from outside" | "stops itself before
   // A slow link (100 ms each way) keeps the paused node's replies in flight: the pause always lands while a
   // commit it sent is already durable but not yet answered, the case the lease deadline exists for. Its query
   // deadline is longer than the pause, so on resume the reply is read, not timed out: only the lease check stops the ack.
-  const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
-  onTestFinished(() => proxy.close());
+  const { proxy, url } = await viaProxy(server);
   proxy.delayMs = 100;
-  const url = new URL(server.tcpUrl!);
-  url.port = String(proxy.port);
-  const writer = startWriter(url.toString(), schema, ttlMs, 30_000, how === "SIGSTOP from outside" ? undefined : 24);
+  const writer = startWriter(url, schema, ttlMs, 30_000, how === "SIGSTOP from outside" ? undefined : 24);
   await writer.ready;
   if (how === "SIGSTOP from outside") {
     await expect.poll(() => writer.acks.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(24);

@@ -9,8 +9,7 @@ import { describe, expect } from "vitest";
 import { slotOf } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import { LogShipper, LogStream, NodeLease, ObjectLog, SlotLeases, decodeRecord, type ClusterDb, type PageRecord } from "../src/index.ts";
-import { startFaultProxy } from "./fault-proxy.ts";
-import { openFresh, pgIt, usePgServer } from "./pg-fixture.ts";
+import { openFresh, pgIt, usePgServer, viaProxy } from "./pg-fixture.ts";
 
 const pg = usePgServer({ tcpAddress: "127.0.0.1" });
 
@@ -38,12 +37,6 @@ async function setUp(db: ClusterDb, names: string[]) {
     streams.push(new LogStream(k, claim.epoch, claim.head));
   }
   return { lease, log, streams };
-}
-
-function tcpUrl(port: number, schemaUrl: string): string {
-  const u = new URL(schemaUrl);
-  u.port = String(port);
-  return u.toString();
 }
 
 describe("log shipper", () => {
@@ -95,9 +88,8 @@ describe("log shipper", () => {
   });
 
   pgIt("acknowledges a commit whose reply was lost after it ran, and resends one that never arrived", async () => {
-    const server = pg.get();
-    const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
-    const db = await openFresh(tcpUrl(proxy.port, server.tcpUrl!));
+    const { proxy, url } = await viaProxy(pg.get());
+    const db = await openFresh(url);
     try {
       const { lease, log, streams } = await setUp(db, ["lost-reply", "lost-request"]);
       const [a, b] = streams as [LogStream, LogStream];
@@ -127,7 +119,6 @@ describe("log shipper", () => {
       lease.stop();
     } finally {
       await db.close();
-      await proxy.close();
     }
   });
 
@@ -153,9 +144,8 @@ describe("log shipper", () => {
   });
 
   pgIt("waits through a cut link and commits once it is back, with nothing lost or doubled", async () => {
-    const server = pg.get();
-    const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
-    const db = await openFresh(tcpUrl(proxy.port, server.tcpUrl!), { queryTimeoutMs: 1_000, connectTimeoutMs: 1_000 });
+    const { proxy, url } = await viaProxy(pg.get());
+    const db = await openFresh(url, { queryTimeoutMs: 1_000, connectTimeoutMs: 1_000 });
     try {
       const { lease, log, streams } = await setUp(db, ["a", "b", "c"]);
       const shipper = new LogShipper(log);
@@ -180,7 +170,6 @@ describe("log shipper", () => {
       lease.stop();
     } finally {
       await db.close();
-      await proxy.close();
     }
   });
 });

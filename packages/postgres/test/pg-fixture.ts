@@ -3,8 +3,9 @@
  * so tests of one file share the server's start-up cost but no state.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, it } from "vitest";
+import { afterAll, beforeAll, it, onTestFinished } from "vitest";
 import { openClusterDb, type ClusterDb, type ClusterDbOptions } from "../src/index.ts";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";
 import { pgUnavailableReason, startPgServer, type PgServer, type PgServerOptions } from "./pg-server.ts";
 
 /** Why this machine cannot run the PostgreSQL tests (then they are skipped with this reason), or null. */
@@ -47,4 +48,13 @@ export function freshSchema(): string {
 /** Opens a cluster database on a fresh schema; closed by the caller (or `using` it in a try/finally). */
 export function openFresh(url: string, options: Partial<ClusterDbOptions> = {}): Promise<ClusterDb> {
   return openClusterDb({ url, schema: freshSchema(), queryTimeoutMs: 5_000, ...options });
+}
+
+/** A fault proxy in front of `server` (started with a `tcpAddress`), closed when the test ends, and the server's TCP URL through it. */
+export async function viaProxy(server: PgServer): Promise<{ proxy: FaultProxy; url: string }> {
+  const proxy = await startFaultProxy({ host: "127.0.0.1", port: server.port });
+  onTestFinished(() => proxy.close());
+  const url = new URL(server.tcpUrl!);
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
 }

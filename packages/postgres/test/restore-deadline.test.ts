@@ -18,8 +18,7 @@ import { describe, expect, onTestFinished } from "vitest";
 import { slotOf } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import { NodeLease, ObjectLog, SlotLeases, openClusterDb } from "../src/index.ts";
-import { startFaultProxy } from "./fault-proxy.ts";
-import { freshSchema, pgIt, usePgServer } from "./pg-fixture.ts";
+import { freshSchema, pgIt, usePgServer, viaProxy } from "./pg-fixture.ts";
 
 const pg = usePgServer({ tcpAddress: "127.0.0.1" });
 const SNAPSHOT_BYTES = 32 << 20;
@@ -50,12 +49,9 @@ async function storedObject(image: Buffer, records: Buffer[]) {
 
 /** Loads the object through a proxy that passes at most `capBytes` of answer per query, at the shipped deadline. */
 async function loadThroughCap(stored: Awaited<ReturnType<typeof storedObject>>, capBytes: number) {
-  const proxy = await startFaultProxy({ host: "127.0.0.1", port: stored.server.port });
-  onTestFinished(() => proxy.close());
+  const { proxy, url } = await viaProxy(stored.server);
   proxy.replyCapBytes = capBytes;
-  const url = new URL(stored.server.tcpUrl!);
-  url.port = String(proxy.port);
-  const slow = await openClusterDb({ url: url.toString(), schema: stored.schema, skipPoolerCheck: true, queryTimeoutMs: DEADLINE_MS });
+  const slow = await openClusterDb({ url, schema: stored.schema, skipPoolerCheck: true, queryTimeoutMs: DEADLINE_MS });
   onTestFinished(() => slow.close());
   return new ObjectLog(slow).load(stored.key);
 }

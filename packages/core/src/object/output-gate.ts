@@ -239,16 +239,25 @@ export class OutputGate {
     const error = new TorporError("ERR_STORAGE_COMMIT_FAILED", `A storage commit failed, so the object was reset: ${message}`, { cause });
     this.owner.metrics.commitFailures++;
     this.owner.logger.error("Storage commit failed; resetting the object", { object: this.owner.objectId, error });
+    // Batches after a failed one were committed after it: none of them is acknowledged either.
+    this.#dropAll(1011, "Durable Object reset after a failed storage write", error);
+    return error;
+  }
+
+  /**
+   * Drops everything held and in flight: waiters are rejected with `error`,
+   * the object is reset with `code`, and an alarm any of it changed becomes
+   * uncertain.
+   */
+  #dropAll(code: number, reason: string, error: unknown): void {
     const alarm = this.#alarmDirty || this.#inflight.some((b) => b.alarm);
     this.discard();
-    // Batches after a failed one were committed after it: none of them is acknowledged either.
     const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
     this.#inflight = NONE;
     this.#waiters = NONE;
     for (const w of waiters) w.reject(error);
-    this.owner.reset(1011, "Durable Object reset after a failed storage write", error);
+    this.owner.reset(code, reason, error);
     if (alarm) this.owner.alarmUncertain();
-    return error;
   }
 
   /**
@@ -262,14 +271,7 @@ export class OutputGate {
     const refusal = this.owner.storage?.refuseRelease?.() ?? null;
     if (refusal === null) return false;
     this.owner.logger.error("Output held behind commits was refused by the storage; resetting the object", { object: this.owner.objectId, error: refusal });
-    const alarm = this.#alarmDirty || this.#inflight.some((b) => b.alarm);
-    this.discard();
-    const waiters = [...this.#inflight.flatMap((b) => b.waiters), ...this.#waiters];
-    this.#inflight = NONE;
-    this.#waiters = NONE;
-    for (const w of waiters) w.reject(refusal);
-    this.owner.reset(1012, "Durable Object output refused by its storage", refusal);
-    if (alarm) this.owner.alarmUncertain();
+    this.#dropAll(1012, "Durable Object output refused by its storage", refusal);
     return true;
   }
 

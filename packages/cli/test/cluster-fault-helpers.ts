@@ -105,6 +105,11 @@ export class Box extends DurableObject {
       const total = Number(url.searchParams.get("bytes"));
       const chunk = new Uint8Array(65536).fill(120);
       const id = this.ctx.id.toString();
+      // Held before answering, when asked: "started" is written once the call runs here, and it answers once "release" exists.
+      const started = url.searchParams.get("started");
+      if (started !== null) writeFileSync(started, String(process.pid));
+      const release = url.searchParams.get("release");
+      if (release !== null) await untilFile(release);
       produced.set(id, 0);
       const body = new ReadableStream({
         pull(controller) {

@@ -12,11 +12,11 @@
  * the streams B sent that way.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import { type Agent, request } from "node:http";
+import type { Agent } from "node:http";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
 import { logLine } from "./cluster-helpers.ts";
-import { connectionTo, type FaultCluster, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
+import { connectionTo, download, type FaultCluster, namesOwnedBy, startFaultCluster, workerPid } from "./cluster-fault-helpers.ts";
 
 const clusters: FaultCluster[] = [];
 const agents: Agent[] = [];
@@ -24,24 +24,6 @@ afterEach(async () => {
   for (const a of agents.splice(0)) a.destroy();
   for (const c of clusters.splice(0)) await c.stop();
 });
-
-/** GET `url` on `agent`'s connection, counting the body's bytes; never rejects (an aborted body is an outcome). */
-function download(url: string, agent: Agent, deadlineMs: number): Promise<{ status: number; bytes: number; error: string | null }> {
-  return new Promise((resolve) => {
-    let bytes = 0;
-    let status = 0;
-    const req = request(url, { agent }, (res) => {
-      status = res.statusCode!;
-      res.on("data", (chunk: Buffer) => (bytes += chunk.length));
-      res.on("end", () => resolve({ status, bytes, error: null }));
-      res.on("aborted", () => resolve({ status, bytes, error: "aborted" }));
-      res.on("error", (error) => resolve({ status, bytes, error: String(error) }));
-    });
-    req.setTimeout(deadlineMs, () => req.destroy(new Error(`no whole answer within ${deadlineMs} ms`)));
-    req.on("error", (error) => resolve({ status, bytes, error: String(error) }));
-    req.end();
-  });
-}
 
 it("a streamed body from another worker's object, held when a reload begins, reaches the client whole", async () => {
   const c = await startFaultCluster(2);

@@ -106,6 +106,19 @@ export class Box extends DurableObject {
       const total = Number(url.searchParams.get("bytes"));
       const chunk = new Uint8Array(65536).fill(120);
       const id = this.ctx.id.toString();
+      // Held before answering, when asked: "started" is written once the call runs here, and it answers once "release" exists.
+      const started = url.searchParams.get("started");
+      if (started !== null) writeFileSync(started, String(process.pid));
+      const release = url.searchParams.get("release");
+      if (release !== null) await untilFile(release);
+      // Or until this worker lost its supervisor (it disconnects itself): the worker's own listener, registered at its
+      // start, runs first and begins its stop, so this call answers while its worker stops.
+      if (url.searchParams.has("disconnect")) {
+        await new Promise((resolve) => {
+          process.once("disconnect", resolve);
+          process.disconnect();
+        });
+      }
       produced.set(id, 0);
       const body = new ReadableStream({
         pull(controller) {
@@ -394,4 +407,22 @@ export async function connectionTo(
     agent.destroy();
   }
   throw new Error(`no connection reached worker ${pid}`);
+}
+
+/** GET `url` on `agent`'s connection, counting the body's bytes; never rejects (an aborted body is an outcome). */
+export function download(url: string, agent: Agent, deadlineMs: number): Promise<{ status: number; bytes: number; error: string | null }> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    let status = 0;
+    const req = request(url, { agent }, (res) => {
+      status = res.statusCode!;
+      res.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      res.on("end", () => resolve({ status, bytes, error: null }));
+      res.on("aborted", () => resolve({ status, bytes, error: "aborted" }));
+      res.on("error", (error) => resolve({ status, bytes, error: String(error) }));
+    });
+    req.setTimeout(deadlineMs, () => req.destroy(new Error(`no whole answer within ${deadlineMs} ms`)));
+    req.on("error", (error) => resolve({ status, bytes, error: String(error) }));
+    req.end();
+  });
 }

@@ -54,8 +54,11 @@ export interface ChannelHandlers {
   reply(peer: number, message: Extract<ChannelMessage, { t: "reply" }>): void;
   notHere(peer: number, rid: number): void;
   body(message: ChannelBodyMessage): void;
-  /** The channel to `peer` is gone (the peer exited, or it closed the channel after the handshake): its calls in flight failed. */
-  closed(peer: number, error: Error | null): void;
+  /**
+   * The channel to `peer` is gone (the peer exited, or it closed the channel after the handshake): its calls in flight
+   * failed. `stopping`: the peer said bye first (it is stopping, and may still be running).
+   */
+  closed(peer: number, error: Error | null, stopping: boolean): void;
   /** A message that is not one (logged by the worker; the channel stays). */
   invalid(peer: number, reason: string): void;
 }
@@ -102,7 +105,7 @@ export class WorkerChannels {
       if (this.#peers.get(peer) === entry) this.#peers.delete(peer);
       entry.acked = true;
       this.#checkAcks();
-      this.handlers.closed(peer, error);
+      this.handlers.closed(peer, error, entry.byeReceived);
     };
     if (this.#closing) channel.send({ t: "bye" } satisfies ChannelMessage);
   }

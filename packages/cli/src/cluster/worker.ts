@@ -112,10 +112,12 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
       directory.settle(message.rid, peer, message.ok, message.ok ? message.value : message.error, message.ok ? message.refs : undefined, peer),
     notHere: (peer, rid) => directory.refused(peer, rid),
     body: (message) => bodies.onMessage(message, true),
-    closed: (peer) => {
+    closed: (peer, _error, stopping) => {
       directory.channelClosed(peer);
-      // A channel closes when its process exits (or broke it): its streams are over.
-      bodies.peerExited(peer);
+      // A channel that closes without a bye: its process exited (or broke it), its streams are over. A stopping peer
+      // closes it once its own streams were written, but what it sent through the supervisor (a body's last chunks)
+      // may still be on its way there: its streams end when they do, or when the supervisor says it exited.
+      if (!stopping) bodies.peerExited(peer);
     },
     invalid: (peer, reason) => onInvalid(peer, reason),
   });

@@ -143,7 +143,9 @@ for (let r = 0; r < ROUNDS_FLOOD; r++) {
       ms: t1 - t0,
       flood: { sup: c1.sup - c0.sup, workers: c1.workers - c0.workers },
       settle: { sup: c2.sup - c1.sup, workers: c2.workers - c1.workers },
-      idle: s.idle.filter((e) => e.at > t1 && e.at <= Date.now()).map((e) => `+${((e.at - t1) / 1000).toFixed(1)} s young ${e.youngCommittedMiB} (${e.cpuMs} ms)`),
+      idle: s.idle
+        .filter((e) => e.at > t1 && e.at <= Date.now())
+        .map((e) => `+${((e.at - t1) / 1000).toFixed(1)} s young ${e.youngCommittedMiB} (${e.cpuMs} ms)`),
     });
     if (r === 0) {
       t[k] = t1 - t0;
@@ -152,13 +154,13 @@ for (let r = 0; r < ROUNDS_FLOOD; r++) {
     }
   }
 }
-servers.forEach((s, k) =>
-  rounds[k].forEach((x, r) =>
+for (const [k, s] of servers.entries()) {
+  for (const [r, x] of rounds[k].entries()) {
     console.log(
       `round ${r} "${s.envText}": flood ${x.ms} ms; CPU ms over connect + close: workers ${x.flood.workers}, supervisor ${x.flood.sup}; over the ${SETTLE / 1000} s after: workers ${x.settle.workers}, supervisor ${x.settle.sup}; supervisor idle collections: ${x.idle.join(", ") || "none"}`,
-    ),
-  ),
-);
+    );
+  }
+}
 servers.forEach((s, k) => {
   const after = settled[k];
   const b = base[k].reduce((a, [, r]) => a + r, 0),

@@ -3,6 +3,10 @@
 // echo's CPU, and (TRIM=1) what malloc_trim(0), called through gdb, would give back. An experiment
 // behind bench/RESULTS.md ("Where the kept memory is"), not a bench part. Run it under the bench lock.
 // Usage: FLOOD_AB_ROOT=<built checkout> node bench/scripts/flood-ab.mjs N "" "ENV=a ENV2=b" "--v8-flag" ...
+// FLOOD_ROUNDS=R floods each variant R times, rotating the order, and prints the CPU of the supervisor and of
+// the workers over each flood's connect + close and over the settle after it; TORPOR_ARGS adds arguments to
+// `torpor start` (with "--log-level debug", the supervisor's own idle collections are printed, timed from
+// the end of each flood).
 import { execFileSync, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
@@ -64,18 +68,21 @@ async function startServer(envText) {
       "--var",
       "MODE:echo",
       ...(process.env.WORKERS ? ["--workers", process.env.WORKERS] : []),
+      ...(process.env.TORPOR_ARGS ?? "").split(" ").filter(Boolean),
     ],
     { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] },
   );
+  const idle = [];
   const url = await new Promise((resolve) =>
     createInterface({ input: child.stdout }).on("line", (l) => {
       try {
         const e = JSON.parse(l);
         if (e.message === "Listening") resolve(e.url);
+        if (e.message === "Idle: collected garbage" && e.pid === child.pid) idle.push({ at: Date.now(), ...e });
       } catch {}
     }),
   );
-  return { child, url: url.replace("http", "ws"), envText, pids: () => [child.pid, ...children(child.pid)] };
+  return { child, url: url.replace("http", "ws"), envText, idle, pids: () => [child.pid, ...children(child.pid)] };
 }
 async function flood(s, prefix, n) {
   const open = [];
@@ -108,20 +115,51 @@ await flood(servers[0], "warm", 1); // noop-ish
 for (const s of servers) await flood(s, "warm", 200);
 await sleep(SETTLE);
 const base = servers.map((s) => s.pids().map((p) => [p, rss(p)]));
-// Each variant: its flood, then SETTLE ms, then its RSS (the same time after its own flood for every variant).
-const order = process.env.REVERSE ? [...servers.keys()].reverse() : [...servers.keys()];
+// Each variant: its flood, then SETTLE ms, then its RSS (the same time after its own flood for every variant);
+// with FLOOD_ROUNDS > 1, again in a rotated order. The settled RSS is the first round's.
+const ROUNDS_FLOOD = Number(process.env.FLOOD_ROUNDS ?? 1);
 const t = {},
   cpuFlood = {},
-  settled = {};
-for (const k of order) {
-  const s = servers[k];
-  const c0 = s.pids().reduce((a, p) => a + cpu(p), 0);
-  const t0 = Date.now();
-  await flood(s, "flood", N);
-  t[k] = Date.now() - t0;
-  await sleep(SETTLE);
-  cpuFlood[k] = s.pids().reduce((a, p) => a + cpu(p), 0) - c0;
-  settled[k] = s.pids().map((p) => [p, rss(p)]);
+  settled = {},
+  rounds = servers.map(() => []);
+// CPU (ms) of the supervisor and of its workers together.
+const cpuSplit = (s) => {
+  const [sup, ...workers] = s.pids();
+  return { sup: cpu(sup), workers: workers.reduce((a, p) => a + cpu(p), 0) };
+};
+for (let r = 0; r < ROUNDS_FLOOD; r++) {
+  const order = [...servers.keys()].map((j) => (j + r) % servers.length);
+  if (process.env.REVERSE) order.reverse();
+  for (const k of order) {
+    const s = servers[k];
+    const c0 = cpuSplit(s);
+    const t0 = Date.now();
+    await flood(s, `flood${r}-`, N);
+    const t1 = Date.now();
+    const c1 = cpuSplit(s);
+    await sleep(SETTLE);
+    const c2 = cpuSplit(s);
+    rounds[k].push({
+      ms: t1 - t0,
+      flood: { sup: c1.sup - c0.sup, workers: c1.workers - c0.workers },
+      settle: { sup: c2.sup - c1.sup, workers: c2.workers - c1.workers },
+      idle: s.idle
+        .filter((e) => e.at > t1 && e.at <= Date.now())
+        .map((e) => `+${((e.at - t1) / 1000).toFixed(1)} s young ${e.youngCommittedMiB} (${e.cpuMs} ms)`),
+    });
+    if (r === 0) {
+      t[k] = t1 - t0;
+      cpuFlood[k] = c2.sup + c2.workers - c0.sup - c0.workers;
+      settled[k] = s.pids().map((p) => [p, rss(p)]);
+    }
+  }
+}
+for (const [k, s] of servers.entries()) {
+  for (const [r, x] of rounds[k].entries()) {
+    console.log(
+      `round ${r} "${s.envText}": flood ${x.ms} ms; CPU ms over connect + close: workers ${x.flood.workers}, supervisor ${x.flood.sup}; over the ${SETTLE / 1000} s after: workers ${x.settle.workers}, supervisor ${x.settle.sup}; supervisor idle collections: ${x.idle.join(", ") || "none"}`,
+    );
+  }
 }
 servers.forEach((s, k) => {
   const after = settled[k];

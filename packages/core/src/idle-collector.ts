@@ -87,6 +87,14 @@ export interface Collection {
 const GROWTH_BYTES = 8 * 2 ** 20;
 /** A young generation committed beyond this after a collection was not shrunk (V8 shrinks it only when allocation is slow). */
 const YOUNG_GROWN_BYTES = 4 * 2 ** 20;
+/**
+ * Collections that may follow one that left the young generation grown, each `minGapMs` or more after the
+ * last, while the process stays idle. V8 shrinks new space only in a collection whose last ~5 s of
+ * allocation were slow (under ~1 MB/s) and not zero; a process still winding down a burst (a supervisor
+ * whose workers are closing and hibernating thousands of objects) can miss that window for several looks,
+ * and a young generation left grown is then kept for good (bench/RESULTS.md, issue 27, session memory-5).
+ */
+const YOUNG_RETRIES = 5;
 /** Old-generation bytes committed but free beyond which a compacting collection is worth its copying. */
 const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
@@ -104,8 +112,8 @@ export class IdleCollector {
   /** Young generation committed after the last collection (or at start). */
   #youngAfter = 0;
   #lastAt = Number.NEGATIVE_INFINITY;
-  /** One more collection is allowed for a young generation the last one left grown. */
-  #youngRetry = false;
+  /** Collections still allowed for a young generation the last one left grown (YOUNG_RETRIES). */
+  #youngRetries = 0;
   readonly #youngGrowth: boolean;
   /** Start-up not yet collected (with `afterStart`). */
   #startup: boolean;
@@ -168,15 +176,17 @@ export class IdleCollector {
     const heap = this.#heap();
     const released = this.#o.releases() - this.#releasesAt;
     const grown = heap.used - this.#heapAfter > Math.max(GROWTH_BYTES, this.#heapAfter / 5);
-    const young = this.#youngRetry && heap.youngCommitted > YOUNG_GROWN_BYTES;
+    const young = this.#youngRetries > 0 && heap.youngCommitted > YOUNG_GROWN_BYTES;
     // A burst V8 scavenged as it went (a supervisor handing connections on) leaves little old-generation
     // growth but a young generation grown to its maximum, which an idle process keeps for good.
     const youngGrew = this.#youngGrowth && heap.youngCommitted > Math.max(YOUNG_GROWN_BYTES, this.#youngAfter);
-    if (released < this.#o.releasesThreshold && !grown && !young && !youngGrew && !this.#startup) return null;
-    return this.#run(heap);
+    const burst = released >= this.#o.releasesThreshold || grown || youngGrew || this.#startup;
+    if (!burst && !young) return null;
+    return this.#run(heap, !burst);
   }
 
-  #run(before: HeapFigures): Collection {
+  /** `retry`: run only for a young generation a previous collection left grown. */
+  #run(before: HeapFigures, retry: boolean): Collection {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     this.#collect(false);
@@ -201,9 +211,11 @@ export class IdleCollector {
     this.#heapAfter = after.used;
     this.#youngAfter = after.youngCommitted;
     // V8 shrinks the young generation only when allocation was slow over its last few seconds: a
-    // collection right after a burst may leave it grown, and one more (once) a few seconds on frees it.
-    this.#youngRetry = !this.#youngRetry && after.youngCommitted > YOUNG_GROWN_BYTES;
+    // collection right after a burst may leave it grown, and a few more, spaced, while idle free it.
+    if (after.youngCommitted <= YOUNG_GROWN_BYTES) this.#youngRetries = 0;
+    else this.#youngRetries = retry ? this.#youngRetries - 1 : YOUNG_RETRIES;
     this.#o.logger.debug("Idle: collected garbage", {
+      pid: process.pid,
       ms: Math.round(ms),
       cpuMs: Math.round(cpuMs),
       compacted,

@@ -45,16 +45,24 @@ async function main(argv: string[], host: RunHost): Promise<void> {
   if (args.command === "backup") return (await import("./backup/backup-command.ts")).runBackup(args);
   if (args.command === "restore") return (await import("./backup/backup-command.ts")).runRestore(args);
   const command = args.command;
+  const preparation = process.env.TORPOR_CLUSTER_PREPARATION;
+  if (preparation !== undefined) return (await import("./cluster/preparation-child.ts")).runPreparation(args, JSON.parse(preparation));
   if (process.env.TORPOR_CLUSTER_WORKER !== undefined) return (await import("./cluster/worker.ts")).runWorker({ ...args, command }, host);
   // `torpor dev` reloads on save: a supervisor with one worker, reloaded as a cluster is (dev/dev-server.ts).
   if (command === "dev" && args.watch) return (await import("./dev/dev-server.ts")).runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {
-    const torpor = (await import("./serve-settings.ts")).serveSettings(args, process.cwd()).config.torpor;
-    const workers = args.workers ?? torpor.workers ?? availableParallelism();
+    const [script, argv] = [process.argv[1]!, process.argv.slice(2)];
+    // A process that may become a supervisor reads its settings in a preparation process (cluster/preparation.ts):
+    // the config's validation loads most of what a process would hold, and a supervisor keeps only the outcome.
+    const settings =
+      args.workers === 1 && args.cluster === undefined
+        ? (await import("./cluster/preparation-child.ts")).clusterSettings(args, process.cwd())
+        : await (await import("./cluster/preparation.ts")).settingsApart(script, argv);
+    const workers = args.workers ?? settings.torpor.workers ?? availableParallelism();
     // One process needs no supervisor: `--workers 1` is today's single process. A node of several machines always
     // has one: it holds the node's lease, and never runs user code that could delay a renewal.
-    if (workers > 1 || (args.cluster ?? torpor.cluster) !== undefined)
-      return (await import("./cluster/start.ts")).runCluster(args, workers, process.argv[1]!, process.argv.slice(2));
+    if (workers > 1 || (args.cluster ?? settings.torpor.cluster) !== undefined)
+      return (await import("./cluster/start.ts")).runCluster(args, settings, workers, script, argv);
   }
   const worker = await (await import("./serve.ts")).startWorker({ ...args, command });
   const { logger } = worker;

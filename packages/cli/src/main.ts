@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { HELP, parseCliArgs } from "./args.ts";
+import { parseCliArgs } from "./args.ts";
 import { CliError } from "./errors.ts";
 // Each command's modules are imported when it runs: a cluster worker never loads the supervisor's, nor
 // the supervisor the Worker runtime's bindings (every process pays for what it loads).
@@ -33,7 +33,7 @@ async function main(argv: string[], host: RunHost): Promise<void> {
   if (argv[0] === "d1") return (await import("./d1-command.ts")).runD1(argv.slice(1));
   const args = parseCliArgs(argv);
   if (args.command === "help") {
-    process.stdout.write(HELP);
+    process.stdout.write((await import("./help.ts")).HELP);
     return;
   }
   if (args.command === "version") {

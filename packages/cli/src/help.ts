@@ -75,7 +75,6 @@ Other:
   -v, --version               show the version
 `;
 
-
 /** The default of a limit: the Runtime's. */
 export function defaultOf(row: LimitRow): number {
   const defaults = runtimeDefaults();

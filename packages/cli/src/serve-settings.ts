@@ -6,7 +6,6 @@
 import { dirname, join, resolve } from "node:path";
 import type { CliArgs } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
-import { CliError } from "./errors.ts";
 import { defaultModuleRules } from "./module-rules.ts";
 
 const EMPTY_CONFIG: WorkerConfig = {

@@ -109,7 +109,11 @@ describe("the same messages from a worker to its supervisor", () => {
 });
 
 describe("the other messages a worker sends its supervisor", () => {
-  const refs = [[{}, { id: 3 }], [{ a: 1 }, { disposed: true }], [{}, { durable: { namespace: "N", id: "b".repeat(64) } }]];
+  const refs = [
+    [{}, { id: 3 }],
+    [{ a: 1 }, { disposed: true }],
+    [{}, { durable: { namespace: "N", id: "b".repeat(64) } }],
+  ];
   const control: Array<Record<string, unknown>> = [
     { t: "ready" },
     { t: "failed", error },

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { parseCliArgs } from "./args.ts";
+import type { StartPreparation } from "./cluster/preparation.ts";
 import { CliError } from "./errors.ts";
 // Each command's modules are imported when it runs: a cluster worker never loads the supervisor's, nor
 // the supervisor the Worker runtime's bindings (every process pays for what it loads).
@@ -52,17 +52,16 @@ async function main(argv: string[], host: RunHost): Promise<void> {
   if (command === "dev" && args.watch) return (await import("./dev/dev-server.ts")).runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {
     const [script, argv] = [process.argv[1]!, process.argv.slice(2)];
-    // A process that may become a supervisor reads its settings in a preparation process (cluster/preparation.ts):
-    // the config's validation loads most of what a process would hold, and a supervisor keeps only the outcome.
-    const settings =
+    const preparation = await import("./cluster/preparation.ts");
+    // A process that may become a supervisor reads its settings, and bundles the Worker, in a preparation process
+    // (cluster/preparation.ts): the config's validation and esbuild are most of what a process would hold, and a
+    // supervisor keeps only the outcome. With `--workers 1` and no `--cluster` this is one process: it reads them here.
+    const prepared: StartPreparation =
       args.workers === 1 && args.cluster === undefined
-        ? (await import("./cluster/preparation-child.ts")).clusterSettings(args, process.cwd())
-        : await (await import("./cluster/preparation.ts")).settingsApart(script, argv);
-    const workers = args.workers ?? settings.torpor.workers ?? availableParallelism();
-    // One process needs no supervisor: `--workers 1` is today's single process. A node of several machines always
-    // has one: it holds the node's lease, and never runs user code that could delay a renewal.
-    if (workers > 1 || (args.cluster ?? settings.torpor.cluster) !== undefined)
-      return (await import("./cluster/start.ts")).runCluster(args, settings, workers, script, argv);
+        ? { settings: (await import("./cluster/preparation-child.ts")).clusterSettings(args, process.cwd()), bundle: null }
+        : await preparation.startApart(script, argv);
+    const { workers, supervised } = preparation.clusterWorkers(args, prepared.settings.torpor);
+    if (supervised) return (await import("./cluster/start.ts")).runCluster(args, prepared, workers, script, argv);
   }
   const worker = await (await import("./serve.ts")).startWorker({ ...args, command });
   const { logger } = worker;

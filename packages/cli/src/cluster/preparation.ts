@@ -7,8 +7,10 @@
  * same flags, config and working directory, and its errors are the ones the supervisor would have thrown.
  */
 import { fork } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { TorporError } from "@torpor/core/errors";
 import type { TorporErrorCode } from "@torpor/core";
+import type { CliArgs } from "../args.ts";
 import type { TorporSection } from "../config.ts";
 import { processBundleDir } from "../bundle-dir.ts";
 import { CliError, type CliErrorCode } from "../errors.ts";
@@ -17,8 +19,11 @@ import type { WireError } from "./wire.ts";
 /** The env variable that makes the CLI a preparation process; its value is the Preparation, as JSON. */
 export const PREPARATION_ENV = "TORPOR_CLUSTER_PREPARATION";
 
-/** What a preparation process is asked for: the settings, or a bundle written into `outDir`. */
-export type Preparation = { what: "settings" } | { what: "bundle"; outDir: string };
+/**
+ * What a preparation process is asked for: at start, the settings and (when they make this process a
+ * supervisor) the first bundle, in one process; at a reload, a bundle. Bundles are written into `outDir`.
+ */
+export type Preparation = { what: "start"; outDir: string } | { what: "bundle"; outDir: string };
 
 /** What a supervisor uses of the flags and the config (serve-settings.ts has the whole). */
 export interface ClusterSettings {
@@ -33,14 +38,42 @@ export interface ClusterSettings {
 /** A preparation process's one message. */
 export type PreparationReply = { ok: true; value: unknown } | { ok: false; error: WireError };
 
-/** The settings, read in a preparation process. */
-export function settingsApart(script: string, argv: string[]): Promise<ClusterSettings> {
-  return prepareApart(script, argv, { what: "settings" }) as Promise<ClusterSettings>;
+/** A bundle's outcome: the environment that hands it to the workers, or the error the build threw. */
+export type BundleOutcome = { ok: true; env: Record<string, string> } | { ok: false; error: WireError };
+
+/** What a start prepares: the settings, and the first bundle when a cluster follows (null: one process, it bundles itself). */
+export interface StartPreparation {
+  settings: ClusterSettings;
+  bundle: BundleOutcome | null;
 }
 
-/** A Supervisor's `prepare`: each start and reload bundles the Worker in a preparation process, into this process's bundle folder. */
-export function bundleApart(script: string, argv: string[]): () => Promise<Record<string, string>> {
-  return () => prepareApart(script, argv, { what: "bundle", outDir: processBundleDir() }) as Promise<Record<string, string>>;
+/** How many workers the flags and the config ask for, and whether they need a supervisor. */
+export function clusterWorkers(args: Pick<CliArgs, "workers" | "cluster">, torpor: TorporSection): { workers: number; supervised: boolean } {
+  const workers = args.workers ?? torpor.workers ?? availableParallelism();
+  // One process needs no supervisor: `--workers 1` is today's single process. A node of several machines always
+  // has one: it holds the node's lease, and never runs user code that could delay a renewal.
+  return { workers, supervised: workers > 1 || (args.cluster ?? torpor.cluster) !== undefined };
+}
+
+/** The settings and the first bundle, made in one preparation process. */
+export function startApart(script: string, argv: string[]): Promise<StartPreparation> {
+  return prepareApart(script, argv, { what: "start", outDir: processBundleDir() }) as Promise<StartPreparation>;
+}
+
+/**
+ * A Supervisor's `prepare`: each reload bundles the Worker in a preparation process, into this process's
+ * bundle folder; the start uses the bundle `first` made with the settings (its error, if it failed, thrown here
+ * as the start's own bundling would have).
+ */
+export function bundleApart(script: string, argv: string[], first: BundleOutcome | null): () => Promise<Record<string, string>> {
+  let prepared = first;
+  return async () => {
+    const outcome = prepared;
+    prepared = null;
+    if (outcome === null) return (await prepareApart(script, argv, { what: "bundle", outDir: processBundleDir() })) as Record<string, string>;
+    if (outcome.ok) return outcome.env;
+    throw rebuilt(outcome.error);
+  };
 }
 
 function prepareApart(script: string, argv: string[], preparation: Preparation): Promise<unknown> {
@@ -65,7 +98,7 @@ function prepareApart(script: string, argv: string[], preparation: Preparation):
 }
 
 /** The error the preparation process threw, as the supervisor would have thrown it: the same class, code and message. */
-function rebuilt(wire: WireError): Error {
+export function rebuilt(wire: WireError): Error {
   const error =
     wire.name === "CliError"
       ? new CliError(wire.code as CliErrorCode, wire.message)

@@ -31,9 +31,9 @@ import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { serveSupervisorAdmin, supervisorBasics } from "./supervised.ts";
 import { Supervisor } from "./supervisor.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
-import { bundleApart, type ClusterSettings } from "./preparation.ts";
+import { bundleApart, type StartPreparation } from "./preparation.ts";
 
-export async function runCluster(args: CliArgs, settings: ClusterSettings, workers: number, script: string, argv: string[]): Promise<void> {
+export async function runCluster(args: CliArgs, prepared: StartPreparation, workers: number, script: string, argv: string[]): Promise<void> {
   const logger = cliLogger(args);
   // A SIGHUP before the workers are up (a deploy racing a start) reloads once they are, instead of ending this process.
   let started = false;
@@ -46,6 +46,7 @@ export async function runCluster(args: CliArgs, settings: ClusterSettings, worke
     if (!started) logger.info("Reload requested while starting; reloading once started");
     reload();
   });
+  const { settings } = prepared;
   const { torpor, persistTo, ip } = settings;
   for (const warning of settings.warnings) logger.warn(warning);
   const moveTimeoutMs = args.moveTimeoutMs ?? torpor.moveTimeoutMs;
@@ -70,7 +71,7 @@ export async function runCluster(args: CliArgs, settings: ClusterSettings, worke
       workers,
       logger,
       timeouts,
-      prepare: bundleApart(script, argv),
+      prepare: bundleApart(script, argv, prepared.bundle),
       // The workers start holding no slot; the node's table reaches them once it joined (below).
       ...(cluster !== null
         ? { node: { url: cluster.url, durability: cluster.durability, table: unjoinedTable(cluster.nodeId), deadlines: cluster.deadlines.source } }

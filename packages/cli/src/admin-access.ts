@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
-import { TorporError } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 
 /** The header that lets a token-less (loopback) client make a state-changing request. */
 export const ADMIN_HEADER = "x-torpor-admin";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { HELP, parseCliArgs } from "./args.ts";
+import { parseCliArgs } from "./args.ts";
+import { HELP } from "./help.ts";
 
 describe("parseCliArgs", () => {
   it("parses wrangler-style flags, the entry and repeated --var", () => {

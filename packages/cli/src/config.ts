@@ -3,11 +3,11 @@ import { basename, dirname, resolve } from "node:path";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { BINDING_PLUGINS, bindingWarnings, boundNames, type BindingsConfig } from "@torpor/bindings/plugins";
-import { positiveInt } from "@torpor/core/storage";
+import { nonNegativeInt, positiveInt } from "@torpor/core/storage";
 import { z } from "zod";
 import { resolveCompatibility } from "@torpor/core";
 import { CliError } from "./errors.ts";
-import { configKeyOf, configSchemaOf, LIMITS, type LimitValues } from "./limits.ts";
+import { configKeyOf, LIMITS, type LimitRow, type LimitValues } from "./limits.ts";
 import { moduleRulesSchema, parseModuleRules, type ModuleRules } from "./module-rules.ts";
 import { queuesLine, workflowsLine } from "./not-provided.ts";
 
@@ -67,6 +67,12 @@ export interface WorkerConfig {
   moduleRules: ModuleRules;
   /** Keys present but unknown or unsupported, one message each. */
   warnings: string[];
+}
+
+/** The config's schema of a limit (messages without a name: the config error names the key). */
+function configSchemaOf(row: LimitRow): z.ZodType<number> {
+  const base = row.min === 0 ? nonNegativeInt : positiveInt;
+  return row.max === undefined ? base : base.max(row.max.value, `must be at most ${row.max.value} (${row.max.why})`);
 }
 
 const className = z.string().regex(/^[A-Za-z_$][\w$]*$/, "must be a JavaScript class name");

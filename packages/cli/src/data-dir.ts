@@ -3,7 +3,7 @@
  * first one's objects. One process, a cluster's supervisor (for all its workers) and `torpor dev` all take it here.
  */
 import type { Logger } from "@torpor/core";
-import { type DataDirLock, lockDataDirWhenFree } from "@torpor/storage-sqlite";
+import { type DataDirLock, lockDataDirWhenFree } from "@torpor/storage-sqlite/data-dir-lock";
 import { DEFAULT_CLUSTER_TIMEOUTS } from "./cluster/cluster-timeouts.ts";
 
 /**

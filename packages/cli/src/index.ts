@@ -1,7 +1,8 @@
 export { run } from "./main.ts";
 export { startWorker } from "./serve.ts";
 export type { RunningWorker } from "./serve.ts";
-export { parseCliArgs, HELP } from "./args.ts";
+export { parseCliArgs } from "./args.ts";
+export { HELP } from "./help.ts";
 export type { CliArgs, Command } from "./args.ts";
 export { findConfig, readConfig, parseConfig, validateConfig, CONFIG_FILES } from "./config.ts";
 export type { WorkerConfig, DurableObjectBinding, TorporSection } from "./config.ts";

@@ -1,8 +1,9 @@
 import { Runtime, silentLogger, type RuntimeOptions } from "@torpor/core";
 import { describe, expect, it } from "vitest";
-import { HELP, parseCliArgs } from "./args.ts";
+import { parseCliArgs } from "./args.ts";
 import { validateConfig } from "./config.ts";
-import { configKeyOf, defaultOf, flagOf, inProcessLimits, LIMITS, mergeLimits, runtimeLimits, type LimitRow } from "./limits.ts";
+import { defaultOf, HELP } from "./help.ts";
+import { configKeyOf, flagOf, inProcessLimits, LIMITS, mergeLimits, runtimeLimits, type LimitRow } from "./limits.ts";
 
 const minimal = { main: "src/index.ts", compatibility_date: "2025-06-01" };
 

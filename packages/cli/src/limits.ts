@@ -4,11 +4,10 @@
  * section (`max_connections`), `torpor --help`, the Runtime options that
  * `serve.ts` builds and the testing package's plugin all read it, instead
  * of restating each limit. The defaults are core's (the Runtime's option
- * schemas), shown in the help as they are.
+ * schemas), shown in the help as they are (help.ts). It imports nothing: a
+ * cluster supervisor parses its command line with it.
  */
-import { runtimeDefaults, type RuntimeOptions } from "@torpor/core";
-import { nonNegativeInt, positiveInt } from "@torpor/core/storage";
-import { z } from "zod";
+import type { RuntimeOptions } from "@torpor/core";
 
 /** One limit: its name (camelCase, as in `CliArgs` and `TorporSection`), where the Runtime takes it, its range and its help line. */
 export interface LimitRow {
@@ -88,22 +87,6 @@ export function configKeyOf(row: LimitRow): string {
   return row.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** The config's schema of a limit (messages without a name: the config error names the key). */
-export function configSchemaOf(row: LimitRow): z.ZodType<number> {
-  const base = row.min === 0 ? nonNegativeInt : positiveInt;
-  return row.max === undefined ? base : base.max(row.max.value, `must be at most ${row.max.value} (${row.max.why})`);
-}
-
-/** The command line's schema of a limit (a string coerced to a number; messages name the flag). */
-export function flagSchemaOf(row: LimitRow): z.ZodType<number> {
-  const flag = `--${flagOf(row)}`;
-  const base = z.coerce
-    .number({ message: `${flag} must be a number` })
-    .int(`${flag} must be a whole number`)
-    .min(row.min, `${flag} must be at least ${row.min}`);
-  return row.max === undefined ? base : base.max(row.max.value, `${flag} must be at most ${row.max.value} (${row.max.why})`);
-}
-
 /** Each limit from `first`, else from `second` (flags over the config). */
 export function mergeLimits(first: LimitValues, second: LimitValues): LimitValues {
   const out: LimitValues = {};
@@ -132,32 +115,4 @@ export function inProcessLimits(values: LimitValues): InProcessLimits {
   const out: Record<string, number | undefined> = {};
   for (const row of LIMITS) if (row.inProcess) out[row.name] = values[row.name];
   return out as InProcessLimits;
-}
-
-/** The default of a limit: the Runtime's. */
-export function defaultOf(row: LimitRow): number {
-  const defaults = runtimeDefaults();
-  const group = (row.group === "runtime" ? defaults : row.group === "limits" ? defaults.limits : defaults.server) as unknown as Record<string, number>;
-  return group[row.name]!;
-}
-
-/** The `--help` lines of the limits: flag, text, default (and ceiling), wrapped under the text's column. */
-export function limitsHelp(width = 100): string {
-  const column = 36;
-  const lines: string[] = [];
-  for (const row of LIMITS as readonly LimitRow[]) {
-    const head = `      --${flagOf(row)} <${row.unit}>`.padEnd(column);
-    const max = row.max === undefined ? "" : `, max ${row.max.value}`;
-    const words = `${row.help} (default ${defaultOf(row)}${max})`.split(" ");
-    let line = head;
-    for (const word of words) {
-      if (line.length > column && line.length + 1 + word.length > width) {
-        lines.push(line);
-        line = " ".repeat(column);
-      }
-      line += line.length === column ? word : ` ${word}`;
-    }
-    lines.push(line);
-  }
-  return lines.join("\n");
 }

@@ -6,7 +6,8 @@
  * object's `binding`/`object` id and `event` on lines about an object,
  * `durationMs`, an error with its `code` and `hint`.
  */
-import { consoleLogger, jsonLogger, type Logger } from "@torpor/core";
+import type { Logger } from "@torpor/core";
+import { consoleLogger, jsonLogger } from "@torpor/core/logger";
 import type { CliArgs } from "./args.ts";
 
 /** The logger a command writes with. */

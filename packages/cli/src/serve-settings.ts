@@ -6,7 +6,6 @@
 import { dirname, join, resolve } from "node:path";
 import type { CliArgs } from "./args.ts";
 import { findConfig, readConfig, type WorkerConfig } from "./config.ts";
-import { CliError } from "./errors.ts";
 import { defaultModuleRules } from "./module-rules.ts";
 
 const EMPTY_CONFIG: WorkerConfig = {
@@ -40,12 +39,4 @@ export function serveSettings(args: CliArgs, cwd: string): ServeSettings {
   return { configPath, config, persistTo, port: args.port ?? config.dev.port ?? 8787, ip: args.ip ?? config.dev.ip ?? "127.0.0.1" };
 }
 
-/** A listen error the user can fix, as one line naming the flag. */
-export function listenError(error: unknown, flag: string): unknown {
-  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e.code === "EADDRINUSE")
-    return new CliError("ERR_CLI_USAGE", `Port ${e.port} on ${e.address} is in use; pick another with ${flag} (0 picks a free one).`);
-  if (e.code === "EADDRNOTAVAIL" || e.code === "EACCES")
-    return new CliError("ERR_CLI_USAGE", `Cannot listen on ${e.address}:${e.port} (${e.code}); check ${flag} and the address.`);
-  return error;
-}
+export { listenError } from "./listen-error.ts";

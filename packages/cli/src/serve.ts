@@ -6,7 +6,7 @@ import type { HostDirectory } from "@torpor/core/cluster";
 import { sqliteStorage, type DataDirLock, type SqliteStorageProvider } from "@torpor/storage-sqlite";
 import { adminToken as adminTokenOf, checkAdminExposure } from "./admin-access.ts";
 import { holdDataDir } from "./data-dir.ts";
-import { startAdmin, type AdminServer } from "./admin.ts";
+import type { AdminServer } from "./admin.ts";
 import type { CliArgs, Command } from "./args.ts";
 import type { WorkerConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
@@ -210,6 +210,8 @@ async function startLocked(
   let admin: AdminServer | null = null;
   if (args.adminPort !== undefined && cluster === undefined) {
     try {
+      // Loaded only when asked for: the dashboard and the metrics page are not a worker's to hold otherwise.
+      const { startAdmin } = await import("./admin.ts");
       admin = await startAdmin(runtime, { port: args.adminPort, host: args.adminIp, logger, token: adminToken, lock, dataDir: join(persistTo, "do") });
     } catch (error) {
       await runtime.close();

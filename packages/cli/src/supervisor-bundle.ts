@@ -16,14 +16,20 @@ import { BUNDLE_ENV, bundleWorker, type WorkerBundle } from "./worker-bundle.ts"
  * rules may have changed), bundles the entry, and returns the environment that
  * hands the bundle to the workers. `onBundle` sees each bundle (`torpor dev`
  * watches its inputs). With no entry, or one that does not exist, it hands
- * nothing down: the workers report the error as a single process would.
+ * nothing down: the workers report the error as a single process would. `outDir`: where the bundle goes
+ * (by default a folder of this process's own; a preparation process writes into its supervisor's).
  */
-export function bundleForWorkers(args: CliArgs, cwd: string, onBundle?: (bundle: WorkerBundle) => void): () => Promise<Record<string, string>> {
+export function bundleForWorkers(
+  args: CliArgs,
+  cwd: string,
+  onBundle?: (bundle: WorkerBundle) => void,
+  outDir?: string,
+): () => Promise<Record<string, string>> {
   return async (): Promise<Record<string, string>> => {
     const { config } = serveSettings(args, cwd);
     const entry = args.entry !== undefined ? resolve(cwd, args.entry) : config.main;
     if (entry === undefined || !existsSync(entry)) return {};
-    const bundle = await bundleWorker(entry, { moduleRules: config.moduleRules, cwd });
+    const bundle = await bundleWorker(entry, { moduleRules: config.moduleRules, cwd, ...(outDir !== undefined ? { outDir } : {}) });
     onBundle?.(bundle);
     return { [BUNDLE_ENV]: JSON.stringify(bundle) };
   };

@@ -13,12 +13,12 @@
  * the bundle. Stack traces point into the sources through an inline source map.
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CLOUDFLARE_MODULES, cloudflareModuleNotProvided } from "@torpor/core";
 import type { Plugin } from "esbuild";
+import { processBundleDir } from "./bundle-dir.ts";
 import { CliError } from "./errors.ts";
 import { matchModuleRule, moduleSource, removedRuleMessage, type ModuleRules } from "./module-rules.ts";
 
@@ -57,19 +57,8 @@ const CLI_DIR = fileURLToPath(new URL(".", import.meta.url));
 const MISSING_NAMESPACE = "torpor-not-provided";
 const RULE_NAMESPACE = "torpor-module-rule";
 
-let privateDir: string | null = null;
 /** Builds under way in this process (esbuild's service stops when none is). */
 let building = 0;
-
-/** A folder of this process's own, removed when it exits. */
-function processBundleDir(): string {
-  if (privateDir === null) {
-    const dir = mkdtempSync(join(tmpdir(), "torpor-worker-"));
-    privateDir = dir;
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return privateDir;
-}
 
 /**
  * Bundles the Worker at `entry` into one ES module file (and its source map). A Worker that does not build

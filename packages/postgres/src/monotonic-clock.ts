@@ -4,7 +4,7 @@
  * machine, so a deadline computed by the supervisor means the same instant in
  * its workers.
  */
-import { systemClock, type Clock } from "@torpor/core";
+import { systemClock, type Clock } from "@torpor/core/clock";
 
 /** Milliseconds on the machine's monotonic clock. */
 export function monotonicNow(): number {

@@ -20,7 +20,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { TorporError } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 import { isBusy } from "./sqlite-busy.ts";
 
 /** A held data-directory lock. */

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "@torpor/core";
-import { backupAlarmIndex, type BackupReport } from "@torpor/storage-sqlite";
+import type { BackupReport } from "@torpor/storage-sqlite";
 
 /** The folder of backup requests and their copies, inside the data directory. */
 export function backupsDir(persistTo: string): string {
@@ -61,6 +61,8 @@ export async function copyBackup(persistTo: string, stage: string, copyObjects: 
   const dest = join(stage, "do");
   mkdirSync(dest, { recursive: true });
   const report = await copyObjects(dest);
+  // Loaded on the first backup: a supervisor that is never asked for one does not load the storage package.
+  const { backupAlarmIndex } = await import("@torpor/storage-sqlite");
   backupAlarmIndex(join(persistTo, "do"), join(dest, "_alarms.sqlite"));
   return report;
 }

@@ -19,7 +19,7 @@
  * request body the path its first credit came on. Credits and cancels may take
  * either (`direct: null`).
  */
-import { TorporError } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 import type { FromWorker } from "./ipc.ts";
 import { decodeError, encodeError, type WireError } from "./wire.ts";
 

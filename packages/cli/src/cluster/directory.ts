@@ -22,7 +22,8 @@ import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import type { RpcReferences } from "./rpc-references.ts";
 import { handOffUpgrade } from "./sockets.ts";
 import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
-import { decodeError, decodeResponse, encodeRequest, ownerExitedError, type WireError, type WireResponse } from "./wire.ts";
+import { decodeError, encodeRequest, ownerExitedError, type WireError, type WireResponse } from "./wire.ts";
+import { decodeResponse } from "./wire-response.ts";
 
 /** A routed fetch's response as it arrived, with its body stream opened. */
 type ReceivedResponse = WireResponse & { stream: ReadableStream<Uint8Array> | null };

@@ -9,82 +9,88 @@
  * Envelopes are checked exactly (types, integer ranges, a 64-hex id for a
  * routed call's object); payloads that only the receiving worker reads (RPC
  * values, metrics) are passed on as they are. The routed messages, the hot
- * ones, are checked by hand (routed-message-checks.ts); the rest with zod.
+ * ones, are checked by routed-message-checks.ts; the rest by their shapes
+ * here, from the same field checks (message-checks.ts), with no schema library.
  */
-import { z } from "zod";
 import type { FromWorker } from "./ipc.ts";
-import { referenceSchemas } from "./reference-messages.ts";
-import { isId, isObjectKey, isWireError, ROUTED_TYPES, routedMessageReason } from "./routed-message-checks.ts";
+import {
+  arrayOf,
+  isAnything,
+  isBoolean,
+  isBytes,
+  isCount,
+  isId,
+  isInteger,
+  isNumber,
+  isObjectKey,
+  isRecord,
+  isString,
+  isWireError,
+  oneOf,
+  optional,
+  type Shape,
+  shaped,
+  shapeReason,
+} from "./message-checks.ts";
+import { REFERENCE_SHAPES } from "./reference-messages.ts";
+import { ROUTED_TYPES, routedMessageReason } from "./routed-message-checks.ts";
 import type { ChannelMessage } from "./worker-channels.ts";
 
-const serial = z.number().int().positive();
-const rid = z.number().int().positive();
-const bytes = z.instanceof(Uint8Array);
-// Written once, in routed-message-checks.ts, for the routed messages and these alike.
-const key = z.custom<unknown>(isObjectKey, "not a valid object key");
-const wireError = z.custom<{ name: string; message: string }>(isWireError, "not a valid error");
-const upgradeHead = z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.undefined()])) });
-const moved = z.object({
-  key,
-  tags: z.array(z.string()).nullable(),
-  attachment: z.unknown().optional(),
-  autoResponseAt: z.number(),
-  protocol: z.string(),
-  unparsed: bytes,
+const headerValue = (v: unknown) => v === undefined || typeof v === "string" || (Array.isArray(v) && v.every(isString));
+const upgradeHead = shaped({ method: isString, url: isString, headers: (v) => isRecord(v) && Object.values(v).every(headerValue) });
+const moved = shaped({
+  key: isObjectKey,
+  tags: (v) => v === null || arrayOf(isString)(v),
+  autoResponseAt: isNumber,
+  protocol: isString,
+  unparsed: isBytes,
 });
-const slots = z.array(z.number().int().min(0).max(255));
+const slots = arrayOf((v) => isInteger(v) && (v as number) >= 0 && (v as number) <= 255);
+const healthCheck = shaped({ name: oneOf("lock", "workers", "storage"), ok: isBoolean, detail: isString });
 
-/** What a worker sends its supervisor, but for the routed messages (ROUTED_TYPES), checked by hand. */
-const schema = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("ready") }),
-  z.object({ t: z.literal("failed"), error: wireError }),
-  ...referenceSchemas,
-  z.object({ t: z.literal("upgrade"), to: serial, token: rid, req: upgradeHead, head: bytes }),
-  z.object({ t: z.literal("abandon"), to: serial, token: rid }),
-  z.object({ t: z.literal("socket"), moved }),
-  z.object({ t: z.literal("auto-response"), key, request: z.string(), response: z.string() }),
-  z.object({ t: z.literal("released"), slots, sockets: z.number().int().min(0), closed: z.number().int().min(0) }),
-  z.object({ t: z.literal("stats-reply"), rid, metrics: z.unknown().optional(), objects: z.array(z.unknown()) }),
-  z.object({ t: z.literal("hibernate-reply"), rid, status: z.number().int(), body: z.unknown().optional() }),
-  z.object({ t: z.literal("drained"), rid, objects: z.number().int().min(0) }),
-  z.object({
-    t: z.literal("health-reply"),
-    rid,
-    checks: z.array(z.object({ name: z.enum(["lock", "workers", "storage"]), ok: z.boolean(), detail: z.string() })),
-  }),
-  z.object({ t: z.literal("imports"), urls: z.array(z.string()) }),
-  z.object({
-    t: z.literal("backup-reply"),
-    rid,
-    ok: z.boolean(),
-    objects: z.number().int().min(0).optional(),
-    bytes: z.number().int().min(0).optional(),
-    error: z.string().optional(),
-  }),
-]);
+/** What a worker sends its supervisor, by type, but for the routed messages (ROUTED_TYPES), checked by hand. */
+const SHAPES: Readonly<Record<string, Shape>> = {
+  ready: {},
+  failed: { error: isWireError },
+  ...REFERENCE_SHAPES,
+  upgrade: { to: isId, token: isId, req: upgradeHead, head: isBytes },
+  abandon: { to: isId, token: isId },
+  socket: { moved },
+  "auto-response": { key: isObjectKey, request: isString, response: isString },
+  released: { slots, sockets: isCount, closed: isCount },
+  "stats-reply": { rid: isId, metrics: isAnything, objects: Array.isArray },
+  "hibernate-reply": { rid: isId, status: isInteger },
+  drained: { rid: isId, objects: isCount },
+  "health-reply": { rid: isId, checks: arrayOf(healthCheck) },
+  imports: { urls: arrayOf(isString) },
+  "backup-reply": { rid: isId, ok: isBoolean, objects: optional(isCount), bytes: optional(isCount), error: optional(isString) },
+};
 
 type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+const isMessage = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 
 /** The message if it is one a worker may send, else the reason it is not. */
 export function parseFromWorker(message: unknown): Parsed<FromWorker> {
-  if (isRecord(message) && ROUTED_TYPES.has(message.t)) {
+  if (!isMessage(message) || Array.isArray(message)) return { ok: false, reason: "(message): not an object" };
+  if (ROUTED_TYPES.has(message.t)) {
     const reason = routedMessageReason(message, true);
     return reason === null ? { ok: true, message: message as FromWorker } : { ok: false, reason };
   }
-  const result = schema.safeParse(message);
-  if (!result.success) return failure(result.error);
-  const m = result.data;
+  const shape = typeof message.t === "string" && Object.hasOwn(SHAPES, message.t) ? SHAPES[message.t] : undefined;
+  if (shape === undefined) return { ok: false, reason: `t: an unknown message type (${String(message.t)})` };
+  const reason = shapeReason(message, shape);
+  if (reason !== null) return { ok: false, reason };
+  const m = message as FromWorker;
   if (m.t === "ref-reply" && !m.ok && m.error === undefined) return { ok: false, reason: "a failed reply without its error" };
   if (m.t === "backup-reply" && (m.ok ? m.objects === undefined || m.bytes === undefined : m.error === undefined))
     return { ok: false, reason: m.ok ? "a backup reply without its counts" : "a failed backup reply without its error" };
-  return { ok: true, message: message as FromWorker };
+  return { ok: true, message: m };
 }
 
 /** The message if it is one a worker may send another on their direct channel, else the reason it is not. */
 export function parseChannelMessage(message: unknown): Parsed<ChannelMessage> {
-  if (!isRecord(message)) return { ok: false, reason: "not an object" };
+  if (!isMessage(message)) return { ok: false, reason: "not an object" };
   let reason: string | null;
   switch (message.t) {
     case "not-here":
@@ -98,9 +104,4 @@ export function parseChannelMessage(message: unknown): Parsed<ChannelMessage> {
       reason = ROUTED_TYPES.has(message.t) ? routedMessageReason(message, false) : `an unknown message type (${String(message.t)})`;
   }
   return reason === null ? { ok: true, message: message as ChannelMessage } : { ok: false, reason };
-}
-
-function failure(error: z.ZodError): { ok: false; reason: string } {
-  const issue = error.issues[0]!;
-  return { ok: false, reason: `${issue.path.join(".") || "(message)"}: ${issue.message}` };
 }

@@ -3,7 +3,7 @@
  * apart from node-membership.ts, which loads the PostgreSQL client: a
  * supervisor imports that only once it joins (start.ts).
  */
-import { SLOT_COUNT } from "@torpor/core/cluster";
+import { SLOT_COUNT } from "@torpor/core/slots";
 import type { NodeTable } from "./node-membership.ts";
 
 /** The table of a node that has not joined yet: no slot, and a deadline already past (nothing may leave). */

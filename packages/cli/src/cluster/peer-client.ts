@@ -20,7 +20,7 @@ import { connect, type Socket } from "node:net";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { deserialize, serialize } from "node:v8";
-import { TorporError } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 import type { ObjectKey } from "@torpor/core/storage";
 import { monotonicNow } from "@torpor/postgres/clock";
 import type { CallOp } from "./ipc.ts";

@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { deserialize, serialize } from "node:v8";
-import { slotOf } from "@torpor/core/cluster";
+import { slotOf } from "@torpor/core/slots";
 import type { Logger } from "@torpor/core";
 import type { PeerCall, PeerRedirect, PeerReply } from "./peer-client.ts";
 import type { NodeTable } from "./node-membership.ts";

@@ -6,8 +6,8 @@
  * to a process by its serial, as replies are; the supervisor relays them,
  * and answers a call to a process that has exited itself.
  */
-import { z } from "zod";
 import type { WireRefs } from "@torpor/core/cluster";
+import { arrayOf, isBoolean, isId, isString, isWireError, isWireRefs, oneOf, optional, type Shape } from "./message-checks.ts";
 import type { WireError } from "./wire.ts";
 
 /** A call (`op` "call") or read ("get") along `path` from entry `ref` of the receiver's export table. */
@@ -41,43 +41,20 @@ export type ReferenceFromWorker = ReferenceMessage & { to: number };
 /** Supervisor → worker: `from` names the sender (0: the supervisor, answering for a process that is gone). */
 export type ReferenceToWorker = ReferenceMessage & { from: number };
 
-const id = z.number().int().positive();
-const serial = z.number().int().positive();
-const wireError = z.object({ name: z.string(), message: z.string(), code: z.string().optional(), stack: z.string().optional() });
-
-/** A reference's entry in a message (WireRef). */
-const wireRef = z.union([
-  z.object({ id }),
-  z.object({ disposed: z.literal(true) }),
-  z.object({ durable: z.object({ namespace: z.string().min(1), id: z.string().regex(/^[0-9a-f]{64}$/), name: z.string().optional() }) }),
-]);
-
-/** The `refs` list of a message: placeholders (objects of the message) and what each stands for. */
-export const wireRefsSchema = z.array(z.tuple([z.object({}), wireRef]));
-
-/** The schemas of the reference messages a worker sends (ipc-validation.ts adds them to its union). */
-export const referenceSchemas = [
-  z.object({
-    t: z.literal("ref-call"),
-    to: serial,
-    rid: id,
-    ref: id,
-    path: z.array(z.string()),
-    op: z.enum(["call", "get"]),
-    args: z.array(z.unknown()),
-    refs: wireRefsSchema.optional(),
-  }),
-  z.object({
-    t: z.literal("ref-reply"),
-    to: serial,
-    rid: id,
-    ok: z.boolean(),
-    value: z.unknown().optional(),
-    refs: wireRefsSchema.optional(),
-    error: wireError.optional(),
-  }),
-  z.object({ t: z.literal("ref-release"), to: serial, ids: z.array(id).min(1) }),
-] as const;
+/** The shapes of the reference messages a worker sends, by type (ipc-validation.ts checks them with its own). */
+export const REFERENCE_SHAPES: Readonly<Record<string, Shape>> = {
+  "ref-call": {
+    to: isId,
+    rid: isId,
+    ref: isId,
+    path: arrayOf(isString),
+    op: oneOf("call", "get"),
+    args: Array.isArray,
+    refs: optional(isWireRefs),
+  },
+  "ref-reply": { to: isId, rid: isId, ok: isBoolean, refs: optional(isWireRefs), error: optional(isWireError) },
+  "ref-release": { to: isId, ids: arrayOf(isId, 1) },
+};
 
 /** Where the supervisor finds a process by serial. */
 interface Processes {

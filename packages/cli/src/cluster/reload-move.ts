@@ -11,7 +11,7 @@
  * in-flight HTTP requests (their routed replies still reach it: they are
  * addressed to it, not to its index) and exits.
  */
-import { TorporError } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 import type { Supervisor } from "./supervisor.ts";
 import type { WorkerProcess } from "./worker-process.ts";
 

@@ -5,32 +5,16 @@
  * one reply per cross-worker request), so they are checked by hand: a zod
  * parse of a routed call costs several microseconds more per message than
  * these few comparisons, and it would be paid twice on a relayed call.
- * ipc-validation.ts uses them for both channels, and builds its schemas of the
- * other messages on `isObjectKey` and `isWireError` so that each shape is
- * written once.
+ * ipc-validation.ts uses them for both channels, and checks the other
+ * messages with the same field checks (message-checks.ts), so that each shape
+ * is written once.
  */
-import { wireRefsSchema } from "./reference-messages.ts";
+import { isCount as isSeq, isId, isObject, isObjectKey, isWireError, isWireRefs, optionalString } from "./message-checks.ts";
+
+export { isId, isObjectKey, isWireError } from "./message-checks.ts";
 
 /** The message types checked here. */
 export const ROUTED_TYPES: ReadonlySet<unknown> = new Set(["call", "reply", "body-chunk", "body-end", "body-credit", "body-cancel"]);
-
-const HEX64 = /^[0-9a-f]{64}$/;
-
-/** A positive safe integer: request and stream ids, process serials, credit. */
-export const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
-const isSeq = (v: unknown): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
-const optionalString = (v: unknown): boolean => v === undefined || typeof v === "string";
-
-/** An object's key: a non-empty namespace, a 64-hex id, a name when it has one. */
-export function isObjectKey(v: unknown): boolean {
-  return isObject(v) && typeof v.namespace === "string" && v.namespace !== "" && typeof v.id === "string" && HEX64.test(v.id) && optionalString(v.name);
-}
-
-/** An error as wire.ts sends it: name and message, and code and stack when present, all strings. */
-export function isWireError(v: unknown): boolean {
-  return isObject(v) && typeof v.name === "string" && typeof v.message === "string" && optionalString(v.code) && optionalString(v.stack);
-}
 
 const isHeader = (h: unknown): boolean => Array.isArray(h) && h.length === 2 && typeof h[0] === "string" && typeof h[1] === "string";
 
@@ -40,9 +24,7 @@ function isRequest(v: unknown): boolean {
   return v.body === null || (isObject(v.body) && isId(v.body.stream));
 }
 
-// Reference tables are rare (only calls that pass stubs or functions): their schema is zod's, run only when present.
-const refsReason = (v: unknown, what: string): string | null =>
-  v === undefined || wireRefsSchema.safeParse(v).success ? null : `${what} with invalid references`;
+const refsReason = (v: unknown, what: string): string | null => (v === undefined || isWireRefs(v) ? null : `${what} with invalid references`);
 
 function callReason(m: Record<string, unknown>): string | null {
   if (!isId(m.rid)) return "a call without its rid";

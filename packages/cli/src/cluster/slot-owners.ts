@@ -7,7 +7,7 @@
  * `ERR_OBJECT_UNAVAILABLE` instead of waiting for good.
  */
 import type { Clock, TimerHandle } from "@torpor/core";
-import { SLOT_COUNT } from "@torpor/core/cluster";
+import { SLOT_COUNT } from "@torpor/core/slots";
 import type { ToWorker } from "./ipc.ts";
 
 /** A routed call waiting for its slot's owner. */

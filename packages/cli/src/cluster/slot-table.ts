@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SLOT_COUNT } from "@torpor/core/cluster";
+import { SLOT_COUNT } from "@torpor/core/slots";
 
 /** `slots[s]` is the index of the worker owning slot `s`. */
 export interface SlotTable {

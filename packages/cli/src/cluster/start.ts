@@ -17,9 +17,9 @@ import { join } from "node:path";
 import type { Logger } from "@torpor/core";
 import type { CliArgs } from "../args.ts";
 import { cliLogger } from "../logging.ts";
-import { listenError, serveSettings } from "../serve-settings.ts";
+import { listenError } from "../listen-error.ts";
 import { stopOnSignals } from "../shutdown.ts";
-import { IdleCollector } from "@torpor/core/cluster";
+import { IdleCollector } from "@torpor/core/idle-collector";
 import { holdDataDir } from "../data-dir.ts";
 import type { ClusterTimeouts } from "./cluster-timeouts.ts";
 import { DeadlineFile } from "./node-deadline-file.ts";
@@ -31,9 +31,9 @@ import { removeSupervisorPid, writeSupervisorPid } from "./pid-file.ts";
 import { serveSupervisorAdmin, supervisorBasics } from "./supervised.ts";
 import { Supervisor } from "./supervisor.ts";
 import { serveBackupRequests } from "../backup/backup-requests.ts";
-import { bundleForWorkers } from "../supervisor-bundle.ts";
+import { bundleApart, type StartPreparation } from "./preparation.ts";
 
-export async function runCluster(args: CliArgs, workers: number, script: string, argv: string[]): Promise<void> {
+export async function runCluster(args: CliArgs, prepared: StartPreparation, workers: number, script: string, argv: string[]): Promise<void> {
   const logger = cliLogger(args);
   // A SIGHUP before the workers are up (a deploy racing a start) reloads once they are, instead of ending this process.
   let started = false;
@@ -46,11 +46,11 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     if (!started) logger.info("Reload requested while starting; reloading once started");
     reload();
   });
-  const settings = serveSettings(args, process.cwd());
-  const { config, persistTo, ip } = settings;
-  for (const warning of config.warnings) logger.warn(warning);
-  const moveTimeoutMs = args.moveTimeoutMs ?? config.torpor.moveTimeoutMs;
-  const routeTimeoutMs = args.routeTimeoutMs ?? config.torpor.routeTimeoutMs;
+  const { settings } = prepared;
+  const { torpor, persistTo, ip } = settings;
+  for (const warning of settings.warnings) logger.warn(warning);
+  const moveTimeoutMs = args.moveTimeoutMs ?? torpor.moveTimeoutMs;
+  const routeTimeoutMs = args.routeTimeoutMs ?? torpor.routeTimeoutMs;
   const timeouts: Partial<ClusterTimeouts> = {
     ...(moveTimeoutMs !== undefined ? { moveTimeoutMs } : {}),
     ...(routeTimeoutMs !== undefined ? { routeTimeoutMs } : {}),
@@ -61,17 +61,17 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
   mkdirSync(clusterDir, { recursive: true });
   let supervisor: Supervisor;
   let node: Awaited<ReturnType<typeof joinCluster>> | null = null;
-  const url = args.cluster ?? config.torpor.cluster;
+  const url = args.cluster ?? torpor.cluster;
   // A node of several machines: what its supervisor (and through it its workers) and its join share.
   let cluster: NodeSettings | null = null;
   try {
-    if (url !== undefined) cluster = nodeSettings(url, args.durability ?? config.torpor.durability ?? "postgres", clusterDir, logger);
+    if (url !== undefined) cluster = nodeSettings(url, args.durability ?? torpor.durability ?? "postgres", clusterDir, logger);
     supervisor = new Supervisor({
       ...supervisorBasics(settings, script, argv),
       workers,
       logger,
       timeouts,
-      prepare: bundleForWorkers(args, process.cwd()),
+      prepare: bundleApart(script, argv, prepared.bundle),
       // The workers start holding no slot; the node's table reaches them once it joined (below).
       ...(cluster !== null
         ? { node: { url: cluster.url, durability: cluster.durability, table: unjoinedTable(cluster.nodeId), deadlines: cluster.deadlines.source } }
@@ -85,7 +85,7 @@ export async function runCluster(args: CliArgs, workers: number, script: string,
     await supervisor.start();
     // Only once the workers serve: a node that holds a lease counts in the other nodes' shares (they hand it slots)
     // and takes its own share at once, and calls for those slots would wait for workers still loading.
-    if (cluster !== null) node = await joinCluster(args, cluster, config.torpor, { workers, ip, logger, supervisor: () => supervisor });
+    if (cluster !== null) node = await joinCluster(args, cluster, torpor, { workers, ip, logger, supervisor: () => supervisor });
   } catch (error) {
     await supervisor.stop();
     lock.release();

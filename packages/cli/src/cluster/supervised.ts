@@ -6,10 +6,8 @@
 import { join } from "node:path";
 import type { Logger } from "@torpor/core";
 import type { DataDirLock } from "@torpor/storage-sqlite";
-import { adminToken } from "../admin-access.ts";
-import { type AdminServer, serveAdmin } from "../admin.ts";
+import type { AdminServer } from "../admin.ts";
 import type { CliArgs } from "../args.ts";
-import { clusterAdmin } from "./admin.ts";
 import type { Supervisor, SupervisorOptions } from "./supervisor.ts";
 
 /** Where a supervised server listens and keeps its data (the command line over the config). */
@@ -37,6 +35,8 @@ export async function serveSupervisorAdmin(
   logger: Logger,
 ): Promise<AdminServer | null> {
   if (args.adminPort === undefined) return null;
+  // Loaded only when asked for (the dashboard, metrics and their checks are most of a supervisor's own code).
+  const [{ adminToken }, { serveAdmin }, { clusterAdmin }] = await Promise.all([import("../admin-access.ts"), import("../admin.ts"), import("./admin.ts")]);
   const options = { port: args.adminPort, host: args.adminIp, logger, token: adminToken(args), dataDir: join(persistTo, "do") };
   return await serveAdmin(clusterAdmin(supervisor, lock), options);
 }

@@ -15,8 +15,10 @@
 import type { Socket, Server } from "node:net";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { type Clock, type Logger, type Metrics, type ObjectInfo, systemClock, TorporError } from "@torpor/core";
-import { slotOf } from "@torpor/core/cluster";
+import type { Clock, Logger, Metrics, ObjectInfo } from "@torpor/core";
+import { systemClock } from "@torpor/core/clock";
+import { TorporError } from "@torpor/core/errors";
+import { slotOf } from "@torpor/core/slots";
 import type { ReadyCheck } from "../health.ts";
 import { BodyStreams } from "./body-streams.ts";
 import { ChannelBroker } from "./channel-broker.ts";

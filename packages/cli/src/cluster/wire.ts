@@ -6,7 +6,8 @@
  * Bodies are not carried here: they stream beside the call (body-streams.ts),
  * named by the writer's stream id.
  */
-import { Response, TorporError, type TorporErrorCode, type WebSocket } from "@torpor/core";
+import type { TorporErrorCode } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 import { type BodyStreams, WINDOW_BYTES } from "./body-streams.ts";
 
 /** A streamed body: the writer's id for it. */
@@ -71,21 +72,6 @@ export function ownerExitedError(code?: number | string): WireError {
     code: "ERR_OBJECT_OWNER_EXITED",
     message: `The worker process hosting this object exited${how} before answering; the object restarts with its committed state. Retry if the call is safe to repeat.`,
   };
-}
-
-/** The response of a routed fetch, with its body (opened when the reply arrived: BodyStreams.incoming). */
-export function decodeResponse(wire: WireResponse, body: ReadableStream<Uint8Array> | null, webSocket?: WebSocket): Response {
-  const init = { status: wire.status, statusText: wire.statusText, headers: wire.headers };
-  if (webSocket !== undefined) {
-    void body?.cancel();
-    return new Response(null, { ...init, webSocket });
-  }
-  // 204/304 and friends must not carry a body, even an empty one.
-  if (body !== null && (wire.status === 204 || wire.status === 205 || wire.status === 304)) {
-    void body.cancel();
-    return new Response(null, init);
-  }
-  return new Response(body, init);
 }
 
 export function encodeError(error: unknown): WireError {

@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
-import { TorporError } from "@torpor/core";
+import { TorporError } from "@torpor/core/errors";
 import { afterFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
 import type { FrameChannel } from "./frame-channel.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";

@@ -14,7 +14,6 @@ import type { Socket } from "node:net";
 import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
 import { type AcceptedUpgrade, acceptedUpgrade, LocalTarget, type ObjectHost, slotOf, type WireRefs } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
-import { hibernateObject } from "../admin.ts";
 import { runtimeChecks } from "../health.ts";
 import type { CliArgs, Command } from "../args.ts";
 import { type RunningWorker, serveSettings, startWorker } from "../serve.ts";
@@ -380,7 +379,10 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
         return;
       case "hibernate":
-        void hibernateObject(runtime, message.binding, message.name).then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
+        // admin.ts (with the dashboard) loads on the first request, which only a supervisor's admin endpoint sends.
+        void import("../admin.ts")
+          .then(({ hibernateObject }) => hibernateObject(runtime, message.binding, message.name))
+          .then(({ status, body }) => send({ t: "hibernate-reply", rid: message.rid, status, body }));
         return;
       case "health":
         send({ t: "health-reply", rid: message.rid, checks: runtimeChecks(runtime, worker.storage, `pid ${process.pid}`) });

@@ -93,6 +93,8 @@ describe("parseCliArgs", () => {
     expect(message(["dev", "a.js", "b.js"])).toMatch(/Unexpected argument "b\.js"/);
     expect(message(["dev", "--port", "http"])).toBe('--port must be a number; got "http".');
     expect(message(["dev", "--port", "70000"])).toBe('--port must be 0 to 65535; got "70000".');
+    expect(message(["dev", "--port=-1"])).toBe('--port must be 0 to 65535; got "-1".');
+    expect(message(["start", "--admin-port=-2"])).toBe('--admin-port must be 0 to 65535; got "-2".');
     expect(message(["dev", "--port", ""])).toBe('--port must be a number; got "".');
     expect(message(["dev", "--max-attachment-bytes", "20000"])).toMatch(/at most 16384/);
     expect(message(["dev", "--log-level", "loud"])).toMatch(/debug, info, warn or error/);

@@ -33,11 +33,16 @@ export interface CliArgs extends TorporSection {
 /** A number flag's range and its messages (each names the flag). */
 interface NumberFlag {
   min: number;
+  /** The message below `min`, where it is not "must be at least <min>". */
+  belowMessage?: string;
   /** A ceiling, and the message past it. */
   max?: { value: number; message: string };
 }
 
-const port = (flag: string): NumberFlag => ({ min: 0, max: { value: 65_535, message: `${flag} must be 0 to 65535` } });
+const port = (flag: string): NumberFlag => {
+  const range = `${flag} must be 0 to 65535`;
+  return { min: 0, belowMessage: range, max: { value: 65_535, message: range } };
+};
 
 const numberFlags = {
   port: port("--port"),
@@ -68,7 +73,7 @@ function numberFlag(flag: string, raw: string, range: NumberFlag): number {
   const fail = (message: string) => new CliError("ERR_CLI_USAGE", `${message}; got "${raw}".`);
   if (!Number.isFinite(value)) throw fail(`${flag} must be a number`);
   if (!Number.isSafeInteger(value)) throw fail(`${flag} must be a whole number`);
-  if (value < range.min) throw fail(`${flag} must be at least ${range.min}`);
+  if (value < range.min) throw fail(range.belowMessage ?? `${flag} must be at least ${range.min}`);
   if (range.max !== undefined && value > range.max.value) throw fail(range.max.message);
   return value;
 }

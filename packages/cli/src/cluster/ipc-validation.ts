@@ -22,6 +22,7 @@ import {
   isId,
   isInteger,
   isNumber,
+  isObject,
   isObjectKey,
   isRecord,
   isString,
@@ -68,11 +69,9 @@ const SHAPES: Readonly<Record<string, Shape>> = {
 
 type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
 
-const isMessage = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
-
 /** The message if it is one a worker may send, else the reason it is not. */
 export function parseFromWorker(message: unknown): Parsed<FromWorker> {
-  if (!isMessage(message) || Array.isArray(message)) return { ok: false, reason: "(message): not an object" };
+  if (!isObject(message)) return { ok: false, reason: "(message): not an object" };
   if (ROUTED_TYPES.has(message.t)) {
     const reason = routedMessageReason(message, true);
     return reason === null ? { ok: true, message: message as FromWorker } : { ok: false, reason };
@@ -90,7 +89,7 @@ export function parseFromWorker(message: unknown): Parsed<FromWorker> {
 
 /** The message if it is one a worker may send another on their direct channel, else the reason it is not. */
 export function parseChannelMessage(message: unknown): Parsed<ChannelMessage> {
-  if (!isMessage(message)) return { ok: false, reason: "not an object" };
+  if (!isObject(message)) return { ok: false, reason: "not an object" };
   let reason: string | null;
   switch (message.t) {
     case "not-here":

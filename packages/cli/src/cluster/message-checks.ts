@@ -69,9 +69,7 @@ export function isWireError(v: unknown): boolean {
 /** A reference's entry in a message (WireRef): a table entry, a disposed one, or a durable object's stub. */
 function isWireRef(v: unknown): boolean {
   if (!isObject(v)) return false;
-  if (isId(v.id) || v.disposed === true) return true;
-  const d = v.durable;
-  return isObject(d) && typeof d.namespace === "string" && d.namespace !== "" && typeof d.id === "string" && HEX64.test(d.id) && optionalString(d.name);
+  return isId(v.id) || v.disposed === true || isObjectKey(v.durable);
 }
 
 /** The `refs` list of a message: placeholders (objects of the message) and what each stands for. */

@@ -11,8 +11,6 @@
  */
 import { isCount as isSeq, isId, isObject, isObjectKey, isWireError, isWireRefs, optionalString } from "./message-checks.ts";
 
-export { isId, isObjectKey, isWireError } from "./message-checks.ts";
-
 /** The message types checked here. */
 export const ROUTED_TYPES: ReadonlySet<unknown> = new Set(["call", "reply", "body-chunk", "body-end", "body-credit", "body-cancel"]);
 

@@ -8,13 +8,11 @@
  */
 import { fork } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { TorporError } from "@torpor/core/errors";
-import type { TorporErrorCode } from "@torpor/core";
 import type { CliArgs } from "../args.ts";
 import type { TorporSection } from "../config.ts";
 import { processBundleDir } from "../bundle-dir.ts";
 import { CliError, type CliErrorCode } from "../errors.ts";
-import type { WireError } from "./wire.ts";
+import { decodeError, type WireError } from "./wire.ts";
 
 /** The env variable that makes the CLI a preparation process; its value is the Preparation, as JSON. */
 export const PREPARATION_ENV = "TORPOR_CLUSTER_PREPARATION";
@@ -97,14 +95,13 @@ function prepareApart(script: string, argv: string[], preparation: Preparation):
   });
 }
 
-/** The error the preparation process threw, as the supervisor would have thrown it: the same class, code and message. */
+/**
+ * The error the preparation process threw, as the supervisor would have thrown it: the same class, code and message
+ * (a CliError here; every other class as a routed call rebuilds it, wire.ts).
+ */
 export function rebuilt(wire: WireError): Error {
-  const error =
-    wire.name === "CliError"
-      ? new CliError(wire.code as CliErrorCode, wire.message)
-      : wire.name === "TorporError"
-        ? new TorporError(wire.code as TorporErrorCode, wire.message)
-        : Object.assign(new Error(wire.message), { name: wire.name, ...(wire.code !== undefined ? { code: wire.code } : {}) });
+  if (wire.name !== "CliError") return decodeError(wire);
+  const error = new CliError(wire.code as CliErrorCode, wire.message);
   if (wire.stack !== undefined) error.stack = wire.stack;
   return error;
 }

@@ -75,7 +75,7 @@ export class WalTail {
         this.#offset = WAL_HEADER;
       }
       const frame = FRAME_HEADER + pageSize;
-      // Frames of this generation from the offset on, in order (copies: a read buffer is shared by its pages).
+      // Frames of this generation from the offset on, in order (views into the read buffers; copied below).
       const frames: { pgno: number; page: Buffer }[] = [];
       /** Frames up to the last commit frame found, and the database size that frame gives. */
       let committedFrames = 0;
@@ -90,7 +90,7 @@ export class WalTail {
           const f = i * frame;
           // A frame of an earlier generation: the current one ends here.
           if (bytes.readUInt32BE(f + 8) !== salt1 || bytes.readUInt32BE(f + 12) !== salt2) break reading;
-          frames.push({ pgno: bytes.readUInt32BE(f), page: Buffer.from(bytes.subarray(f + FRAME_HEADER, f + frame)) });
+          frames.push({ pgno: bytes.readUInt32BE(f), page: bytes.subarray(f + FRAME_HEADER, f + frame) });
           const commitSize = bytes.readUInt32BE(f + 4);
           if (commitSize !== 0) {
             committedFrames = frames.length;
@@ -108,6 +108,9 @@ export class WalTail {
         const { pgno, page } = frames[i]!;
         if (pgno <= dbPages) committed.set(pgno, page);
       }
+      // Copies of the pages kept, once each (a read buffer is shared by all its frames): not of a page's earlier
+      // frames, nor of a rolled-back transaction's spilled ones.
+      for (const [pgno, page] of committed) committed.set(pgno, Buffer.from(page));
       return { pageSize, dbPages, pages: committed };
     } finally {
       closeSync(fd);

@@ -21,6 +21,9 @@
  *   waits behind the `acquire` that waits for the slot's sockets).
  * - `fence` alone never waits: the node lost its lease, and nothing sent
  *   before it matters any more.
+ * - A reload may move sockets on a third path, the descriptor channel
+ *   (fd-channel.ts, many descriptors per message); a control message that
+ *   must follow them carries `afterMoved`, counted the same way.
  */
 import type { ChildProcess } from "node:child_process";
 import { Socket } from "node:net";
@@ -85,19 +88,39 @@ export function afterFor(message: ToWorker, ipcSent: number, objectSeq: number):
   }
 }
 
+/**
+ * What a control message must wait for on the descriptor channel (fd-channel.ts), given the messages sent there
+ * (`movedSent`: a reload's batches of moved sockets and their objects' auto-responses): the kinds that wait for an
+ * object's sockets on IPC (`afterFor`) wait for those too, and so does `stop` (what was sent before it is taken first).
+ */
+export function afterMovedFor(message: ToWorker, movedSent: number): number {
+  switch (message.t) {
+    case "acquire":
+    case "release":
+    case "drain":
+    case "hibernate":
+    case "stop":
+      return movedSent;
+    default:
+      return 0;
+  }
+}
+
 /** True when the message concerns an object's sockets (`afterFor`'s `objectSeq` moves past it). */
 export function concernsObject(message: ToWorker): boolean {
   return message.t === "socket" || message.t === "upgrade" || message.t === "auto-response";
 }
 
 /**
- * The worker's side of the ordering: IPC messages are counted as they are handled, and control messages are
- * handled in order, each once the IPC messages it names (`after`) were. Until `start` (the worker's handlers exist)
- * control messages wait; `fence` never waits.
+ * The worker's side of the ordering: IPC messages (and descriptor channel messages) are counted as they are
+ * handled, and control messages are handled in order, each once the IPC messages it names (`after`) and the
+ * descriptor channel messages it names (`afterMoved`) were. Until `start` (the worker's handlers exist) control
+ * messages wait; `fence` never waits.
  */
 export class ControlOrder {
   /** IPC messages handled (init, read before this exists, is the first). */
   #ipcHandled = 1;
+  #movedHandled = 0;
   readonly #queue: ToWorker[] = [];
   #deliver: ((message: ToWorker) => void) | null = null;
   #delivering = false;
@@ -111,6 +134,12 @@ export class ControlOrder {
   /** An IPC message was handled. */
   ipcHandled(): void {
     this.#ipcHandled++;
+    this.#drain();
+  }
+
+  /** A message on the descriptor channel was handled. */
+  movedHandled(): void {
+    this.#movedHandled++;
     this.#drain();
   }
 
@@ -136,6 +165,7 @@ export class ControlOrder {
       while (this.#queue.length > 0) {
         const head = this.#queue[0]!;
         if ("after" in head && typeof head.after === "number" && head.after > this.#ipcHandled) return;
+        if ("afterMoved" in head && typeof head.afterMoved === "number" && head.afterMoved > this.#movedHandled) return;
         this.#queue.shift();
         this.#deliver(head);
       }

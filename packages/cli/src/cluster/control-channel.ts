@@ -68,7 +68,7 @@ export function fromWorkerOnIpc(message: FromWorker, handle: unknown): boolean {
  * What a control message must wait for on the IPC path, given the IPC messages sent so far (`ipcSent`) and the
  * count at the last one that concerned an object (`objectSeq`: a moved socket, its auto-response, an upgrade's socket):
  * - `acquire`: the slots' moved sockets (a reload) are adopted before the slots are served, so the first call to a
- *   moved object sees every WebSocket it had.
+ *   moved object sees every WebSocket it had; `moved-in` (the reload's last word) likewise.
  * - `release`, `drain`, `hibernate`: an upgrade's socket sent before them is taken by its object first (else the
  *   object would move, close or hibernate while its socket is still on the way, and the socket would be dropped).
  * - `stop`: the connections sent before it are accepted before the worker stops accepting.
@@ -77,6 +77,7 @@ export function fromWorkerOnIpc(message: FromWorker, handle: unknown): boolean {
 export function afterFor(message: ToWorker, ipcSent: number, objectSeq: number): number {
   switch (message.t) {
     case "acquire":
+    case "moved-in":
     case "release":
     case "drain":
     case "hibernate":
@@ -96,6 +97,7 @@ export function afterFor(message: ToWorker, ipcSent: number, objectSeq: number):
 export function afterMovedFor(message: ToWorker, movedSent: number): number {
   switch (message.t) {
     case "acquire":
+    case "moved-in":
     case "release":
     case "drain":
     case "hibernate":

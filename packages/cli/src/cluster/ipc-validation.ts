@@ -60,6 +60,7 @@ const SHAPES: Readonly<Record<string, Shape>> = {
   sockets: { moved: arrayOf(moved) },
   "auto-response": { key: isObjectKey, request: isString, response: isString },
   released: { slots, sockets: isCount, closed: isCount },
+  "moved-in-reply": { rid: isId },
   "stats-reply": { rid: isId, metrics: isAnything, objects: Array.isArray },
   "hibernate-reply": { rid: isId, status: isInteger },
   drained: { rid: isId, objects: isCount },

@@ -82,6 +82,8 @@ export type ToWorker =
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
   /** These slots are yours from now on (nobody else has them). */
   | { t: "acquire"; slots: number[]; after?: number; afterMoved?: number }
+  /** Answer `moved-in-reply` once everything sent before this (a reload's sockets, `acquire`) was handled: the move is over here. */
+  | { t: "moved-in"; rid: number; after?: number; afterMoved?: number }
   | { t: "stats"; rid: number }
   | { t: "hibernate"; rid: number; binding: string; name: string; after?: number; afterMoved?: number }
   | { t: "health"; rid: number }
@@ -110,6 +112,7 @@ export type FromWorker =
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
   /** These slots have no object here any more (their sockets were sent before this message). */
   | { t: "released"; slots: number[]; sockets: number; closed: number }
+  | { t: "moved-in-reply"; rid: number }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
   | { t: "drained"; rid: number; objects: number }

@@ -66,6 +66,8 @@ export async function moveObjects(
     );
   }
   await Promise.all(moves);
+  // The move is over once the new workers hold every socket sent them (they adopt what the supervisor may still be passing on).
+  await Promise.all(fresh.map((proc) => supervisor.movedIn(proc)));
   // batched: every old worker's sockets went in batches (false when one moved over IPC, or nothing moved).
   return { socketsMoved, socketsClosed, batched: batched && moves.length > 0 };
 }

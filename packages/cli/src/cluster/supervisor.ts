@@ -422,6 +422,7 @@ export class Supervisor {
         if (move.releasing.size === 0) move.done();
         return;
       }
+      case "moved-in-reply":
       case "stats-reply":
       case "hibernate-reply":
       case "drained":
@@ -617,7 +618,7 @@ export class Supervisor {
     this.#workerEnv = env;
     const moveStarted = this.clock.now();
     const counts = await moveObjects(this, fresh);
-    // ms: the whole reload; moveMs: from the new workers being ready to the last object moved (what clients could notice).
+    // ms: the whole reload; moveMs: from the new workers being ready to their holding every moved socket (what clients could notice).
     this.logger.info("Reloaded", { workers: fresh.length, ...counts, ms: this.clock.now() - started, moveMs: this.clock.now() - moveStarted });
   }
 
@@ -636,6 +637,11 @@ export class Supervisor {
       }),
     );
     return replies.filter((r) => r !== null);
+  }
+
+  /** Resolves once `proc` handled everything a reload sent it (its moved sockets adopted, its slots acquired), or could not tell within the move bound. */
+  async movedIn(proc: WorkerProcess): Promise<void> {
+    if (proc.alive) await this.#ask(proc, (rid) => ({ t: "moved-in", rid }), this.timeouts.moveTimeoutMs);
   }
 
   /** Forces hibernation of one object, in the process owning its slot. */

@@ -390,6 +390,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         });
         return;
       }
+      case "moved-in":
+        send({ t: "moved-in-reply", rid: message.rid });
+        return;
       case "stats":
         send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
         return;

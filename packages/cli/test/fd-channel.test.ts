@@ -100,4 +100,22 @@ describe("FdChannel", () => {
     expect((await arrived)[0]!.message).toEqual({ last: true });
     expect(await closed).toBeNull();
   });
+
+  it("a peer that goes away in the middle of a message reads as the end: the half message and its descriptors are dropped", async () => {
+    const [a, b] = addon.socketPair();
+    const rx = new FdChannel(addon, b);
+    let messages = 0;
+    rx.onMessage = () => messages++;
+    const closed = new Promise<Error | null>((resolve) => (rx.onClose = resolve));
+    const fd = openSync(join(dir, "half"), "w");
+    // The first packet of a 100-byte message, with a descriptor; the rest never comes.
+    const first = Buffer.alloc(10);
+    first[0] = 1;
+    first.writeUInt32BE(100, 1);
+    expect(addon.send(a, first, Int32Array.of(fd))).toBe(true);
+    closeSync(fd);
+    addon.closeFd(a);
+    expect(await closed).toBeNull();
+    expect(messages).toBe(0);
+  });
 });

@@ -28,7 +28,11 @@ import type { FdPassing, Watcher } from "@torpor/fd-passing";
 export const PACKET_BYTES = 32 * 1024;
 /** Descriptors per message at most (the kernel's SCM_MAX_FD is 253). */
 export const MAX_FDS = 250;
-/** Packets read per readable notification before the event loop gets its turn (the poll is level-triggered: the rest comes next turn). */
+/**
+ * Packets read per readable notification at most; reading also stops after one whole message (a batch of 250
+ * sockets to adopt is tens of milliseconds of work), so the event loop gets its turn between messages. The poll is
+ * level-triggered: what is left comes on the next turn.
+ */
 const READS_PER_TURN = 32;
 const FIRST = 1;
 const MORE = 2;
@@ -161,20 +165,22 @@ export class FdChannel {
       }
       if (packet === null) return;
       if (packet.length === 0) {
+        // The peer closed its end (it exited, perhaps in the middle of a message: what came of that is closed).
         this.closeFds(packet.fds);
-        this.close(this.#incoming === null ? null : new Error("The descriptor channel ended inside a message."));
+        this.close();
         return;
       }
-      const problem = this.#take(this.#buffer.subarray(0, packet.length), packet.fds);
-      if (problem !== null) {
-        this.close(new Error(`Invalid packet on the descriptor channel: ${problem}.`));
+      const taken = this.#take(this.#buffer.subarray(0, packet.length), packet.fds);
+      if (typeof taken === "string") {
+        this.close(new Error(`Invalid packet on the descriptor channel: ${taken}.`));
         return;
       }
+      if (taken) return;
     }
   }
 
-  /** Adds one packet to the message being received (delivering it once whole); the reason when the packet breaks the framing. */
-  #take(packet: Buffer, fds: number[]): string | null {
+  /** Adds one packet to the message being received: true when that delivered it, false when more is to come, the reason when the packet breaks the framing. */
+  #take(packet: Buffer, fds: number[]): string | boolean {
     const kind = packet[0];
     if (kind === FIRST) {
       if (this.#incoming !== null || packet.length < 5) {
@@ -192,7 +198,7 @@ export class FdChannel {
     incoming.parts.push(Buffer.from(packet));
     incoming.got += packet.length;
     if (incoming.got > incoming.total) return "a message longer than it said";
-    if (incoming.got < incoming.total) return null;
+    if (incoming.got < incoming.total) return false;
     this.#incoming = null;
     let message: unknown;
     try {
@@ -202,7 +208,7 @@ export class FdChannel {
       return `a message that does not deserialize (${(error as Error).message})`;
     }
     this.onMessage(message, incoming.fds);
-    return null;
+    return true;
   }
 
   /** Closes descriptors received here that nobody will use. */

@@ -121,7 +121,8 @@ export class WorkerProcess {
       };
       moves.onClose = (error) => {
         resolve();
-        if (error === null || !this.alive) return;
+        // A system error (EPIPE, ECONNRESET) is the process going away; a packet that is not one is the worker writing on fd 5.
+        if (error === null || (error as NodeJS.ErrnoException).code !== undefined || !this.alive) return;
         // As for the control channel: sockets it moves out would be lost on the way, so it must not keep serving.
         this.onMovesBroken(error);
         this.kill();

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,14 +38,15 @@
 static napi_value throw_errno(napi_env env, const char* syscall, int err) {
   char message[160];
   snprintf(message, sizeof message, "%s failed: %s", syscall, strerror(err));
-  napi_value msg, error, code, num;
+  napi_value msg, error, code, num, name;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, NULL, msg, &error);
   napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
   napi_set_named_property(env, error, "code", code);
   napi_create_int32(env, -err, &num);
   napi_set_named_property(env, error, "errno", num);
-  napi_set_named_property(env, error, "syscall", (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &msg), msg));
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &name);
+  napi_set_named_property(env, error, "syscall", name);
   napi_throw(env, error);
   return NULL;
 }
@@ -55,6 +57,46 @@ static int get_fd(napi_env env, napi_value value, int32_t* fd) {
     return 0;
   }
   return 1;
+}
+
+/* The call's first `n` arguments, the first of them a descriptor; 0 (with an exception pending) if they are not there. */
+static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value* argv, int32_t* fd) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
+    napi_throw_type_error(env, NULL, "fd-passing: missing arguments");
+    return 0;
+  }
+  return get_fd(env, argv[0], fd);
+}
+
+/* A typed array of `type` (its data and element count); 0 (with a TypeError pending) if `value` is not one. */
+static int typed_array(napi_env env, napi_value value, napi_typedarray_type type, void** data, size_t* count, const char* what) {
+  napi_typedarray_type actual;
+  if (napi_get_typedarray_info(env, value, &actual, count, data, NULL, NULL) != napi_ok || actual != type) {
+    napi_throw_type_error(env, NULL, what);
+    return 0;
+  }
+  return 1;
+}
+
+/* One packet's message header: its bytes, and room for FDP_MAX_FDS descriptors. */
+typedef struct {
+  struct msghdr msg;
+  struct iovec iov;
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * FDP_MAX_FDS)];
+    struct cmsghdr align;
+  } control;
+} packet_t;
+
+static void packet_init(packet_t* p, void* data, size_t length) {
+  memset(p, 0, sizeof *p);
+  p->iov.iov_base = data;
+  p->iov.iov_len = length;
+  p->msg.msg_iov = &p->iov;
+  p->msg.msg_iovlen = 1;
+  p->msg.msg_control = p->control.buf;
+  p->msg.msg_controllen = sizeof p->control.buf;
 }
 
 static int set_flags(int fd) {
@@ -81,11 +123,9 @@ static napi_value socket_pair(napi_env env, napi_callback_info info) {
 
 /* adopt(fd): makes an inherited descriptor non-blocking and close-on-exec (a child this process spawns must not hold it). */
 static napi_value adopt(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!fd_args(env, info, 1, argv, &fd)) return NULL;
   int err = set_flags(fd);
   if (err != 0) return throw_errno(env, "fcntl", err);
   return NULL;
@@ -93,11 +133,9 @@ static napi_value adopt(napi_env env, napi_callback_info info) {
 
 /* closeFd(fd) */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!fd_args(env, info, 1, argv, &fd)) return NULL;
   if (close(fd) == -1 && errno != EINTR) return throw_errno(env, "close", errno);
   return NULL;
 }
@@ -108,24 +146,15 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
  * try again once writable. Throws on any other error (EPIPE: the peer is gone).
  */
 static napi_value send_packet(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3 || !get_fd(env, argv[0], &fd)) return NULL;
   void* data;
   size_t length;
-  napi_typedarray_type type;
-  size_t count;
   void* fds_data;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "fd-passing: bytes must be a Uint8Array");
-    return NULL;
-  }
-  if (napi_get_typedarray_info(env, argv[2], &type, &count, &fds_data, NULL, NULL) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "fd-passing: fds must be an Int32Array");
-    return NULL;
-  }
+  size_t count;
+  if (!fd_args(env, info, 3, argv, &fd)) return NULL;
+  if (!typed_array(env, argv[1], napi_uint8_array, &data, &length, "fd-passing: bytes must be a Uint8Array")) return NULL;
+  if (!typed_array(env, argv[2], napi_int32_array, &fds_data, &count, "fd-passing: fds must be an Int32Array")) return NULL;
   if (count > FDP_MAX_FDS) {
     napi_throw_range_error(env, NULL, "fd-passing: at most 253 descriptors per packet");
     return NULL;
@@ -134,27 +163,21 @@ static napi_value send_packet(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "fd-passing: a packet must carry bytes (an empty one reads as the end)");
     return NULL;
   }
-  struct iovec iov = {.iov_base = data, .iov_len = length};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * FDP_MAX_FDS)];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  packet_t p;
+  packet_init(&p, data, length);
   if (count > 0) {
-    memset(&control, 0, sizeof control);
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    p.msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&p.msg);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
     memcpy(CMSG_DATA(cmsg), fds_data, sizeof(int) * count);
+  } else {
+    p.msg.msg_control = NULL;
+    p.msg.msg_controllen = 0;
   }
   ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  do n = sendmsg(fd, &p.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (n == -1 && errno == EINTR);
   napi_value result;
   if (n == -1) {
@@ -175,31 +198,16 @@ static napi_value send_packet(napi_env env, napi_callback_info info) {
  * descriptors are closed).
  */
 static napi_value receive_packet(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_fd(env, argv[0], &fd)) return NULL;
   void* data;
   size_t length;
-  napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "fd-passing: buffer must be a Uint8Array");
-    return NULL;
-  }
-  struct iovec iov = {.iov_base = data, .iov_len = length};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * FDP_MAX_FDS)];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
+  if (!fd_args(env, info, 2, argv, &fd)) return NULL;
+  if (!typed_array(env, argv[1], napi_uint8_array, &data, &length, "fd-passing: buffer must be a Uint8Array")) return NULL;
+  packet_t p;
+  packet_init(&p, data, length);
   ssize_t n;
-  do n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  do n = recvmsg(fd, &p.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (n == -1 && errno == EINTR);
   napi_value result;
   if (n == -1) {
@@ -211,7 +219,7 @@ static napi_value receive_packet(napi_env env, napi_callback_info info) {
   }
   int received[FDP_MAX_FDS];
   size_t count = 0;
-  for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+  for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(&p.msg); cmsg != NULL; cmsg = CMSG_NXTHDR(&p.msg, cmsg)) {
     if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
     size_t k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     int* fds = (int*)CMSG_DATA(cmsg);
@@ -220,9 +228,9 @@ static napi_value receive_packet(napi_env env, napi_callback_info info) {
       else close(fds[i]);
     }
   }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+  if (p.msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
     for (size_t i = 0; i < count; i++) close(received[i]);
-    napi_throw_range_error(env, NULL, (msg.msg_flags & MSG_TRUNC) ? "fd-passing: a packet larger than the buffer (cut)" : "fd-passing: descriptors cut from a packet");
+    napi_throw_range_error(env, NULL, (p.msg.msg_flags & MSG_TRUNC) ? "fd-passing: a packet larger than the buffer (cut)" : "fd-passing: descriptors cut from a packet");
     return NULL;
   }
   napi_value fds_array, len, value;
@@ -288,11 +296,9 @@ static int get_watcher(napi_env env, napi_value value, watcher_t** w) {
 
 /* watch(fd, callback): a stopped watcher (start it with pollStart). It does not keep the process alive. */
 static napi_value watch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_fd(env, argv[0], &fd)) return NULL;
+  if (!fd_args(env, info, 2, argv, &fd)) return NULL;
   napi_valuetype kind;
   CHECK(napi_typeof(env, argv[1], &kind));
   if (kind != napi_function) {

@@ -75,19 +75,12 @@ export function fromWorkerOnIpc(message: FromWorker, handle: unknown): boolean {
  * Connections (`conn`) and direct channels concern no object: nothing but `stop` waits for them.
  */
 export function afterFor(message: ToWorker, ipcSent: number, objectSeq: number): number {
-  switch (message.t) {
-    case "acquire":
-    case "moved-in":
-    case "release":
-    case "drain":
-    case "hibernate":
-      return objectSeq;
-    case "stop":
-      return ipcSent;
-    default:
-      return 0;
-  }
+  if (WAIT_FOR_OBJECTS.has(message.t)) return objectSeq;
+  return message.t === "stop" ? ipcSent : 0;
 }
+
+/** The kinds that wait for the sockets sent to objects before them (`afterFor`). */
+const WAIT_FOR_OBJECTS: ReadonlySet<ToWorker["t"]> = new Set(["acquire", "moved-in", "release", "drain", "hibernate"]);
 
 /**
  * What a control message must wait for on the descriptor channel (fd-channel.ts), given the messages sent there
@@ -95,17 +88,7 @@ export function afterFor(message: ToWorker, ipcSent: number, objectSeq: number):
  * object's sockets on IPC (`afterFor`) wait for those too, and so does `stop` (what was sent before it is taken first).
  */
 export function afterMovedFor(message: ToWorker, movedSent: number): number {
-  switch (message.t) {
-    case "acquire":
-    case "moved-in":
-    case "release":
-    case "drain":
-    case "hibernate":
-    case "stop":
-      return movedSent;
-    default:
-      return 0;
-  }
+  return WAIT_FOR_OBJECTS.has(message.t) || message.t === "stop" ? movedSent : 0;
 }
 
 /** True when the message concerns an object's sockets (`afterFor`'s `objectSeq` moves past it). */

@@ -97,8 +97,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   const order = new ControlOrder();
   control = workerControl();
   control.onMessage = (message) => order.control(message as ToWorker);
-  // The descriptor channel, opened before this process says ready (the supervisor sends nothing there before).
-  const fdPassing = init.moveFd !== undefined ? loadFdPassing() : null;
+  // The descriptor channel, opened before the Worker's code runs (close-on-exec: a process it spawns must not hold
+  // it); its messages are handled once this process said ready (the supervisor sends nothing there before).
+  const moves = await openMoves(init.moveFd, cliLogger(args));
   // Before anything opens the data directory: no new server takes it while this process runs. Then make sure this
   // process still has a supervisor: one that died meanwhile may already have been replaced.
   const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
@@ -434,7 +435,6 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     order.ipcHandled();
   });
   order.start((message) => onMessage(message));
-  const moves = await openMoves(init.moveFd, fdPassing, logger);
   if (moves !== null) {
     // A reload's sockets coming in (several descriptors per message) and their objects' auto-responses, in order.
     moves.onMessage = (raw, fds) => {
@@ -463,13 +463,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
  * addon here (the supervisor then moves its sockets over IPC, one at a time), its descriptor closed so the
  * supervisor sees the channel end.
  */
-async function openMoves(
-  fd: number | undefined,
-  loading: ReturnType<typeof loadFdPassing> | null,
-  logger: { warn(message: string, fields?: Record<string, unknown>): void },
-): Promise<FdChannel | null> {
-  if (fd === undefined || loading === null) return null;
-  const loaded = await loading;
+async function openMoves(fd: number | undefined, logger: { warn(message: string, fields?: Record<string, unknown>): void }): Promise<FdChannel | null> {
+  if (fd === undefined) return null;
+  const loaded = await loadFdPassing();
   if (loaded.ok) {
     loaded.addon.adopt(fd);
     return new FdChannel(loaded.addon, fd);

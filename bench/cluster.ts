@@ -480,7 +480,7 @@ export async function run(): Promise<PartResult> {
 }
 
 /** One reload of a cluster (`bin`) holding `sockets` hibernated WebSockets: the supervisor's "Reloaded" line, and how many answered after. */
-async function reloadOnce(
+export async function reloadOnce(
   ws: Awaited<ReturnType<typeof loadWs>>,
   dir: string,
   sockets: number,
@@ -531,7 +531,9 @@ async function reloadOnce(
         }),
     ),
   );
+  // Closes counted before the clients' own terminate below.
+  const closedBefore = closes;
   for (const sock of clients) sock.terminate();
   await c.stop();
-  return { line, answered, closes };
+  return { line, answered, closes: closedBefore };
 }

@@ -1,6 +1,6 @@
 /**
  * The README's "Use it in your project", run as a new user would: build and
- * pack the five published packages, check the packed manifests, install the
+ * pack the published packages, check the packed manifests, install the
  * tarballs with plain npm (no pnpm, no overrides) into a project outside the
  * workspace, run its Durable Object test with @torpor/testing, type-check it,
  * and serve it with `npx @torpor/cli dev` and exchange a WebSocket message.
@@ -26,7 +26,7 @@ import WebSocket from "ws";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const packsDir = join(repoRoot, "packs");
-const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "cli"] as const;
+const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "cli", "fd-passing"] as const;
 
 /** The README's commands, in order. */
 const COMMANDS = {
@@ -158,7 +158,10 @@ describe("the published packages, installed with npm outside the workspace", () 
       }
       // Every package the built code imports is declared (npm's flat node_modules would hide a missing one).
       // (A package may import itself by name: Node resolves that through its own exports.)
-      const declared = new Set([manifest.name as string, ...Object.keys({ ...(manifest.dependencies as object), ...(manifest.peerDependencies as object) })]);
+      const declared = new Set([
+        manifest.name as string,
+        ...Object.keys({ ...(manifest.dependencies as object), ...(manifest.optionalDependencies as object), ...(manifest.peerDependencies as object) }),
+      ]);
       const imported = new Set<string>();
       for (const file of files.filter((f) => /^package\/(dist|bin)\/.*\.js$/.test(f))) {
         const code = execFileSync("tar", ["-xzOf", tarball, file], { encoding: "utf8" });
@@ -182,6 +185,8 @@ describe("the published packages, installed with npm outside the workspace", () 
     expect(installed.version).toMatch(/^\d+\.\d+\.\d+/);
     // One vitest: the testing package's peer, not a copy of its own.
     expect(existsSync(join(project, "node_modules/@torpor/testing/node_modules/vitest"))).toBe(false);
+    // The cli's optional addon (a reload's sockets in batches) compiled at install: this machine has a compiler.
+    expect(existsSync(join(project, "node_modules/@torpor/fd-passing/build/Release/fd_passing.node"))).toBe(true);
   });
 
   it("runs a Durable Object test with @torpor/testing", async () => {

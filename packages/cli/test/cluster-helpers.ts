@@ -106,13 +106,18 @@ export interface Cluster {
 }
 
 /** Starts `torpor start --workers N`; `startTimeoutMs` bounds the wait for its listening line. */
-export async function startCluster(workers: number, extraArgs: string[] = [], startTimeoutMs = 60_000): Promise<Cluster> {
+export async function startCluster(workers: number, extraArgs: string[] = [], startTimeoutMs = 60_000, env: Record<string, string> = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "torpor-cluster-"));
   writeFileSync(join(dir, "wrangler.json"), WRANGLER);
   writeFileSync(join(dir, "worker.js"), workerSource("v1"));
   let server: Server;
   try {
-    server = await startTorpor(["start", "--workers", String(workers), "--port", "0", "--persist-to", join(dir, "data"), ...extraArgs], dir, startTimeoutMs);
+    server = await startTorpor(
+      ["start", "--workers", String(workers), "--port", "0", "--persist-to", join(dir, "data"), ...extraArgs],
+      dir,
+      startTimeoutMs,
+      env,
+    );
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -3,7 +3,7 @@
  * IPC messages its `after` names, and what follows it waits too; `fence` never waits.
  */
 import { expect, it } from "vitest";
-import { afterFor, ControlOrder } from "../src/cluster/control-channel.ts";
+import { afterFor, afterMovedFor, ControlOrder } from "../src/cluster/control-channel.ts";
 import type { ToWorker } from "../src/cluster/ipc.ts";
 
 function recorder(): { order: ControlOrder; seen: string[] } {
@@ -58,4 +58,24 @@ it("what must follow descriptors is stamped: moves and hand-overs after the obje
   expect(afterFor({ t: "stop", deadlineMs: 1 }, 10, 4)).toBe(10);
   expect(afterFor(call(1), 10, 4)).toBe(0);
   expect(afterFor({ t: "fence", reason: "x" }, 10, 4)).toBe(0);
+});
+
+it("an acquire after a batched move waits for the descriptor channel's messages too (and for IPC's), and what follows waits with it", () => {
+  const { order, seen } = recorder();
+  // Two batches of moved sockets on the descriptor channel, and an upgrade's socket on IPC (message 2).
+  order.control({ t: "acquire", slots: [7], after: 2, afterMoved: 2 });
+  order.control(call(1));
+  order.movedHandled();
+  order.ipcHandled();
+  expect(seen).toEqual([]);
+  order.movedHandled();
+  expect(seen).toEqual(["acquire", "call 1"]);
+});
+
+it("what must follow a batched move is stamped with the descriptor channel's count; routed calls and fence are not", () => {
+  expect(afterMovedFor({ t: "acquire", slots: [1] }, 3)).toBe(3);
+  expect(afterMovedFor({ t: "moved-in", rid: 1 }, 3)).toBe(3);
+  expect(afterMovedFor({ t: "stop", deadlineMs: 1 }, 3)).toBe(3);
+  expect(afterMovedFor(call(1), 3)).toBe(0);
+  expect(afterMovedFor({ t: "fence", reason: "x" }, 3)).toBe(0);
 });

@@ -21,6 +21,9 @@
  *   waits behind the `acquire` that waits for the slot's sockets).
  * - `fence` alone never waits: the node lost its lease, and nothing sent
  *   before it matters any more.
+ * - A reload may move sockets on a third path, the descriptor channel
+ *   (fd-channel.ts, many descriptors per message); a control message that
+ *   must follow them carries `afterMoved`, counted the same way.
  */
 import type { ChildProcess } from "node:child_process";
 import { Socket } from "node:net";
@@ -65,24 +68,27 @@ export function fromWorkerOnIpc(message: FromWorker, handle: unknown): boolean {
  * What a control message must wait for on the IPC path, given the IPC messages sent so far (`ipcSent`) and the
  * count at the last one that concerned an object (`objectSeq`: a moved socket, its auto-response, an upgrade's socket):
  * - `acquire`: the slots' moved sockets (a reload) are adopted before the slots are served, so the first call to a
- *   moved object sees every WebSocket it had.
+ *   moved object sees every WebSocket it had; `moved-in` (the reload's last word) likewise.
  * - `release`, `drain`, `hibernate`: an upgrade's socket sent before them is taken by its object first (else the
  *   object would move, close or hibernate while its socket is still on the way, and the socket would be dropped).
  * - `stop`: the connections sent before it are accepted before the worker stops accepting.
  * Connections (`conn`) and direct channels concern no object: nothing but `stop` waits for them.
  */
 export function afterFor(message: ToWorker, ipcSent: number, objectSeq: number): number {
-  switch (message.t) {
-    case "acquire":
-    case "release":
-    case "drain":
-    case "hibernate":
-      return objectSeq;
-    case "stop":
-      return ipcSent;
-    default:
-      return 0;
-  }
+  if (WAIT_FOR_OBJECTS.has(message.t)) return objectSeq;
+  return message.t === "stop" ? ipcSent : 0;
+}
+
+/** The kinds that wait for the sockets sent to objects before them (`afterFor`). */
+const WAIT_FOR_OBJECTS: ReadonlySet<ToWorker["t"]> = new Set(["acquire", "moved-in", "release", "drain", "hibernate"]);
+
+/**
+ * What a control message must wait for on the descriptor channel (fd-channel.ts), given the messages sent there
+ * (`movedSent`: a reload's batches of moved sockets and their objects' auto-responses): the kinds that wait for an
+ * object's sockets on IPC (`afterFor`) wait for those too, and so does `stop` (what was sent before it is taken first).
+ */
+export function afterMovedFor(message: ToWorker, movedSent: number): number {
+  return WAIT_FOR_OBJECTS.has(message.t) || message.t === "stop" ? movedSent : 0;
 }
 
 /** True when the message concerns an object's sockets (`afterFor`'s `objectSeq` moves past it). */
@@ -91,13 +97,15 @@ export function concernsObject(message: ToWorker): boolean {
 }
 
 /**
- * The worker's side of the ordering: IPC messages are counted as they are handled, and control messages are
- * handled in order, each once the IPC messages it names (`after`) were. Until `start` (the worker's handlers exist)
- * control messages wait; `fence` never waits.
+ * The worker's side of the ordering: IPC messages (and descriptor channel messages) are counted as they are
+ * handled, and control messages are handled in order, each once the IPC messages it names (`after`) and the
+ * descriptor channel messages it names (`afterMoved`) were. Until `start` (the worker's handlers exist) control
+ * messages wait; `fence` never waits.
  */
 export class ControlOrder {
   /** IPC messages handled (init, read before this exists, is the first). */
   #ipcHandled = 1;
+  #movedHandled = 0;
   readonly #queue: ToWorker[] = [];
   #deliver: ((message: ToWorker) => void) | null = null;
   #delivering = false;
@@ -111,6 +119,12 @@ export class ControlOrder {
   /** An IPC message was handled. */
   ipcHandled(): void {
     this.#ipcHandled++;
+    this.#drain();
+  }
+
+  /** A message on the descriptor channel was handled. */
+  movedHandled(): void {
+    this.#movedHandled++;
     this.#drain();
   }
 
@@ -136,6 +150,7 @@ export class ControlOrder {
       while (this.#queue.length > 0) {
         const head = this.#queue[0]!;
         if ("after" in head && typeof head.after === "number" && head.after > this.#ipcHandled) return;
+        if ("afterMoved" in head && typeof head.afterMoved === "number" && head.afterMoved > this.#movedHandled) return;
         this.#queue.shift();
         this.#deliver(head);
       }

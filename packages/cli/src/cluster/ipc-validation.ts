@@ -51,14 +51,16 @@ const healthCheck = shaped({ name: oneOf("lock", "workers", "storage"), ok: isBo
 
 /** What a worker sends its supervisor, by type, but for the routed messages (ROUTED_TYPES), checked by hand. */
 const SHAPES: Readonly<Record<string, Shape>> = {
-  ready: {},
+  ready: { moves: optional(isBoolean) },
   failed: { error: isWireError },
   ...REFERENCE_SHAPES,
   upgrade: { to: isId, token: isId, req: upgradeHead, head: isBytes },
   abandon: { to: isId, token: isId },
   socket: { moved },
+  sockets: { moved: arrayOf(moved) },
   "auto-response": { key: isObjectKey, request: isString, response: isString },
   released: { slots, sockets: isCount, closed: isCount },
+  "moved-in-reply": { rid: isId },
   "stats-reply": { rid: isId, metrics: isAnything, objects: Array.isArray },
   "hibernate-reply": { rid: isId, status: isInteger },
   drained: { rid: isId, objects: isCount },

@@ -53,13 +53,14 @@ export type BodyMessage =
 
 /** Supervisor → worker. */
 export type ToWorker =
-  | { t: "init"; index: number; serial: number; slots: number[]; node?: NodeInit }
+  /** `moveFd`: this process's end of its descriptor channel (fd-channel.ts), when the supervisor has the addon. */
+  | { t: "init"; index: number; serial: number; slots: number[]; node?: NodeInit; moveFd?: number }
   /** A node of several machines: its table after a renewal (deadline, which slots are local or on which node). */
   | { t: "table"; table: NodeTable }
   /** The node lost its lease: no more output; sockets close with 1012; exit. */
   | { t: "fence"; reason: string }
   /** The node hands `slots` over: close their objects (after their commits) and give the slots up. */
-  | { t: "drain"; rid: number; slots: number[]; after?: number }
+  | { t: "drain"; rid: number; slots: number[]; after?: number; afterMoved?: number }
   | { t: "conn" }
   /** The handle is a stream socket to process `peer`: a direct channel (worker-channels.ts). */
   | { t: "channel"; peer: number }
@@ -70,18 +71,25 @@ export type ToWorker =
   | ReferenceToWorker
   | { t: "upgrade"; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; token: number }
-  /** Give up every object (reload): report each slot with `released` once its objects left. */
-  | { t: "release"; socketDrainMs: number; after?: number }
+  /**
+   * Give up every object (reload): report each slot with `released` once its objects left. `batched`: the sockets,
+   * their objects' auto-responses and the `released` messages go on the descriptor channel (fd-channel.ts).
+   */
+  | { t: "release"; socketDrainMs: number; batched?: boolean; after?: number; afterMoved?: number }
   | { t: "socket"; moved: MovedSocket }
+  /** Moved sockets on the descriptor channel, with one descriptor each, in order. */
+  | { t: "sockets"; moved: MovedSocket[] }
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
   /** These slots are yours from now on (nobody else has them). */
-  | { t: "acquire"; slots: number[]; after?: number }
+  | { t: "acquire"; slots: number[]; after?: number; afterMoved?: number }
+  /** Answer `moved-in-reply` once everything sent before this (a reload's sockets, `acquire`) was handled: the move is over here. */
+  | { t: "moved-in"; rid: number; after?: number; afterMoved?: number }
   | { t: "stats"; rid: number }
-  | { t: "hibernate"; rid: number; binding: string; name: string; after?: number }
+  | { t: "hibernate"; rid: number; binding: string; name: string; after?: number; afterMoved?: number }
   | { t: "health"; rid: number }
   | { t: "backup"; rid: number; dest: string }
   /** Finish what is in flight (bounded by `deadlineMs`), close sockets with `code`/`reason` (default 1012) and exit. */
-  | { t: "stop"; deadlineMs: number; code?: number; reason?: string; after?: number }
+  | { t: "stop"; deadlineMs: number; code?: number; reason?: string; after?: number; afterMoved?: number }
   /** That process is gone: streams to and from it end with an error. */
   | { t: "exited"; serial: number }
   | (DistributiveOmit<BodyMessage, "to"> & { from: number });
@@ -90,7 +98,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 /** Worker → supervisor. */
 export type FromWorker =
-  | { t: "ready" }
+  /** `moves`: it opened its descriptor channel (fd-channel.ts), so a reload may move sockets to and from it in batches. */
+  | { t: "ready"; moves?: boolean }
   | { t: "failed"; error: WireError }
   | ({ t: "call"; rid: number; key: ObjectKey } & CallOp)
   | { t: "reply"; rid: number; to: number; ok: true; value: unknown; refs?: WireRefs }
@@ -99,9 +108,11 @@ export type FromWorker =
   | { t: "upgrade"; to: number; token: number; req: UpgradeHead; head: Uint8Array }
   | { t: "abandon"; to: number; token: number }
   | { t: "socket"; moved: MovedSocket }
+  | { t: "sockets"; moved: MovedSocket[] }
   | { t: "auto-response"; key: ObjectKey; request: string; response: string }
   /** These slots have no object here any more (their sockets were sent before this message). */
   | { t: "released"; slots: number[]; sockets: number; closed: number }
+  | { t: "moved-in-reply"; rid: number }
   | { t: "stats-reply"; rid: number; metrics: Metrics; objects: ObjectInfo[] }
   | { t: "hibernate-reply"; rid: number; status: number; body: unknown }
   | { t: "drained"; rid: number; objects: number }

@@ -16,10 +16,14 @@ import type { Supervisor } from "./supervisor.ts";
 import type { WorkerProcess } from "./worker-process.ts";
 
 /** Installs `fresh` (one ready process per index) and moves every object to them; resolves once every slot has moved. */
-export async function moveObjects(supervisor: Supervisor, fresh: readonly WorkerProcess[]): Promise<{ socketsMoved: number; socketsClosed: number }> {
+export async function moveObjects(
+  supervisor: Supervisor,
+  fresh: readonly WorkerProcess[],
+): Promise<{ socketsMoved: number; socketsClosed: number; batched: boolean }> {
   const { timeouts, logger } = supervisor;
   let socketsMoved = 0;
   let socketsClosed = 0;
+  let batched = true;
   const moves: Array<Promise<void>> = [];
   for (const proc of fresh) {
     const old = supervisor.serving[proc.index] ?? null;
@@ -34,7 +38,10 @@ export async function moveObjects(supervisor: Supervisor, fresh: readonly Worker
     let done = () => {};
     const finished = new Promise<void>((resolve) => (done = resolve));
     old.move = { successor: proc, releasing: new Set(slots), sockets: 0, closed: 0, done };
-    old.send({ t: "release", socketDrainMs: Math.floor(timeouts.moveTimeoutMs / 2) });
+    // Both ends with a descriptor channel: the sockets go in batches (fd-channel.ts), else one per IPC message.
+    const inBatches = supervisor.batchedMove(old, proc);
+    batched &&= inBatches;
+    old.send({ t: "release", socketDrainMs: Math.floor(timeouts.moveTimeoutMs / 2), ...(inBatches ? { batched: true } : {}) });
     const timer = supervisor.clock.setTimeout(() => {
       const left = old.move?.releasing.size ?? 0;
       if (left === 0 || !old.alive) return;
@@ -59,5 +66,8 @@ export async function moveObjects(supervisor: Supervisor, fresh: readonly Worker
     );
   }
   await Promise.all(moves);
-  return { socketsMoved, socketsClosed };
+  // The move is over once the new workers hold every socket sent them (they adopt what the supervisor may still be passing on).
+  await Promise.all(fresh.map((proc) => supervisor.movedIn(proc)));
+  // batched: every old worker's sockets went in batches (false when one moved over IPC, or nothing moved).
+  return { socketsMoved, socketsClosed, batched: batched && moves.length > 0 };
 }

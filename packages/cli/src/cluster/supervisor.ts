@@ -22,6 +22,7 @@ import { slotOf } from "@torpor/core/slots";
 import type { ReadyCheck } from "../health.ts";
 import { BodyStreams } from "./body-streams.ts";
 import { ChannelBroker } from "./channel-broker.ts";
+import { type FdPassingAvailability, loadFdPassing } from "./fd-passing.ts";
 import { type ClusterTimeouts, DEFAULT_CLUSTER_TIMEOUTS, RESTART_STABLE_MS, restartDelay } from "./cluster-timeouts.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import { parseFromWorker } from "./ipc-validation.ts";
@@ -91,6 +92,9 @@ export class Supervisor {
   #peerRid = 1;
   /** Direct channels between workers: each ready process gets one to every other. */
   readonly #channels: ChannelBroker;
+  /** The fd-passing addon (a reload moves sockets in batches) or why not (one at a time over IPC; said once, at the first such reload). */
+  #fdPassing: FdPassingAvailability = { ok: false, reason: "not loaded yet" };
+  #ipcMovesLogged = false;
 
   constructor(options: SupervisorOptions) {
     this.options = options;
@@ -133,6 +137,7 @@ export class Supervisor {
 
   /** Starts every worker, then listens. Rejects with the first worker's load error. */
   async start(): Promise<void> {
+    this.#fdPassing = await loadFdPassing();
     this.#workerEnv = (await this.options.prepare?.()) ?? {};
     const fresh = this.serving.map((_, index) => this.spawn(index));
     const started = await Promise.allSettled(fresh.map((p) => p.ready));
@@ -172,9 +177,17 @@ export class Supervisor {
       startTimeoutMs: this.timeouts.startTimeoutMs,
       env,
       ...(this.options.node !== undefined ? { node: { ...this.options.node, table: this.#nodeTable ?? this.options.node.table } } : {}),
+      ...(this.#fdPassing.ok ? { fdPassing: this.#fdPassing.addon } : {}),
     });
     this.procs.set(proc.serial, proc);
     proc.onMessage = (message, handle) => this.#fromWorker(proc, message, handle);
+    proc.onMoved = (message, fds) => this.#fromMoveChannel(proc, message, fds);
+    proc.onMovesBroken = (error) =>
+      this.logger.error("A worker's descriptor channel broke (its Worker code may write to fd 5); killing the worker", {
+        worker: proc.index,
+        pid: proc.pid,
+        error: new TorporError("ERR_IPC_INVALID", `Descriptor channel of worker ${proc.index}: ${error.message}`),
+      });
     proc.onControlBroken = (error) =>
       this.logger.error("A worker's control channel broke (its Worker code may write to it); killing the worker", {
         worker: proc.index,
@@ -385,6 +398,9 @@ export class Supervisor {
         this.procs.get(to)?.send(rest);
         return;
       }
+      case "sockets":
+        // Only on the descriptor channel (#fromMoveChannel), where its descriptors are.
+        return;
       case "socket": {
         const more = handle === undefined ? Buffer.alloc(0) : takeSocket(handle);
         const moved = more.length > 0 ? { ...message.moved, unparsed: Buffer.concat([message.moved.unparsed, more]) } : message.moved;
@@ -406,6 +422,7 @@ export class Supervisor {
         if (move.releasing.size === 0) move.done();
         return;
       }
+      case "moved-in-reply":
       case "stats-reply":
       case "hibernate-reply":
       case "drained":
@@ -430,6 +447,52 @@ export class Supervisor {
       case "ready":
       case "failed":
         return;
+    }
+  }
+
+  /** True when a reload may move `old`'s sockets to `successor` in batches; else says once why they go one at a time. */
+  batchedMove(old: WorkerProcess, successor: WorkerProcess): boolean {
+    if (old.batchedMoves && successor.batchedMoves) return true;
+    if (!this.#ipcMovesLogged) {
+      this.#ipcMovesLogged = true;
+      const reason = this.#fdPassing.ok ? "a worker could not open its descriptor channel (see its log)" : this.#fdPassing.reason;
+      this.logger.warn("Reloads move sockets over Node IPC, one at a time (slower: a process round trip per socket)", { reason });
+    }
+    return false;
+  }
+
+  /**
+   * A reload's message on a worker's descriptor channel (fd-channel.ts): its moved sockets, in batches, go on to its
+   * successor on the successor's channel, with its objects' auto-responses (in the same order); `released` is
+   * handled as on IPC. Anything else there is the Worker's code writing to fd 5: dropped, its descriptors closed.
+   */
+  #fromMoveChannel(proc: WorkerProcess, raw: unknown, fds: number[]): void {
+    const parsed = parseFromWorker(raw);
+    const message = parsed.ok ? parsed.message : null;
+    const fit =
+      message !== null &&
+      (message.t === "sockets" ? message.moved.length === fds.length : fds.length === 0 && (message.t === "auto-response" || message.t === "released"));
+    if (!fit) {
+      proc.closeFds(fds);
+      this.logger.error("Dropped an invalid message on a worker's descriptor channel (its Worker code may write to fd 5)", {
+        worker: proc.index,
+        pid: proc.pid,
+        error: new TorporError(
+          "ERR_IPC_INVALID",
+          `Invalid message from worker ${proc.index}: ${parsed.ok ? `${parsed.message.t} with ${fds.length} descriptor(s)` : parsed.reason}.`,
+        ),
+      });
+      return;
+    }
+    const target = proc.move?.successor;
+    switch (message.t) {
+      case "sockets":
+      case "auto-response":
+        if (target === undefined) proc.closeFds(fds);
+        else target.sendMoved(message, fds);
+        return;
+      default:
+        this.#fromWorker(proc, message);
     }
   }
 
@@ -555,7 +618,7 @@ export class Supervisor {
     this.#workerEnv = env;
     const moveStarted = this.clock.now();
     const counts = await moveObjects(this, fresh);
-    // ms: the whole reload; moveMs: from the new workers being ready to the last object moved (what clients could notice).
+    // ms: the whole reload; moveMs: from the new workers being ready to their holding every moved socket (what clients could notice).
     this.logger.info("Reloaded", { workers: fresh.length, ...counts, ms: this.clock.now() - started, moveMs: this.clock.now() - moveStarted });
   }
 
@@ -574,6 +637,11 @@ export class Supervisor {
       }),
     );
     return replies.filter((r) => r !== null);
+  }
+
+  /** Resolves once `proc` handled everything a reload sent it (its moved sockets adopted, its slots acquired), or could not tell within the move bound. */
+  async movedIn(proc: WorkerProcess): Promise<void> {
+    if (proc.alive) await this.#ask(proc, (rid) => ({ t: "moved-in", rid }), this.timeouts.moveTimeoutMs);
   }
 
   /** Forces hibernation of one object, in the process owning its slot. */

@@ -9,7 +9,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core/errors";
-import { afterFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
+import type { FdPassing } from "@torpor/fd-passing";
+import { afterFor, afterMovedFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
+import { FdChannel } from "./fd-channel.ts";
 import type { FrameChannel } from "./frame-channel.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import type { NodeInit } from "./node-worker.ts";
@@ -43,7 +45,12 @@ export interface SpawnOptions {
   node?: NodeInit;
   /** Added to the environment it inherits (the supervisor's bundle of the Worker: worker-bundle.ts). */
   env?: Record<string, string>;
+  /** The fd-passing addon, when this process has it: the worker gets a descriptor channel (fd-channel.ts) as MOVE_FD. */
+  fdPassing?: FdPassing;
 }
+
+/** The worker's end of its descriptor channel: after the control channel (4). */
+export const MOVE_FD = 5;
 
 /** A worker process. */
 export class WorkerProcess {
@@ -67,6 +74,12 @@ export class WorkerProcess {
   servingSince: number | null = null;
   /** Set while a reload moves its objects out. */
   move: MoveOut | null = null;
+  /** It opened its descriptor channel: a reload may move sockets to and from it in batches (fd-channel.ts). */
+  batchedMoves = false;
+  /** Messages on its descriptor channel after ready, with their descriptors (the supervisor's to pass on or close). */
+  onMoved: (message: unknown, fds: number[]) => void = () => {};
+  /** The descriptor channel broke (the worker wrote what is not a packet of ours, or it failed): the process is killed; this says why. */
+  onMovesBroken: (error: Error) => void = () => {};
   /** The control channel broke (the worker wrote what is not a frame): the process is killed; this says why. */
   onControlBroken: (error: Error) => void = () => {};
   /** Messages without a descriptor, both ways (control-channel.ts). */
@@ -74,21 +87,47 @@ export class WorkerProcess {
   /** IPC messages sent to it, and the count at the last one that concerned an object (control-channel.ts `afterFor`). */
   #ipcSent = 0;
   #objectSeq = 0;
+  /** The descriptor channel (null without the addon), and the messages sent on it (control-channel.ts `afterMovedFor`). */
+  readonly #moves: FdChannel | null = null;
+  readonly #fdPassing: FdPassing | null;
+  #movedSent = 0;
 
   constructor(options: SpawnOptions) {
     this.index = options.index;
     this.serial = options.serial;
+    this.#fdPassing = options.fdPassing ?? null;
+    const pair = this.#fdPassing?.socketPair() ?? null;
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
       env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
       // V8 flags for a small young generation (worker-flags.ts) unless the user chose their own.
       execArgv: workerExecArgv(process.execArgv),
       serialization: "advanced",
-      stdio: WORKER_STDIO,
+      stdio: pair === null ? WORKER_STDIO : [...WORKER_STDIO, pair[1]],
     });
     this.child.on("error", () => {});
     this.#control = supervisorControl(this.child);
     let started = false;
+    // The worker holds its end now (or the fork failed); ours alone must stay, so the worker's exit reads as the end.
+    if (pair !== null) this.#fdPassing!.closeFd(pair[1]);
+    const moves = pair === null ? null : new FdChannel(this.#fdPassing!, pair[0]);
+    this.#moves = moves;
+    // Everything it sent there before it exited is read (a slot released, its sockets) before it counts as exited.
+    const movesRead = new Promise<void>((resolve) => {
+      if (moves === null) return resolve();
+      moves.onMessage = (message, fds) => {
+        if (started) this.onMoved(message, fds);
+        else this.closeFds(fds);
+      };
+      moves.onClose = (error) => {
+        resolve();
+        // A system error (EPIPE, ECONNRESET) is the process going away; a packet that is not one is the worker writing on fd 5.
+        if (error === null || (error as NodeJS.ErrnoException).code !== undefined || !this.alive) return;
+        // As for the control channel: sockets it moves out would be lost on the way, so it must not keep serving.
+        this.onMovesBroken(error);
+        this.kill();
+      };
+    });
     // Every frame it wrote before it exited is read before it counts as exited (its last replies are not failed as lost).
     const controlRead = new Promise<void>((resolve) => {
       const control = this.#control;
@@ -111,7 +150,7 @@ export class WorkerProcess {
       };
     });
     const exit = new Promise<number | string>((resolve) => this.child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
-    this.exited = Promise.all([exit, controlRead]).then(([code]) => {
+    this.exited = Promise.all([exit, controlRead, movesRead]).then(([code]) => {
       this.state = "exited";
       this.exitCode = code;
       return code;
@@ -132,6 +171,7 @@ export class WorkerProcess {
         const m = message as FromWorker;
         if (m?.t === "ready") {
           started = true;
+          this.batchedMoves = moves !== null && (m as { moves?: unknown }).moves === true;
           clearTimeout(timer);
           resolve();
         } else if (m?.t === "failed") {
@@ -146,7 +186,14 @@ export class WorkerProcess {
     });
     // Observed so a failed start is never an unhandled rejection; callers await it too.
     this.ready.catch(() => {});
-    this.send({ t: "init", index: options.index, serial: options.serial, slots: options.slots, ...(options.node !== undefined ? { node: options.node } : {}) });
+    this.send({
+      t: "init",
+      index: options.index,
+      serial: options.serial,
+      slots: options.slots,
+      ...(options.node !== undefined ? { node: options.node } : {}),
+      ...(moves !== null ? { moveFd: MOVE_FD } : {}),
+    });
   }
 
   get pid(): number | undefined {
@@ -165,7 +212,8 @@ export class WorkerProcess {
   send(message: ToWorker, handle?: Socket): void {
     if (this.#control !== null && !toWorkerOnIpc(message, handle)) {
       const after = afterFor(message, this.#ipcSent, this.#objectSeq);
-      this.#control.send(after > 0 ? { ...message, after } : message);
+      const afterMoved = afterMovedFor(message, this.#movedSent);
+      this.#control.send(after > 0 || afterMoved > 0 ? { ...message, ...(after > 0 ? { after } : {}), ...(afterMoved > 0 ? { afterMoved } : {}) } : message);
       return;
     }
     if (!this.child.connected) {
@@ -182,6 +230,31 @@ export class WorkerProcess {
     } catch {
       // The channel closed between the check and the send (the process is exiting).
       handle?.destroy();
+    }
+  }
+
+  /**
+   * Sends a reload's message (moved sockets with their descriptors, an object's auto-response) on the descriptor
+   * channel. The descriptors are closed here once sent (the worker holds its own then) or when they cannot be.
+   */
+  sendMoved(message: Extract<ToWorker, { t: "sockets" | "auto-response" }>, fds: readonly number[] = []): void {
+    const moves = this.#moves;
+    if (moves === null || moves.closed || !this.alive) {
+      this.closeFds(fds);
+      return;
+    }
+    this.#movedSent++;
+    moves.send(message, fds, () => this.closeFds(fds));
+  }
+
+  /** Closes descriptors this process received (a socket nobody can take: its client sees the connection end). */
+  closeFds(fds: readonly number[]): void {
+    for (const fd of fds) {
+      try {
+        this.#fdPassing?.closeFd(fd);
+      } catch {
+        // Already closed.
+      }
     }
   }
 

@@ -10,7 +10,8 @@
  * finishes what it can, and exits, so the next server can take the directory.
  */
 import type { IncomingMessage } from "node:http";
-import type { Socket } from "node:net";
+import { closeSync } from "node:fs";
+import { Socket } from "node:net";
 import { DurableObjectNamespace, TorporError, WebSocketRequestResponsePair } from "@torpor/core";
 import { type AcceptedUpgrade, acceptedUpgrade, LocalTarget, type ObjectHost, slotOf, type WireRefs } from "@torpor/core/cluster";
 import { joinDataDir } from "@torpor/storage-sqlite";
@@ -23,6 +24,8 @@ import { locateSyntaxError } from "../dev/load-error.ts";
 import { BodyStreams } from "./body-streams.ts";
 import { ORPHAN_EXIT_MS } from "./cluster-timeouts.ts";
 import { ControlOrder, fromWorkerOnIpc, workerControl } from "./control-channel.ts";
+import { FdChannel } from "./fd-channel.ts";
+import { loadFdPassing } from "./fd-passing.ts";
 import type { FrameChannel } from "./frame-channel.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
@@ -31,6 +34,7 @@ import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import type { NodeWorker } from "./node-worker.ts";
 import { PeerClient } from "./peer-client.ts";
 import { RpcReferences } from "./rpc-references.ts";
+import { SocketBatches } from "./socket-batches.ts";
 import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
 import { type ChannelCall, type ChannelMessage, WorkerChannels } from "./worker-channels.ts";
@@ -48,7 +52,15 @@ const dropFailedSend = (): void => {};
 /** Messages without a descriptor, both ways (control-channel.ts); opened once init arrived. */
 let control: FrameChannel | null = null;
 
+/** Set while a reload moves this process's sockets out in batches: the move's messages go there (socket-batches.ts). */
+let batches: SocketBatches | null = null;
+
 const send = (message: FromWorker, handle?: unknown): void => {
+  if (batches !== null && (message.t === "socket" || message.t === "auto-response" || message.t === "released")) {
+    if (message.t === "socket") batches.socket(message.moved, handle as Socket);
+    else batches.send(message);
+    return;
+  }
   if (control !== null && !fromWorkerOnIpc(message, handle)) {
     control.send(message);
     return;
@@ -85,6 +97,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   const order = new ControlOrder();
   control = workerControl();
   control.onMessage = (message) => order.control(message as ToWorker);
+  // The descriptor channel, opened before the Worker's code runs (close-on-exec: a process it spawns must not hold
+  // it); its messages are handled once this process said ready (the supervisor sends nothing there before).
+  const moves = await openMoves(init.moveFd, cliLogger(args));
   // Before anything opens the data directory: no new server takes it while this process runs. Then make sure this
   // process still has a supervisor: one that died meanwhile may already have been replaced.
   const member = joinDataDir(serveSettings(args, process.cwd()).persistTo);
@@ -367,6 +382,7 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         // From now on nothing here is local: calls for these objects go to the supervisor, which holds them for the new owner.
         const slots = new Set(directory.owned);
         directory.owned.clear();
+        if (message.batched === true && moves !== null && !moves.closed) batches = new SocketBatches(moves);
         void moveOut(runtime, send, {
           slots,
           socketDrainMs: message.socketDrainMs,
@@ -375,6 +391,9 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
         });
         return;
       }
+      case "moved-in":
+        send({ t: "moved-in-reply", rid: message.rid });
+        return;
       case "stats":
         send({ t: "stats-reply", rid: message.rid, metrics: runtime.metrics, objects: runtime.objects() });
         return;
@@ -416,9 +435,54 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
     order.ipcHandled();
   });
   order.start((message) => onMessage(message));
-  send({ t: "ready" });
+  if (moves !== null) {
+    // A reload's sockets coming in (several descriptors per message) and their objects' auto-responses, in order.
+    moves.onMessage = (raw, fds) => {
+      const message = raw as ToWorker;
+      if (message.t === "sockets" && message.moved.length === fds.length) {
+        message.moved.forEach((moved, i) => {
+          const socket = socketOf(fds[i]!, moves);
+          guard(socket);
+          adopt(moved, socket);
+        });
+      } else if (message.t === "auto-response") onMessage(message);
+      else moves.closeFds(fds);
+      order.movedHandled();
+    };
+    moves.onClose = (error) => {
+      if (error !== null) logger.error("The descriptor channel to the supervisor broke", { error });
+    };
+  }
+  send({ t: "ready", ...(moves !== null ? { moves: true } : {}) });
   send({ t: "imports", urls: loaded });
   pending = [];
+}
+
+/**
+ * This process's end of its descriptor channel (fd-channel.ts), when the supervisor made one; null without the
+ * addon here (the supervisor then moves its sockets over IPC, one at a time), its descriptor closed so the
+ * supervisor sees the channel end.
+ */
+async function openMoves(fd: number | undefined, logger: { warn(message: string, fields?: Record<string, unknown>): void }): Promise<FdChannel | null> {
+  if (fd === undefined) return null;
+  const loaded = await loadFdPassing();
+  if (loaded.ok) {
+    loaded.addon.adopt(fd);
+    return new FdChannel(loaded.addon, fd);
+  }
+  logger.warn("No descriptor channel in this worker: a reload moves its sockets one at a time", { reason: loaded.reason });
+  closeSync(fd);
+  return null;
+}
+
+/** A TCP socket from a descriptor that came on the descriptor channel, as Node's IPC makes one of a passed handle; undefined (and closed) if it is none. */
+function socketOf(fd: number, moves: FdChannel): Socket | undefined {
+  try {
+    return new Socket({ fd, readable: true, writable: true });
+  } catch {
+    moves.closeFds([fd]);
+    return undefined;
+  }
 }
 
 /** A stub to the Durable Object `key` names, made by this worker's runtime (one passed in an RPC value). */

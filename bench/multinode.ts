@@ -160,7 +160,7 @@ async function durable(pg: PgServer, dbUrl: (name: string) => string, scratch: s
 async function logStats(db: ClusterDb): Promise<{ statements: number; records: number; bytes: number }> {
   // This database's statements only: the base side commits to its own database on the same server.
   const s = await db.query<{ calls: string | null }>(
-    "SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query LIKE '%WITH v AS (%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    "SELECT sum(calls) AS calls FROM pg_stat_statements WHERE (query LIKE '%WITH v AS (%' OR query LIKE '%WITH up AS (%') AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
   );
   const l = await db.query<{ n: string; bytes: string | null }>("SELECT count(*) AS n, sum(octet_length(record)) AS bytes FROM torpor.log");
   return { statements: Number(s.rows[0]?.calls ?? 0), records: Number(l.rows[0]!.n), bytes: Number(l.rows[0]!.bytes ?? 0) };

@@ -170,6 +170,7 @@ export function postgresStorage(options: PostgresStorageOptions): PostgresStorag
       if (claimed !== undefined && claimed.stream.failed === null) return null;
       let pending = preparing.get(k);
       if (pending === undefined) {
+        claimed?.tail.close();
         claims.delete(k);
         pending = activate(key).finally(() => preparing.delete(k));
         preparing.set(k, pending);
@@ -201,6 +202,7 @@ export function postgresStorage(options: PostgresStorageOptions): PostgresStorag
     forgetSlots(slots: ReadonlySet<number>): void {
       for (const [k, c] of claims) {
         if (!slots.has(slotOf(c.key.id))) continue;
+        c.tail.close();
         claims.delete(k);
         removeFiles(c.path);
       }
@@ -210,6 +212,7 @@ export function postgresStorage(options: PostgresStorageOptions): PostgresStorag
     },
     local: inner,
     close(): void {
+      for (const c of claims.values()) c.tail.close();
       inner.close();
     },
   };
@@ -295,6 +298,8 @@ class ReplicatedStorage implements ObjectStorage {
       }
     } finally {
       this.#inner.close();
+      // SQLite deleted the WAL: the next open makes a new file (and a hibernated object holds no descriptor).
+      this.#claimed.tail.close();
       this.#closed();
     }
   }

@@ -114,6 +114,42 @@ it("reads only the frames of the WAL's current generation after SQLite's checkpo
   db.close();
 });
 
+it("keeps the WAL open across commits, and opens the new one after the database was closed and opened again", () => {
+  const { db, tail, capture, records } = openCaptured(1_000);
+  db.exec("CREATE TABLE log (n INTEGER PRIMARY KEY, body TEXT)");
+  capture();
+  const add = db.prepare("INSERT INTO log (body) VALUES (?)");
+  const perCommit: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    add.run("x".repeat(2_000));
+    const before = tail.bytesRead;
+    expect(capture()).not.toBeNull();
+    perCommit.push(tail.bytesRead - before);
+  }
+  // One open for 201 commits; a one-row commit's read is the header and the first four frames at most.
+  expect(tail.opens).toBe(1);
+  expect(Math.max(...perCommit)).toBeLessThanOrEqual(32 + 4 * (24 + 4_096));
+  // SQLite deletes the WAL as it closes the database and makes a new one when it opens it: a tail left unreset
+  // still finds the new file's commit (its descriptor's file has no links left), not the deleted file's nothing.
+  const path = db.name;
+  db.close();
+  const again = new Database(path);
+  again.pragma("locking_mode = EXCLUSIVE");
+  again.pragma("journal_mode = WAL");
+  again.prepare("INSERT INTO log (body) VALUES (?)").run("after reopening");
+  expect(capture()).not.toBeNull();
+  expect(tail.opens).toBe(2);
+  const copy = `${path}.rebuilt`;
+  writeFileSync(copy, "");
+  applyRecords(copy, records.map(decodeRecord));
+  const rebuilt = new Database(copy, { readonly: true });
+  expect(rebuilt.prepare("SELECT count(*) AS n, max(body) AS last FROM log").get()).toEqual({ n: 201, last: "x".repeat(2_000) });
+  expect(rebuilt.prepare("SELECT body FROM log ORDER BY n DESC LIMIT 1").get()).toEqual({ body: "after reopening" });
+  rebuilt.close();
+  tail.close();
+  again.close();
+});
+
 it("leaves out a rolled-back transaction's spilled pages and keeps the commit after it", () => {
   const { db, capture, image, rebuild } = openCaptured();
   db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");

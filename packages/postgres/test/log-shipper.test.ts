@@ -96,7 +96,7 @@ describe("log shipper", () => {
       const shipper = new LogShipper(log);
 
       // The statement runs and commits; the connection dies before its reply gets back.
-      const dropped = proxy.dropOnce("WITH v AS", "after-reply");
+      const dropped = proxy.dropOnce("torpor_append_", "after-reply");
       const acked = shipper.ship(a, record(1), null);
       await dropped;
       await acked;
@@ -104,7 +104,7 @@ describe("log shipper", () => {
       expect(a.epoch).toBe(2); // raised to settle the outcome
 
       // The statement never reaches the server: settled as not written, then sent again.
-      const lost = proxy.dropOnce("WITH v AS", "before-request");
+      const lost = proxy.dropOnce("torpor_append_", "before-request");
       const resent = shipper.ship(b, record(7), null);
       await lost;
       await resent;

@@ -3,7 +3,7 @@
  * current epoch and the next sequence number, a newer claim shuts the old
  * owner out, snapshots truncate the log and a load reads a consistent view.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, onTestFinished } from "vitest";
 import { slotOf } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
@@ -56,23 +56,55 @@ describe("object log", () => {
     lease.stop();
   });
 
-  pgIt("prepares the commit statement once per connection; its cached plan fences as the first one did", async () => {
+  pgIt("prepares the commit statements once per connection; their cached plans fence as the first ones did", async () => {
     const { db, lease, slots, log } = await soleNode();
     const k = key("room-prepared");
-    const slot = slotOf(k.id);
-    const { epoch } = (await log.claim(k, slot, slots.owned.get(slot)!, "node-a"))!;
+    const other = key("room-prepared-2");
+    const { epoch } = (await log.claim(k, slotOf(k.id), slots.owned.get(slotOf(k.id))!, "node-a"))!;
+    await log.claim(other, slotOf(other.id), slots.owned.get(slotOf(other.id))!, "node-a");
     await db.withClient(async (c) => {
-      // Past PostgreSQL's five custom plans, so the cached (generic) plan runs the later appends.
+      // Past PostgreSQL's five custom plans, so the cached (generic) plans run the later appends: one object alone,
+      // then with another in the same statement.
       for (let seq = 1; seq <= 8; seq++) expect((await log.appendOn(c, [{ key: k, epoch, seq, record: Buffer.from(`r${seq}`), alarm: null }])).size).toBe(1);
       expect((await log.appendOn(c, [{ key: k, epoch, seq: 8, record: Buffer.from("replay"), alarm: null }])).size).toBe(0);
       expect((await log.appendOn(c, [{ key: k, epoch: epoch - 1, seq: 9, record: Buffer.from("stale"), alarm: null }])).size).toBe(0);
+      for (let seq = 9; seq <= 16; seq++) {
+        const batch = [
+          { key: k, epoch, seq, record: Buffer.from(`r${seq}`), alarm: null },
+          { key: other, epoch: 1, seq: seq - 8, record: Buffer.from(`o${seq - 8}`), alarm: null },
+        ];
+        expect((await log.appendOn(c, batch)).size).toBe(2);
+      }
+      const replay = [
+        { key: k, epoch, seq: 16, record: Buffer.from("replay"), alarm: null },
+        { key: other, epoch: 0, seq: 9, record: Buffer.from("stale"), alarm: null },
+      ];
+      expect((await log.appendOn(c, replay)).size).toBe(0);
       const prepared = await c.query<{ name: string; statement: string }>(
-        "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'torpor_append_%'",
+        "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'torpor_append_%' ORDER BY name",
       );
-      expect(prepared.rows.length).toBe(1);
+      expect(prepared.rows.map((r) => r.name.replace(/[0-9a-f]{16}$/, ""))).toEqual(["torpor_append_", "torpor_append_one_"]);
       expect(prepared.rows[0]!.statement).toContain("o.epoch = v.epoch AND o.head = v.seq - 1");
+      // A lone object's commit binds plain values: no arrays to write as text, parse and unnest.
+      expect(prepared.rows[1]!.statement).toContain("epoch = $3 AND head = $4 - 1");
+      expect(prepared.rows[1]!.statement).not.toContain("unnest");
     });
-    expect((await log.load(k)).records.map(String)).toEqual(Array.from({ length: 8 }, (_, i) => `r${i + 1}`));
+    expect((await log.load(k)).records.map(String)).toEqual(Array.from({ length: 16 }, (_, i) => `r${i + 1}`));
+    expect((await log.load(other)).records.map(String)).toEqual(Array.from({ length: 8 }, (_, i) => `o${i + 1}`));
+    lease.stop();
+  });
+
+  pgIt("keeps a record of a few KB in its log row, not in TOAST", async () => {
+    const { db, lease, slots, log } = await soleNode();
+    const k = key("room-inline");
+    await log.claim(k, slotOf(k.id), slots.owned.get(slotOf(k.id))!, "node-a");
+    // Incompressible, past PostgreSQL's default TOAST threshold (~2 KB) and below a page.
+    const random = [2_200, 4_000, 7_900].map((n) => randomBytes(n));
+    for (const [i, record] of random.entries()) await log.append([{ key: k, epoch: 1, seq: i + 1, record, alarm: null }]);
+    const toast = await db.query<{ bytes: string }>(`SELECT pg_relation_size(reltoastrelid) AS bytes FROM pg_class WHERE oid = '${db.tables.log}'::regclass`);
+    expect(Number(toast.rows[0]!.bytes)).toBe(0);
+    const stored = await log.load(k);
+    expect(stored.records.map((r, i) => r.equals(random[i]!))).toEqual([true, true, true]);
     lease.stop();
   });
 

@@ -5,12 +5,10 @@
 // same read (before, the callee's copy of it was a copy of the whole read); a value that cannot be cloned fails with
 // the same error as in one process. Each scenario runs against an object of the Worker's own process and one of the
 // other process, in the same request, and the two outcomes are compared.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Server, startTorpor } from "./helpers.ts";
+import { startScenarios, visit as visitScenario } from "./cluster-scenarios.ts";
+import type { Server } from "./helpers.ts";
 
 const WORKER = `
 import { DurableObject } from "cloudflare:workers";
@@ -101,18 +99,7 @@ let dir: string;
 let server: Server;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "torpor-cluster-values-"));
-  writeFileSync(join(dir, "worker.js"), WORKER);
-  writeFileSync(
-    join(dir, "wrangler.json"),
-    JSON.stringify({
-      main: "worker.js",
-      compatibility_date: "2026-04-07",
-      durable_objects: { bindings: [{ name: "BOXES", class_name: "Box" }] },
-      migrations: [{ tag: "v1", new_sqlite_classes: ["Box"] }],
-    }),
-  );
-  server = await startTorpor(["start", "--workers", "2", "--port", "0", "--persist-to", join(dir, "data")], dir, 120_000);
+  ({ dir, server } = await startScenarios(WORKER, "BOXES", "Box", ["--workers", "2"]));
 }, 150_000);
 
 afterAll(async () => {
@@ -120,19 +107,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** One scenario, in whichever worker the supervisor hands the connection to. */
-function visit(path: string): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    get(`${server.url}/${path}`, { agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => {
-        if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text));
-      });
-    }).on("error", reject);
-  });
-}
+const visit = (path: string) => visitScenario(server, path);
 
 it("neither side of a call to another worker sees what the other changes afterwards, as in one process", async () => {
   const { here, there } = await visit("isolation");

@@ -26,6 +26,8 @@ export class Box extends DurableObject {
   makeBytes() { return new Uint8Array([7, 8, 9]); }
   kind(value) { return Object.prototype.toString.call(value); }
   giveSymbol() { return { s: Symbol("s") }; }
+  get state() { return this.give(); }
+  get symbolProp() { return [Symbol("p")]; }
 }
 
 async function attempt(fn) {
@@ -48,7 +50,9 @@ async function isolation(stub) {
   given.n = 99;
   given.list.push(99);
   await stub.bump();
-  return { taken: await taken, kept: await stub.kept_(), given, again: await stub.give() };
+  const read = await stub.state;
+  read.n = 50;
+  return { taken: await taken, kept: await stub.kept_(), given, again: await stub.give(), read, readAgain: await stub.state };
 }
 
 async function bytes(stub) {
@@ -67,6 +71,7 @@ async function errors(stub) {
     nested: await attempt(() => stub.take({ deep: [1, Symbol("y")] })),
     result: await attempt(() => stub.giveSymbol()),
     weak: await attempt(() => stub.take(new WeakMap())),
+    property: await attempt(async () => await stub.symbolProp),
   };
 }
 
@@ -109,13 +114,15 @@ afterAll(async () => {
 
 const visit = (path: string) => visitScenario(server, path);
 
-it("neither side of a call to another worker sees what the other changes afterwards, as in one process", async () => {
+it("neither side of a call or property read to another worker sees what the other changes afterwards, as in one process", async () => {
   const { here, there } = await visit("isolation");
   expect(there).toEqual({
     taken: { n: 1, list: [1] },
     kept: { n: 2, list: [1, 2] },
     given: { n: 99, list: [1, 99] },
     again: { n: 2, list: [1, 2] },
+    read: { n: 50, list: [1, 2] },
+    readAgain: { n: 2, list: [1, 2] },
   });
   expect(there).toEqual(here);
 }, 60_000);
@@ -142,6 +149,7 @@ it("a value that cannot be cloned fails as in one process (ERR_RPC_CLONE, same m
   expect(there.result.error).toMatchObject({ class: "TorporError", code: "ERR_RPC_CLONE" });
   expect(there.result.error.message).toMatch(/^RPC values are structured-cloned, and the result of giveSymbol\(\) cannot be: /);
   expect(there.nested.error).toMatchObject({ class: "TorporError", code: "ERR_RPC_CLONE" });
+  expect(there.property.error.message).toMatch(/^RPC values are structured-cloned, and the property symbolProp cannot be: /);
   expect(there).toEqual(here);
   expect(blob.here).toEqual({ value: "[object Blob]" });
   expect(blob.there.error).toMatchObject({ class: "TorporError", code: "ERR_RPC_CLONE" });

@@ -239,7 +239,7 @@ export function call(run: (args: unknown[]) => unknown, args: unknown[], what: s
 }
 
 /** A result without references encoded for another process, else marshalled as in one process (stubs moved). */
-function encodeOrMarshal(value: unknown, what: string, encode: (value: unknown, what: string) => unknown): unknown {
+export function encodeOrMarshal(value: unknown, what: string, encode: (value: unknown, what: string) => unknown): unknown {
   return findByReference(value, new Set()) === undefined ? encode(value, what) : result(value, what);
 }
 

@@ -17,7 +17,7 @@ import { loadWs } from "./lib/deps.ts";
 import { channelFloor } from "./lib/channel-floor.ts";
 import { probeDuringBurst } from "./lib/control-burst.ts";
 import { ipcHandleFloorMs } from "./lib/ipc-floor.ts";
-import { cpuOf } from "./lib/procfs.ts";
+import { runTimeOf } from "./lib/procfs.ts";
 import { QUICK } from "./lib/product.ts";
 import { scratchDir, type PartResult } from "./lib/sides.ts";
 import { median, percentile, ratioRow, valueRow, type Row } from "./lib/stats.ts";
@@ -203,8 +203,8 @@ export async function run(): Promise<PartResult> {
     const cluster = await startCluster(join(scratch.dir, "rpc"), 600_000);
     const { same, cross, pids: workerPids } = await targets(cluster.url);
     const pids = [cluster.child.pid!, ...workerPids];
-    const cpu = () => pids.reduce((n, p) => n + cpuOf(p), 0);
-    // Enough calls that each side uses well over /proc's 10 ms CPU tick.
+    const cpu = () => pids.reduce((n, p) => n + runTimeOf(p), 0);
+    // CPU of all processes from the scheduler's run time (ns), so a round of 500 calls reads exactly (/proc's 10 ms ticks were 20 µs per call).
     const calls = { same: QUICK ? 20_000 : 100_000, cross: QUICK ? 500 : 3_000 };
     const lat: Record<string, number[]> = { same: [], cross: [] };
     const cpuPer: Record<string, number[]> = { same: [], cross: [] };
@@ -239,7 +239,7 @@ export async function run(): Promise<PartResult> {
     // With a base: the CPU per cross-worker call of both clusters, measured in each round beside the floor's.
     const abCpu = { mine: [] as number[], base: [] as number[] };
     const loopCpu = async (url: string, target: string, of: number[]) => {
-      const sum = () => of.reduce((n, p) => n + cpuOf(p), 0);
+      const sum = () => of.reduce((n, p) => n + runTimeOf(p), 0);
       const c0 = sum();
       await get(`${url}/loop/caller/${target}/${calls.cross}`);
       return (sum() - c0) / calls.cross;
@@ -262,7 +262,7 @@ export async function run(): Promise<PartResult> {
         for (const side of round % 2 === 0 ? sides : sides.reverse()) await side();
       }
       single.same.push(...((await (await fetch(`${cluster.url}/timed/caller/${same}/${n}`)).json()) as number[]));
-      const floor = await channelFloor(n, cpuOf);
+      const floor = await channelFloor(n, runTimeOf);
       single.floor.push(...floor.us);
       floorCpu.push(floor.cpuUs);
     }

@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core/errors";
 import { afterFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
 import type { FrameChannel } from "./frame-channel.ts";
+import { withMallocEnv } from "./malloc-env.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
@@ -80,7 +81,13 @@ export class WorkerProcess {
     this.serial = options.serial;
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
-      env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
+      // glibc malloc settings (malloc-env.ts) unless the user chose their own.
+      env: withMallocEnv({
+        ...process.env,
+        ...options.env,
+        TORPOR_CLUSTER_WORKER: String(options.index),
+        TORPOR_CLUSTER_SUPERVISOR: String(process.pid),
+      }),
       // V8 flags for a small young generation (worker-flags.ts) unless the user chose their own.
       execArgv: workerExecArgv(process.execArgv),
       serialization: "advanced",

@@ -26,7 +26,7 @@ import WebSocket from "ws";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const packsDir = join(repoRoot, "packs");
-const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "cli"] as const;
+const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "malloc-trim", "cli"] as const;
 
 /** The README's commands, in order. */
 const COMMANDS = {
@@ -158,7 +158,10 @@ describe("the published packages, installed with npm outside the workspace", () 
       }
       // Every package the built code imports is declared (npm's flat node_modules would hide a missing one).
       // (A package may import itself by name: Node resolves that through its own exports.)
-      const declared = new Set([manifest.name as string, ...Object.keys({ ...(manifest.dependencies as object), ...(manifest.peerDependencies as object) })]);
+      const declared = new Set([
+        manifest.name as string,
+        ...Object.keys({ ...(manifest.dependencies as object), ...(manifest.optionalDependencies as object), ...(manifest.peerDependencies as object) }),
+      ]);
       const imported = new Set<string>();
       for (const file of files.filter((f) => /^package\/(dist|bin)\/.*\.js$/.test(f))) {
         const code = execFileSync("tar", ["-xzOf", tarball, file], { encoding: "utf8" });

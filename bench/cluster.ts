@@ -17,7 +17,7 @@ import { loadWs } from "./lib/deps.ts";
 import { channelFloor } from "./lib/channel-floor.ts";
 import { probeDuringBurst } from "./lib/control-burst.ts";
 import { ipcHandleFloorMs } from "./lib/ipc-floor.ts";
-import { cpuOf } from "./lib/procfs.ts";
+import { runTimeOf } from "./lib/procfs.ts";
 import { QUICK } from "./lib/product.ts";
 import { scratchDir, type PartResult } from "./lib/sides.ts";
 import { median, percentile, ratioRow, valueRow, type Row } from "./lib/stats.ts";
@@ -203,8 +203,8 @@ export async function run(): Promise<PartResult> {
     const cluster = await startCluster(join(scratch.dir, "rpc"), 600_000);
     const { same, cross, pids: workerPids } = await targets(cluster.url);
     const pids = [cluster.child.pid!, ...workerPids];
-    const cpu = () => pids.reduce((n, p) => n + cpuOf(p), 0);
-    // Enough calls that each side uses well over /proc's 10 ms CPU tick.
+    const cpu = () => pids.reduce((n, p) => n + runTimeOf(p), 0);
+    // CPU of all processes from the scheduler's run time (ns), so a round of 500 calls reads exactly (/proc's 10 ms ticks were 20 µs per call).
     const calls = { same: QUICK ? 20_000 : 100_000, cross: QUICK ? 500 : 3_000 };
     const lat: Record<string, number[]> = { same: [], cross: [] };
     const cpuPer: Record<string, number[]> = { same: [], cross: [] };
@@ -232,9 +232,18 @@ export async function run(): Promise<PartResult> {
     // and with BENCH_BASE_ROOT the same calls in that checkout's cluster (started now, idle until its turn).
     const single = { same: [] as number[], cross: [] as number[], floor: [] as number[], base: [] as number[] };
     const baseCluster = BASE_BIN === null ? null : await startCluster(join(scratch.dir, "rpc-base"), 600_000, 2, BASE_BIN);
-    const baseCross = baseCluster === null ? null : (await targets(baseCluster.url)).cross;
+    const baseTargets = baseCluster === null ? null : await targets(baseCluster.url);
+    const baseCross = baseTargets?.cross ?? null;
     if (baseCluster !== null) await get(`${baseCluster.url}/loop/caller/${baseCross}/200`);
     const floorCpu: number[] = [];
+    // With a base: the CPU per cross-worker call of both clusters, measured in each round beside the floor's.
+    const abCpu = { mine: [] as number[], base: [] as number[] };
+    const loopCpu = async (url: string, target: string, of: number[]) => {
+      const sum = () => of.reduce((n, p) => n + runTimeOf(p), 0);
+      const c0 = sum();
+      await get(`${url}/loop/caller/${target}/${calls.cross}`);
+      return (sum() - c0) / calls.cross;
+    };
     // An A/B takes three rounds even when quick, each side first in turn (the load here drifts within a minute).
     for (let round = 0; round < (QUICK && baseCluster === null ? 1 : 3); round++) {
       const n = QUICK ? 500 : 2_000;
@@ -244,8 +253,16 @@ export async function run(): Promise<PartResult> {
       };
       if (round % 2 === 0) await mine().then(theirs);
       else await theirs().then(mine);
+      if (baseCluster !== null) {
+        const basePids = [baseCluster.child.pid!, ...baseTargets!.pids];
+        const sides = [
+          () => loopCpu(cluster.url, cross, pids).then((v) => abCpu.mine.push(v)),
+          () => loopCpu(baseCluster.url, baseCross!, basePids).then((v) => abCpu.base.push(v)),
+        ];
+        for (const side of round % 2 === 0 ? sides : sides.reverse()) await side();
+      }
       single.same.push(...((await (await fetch(`${cluster.url}/timed/caller/${same}/${n}`)).json()) as number[]));
-      const floor = await channelFloor(n, cpuOf);
+      const floor = await channelFloor(n, runTimeOf);
       single.floor.push(...floor.us);
       floorCpu.push(floor.cpuUs);
     }
@@ -255,6 +272,15 @@ export async function run(): Promise<PartResult> {
         ratioRow(
           `cluster: stub RPC round trip p50, cross-worker, this checkout (baseline: ${BASE_ROOT}, same run)`,
           { raw: percentile(single.base, 50), torpor: percentile(single.cross, 50) },
+          "µs",
+          null,
+        ),
+      );
+    if (baseCluster !== null)
+      rows.push(
+        ratioRow(
+          `cluster: CPU per stub RPC, all processes, cross-worker, this checkout (baseline: ${BASE_ROOT}, same run)`,
+          { raw: median(abCpu.base), torpor: median(abCpu.mine) },
           "µs",
           null,
         ),
@@ -294,8 +320,16 @@ export async function run(): Promise<PartResult> {
         null,
       ),
     );
+    rows.push(
+      ratioRow(
+        "cluster: CPU per stub RPC, all processes, cross-worker (baseline: the floor's CPU per round trip, both processes)",
+        { raw: median(floorCpu), torpor: median(baseCluster !== null ? [...cpuPer.cross!, ...abCpu.mine] : cpuPer.cross!) },
+        "µs",
+        null,
+      ),
+    );
     notes.push(
-      `stub RPC timed one by one: p50 same worker ${percentile(single.same, 50).toFixed(1)} µs, cross-worker ${percentile(single.cross, 50).toFixed(1)} µs, floor (a frame each way between two plain processes) ${percentile(single.floor, 50).toFixed(1)} µs; p99 ${percentile(single.same, 99).toFixed(1)} / ${percentile(single.cross, 99).toFixed(1)} / ${percentile(single.floor, 99).toFixed(1)} µs; floor CPU µs per round trip ${floorCpu.map((v) => v.toFixed(1)).join(", ")}; load average ${loadavg()
+      `stub RPC timed one by one: p50 same worker ${percentile(single.same, 50).toFixed(1)} µs, cross-worker ${percentile(single.cross, 50).toFixed(1)} µs, floor (a frame each way between two plain processes) ${percentile(single.floor, 50).toFixed(1)} µs; p99 ${percentile(single.same, 99).toFixed(1)} / ${percentile(single.cross, 99).toFixed(1)} / ${percentile(single.floor, 99).toFixed(1)} µs; floor CPU µs per round trip ${floorCpu.map((v) => v.toFixed(1)).join(", ")}${baseCluster !== null ? `; CPU µs per cross-worker call, rounds beside the floor's: this checkout ${abCpu.mine.map((v) => v.toFixed(1)).join(", ")}, base ${abCpu.base.map((v) => v.toFixed(1)).join(", ")}` : ""}; load average ${loadavg()
         .map((v) => v.toFixed(1))
         .join(" ")}`,
     );

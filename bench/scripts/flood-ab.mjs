@@ -2,7 +2,7 @@
 // (each to its own object) that all close: RSS per process before and 30 s after, smaps, a closed-loop
 // echo's CPU, and (TRIM=1) what malloc_trim(0), called through gdb, would give back. An experiment
 // behind bench/RESULTS.md ("Where the kept memory is"), not a bench part. Run it under the bench lock.
-// Usage: FLOOD_AB_ROOT=<built checkout> node bench/scripts/flood-ab.mjs N "" "ENV=a ENV2=b" "--v8-flag" ...
+// Usage: FLOOD_AB_ROOT=<built checkout> node bench/scripts/flood-ab.mjs N "" "ENV=a ENV2=b" "--v8-flag" "ROOT=<other built checkout>" ...
 // FLOOD_ROUNDS=R floods each variant R times, rotating the order, and prints the CPU of the supervisor and of
 // the workers over each flood's connect + close and over the settle after it; TORPOR_ARGS adds arguments to
 // `torpor start` (with "--log-level debug", the supervisor's own idle collections are printed, timed from
@@ -42,7 +42,12 @@ function cpu(pid) {
 async function startServer(envText) {
   const env = { ...process.env, NODE_OPTIONS: `--import=${new URL("./heap-probe.mjs", import.meta.url).pathname}` };
   const flags = [];
+  let cwd = root;
   for (const kv of envText.split(" ").filter(Boolean)) {
+    if (kv.startsWith("ROOT=")) {
+      cwd = kv.slice(5);
+      continue;
+    }
     if (kv.startsWith("--")) {
       flags.push(kv);
       continue;
@@ -70,7 +75,7 @@ async function startServer(envText) {
       ...(process.env.WORKERS ? ["--workers", process.env.WORKERS] : []),
       ...(process.env.TORPOR_ARGS ?? "").split(" ").filter(Boolean),
     ],
-    { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] },
+    { cwd, env, stdio: ["ignore", "pipe", "inherit"] },
   );
   const idle = [];
   const url = await new Promise((resolve) =>

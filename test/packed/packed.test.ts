@@ -26,7 +26,7 @@ import WebSocket from "ws";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const packsDir = join(repoRoot, "packs");
-const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "cli", "fd-passing"] as const;
+const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "malloc-trim", "fd-passing", "cli"] as const;
 
 /** The README's commands, in order. */
 const COMMANDS = {

@@ -51,8 +51,10 @@ async function main(argv: string[], host: RunHost): Promise<void> {
     // Core (and zod under it) first, in a step of its own: compiled in the same burst as the rest of the worker's
     // modules, V8's peak of malloc'd compile memory doubled (6 -> 12 MB) and glibc kept it, +3-5 MB RSS per worker.
     await import("@torpor/core");
+    await (await import("./native-memory.ts")).trimAfterIdleCollections();
     return (await import("./cluster/worker.ts")).runWorker({ ...args, command }, host);
   }
+  await (await import("./native-memory.ts")).trimAfterIdleCollections();
   // `torpor dev` reloads on save: a supervisor with one worker, reloaded as a cluster is (dev/dev-server.ts).
   if (command === "dev" && args.watch) return (await import("./dev/dev-server.ts")).runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {

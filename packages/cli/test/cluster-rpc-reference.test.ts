@@ -4,12 +4,10 @@
 // with disposal and workerd's errors after it; the table holding them for other
 // processes (the torpor_rpc_references gauge) empties when stubs are disposed and when
 // the process holding them is killed. Before this, every case failed with ERR_RPC_CLONE.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
-import { type Server, startTorpor } from "./helpers.ts";
+import { startScenarios, visit as visitScenario } from "./cluster-scenarios.ts";
+import type { Server } from "./helpers.ts";
 
 const WORKER = `
 import { DurableObject, RpcTarget } from "cloudflare:workers";
@@ -176,18 +174,7 @@ let server: Server;
 let admin: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "torpor-cluster-rpc-"));
-  writeFileSync(join(dir, "worker.js"), WORKER);
-  writeFileSync(
-    join(dir, "wrangler.json"),
-    JSON.stringify({
-      main: "worker.js",
-      compatibility_date: "2026-04-07",
-      durable_objects: { bindings: [{ name: "ROOMS", class_name: "Room" }] },
-      migrations: [{ tag: "v1", new_sqlite_classes: ["Room"] }],
-    }),
-  );
-  server = await startTorpor(["start", "--workers", "3", "--port", "0", "--admin-port", "0", "--persist-to", join(dir, "data")], dir, 120_000);
+  ({ dir, server } = await startScenarios(WORKER, "ROOMS", "Room", ["--workers", "3", "--admin-port", "0"]));
   admin = await vi.waitFor(() => /"message":"Admin listening","url":"([^"]+)"/.exec(server.stdout())![1]!, { timeout: 10_000, interval: 20 });
 }, 150_000);
 
@@ -196,19 +183,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** One scenario on a fresh connection (the supervisor spreads connections over the workers). */
-function visit(path: string): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    get(`${server.url}/${path}`, { agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => {
-        if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text));
-      });
-    }).on("error", reject);
-  });
-}
+const visit = (path: string) => visitScenario(server, path);
 
 /** The references the workers that answer hold for the others now, summed (the torpor_rpc_references gauge), and how many answered. */
 async function references(): Promise<{ sum: number; workers: number }> {

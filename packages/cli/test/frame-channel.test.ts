@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { serialize } from "node:v8";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FrameChannel, MAX_FRAME_BYTES } from "../src/cluster/frame-channel.ts";
+import { encodeFrame } from "../src/cluster/frame-codec.ts";
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -129,6 +130,43 @@ describe("FrameChannel", () => {
     const expected = Buffer.concat([wireFrame(first), wireFrame(second)]);
     await waitFor(() => expect(Buffer.concat(received).byteLength).toBe(expected.byteLength));
     expect(Buffer.concat(received).equals(expected)).toBe(true);
+  });
+
+  it("a message encoded beforehand (a Frame) goes out as it was then, as often as it is sent", async () => {
+    const [{ channel: left }, { messages: got }] = await channelPair();
+    const value = { n: 1, list: [1] };
+    const frame = encodeFrame({ t: "call", rid: 1, args: [value] });
+    value.n = 2;
+    value.list.push(2);
+    expect(left.send(frame)).toBe(true);
+    expect(left.send({ t: "call", rid: 2, args: [value] })).toBe(true);
+    expect(left.send(frame)).toBe(true);
+    await waitFor(() => expect(got).toHaveLength(3));
+    expect(got).toEqual([
+      { t: "call", rid: 1, args: [{ n: 1, list: [1] }] },
+      { t: "call", rid: 2, args: [{ n: 2, list: [1, 2] }] },
+      { t: "call", rid: 1, args: [{ n: 1, list: [1] }] },
+    ]);
+  });
+
+  it("typed arrays read back own their memory (not the read's, which holds other frames); a Buffer comes back a Uint8Array, as a structured clone", async () => {
+    const { channel, raw, messages } = await channelAndRaw();
+    const sent = [{ u: new Uint8Array([1, 2, 3]) }, { d: new Float64Array([0.5]), v: new DataView(new ArrayBuffer(8), 2, 4) }];
+    // Both frames in one read.
+    await deliver(raw, channel.socket, Buffer.concat(sent.map(wireFrame)));
+    expect(messages).toEqual(sent);
+    const [first, second] = messages as [{ u: Uint8Array }, { d: Float64Array; v: DataView }];
+    for (const view of [first.u, second.d, second.v]) {
+      expect(view.byteOffset).toBe(0);
+      expect(view.buffer.byteLength).toBe(view.byteLength);
+    }
+    // A Buffer (which Node's serializer would bring back as one), sent by a channel.
+    const [{ channel: left }, { messages: got }] = await channelPair();
+    left.send({ b: Buffer.from([7, 8]) });
+    await waitFor(() => expect(got).toHaveLength(1));
+    const { b } = got[0] as { b: Uint8Array };
+    expect(Buffer.isBuffer(b)).toBe(false);
+    expect(b).toEqual(new Uint8Array([7, 8]));
   });
 
   it("carries large frames and long bursts between two channels, in order", async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { type HeapFigures, IdleCollector } from "./idle-collector.ts";
+import { type HeapFigures, IdleCollector, releaseNativeMemoryWith } from "./idle-collector.ts";
 import { silentLogger } from "./logger.ts";
 import { VirtualClock } from "./virtual-clock.ts";
 
@@ -38,6 +38,30 @@ function rig(o: { minGapMs?: number; afterStart?: boolean; youngGrowth?: boolean
 }
 
 describe("idle collector", () => {
+  test("releaseNativeMemoryWith: what it was given runs after each collection, once V8's (compacting) collections are done", async () => {
+    // The collections the rig's V8 ran, as each release saw them.
+    let runs: boolean[] = [];
+    const seen: boolean[][] = [];
+    releaseNativeMemoryWith(() => seen.push([...runs]));
+    try {
+      const { clock, state } = rig();
+      runs = state.runs;
+      // Fragmented: the collection is followed by a compacting one.
+      state.heap = { ...state.heap, oldCommitted: 90 * MiB };
+      state.releases = 150;
+      await clock.advance(2_000);
+      expect(seen).toEqual([[false, true]]);
+      state.releases = 300;
+      await clock.advance(10_000);
+      expect(seen).toEqual([
+        [false, true],
+        [false, true, false],
+      ]);
+    } finally {
+      releaseNativeMemoryWith(null);
+    }
+  });
+
   test("collects once after a burst of releases, when two intervals in a row were idle", async () => {
     const { clock, state, collector } = rig();
     state.releases = 150;

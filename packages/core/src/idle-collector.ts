@@ -67,8 +67,9 @@ export interface IdleCollectorOptions {
   youngGrowth?: boolean;
   /** Called after each collection (the runtime counts them in its metrics). */
   onCollection?: (collection: Collection) => void;
-  /** @internal test seams: the collection itself, event-loop utilization since the last call, heap figures. */
+  /** @internal test seams: the collection itself, what runs after it (default: releaseNativeMemoryWith's), event-loop utilization since the last call, heap figures. */
   collect?: (compact: boolean) => void;
+  release?: () => unknown;
   utilization?: () => number;
   heap?: () => HeapFigures;
 }
@@ -95,13 +96,27 @@ const YOUNG_GROWN_BYTES = 4 * 2 ** 20;
  * and a young generation left grown is then kept for good (bench/RESULTS.md, issue 27, session memory-5).
  */
 const YOUNG_RETRIES = 5;
+/** What gives the process's freed native memory back to the OS after each collection (releaseNativeMemoryWith). */
+let releaseNative: (() => unknown) | null = null;
+
+/**
+ * After each idle collection in this process, also call `release` (null: nothing). The CLI passes glibc's
+ * `malloc_trim` (`@torpor/malloc-trim`) where its addon was built: glibc gives back on its own only the top of
+ * each heap, so what a flood of sockets left freed inside them stays in the process until trimmed. Process-wide,
+ * as malloc is: the supervisor's collector and a worker's runtime's both call it. Its time counts in the collection's.
+ */
+export function releaseNativeMemoryWith(release: (() => unknown) | null): void {
+  releaseNative = release;
+}
+
 /** Old-generation bytes committed but free beyond which a compacting collection is worth its copying. */
 const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
 /** See the module comment. `start()` begins looking; `stop()` ends it. */
 export class IdleCollector {
-  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth">>;
+  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth">>;
   readonly #collect: (compact: boolean) => void;
+  readonly #release: () => unknown;
   readonly #utilization: () => number;
   readonly #heap: () => HeapFigures;
   readonly #onCollection: ((collection: Collection) => void) | undefined;
@@ -131,6 +146,7 @@ export class IdleCollector {
       ...options,
     };
     this.#collect = options.collect ?? v8Collect;
+    this.#release = options.release ?? (() => releaseNative?.());
     this.#utilization = options.utilization ?? eventLoopUtilization();
     this.#heap = options.heap ?? heapFigures;
     this.#onCollection = options.onCollection;
@@ -198,6 +214,8 @@ export class IdleCollector {
       this.#collect(true);
       after = this.#heap();
     }
+    // What the collection freed outside V8's heap (sockets' buffers and handles) is in malloc's arenas now.
+    this.#release();
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;

@@ -41,7 +41,9 @@ static napi_value throw_errno(napi_env env, const char* syscall, int err) {
   napi_value msg, error, code, num, name;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, NULL, msg, &error);
-  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
+  // libuv has no name for ETOOMANYREFS (the sender's user has more descriptors in flight than its open-files
+  // limit), and the channel must tell it from a broken peer: it waits and sends again.
+  napi_create_string_utf8(env, err == ETOOMANYREFS ? "ETOOMANYREFS" : uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
   napi_set_named_property(env, error, "code", code);
   napi_create_int32(env, -err, &num);
   napi_set_named_property(env, error, "errno", num);

@@ -21,6 +21,8 @@ import type { CallOp, FromWorker } from "./ipc.ts";
 import { type PeerClient, streamOfBytes } from "./peer-client.ts";
 import type { RpcReferences } from "./rpc-references.ts";
 import { handOffUpgrade } from "./sockets.ts";
+import type { Frame } from "./frame-codec.ts";
+import { encodeRpcFrame } from "./rpc-frame.ts";
 import type { ChannelCall, WorkerChannels } from "./worker-channels.ts";
 import { decodeError, encodeRequest, ownerExitedError, type WireError, type WireResponse } from "./wire.ts";
 import { decodeResponse } from "./wire-response.ts";
@@ -38,7 +40,8 @@ interface Pending {
   /** An RPC call or read: the owner of the references it sent (RpcReferences.openCall). */
   references?: number;
   slot: number;
-  message: ChannelCall;
+  /** The call, encoded when it was made (whichever path it takes, and again if refused). */
+  frame: Frame;
   /** The path it was sent on: VIA_SUPERVISOR or the serial of the process it went to directly. */
   via: number;
   /** Counted in its slot's calls in flight (CallPaths). */
@@ -65,7 +68,7 @@ export class ClusterDirectory implements HostDirectory {
     readonly index: number,
     /** This process's serial (what replies and upgrades are addressed to). */
     readonly serial: number,
-    readonly send: (message: FromWorker, handle?: unknown) => void,
+    readonly send: (message: FromWorker | Frame, handle?: unknown) => void,
     readonly bodies: BodyStreams,
     readonly rpc: RpcReferences,
     /** Direct channels to the other workers. */
@@ -126,13 +129,15 @@ export class ClusterDirectory implements HostDirectory {
     }
     if (this.#closed) return Promise.reject(supervisorGone());
     const references = this.rpc.openCall();
+    const what = `the arguments of ${method}()`;
     let sent: { value: unknown[]; refs?: WireRefs };
     try {
-      sent = this.rpc.transfer(args, "params", `the arguments of ${method}()`, references);
+      // Not copied: #route encodes the call at once, and that is the copy (rpc-frame.ts).
+      sent = this.rpc.transfer(args, "params", what, references, true);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#route(key, { op: "call", method, args: sent.value, refs: sent.refs ?? [] }, null, references);
+    return this.#route(key, { op: "call", method, args: sent.value, refs: sent.refs ?? [] }, null, references, what);
   }
 
   read(key: ObjectKey, property: string): Promise<unknown> {
@@ -141,21 +146,30 @@ export class ClusterDirectory implements HostDirectory {
     return this.#route(key, { op: "read", property, refs: [] }, null, this.rpc.openCall());
   }
 
-  #route(key: ObjectKey, op: CallOp, body: number | null, references?: number): Promise<unknown> {
+  /** `what`: how errors name the arguments of a call (`op.args`, not copied yet: encoded now). */
+  #route(key: ObjectKey, op: CallOp, body: number | null, references?: number, what = "the request"): Promise<unknown> {
     if (this.#closed) {
       if (body !== null) this.bodies.cancelOutgoing(body);
       if (references !== undefined) this.rpc.closeCall(references, 0);
       return Promise.reject(supervisorGone());
     }
     const rid = this.#nextRid++;
+    // A key with its name, so the owner's storage records it as a local call would.
+    const message = {
+      t: "call",
+      rid,
+      key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
+      ...op,
+    } as ChannelCall;
+    let frame: Frame;
+    try {
+      frame = encodeRpcFrame(message, op.op === "call" ? op.args : undefined, what);
+    } catch (error) {
+      if (body !== null) this.bodies.cancelOutgoing(body);
+      if (references !== undefined) this.rpc.closeCall(references, 0);
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
-      // A key with its name, so the owner's storage records it as a local call would.
-      const message = {
-        t: "call",
-        rid,
-        key: { namespace: key.namespace, id: key.id, ...(key.name !== undefined ? { name: key.name } : {}) },
-        ...op,
-      } as ChannelCall;
       const pending: Pending = {
         resolve,
         reject,
@@ -163,7 +177,7 @@ export class ClusterDirectory implements HostDirectory {
         fetch: op.op === "fetch",
         ...(references !== undefined ? { references } : {}),
         slot: slotOf(key.id),
-        message,
+        frame,
         via: VIA_SUPERVISOR,
         counted: false,
       };
@@ -176,7 +190,7 @@ export class ClusterDirectory implements HostDirectory {
   #dispatch(pending: Pending): void {
     pending.via = this.#paths.open(pending.slot, this.#usable);
     pending.counted = true;
-    if (pending.via !== VIA_SUPERVISOR && this.channels.call(pending.via, pending.message)) return;
+    if (pending.via !== VIA_SUPERVISOR && this.channels.call(pending.via, pending.frame)) return;
     if (pending.via !== VIA_SUPERVISOR) {
       // The slot's calls go to a process whose channel just ended (it is exiting): this one goes through the supervisor, outside the slot's count.
       const via = pending.via;
@@ -185,7 +199,7 @@ export class ClusterDirectory implements HostDirectory {
       this.#paths.forget(via);
       for (const again of this.#paths.done(pending.slot, via)) this.#dispatch(again);
     }
-    this.send(pending.message);
+    this.send(pending.frame);
   }
 
   /** A call ended on its path: calls refused meanwhile go again now. */

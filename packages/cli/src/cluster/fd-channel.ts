@@ -22,6 +22,8 @@
  * fd 5), and what was on the way is closed so no client waits on a ghost.
  */
 import { deserialize, serialize } from "node:v8";
+import type { Clock, TimerHandle } from "@torpor/core";
+import { systemClock } from "@torpor/core/clock";
 import type { FdPassing, Watcher } from "@torpor/fd-passing";
 
 /** Bytes per packet at most: well under the socket's send buffer (a SOCK_SEQPACKET packet must fit it whole). */
@@ -34,6 +36,12 @@ export const MAX_FDS = 250;
  * level-triggered: what is left comes on the next turn.
  */
 const READS_PER_TURN = 32;
+/**
+ * How long a sender waits before it tries again when the kernel refused a message because its user has more
+ * descriptors in flight than its open-files limit (ETOOMANYREFS: not for root). Descriptors leave the count only
+ * as the peer reads them, which no poll reports on this side, so the retry is timed.
+ */
+export const IN_FLIGHT_RETRY_MS = 5;
 const FIRST = 1;
 const MORE = 2;
 const READABLE = 1;
@@ -62,10 +70,14 @@ export class FdChannel {
   #incoming: { total: number; parts: Buffer[]; got: number; fds: number[] } | null = null;
   #events = 0;
   #closed = false;
+  readonly #clock: Clock;
+  /** Set while the kernel refuses more descriptors in flight: the flush that will try again. */
+  #retry: TimerHandle | null = null;
 
-  constructor(addon: FdPassing, fd: number) {
+  constructor(addon: FdPassing, fd: number, clock: Clock = systemClock) {
     this.#addon = addon;
     this.#fd = fd;
+    this.#clock = clock;
     this.#watcher = addon.watch(fd, (status, events) => this.#ready(status, events));
     this.#poll(READABLE);
   }
@@ -108,6 +120,8 @@ export class FdChannel {
   close(error: Error | null = null): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#retry?.cancel();
+    this.#retry = null;
     this.#addon.pollClose(this.#watcher);
     this.#addon.closeFd(this.#fd);
     for (const out of this.#queue.splice(0)) out.sent?.(false);
@@ -117,12 +131,22 @@ export class FdChannel {
   }
 
   #flush(): void {
+    if (this.#retry !== null) return;
     while (this.#queue.length > 0 && !this.#closed) {
       const out = this.#queue[0]!;
       let ok: boolean;
       try {
         ok = this.#addon.send(this.#fd, out.packet, out.fds);
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ETOOMANYREFS") {
+          // Not broken: the peer has not read enough yet. Closing here would close every socket still queued.
+          this.#poll(READABLE);
+          this.#retry = this.#clock.setTimeout(() => {
+            this.#retry = null;
+            this.#flush();
+          }, IN_FLIGHT_RETRY_MS);
+          return;
+        }
         // EPIPE, ECONNRESET: the peer is gone.
         this.close(error as Error);
         return;

@@ -1,8 +1,10 @@
 /**
  * One stream socket carrying structured-clone messages between two cluster
- * processes: each message is a frame (a 4-byte big-endian length, then the
- * bytes of `v8.serialize`, the same algorithm Node's "advanced" IPC uses, so
- * RPC values keep the same semantics on both paths). Messages sent in one
+ * processes: each message is a frame (frame-codec.ts: a 4-byte big-endian
+ * length, then the bytes of Node's `v8` serializer, the same algorithm Node's
+ * "advanced" IPC uses, so RPC values keep the same semantics on both paths).
+ * A message may be encoded before it is sent (a `Frame`: a routed call is
+ * encoded once, when it is made, whichever path it then takes). Messages sent in one
  * turn of the event loop leave in one write (flushed at the end of the
  * turn), so a burst costs one system call and one wake-up of the peer.
  *
@@ -11,7 +13,7 @@
  * once, through `onClose` with the reason.
  */
 import type { Socket } from "node:net";
-import { deserialize, serialize } from "node:v8";
+import { decodeFrame, encodeFrame, Frame } from "./frame-codec.ts";
 
 /** The longest frame accepted (a routed RPC value or a 64 KiB body chunk is far below). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
@@ -51,13 +53,13 @@ export class FrameChannel {
     return !this.#closed && !this.#ended;
   }
 
-  /** Queues a message; it leaves with the others of this turn. False if the channel is closed (nothing sent). */
+  /**
+   * Queues a message (encoded now unless it is a `Frame` already); it leaves with the others of this turn. False if
+   * the channel is closed (nothing sent). Throws what encoding throws (a value that cannot be cloned).
+   */
   send(message: unknown): boolean {
     if (this.#closed || this.#ended) return false;
-    const body = serialize(message);
-    const head = Buffer.allocUnsafe(4);
-    head.writeUInt32BE(body.byteLength, 0);
-    this.#batch.push(head, body);
+    this.#batch.push((message instanceof Frame ? message : encodeFrame(message)).bytes);
     if (!this.#flushing) {
       this.#flushing = true;
       setImmediate(() => this.flush());
@@ -71,7 +73,8 @@ export class FrameChannel {
     if (this.#batch.length === 0 || this.#closed) return;
     const batch = this.#batch;
     this.#batch = [];
-    this.socket.write(Buffer.concat(batch));
+    // A frame alone (a call, a reply) is written as it is: no copy.
+    this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
   }
 
   /** Sends what is queued, then ends this side (the peer may still write; `onClose` follows once both sides ended). Resolves once written. */
@@ -107,7 +110,7 @@ export class FrameChannel {
       this.#buffered -= 4 + length;
       let message: unknown;
       try {
-        message = deserialize(frame);
+        message = decodeFrame(frame);
       } catch (error) {
         this.#fail(new Error(`a frame that does not deserialize (${(error as Error).message})`));
         return;

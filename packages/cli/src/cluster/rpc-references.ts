@@ -16,6 +16,7 @@
  */
 import { TorporError } from "@torpor/core";
 import {
+  type CallOptions,
   disposable,
   disposeAll,
   type Importer,
@@ -144,17 +145,28 @@ export class RpcReferences {
    * Runs a routed call or read on `host` for a caller in another process:
    * its arguments' references become stubs calling back there (disposed when
    * the call returns, as in one process), and its result's are exported.
+   * The arguments are the callee's own (decoded from the message), so they
+   * are not copied again; a result (or property) without references is given
+   * to `encode` (its reply, encoded where the value would be copied), and what
+   * it returns is returned.
    */
-  async serveRouted(host: ObjectHost, message: RoutedReferenceCall): Promise<Transferred<unknown>> {
+  async serveRouted<E>(host: ObjectHost, message: RoutedReferenceCall, encode?: (value: unknown, what: string) => E): Promise<Transferred<unknown> | E> {
     const target = new LocalTarget(host, true);
+    let encoded: { value: E } | null = null;
+    const options: CallOptions = { freshArgs: true };
+    if (encode !== undefined) options.encode = (value, what) => (encoded = { value: encode(value, what) }).value;
     if (message.op === "read") {
-      return this.transfer(await target.read(message.property), "result", `the property ${message.property}`, message.from, true);
+      const value = await target.read(message.property, options);
+      if (encoded !== null) return (encoded as { value: E }).value;
+      return this.transfer(value, "result", `the property ${message.property}`, message.from, true);
     }
     const stubs: object[] = [];
     try {
       const args = this.receive(message.args, message.refs, message.from, stubs) as unknown[];
+      const value = await target.call(message.method, args, options);
+      if (encoded !== null) return (encoded as { value: E }).value;
       // LocalTarget marshalled the result already (a copy of its own): it is not copied again.
-      return this.transfer(await target.call(message.method, args), "result", `the result of ${message.method}()`, message.from, true);
+      return this.transfer(value, "result", `the result of ${message.method}()`, message.from, true);
     } finally {
       disposeAll(stubs);
     }

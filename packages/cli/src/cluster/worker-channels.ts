@@ -22,6 +22,7 @@ import type { Socket } from "node:net";
 import type { WireRefs } from "@torpor/core/cluster";
 import type { ObjectKey } from "@torpor/core/storage";
 import { FrameChannel } from "./frame-channel.ts";
+import type { Frame } from "./frame-codec.ts";
 import type { CallOp } from "./ipc.ts";
 import { parseChannelMessage } from "./ipc-validation.ts";
 import type { WireError } from "./wire.ts";
@@ -116,16 +117,16 @@ export class WorkerChannels {
     return entry !== undefined && !entry.byeReceived && entry.channel.writable;
   }
 
-  /** Sends a call to `peer` (also while it is closing, for calls that must follow earlier ones there: they come back refused). False if the channel is gone. */
-  call(peer: number, message: ChannelCall): boolean {
+  /** Sends a call (encoded) to `peer` (also while it is closing, for calls that must follow earlier ones there: they come back refused). False if the channel is gone. */
+  call(peer: number, message: Frame): boolean {
     const entry = this.#peers.get(peer);
     if (entry === undefined || entry.ackSent || !entry.channel.send(message)) return false;
     entry.calls++;
     return true;
   }
 
-  /** Sends a reply, a refusal or a body message to `peer`; false if the channel is gone. */
-  send(peer: number, message: ChannelMessage): boolean {
+  /** Sends a reply (maybe encoded already), a refusal or a body message to `peer`; false if the channel is gone. */
+  send(peer: number, message: ChannelMessage | Frame): boolean {
     return this.#peers.get(peer)?.channel.send(message) ?? false;
   }
 

@@ -13,6 +13,7 @@ import type { FdPassing } from "@torpor/fd-passing";
 import { afterFor, afterMovedFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
 import { FdChannel } from "./fd-channel.ts";
 import type { FrameChannel } from "./frame-channel.ts";
+import { withMallocEnv } from "./malloc-env.ts";
 import type { FromWorker, ToWorker } from "./ipc.ts";
 import type { NodeInit } from "./node-worker.ts";
 import { decodeError } from "./wire.ts";
@@ -99,7 +100,13 @@ export class WorkerProcess {
     const pair = this.#fdPassing?.socketPair() ?? null;
     this.child = fork(options.script, options.argv, {
       // The supervisor's pid lets a worker that starts after its supervisor died notice and stop (see worker.ts).
-      env: { ...process.env, ...options.env, TORPOR_CLUSTER_WORKER: String(options.index), TORPOR_CLUSTER_SUPERVISOR: String(process.pid) },
+      // glibc malloc settings (malloc-env.ts) unless the user chose their own.
+      env: withMallocEnv({
+        ...process.env,
+        ...options.env,
+        TORPOR_CLUSTER_WORKER: String(options.index),
+        TORPOR_CLUSTER_SUPERVISOR: String(process.pid),
+      }),
       // V8 flags for a small young generation (worker-flags.ts) unless the user chose their own.
       execArgv: workerExecArgv(process.execArgv),
       serialization: "advanced",

@@ -27,6 +27,7 @@ import { ControlOrder, fromWorkerOnIpc, workerControl } from "./control-channel.
 import { FdChannel } from "./fd-channel.ts";
 import { loadFdPassing } from "./fd-passing.ts";
 import type { FrameChannel } from "./frame-channel.ts";
+import { decodeFrame, Frame } from "./frame-codec.ts";
 import { ClusterDirectory } from "./directory.ts";
 import type { FromWorker, MovedSocket, ToWorker } from "./ipc.ts";
 import { moveOut } from "./move.ts";
@@ -34,6 +35,7 @@ import { FENCED_EXIT_CODE } from "./node-fence.ts";
 import type { NodeWorker } from "./node-worker.ts";
 import { PeerClient } from "./peer-client.ts";
 import { RpcReferences } from "./rpc-references.ts";
+import { encodeRpcFrame } from "./rpc-frame.ts";
 import { SocketBatches } from "./socket-batches.ts";
 import { cliLogger } from "../logging.ts";
 import { decodeRequest, encodeError, encodeResponse } from "./wire.ts";
@@ -55,7 +57,13 @@ let control: FrameChannel | null = null;
 /** Set while a reload moves this process's sockets out in batches: the move's messages go there (socket-batches.ts). */
 let batches: SocketBatches | null = null;
 
-const send = (message: FromWorker, handle?: unknown): void => {
+const send = (message: FromWorker | Frame, handle?: unknown): void => {
+  if (message instanceof Frame) {
+    // A routed call or reply encoded already (it carries an RPC value): only ever sent once the control channel is open.
+    if (control !== null) control.send(message);
+    else send(decodeFrame(message.bytes.subarray(4)) as FromWorker);
+    return;
+  }
   if (batches !== null && (message.t === "socket" || message.t === "auto-response" || message.t === "released")) {
     if (message.t === "socket") batches.socket(message.moved, handle as Socket);
     else batches.send(message);
@@ -236,27 +244,25 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
 
   /** Runs a routed call; `direct`: it came on the channel from its caller, and is answered there. */
   const serveCall = async (message: Extract<ToWorker, { t: "call" }>, direct = false) => {
-    const reply = (ok: boolean, value: unknown, refs?: WireRefs) => {
-      if (direct) {
-        channels.send(
-          message.from,
-          ok
-            ? { t: "reply", rid: message.rid, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
-            : { t: "reply", rid: message.rid, ok: false, error: encodeError(value) },
-        );
-        return;
-      }
-      send(
-        ok
-          ? { t: "reply", rid: message.rid, to: message.from, ok: true, value, ...(refs !== undefined ? { refs } : {}) }
-          : { t: "reply", rid: message.rid, to: message.from, ok: false, error: encodeError(value) },
-      );
+    // The reply goes back on the path the call came (the supervisor's names the caller).
+    const replyOf = (ok: boolean, value: unknown, refs?: WireRefs) => {
+      const to = direct ? {} : { to: message.from };
+      return ok
+        ? { t: "reply" as const, rid: message.rid, ...to, ok: true as const, value, ...(refs !== undefined ? { refs } : {}) }
+        : { t: "reply" as const, rid: message.rid, ...to, ok: false as const, error: encodeError(value) };
     };
+    const sendReply = (reply: ReturnType<typeof replyOf> | Frame) => {
+      if (direct) channels.send(message.from, reply as ChannelMessage | Frame);
+      else send(reply as FromWorker | Frame);
+    };
+    const reply = (ok: boolean, value: unknown, refs?: WireRefs) => sendReply(replyOf(ok, value, refs));
     let request: Request | null = null;
     try {
       if (message.op !== "fetch" && message.refs !== undefined) {
-        // A caller in this node's processes: references pass both ways (rpc-references.ts).
-        const out = await references.serveRouted(runtime.hostForKey(message.key), message);
+        // A caller in this node's processes: references pass both ways (rpc-references.ts). A result without them is
+        // encoded into its reply where it would be copied (rpc-frame.ts).
+        const out = await references.serveRouted(runtime.hostForKey(message.key), message, (value, what) => encodeRpcFrame(replyOf(true, value), value, what));
+        if (out instanceof Frame) return sendReply(out);
         return reply(true, out.value, out.refs);
       }
       const target = new LocalTarget(runtime.hostForKey(message.key));
@@ -304,7 +310,11 @@ export async function runWorker(args: CliArgs & { command: Command }, host: RunH
   // A direct call runs here only for an object this process owns when it arrives; else it did not run and its caller sends it through the supervisor.
   onDirectCall = (peer, message) => {
     if (channels.closing || !directory.owned.has(slotOf(message.key.id))) channels.send(peer, { t: "not-here", rid: message.rid });
-    else void serveCall({ ...message, from: peer } as Extract<ToWorker, { t: "call" }>, true);
+    else {
+      // The message is this process's own (just decoded): it is named after its caller in place, not copied.
+      (message as Extract<ToWorker, { t: "call" }>).from = peer;
+      void serveCall(message as Extract<ToWorker, { t: "call" }>, true);
+    }
   };
   onInvalid = (peer, reason) =>
     logger.error("Dropped an invalid message on a direct channel (the Worker's code may write to it)", {

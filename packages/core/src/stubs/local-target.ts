@@ -6,7 +6,7 @@ import type { ObjectHost } from "../object/object-host.ts";
 import { endOf } from "../websocket/web-socket.ts";
 import { gateBody } from "./gated-body.ts";
 import { clone } from "./rpc-clone.ts";
-import { call, result } from "./rpc-marshal.ts";
+import { type CallOptions, call, encodeOrMarshal, result } from "./rpc-marshal.ts";
 import type { StubTarget } from "./stub-target.ts";
 
 /** Handlers and built-ins that are not RPC methods (Cloudflare refuses them too). */
@@ -63,8 +63,8 @@ export class LocalTarget implements StubTarget {
     return response;
   }
 
-  /** An RPC call against the host. */
-  async call(method: string, args: unknown[]): Promise<unknown> {
+  /** An RPC call against the host; `options` only for a target passing references (a caller in another worker process). */
+  async call(method: string, args: unknown[], options?: CallOptions): Promise<unknown> {
     const host = this.host;
     const run = (received: unknown[]) =>
       host.call((instance) => {
@@ -79,15 +79,15 @@ export class LocalTarget implements StubTarget {
       });
     if (this.byReference) {
       host.runtime.metrics.events.rpc++;
-      return call(run, args, `${method}()`);
+      return call(run, args, `${method}()`, options);
     }
     const cloned = clone(args, `the arguments of ${method}()`);
     host.runtime.metrics.events.rpc++;
     return clone(await run(cloned), `the result of ${method}()`);
   }
 
-  /** An RPC property read against the host. */
-  async read(name: string): Promise<unknown> {
+  /** An RPC property read against the host; `options.encode` as for `call` (a target passing references only). */
+  async read(name: string, options?: Pick<CallOptions, "encode">): Promise<unknown> {
     const host = this.host;
     const value = await host.call((instance) => {
       const found = NOT_RPC.has(name) ? undefined : instance[name];
@@ -101,6 +101,8 @@ export class LocalTarget implements StubTarget {
       }
       return found;
     });
-    return this.byReference ? result(value, `the property ${name}`) : clone(value, `the property ${name}`);
+    if (!this.byReference) return clone(value, `the property ${name}`);
+    const encode = options?.encode;
+    return encode !== undefined ? encodeOrMarshal(value, `the property ${name}`, encode) : result(value, `the property ${name}`);
   }
 }

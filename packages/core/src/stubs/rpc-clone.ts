@@ -21,12 +21,17 @@ export function clone<T>(value: T, what: string): T {
   try {
     return structuredClone(value);
   } catch (cause) {
-    throw new TorporError(
-      "ERR_RPC_CLONE",
-      `RPC values are structured-cloned, and ${what} cannot be: ${(cause as Error).message}. Pass plain data (no functions, class instances with behaviour, or sockets).`,
-      { cause },
-    );
+    throw cloneFailed(what, cause);
   }
+}
+
+/** The error for an RPC value that the structured clone algorithm refused (`cause`: what it threw). */
+export function cloneFailed(what: string, cause: unknown): TorporError {
+  return new TorporError(
+    "ERR_RPC_CLONE",
+    `RPC values are structured-cloned, and ${what} cannot be: ${(cause as Error).message}. Pass plain data (no functions, class instances with behaviour, or sockets).`,
+    { cause },
+  );
 }
 
 /**

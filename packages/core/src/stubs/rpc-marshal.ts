@@ -180,31 +180,53 @@ async function invokeValue(root: object, path: readonly string[], args: unknown[
   return call((received) => fn.apply(self, received), args, label === "" ? "a function" : `${label}()`);
 }
 
+/** How a call whose caller is in another process (a cluster worker) spares copies its values get anyway. */
+export interface CallOptions {
+  /**
+   * The arguments are the callee's own already (decoded from the caller's message, held by nobody else): unless they
+   * hold references, they are not copied again.
+   */
+  freshArgs?: boolean;
+  /**
+   * A result that holds no reference is given to `encode` (which serializes it for the caller's process, so it is a
+   * snapshot taken where the copy would be) instead of being copied; the call resolves to what `encode` returns.
+   * `encode` throws what a copy would (ERR_RPC_CLONE).
+   */
+  encode?: (value: unknown, what: string) => unknown;
+}
+
 /**
  * One RPC hop in this process: the arguments marshalled for the callee, the
  * callee run, its result marshalled for the caller, and the callee's stubs
  * from the arguments disposed once the call is over (unless it `dup()`ed
  * them), as workerd does.
  */
-export function call(run: (args: unknown[]) => unknown, args: unknown[], what: string): Promise<unknown> {
+export function call(run: (args: unknown[]) => unknown, args: unknown[], what: string, options?: CallOptions): Promise<unknown> {
   let params: Marshalled<unknown[]>;
   let running: Promise<unknown>;
   try {
-    params = marshal(args, "params", `the arguments of ${what}`);
+    params =
+      options?.freshArgs === true && findByReference(args, new Set()) === undefined
+        ? { value: args, stubs: [] }
+        : marshal(args, "params", `the arguments of ${what}`);
     running = Promise.resolve(run(params.value));
   } catch (error) {
     return Promise.reject(error);
   }
   const stubs = params.stubs;
+  const encode = options?.encode;
   // Most calls pass no references: no disposal step (this path is every RPC call's).
-  if (stubs.length === 0) return running.then((value) => result(value, `the result of ${what}`));
+  if (stubs.length === 0) {
+    if (encode !== undefined) return running.then((value) => encodeOrMarshal(value, `the result of ${what}`, encode));
+    return running.then((value) => result(value, `the result of ${what}`));
+  }
   const disposeParams = () => {
     for (const stub of stubs) disposeStub(stub);
   };
   return running.then(
     (value) => {
       try {
-        return result(value, `the result of ${what}`);
+        return encode !== undefined ? encodeOrMarshal(value, `the result of ${what}`, encode) : result(value, `the result of ${what}`);
       } finally {
         disposeParams();
       }
@@ -214,6 +236,11 @@ export function call(run: (args: unknown[]) => unknown, args: unknown[], what: s
       throw error;
     },
   );
+}
+
+/** A result without references encoded for another process, else marshalled as in one process (stubs moved). */
+export function encodeOrMarshal(value: unknown, what: string, encode: (value: unknown, what: string) => unknown): unknown {
+  return findByReference(value, new Set()) === undefined ? encode(value, what) : result(value, what);
 }
 
 /**

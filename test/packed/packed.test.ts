@@ -26,7 +26,7 @@ import WebSocket from "ws";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const packsDir = join(repoRoot, "packs");
-const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "malloc-trim", "fd-passing", "cli"] as const;
+const PACKAGES = ["core", "storage-sqlite", "bindings", "postgres", "testing", "native", "cli"] as const;
 
 /** The README's commands, in order. */
 const COMMANDS = {
@@ -185,8 +185,8 @@ describe("the published packages, installed with npm outside the workspace", () 
     expect(installed.version).toMatch(/^\d+\.\d+\.\d+/);
     // One vitest: the testing package's peer, not a copy of its own.
     expect(existsSync(join(project, "node_modules/@torpor/testing/node_modules/vitest"))).toBe(false);
-    // The cli's optional addon (a reload's sockets in batches) compiled at install: this machine has a compiler.
-    expect(existsSync(join(project, "node_modules/@torpor/fd-passing/build/Release/fd_passing.node"))).toBe(true);
+    // The cli's optional addon (a reload's sockets in batches, the malloc trim) compiled at install: this machine has a compiler.
+    expect(existsSync(join(project, "node_modules/@torpor/native/build/Release/torpor_native.node"))).toBe(true);
   });
 
   it("runs a Durable Object test with @torpor/testing", async () => {

@@ -55,6 +55,8 @@ async function main(argv: string[], host: RunHost): Promise<void> {
     return (await import("./cluster/worker.ts")).runWorker({ ...args, command }, host);
   }
   await (await import("./native-memory.ts")).trimAfterIdleCollections();
+  // Without @torpor/native a server runs on its fallbacks; it says so once, here (its workers do not), in the log's format.
+  await (await import("./native.ts")).warnWithoutNative((await import("./logging.ts")).cliLogger({ ...args, command }));
   // `torpor dev` reloads on save: a supervisor with one worker, reloaded as a cluster is (dev/dev-server.ts).
   if (command === "dev" && args.watch) return (await import("./dev/dev-server.ts")).runDev(args, process.argv[1]!, process.argv.slice(2));
   if (command === "start") {

@@ -1,13 +1,13 @@
 /**
  * A reload's move of hibernated WebSockets in batches (many descriptors per
- * message on each worker's descriptor channel: packages/fd-passing and
+ * message on each worker's descriptor channel: packages/native and
  * src/cluster/fd-channel.ts), and the same reload over Node IPC, one socket
  * per message, when the addon is not there (TORPOR_FD_PASSING=0 stands for a
  * machine that could not compile it). Real processes (`torpor start --workers
  * 2`), real sockets; each socket must still echo afterwards from the new code,
  * with its tags and attachment, and none may close.
  */
-import { loadFdPassing } from "@torpor/fd-passing";
+import { loadNative } from "@torpor/native";
 import { describe, expect, it } from "vitest";
 import { Client, logLine, startCluster } from "./cluster-helpers.ts";
 
@@ -66,7 +66,7 @@ async function reloadMovesEverySocket(env: Record<string, string>): Promise<{ re
 describe("a reload's move of hibernated sockets", () => {
   it("moves them in batches on the descriptor channels: each echoes from the new code with its attachment and tags", { timeout: TEST_MS }, async () => {
     // The addon must be built here (pnpm install compiles it; CI has a compiler): else this path is not tested at all.
-    const addon = loadFdPassing();
+    const addon = loadNative().fdPassing;
     expect(addon.ok ? null : addon.error.message).toBeNull();
     const { reloaded, warnings } = await reloadMovesEverySocket({});
     expect(reloaded.batched).toBe(true);

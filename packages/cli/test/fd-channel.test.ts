@@ -1,6 +1,6 @@
 /**
  * The descriptor channel (src/cluster/fd-channel.ts) over a real Unix
- * SOCK_SEQPACKET pair and the fd-passing addon: messages larger than a packet,
+ * SOCK_SEQPACKET pair and the addon's fd passing: messages larger than a packet,
  * more messages than the peer's queue holds (the sender waits for writable),
  * descriptors that arrive as working descriptors of the same open file, and
  * a peer that writes what is not ours.
@@ -8,11 +8,11 @@
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadFdPassing } from "@torpor/fd-passing";
+import { loadNative } from "@torpor/native";
 import { afterAll, describe, expect, it } from "vitest";
 import { FdChannel, MAX_FDS, PACKET_BYTES } from "../src/cluster/fd-channel.ts";
 
-const loaded = loadFdPassing();
+const loaded = loadNative().fdPassing;
 if (!loaded.ok) throw loaded.error;
 const addon = loaded.binding;
 const dir = mkdtempSync(join(tmpdir(), "torpor-fd-channel-"));

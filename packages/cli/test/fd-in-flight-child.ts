@@ -6,13 +6,13 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { VirtualClock } from "@torpor/core";
-import { loadFdPassing } from "@torpor/fd-passing";
+import { loadNative } from "@torpor/native";
 import { FdChannel, IN_FLIGHT_RETRY_MS } from "../src/cluster/fd-channel.ts";
 
 const MESSAGES = 20;
 const PER_MESSAGE = 8;
 
-const loaded = loadFdPassing();
+const loaded = loadNative().fdPassing;
 if (!loaded.ok) throw loaded.error;
 const addon = loaded.binding;
 const clock = new VirtualClock();

@@ -101,7 +101,7 @@ let releaseNative: (() => unknown) | null = null;
 
 /**
  * After each idle collection in this process, also call `release` (null: nothing). The CLI passes glibc's
- * `malloc_trim` (`@torpor/malloc-trim`) where its addon was built: glibc gives back on its own only the top of
+ * `malloc_trim` (`@torpor/native`) where its addon was built: glibc gives back on its own only the top of
  * each heap, so what a flood of sockets left freed inside them stays in the process until trimmed. Process-wide,
  * as malloc is: the supervisor's collector and a worker's runtime's both call it. Its time counts in the collection's.
  */

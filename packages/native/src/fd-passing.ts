@@ -1,4 +1,4 @@
-/** The addon's functions (src/fd_passing.c). Every call is non-blocking. */
+/** The addon's descriptor passing (src/fd_passing.c). Every call is non-blocking. */
 export interface FdPassing {
   /** A connected Unix SOCK_SEQPACKET pair, both ends non-blocking and close-on-exec. */
   socketPair(): [number, number];
@@ -20,10 +20,5 @@ export interface FdPassing {
 /** An opaque poll handle. */
 export type Watcher = { readonly __watcher: unique symbol };
 
-export type Loaded = { ok: true; binding: FdPassing } | { ok: false; error: Error };
-
-/** The addon, or why it could not be loaded (not built, or built for another Node). `path`: another build, for tests. */
-export function loadFdPassing(path?: string): Loaded;
-
 /** The kernel's limit of descriptors in one message (SCM_MAX_FD). */
-export const MAX_FDS_PER_PACKET: 253;
+export const MAX_FDS_PER_PACKET = 253;

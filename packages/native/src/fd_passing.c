@@ -8,7 +8,7 @@
  *
  * Node's IPC passes one descriptor per message and sends the next only once
  * the receiver acknowledged it (a process round trip per socket); this is for
- * moving thousands of sockets at once (packages/cli/src/cluster/move-channel.ts).
+ * moving thousands of sockets at once (packages/cli/src/cluster/fd-channel.ts).
  * Plain C against node_api.h and uv.h, so it builds against any Node >= 20
  * headers without a C++ toolchain's extras and keeps one ABI across versions.
  */
@@ -23,6 +23,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "native.h"
 
 /* The kernel's limit is SCM_MAX_FD (253) per message. */
 #define FDP_MAX_FDS 253
@@ -357,7 +359,7 @@ static napi_value poll_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+napi_status fd_passing_define(napi_env env, napi_value target) {
   napi_property_descriptor props[] = {
       {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adopt", NULL, adopt, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -368,8 +370,5 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollClose", NULL, poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
-  return exports;
+  return napi_define_properties(env, target, sizeof props / sizeof props[0], props);
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

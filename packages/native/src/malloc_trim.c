@@ -8,6 +8,8 @@
 #include <malloc.h>
 #endif
 
+#include "native.h"
+
 /* trim(): true if memory went back to the OS, false if none did (or the C library has no malloc_trim). */
 static napi_value trim(napi_env env, napi_callback_info info) {
   (void)info;
@@ -20,9 +22,8 @@ static napi_value trim(napi_env env, napi_callback_info info) {
   return result;
 }
 
-NAPI_MODULE_INIT() {
+napi_status malloc_trim_define(napi_env env, napi_value target) {
   napi_value fn;
-  if (napi_create_function(env, "trim", NAPI_AUTO_LENGTH, trim, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "trim", fn) != napi_ok) return NULL;
-  return exports;
+  napi_status status = napi_create_function(env, "trim", NAPI_AUTO_LENGTH, trim, NULL, &fn);
+  return status != napi_ok ? status : napi_set_named_property(env, target, "trim", fn);
 }

@@ -1,7 +1,7 @@
 /**
  * Messages with many descriptors each, between the supervisor and one worker:
  * a Unix SOCK_SEQPACKET socket (one end inherited by the worker as fd 5) read
- * and written through the fd-passing addon (packages/fd-passing), which polls
+ * and written through the addon's fd passing (packages/native), which polls
  * it on the event loop. A reload moves thousands of sockets through it, a few
  * hundred descriptors per message, where Node's IPC passes one descriptor per
  * message and the next only after the peer acknowledged the last (a process
@@ -24,7 +24,7 @@
 import { deserialize, serialize } from "node:v8";
 import type { Clock, TimerHandle } from "@torpor/core";
 import { systemClock } from "@torpor/core/clock";
-import type { FdPassing, Watcher } from "@torpor/fd-passing";
+import type { FdPassing, Watcher } from "@torpor/native";
 
 /** Bytes per packet at most: well under the socket's send buffer (a SOCK_SEQPACKET packet must fit it whole). */
 export const PACKET_BYTES = 32 * 1024;

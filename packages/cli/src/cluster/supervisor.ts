@@ -92,7 +92,7 @@ export class Supervisor {
   #peerRid = 1;
   /** Direct channels between workers: each ready process gets one to every other. */
   readonly #channels: ChannelBroker;
-  /** The fd-passing addon (a reload moves sockets in batches) or why not (one at a time over IPC; said once, at the first such reload). */
+  /** The addon's fd passing (a reload moves sockets in batches) or why not (one at a time over IPC; said once, at the first such reload). */
   #fdPassing: FdPassingAvailability = { ok: false, reason: "not loaded yet" };
   #ipcMovesLogged = false;
 

@@ -9,7 +9,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import { TorporError } from "@torpor/core/errors";
-import type { FdPassing } from "@torpor/fd-passing";
+import type { FdPassing } from "@torpor/native";
 import { afterFor, afterMovedFor, concernsObject, supervisorControl, toWorkerOnIpc, WORKER_STDIO } from "./control-channel.ts";
 import { FdChannel } from "./fd-channel.ts";
 import type { FrameChannel } from "./frame-channel.ts";
@@ -46,7 +46,7 @@ export interface SpawnOptions {
   node?: NodeInit;
   /** Added to the environment it inherits (the supervisor's bundle of the Worker: worker-bundle.ts). */
   env?: Record<string, string>;
-  /** The fd-passing addon, when this process has it: the worker gets a descriptor channel (fd-channel.ts) as MOVE_FD. */
+  /** The addon's fd passing, when this process has it: the worker gets a descriptor channel (fd-channel.ts) as MOVE_FD. */
   fdPassing?: FdPassing;
 }
 

@@ -29,7 +29,8 @@ export function loadNative(path = "../build/Release/torpor_native.node"): Native
     const addon = createRequire(import.meta.url)(path) as { fdPassing: FdPassing; mallocTrim: MallocTrim };
     return { fdPassing: { ok: true, binding: addon.fdPassing }, mallocTrim: { ok: true, binding: addon.mallocTrim } };
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
+    // The first line: Node adds the require stack below, which the cause keeps.
+    const why = (error instanceof Error ? error.message : String(error)).split("\n")[0];
     const missing = { ok: false, error: new Error(`@torpor/native is not built or does not load (${why})`, { cause: error }) } as const;
     return { fdPassing: missing, mallocTrim: missing };
   }

@@ -156,12 +156,9 @@ export async function run(): Promise<PartResult> {
     const load1 = loadAverage();
     const perRound = measured.torpor.map((t, i) => t / measured.raw[i]!);
     const rows: Row[] = [
-      ratioRow(
-        `per-event: echo server CPU per message at the defaults, ${SHAPE}`,
-        { raw: median(measured.raw), torpor: median(measured.torpor) },
-        "µs",
-        { max: 1.15 },
-      ),
+      ratioRow(`per-event: echo server CPU per message at the defaults, ${SHAPE}`, { raw: median(measured.raw), torpor: median(measured.torpor) }, "µs", {
+        max: 1.15,
+      }),
     ];
     const notes = [
       `- at the defaults, unprofiled, ${ROUNDS} rounds × ${SHAPE} × ${ROUND_MESSAGES} messages, ${BASE_ROOT ? "order rotated per round" : "ABBA"}; load average ${load0} → ${load1}`,

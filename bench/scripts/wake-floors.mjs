@@ -30,13 +30,21 @@ if (process.argv[2] === "echo-process") {
     }
   });
 } else {
-  console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   for (let round = 1; round <= ROUNDS; round++) {
     report(`round ${round}: two processes, Unix stream socket, a v8 frame each way`, await processes());
     report(`round ${round}: two threads, MessagePort`, await threadsPort());
     report(`round ${round}: two threads, SharedArrayBuffer + Atomics`, await threadsAtomics());
   }
-  console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   process.exit(0);
 }
 
@@ -69,7 +77,11 @@ async function processes() {
   const socket = await new Promise((r) => server.once("connection", r));
   const out = await pingPong(
     (i) => socket.write(serialize({ i })),
-    (done) => socket.on("data", (d) => (deserialize(d), done())),
+    (done) =>
+      socket.on("data", (d) => {
+        deserialize(d);
+        done();
+      }),
   );
   child.kill();
   server.close();

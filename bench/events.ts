@@ -19,7 +19,15 @@ import { CLIENT_CPU, SERVER_CPU, scratchDir, startLoadgen, wsBase, type PartResu
 import { fmt, median, ratioRow, type Row } from "./lib/stats.ts";
 
 const OUT = fileURLToPath(new URL("./.out/", import.meta.url));
-const SOCKETS = 10;
+/**
+ * BENCH_EVENTS_OBJECTS=N: N sockets each on its own object instead of 10 on one (the per-event cost
+ * when every message wakes a different object: `echo` over 1,000 objects, by layer).
+ */
+const OBJECTS = Number(process.env.BENCH_EVENTS_OBJECTS ?? 0);
+const SOCKETS = OBJECTS > 0 ? OBJECTS : 10;
+const SHAPE = OBJECTS > 0 ? `${SOCKETS} sockets each on its own object` : `${SOCKETS} sockets on one object`;
+/** The path of socket `j` of a group (`room`: the object's name when all share one). */
+const socketPath = (room: string, j: number): string => (OBJECTS > 0 ? `/ROOM/${room}-${j}?u=u${j}` : `/ROOM/${room}?u=u${j}`);
 /**
  * Sampling interval (µs): V8's default. Finer intervals inflate torpor start far more than raw ws
  * (its tsx loader thread is profiled too, and both share the pinned core), so the run is longer instead.
@@ -84,8 +92,8 @@ async function measure(data: string): Promise<Record<Side, number[]>> {
   try {
     const pids = await Promise.all(sides.map((side, i) => serverPid(side, servers[i]!)));
     for (let i = 0; i < sides.length; i++) {
-      await lg.call("connect", { group: sides[i], base: wsBase(servers[i]!), paths: Array.from({ length: SOCKETS }, (_, j) => `/ROOM/ev-m?u=u${j}`) });
-      await lg.call("echo", { group: sides[i], messages: 500 }); // warm-up (JIT)
+      await lg.call("connect", { group: sides[i], base: wsBase(servers[i]!), paths: Array.from({ length: SOCKETS }, (_, j) => socketPath("ev-m", j)) });
+      await lg.call("echo", { group: sides[i], messages: OBJECTS > 0 ? 20 : 500 }); // warm-up (JIT)
     }
     const out: Record<Side, number[]> = { raw: [], torpor: [], base: [] };
     for (let r = 0; r < ROUNDS; r++) {
@@ -112,9 +120,9 @@ async function profileSide(side: Side, dir: string, data: string): Promise<{ per
   let from = 0;
   let to = 0;
   try {
-    const paths = Array.from({ length: SOCKETS }, (_, i) => `/ROOM/ev-0?u=u${i}`);
+    const paths = Array.from({ length: SOCKETS }, (_, i) => socketPath("ev-0", i));
     await lg.call("connect", { group: "g", base: wsBase(server), paths });
-    await lg.call("echo", { group: "g", messages: 200 }); // warm-up (JIT)
+    await lg.call("echo", { group: "g", messages: OBJECTS > 0 ? 20 : 200 }); // warm-up (JIT)
     const pid = await serverPid(side, server);
     const cpu0 = runTimeOf(pid);
     from = profileClockUs();
@@ -148,15 +156,12 @@ export async function run(): Promise<PartResult> {
     const load1 = loadAverage();
     const perRound = measured.torpor.map((t, i) => t / measured.raw[i]!);
     const rows: Row[] = [
-      ratioRow(
-        `per-event: echo server CPU per message at the defaults, ${SOCKETS} sockets on one object`,
-        { raw: median(measured.raw), torpor: median(measured.torpor) },
-        "µs",
-        { max: 1.15 },
-      ),
+      ratioRow(`per-event: echo server CPU per message at the defaults, ${SHAPE}`, { raw: median(measured.raw), torpor: median(measured.torpor) }, "µs", {
+        max: 1.15,
+      }),
     ];
     const notes = [
-      `- at the defaults, unprofiled, ${ROUNDS} rounds × ${SOCKETS} sockets × ${ROUND_MESSAGES} messages, ${BASE_ROOT ? "order rotated per round" : "ABBA"}; load average ${load0} → ${load1}`,
+      `- at the defaults, unprofiled, ${ROUNDS} rounds × ${SHAPE} × ${ROUND_MESSAGES} messages, ${BASE_ROOT ? "order rotated per round" : "ABBA"}; load average ${load0} → ${load1}`,
       `- per round, raw: ${measured.raw.map((x) => fmt(x)).join(" ")} µs/msg; torpor start: ${measured.torpor.map((x) => fmt(x)).join(" ")} µs/msg`,
       `- torpor ÷ raw per round: ${perRound.map((x) => fmt(x)).join(" ")}; median ${fmt(median(perRound))}×`,
     ];
@@ -174,7 +179,7 @@ export async function run(): Promise<PartResult> {
     const torpor = await profileSide("torpor", join(OUT, "events-torpor"), join(scratch.dir, "torpor"));
     rows.push(
       ratioRow(
-        `per-event: server CPU per message under the profiler, ${SOCKETS} sockets on one object`,
+        `per-event: server CPU per message under the profiler, ${SHAPE}`,
         { raw: raw.cpuUs / raw.roundTrips, torpor: torpor.cpuUs / torpor.roundTrips },
         "µs",
         null,
@@ -185,7 +190,7 @@ export async function run(): Promise<PartResult> {
     );
     notes.push(
       "",
-      `- under the profiler: ${SOCKETS} sockets, ${MESSAGES} messages each; raw ${fmt(raw.cpuUs / raw.roundTrips)} µs/msg, torpor start ${fmt(torpor.cpuUs / torpor.roundTrips)} µs/msg under the profiler`,
+      `- under the profiler: ${SHAPE}, ${MESSAGES} messages each; raw ${fmt(raw.cpuUs / raw.roundTrips)} µs/msg, torpor start ${fmt(torpor.cpuUs / torpor.roundTrips)} µs/msg under the profiler`,
       "",
       "| layer (µs of server CPU per message) | raw ws | torpor start | difference |",
       "| --- | --- | --- | --- |",

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, onTestFinished, test, vi } from "vitest";
+
+/**
+ * An object that never touches `ctx.storage` (one that only holds
+ * WebSockets: a new one per connection) builds no storage API and no SQL
+ * API; the first read of `ctx.storage` builds it, once.
+ */
+
+const built = vi.hoisted(() => ({ api: 0, sql: 0 }));
+vi.mock("@torpor/core/storage", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@torpor/core/storage")>();
+  return { ...actual, createStorageApi: (...args: Parameters<typeof actual.createStorageApi>) => (built.api++, actual.createStorageApi(...args)) };
+});
+vi.mock("../src/sql-storage.ts", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("../src/sql-storage.ts")>();
+  return { ...actual, createSqlStorage: (...args: Parameters<typeof actual.createSqlStorage>) => (built.sql++, actual.createSqlStorage(...args)) };
+});
+const { DurableObject, Runtime, silentLogger } = await import("@torpor/core");
+const { sqliteStorage } = await import("../src/index.ts");
+
+class Lazy extends DurableObject {
+  ping() {
+    return "pong";
+  }
+  async same() {
+    return this.ctx.storage === this.ctx.storage && (await this.ctx.storage.get("k")) === undefined;
+  }
+  count() {
+    return this.ctx.storage.sql.exec("SELECT 1 AS n").one().n;
+  }
+}
+
+describe("the storage API is built on first use", () => {
+  test("objects that never read ctx.storage build none; the first read builds it once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "torpor-lazy-api-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const runtime = new Runtime({ objects: { L: Lazy }, storage: sqliteStorage({ dir, synchronous: "OFF" }), logger: silentLogger });
+    onTestFinished(() => runtime.close());
+    const ns = runtime.namespace<Lazy>("L");
+    built.api = 0;
+    built.sql = 0;
+    for (let i = 0; i < 10; i++) expect(await ns.getByName(`socket-only-${i}`).ping()).toBe("pong");
+    expect(built).toEqual({ api: 0, sql: 0 });
+    expect(await ns.getByName("reader").same()).toBe(true);
+    expect(built).toEqual({ api: 1, sql: 0 });
+    expect(await ns.getByName("reader").count()).toBe(1);
+    expect(await ns.getByName("reader").count()).toBe(1);
+    expect(built).toEqual({ api: 1, sql: 1 });
+  });
+});

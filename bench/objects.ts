@@ -69,7 +69,11 @@ export async function run(): Promise<PartResult> {
         const perRound = rates.torpor!.map((r, i) => r / rates.base![i]!);
         notes.push(`- torpor ÷ base per round: ${perRound.map((r) => r.toFixed(2)).join(" ")}; median ${median(perRound).toFixed(2)}×`);
       }
-      notes.push(`- load average after the open rounds: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+      notes.push(
+        `- load average after the open rounds: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
+      );
     } finally {
       await lg.stop();
     }

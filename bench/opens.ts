@@ -15,7 +15,7 @@ import { fmt, median } from "./lib/stats.ts";
 const rounds = Number(process.argv[2] ?? 3);
 const perRound = Number(process.argv[3] ?? 1_000);
 const scratch = scratchDir("opens");
-const want = new Set((process.env.OPENS_SIDES ?? "raw,inproc,start1,base1,start2").split(","));
+const want = new Set((process.env.OPENS_SIDES ?? "raw,inproc,start1,base1,start2,base2").split(","));
 
 type Side = { name: string; child: Child; pids: () => Promise<Array<{ pid: number; comm: string }>> };
 const sides: Side[] = [];
@@ -56,6 +56,7 @@ const cluster = async (name: string, workers: number, root?: string) => {
 if (want.has("start1")) await cluster("start1", 1);
 if (want.has("base1") && process.env.BENCH_BASE_ROOT) await cluster("base1", 1, process.env.BENCH_BASE_ROOT);
 if (want.has("start2") && process.env.OPENS_WORKERS2 === "1") await cluster("start2", 2);
+if (want.has("base2") && process.env.OPENS_WORKERS2 === "1" && process.env.BENCH_BASE_ROOT) await cluster("base2", 2, process.env.BENCH_BASE_ROOT);
 
 const lg = await startLoadgen();
 let seq = 0;
@@ -84,7 +85,7 @@ try {
       rates.set(side.name, [...(rates.get(side.name) ?? []), perRound / (elapsed / 1000)]);
       const byProc = cpu.get(side.name) ?? new Map<string, number[]>();
       cpu.set(side.name, byProc);
-      procs.forEach((p, i) => byProc.set(p.comm, [...(byProc.get(p.comm) ?? []), (after[i]! - before[i]!) / perRound]));
+      for (const [i, p] of procs.entries()) byProc.set(p.comm, [...(byProc.get(p.comm) ?? []), (after[i]! - before[i]!) / perRound]);
     }
   }
 } finally {
@@ -93,12 +94,18 @@ try {
   await Promise.all(sides.map((s) => (s.name === "raw" || s.name === "in-process" ? s.child.exit() : s.child.stop(10_000))));
   scratch.cleanup();
 }
-console.log(`${rounds} rounds × ${perRound} opens, each to a new object; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `${rounds} rounds × ${perRound} opens, each to a new object; load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 for (const side of sides) {
   const r = rates.get(side.name)!;
   const parts = [...cpu.get(side.name)!].map(([comm, v]) => `${comm} ${fmt(median(v))} µs`);
   const total = [...cpu.get(side.name)!.values()].reduce((n, v) => n + median(v), 0);
-  console.log(`${side.name.padEnd(11)} ${r.map((x) => fmt(x)).join(", ")} conn/s (median ${fmt(median(r))}); CPU per open ${fmt(total)} µs: ${parts.join(", ")}`);
+  console.log(
+    `${side.name.padEnd(11)} ${r.map((x) => fmt(x)).join(", ")} conn/s (median ${fmt(median(r))}); CPU per open ${fmt(total)} µs: ${parts.join(", ")}`,
+  );
 }
 if (process.env.BENCH_PROFILE_DIR) console.log(`windows (µs, monotonic): ${windows.join("; ")}`);
 process.exit(0);

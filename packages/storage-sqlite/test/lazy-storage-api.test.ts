@@ -12,11 +12,19 @@ import { describe, expect, onTestFinished, test, vi } from "vitest";
 const built = vi.hoisted(() => ({ api: 0, sql: 0 }));
 vi.mock("@torpor/core/storage", async (importOriginal) => {
   const actual = await importOriginal<typeof import("@torpor/core/storage")>();
-  return { ...actual, createStorageApi: (...args: Parameters<typeof actual.createStorageApi>) => (built.api++, actual.createStorageApi(...args)) };
+  const createStorageApi: typeof actual.createStorageApi = (...args) => {
+    built.api++;
+    return actual.createStorageApi(...args);
+  };
+  return { ...actual, createStorageApi };
 });
 vi.mock("../src/sql-storage.ts", async (importOriginal) => {
   const actual = await importOriginal<typeof import("../src/sql-storage.ts")>();
-  return { ...actual, createSqlStorage: (...args: Parameters<typeof actual.createSqlStorage>) => (built.sql++, actual.createSqlStorage(...args)) };
+  const createSqlStorage: typeof actual.createSqlStorage = (...args) => {
+    built.sql++;
+    return actual.createSqlStorage(...args);
+  };
+  return { ...actual, createSqlStorage };
 });
 const { DurableObject, Runtime, silentLogger } = await import("@torpor/core");
 const { sqliteStorage } = await import("../src/index.ts");
@@ -26,7 +34,8 @@ class Lazy extends DurableObject {
     return "pong";
   }
   async same() {
-    return this.ctx.storage === this.ctx.storage && (await this.ctx.storage.get("k")) === undefined;
+    const first = this.ctx.storage;
+    return first === this.ctx.storage && (await first.get("k")) === undefined;
   }
   count() {
     return this.ctx.storage.sql.exec("SELECT 1 AS n").one().n;

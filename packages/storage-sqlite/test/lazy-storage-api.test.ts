@@ -9,22 +9,24 @@ import { describe, expect, onTestFinished, test, vi } from "vitest";
  * API; the first read of `ctx.storage` builds it, once.
  */
 
-const built = vi.hoisted(() => ({ api: 0, sql: 0 }));
+const { built, counted } = vi.hoisted(() => {
+  const built = { api: 0, sql: 0 };
+  /** `fn`, counting its calls in `built[what]`. */
+  const counted =
+    <A extends unknown[], R>(fn: (...args: A) => R, what: keyof typeof built) =>
+    (...args: A): R => {
+      built[what]++;
+      return fn(...args);
+    };
+  return { built, counted };
+});
 vi.mock("@torpor/core/storage", async (importOriginal) => {
   const actual = await importOriginal<typeof import("@torpor/core/storage")>();
-  const createStorageApi: typeof actual.createStorageApi = (...args) => {
-    built.api++;
-    return actual.createStorageApi(...args);
-  };
-  return { ...actual, createStorageApi };
+  return { ...actual, createStorageApi: counted(actual.createStorageApi, "api") };
 });
 vi.mock("../src/sql-storage.ts", async (importOriginal) => {
   const actual = await importOriginal<typeof import("../src/sql-storage.ts")>();
-  const createSqlStorage: typeof actual.createSqlStorage = (...args) => {
-    built.sql++;
-    return actual.createSqlStorage(...args);
-  };
-  return { ...actual, createSqlStorage };
+  return { ...actual, createSqlStorage: counted(actual.createSqlStorage, "sql") };
 });
 const { DurableObject, Runtime, silentLogger } = await import("@torpor/core");
 const { sqliteStorage } = await import("../src/index.ts");

@@ -5,13 +5,15 @@
 //   object and the files left on disk (none should be: storage is created on the first write).
 import { readdirSync } from "node:fs";
 import { execSync } from "node:child_process";
+import { loadavg } from "node:os";
 import { QUICK, WITH_WORKERD, rotate, startProduct, waitHibernated, type Side } from "./lib/product.ts";
 import { rssOf } from "./lib/procfs.ts";
 import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
 import { fmt, median, ratioRow, valueRow, type Row } from "./lib/stats.ts";
 import { connectSpread, idleStats, startLoadgens, type Stats } from "./rooms.ts";
 
-const OPEN_ROUNDS = QUICK ? 1 : 3;
+/** BENCH_OPEN_ROUNDS: more rounds of the open rate (each side opens OPEN_PER_ROUND per round). */
+const OPEN_ROUNDS = Number(process.env.BENCH_OPEN_ROUNDS ?? (QUICK ? 1 : 3));
 const OPEN_PER_ROUND = QUICK ? 500 : 1_000;
 const STEPS = QUICK ? [2_000] : [4_000, 18_000];
 const WARM = 100;
@@ -20,6 +22,8 @@ const FD_CAP = Number(execSync("sh -c 'ulimit -Hn'").toString().trim()) || 20_00
 
 /** BENCH_OBJECTS=defaults: only the headline figure at the defaults (4,000 objects in a full run), not the flagged parts before it. */
 const DEFAULTS_ONLY = process.env.BENCH_OBJECTS === "defaults";
+/** BENCH_OBJECTS=open: only the open rate (with the load average in the notes). */
+const OPEN_ONLY = process.env.BENCH_OBJECTS === "open";
 
 export async function run(): Promise<PartResult> {
   const rows: Row[] = [];
@@ -61,9 +65,19 @@ export async function run(): Promise<PartResult> {
         ),
       );
       notes.push(`- open rate (conn/s per round): ${product.names.map((s) => `${s} ${rates[s]!.map((r) => fmt(r)).join(", ")}`).join("; ")}`);
+      if (rates.base !== undefined) {
+        const perRound = rates.torpor!.map((r, i) => r / rates.base![i]!);
+        notes.push(`- torpor ÷ base per round: ${perRound.map((r) => r.toFixed(2)).join(" ")}; median ${median(perRound).toFixed(2)}×`);
+      }
+      notes.push(
+        `- load average after the open rounds: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
+      );
     } finally {
       await lg.stop();
     }
+    if (OPEN_ONLY) return { rows, notes };
 
     // ---- hibernated one-socket objects ---------------------------------------------------
     const lgs = await startLoadgens();

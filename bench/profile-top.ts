@@ -46,7 +46,7 @@ if (want !== undefined) {
       const f = byId.get(id)!.callFrame;
       if (!hit && f.functionName === want) hit = true;
       if (hit) frames.push(`${f.functionName || "(anon)"}@${f.url.replace(/^.*\//, "")}:${f.lineNumber + 1}`);
-      if (hit && frames.length >= 8) break;
+      if (hit && frames.length >= Number(process.env.BENCH_DEPTH ?? 8)) break;
       id = parent.get(id);
     }
     if (!hit) continue;

@@ -158,9 +158,23 @@ export class DatabaseSlot {
     this.context.index.setName(this.key, name);
   }
 
-  /** Whether the object may have an alarm, without opening its database when it certainly has none. */
+  /**
+   * Whether the object may have an alarm, without opening its database when it certainly has none. Asked at every
+   * construction: an object with no file (a new one, one that only holds sockets) has no alarm, since an alarm is
+   * stored in the object's own database (an index entry for it is a stale extra), and one missing file is a cheaper
+   * question than a read of the index shared by every worker (a read transaction on a WAL database other processes
+   * open: ~25 µs of each new object's construction, bench/RESULTS.md).
+   */
   mayHaveAlarm(): boolean {
-    return this.odb !== null || this.context.index.hasAlarm(this.key);
+    if (this.odb !== null) return true;
+    if (!this.context.inMemory && this.#hasNoFile()) return false;
+    return this.context.index.hasAlarm(this.key);
+  }
+
+  /** True when the object has no file (remembered until a write creates it, or the slot closes). */
+  #hasNoFile(): boolean {
+    if (!this.#absent && !existsSync(this.where)) this.#absent = true;
+    return this.#absent;
   }
 
   close(): void {

@@ -33,13 +33,14 @@ type Committed = number;
 
 /** @internal made by `sqliteStorage().open()`. */
 export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolean> {
-  readonly api: DurableObjectStorage;
+  #api: DurableObjectStorage | null = null;
+  readonly #limits: StorageLimits;
   readonly #slot: DatabaseSlot;
   readonly #key: ObjectKey;
   readonly hooks: StorageHooks;
   readonly #index: AlarmIndex;
   readonly #onClose: () => void;
-  readonly #sql: SqlStorage;
+  #sql: SqlStorage | null = null;
   /**
    * Write-started signal, closure depth, deferred commit and lost batch (core's
    * protocol, shared by every provider). A batch is lost here when SQLite ended
@@ -58,15 +59,15 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
     this.#index = index;
     this.#onClose = onClose;
     this.#batch = new WriteBatch(hooks);
-    this.#sql = createSqlStorage({
-      database: () => {
-        this.check();
-        return this.#odb;
-      },
-      beginWrite: () => this.#beginWrite(),
-      batchLost: (cause) => this.#batchLost(cause),
-    });
-    this.api = createStorageApi(this, limits);
+    this.#limits = limits;
+  }
+
+  /**
+   * The user-facing storage, made on the first `ctx.storage` read: an object that only holds WebSockets (a new
+   * one per connection, the common case) never builds it (~20 µs and its garbage on each open, bench/RESULTS.md).
+   */
+  get api(): DurableObjectStorage {
+    return (this.#api ??= createStorageApi(this, this.#limits));
   }
 
   /** The database reads go to: the object's own, or the shared empty one while it has no file (see database-slot.ts). */
@@ -282,7 +283,14 @@ export class SqliteObjectStorage implements ObjectStorage, StorageBackend<boolea
 
   sql(): SqlStorage {
     this.check();
-    return this.#sql;
+    return (this.#sql ??= createSqlStorage({
+      database: () => {
+        this.check();
+        return this.#odb;
+      },
+      beginWrite: () => this.#beginWrite(),
+      batchLost: (cause) => this.#batchLost(cause),
+    }));
   }
 
   #beginWrite(): void {

@@ -6,7 +6,7 @@
  * open for faster wakes.
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { TorporError, type StorageLimits, type StorageProvider } from "@torpor/core";
 import { resolveStorageLimits, type ObjectKey, type ObjectStorage, type PendingAlarm, type StorageHooks } from "@torpor/core/storage";
 import { AlarmIndex } from "./alarm-index.ts";
@@ -74,17 +74,21 @@ export function sqliteStorage(options?: SqliteStorageOptions): SqliteStorageProv
     empty: () => (empty ??= new ObjectDatabase(":memory:", resolved.synchronous)),
     unsynced: new Set(),
   };
-  const knownDirs = new Set<string>();
+  /** Each namespace's directory, made once (and `${dir}/` joined once: this runs for every object opened). */
+  const knownDirs = new Map<string, string>();
   let closed = false;
 
   const location = (key: ObjectKey): string => {
     if (inMemory) return `${key.namespace}\u0000${key.id}`;
-    const dir = join(resolved.dir, namespaceDir(key.namespace));
-    if (!knownDirs.has(dir)) {
+    let prefix = knownDirs.get(key.namespace);
+    if (prefix === undefined) {
+      const dir = join(resolved.dir, namespaceDir(key.namespace));
       makeDir(dir, synced);
-      knownDirs.add(dir);
+      prefix = `${dir}${sep}`;
+      knownDirs.set(key.namespace, prefix);
     }
-    return join(dir, `${key.id}.sqlite`);
+    // For an id of 64 hex digits (every id open() accepts) this is what join() would make.
+    return HEX_ID.test(key.id) ? `${prefix}${key.id}.sqlite` : join(prefix, `${key.id}.sqlite`);
   };
 
   const release = (slot: DatabaseSlot) => {

@@ -58,10 +58,11 @@ export class Incarnations implements IncarnationHost {
     const { namespace, name, id } = this.owner.key;
     this.#discard(
       incarnation,
-      new TorporError(
-        "ERR_OBJECT_RESET",
-        `Durable Object ${namespace}/${name ?? id} hibernated: code its dropped instance left running (an unref()ed timer, a promise no event awaited) cannot send or make subrequests.`,
-      ),
+      () =>
+        new TorporError(
+          "ERR_OBJECT_RESET",
+          `Durable Object ${namespace}/${name ?? id} hibernated: code its dropped instance left running (an unref()ed timer, a promise no event awaited) cannot send or make subrequests.`,
+        ),
     );
   }
 
@@ -78,7 +79,7 @@ export class Incarnations implements IncarnationHost {
     incarnation.dropConnections();
   }
 
-  #discard(incarnation: Incarnation, error: Error): void {
+  #discard(incarnation: Incarnation, error: Error | (() => Error)): void {
     this.#discarded++;
     incarnation.reset(error);
   }
@@ -87,7 +88,7 @@ export class Incarnations implements IncarnationHost {
   get deadCodeRunning(): boolean {
     if (this.#discarded === 0) return false;
     const running = currentIncarnation();
-    return running !== undefined && running.host === this && running.resetBy !== null;
+    return running !== undefined && running.host === this && running.wasReset;
   }
 
   /** IncarnationHost: a promise of the object's code rejected with no handler (logged; the object goes on, as on Cloudflare). */

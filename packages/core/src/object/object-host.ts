@@ -239,7 +239,7 @@ export class ObjectHost implements SocketOwner, StateHost, HostControl {
       this.#openFailed(cause);
       return false;
     }
-    const ctx = new DurableObjectState(this, storage.api);
+    const ctx = new DurableObjectState(this, storage);
     this.#storage = storage;
     this.#ctx = ctx;
     const wasConstructed = this.counters.constructed > 0;

@@ -43,14 +43,23 @@ export class DurableObjectState {
   readonly #host: StateHost;
   /** This object's id. */
   readonly id: DurableObjectId;
-  /** This object's transactional storage. */
-  readonly storage: DurableObjectStorage;
+  /** The provider's storage of this instance; its user-facing API is asked for on the first `storage` read. */
+  readonly #storage: { readonly api: DurableObjectStorage };
 
   /** @internal created by the runtime. */
-  constructor(host: StateHost, storage: DurableObjectStorage) {
+  constructor(host: StateHost, storage: { readonly api: DurableObjectStorage }) {
     this.#host = host;
     this.id = host.id;
-    this.storage = storage;
+    this.#storage = storage;
+  }
+
+  /**
+   * This object's transactional storage. Read through, not copied at construction: a provider may build its API
+   * on first use (sqliteStorage does), so an object that never touches storage (one that only holds WebSockets)
+   * allocates none of it.
+   */
+  get storage(): DurableObjectStorage {
+    return this.#storage.api;
   }
 
   /** Loopback bindings of the Worker's own exports (namespaces by class name, entrypoints), as on Cloudflare. */

@@ -114,6 +114,24 @@ try {
     await roundTrips(ws, 500);
   }
 
+  // Each side's CPU with no traffic (lease renewals, timers, PostgreSQL's background work): it is in every
+  // block's CPU per round trip too, more of it the slower the block runs.
+  const IDLE_MS = Number(process.env.PROBE_IDLE_MS ?? 5_000);
+  for (const side of sides) {
+    if (IDLE_MS <= 0) break;
+    const before = cpuByThread(side.pids());
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const after = cpuByThread(side.pids());
+    let total = 0;
+    const parts: string[] = [];
+    for (const [key, us] of after) {
+      const d = (us - (before.get(key) ?? 0)) / (IDLE_MS / 1000);
+      total += d;
+      if (d >= 100) parts.push(`${key} ${d.toFixed(0)}`);
+    }
+    console.log(`${side.name} idle: ${total.toFixed(0)} µs of CPU per s (${parts.join(", ")})`);
+  }
+
   const results = new Map<string, { rps: number; p50: number; p99: number; cpu: Map<string, number> }[]>();
   for (let block = 0; block < BLOCKS; block++) {
     for (let k = 0; k < sides.length; k++) {

@@ -22,7 +22,9 @@ export interface BenchNode {
 
 /** Starts a node; `mode` is the Worker's MODE var (echo, sql…); `cliRoot`: the checkout whose CLI runs (default this one). */
 export async function startBenchNode(dir: string, name: string, url: string, mode: string, extra: string[] = [], cliRoot = root): Promise<BenchNode> {
+  // BENCH_NODE_FLAGS: Node flags for the node's processes (its workers inherit them), e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
   const args = [
+    ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter((f) => f !== "") ?? []),
     join(cliRoot, "packages/cli/bin/torpor.js"),
     "start",
     "--config",

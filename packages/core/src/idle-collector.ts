@@ -205,6 +205,7 @@ export class IdleCollector {
   #run(before: HeapFigures, retry: boolean): Collection {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const rss0 = process.memoryUsage.rss();
     this.#collect(false);
     let after = this.#heap();
     // A regular full collection frees whole pages only; copy the survivors together when much is left free.
@@ -214,8 +215,10 @@ export class IdleCollector {
       this.#collect(true);
       after = this.#heap();
     }
+    const rss1 = process.memoryUsage.rss();
     // What the collection freed outside V8's heap (sockets' buffers and handles) is in malloc's arenas now.
-    this.#release();
+    const trimmed = this.#release();
+    const rss2 = process.memoryUsage.rss();
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -232,11 +235,16 @@ export class IdleCollector {
     // collection right after a burst may leave it grown, and a few more, spaced, while idle free it.
     if (after.youngCommitted <= YOUNG_GROWN_BYTES) this.#youngRetries = 0;
     else this.#youngRetries = retry ? this.#youngRetries - 1 : YOUNG_RETRIES;
-    this.#o.logger.debug("Idle: collected garbage", {
+    // Info: at most a few lines per burst, and an operator sees when a process paused for a full collection and what it gave back.
+    this.#o.logger.info("Idle: collected garbage", {
       pid: process.pid,
       ms: Math.round(ms),
       cpuMs: Math.round(cpuMs),
       compacted,
+      retry,
+      // RSS before, after V8's collection, after the native release (malloc_trim where the CLI gave it).
+      rssMiB: `${mib(rss0, rss1)} → ${(rss2 / 2 ** 20).toFixed(1)}`,
+      ...(trimmed !== undefined ? { trimmed } : {}),
       heapUsedMiB: mib(before.used, after.used),
       oldCommittedMiB: mib(before.oldCommitted, after.oldCommitted),
       youngCommittedMiB: mib(before.youngCommitted, after.youngCommitted),

@@ -129,6 +129,8 @@ export class IdleCollector {
   #lastAt = Number.NEGATIVE_INFINITY;
   /** Collections still allowed for a young generation the last one left grown (YOUNG_RETRIES). */
   #youngRetries = 0;
+  /** The last collection's native release is to run again at the next idle look (see `#releaseLate`). */
+  #releaseAgain = false;
   readonly #youngGrowth: boolean;
   /** Start-up not yet collected (with `afterStart`). */
   #startup: boolean;
@@ -186,6 +188,7 @@ export class IdleCollector {
       this.#idleChecks = 0;
       return null;
     }
+    if (this.#releaseAgain) this.#releaseLate();
     // Two idle intervals in a row: the burst is over, not pausing between messages.
     if (++this.#idleChecks < 2) return null;
     if (this.#o.clock.now() - this.#lastAt < this.#o.minGapMs) return null;
@@ -231,6 +234,7 @@ export class IdleCollector {
     this.#releasesAt = this.#o.releases();
     this.#heapAfter = after.used;
     this.#youngAfter = after.youngCommitted;
+    this.#releaseAgain = true;
     // V8 shrinks the young generation only when allocation was slow over its last few seconds: a
     // collection right after a burst may leave it grown, and a few more, spaced, while idle free it.
     if (after.youngCommitted <= YOUNG_GROWN_BYTES) this.#youngRetries = 0;
@@ -252,6 +256,27 @@ export class IdleCollector {
     const collection = { ms, cpuMs, compacted, before, after };
     this.#onCollection?.(collection);
     return collection;
+  }
+  /**
+   * The native release once more, at the first idle look after a collection. V8 frees the backing stores of the
+   * ArrayBuffers a collection found dead after `gc()` has returned (its array-buffer sweeper runs on a helper thread),
+   * so they reach malloc's arenas after the release that followed the collection, and would stay there until the next
+   * collection, which an idle process may never run: one flood's socket buffers, 28–37 MiB per worker (bench/RESULTS.md,
+   * issue 27, session memory-7). Node 20: `gc()` then `malloc_trim` leaves ~80 MiB of 20,000 dropped 4 KiB Buffers
+   * resident, a trim one second later gives them back.
+   */
+  #releaseLate(): void {
+    this.#releaseAgain = false;
+    const cpu0 = process.cpuUsage();
+    const rss0 = process.memoryUsage.rss();
+    const trimmed = this.#release();
+    const rss1 = process.memoryUsage.rss();
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    this.collectionMs += cpuMs;
+    // Nothing to say where nothing was released (no malloc_trim: the addon did not build).
+    if (trimmed === undefined) return;
+    this.#o.logger.info("Idle: released native memory again", { pid: process.pid, cpuMs: Number(cpuMs.toFixed(1)), rssMiB: mib(rss0, rss1), trimmed });
   }
 }
 

@@ -1,7 +1,8 @@
 // `pnpm bench memory`'s notes on where torpor's settled memory is, per process: RSS over the settle,
 // smaps (glibc's main arena, its thread arenas, the other anonymous memory: V8's heap, malloc's mmapped
 // chunks) at the base, after the visits and after the flood, and the idle collector's log lines (when each
-// process collected, its CPU, V8's heap before → after, RSS before → after V8's collection → after the trim).
+// process collected, its CPU, V8's heap before → after, RSS before → after V8's collection → after the trim;
+// the trim it runs again at the next idle look, RSS before → after).
 import type { SmapsFigures } from "./lib/smaps.ts";
 import { fmt } from "./lib/stats.ts";
 
@@ -34,6 +35,7 @@ export function whereKept(
       .filter((c) => c.pid === pid)
       .map((c) => {
         const when = c.at < flood.startAt ? `visits +${fmt((c.at - visits.endAt) / 1000)} s` : `flood ${c.at >= flood.endAt ? "+" : "−"}${fmt(Math.abs(c.at - flood.endAt) / 1000)} s`;
+        if (c.message !== "Idle: collected garbage") return `${when} trim again (${c.cpuMs} ms CPU; RSS ${c.rssMiB})`;
         return `${when} (${c.cpuMs} ms CPU${c.compacted === true ? ", compacting" : ""}${c.retry === true ? ", young retry" : ""}; V8 used ${c.heapUsedMiB}, old ${c.oldCommittedMiB}, young ${c.youngCommittedMiB}; RSS ${c.rssMiB}${c.trimmed !== undefined ? `, trimmed ${c.trimmed}` : ""})`;
       });
     notes.push(

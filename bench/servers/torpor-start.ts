@@ -58,7 +58,7 @@ process.on("SIGTERM", () => {
   child.once("exit", () => process.exit(0));
 });
 
-/** The idle collector's lines ("Idle: collected garbage", every process of the tree), as logged: when, which process, what it freed. */
+/** The idle collector's lines (its collections and its later native releases, every process of the tree), as logged: when, which process, what it freed. */
 const idleCollections: Array<Record<string, unknown> & { at: number }> = [];
 
 const urls = await new Promise<{ url: string; admin: string }>((resolve, reject) => {
@@ -77,7 +77,7 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
       return;
     }
     if (entry.level === "error" || entry.level === "warn") process.stderr.write(`torpor: ${line}\n`);
-    if (entry.message === "Idle: collected garbage") idleCollections.push({ ...entry, at: Date.parse(entry.time!) });
+    if (entry.message?.startsWith("Idle: ") === true) idleCollections.push({ ...entry, at: Date.parse(entry.time!) });
     if (entry.message === "Listening") url = entry.url!;
     if (entry.message === "Admin listening") admin = entry.url!;
     if (url && admin) {

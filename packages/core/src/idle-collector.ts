@@ -65,6 +65,14 @@ export interface IdleCollectorOptions {
    * 24 MiB kept after the visits with it on in every process, 11 MiB for the code before it).
    */
   youngGrowth?: boolean;
+  /**
+   * Live object instances now (a serving runtime). While a burst's objects are still live, a collection frees their
+   * garbage but not them: they hibernate `hibernateAfterMs` after their last event, and a collection run between the two
+   * copies them about (or compacts around them) only for a second one to free them. So a due collection waits while
+   * `releasesThreshold` or more instances are live, for at most `liveWaitMs` (default 0: no wait).
+   */
+  liveObjects?: () => number;
+  liveWaitMs?: number;
   /** Called after each collection (the runtime counts them in its metrics). */
   onCollection?: (collection: Collection) => void;
   /** @internal test seams: the collection itself, what runs after it (default: releaseNativeMemoryWith's), event-loop utilization since the last call, heap figures. */
@@ -114,7 +122,10 @@ const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
 /** See the module comment. `start()` begins looking; `stop()` ends it. */
 export class IdleCollector {
-  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth">>;
+  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth" | "liveObjects">>;
+  readonly #liveObjects: (() => number) | undefined;
+  /** When a due collection first waited for live instances to hibernate (null: not waiting). */
+  #waitingSince: number | null = null;
   readonly #collect: (compact: boolean) => void;
   readonly #release: () => unknown;
   readonly #utilization: () => number;
@@ -145,8 +156,10 @@ export class IdleCollector {
       minGapMs: 5_000,
       releasesThreshold: 100,
       idleUtilization: 0.05,
+      liveWaitMs: 0,
       ...options,
     };
+    this.#liveObjects = options.liveObjects;
     this.#collect = options.collect ?? v8Collect;
     this.#release = options.release ?? (() => releaseNative?.());
     this.#utilization = options.utilization ?? eventLoopUtilization();
@@ -201,7 +214,16 @@ export class IdleCollector {
     const youngGrew = this.#youngGrowth && heap.youngCommitted > Math.max(YOUNG_GROWN_BYTES, this.#youngAfter);
     const burst = released >= this.#o.releasesThreshold || grown || youngGrew || this.#startup;
     if (!burst && !young) return null;
+    if (burst && this.#waitForLive()) return null;
     return this.#run(heap, !burst);
+  }
+
+  /** Whether a due collection waits for the burst's live instances to hibernate (see `liveObjects`). */
+  #waitForLive(): boolean {
+    if (this.#liveObjects === undefined || this.#liveObjects() < this.#o.releasesThreshold) return false;
+    const now = this.#o.clock.now();
+    this.#waitingSince ??= now;
+    return now - this.#waitingSince < this.#o.liveWaitMs;
   }
 
   /** `retry`: run only for a young generation a previous collection left grown. */
@@ -230,6 +252,7 @@ export class IdleCollector {
     this.collections++;
     this.collectionMs += cpuMs;
     this.#startup = false;
+    this.#waitingSince = null;
     this.#lastAt = this.#o.clock.now();
     this.#releasesAt = this.#o.releases();
     this.#heapAfter = after.used;

@@ -34,7 +34,10 @@ export function whereKept(
     const collections = log
       .filter((c) => c.pid === pid)
       .map((c) => {
-        const when = c.at < flood.startAt ? `visits +${fmt((c.at - visits.endAt) / 1000)} s` : `flood ${c.at >= flood.endAt ? "+" : "−"}${fmt(Math.abs(c.at - flood.endAt) / 1000)} s`;
+        const when =
+          c.at < flood.startAt
+            ? `visits +${fmt((c.at - visits.endAt) / 1000)} s`
+            : `flood ${c.at >= flood.endAt ? "+" : "−"}${fmt(Math.abs(c.at - flood.endAt) / 1000)} s`;
         if (c.message !== "Idle: collected garbage") return `${when} trim again (${c.cpuMs} ms CPU; RSS ${c.rssMiB})`;
         return `${when} (${c.cpuMs} ms CPU${c.compacted === true ? ", compacting" : ""}${c.retry === true ? ", young retry" : ""}; V8 used ${c.heapUsedMiB}, old ${c.oldCommittedMiB}, young ${c.youngCommittedMiB}; RSS ${c.rssMiB}${c.trimmed !== undefined ? `, trimmed ${c.trimmed}` : ""})`;
       });

@@ -122,7 +122,9 @@ const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
 /** See the module comment. `start()` begins looking; `stop()` ends it. */
 export class IdleCollector {
-  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth" | "liveObjects">>;
+  readonly #o: Required<
+    Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth" | "liveObjects">
+  >;
   readonly #liveObjects: (() => number) | undefined;
   /** When a due collection first waited for live instances to hibernate (null: not waiting). */
   #waitingSince: number | null = null;

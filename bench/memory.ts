@@ -9,7 +9,8 @@
 // ended), kept = settled − base, and how long RSS took to come within 10% of base. Nothing forces
 // a GC from outside: what comes back is what the server gives back on its own.
 import type { Child } from "./lib/proc.ts";
-import { rssOf, treeRssOf } from "./lib/procfs.ts";
+import { rssOf, treeOf, treeRssOf } from "./lib/procfs.ts";
+import { whereKept, type ProcessFigures } from "./memory-where.ts";
 import { QUICK, rotate, startProduct, type Side } from "./lib/product.ts";
 import { startLoadgen, wsBase, type PartResult } from "./lib/sides.ts";
 import { fmt, median, valueRow, ratioRow, type Row } from "./lib/stats.ts";
@@ -33,6 +34,11 @@ interface Burst {
   /** ms after the burst ended until RSS was within 10% of base (NaN: not within the settle window). */
   backMs: number;
   series: number[];
+  /** RSS of each process (torpor: supervisor first) at each second of `series`. */
+  perProcess: number[][];
+  /** When the burst started and when it ended (ms since the epoch): the idle collections' log is read against them. */
+  startAt: number;
+  endAt: number;
 }
 
 /** A side running `torpor start` (this checkout, or BENCH_BASE_ROOT's as "base"). */
@@ -47,9 +53,17 @@ function rssFn(side: Side, server: Child): () => number {
   return () => rssOf(server.pid);
 }
 
+/** RSS of each process of the server (torpor: its tree, supervisor first). */
+function perProcessFn(side: Side, server: Child): () => number[] {
+  if (!isTorpor(side)) return () => [rssOf(server.pid)];
+  const pid = server.info.pid as number;
+  return () => treeOf(pid).map((p) => rssOf(p));
+}
+
 /** Runs `burst` while sampling RSS for the peak, waits for `idle`, then samples each second for SETTLE_MS. */
-async function measure(rss: () => number, base: number, burst: () => Promise<void>, idle: () => Promise<void>): Promise<Burst> {
+async function measure(rss: () => number, perProc: () => number[], base: number, burst: () => Promise<void>, idle: () => Promise<void>): Promise<Burst> {
   let peak = base;
+  const startAt = Date.now();
   const sampler = setInterval(() => {
     peak = Math.max(peak, rss());
   }, 100);
@@ -61,16 +75,18 @@ async function measure(rss: () => number, base: number, burst: () => Promise<voi
   }
   const t0 = Date.now();
   const series: number[] = [];
+  const perProcess: number[][] = [];
   let backMs = Number.NaN;
   for (;;) {
     const r = rss();
     peak = Math.max(peak, r);
     series.push(r);
+    perProcess.push(perProc());
     if (Number.isNaN(backMs) && r <= base * 1.1) backMs = Date.now() - t0;
     if (Date.now() - t0 >= SETTLE_MS) break;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
-  return { base, peak, settled: series[series.length - 1]!, backMs, series };
+  return { base, peak, settled: series[series.length - 1]!, backMs, series, perProcess, startAt, endAt: t0 };
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
@@ -105,6 +121,7 @@ export async function run(): Promise<PartResult> {
     for (const side of product.names) {
       const server = product.sides[side]!;
       const rss = rssFn(side, server);
+      const perProc = perProcessFn(side, server);
       const http = `http://127.0.0.1:${server.info.port as number}`;
       const closed = socketsClosed(side, server);
       // Warm-up: both paths run once (code compiled, pools made) before the base is taken.
@@ -129,8 +146,10 @@ export async function run(): Promise<PartResult> {
       const perProcess: string[] = [];
       await procs("base");
 
+      const smapsBase = isTorpor(side) ? await server.call<ProcessFigures[]>("smaps") : [];
       const visits = await measure(
         rss,
+        perProc,
         base,
         async () => void (await vlg.call("visit", { base: http, paths: Array.from({ length: VISITS }, (_, i) => `/visit/v${i}`) })),
         async () => {},
@@ -138,8 +157,10 @@ export async function run(): Promise<PartResult> {
       const listed = isTorpor(side) ? (await server.call<{ objects: number }>("summary")).objects : null;
       await procs("after the visits");
 
+      const smapsVisits = isTorpor(side) ? await server.call<ProcessFigures[]>("smaps") : [];
       const flood = await measure(
         rss,
+        perProc,
         visits.settled,
         async () => {
           await connectSpread(
@@ -160,6 +181,11 @@ export async function run(): Promise<PartResult> {
       notes.push(`- ${side}, ${line(`flood of ${FLOOD.toLocaleString("en-US")} connections that close`, flood)}`);
       if (perProcess.length > 0) notes.push(`- ${side}: RSS per process, MiB (supervisor first): ${perProcess.join("; ")}`);
       if (listed !== null) notes.push(`- ${side}: /objects lists ${listed} objects ${SETTLE_MS / 1000} s after the visits`);
+      if (isTorpor(side)) {
+        const smapsFlood = await server.call<ProcessFigures[]>("smaps");
+        const log = await server.call<Array<Record<string, unknown> & { at: number }>>("idleLog", { since: visits.startAt });
+        notes.push(...whereKept(side, { visits, flood }, { base: smapsBase, visits: smapsVisits, flood: smapsFlood }, log));
+      }
     }
     echo = await echoCpu(product.names, product.sides, vlg);
   } finally {

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { commOf, cpuOf, fdsOf, rssOf, treeCpuOf, treeOf, treeRssOf } from "../lib/procfs.ts";
 import { serve } from "../lib/proc.ts";
+import { smapsOf } from "../lib/smaps.ts";
 import { SERVER_CPU } from "../lib/sides.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -57,6 +58,9 @@ process.on("SIGTERM", () => {
   child.once("exit", () => process.exit(0));
 });
 
+/** The idle collector's lines (its collections and its later native releases, every process of the tree), as logged: when, which process, what it freed. */
+const idleCollections: Array<Record<string, unknown> & { at: number }> = [];
+
 const urls = await new Promise<{ url: string; admin: string }>((resolve, reject) => {
   let url = "";
   let admin = "";
@@ -65,7 +69,7 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
   const timer = setTimeout(() => reject(new Error(`torpor start did not report its URLs within ${startMs / 1000} s`)), startMs);
   child.once("exit", (code) => reject(new Error(`torpor start exited (${code})`)));
   lines.on("line", (line) => {
-    let entry: { message?: string; url?: string; level?: string };
+    let entry: { message?: string; url?: string; level?: string; time?: string };
     try {
       entry = JSON.parse(line);
     } catch {
@@ -73,6 +77,7 @@ const urls = await new Promise<{ url: string; admin: string }>((resolve, reject)
       return;
     }
     if (entry.level === "error" || entry.level === "warn") process.stderr.write(`torpor: ${line}\n`);
+    if (entry.message?.startsWith("Idle: ") === true) idleCollections.push({ ...entry, at: Date.parse(entry.time!) });
     if (entry.message === "Listening") url = entry.url!;
     if (entry.message === "Admin listening") admin = entry.url!;
     if (url && admin) {
@@ -111,6 +116,10 @@ serve(
     treeCpu: () => treeCpuOf(pid),
     processes: () => treeOf(pid).map((p) => ({ pid: p, rss: rssOf(p), comm: commOf(p) })),
     fds: () => fdsOf(pid),
+    /** Where each process's RSS is (smaps), supervisor first. */
+    smaps: () => treeOf(pid).map((p) => ({ pid: p, ...smapsOf(p) })),
+    /** The idle collections logged since `since` (ms since the epoch). */
+    idleLog: ({ since }: { since: number }) => idleCollections.filter((c) => c.at >= since),
     /** Idle collections (idle-collector.ts) over every process, and their time (from the admin /metrics). */
     idleGc: async () => {
       const res = await fetch(`${urls.admin}/metrics`);

@@ -65,6 +65,14 @@ export interface IdleCollectorOptions {
    * 24 MiB kept after the visits with it on in every process, 11 MiB for the code before it).
    */
   youngGrowth?: boolean;
+  /**
+   * Live object instances now (a serving runtime). While a burst's objects are still live, a collection frees their
+   * garbage but not them: they hibernate `hibernateAfterMs` after their last event, and a collection run between the two
+   * copies them about (or compacts around them) only for a second one to free them. So a due collection waits while
+   * `releasesThreshold` or more instances are live, for at most `liveWaitMs` (default 0: no wait).
+   */
+  liveObjects?: () => number;
+  liveWaitMs?: number;
   /** Called after each collection (the runtime counts them in its metrics). */
   onCollection?: (collection: Collection) => void;
   /** @internal test seams: the collection itself, what runs after it (default: releaseNativeMemoryWith's), event-loop utilization since the last call, heap figures. */
@@ -114,7 +122,12 @@ const FRAGMENTED_BYTES = 8 * 2 ** 20;
 
 /** See the module comment. `start()` begins looking; `stop()` ends it. */
 export class IdleCollector {
-  readonly #o: Required<Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth">>;
+  readonly #o: Required<
+    Omit<IdleCollectorOptions, "collect" | "release" | "utilization" | "heap" | "onCollection" | "afterStart" | "youngGrowth" | "liveObjects">
+  >;
+  readonly #liveObjects: (() => number) | undefined;
+  /** When a due collection first waited for live instances to hibernate (null: not waiting). */
+  #waitingSince: number | null = null;
   readonly #collect: (compact: boolean) => void;
   readonly #release: () => unknown;
   readonly #utilization: () => number;
@@ -129,6 +142,8 @@ export class IdleCollector {
   #lastAt = Number.NEGATIVE_INFINITY;
   /** Collections still allowed for a young generation the last one left grown (YOUNG_RETRIES). */
   #youngRetries = 0;
+  /** The last collection's native release is to run again at the next idle look (see `#releaseLate`). */
+  #releaseAgain = false;
   readonly #youngGrowth: boolean;
   /** Start-up not yet collected (with `afterStart`). */
   #startup: boolean;
@@ -143,8 +158,10 @@ export class IdleCollector {
       minGapMs: 5_000,
       releasesThreshold: 100,
       idleUtilization: 0.05,
+      liveWaitMs: 0,
       ...options,
     };
+    this.#liveObjects = options.liveObjects;
     this.#collect = options.collect ?? v8Collect;
     this.#release = options.release ?? (() => releaseNative?.());
     this.#utilization = options.utilization ?? eventLoopUtilization();
@@ -186,6 +203,7 @@ export class IdleCollector {
       this.#idleChecks = 0;
       return null;
     }
+    if (this.#releaseAgain) this.#releaseLate();
     // Two idle intervals in a row: the burst is over, not pausing between messages.
     if (++this.#idleChecks < 2) return null;
     if (this.#o.clock.now() - this.#lastAt < this.#o.minGapMs) return null;
@@ -198,13 +216,23 @@ export class IdleCollector {
     const youngGrew = this.#youngGrowth && heap.youngCommitted > Math.max(YOUNG_GROWN_BYTES, this.#youngAfter);
     const burst = released >= this.#o.releasesThreshold || grown || youngGrew || this.#startup;
     if (!burst && !young) return null;
+    if (burst && this.#waitForLive()) return null;
     return this.#run(heap, !burst);
+  }
+
+  /** Whether a due collection waits for the burst's live instances to hibernate (see `liveObjects`). */
+  #waitForLive(): boolean {
+    if (this.#liveObjects === undefined || this.#liveObjects() < this.#o.releasesThreshold) return false;
+    const now = this.#o.clock.now();
+    this.#waitingSince ??= now;
+    return now - this.#waitingSince < this.#o.liveWaitMs;
   }
 
   /** `retry`: run only for a young generation a previous collection left grown. */
   #run(before: HeapFigures, retry: boolean): Collection {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const rss0 = process.memoryUsage.rss();
     this.#collect(false);
     let after = this.#heap();
     // A regular full collection frees whole pages only; copy the survivors together when much is left free.
@@ -214,8 +242,10 @@ export class IdleCollector {
       this.#collect(true);
       after = this.#heap();
     }
+    const rss1 = process.memoryUsage.rss();
     // What the collection freed outside V8's heap (sockets' buffers and handles) is in malloc's arenas now.
-    this.#release();
+    const trimmed = this.#release();
+    const rss2 = process.memoryUsage.rss();
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -224,19 +254,26 @@ export class IdleCollector {
     this.collections++;
     this.collectionMs += cpuMs;
     this.#startup = false;
+    this.#waitingSince = null;
     this.#lastAt = this.#o.clock.now();
     this.#releasesAt = this.#o.releases();
     this.#heapAfter = after.used;
     this.#youngAfter = after.youngCommitted;
+    this.#releaseAgain = true;
     // V8 shrinks the young generation only when allocation was slow over its last few seconds: a
     // collection right after a burst may leave it grown, and a few more, spaced, while idle free it.
     if (after.youngCommitted <= YOUNG_GROWN_BYTES) this.#youngRetries = 0;
     else this.#youngRetries = retry ? this.#youngRetries - 1 : YOUNG_RETRIES;
-    this.#o.logger.debug("Idle: collected garbage", {
+    // Info: at most a few lines per burst, and an operator sees when a process paused for a full collection and what it gave back.
+    this.#o.logger.info("Idle: collected garbage", {
       pid: process.pid,
       ms: Math.round(ms),
       cpuMs: Math.round(cpuMs),
       compacted,
+      retry,
+      // RSS before, after V8's collection, after the native release (malloc_trim where the CLI gave it).
+      rssMiB: `${mib(rss0, rss1)} → ${(rss2 / 2 ** 20).toFixed(1)}`,
+      ...(trimmed !== undefined ? { trimmed } : {}),
       heapUsedMiB: mib(before.used, after.used),
       oldCommittedMiB: mib(before.oldCommitted, after.oldCommitted),
       youngCommittedMiB: mib(before.youngCommitted, after.youngCommitted),
@@ -244,6 +281,27 @@ export class IdleCollector {
     const collection = { ms, cpuMs, compacted, before, after };
     this.#onCollection?.(collection);
     return collection;
+  }
+  /**
+   * The native release once more, at the first idle look after a collection. V8 frees the backing stores of the
+   * ArrayBuffers a collection found dead after `gc()` has returned (its array-buffer sweeper runs on a helper thread),
+   * so they reach malloc's arenas after the release that followed the collection, and would stay there until the next
+   * collection, which an idle process may never run: one flood's socket buffers, 28–37 MiB per worker (bench/RESULTS.md,
+   * issue 27, session memory-7). Node 20: `gc()` then `malloc_trim` leaves ~80 MiB of 20,000 dropped 4 KiB Buffers
+   * resident, a trim one second later gives them back.
+   */
+  #releaseLate(): void {
+    this.#releaseAgain = false;
+    const cpu0 = process.cpuUsage();
+    const rss0 = process.memoryUsage.rss();
+    const trimmed = this.#release();
+    const rss1 = process.memoryUsage.rss();
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    this.collectionMs += cpuMs;
+    // Nothing to say where nothing was released (no malloc_trim: the addon did not build).
+    if (trimmed === undefined) return;
+    this.#o.logger.info("Idle: released native memory again", { pid: process.pid, cpuMs: Number(cpuMs.toFixed(1)), rssMiB: mib(rss0, rss1), trimmed });
   }
 }
 

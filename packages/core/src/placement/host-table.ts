@@ -94,6 +94,11 @@ export class HostTable {
     return [...this.#hosts.values()];
   }
 
+  /** How many hosts have a live instance. */
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
   /** The hosts with a live instance, least recently used first. */
   live(): ObjectHost[] {
     return [...this.#live.keys()];

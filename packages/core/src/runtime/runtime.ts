@@ -185,6 +185,9 @@ export class Runtime implements HostRuntime {
         releases: () => metrics.evictions + metrics.events.webSocketClose,
         // Loading the Worker and the runtime leaves garbage and a grown young generation (per cluster worker).
         afterStart: true,
+        // A burst's objects hibernate hibernateAfterMs after their last event: collect once they have, not between.
+        liveObjects: () => this.#placement.table.liveCount,
+        liveWaitMs: Math.min(this.options.hibernateAfterMs, 10_000) + 2_000,
         onCollection: ({ cpuMs }) => {
           metrics.idleCollections++;
           metrics.idleCollectionMs += cpuMs;
